@@ -1,0 +1,19 @@
+import { Command } from "commander";
+import { VERSION } from "../version.js";
+import { registerConvert } from "./commands/convert.js";
+import { registerSummary } from "./commands/summary.js";
+import { registerValidate } from "./commands/validate.js";
+import { registerSchema } from "./commands/schema.js";
+import { runMain } from "./run.js";
+
+const program = new Command("vsched")
+  .description("Replay vLLM v1 scheduler traces into CSVs that say what every request and iteration did, and why requests waited.")
+  .version(VERSION)
+  .option("--debug", "print stack traces for internal errors");
+
+registerConvert(program);
+registerSummary(program);
+registerValidate(program);
+registerSchema(program);
+
+await runMain(program);

@@ -1,0 +1,77 @@
+import type { HeaderRecord, RawRecord } from "../schema/raw.js";
+import type {
+  EventRow,
+  PerIterationRequestRow,
+  PerIterationRow,
+  PerRequestRow,
+  StateTransitionRow,
+} from "../schema/tables.js";
+
+/**
+ * A finding is data: a stable code plus the facts; wording lives in
+ * src/report/findings-text.ts. Codes never change meaning once released.
+ */
+export interface Finding {
+  code: string;
+  severity: "error" | "warning" | "info";
+  /** file and 1-based line of the record (or CSV row) it concerns, when known */
+  file?: string;
+  line?: number;
+  args: Record<string, string | number | boolean | null>;
+}
+
+/** Where the engine's rows go. Implementations stream them out; the engine keeps no rows. */
+export interface RowSink {
+  perRequest(row: PerRequestRow): void;
+  perIteration(row: PerIterationRow): void;
+  perIterationRequest(row: PerIterationRequestRow): void;
+  event(row: EventRow): void;
+  stateTransition(row: StateTransitionRow): void;
+  finding(f: Finding): void;
+}
+
+export interface EngineOptions {
+  /**
+   * Added to every relative time so several traces (one per process / DP rank)
+   * share one t=0: the earliest anchor among the inputs. Integer ns.
+   */
+  timeOffsetNs: number;
+  /** absolute epoch ns of t=0 of the output (BigInt: exceeds 2^53) */
+  epochZeroNs: bigint;
+  /** per_iteration_requests: every request, only running ones, or none */
+  iterationRequests: "all" | "running" | "none";
+  /** per_iteration_requests: keep only iterations whose id is a multiple of this */
+  iterationRequestsEvery: number;
+  /** events.csv: include one request_scheduled event per request per step */
+  scheduledEvents: boolean;
+  file?: string;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  timeOffsetNs: 0,
+  epochZeroNs: 0n,
+  iterationRequests: "all",
+  iterationRequestsEvery: 1,
+  scheduledEvents: true,
+};
+
+/** Totals the engine reports when the trace ends (for the manifest and summary). */
+export interface EngineTotals {
+  records: Record<string, number>;
+  requests: number;
+  finished: number;
+  unfinished: number;
+  iterations: number;
+  droppedByEmitter: number;
+}
+
+/**
+ * The reconstruction engine: pure, push-style. Feed it the header first, then every
+ * record in file order, then call end(). It never does I/O and never reads a clock.
+ */
+export interface Engine {
+  push(record: RawRecord, line: number): void;
+  end(): EngineTotals;
+}
+
+export type EngineFactory = (header: HeaderRecord, sink: RowSink, options: EngineOptions) => Engine;

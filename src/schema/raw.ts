@@ -1,0 +1,197 @@
+import { z } from "zod";
+import { AbsNs, RelNs } from "./time.js";
+
+/**
+ * The raw trace contract between the Python emitter (emitter/) and the CLI.
+ * This file is the only definition: schema/raw-trace.schema.json is generated
+ * from it and the emitter's tests validate every record against that file.
+ *
+ * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
+ * add optional fields or record types (older vsched skips unknown types and counts them).
+ */
+export const TRACE_SCHEMA_VERSION = "1.0";
+export const TRACE_SCHEMA_MAJOR = 1;
+
+const ReqId = z.string().meta({ description: "vLLM's request_id as the scheduler sees it (internal id)" });
+const Count = z.number().int().nonnegative();
+
+export const FinishReason = z.enum(["stop", "length", "abort", "error", "ignored"]);
+export type FinishReason = z.infer<typeof FinishReason>;
+
+/** Why the waiting loop of schedule() stopped (or did not run). */
+export const StopCause = z.enum([
+  "empty", // waiting queue examined to the end (everything left was skipped)
+  "max_num_seqs", // len(running) reached max_num_seqs
+  "token_budget", // max_num_batched_tokens exhausted
+  "kv_full", // allocate_slots returned None for `req` (head-of-line)
+  "prompt_exceeds_budget", // chunked prefill off and `req` needs more tokens than the budget left
+  "encoder_budget", // encoder compute budget or cache exhausted at `req`
+  "preemption", // a running request was preempted this step, so vLLM skipped the waiting loop
+  "paused", // scheduler paused (PAUSED_NEW / PAUSED_ALL)
+  "other", // stopped at `req` for a reason this emitter could not classify
+]);
+export type StopCause = z.infer<typeof StopCause>;
+
+/** Why a waiting request was examined but skipped (kept in the queue) this step. */
+export const SkipCause = z.enum([
+  "grammar_compiling", // WAITING_FOR_FSM: structured-output grammar not compiled yet
+  "remote_kv_transfer", // WAITING_FOR_REMOTE_KVS: KV still arriving from a remote instance
+  "streaming_input", // WAITING_FOR_STREAMING_REQ: next input chunk not arrived
+  "lora_slots", // max_loras adapters already in the batch, and not this one
+  "kv_connector_pending", // KV connector could not yet say how many tokens match
+  "prompt_exceeds_budget", // chunked prefill off, prompt larger than the budget left (v0.11 skips)
+  "encoder_budget", // encoder budget or cache gave it zero tokens
+  "other", // skipped for a reason this emitter could not classify
+]);
+export type SkipCause = z.infer<typeof SkipCause>;
+
+export const HeaderRecord = z.object({
+  type: z.literal("header"),
+  schema_version: z.string().regex(/^\d+\.\d+$/),
+  emitter_version: z.string(),
+  vllm_version: z.string(),
+  pid: Count,
+  dp_rank: Count,
+  level: z.enum(["full", "summary"]).meta({ description: "full: everything the five CSVs need; summary: no waiting-queue order, skip/stop causes or per-request block counts" }),
+  clock: z.object({
+    epoch_ns: AbsNs.meta({ description: "time.time_ns() sampled back to back with monotonic_ns" }),
+    monotonic_ns: AbsNs.meta({ description: "time.monotonic_ns() at the anchor; every t in the trace is relative to it" }),
+  }),
+  config: z.object({
+    scheduler_class: z.string(),
+    policy: z.string().meta({ description: "fcfs, priority, or a fork's own policy name" }),
+    max_num_seqs: Count,
+    max_num_batched_tokens: Count,
+    max_model_len: Count,
+    max_loras: Count.nullable(),
+    num_gpu_blocks: Count.meta({ description: "KV blocks in the pool, including vLLM's reserved null block" }),
+    block_size: Count.meta({ description: "tokens per KV block" }),
+    bytes_per_block: Count.nullable().meta({ description: "KV bytes one block occupies on one rank, across layers" }),
+    enable_chunked_prefill: z.boolean(),
+    enable_prefix_caching: z.boolean(),
+    async_scheduling: z.boolean(),
+    long_prefill_token_threshold: Count,
+    num_spec_tokens: Count,
+    log_stats: z.boolean().meta({ description: "vLLM's own request events exist only when true" }),
+  }),
+  capabilities: z.record(z.string(), z.boolean()).meta({ description: "what this vLLM version let the emitter capture" }),
+  not_captured: z.array(z.object({ what: z.string(), why: z.string() })),
+});
+
+export const ArrivalRecord = z.object({
+  type: z.literal("arrival"),
+  t: RelNs.meta({ description: "when add_request() enqueued it: vLLM's QUEUED event time when log_stats, else the emitter's clock" }),
+  req: ReqId,
+  vllm_arrival_epoch_ns: AbsNs.nullable().meta({ description: "vLLM's Request.arrival_time (frontend wall clock), in epoch ns" }),
+  prompt_tokens: Count,
+  max_tokens: Count.nullable(),
+  priority: z.number().int(),
+  lora: z.number().int().nullable(),
+  status: z.string().meta({ description: "RequestStatus name at enqueue (WAITING, WAITING_FOR_FSM, …)" }),
+  score: z.number().nullable().optional().meta({ description: "a custom policy's priority_score, if the request carries one" }),
+  predicted_remaining: z.number().nullable().optional().meta({ description: "a custom policy's predicted_remaining_tokens, if any" }),
+});
+
+/** [request_id, tokens scheduled this step, num_computed_tokens before this step] */
+const Scheduled = z.tuple([ReqId, Count, Count]);
+/** [request_id, tokens already computed at admission (prefix cache + connector hits)] */
+const Admitted = z.tuple([ReqId, Count]);
+const ReqCount = z.tuple([ReqId, Count]);
+
+export const StepRecord = z.object({
+  type: z.literal("step"),
+  step: Count.meta({ description: "0-based count of schedule() calls that produced this SchedulerOutput" }),
+  t_start: RelNs,
+  t_end: RelNs,
+  sched_t: RelNs.nullable().meta({ description: "vLLM's scheduled_timestamp for this step (used in its SCHEDULED/PREEMPTED events), when observable" }),
+  sched: z.array(Scheduled).meta({ description: "every request given tokens this step, in SchedulerOutput order" }),
+  new: z.array(Admitted).meta({ description: "admitted from waiting for the first time" }),
+  resumed: z.array(Admitted).meta({ description: "re-admitted after a preemption" }),
+  preempted: z.array(ReqId).meta({ description: "preempted during this schedule(), in preemption order" }),
+  kv_fail: z.array(z.tuple([ReqId, z.enum(["running", "waiting"])])).meta({ description: "allocate_slots() calls that returned None, in call order" }),
+  free_blocks: Count.meta({ description: "block_pool free blocks after schedule() (includes evictable prefix-cache blocks)" }),
+  running: Count,
+  waiting: Count,
+  budget_left: z.number().int(),
+  paused: z.string().nullable().optional(),
+  // full level only
+  stop: z.object({ cause: StopCause, req: ReqId.nullable() }).nullable().optional(),
+  skipped: z.array(z.tuple([ReqId, SkipCause])).optional(),
+  blocks: z.array(ReqCount).optional().meta({ description: "requests whose KV block count changed in schedule(): [id, blocks now]" }),
+  order: z.array(ReqId).nullable().optional().meta({ description: "the waiting queue head→tail after schedule(), written only when it differs from the documented expectation" }),
+});
+
+export const UpdateRecord = z.object({
+  type: z.literal("update"),
+  step: Count.meta({ description: "the step whose SchedulerOutput this model output answers (async scheduling interleaves)" }),
+  t_start: RelNs,
+  t_end: RelNs,
+  out_t: RelNs.nullable().meta({ description: "vLLM's EngineCoreOutputs.timestamp (its token time), when observable" }),
+  tokens: z.array(ReqCount).meta({ description: "requests that received output tokens: [id, tokens]" }),
+  finished: z.array(z.tuple([ReqId, FinishReason, Count])).meta({ description: "requests that finished in this update: [id, reason, output tokens]" }),
+  free_blocks: Count,
+  running: Count.meta({ description: "len(running) after the update: what SchedulerStats reports" }),
+  waiting: Count,
+  blocks: z.array(ReqCount).optional(),
+});
+
+export const FinishRecord = z.object({
+  type: z.literal("finish"),
+  t: RelNs,
+  req: ReqId,
+  reason: FinishReason,
+  output_tokens: Count,
+  from: z.enum(["waiting", "running"]),
+});
+
+export const ScoreRecord = z.object({
+  type: z.literal("score"),
+  t: RelNs,
+  req: ReqId,
+  score: z.number().nullable(),
+  predicted_remaining: z.number().nullable(),
+});
+
+export const DroppedRecord = z.object({
+  type: z.literal("dropped"),
+  t: RelNs,
+  count: Count.meta({ description: "records dropped because the emitter's buffer cap was reached" }),
+});
+
+export const EmitterErrorRecord = z.object({
+  type: z.literal("emitter_error"),
+  t: RelNs,
+  where: z.string(),
+  error: z.string(),
+});
+
+export const EndRecord = z.object({
+  type: z.literal("end"),
+  t: RelNs,
+  steps: Count,
+  records: Count,
+  dropped: Count,
+});
+
+export const RawRecord = z.discriminatedUnion("type", [
+  HeaderRecord,
+  ArrivalRecord,
+  StepRecord,
+  UpdateRecord,
+  FinishRecord,
+  ScoreRecord,
+  DroppedRecord,
+  EmitterErrorRecord,
+  EndRecord,
+]);
+
+export type HeaderRecord = z.infer<typeof HeaderRecord>;
+export type ArrivalRecord = z.infer<typeof ArrivalRecord>;
+export type StepRecord = z.infer<typeof StepRecord>;
+export type UpdateRecord = z.infer<typeof UpdateRecord>;
+export type FinishRecord = z.infer<typeof FinishRecord>;
+export type ScoreRecord = z.infer<typeof ScoreRecord>;
+export type RawRecord = z.infer<typeof RawRecord>;
+export type RawRecordType = RawRecord["type"];
+
+export const RAW_RECORD_TYPES = ["header", "arrival", "step", "update", "finish", "score", "dropped", "emitter_error", "end"] as const satisfies readonly RawRecordType[];

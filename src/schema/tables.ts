@@ -1,0 +1,185 @@
+import { z } from "zod";
+import { col } from "./columns.js";
+import type { FinishReason } from "./raw.js";
+import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
+
+/**
+ * The output tables. Key order of each z.object is the CSV column order: the columns
+ * of seed 000 §5 first, exactly in its order, then appended columns. New columns are
+ * only ever appended, and adding one bumps OUTPUT_SCHEMA_VERSION's minor number.
+ * All times are integer nanoseconds: *_time columns relative to the trace's clock
+ * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
+ */
+export const OUTPUT_SCHEMA_VERSION = "1.0";
+
+const waitCols = Object.fromEntries(
+  WAITING_REASONS.map((r) => [`wait_${r}_ns`, col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`)]),
+) as Record<`wait_${WaitingReason}_ns`, ReturnType<typeof col.ns>>;
+
+const FINISH = ["stop", "length", "abort", "error", "ignored", "unfinished"] as const satisfies readonly (FinishReason | "unfinished")[];
+
+export const PerRequestRow = z.object({
+  // seed 000 §5.1, in order
+  request_id: col.str("vLLM's request_id as the scheduler saw it"),
+  arrival_time: col.ns("add_request() enqueued it (vLLM's QUEUED event time when log_stats)"),
+  first_scheduled_time: col.nsOpt("first step that admitted it (vLLM's first SCHEDULED event time when available)"),
+  completion_time: col.nsOpt("the update that finished it, or the abort; empty if unfinished when the trace ended"),
+  waiting_time: col.ns("time in the waiting queue, summed over the initial wait and every wait after a preemption"),
+  execution_time: col.ns("time in the running list: e2e_latency - waiting_time"),
+  e2e_latency: col.nsOpt("completion_time - arrival_time"),
+  input_tokens: col.count("prompt tokens", "tokens"),
+  output_tokens: col.count("output tokens delivered by update_from_output", "tokens"),
+  ttft: col.nsOpt("first output token time - arrival_time (scheduler side; excludes frontend IPC)"),
+  tpot: col.nsOpt("(last token time - first token time) / (output_tokens - 1), rounded to ns; empty below 2 tokens; excludes the first token as vLLM does"),
+  throughput: col.float("output_tokens / e2e_latency", "tokens/s"),
+  preemption_count: col.count("times it was preempted"),
+  eviction_count: col.count("preemptions after which not all its computed KV was found in the prefix cache at resume"),
+  kv_cache_blocks: col.countOpt("peak KV blocks held at once (shared prefix blocks counted for every holder)", "blocks"),
+  // appended
+  arrival_time_epoch_ns: col.epochNs("arrival_time as absolute epoch ns"),
+  first_scheduled_time_epoch_ns: col.epochNs("first_scheduled_time as absolute epoch ns"),
+  completion_time_epoch_ns: col.epochNs("completion_time as absolute epoch ns"),
+  vllm_arrival_time_epoch_ns: col.epochNs("vLLM's Request.arrival_time (frontend wall clock) in epoch ns"),
+  ttft_from_vllm_arrival: col.nsOpt("first token epoch time - vLLM's arrival_time: includes frontend-to-core IPC, like vLLM's TTFT minus the return trip"),
+  first_token_time: col.nsOpt("time of the update that delivered the first output token"),
+  last_token_time: col.nsOpt("time of the update that delivered the last output token"),
+  vllm_queued_time: col.nsOpt("vLLM's queued_time: first SCHEDULED - QUEUED (re-queues after preemption excluded)"),
+  vllm_prefill_time: col.nsOpt("vLLM's prefill_time: first token - first SCHEDULED"),
+  vllm_decode_time: col.nsOpt("vLLM's decode_time: last token - first token"),
+  vllm_inference_time: col.nsOpt("vLLM's inference_time: last token - first SCHEDULED"),
+  vllm_mean_tpot: col.nsOpt("vLLM's mean_time_per_output_token: decode_time / (output_tokens - 1), 0 below 2 tokens"),
+  finish_reason: col.oneOf(FINISH, "stop | length | abort | error | ignored | unfinished"),
+  finished_from: col.oneOfOpt(["waiting", "running"] as const, "queue it left from"),
+  prefix_cached_tokens: col.countOpt("tokens found computed at first admission (prefix cache + KV connector)", "tokens"),
+  priority: col.int("vLLM priority (lower is served first under the priority policy)"),
+  priority_score: col.float("a custom policy's last priority_score", ""),
+  predicted_remaining_tokens: col.float("a custom policy's last predicted_remaining_tokens", "tokens"),
+  max_tokens: col.countOpt("SamplingParams.max_tokens", "tokens"),
+  lora_id: col.intOpt("LoRA adapter int id"),
+  kv_cache_memory_bytes: col.countOpt("kv_cache_blocks * bytes_per_block", "bytes"),
+  longest_wait: col.ns("longest continuous stretch in the waiting queue (starvation)"),
+  recomputed_tokens: col.count("tokens computed again after preemptions (lost KV)", "tokens"),
+  iterations_scheduled: col.count("steps in which it received tokens", "steps"),
+  total_tokens: col.count("input_tokens + output_tokens", "tokens"),
+  dp_rank: col.count("data-parallel rank of the scheduler that served it"),
+  ...waitCols,
+});
+
+export const PerIterationRow = z.object({
+  // seed 000 §5.2, in order
+  iteration_id: col.count("0-based step number (one schedule() call)"),
+  start_time: col.ns("schedule() entered"),
+  end_time: col.nsOpt("update_from_output() for this step returned; empty if the trace ended first"),
+  duration: col.nsOpt("end_time - start_time"),
+  scheduling_overhead: col.ns("time inside schedule()"),
+  forward_duration: col.nsOpt("schedule() return to update_from_output() entry: model execution plus executor IPC; overlaps other steps under async scheduling"),
+  batch_size: col.count("requests given tokens this step"),
+  total_tokens: col.count("tokens scheduled this step", "tokens"),
+  prefill_tokens: col.count("scheduled tokens that are prompt (or recomputed) positions", "tokens"),
+  decode_tokens: col.count("scheduled tokens past the prompt that produce output", "tokens"),
+  kv_cache_used: col.count("blocks in use after the update: num_gpu_blocks - 1 - free (vLLM's kv_cache_usage numerator)", "blocks"),
+  kv_cache_total: col.count("usable blocks: num_gpu_blocks - 1 (vLLM reserves one null block)", "blocks"),
+  running_count: col.count("len(running) after schedule()"),
+  waiting_count: col.count("len(waiting) after schedule()"),
+  preempted_count: col.count("requests preempted during this schedule()"),
+  scheduler_action: col.str("'+'-joined, in this order: admit_new, resume, preempt, continue, finish, idle (docs/tables.md)"),
+  // appended
+  start_time_epoch_ns: col.epochNs("start_time as absolute epoch ns"),
+  kv_cache_utilization: col.float("kv_cache_used / kv_cache_total: equals vLLM's SchedulerStats.kv_cache_usage", "fraction"),
+  kv_cache_used_after_schedule: col.count("blocks in use right after schedule()", "blocks"),
+  admitted_count: col.count("requests admitted for the first time"),
+  resumed_count: col.count("requests re-admitted after preemption"),
+  completed_count: col.count("requests finished in this step's update"),
+  running_unscheduled_count: col.count("requests in the running list that got no tokens"),
+  num_prefill_reqs: col.count("scheduled requests with prompt (or recompute) positions"),
+  num_decode_reqs: col.count("scheduled requests only decoding"),
+  prefill_chunk_min: col.countOpt("smallest prefill chunk", "tokens"),
+  prefill_chunk_max: col.countOpt("largest prefill chunk", "tokens"),
+  prefill_chunk_mean: col.float("mean prefill chunk", "tokens"),
+  recompute_tokens: col.count("scheduled tokens recomputing KV lost to preemption", "tokens"),
+  output_tokens: col.count("output tokens delivered by this step's update", "tokens"),
+  token_budget_left: col.int("max_num_batched_tokens minus tokens scheduled", "tokens"),
+  waiting_stop_cause: col.strOpt("why the waiting loop stopped (trace level full)"),
+  waiting_stop_request_id: col.strOpt("the request the waiting loop stopped at, when request-specific"),
+  skipped_count: col.countOpt("waiting requests examined and skipped"),
+  kv_alloc_failures: col.count("allocate_slots() calls that returned None"),
+  update_duration: col.nsOpt("time inside update_from_output()"),
+  running_count_after_update: col.countOpt("len(running) after the update: SchedulerStats.num_running_reqs"),
+  waiting_count_after_update: col.countOpt("len(waiting) after the update: SchedulerStats.num_waiting_reqs"),
+  dp_rank: col.count("data-parallel rank"),
+});
+
+export const RequestState = ["waiting", "running", "preempted", "completed"] as const;
+
+export const PerIterationRequestRow = z.object({
+  // seed 000 §5.3, in order
+  iteration_id: col.count("step"),
+  request_id: col.str("request"),
+  state: col.oneOf(RequestState, "after this step's schedule(): waiting (never admitted), preempted (waiting after a preemption), running, completed (finished in this step's update)"),
+  queue_position: col.countOpt("requests ahead of it in the waiting queue after schedule() (0 = head); empty unless waiting or preempted"),
+  waiting_reason: col.oneOfOpt(WaitingReason.options as unknown as readonly [WaitingReason, ...WaitingReason[]], "why it was not admitted at this decision (docs/waiting-reasons.md)"),
+  tokens_generated: col.count("output tokens delivered so far, including this step's", "tokens"),
+  kv_cache_blocks: col.countOpt("KV blocks it holds after schedule() (trace level full)", "blocks"),
+  time_in_state: col.ns("time since it entered its current state, at this step's start"),
+  // appended
+  scheduled_tokens: col.count("tokens scheduled for it this step", "tokens"),
+  running_reason: col.oneOfOpt(RunningNote.options as unknown as readonly [RunningNote, ...RunningNote[]], "for running rows: chunked_prefill, recomputation or running_unscheduled"),
+  waiting_phase: col.oneOfOpt(["initial", "after_preemption"] as const, "for waiting rows: before the first admission or after a preemption"),
+  computed_tokens: col.count("num_computed_tokens after this step's schedule()", "tokens"),
+  dp_rank: col.count("data-parallel rank"),
+});
+
+export const EventType = [
+  "request_arrived",
+  "request_admitted",
+  "request_scheduled",
+  "request_preempted",
+  "request_evicted",
+  "request_completed",
+  "first_token_generated",
+  "kv_cache_allocated",
+  "kv_cache_freed",
+  "request_resumed",
+  "kv_cache_allocation_failed",
+  "request_skipped",
+] as const;
+
+export const EventRow = z.object({
+  // seed 000 §5.4, in order
+  timestamp: col.ns("when it happened"),
+  event_type: col.oneOf(EventType, "event type (docs/tables.md)"),
+  request_id: col.strOpt("request, when the event concerns one"),
+  details: col.json("event-specific fields as a JSON object"),
+  // appended
+  timestamp_epoch_ns: col.epochNs("timestamp as absolute epoch ns"),
+  iteration_id: col.countOpt("step it happened in"),
+  dp_rank: col.count("data-parallel rank"),
+});
+
+export const StateTransitionRow = z.object({
+  request_id: col.str("request"),
+  timestamp: col.ns("when it changed state"),
+  from_state: col.oneOfOpt(["waiting", "running", "preempted"] as const, "previous state (empty for arrival)"),
+  to_state: col.oneOf(["waiting", "running", "preempted", "completed"] as const, "new state"),
+  iteration_id: col.countOpt("step of the change"),
+  timestamp_epoch_ns: col.epochNs("timestamp as absolute epoch ns"),
+  detail: col.strOpt("admit, resume, preempt, finish reason"),
+  dp_rank: col.count("data-parallel rank"),
+});
+
+export type PerRequestRow = z.infer<typeof PerRequestRow>;
+export type PerIterationRow = z.infer<typeof PerIterationRow>;
+export type PerIterationRequestRow = z.infer<typeof PerIterationRequestRow>;
+export type EventRow = z.infer<typeof EventRow>;
+export type StateTransitionRow = z.infer<typeof StateTransitionRow>;
+
+export const TABLES = {
+  per_request: PerRequestRow,
+  per_iteration: PerIterationRow,
+  per_iteration_requests: PerIterationRequestRow,
+  events: EventRow,
+  state_transitions: StateTransitionRow,
+} as const;
+export type TableName = keyof typeof TABLES;
+export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
+export const tableColumns = (name: TableName): string[] => Object.keys(TABLES[name].shape);
