@@ -36,8 +36,8 @@ export interface EngineOptions {
    * share one t=0: the earliest anchor among the inputs. Integer ns.
    */
   timeOffsetNs: number;
-  /** absolute epoch ns of t=0 of the output (BigInt: exceeds 2^53) */
-  epochZeroNs: bigint;
+  /** absolute epoch ns of t=0 of the output (BigInt: exceeds 2^53); defaults to this trace's anchor */
+  epochZeroNs?: bigint;
   /** per_iteration_requests: every request, only running ones, or none */
   iterationRequests: "all" | "running" | "none";
   /** per_iteration_requests: keep only iterations whose id is a multiple of this */
@@ -49,7 +49,6 @@ export interface EngineOptions {
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   timeOffsetNs: 0,
-  epochZeroNs: 0n,
   iterationRequests: "all",
   iterationRequestsEvery: 1,
   scheduledEvents: true,

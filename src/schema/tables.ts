@@ -118,7 +118,7 @@ export const PerIterationRequestRow = z.object({
   state: col.oneOf(RequestState, "after this step's schedule(): waiting (never admitted), preempted (waiting after a preemption), running, completed (finished in this step's update)"),
   queue_position: col.countOpt("requests ahead of it in the waiting queue after schedule() (0 = head); empty unless waiting or preempted"),
   waiting_reason: col.oneOfOpt(WaitingReason.options as unknown as readonly [WaitingReason, ...WaitingReason[]], "why it was not admitted at this decision (docs/waiting-reasons.md)"),
-  tokens_generated: col.count("output tokens delivered so far, including this step's", "tokens"),
+  tokens_generated: col.count("output tokens delivered before this step's schedule() returned (a completed row: all of them)", "tokens"),
   kv_cache_blocks: col.countOpt("KV blocks it holds after schedule() (trace level full)", "blocks"),
   time_in_state: col.ns("time since it entered its current state, at this step's start"),
   // appended

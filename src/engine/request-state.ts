@@ -1,0 +1,165 @@
+import type { ArrivalRecord, FinishReason } from "../schema/raw.js";
+import type { PerRequestRow } from "../schema/tables.js";
+import { WAITING_REASONS, type WaitingReason } from "../schema/waiting.js";
+import { diffAbsNs } from "./epoch.js";
+
+export type LiveState = "waiting" | "preempted" | "running";
+export const REASON_INDEX = new Map<WaitingReason, number>(WAITING_REASONS.map((r, i) => [r, i]));
+
+/** Everything the engine tracks for one live request. Dropped when it finishes. */
+export class RequestState {
+  readonly id: string;
+  readonly arrivalT: number;
+  readonly vllmArrivalEpoch: string | null;
+  readonly promptTokens: number;
+  readonly maxTokens: number | null;
+  readonly priority: number;
+  readonly lora: number | null;
+  score: number | null;
+  predictedRemaining: number | null;
+
+  state: LiveState = "waiting";
+  stateSince: number;
+  firstSchedT: number | null = null;
+  /** admission time on vLLM's clock (its first SCHEDULED event), when the trace has it */
+  vllmFirstSchedT: number | null = null;
+  cachedAtAdmit: number | null = null;
+  computed = 0;
+  recomputeUntil = 0;
+  outputTokens = 0;
+  firstTokenT: number | null = null;
+  lastTokenT: number | null = null;
+  preemptions = 0;
+  evictions = 0;
+  recomputedTokens = 0;
+  blocks = 0;
+  peakBlocks = 0;
+  iterationsScheduled = 0;
+  everAdmitted = false;
+
+  waitTotal = 0;
+  waitStart: number;
+  longestWait = 0;
+  readonly waitByCause = new Float64Array(WAITING_REASONS.length);
+  cause: number = REASON_INDEX.get("arrived_after_decision")!;
+  causeSince: number;
+
+  constructor(a: ArrivalRecord) {
+    this.id = a.req;
+    this.arrivalT = a.t;
+    this.vllmArrivalEpoch = a.vllm_arrival_epoch_ns;
+    this.promptTokens = a.prompt_tokens;
+    this.maxTokens = a.max_tokens;
+    this.priority = a.priority;
+    this.lora = a.lora;
+    this.score = a.score ?? null;
+    this.predictedRemaining = a.predicted_remaining ?? null;
+    this.stateSince = a.t;
+    this.waitStart = a.t;
+    this.causeSince = a.t;
+  }
+
+  get waiting(): boolean {
+    return this.state !== "running";
+  }
+
+  /** Close the current waiting-cause segment at t and start `next` (or stop, if null). */
+  switchCause(t: number, next: WaitingReason | null): void {
+    const span = t - this.causeSince;
+    if (span > 0) this.waitByCause[this.cause] += span;
+    this.causeSince = t;
+    if (next !== null) this.cause = REASON_INDEX.get(next)!;
+  }
+
+  /** Leave the waiting queue at t (admission, resume, or finishing while waiting). */
+  endWait(t: number): void {
+    this.switchCause(t, null);
+    const span = Math.max(0, t - this.waitStart);
+    this.waitTotal += span;
+    if (span > this.longestWait) this.longestWait = span;
+  }
+
+  setBlocks(n: number): void {
+    this.blocks = n;
+    if (n > this.peakBlocks) this.peakBlocks = n;
+  }
+}
+
+export interface Completion {
+  t: number | null;
+  reason: FinishReason | "unfinished";
+  from: "waiting" | "running" | null;
+  /** last time the trace saw, to close open intervals of unfinished requests */
+  traceEndT: number;
+}
+
+export interface RowContext {
+  off: number;
+  epoch: (rel: number) => string;
+  epochZeroNs: bigint;
+  bytesPerBlock: number | null;
+  vllmClock: boolean;
+  dpRank: number;
+  fullLevel: boolean;
+}
+
+export function perRequestRow(r: RequestState, c: Completion, ctx: RowContext): PerRequestRow {
+  const off = ctx.off;
+  const end = c.t ?? c.traceEndT;
+  if (r.waiting) r.endWait(end);
+  const arrival = r.arrivalT;
+  const e2e = c.t === null ? null : c.t - arrival;
+  const waiting = r.waitTotal;
+  const n = r.outputTokens;
+  const ttft = r.firstTokenT === null ? null : r.firstTokenT - arrival;
+  const decode = r.firstTokenT !== null && r.lastTokenT !== null ? r.lastTokenT - r.firstTokenT : null;
+  const vllm = ctx.vllmClock && r.vllmFirstSchedT !== null;
+  const rel = (t: number | null) => (t === null ? null : t + off);
+  const ep = (t: number | null) => (t === null ? null : ctx.epoch(t + off));
+  const row: Record<string, unknown> = {
+    request_id: r.id,
+    arrival_time: arrival + off,
+    first_scheduled_time: rel(r.firstSchedT),
+    completion_time: rel(c.t),
+    waiting_time: waiting,
+    execution_time: (e2e ?? end - arrival) - waiting,
+    e2e_latency: e2e,
+    input_tokens: r.promptTokens,
+    output_tokens: n,
+    ttft,
+    tpot: decode !== null && n >= 2 ? Math.round(decode / (n - 1)) : null,
+    throughput: e2e !== null && e2e > 0 ? n / (e2e / 1e9) : null,
+    preemption_count: r.preemptions,
+    eviction_count: r.evictions,
+    kv_cache_blocks: ctx.fullLevel ? r.peakBlocks : null,
+    arrival_time_epoch_ns: ep(arrival),
+    first_scheduled_time_epoch_ns: ep(r.firstSchedT),
+    completion_time_epoch_ns: ep(c.t),
+    vllm_arrival_time_epoch_ns: r.vllmArrivalEpoch,
+    ttft_from_vllm_arrival:
+      r.firstTokenT !== null && r.vllmArrivalEpoch !== null ? diffAbsNs(ctx.epoch(r.firstTokenT + off), r.vllmArrivalEpoch) : null,
+    first_token_time: rel(r.firstTokenT),
+    last_token_time: rel(r.lastTokenT),
+    vllm_queued_time: vllm ? r.vllmFirstSchedT! - arrival : null,
+    vllm_prefill_time: vllm && r.firstTokenT !== null ? r.firstTokenT - r.vllmFirstSchedT! : null,
+    vllm_decode_time: vllm && decode !== null ? decode : null,
+    vllm_inference_time: vllm && r.lastTokenT !== null ? r.lastTokenT - r.vllmFirstSchedT! : null,
+    vllm_mean_tpot: vllm && decode !== null ? (n > 1 ? Math.round(decode / (n - 1)) : 0) : null,
+    finish_reason: c.reason,
+    finished_from: c.from,
+    prefix_cached_tokens: r.cachedAtAdmit,
+    priority: r.priority,
+    priority_score: r.score,
+    predicted_remaining_tokens: r.predictedRemaining,
+    max_tokens: r.maxTokens,
+    lora_id: r.lora,
+    kv_cache_memory_bytes: ctx.fullLevel && ctx.bytesPerBlock !== null ? r.peakBlocks * ctx.bytesPerBlock : null,
+    longest_wait: r.longestWait,
+    recomputed_tokens: r.recomputedTokens,
+    iterations_scheduled: r.iterationsScheduled,
+    total_tokens: r.promptTokens + n,
+    dp_rank: ctx.dpRank,
+  };
+  for (let i = 0; i < WAITING_REASONS.length; i++) row[`wait_${WAITING_REASONS[i]}_ns`] = r.waitByCause[i];
+  return row as PerRequestRow;
+}

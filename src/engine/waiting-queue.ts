@@ -1,0 +1,101 @@
+import { compareDecimal } from "./epoch.js";
+
+/** What the queue model needs to know about a waiting request. */
+export interface QueueEntry {
+  id: string;
+  priority: number;
+  /** vLLM's arrival_time in epoch ns (decimal string); "" when unknown */
+  arrivalKey: string;
+}
+
+/**
+ * The waiting queue as vLLM orders it, reconstructed step by step.
+ *
+ * FCFS (and unknown policies): vLLM appends arrivals at the tail and prepends each
+ * preempted request at the head as it is preempted, so after a step the queue is
+ * [preempted in reverse order] + [previous queue + arrivals, minus admitted and
+ * finished]. The emitter writes the true order whenever it differs from this rule
+ * (for example when skipped requests come back in another order); then it wins.
+ *
+ * Priority: vLLM pops by (priority, arrival_time, request_id); a preempted request
+ * re-enters with its original arrival time, so the order is that sort.
+ */
+export class WaitingQueue {
+  private order: string[] = [];
+  private pendingArrivals: string[] = [];
+  private readonly removed = new Set<string>();
+  private positions: Map<string, number> | null = null;
+
+  constructor(
+    private readonly byPriority: boolean,
+    private readonly entries: (id: string) => QueueEntry | undefined,
+  ) {}
+
+  arrive(id: string): void {
+    this.pendingArrivals.push(id);
+    this.positions = null;
+  }
+
+  /** Removal between steps (abort from waiting) or at admission. */
+  remove(id: string): void {
+    this.removed.add(id);
+    this.positions = null;
+  }
+
+  /**
+   * Apply one step: preempted requests enter, admitted ones left (via remove()).
+   * `recorded` is the emitter's snapshot when it disagreed with the rule.
+   * Returns ids the recorded order names that the model did not expect, and vice versa.
+   */
+  applyStep(preempted: readonly string[], recorded: readonly string[] | null | undefined): { unexpected: string[]; missing: string[] } {
+    const merged = this.order.concat(this.pendingArrivals).filter((id) => !this.removed.has(id));
+    this.pendingArrivals = [];
+    this.removed.clear();
+    let next: string[];
+    if (this.byPriority) {
+      next = merged.concat(preempted);
+      next.sort((a, b) => this.comparePriority(a, b));
+    } else {
+      next = preempted.slice().reverse().concat(merged);
+    }
+    let unexpected: string[] = [];
+    let missing: string[] = [];
+    if (recorded && !this.byPriority) {
+      const expected = new Set(next);
+      const got = new Set(recorded);
+      unexpected = recorded.filter((id) => !expected.has(id));
+      missing = next.filter((id) => !got.has(id));
+      next = recorded.slice();
+    }
+    this.order = next;
+    this.positions = null;
+    return { unexpected, missing };
+  }
+
+  private comparePriority(a: string, b: string): number {
+    const ea = this.entries(a);
+    const eb = this.entries(b);
+    if (!ea || !eb) return 0;
+    if (ea.priority !== eb.priority) return ea.priority - eb.priority;
+    const c = compareDecimal(ea.arrivalKey, eb.arrivalKey);
+    if (c !== 0) return c;
+    return ea.id < eb.id ? -1 : ea.id > eb.id ? 1 : 0;
+  }
+
+  /** The queue head→tail as of the last applied step. */
+  current(): readonly string[] {
+    return this.order;
+  }
+
+  position(id: string): number | undefined {
+    if (!this.positions) {
+      this.positions = new Map();
+      for (let i = 0; i < this.order.length; i++) this.positions.set(this.order[i], i);
+    }
+    return this.positions.get(id);
+  }
+
+  get size(): number {
+    return this.order.length;
+  }
+}

@@ -1,0 +1,179 @@
+import { describe, expect, test } from "vitest";
+import type { HeaderRecord, RawRecord, StepRecord, UpdateRecord } from "../src/schema/raw.js";
+import { epochFormatter } from "../src/engine/epoch.js";
+import { replay } from "./helpers/collect.js";
+
+// Each test feeds the few records one rule needs. Whole-trace behaviour is proven
+// against vLLM's own figures on recorded fixtures in test/oracle.test.ts.
+
+function header(over: Partial<HeaderRecord["config"]> = {}, level: "full" | "summary" = "full"): HeaderRecord {
+  return {
+    type: "header", schema_version: "1.0", emitter_version: "t", vllm_version: "t", pid: 1, dp_rank: 0, level,
+    clock: { epoch_ns: "1700000000123456789", monotonic_ns: "5000" },
+    config: {
+      scheduler_class: "Scheduler", policy: "fcfs", max_num_seqs: 2, max_num_batched_tokens: 100, max_model_len: 1000,
+      max_loras: null, num_gpu_blocks: 11, block_size: 4, bytes_per_block: 64, enable_chunked_prefill: true,
+      enable_prefix_caching: true, async_scheduling: false, long_prefill_token_threshold: 0, num_spec_tokens: 0, log_stats: true,
+      ...over,
+    },
+    capabilities: {}, not_captured: [],
+  };
+}
+const arrival = (req: string, t: number, prompt = 8, priority = 0, epoch = String(1700000000000000000 + t)): RawRecord => ({
+  type: "arrival", t, req, vllm_arrival_epoch_ns: epoch, prompt_tokens: prompt, max_tokens: 4, priority, lora: null, status: "WAITING",
+});
+function step(step: number, t: number, over: Partial<StepRecord>): StepRecord {
+  return {
+    type: "step", step, t_start: t, t_end: t + 10, sched_t: t + 1, sched: [], new: [], resumed: [], preempted: [], kv_fail: [],
+    free_blocks: 10, running: 0, waiting: 0, budget_left: 100, stop: null, skipped: [], blocks: [], order: null, ...over,
+  };
+}
+function update(step: number, t: number, over: Partial<UpdateRecord>): UpdateRecord {
+  return { type: "update", step, t_start: t, t_end: t + 5, out_t: t + 4, tokens: [], finished: [], free_blocks: 10, running: 0, waiting: 0, ...over };
+}
+
+describe("waiting queue order", () => {
+  test("FCFS: preempted requests go to the head in reverse preemption order, arrivals to the tail", () => {
+    const out = replay([
+      header({ max_num_seqs: 4 }),
+      arrival("a", 0), arrival("b", 1), arrival("c", 2),
+      step(0, 10, { new: [["a", 0], ["b", 0]], sched: [["a", 8, 0], ["b", 8, 0]], running: 2, waiting: 1, stop: { cause: "kv_full", req: "c" } }),
+      update(0, 30, { tokens: [["a", 1], ["b", 1]], running: 2, waiting: 1 }),
+      arrival("d", 40),
+      step(1, 50, { preempted: ["b", "a"], running: 0, waiting: 4, stop: { cause: "preemption", req: null } }),
+      update(1, 70, { running: 0, waiting: 4 }),
+    ]);
+    const rows = out.perIterationRequests.filter((r) => r.iteration_id === 1).sort((x, y) => (x.queue_position ?? 0) - (y.queue_position ?? 0));
+    expect(rows.map((r) => r.request_id)).toEqual(["a", "b", "c", "d"]);
+    expect(rows.map((r) => r.waiting_reason)).toEqual(["preempted", "preempted", "memory_insufficient", "memory_insufficient"]);
+    expect(rows.map((r) => r.state)).toEqual(["preempted", "preempted", "waiting", "waiting"]);
+  });
+
+  test("a recorded order replaces the rule's order", () => {
+    const out = replay([
+      header(), arrival("a", 0), arrival("b", 1),
+      step(0, 10, { waiting: 2, order: ["b", "a"], stop: { cause: "empty", req: null }, skipped: [["a", "lora_slots"], ["b", "grammar_compiling"]] }),
+    ]);
+    const rows = out.perIterationRequests;
+    expect(rows.map((r) => [r.request_id, r.queue_position, r.waiting_reason])).toEqual([["b", 0, "grammar_compiling"], ["a", 1, "lora_slots"]]);
+  });
+
+  test("priority: order is (priority, vLLM arrival time, id), and outranked requests say so", () => {
+    const out = replay([
+      header({ policy: "priority", max_num_seqs: 1 }),
+      arrival("late-urgent", 5, 8, 0), arrival("early-low", 1, 8, 5), arrival("mid", 3, 8, 1),
+      step(0, 10, { new: [["late-urgent", 0]], sched: [["late-urgent", 8, 0]], running: 1, waiting: 2, stop: { cause: "max_num_seqs", req: null } }),
+    ]);
+    const waiting = out.perIterationRequests.filter((r) => r.state === "waiting");
+    expect(waiting.map((r) => [r.request_id, r.queue_position, r.waiting_reason])).toEqual([
+      ["mid", 0, "priority_outranked"],
+      ["early-low", 1, "priority_outranked"],
+    ]);
+  });
+});
+
+describe("waiting reasons", () => {
+  test("token budget used by running requests is decode_priority; used by admissions is max_num_batched_tokens", () => {
+    const base = [header({ max_num_seqs: 8, max_num_batched_tokens: 8 }), arrival("a", 0), arrival("b", 1)];
+    const admitted = replay([
+      ...base,
+      step(0, 10, { new: [["a", 0]], sched: [["a", 8, 0]], running: 1, waiting: 1, budget_left: 0, stop: { cause: "token_budget", req: null } }),
+    ]);
+    expect(admitted.perIterationRequests.find((r) => r.request_id === "b")?.waiting_reason).toBe("max_num_batched_tokens");
+    const decode = replay([
+      ...base,
+      step(0, 10, { new: [["a", 0]], sched: [["a", 8, 0]], running: 1, waiting: 1, budget_left: 0, stop: { cause: "token_budget", req: null } }),
+      update(0, 20, { tokens: [["a", 1]], running: 1, waiting: 1 }),
+      step(1, 30, { sched: [["a", 8, 8]], running: 1, waiting: 1, budget_left: 0, stop: { cause: "token_budget", req: null } }),
+    ]);
+    expect(decode.perIterationRequests.find((r) => r.request_id === "b" && r.iteration_id === 1)?.waiting_reason).toBe("decode_priority");
+  });
+
+  test("KV failure labels the head memory_insufficient and those behind head_of_line_blocked", () => {
+    const out = replay([
+      header({ max_num_seqs: 8 }), arrival("a", 0), arrival("b", 1), arrival("c", 2),
+      step(0, 10, { new: [["a", 0]], sched: [["a", 8, 0]], kv_fail: [["b", "waiting"]], running: 1, waiting: 2, stop: { cause: "kv_full", req: "b" } }),
+    ]);
+    const reasons = Object.fromEntries(out.perIterationRequests.map((r) => [r.request_id, r.waiting_reason]));
+    expect(reasons).toEqual({ a: null, b: "memory_insufficient", c: "head_of_line_blocked" });
+  });
+
+  test("summary-level traces infer the cause from the limits", () => {
+    const out = replay([
+      header({ max_num_seqs: 1 }, "summary"), arrival("a", 0), arrival("b", 1),
+      step(0, 10, { new: [["a", 0]], sched: [["a", 8, 0]], running: 1, waiting: 1, stop: undefined, skipped: undefined, blocks: undefined }),
+    ]);
+    expect(out.perIterationRequests.find((r) => r.request_id === "b")?.waiting_reason).toBe("max_num_seqs");
+  });
+});
+
+describe("per-request accounting", () => {
+  const trace = (): RawRecord[] => [
+    header({ max_num_seqs: 4 }),
+    arrival("a", 0, 8),
+    step(0, 100, { new: [["a", 0]], sched: [["a", 8, 0]], running: 1, blocks: [["a", 2]] }),
+    update(0, 200, { tokens: [["a", 1]], running: 1, out_t: 204 }),
+    step(1, 300, { sched: [["a", 1, 8]], running: 1, blocks: [["a", 3]] }),
+    update(1, 400, { tokens: [["a", 1]], running: 1, out_t: 404 }),
+    step(2, 500, { preempted: ["a"], running: 0, waiting: 1, blocks: [["a", 0]], stop: { cause: "preemption", req: null } }),
+    update(2, 600, { running: 0, waiting: 1, out_t: null }),
+    step(3, 700, { resumed: [["a", 8]], sched: [["a", 2, 8]], running: 1, waiting: 0, blocks: [["a", 3]] }),
+    update(3, 800, { tokens: [["a", 1]], finished: [["a", "length", 3]], running: 0, out_t: 804 }),
+  ];
+
+  test("waiting, preemption, recompute, eviction and vLLM's intervals", () => {
+    const [r] = replay(trace()).perRequest;
+    // waits: arrival 0 → admission at sched_t 101; preempted at 501 → resumed at 701
+    expect(r.waiting_time).toBe(101 + 200);
+    expect(r.wait_arrived_after_decision_ns).toBe(101);
+    expect(r.wait_preempted_ns).toBe(200);
+    expect(r.longest_wait).toBe(200);
+    expect(r.e2e_latency).toBe(804);
+    expect(r.execution_time).toBe(804 - 301);
+    expect(r.ttft).toBe(204);
+    expect(r.tpot).toBe(Math.round((804 - 204) / 2));
+    expect(r.preemption_count).toBe(1);
+    // 9 tokens computed before preemption; 8 found at resume: full blocks (8) survived
+    expect(r.recomputed_tokens).toBe(1);
+    expect(r.eviction_count).toBe(0);
+    expect(r.kv_cache_blocks).toBe(3);
+    expect(r.kv_cache_memory_bytes).toBe(3 * 64);
+    expect(r.vllm_queued_time).toBe(101);
+    expect(r.vllm_prefill_time).toBe(204 - 101);
+    expect(r.vllm_decode_time).toBe(600);
+    expect(r.vllm_mean_tpot).toBe(300);
+    expect(r.finish_reason).toBe("length");
+    expect(r.arrival_time_epoch_ns).toBe("1700000000123456789");
+  });
+
+  test("per-iteration rows: KV usage, prefill/decode split and recompute", () => {
+    const it = replay(trace()).perIteration;
+    expect(it.map((r) => r.scheduler_action)).toEqual(["admit_new", "continue", "preempt", "resume+finish"]);
+    expect(it[0].kv_cache_used).toBe(0);
+    expect(it[0].kv_cache_total).toBe(10);
+    expect(it[3].prefill_tokens).toBe(1);
+    expect(it[3].recompute_tokens).toBe(1);
+    expect(it[3].decode_tokens).toBe(1);
+    expect(it[0].forward_duration).toBe(200 - 110);
+  });
+
+  test("an abort while waiting ends the wait at the abort", () => {
+    const out = replay([header(), arrival("a", 0), { type: "finish", t: 50, req: "a", reason: "abort", output_tokens: 0, from: "waiting" }]);
+    const [r] = out.perRequest;
+    expect([r.waiting_time, r.execution_time, r.e2e_latency, r.finish_reason, r.first_scheduled_time]).toEqual([50, 0, 50, "abort", null]);
+  });
+
+  test("unknown requests and token-count disagreements become findings, not crashes", () => {
+    const out = replay([header(), step(0, 10, { sched: [["ghost", 4, 0]] }), update(0, 20, { finished: [["ghost", "stop", 1]] })]);
+    expect(out.findings.map((f) => f.code)).toContain("ENGINE_UNKNOWN_REQUEST");
+  });
+});
+
+describe("absolute time", () => {
+  test("epoch formatting is exact beyond 2^53", () => {
+    const f = epochFormatter(1700000000999999999n);
+    expect(f(0)).toBe("1700000000999999999");
+    expect(f(1)).toBe("1700000001000000000");
+    expect(f(86_400_000_000_123)).toBe((1700000000999999999n + 86_400_000_000_123n).toString());
+  });
+});

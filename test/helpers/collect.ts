@@ -1,0 +1,31 @@
+import { createEngine, DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Finding, type RowSink } from "../../src/engine/index.js";
+import type { HeaderRecord, RawRecord } from "../../src/schema/raw.js";
+import type { EventRow, PerIterationRequestRow, PerIterationRow, PerRequestRow, StateTransitionRow } from "../../src/schema/tables.js";
+
+export interface Collected {
+  perRequest: PerRequestRow[];
+  perIteration: PerIterationRow[];
+  perIterationRequests: PerIterationRequestRow[];
+  events: EventRow[];
+  transitions: StateTransitionRow[];
+  findings: Finding[];
+}
+
+/** Runs records through the engine and keeps every row in memory (tests only). */
+export function replay(records: RawRecord[], options: Partial<EngineOptions> = {}): Collected {
+  const out: Collected = { perRequest: [], perIteration: [], perIterationRequests: [], events: [], transitions: [], findings: [] };
+  const sink: RowSink = {
+    perRequest: (r) => out.perRequest.push(r),
+    perIteration: (r) => out.perIteration.push(r),
+    perIterationRequest: (r) => out.perIterationRequests.push(r),
+    event: (r) => out.events.push(r),
+    stateTransition: (r) => out.transitions.push(r),
+    finding: (f) => out.findings.push(f),
+  };
+  const [header, ...rest] = records;
+  if (header.type !== "header") throw new Error("first record must be the header");
+  const engine = createEngine(header as HeaderRecord, sink, { ...DEFAULT_ENGINE_OPTIONS, ...options });
+  rest.forEach((r, i) => engine.push(r, i + 2));
+  engine.end();
+  return out;
+}
