@@ -33,7 +33,7 @@ export const PerRequestRow = z.object({
   tpot: col.nsOpt("(last token time - first token time) / (output_tokens - 1), rounded to ns; empty below 2 tokens; excludes the first token as vLLM does"),
   throughput: col.float("output_tokens / e2e_latency", "tokens/s"),
   preemption_count: col.count("times it was preempted"),
-  eviction_count: col.count("preemptions after which not all its computed KV was found in the prefix cache at resume"),
+  eviction_count: col.count("preemptions after which some full KV block it had computed was no longer in the prefix cache at resume (evicted, or prefix caching off)"),
   kv_cache_blocks: col.countOpt("peak KV blocks held at once (shared prefix blocks counted for every holder)", "blocks"),
   // appended
   arrival_time_epoch_ns: col.epochNs("arrival_time as absolute epoch ns"),

@@ -1,0 +1,74 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import type { RawRecord } from "../../src/schema/raw.js";
+
+export const FIXTURES = join(import.meta.dirname, "..", "..", "fixtures");
+
+/** Fixture dirs recorded by scripts/record-fixtures.sh: a trace and vLLM's oracle.jsonl. */
+export function fixtureNames(): string[] {
+  if (!existsSync(FIXTURES)) return [];
+  return readdirSync(FIXTURES)
+    .filter((d) => existsSync(join(FIXTURES, d, "oracle.jsonl")))
+    .sort();
+}
+
+function readLines(path: string): string[] {
+  const buf = readFileSync(path);
+  const text = (path.endsWith(".gz") ? gunzipSync(buf) : buf).toString("utf8");
+  return text.split("\n").filter((l) => l.length > 0);
+}
+
+export function traceFiles(name: string): string[] {
+  const dir = join(FIXTURES, name);
+  const direct = readdirSync(dir).filter((f) => /\.jsonl(\.gz)?$/.test(f) && f !== "oracle.jsonl");
+  const sub = existsSync(join(dir, "trace")) ? readdirSync(join(dir, "trace")).map((f) => join("trace", f)) : [];
+  return [...direct, ...sub].filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort().map((f) => join(dir, f));
+}
+
+/** Test-side reader: fixtures are small, so whole-file reads are fine here (never in src/). */
+export function readTrace(path: string): RawRecord[] {
+  return readLines(path).map((l) => JSON.parse(l) as RawRecord);
+}
+
+export interface OracleRequest {
+  type: "request";
+  req: string;
+  arrival_time: number;
+  queued_ts: number;
+  scheduled_ts: number;
+  first_token_ts: number;
+  last_token_ts: number;
+  queued_time: number;
+  prefill_time: number;
+  decode_time: number;
+  inference_time: number;
+  mean_time_per_output_token: number;
+  num_generation_tokens: number;
+  num_preemptions: number;
+  finish_reason: string | null;
+}
+export interface OracleStep {
+  type: "step";
+  step: number;
+  num_running_reqs: number;
+  num_waiting_reqs: number;
+  kv_cache_usage: number;
+  waiting_order: string[];
+  running?: string[];
+}
+export interface Oracle {
+  meta: { vllm_version: string; anchor_monotonic_ns: number | string };
+  requests: Map<string, OracleRequest>;
+  steps: Map<number, OracleStep>;
+}
+
+export function readOracle(name: string): Oracle {
+  const lines = readLines(join(FIXTURES, name, "oracle.jsonl")).map((l) => JSON.parse(l));
+  const meta = lines.find((l) => l.type === "meta");
+  return {
+    meta,
+    requests: new Map(lines.filter((l) => l.type === "request").map((l) => [l.req, l])),
+    steps: new Map(lines.filter((l) => l.type === "step").map((l) => [l.step, l])),
+  };
+}
