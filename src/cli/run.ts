@@ -4,8 +4,17 @@ import { VERSION } from "../version.js";
 
 /** Parse, run, and turn every failure into one actionable stderr line and a documented exit code. */
 export async function runMain(program: Command): Promise<void> {
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Subcommands registered before this point do not inherit exitOverride: without it a
+  // subcommand's usage error would exit 1 inside commander instead of the documented 2.
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program)) {
+    c.exitOverride();
+    c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  }
+  // Test hook: simulate a bug inside a command so the exit-code-3 path has a test (test/cli-exit-codes.test.ts).
+  program.hook("preAction", () => {
+    if (process.env.VSCHED_TEST_INTERNAL_ERROR === "1") throw new Error("simulated internal error (VSCHED_TEST_INTERNAL_ERROR=1)");
+  });
   try {
     await program.parseAsync(process.argv);
   } catch (err) {

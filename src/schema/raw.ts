@@ -15,7 +15,8 @@ export const TRACE_SCHEMA_MAJOR = 1;
 const ReqId = z.string().meta({ description: "vLLM's request_id as the scheduler sees it (internal id)" });
 const Count = z.number().int().nonnegative();
 
-export const FinishReason = z.enum(["stop", "length", "abort", "error", "ignored"]);
+/** vLLM RequestStatus FINISHED_* names, lower-cased without the prefix; `length` = LENGTH_CAPPED. */
+export const FinishReason = z.enum(["stop", "length", "abort", "error", "ignored", "repetition"]);
 export type FinishReason = z.infer<typeof FinishReason>;
 
 /** Why the waiting loop of schedule() stopped (or did not run). */

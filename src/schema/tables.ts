@@ -16,7 +16,7 @@ const waitCols = Object.fromEntries(
   WAITING_REASONS.map((r) => [`wait_${r}_ns`, col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`)]),
 ) as Record<`wait_${WaitingReason}_ns`, ReturnType<typeof col.ns>>;
 
-const FINISH = ["stop", "length", "abort", "error", "ignored", "unfinished"] as const satisfies readonly (FinishReason | "unfinished")[];
+const FINISH = ["stop", "length", "abort", "error", "ignored", "repetition", "unfinished"] as const satisfies readonly (FinishReason | "unfinished")[];
 
 export const PerRequestRow = z.object({
   // seed 000 §5.1, in order
@@ -48,7 +48,7 @@ export const PerRequestRow = z.object({
   vllm_decode_time: col.nsOpt("vLLM's decode_time: last token - first token"),
   vllm_inference_time: col.nsOpt("vLLM's inference_time: last token - first SCHEDULED"),
   vllm_mean_tpot: col.nsOpt("vLLM's mean_time_per_output_token: decode_time / (output_tokens - 1), 0 below 2 tokens"),
-  finish_reason: col.oneOf(FINISH, "stop | length | abort | error | ignored | unfinished"),
+  finish_reason: col.oneOf(FINISH, "stop | length | abort | error | ignored | repetition (vLLM ≥ 0.2x repetition detection) | unfinished"),
   finished_from: col.oneOfOpt(["waiting", "running"] as const, "queue it left from"),
   prefix_cached_tokens: col.countOpt("tokens found computed at first admission (prefix cache + KV connector)", "tokens"),
   priority: col.int("vLLM priority (lower is served first under the priority policy)"),

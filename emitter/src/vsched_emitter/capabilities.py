@@ -1,0 +1,160 @@
+"""Feature detection and the trace header. Never compares version strings: every switch
+is a hasattr/inspect test on the installed vLLM, so forks and future versions degrade to
+"not captured" instead of breaking."""
+from __future__ import annotations
+
+import inspect
+import os
+
+from . import __version__
+from .records import SCHEMA_VERSION
+
+
+def block_map(sched):
+    """The dict vLLM keeps per request for KV cache group 0 (len = blocks held), or None.
+
+    Read with ``.get`` only: it is a defaultdict and indexing would insert a key.
+    """
+    try:
+        m = sched.kv_cache_manager.coordinator.single_type_managers[0].req_to_blocks
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return m if hasattr(m, "get") else None
+
+
+def dp_rank(sched) -> int:
+    pc = getattr(getattr(sched, "vllm_config", None), "parallel_config", None)
+    for name in ("data_parallel_index", "data_parallel_rank"):
+        value = getattr(pc, name, None)
+        if isinstance(value, int) and value >= 0:
+            return value
+    return 0
+
+
+def policy_name(sched) -> str:
+    p = getattr(getattr(sched, "scheduler_config", None), "policy", None)
+    if p is None:
+        p = getattr(getattr(sched, "policy", None), "value", "unknown")
+    return str(p)
+
+
+def chunked_prefill(sched) -> bool:
+    sc = sched.scheduler_config
+    for name in ("enable_chunked_prefill", "chunked_prefill_enabled"):
+        value = getattr(sc, name, None)
+        if value is not None:
+            return bool(value)
+    return True
+
+
+def is_async(sched) -> bool:
+    if any(c.__name__ == "AsyncScheduler" for c in type(sched).__mro__):
+        return True
+    return bool(getattr(sched.scheduler_config, "async_scheduling", False))
+
+
+def bytes_per_block(sched):
+    kvc = getattr(sched, "kv_cache_config", None)
+    try:
+        tensors = list(kvc.kv_cache_tensors or ())
+        if tensors and kvc.num_blocks:
+            total = sum(int(t.size) for t in tensors)
+            return total // int(kvc.num_blocks)
+        groups = list(kvc.kv_cache_groups)
+        if len(groups) == 1:
+            return int(groups[0].kv_cache_spec.page_size_bytes) * len(groups[0].layer_names)
+    except Exception:
+        return None
+    return None
+
+
+def request_has_scores() -> bool:
+    try:
+        from vllm.v1.request import Request
+
+        src = inspect.getsource(Request)
+    except Exception:
+        return False
+    return "priority_score" in src or "predicted_remaining_tokens" in src
+
+
+def _num_gpu_blocks(sched) -> int:
+    try:
+        return int(sched.kv_cache_manager.block_pool.num_gpu_blocks)
+    except AttributeError:
+        return int(sched.kv_cache_config.num_blocks)
+
+
+def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patched: frozenset) -> dict:
+    import vllm
+
+    sc = sched.scheduler_config
+    log_stats = bool(getattr(sched, "log_stats", False))
+    full = level == "full"
+    policy = policy_name(sched)
+    has_blocks = block_map(sched) is not None
+    has_pause = hasattr(type(sched), "pause_state")
+    lora_config = getattr(sched, "lora_config", None)
+    caps = {
+        "event_timestamps": log_stats,
+        "out_t": True,
+        "preempt_hook": "_preempt_request" in patched,
+        "pause_state": has_pause,
+        "kv_holding_waiting_queue": hasattr(sched, "kv_holding_waiting"),
+        "waiting_excludes_deferred": hasattr(sched, "deferred_waiting"),
+        "block_counts": full and has_blocks,
+        "skip_causes": full,
+        "stop_causes": full,
+        "queue_order": full and policy != "priority",
+        "scores": request_has_scores(),
+    }
+    not_captured = []
+    if not log_stats:
+        not_captured.append({
+            "what": "vLLM's QUEUED/SCHEDULED/PREEMPTED event timestamps",
+            "why": "log_stats is off (--disable-log-stats): arrival.t is the emitter's clock, sched_t is null",
+        })
+    if "_preempt_request" not in patched:
+        not_captured.append({
+            "what": "preemptions outside schedule()",
+            "why": "Scheduler has no _preempt_request; preemptions are seen inside schedule() only",
+        })
+    if not has_pause:
+        not_captured.append({"what": "pause state", "why": "Scheduler has no pause_state"})
+    if full and not has_blocks:
+        not_captured.append({
+            "what": "per-request KV block counts",
+            "why": "kv_cache_manager has no coordinator.single_type_managers[0].req_to_blocks",
+        })
+    if not full:
+        not_captured.append({"what": "order, skipped, stop, blocks", "why": "VLLM_SCHEDULER_LOG_LEVEL=summary"})
+    config = {
+        "scheduler_class": f"{type(sched).__module__}.{type(sched).__qualname__}",
+        "policy": policy,
+        "max_num_seqs": int(sc.max_num_seqs),
+        "max_num_batched_tokens": int(sc.max_num_batched_tokens),
+        "max_model_len": int(getattr(sched, "max_model_len", 0) or 0),
+        "max_loras": int(lora_config.max_loras) if lora_config is not None else None,
+        "num_gpu_blocks": _num_gpu_blocks(sched),
+        "block_size": int(sched.block_size),
+        "bytes_per_block": bytes_per_block(sched),
+        "enable_chunked_prefill": chunked_prefill(sched),
+        "enable_prefix_caching": bool(getattr(sched.cache_config, "enable_prefix_caching", False)),
+        "async_scheduling": is_async(sched),
+        "long_prefill_token_threshold": int(getattr(sc, "long_prefill_token_threshold", 0) or 0),
+        "num_spec_tokens": int(getattr(sched, "num_spec_tokens", 0) or 0),
+        "log_stats": log_stats,
+    }
+    return {
+        "type": "header",
+        "schema_version": SCHEMA_VERSION,
+        "emitter_version": __version__,
+        "vllm_version": str(getattr(vllm, "__version__", "unknown")),
+        "pid": os.getpid(),
+        "dp_rank": dp_rank(sched),
+        "level": level,
+        "clock": {"epoch_ns": str(anchor_epoch_ns), "monotonic_ns": str(anchor_mono_ns)},
+        "config": config,
+        "capabilities": caps,
+        "not_captured": not_captured,
+    }

@@ -1,0 +1,301 @@
+"""``python -m vsched_emitter.harness``: drive the real vLLM v1 scheduler with a workload.
+
+Builds a RequestSpec stream (synthetic / azure / mooncake), runs it through the scheduler
+driver with a fake model whose step time comes from a cost model, and writes into ``--out``:
+the raw trace (via the emitter), ``oracle.jsonl`` (vLLM's own stats) and ``recipe.json``
+(the exact command, vLLM version, resolved parameters, data checksums and a summary).
+Prints one summary line.
+
+Examples::
+
+    python -m vsched_emitter.harness --workload azure --azure-kind conv --n 100 --out out/conv
+    python -m vsched_emitter.harness --workload mooncake --n 200 --tokens-per-hash-block 32 \\
+        --output-scale 0.0625 --cost splitwise:llama2-70b:h100-80gb:8 --out out/mc
+    python -m vsched_emitter.harness --workload synthetic --n 64 --rate inf \\
+        --prompt-len uniform:64:256 --num-blocks 48 --out out/kv
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import gzip
+import hashlib
+import json
+import math
+import os
+import shlex
+import sys
+from collections import Counter
+from pathlib import Path
+
+from . import cost_model, workloads
+from .driver import SchedulerKnobs, run
+
+
+def _ints(s: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in s.split(",") if x.strip())
+
+
+def _floats(s: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in s.split(",") if x.strip())
+
+
+def _range(s: str) -> tuple[float, float]:
+    lo, _, hi = s.partition(":")
+    return (float(lo), float(hi or lo))
+
+
+def _rate(s: str) -> float:
+    return math.inf if s in ("inf", "burst") else float(s)
+
+
+KNOB_HELP = {
+    "max_num_seqs": "max running requests",
+    "max_num_batched_tokens": "token budget per step",
+    "max_model_len": "max prompt+output tokens (workloads are fitted to it)",
+    "num_blocks": "KV blocks in the pool",
+    "block_size": "tokens per KV block",
+    "enable_chunked_prefill": "chunked prefill",
+    "enable_prefix_caching": "prefix caching",
+    "policy": "fcfs or priority",
+    "async_scheduling": "async scheduling",
+    "long_prefill_token_threshold": "cap on one request's prefill chunk (0 = none)",
+    "max_loras": "max LoRA adapters per batch",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vsched_emitter.harness",
+                                description="Run a workload through the real vLLM v1 scheduler and record a vsched trace.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", required=True, help="output directory (trace, oracle.jsonl, recipe.json)")
+
+    w = p.add_argument_group("workload")
+    w.add_argument("--workload", choices=["synthetic", "azure", "mooncake"], default="synthetic")
+    w.add_argument("--n", type=int, default=None, help="number of requests (synthetic: default 100; traces: default all)")
+    w.add_argument("--start", type=int, default=0, help="first trace row/line to use (azure, mooncake)")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--data-dir", default=None, help="folder with the data files (default ../shared/data from the repo root)")
+    w.add_argument("--data-file", default=None, help="the data file itself (overrides --data-dir)")
+    w.add_argument("--time-scale", type=float, default=1.0, help="divide trace arrival offsets by this (azure, mooncake)")
+    w.add_argument("--max-prompt-tokens", type=int, default=None)
+    w.add_argument("--max-output-tokens", type=int, default=None)
+    w.add_argument("--rate", type=_rate, default=math.inf, help="synthetic: Poisson arrivals, req/s ('inf' = all at t=0)")
+    w.add_argument("--prompt-len", default="uniform:128:1024", help="synthetic: fixed:N | uniform:A:B | lognormal:MEDIAN:SIGMA")
+    w.add_argument("--output-len", default="uniform:16:256", help="synthetic: as --prompt-len")
+    w.add_argument("--lengths", choices=["dist", "sharegpt"], default="dist",
+                   help="synthetic: lengths from the distributions or sampled from the ShareGPT CSV")
+    w.add_argument("--azure-kind", choices=sorted(workloads.AZURE_FILES), default="conv")
+    w.add_argument("--mooncake-kind", choices=sorted(workloads.MOONCAKE_FILES), default="conversation")
+    w.add_argument("--tokens-per-hash-block", type=int, default=workloads.MOONCAKE_HASH_BLOCK_TOKENS,
+                   help="mooncake: tokens per hash id (multiple of --block-size; 512 = the trace's own)")
+    w.add_argument("--output-scale", type=float, default=1.0, help="mooncake: multiply output lengths")
+    w.add_argument("--priority-classes", type=_ints, default=(), help="e.g. 0,1,2 (lower = served first)")
+    w.add_argument("--priority-weights", type=_floats, default=None, help="e.g. 1,1,2")
+    w.add_argument("--abort-fraction", type=float, default=0.0)
+    w.add_argument("--abort-after", type=_range, default=(0.5, 2.0), help="LO:HI seconds after arrival")
+    w.add_argument("--eos-fraction", type=float, default=0.0, help="fraction that sample EOS before max_tokens")
+    w.add_argument("--lora-ids", type=_ints, default=())
+    w.add_argument("--lora-fraction", type=float, default=1.0)
+
+    k = p.add_argument_group("scheduler knobs")
+    for f in dataclasses.fields(SchedulerKnobs):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        if isinstance(default, bool):
+            k.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                           help=KNOB_HELP.get(f.name))
+        elif f.name == "max_loras":
+            k.add_argument(flag, dest=f.name, type=int, default=default, help=KNOB_HELP.get(f.name))
+        elif f.name == "policy":
+            k.add_argument(flag, dest=f.name, choices=["fcfs", "priority"], default=default, help=KNOB_HELP.get(f.name))
+        else:
+            k.add_argument(flag, dest=f.name, type=type(default), default=default, help=KNOB_HELP.get(f.name))
+
+    r = p.add_argument_group("run")
+    r.add_argument("--cost", default="splitwise:llama2-70b:a100-80gb:8",
+                   help="linear[:alpha=S,beta_prefill=S,beta_decode=S,per_req=S] | splitwise[:MODEL:HW[:TP]]")
+    r.add_argument("--clock", choices=["virtual", "real"], default="virtual",
+                   help="virtual: deterministic simulated time (byte-reproducible); real: sleeps the model cost")
+    r.add_argument("--pid", type=int, default=None,
+                   help="process id the emitter records (trace file name and header); default 1 with the "
+                        "virtual clock so traces are byte-reproducible, the real pid otherwise")
+    r.add_argument("--level", choices=["full", "summary"], default="full")
+    r.add_argument("--max-steps", type=int, default=None)
+    r.add_argument("--gzip", action="store_true", help="gzip the trace")
+    r.add_argument("--no-recipe", dest="recipe", action="store_false", help="do not write recipe.json")
+    r.add_argument("--force", action="store_true", help="delete earlier *.jsonl[.gz] and recipe.json in --out first")
+    return p
+
+
+def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
+    extras = workloads.Extras(priority_classes=a.priority_classes, priority_weights=a.priority_weights,
+                              abort_fraction=a.abort_fraction, abort_after_s=a.abort_after,
+                              eos_fraction=a.eos_fraction, lora_ids=a.lora_ids, lora_fraction=a.lora_fraction)
+    common = dict(seed=a.seed, max_model_len=knobs.max_model_len, max_prompt_tokens=a.max_prompt_tokens,
+                  max_output_tokens=a.max_output_tokens, data_dir=a.data_dir, path=a.data_file, extras=extras)
+    if a.workload == "synthetic":
+        n = 100 if a.n is None else a.n
+        params = dict(n=n, rate=a.rate, prompt_len=a.prompt_len, output_len=a.output_len, lengths=a.lengths)
+        specs = workloads.synthetic(**params, **common)
+        data = workloads.SHAREGPT_FILE if a.lengths == "sharegpt" else None
+    elif a.workload == "azure":
+        params = dict(kind=a.azure_kind, n=a.n, start=a.start, time_scale=a.time_scale)
+        specs = workloads.azure(**params, **common)
+        data = workloads.AZURE_FILES[a.azure_kind]
+    else:
+        params = dict(kind=a.mooncake_kind, n=a.n, start=a.start, time_scale=a.time_scale,
+                      tokens_per_hash_block=a.tokens_per_hash_block, block_size=knobs.block_size,
+                      output_scale=a.output_scale)
+        specs = workloads.mooncake(**params, **common)
+        data = workloads.MOONCAKE_FILES[a.mooncake_kind]
+    desc = {"source": a.workload, **{k: v for k, v in params.items()}, "seed": a.seed,
+            "max_prompt_tokens": a.max_prompt_tokens, "max_output_tokens": a.max_output_tokens,
+            "extras": dataclasses.asdict(extras)}
+    if desc.get("rate") == math.inf:
+        desc["rate"] = "inf"
+    files = []
+    if data is not None:
+        files.append(Path(a.data_file) if a.data_file else Path(a.data_dir or workloads.default_data_dir()) / data)
+    return specs, {"workload": desc, "data_files": files}
+
+
+def _open(path: Path):
+    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path)
+
+
+def summarize_trace(paths) -> dict:
+    """Counts read back from the written trace (all shards)."""
+    c = Counter()
+    reasons: dict[str, str] = {}
+    steps = set()
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            continue
+        with _open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                t = rec.get("type")
+                c["records"] += 1
+                if t == "arrival":
+                    c["requests"] += 1
+                elif t == "step":
+                    steps.add(rec["step"])
+                    c["preemptions"] += len(rec.get("preempted", ()))
+                    for _, computed in rec.get("new", ()):
+                        if computed:
+                            c["prefix_hit_requests"] += 1
+                            c["prefix_hit_tokens"] += computed
+                    for _, computed in rec.get("resumed", ()):
+                        c["resumed"] += 1
+                    c["kv_fail"] += len(rec.get("kv_fail", ()))
+                elif t == "update":
+                    for rid, reason, _ in rec.get("finished", ()):
+                        reasons.setdefault(rid, reason)
+                elif t == "finish":
+                    reasons.setdefault(rec["req"], rec["reason"])
+                    if rec.get("from") == "waiting":
+                        c["finished_while_waiting"] += 1
+                elif t in ("dropped",):
+                    c["dropped"] += rec.get("count", 0)
+                elif t == "emitter_error":
+                    c["emitter_errors"] += 1
+    out = {k: c[k] for k in ("requests", "preemptions", "resumed", "kv_fail", "prefix_hit_requests",
+                              "prefix_hit_tokens", "finished_while_waiting", "records", "dropped", "emitter_errors")}
+    out["steps"] = len(steps)
+    out["finished"] = dict(sorted(Counter(reasons.values()).items()))
+    return out
+
+
+@contextlib.contextmanager
+def _fixed_pid(pid: int | None):
+    """Make os.getpid() report ``pid`` for the duration of the run: the emitter puts the pid
+    in the trace file name and header, which must not vary between byte-reproducible runs."""
+    if pid is None:
+        yield
+        return
+    saved = os.getpid
+    os.getpid = lambda: pid
+    try:
+        yield
+    finally:
+        os.getpid = saved
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _vllm_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("vllm")
+    except Exception:  # pragma: no cover
+        return "unknown"
+
+
+def _rel(p) -> str:
+    p = Path(p)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return p.name
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    knobs = SchedulerKnobs(**{f.name: getattr(a, f.name) for f in dataclasses.fields(SchedulerKnobs)})
+    try:
+        cost = cost_model.from_spec(a.cost, data_dir=a.data_dir)
+        specs, info = build_workload(a, knobs)
+    except (ValueError, FileNotFoundError) as e:
+        parser.error(str(e))
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if a.force:
+        for old in [*out.glob("*.jsonl"), *out.glob("*.jsonl.gz"), out / "recipe.json"]:
+            old.unlink(missing_ok=True)
+    oracle = out / "oracle.jsonl"
+    pid = a.pid if a.pid is not None else (1 if a.clock == "virtual" else None)
+    with _fixed_pid(pid):
+        res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
+                  max_steps=a.max_steps, gzip=a.gzip)
+    trace_files = [Path(p) for p in (res.trace_files or [])]
+    summary = summarize_trace(trace_files)
+    if a.recipe:
+        recipe = {
+            "command": "python -m vsched_emitter.harness " + shlex.join(argv),
+            "argv": argv,
+            "vllm_version": _vllm_version(),
+            "python": "%d.%d" % sys.version_info[:2],
+            "clock": a.clock,
+            "level": a.level,
+            "knobs": dataclasses.asdict(knobs),
+            "cost": cost.describe() if hasattr(cost, "describe") else {"spec": a.cost},
+            **{k: v for k, v in info.items() if k != "data_files"},
+            "data": {_rel(p): _sha256(p) for p in info["data_files"]},
+            "outputs": sorted(_rel(p) for p in [*trace_files, oracle] if Path(p).exists()),
+            "summary": {"driver_steps": res.steps, "driver_finished": res.finished, **summary},
+        }
+        (out / "recipe.json").write_text(json.dumps(recipe, indent=2, sort_keys=False) + "\n")
+    fin = ",".join(f"{k}={v}" for k, v in summary["finished"].items()) or "-"
+    size = sum(Path(p).stat().st_size for p in trace_files if Path(p).exists())
+    print(f"vsched harness: {a.workload} requests={summary['requests']} steps={res.steps} finished={res.finished} "
+          f"({fin}) preemptions={summary['preemptions']} prefix_hits={summary['prefix_hit_requests']}"
+          f"/{summary['prefix_hit_tokens']}tok clock={a.clock} level={a.level} "
+          f"trace={','.join(_rel(p) for p in trace_files)} ({size} B) oracle={_rel(oracle)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

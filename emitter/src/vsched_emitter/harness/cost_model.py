@@ -1,0 +1,280 @@
+"""Step-time models for the fake model runner: ``StepCost = Callable[[BatchShape], float]``.
+
+Every model here returns **seconds** of model time for one engine step, given the
+shape of the batch the scheduler produced (``BatchShape``: num_reqs, num_prefill_reqs,
+num_decode_reqs, prefill_tokens, decode_tokens). The driver's virtual clock advances by
+that amount per step, so the cost model decides when arrivals interleave with steps.
+
+* ``linear`` — ``alpha + beta_prefill*prefill_tokens + beta_decode*decode_tokens
+  + per_req*num_reqs`` (all coefficients in seconds, per step / per token / per request).
+  This is the "beta" step-time model of the alpha/beta modelling notes: step time is linear
+  in the batch's token counts.
+* ``splitwise`` — interpolates the measured A100/H100 table ``splitwise_sim_perf_model.csv``
+  (splitwise-sim, MIT). The table's ``prompt_time`` and ``token_time`` columns are
+  **milliseconds**; this module converts to seconds. See :class:`SplitwiseCost`.
+
+A cost model is a plain callable, so anything with the same signature works too. Every
+callable here also has ``describe() -> dict`` so the harness can record it in recipe.json.
+"""
+from __future__ import annotations
+
+import bisect
+import csv
+import math
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+__all__ = [
+    "LinearCost",
+    "SplitwiseCost",
+    "linear",
+    "splitwise",
+    "from_spec",
+    "Interp1D",
+    "SPLITWISE_CSV",
+]
+
+SPLITWISE_CSV = "splitwise_sim_perf_model.csv"
+
+
+def _shape(shape: Any) -> tuple[int, int, int, int, int]:
+    return (
+        int(shape.num_reqs),
+        int(shape.num_prefill_reqs),
+        int(shape.num_decode_reqs),
+        int(shape.prefill_tokens),
+        int(shape.decode_tokens),
+    )
+
+
+# --------------------------------------------------------------------------- linear
+
+
+@dataclass(frozen=True)
+class LinearCost:
+    """Seconds per step = alpha + beta_prefill*P + beta_decode*D + per_req*R.
+
+    Units: ``alpha`` s/step, ``beta_prefill`` s per prefill token, ``beta_decode`` s per
+    decode token, ``per_req`` s per scheduled request. An empty batch costs 0.
+
+    The defaults are a least-squares reading of the splitwise table for Llama-2-70B on
+    8×A100 (decode ≈ 44 ms + 0.41 ms/sequence, prefill ≈ 0.15 ms/token over 512–4096-token batches), rounded.
+    """
+
+    alpha: float = 0.045
+    beta_prefill: float = 0.00015
+    beta_decode: float = 0.0004
+    per_req: float = 0.0
+
+    def __call__(self, shape: Any) -> float:
+        r, _, _, p, d = _shape(shape)
+        if r == 0 and p == 0 and d == 0:
+            return 0.0
+        return self.alpha + self.beta_prefill * p + self.beta_decode * d + self.per_req * r
+
+    def describe(self) -> dict:
+        return {"kind": "linear", "units": "seconds", **asdict(self)}
+
+
+def linear(alpha: float = 0.045, beta_prefill: float = 0.00015, beta_decode: float = 0.0004,
+           per_req: float = 0.0) -> LinearCost:
+    """A :class:`LinearCost`; all coefficients in seconds."""
+    for name, v in (("alpha", alpha), ("beta_prefill", beta_prefill), ("beta_decode", beta_decode),
+                    ("per_req", per_req)):
+        if not (v >= 0 and math.isfinite(v)):
+            raise ValueError(f"linear cost: {name} must be a finite non-negative number of seconds, got {v!r}")
+    return LinearCost(alpha, beta_prefill, beta_decode, per_req)
+
+
+# --------------------------------------------------------------------------- splitwise
+
+
+class Interp1D:
+    """Piecewise-linear interpolation through sorted (x, y) points.
+
+    Below the first point the value is held flat (a kernel launch does not get cheaper
+    than the smallest measured batch); above the last point the last segment's slope is
+    extrapolated (never below the last measured value).
+    """
+
+    def __init__(self, xs: Sequence[float], ys: Sequence[float]):
+        if len(xs) != len(ys) or not xs:
+            raise ValueError("Interp1D needs equally long, non-empty xs and ys")
+        pts = sorted(zip(xs, ys))
+        self.xs = [float(x) for x, _ in pts]
+        self.ys = [float(y) for _, y in pts]
+        if len(set(self.xs)) != len(self.xs):
+            raise ValueError("Interp1D: duplicate x values")
+
+    def __call__(self, x: float) -> float:
+        xs, ys = self.xs, self.ys
+        if x <= xs[0] or len(xs) == 1:
+            return ys[0] if x <= xs[0] else ys[-1] + 0.0
+        if x >= xs[-1]:
+            x0, x1, y0, y1 = xs[-2], xs[-1], ys[-2], ys[-1]
+            return max(y1, y1 + (y1 - y0) / (x1 - x0) * (x - x1))
+        i = bisect.bisect_right(xs, x)
+        x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+        return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+    def points(self) -> list[tuple[float, float]]:
+        return list(zip(self.xs, self.ys))
+
+
+def default_data_dir() -> Path:
+    """``../shared/data`` relative to the repo root (the directory holding ``emitter/``)."""
+    import os
+
+    env = os.environ.get("VSCHED_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[4].parent / "shared" / "data"
+
+
+class SplitwiseCost:
+    """Step time interpolated from splitwise-sim's measured performance table.
+
+    The table (one row per measurement, ~5 repeats per point) has, per model / hardware /
+    tensor_parallel: a *prompt sweep* (batch 1, prompt_size 128…8192), a *batch sweep*
+    (prompt_size 512, batch_size 1…64) and a token_size sweep. ``prompt_time`` (ms) is the
+    time to prefill the whole batch; ``token_time`` (ms) the time of one decode iteration of
+    the batch.
+
+    * prefill curve: x = prompt_size × batch_size (tokens in the prefill batch), y = median
+      prompt_time over all rows with that x — the same reading splitwise-sim itself uses.
+    * decode curve: x = batch_size (sequences decoding), y = median token_time over the rows
+      with prompt_size = 512 (the batch sweep; batch 1 also pools the token_size sweep).
+
+    Step cost (seconds):
+      - decode only: ``token_time(num_decode_reqs)``
+      - prefill only: ``prompt_time(prefill_tokens)``
+      - mixed (chunked prefill piggy-backing decodes): ``max(prompt_time(prefill_tokens +
+        decode_tokens) * mixed_factor, token_time(num_decode_reqs))``; splitwise-sim charges
+        mixed iterations ``prompt_time(batch_tokens) * 1.1``, the max keeps the cost monotone.
+    Interpolation is piecewise linear (see :class:`Interp1D`). ``monotone=True`` replaces each
+    curve by its running maximum (the tp=2 Llama rows have an outlier at 64×512 tokens).
+    """
+
+    def __init__(self, model: str = "llama2-70b", hardware: str = "a100-80gb",
+                 tensor_parallel: int | None = None, *, path: str | Path | None = None,
+                 mixed_factor: float = 1.1, monotone: bool = False):
+        self.path = Path(path) if path is not None else default_data_dir() / SPLITWISE_CSV
+        self.model, self.hardware = model, hardware
+        self.mixed_factor = float(mixed_factor)
+        self.monotone = bool(monotone)
+        with open(self.path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        combos = sorted({(r["model"], r["hardware"], int(r["tensor_parallel"])) for r in rows})
+        mine = [r for r in rows if r["model"] == model and r["hardware"] == hardware]
+        if not mine:
+            raise ValueError(f"splitwise cost: no rows for model={model!r} hardware={hardware!r}; "
+                             f"available: {sorted({(m, h) for m, h, _ in combos})}")
+        tps = sorted({int(r["tensor_parallel"]) for r in mine})
+        if tensor_parallel is None:
+            tensor_parallel = max(tps)
+        if tensor_parallel not in tps:
+            raise ValueError(f"splitwise cost: {model}/{hardware} has tensor_parallel {tps}, not {tensor_parallel}")
+        self.tensor_parallel = int(tensor_parallel)
+        mine = [r for r in mine if int(r["tensor_parallel"]) == self.tensor_parallel]
+
+        prompt: dict[int, list[float]] = {}
+        token: dict[int, list[float]] = {}
+        for r in mine:
+            ps, bs = int(r["prompt_size"]), int(r["batch_size"])
+            prompt.setdefault(ps * bs, []).append(float(r["prompt_time"]))
+            if ps == 512:
+                token.setdefault(bs, []).append(float(r["token_time"]))
+        self.prompt_points = sorted((x, statistics.median(v)) for x, v in prompt.items())
+        self.token_points = sorted((x, statistics.median(v)) for x, v in token.items())
+        if monotone:
+            self.prompt_points = _running_max(self.prompt_points)
+            self.token_points = _running_max(self.token_points)
+        self._prompt_ms = Interp1D(*zip(*self.prompt_points))
+        self._token_ms = Interp1D(*zip(*self.token_points))
+
+    # milliseconds, as in the table
+    def prompt_time_ms(self, tokens: float) -> float:
+        return self._prompt_ms(tokens)
+
+    def token_time_ms(self, batch_size: float) -> float:
+        return self._token_ms(batch_size)
+
+    def __call__(self, shape: Any) -> float:
+        _, _, nd, p, d = _shape(shape)
+        if p == 0 and d == 0:
+            return 0.0
+        if p == 0:
+            ms = self._token_ms(max(nd, 1))
+        elif d == 0:
+            ms = self._prompt_ms(p)
+        else:
+            ms = max(self._prompt_ms(p + d) * self.mixed_factor, self._token_ms(max(nd, 1)))
+        return ms / 1000.0
+
+    def describe(self) -> dict:
+        return {"kind": "splitwise", "units": "seconds (table in ms)", "model": self.model,
+                "hardware": self.hardware, "tensor_parallel": self.tensor_parallel,
+                "mixed_factor": self.mixed_factor, "monotone": self.monotone,
+                "table": self.path.name}
+
+
+def _running_max(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    out, m = [], -math.inf
+    for x, y in points:
+        m = max(m, y)
+        out.append((x, m))
+    return out
+
+
+def splitwise(model: str = "llama2-70b", hardware: str = "a100-80gb", tensor_parallel: int | None = None,
+              *, path: str | Path | None = None, data_dir: str | Path | None = None,
+              mixed_factor: float = 1.1, monotone: bool = False) -> SplitwiseCost:
+    """A :class:`SplitwiseCost`; ``path`` is the CSV itself, ``data_dir`` a folder holding it."""
+    if path is None and data_dir is not None:
+        path = Path(data_dir) / SPLITWISE_CSV
+    return SplitwiseCost(model, hardware, tensor_parallel, path=path, mixed_factor=mixed_factor,
+                         monotone=monotone)
+
+
+def from_spec(spec: str, *, data_dir: str | Path | None = None) -> Callable[[Any], float]:
+    """Parse a CLI cost spec.
+
+    ``linear`` | ``linear:alpha=0.01,beta_prefill=1e-4,beta_decode=2e-4,per_req=0`` (seconds)
+    ``splitwise`` | ``splitwise:MODEL:HARDWARE[:TP]`` with optional ``,mixed_factor=1.1,monotone=1``
+    e.g. ``splitwise:llama2-70b:h100-80gb:8``.
+    """
+    kind, _, rest = spec.partition(":")
+    if kind == "linear":
+        kv = _kv(rest)
+        unknown = set(kv) - {"alpha", "beta_prefill", "beta_decode", "per_req"}
+        if unknown:
+            raise ValueError(f"linear cost: unknown coefficient(s) {sorted(unknown)}")
+        return linear(**{k: float(v) for k, v in kv.items()})
+    if kind == "splitwise":
+        pos, _, opts = rest.partition(",")
+        parts = [p for p in pos.split(":") if p] if pos else []
+        kv = _kv(opts)
+        if parts and "=" in parts[0]:  # "splitwise:mixed_factor=1.2"
+            kv.update(_kv(pos)); parts = []
+        args: dict[str, Any] = {}
+        if len(parts) > 0: args["model"] = parts[0]
+        if len(parts) > 1: args["hardware"] = parts[1]
+        if len(parts) > 2: args["tensor_parallel"] = int(parts[2])
+        if "mixed_factor" in kv: args["mixed_factor"] = float(kv.pop("mixed_factor"))
+        if "monotone" in kv: args["monotone"] = kv.pop("monotone") not in ("0", "false", "no")
+        if kv:
+            raise ValueError(f"splitwise cost: unknown option(s) {sorted(kv)}")
+        return splitwise(data_dir=data_dir, **args)
+    raise ValueError(f"unknown cost model {spec!r} (use linear[:k=v,...] or splitwise[:model:hw[:tp]])")
+
+
+def _kv(s: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in filter(None, (x.strip() for x in s.split(","))):
+        k, eq, v = item.partition("=")
+        if not eq:
+            raise ValueError(f"expected key=value, got {item!r}")
+        out[k.strip()] = v.strip()
+    return out

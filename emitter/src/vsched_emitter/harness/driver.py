@@ -1,0 +1,461 @@
+"""Drive vLLM's real v1 Scheduler on the CPU with a fake model runner.
+
+The loop is vLLM's EngineCore: add the requests whose arrival time has come, schedule(),
+"execute" (a request samples one token iff its scheduled chunk completes everything known
+about it; EOS at ``eos_at``), update_from_output(). With async scheduling it is
+EngineCore.step_with_batch_queue with a batch queue of 2: schedule() for step N+1 runs
+before update_from_output() for step N (the fake "GPU" is always busy when the next batch
+is scheduled, and executes batches back to back).
+
+The emitter is enabled through the real plugin path: VLLM_SCHEDULER_* in os.environ, then
+``vllm.plugins.load_general_plugins()`` loads the ``vsched`` entry point as vLLM does.
+vLLM is imported lazily, so importing this module is cheap.
+"""
+from __future__ import annotations
+
+import heapq
+import inspect
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .clock import make_clock
+
+TINY_MODEL_DIR = Path(__file__).with_name("tiny_llama")
+EOS_TOKEN_ID = 2
+FILLER_TOKEN_ID = 7
+# Tiny model KV layout (tiny_llama/config.json): 2 layers, 2 KV heads, head size 16, fp16.
+_KV_LAYERS = ["model.layers.0.self_attn.attn", "model.layers.1.self_attn.attn"]
+_KV_HEADS, _HEAD_SIZE = 2, 16
+
+
+@dataclass
+class SchedulerKnobs:
+    max_num_seqs: int = 16
+    max_num_batched_tokens: int = 512
+    max_model_len: int = 8192
+    num_blocks: int = 1024
+    block_size: int = 16
+    enable_chunked_prefill: bool = True
+    enable_prefix_caching: bool = True
+    policy: str = "fcfs"  # or "priority"
+    async_scheduling: bool = False
+    long_prefill_token_threshold: int = 0
+    max_loras: int | None = None
+
+
+@dataclass
+class RequestSpec:
+    req_id: str
+    arrival_s: float  # seconds from workload start
+    prompt_token_ids: list[int]
+    max_tokens: int
+    priority: int = 0
+    lora_id: int | None = None
+    abort_after_s: float | None = None  # abort this long after arrival
+    eos_at: int | None = None  # output index at which the fake model samples EOS (finish reason stop)
+
+
+@dataclass
+class BatchShape:
+    num_reqs: int
+    num_prefill_reqs: int
+    num_decode_reqs: int
+    prefill_tokens: int
+    decode_tokens: int
+
+
+StepCost = Callable[[BatchShape], float]  # seconds of model time for one step
+
+
+@dataclass
+class RunResult:
+    steps: int
+    trace_files: list[Path]
+    oracle_path: Path | None
+    finished: int
+
+
+def _kw(fn, signature_of=None, **kwargs):
+    """Call fn with only the keyword arguments this vLLM version accepts."""
+    params = inspect.signature(signature_of or fn).parameters
+    if signature_of is None and any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return fn(**kwargs)
+    return fn(**{k: v for k, v in kwargs.items() if k in params})
+
+
+_model_configs: dict[int, object] = {}
+
+# Test seams (not API): fn(scheduler, scheduler_output) after each schedule(), and
+# fn(scheduler, step, engine_core_outputs) after each update_from_output().
+_schedule_observers: list = []
+_update_observers: list = []
+
+
+def _model_config(max_model_len: int):
+    # The first ModelConfig of a process inspects the model class (slow); later ones are cheap.
+    mc = _model_configs.get(max_model_len)
+    if mc is None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from vllm.config import ModelConfig
+
+        mc = _kw(ModelConfig, model=str(TINY_MODEL_DIR), skip_tokenizer_init=True, dtype="float16", seed=0,
+                 max_model_len=max_model_len)
+        _model_configs[max_model_len] = mc
+    return mc
+
+
+def build_vllm_config(knobs: SchedulerKnobs):
+    from vllm.config import CacheConfig, DeviceConfig, SchedulerConfig, VllmConfig
+
+    if knobs.policy not in ("fcfs", "priority"):
+        raise ValueError(f"policy must be 'fcfs' or 'priority', not {knobs.policy!r}")
+    sc = _kw(SchedulerConfig, max_num_seqs=knobs.max_num_seqs, max_num_batched_tokens=knobs.max_num_batched_tokens,
+             max_model_len=knobs.max_model_len, is_encoder_decoder=False,
+             enable_chunked_prefill=knobs.enable_chunked_prefill, policy=knobs.policy,
+             async_scheduling=bool(knobs.async_scheduling),
+             long_prefill_token_threshold=knobs.long_prefill_token_threshold)
+    cc = _kw(CacheConfig, block_size=knobs.block_size, gpu_memory_utilization=0.9, cache_dtype="auto",
+             enable_prefix_caching=knobs.enable_prefix_caching)
+    lora = None
+    if knobs.max_loras is not None:
+        from vllm.config import LoRAConfig
+
+        lora = _kw(LoRAConfig, max_loras=knobs.max_loras, max_lora_rank=8,
+                   max_cpu_loras=max(knobs.max_loras, 4))
+    vc = VllmConfig(model_config=_model_config(knobs.max_model_len), scheduler_config=sc, cache_config=cc,
+                    device_config=DeviceConfig(device="cpu"), lora_config=lora)
+    if bool(vc.scheduler_config.async_scheduling) != bool(knobs.async_scheduling):
+        raise RuntimeError(f"vLLM changed async_scheduling to {vc.scheduler_config.async_scheduling}")
+    vc.cache_config.num_gpu_blocks = knobs.num_blocks
+    return vc
+
+
+def scheduler_class(vllm_config):
+    """The class EngineCore would instantiate for this config."""
+    sc = vllm_config.scheduler_config
+    if hasattr(sc, "get_scheduler_cls"):
+        return sc.get_scheduler_cls()
+    cls = getattr(sc, "scheduler_cls", None)
+    if cls == "vllm.core.scheduler.Scheduler":  # v0.11 default: the V0 name, mapped to V1 by EngineArgs
+        cls = None
+    if isinstance(cls, str):
+        import importlib
+
+        module, _, name = cls.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+    if cls is not None:
+        return cls
+    from vllm.v1.core.sched.scheduler import Scheduler
+
+    return Scheduler
+
+
+def build_scheduler(knobs: SchedulerKnobs, vllm_config=None, *, log_stats: bool = True):
+    import torch
+    from vllm.v1.core.sched.scheduler import Scheduler
+    from vllm.v1.kv_cache_interface import FullAttentionSpec, KVCacheConfig, KVCacheGroupSpec
+    from vllm.v1.structured_output import StructuredOutputManager
+
+    vc = vllm_config or build_vllm_config(knobs)
+    spec = _kw(FullAttentionSpec, block_size=knobs.block_size, num_kv_heads=_KV_HEADS, head_size=_HEAD_SIZE,
+               dtype=torch.float16, use_mla=False)
+    kvc = KVCacheConfig(num_blocks=knobs.num_blocks, kv_cache_tensors=[],
+                        kv_cache_groups=[KVCacheGroupSpec(list(_KV_LAYERS), spec)])
+    cls = scheduler_class(vc)
+    return _kw(cls, signature_of=Scheduler.__init__, vllm_config=vc, kv_cache_config=kvc,
+               structured_output_manager=StructuredOutputManager(vc), block_size=knobs.block_size,
+               hash_block_size=knobs.block_size, include_finished_set=False, log_stats=log_stats)
+
+
+def _block_hasher(vllm_config, block_size: int):
+    if not vllm_config.cache_config.enable_prefix_caching:
+        return None
+    from vllm.v1.core.kv_cache_utils import get_request_block_hasher, init_none_hash
+
+    try:
+        from vllm.utils.hashing import get_hash_fn_by_name
+    except ImportError:
+        from vllm.utils import get_hash_fn_by_name
+    fn = get_hash_fn_by_name(vllm_config.cache_config.prefix_caching_hash_algo)
+    init_none_hash(fn)
+    params = inspect.signature(get_request_block_hasher).parameters
+    if "num_hash_lookahead_tokens" in params:
+        return get_request_block_hasher(block_size, fn, getattr(vllm_config, "num_hash_lookahead_tokens", 0))
+    return get_request_block_hasher(block_size, fn)
+
+
+def _ensure_plugin() -> None:
+    """Load the emitter the way vLLM does (entry point group vllm.general_plugins)."""
+    from vsched_emitter import hooks
+
+    if not hooks.is_installed():
+        import vllm.plugins as vp
+
+        vp.load_general_plugins()
+        if not hooks.is_installed():
+            # vLLM loads general plugins once per process; a fresh engine process would
+            # load them again, so do what that process would do.
+            vp.plugins_loaded = False
+            vp.load_general_plugins()
+    if not hooks.is_installed():
+        raise RuntimeError("the vsched plugin did not load: is vsched-emitter installed "
+                           "(pip install -e emitter) and allowed by VLLM_PLUGINS?")
+    hooks.install(None)  # settings from the environment at Scheduler construction
+
+
+class _Runner:
+    """The fake model runner: decides each scheduled request's sampled tokens."""
+
+    def __init__(self, sched, specs: dict[str, RequestSpec], is_async: bool):
+        from vllm.v1.outputs import ModelRunnerOutput
+
+        self.sched = sched
+        self.specs = specs
+        self.is_async = is_async
+        self.mro_cls = ModelRunnerOutput
+        self.placeholders: dict[str, int] = {}
+
+    def before_schedule(self) -> None:
+        if self.is_async:
+            self.placeholders = {rid: r.num_output_placeholders for rid, r in self.sched.requests.items()}
+
+    def after_schedule(self, out):
+        reqs = self.sched.requests
+        ids, sampled = [], []
+        shape = BatchShape(0, 0, 0, 0, 0)
+        for rid, n in out.num_scheduled_tokens.items():
+            r = reqs[rid]
+            if self.is_async:
+                in_flight = self.placeholders.get(rid, 0)
+                produces = r.num_output_placeholders > in_flight
+            else:
+                in_flight = 0
+                produces = r.num_computed_tokens >= r.num_tokens
+            before = r.num_computed_tokens - n
+            shape.num_reqs += 1
+            if before >= r.num_prompt_tokens and n == 1:
+                shape.num_decode_reqs += 1
+                shape.decode_tokens += n
+            else:
+                shape.num_prefill_reqs += 1
+                shape.prefill_tokens += n
+            ids.append(rid)
+            if produces:
+                eos_at = self.specs[rid].eos_at
+                index = r.num_output_tokens + in_flight
+                sampled.append([EOS_TOKEN_ID if eos_at is not None and index == eos_at else FILLER_TOKEN_ID])
+            else:
+                sampled.append([])
+        mro = _kw(self.mro_cls, req_ids=ids, req_id_to_index={rid: i for i, rid in enumerate(ids)},
+                  sampled_token_ids=sampled, logprobs=None, prompt_logprobs_dict={}, pooler_output=[])
+        return shape, mro
+
+
+def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
+    seen = set()
+    for s in specs:
+        if s.req_id in seen:
+            raise ValueError(f"duplicate request id {s.req_id!r}")
+        seen.add(s.req_id)
+        if not s.prompt_token_ids:
+            raise ValueError(f"request {s.req_id!r} has an empty prompt")
+        if len(s.prompt_token_ids) >= knobs.max_model_len:
+            raise ValueError(f"request {s.req_id!r}: prompt of {len(s.prompt_token_ids)} tokens does not fit "
+                             f"max_model_len={knobs.max_model_len}")
+        if s.max_tokens < 1:
+            raise ValueError(f"request {s.req_id!r}: max_tokens must be >= 1")
+        if s.lora_id is not None and (knobs.max_loras is None or s.lora_id < 1):
+            raise ValueError(f"request {s.req_id!r}: lora_id needs knobs.max_loras and an id >= 1")
+        if s.arrival_s < 0 or (s.abort_after_s is not None and s.abort_after_s < 0):
+            raise ValueError(f"request {s.req_id!r}: negative time")
+
+
+def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, trace_dir: Path | None,
+        level: str = "full", clock: str = "virtual", oracle_path: Path | None = None,
+        max_steps: int | None = None, gzip: bool = False) -> RunResult:
+    from vsched_emitter import env, hooks
+
+    specs = sorted(specs, key=lambda s: s.arrival_s)  # stable: ties keep the given order
+    _validate(specs, knobs)
+    if level not in ("full", "summary"):
+        raise ValueError(f"level must be 'full' or 'summary', not {level!r}")
+    vc = build_vllm_config(knobs)  # before the virtual clock: the first build is slow and untimed
+    saved_env = {k: os.environ.get(k) for k in env.ALL_VARS}
+    the_clock = make_clock(clock)
+    sched = None
+    try:
+        if trace_dir is not None:
+            Path(trace_dir).mkdir(parents=True, exist_ok=True)
+            os.environ.update({env.ENABLE: "1", env.LOG_DIR: str(trace_dir), env.LEVEL: level,
+                               env.GZIP: "1" if gzip else "0"})
+            _ensure_plugin()
+        else:
+            os.environ[env.ENABLE] = "0"
+            if hooks.is_installed():
+                hooks.install(None)  # explicit settings from an earlier install() must not record this run
+        the_clock.install()
+        sched = build_scheduler(knobs, vc)
+        session = hooks.session_of(sched)
+        if trace_dir is not None and session is None:
+            raise RuntimeError("the emitter did not attach to the scheduler (see the vsched_emitter log)")
+        oracle = None
+        if oracle_path is not None:
+            from .oracle import Oracle
+
+            oracle = Oracle(Path(oracle_path))
+        steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps)
+        sched.shutdown()
+        sched = None
+    finally:
+        if sched is not None:
+            try:
+                sched.shutdown()
+            except Exception:
+                pass
+        the_clock.uninstall()
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    trace_files = [session.path] if session is not None else []
+    if oracle is not None:
+        import vllm
+
+        oracle.write({
+            "type": "meta",
+            "vllm_version": str(vllm.__version__),
+            "anchor_monotonic_ns": session.header["clock"]["monotonic_ns"] if session is not None else None,
+            "trace_file": str(session.path) if session is not None else None,
+        })
+    return RunResult(steps=steps, trace_files=trace_files, oracle_path=Path(oracle_path) if oracle else None,
+                     finished=finished)
+
+
+def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
+    from vllm.sampling_params import SamplingParams
+    from vllm.v1.request import Request, RequestStatus
+
+    lora_cls = None
+    if any(s.lora_id is not None for s in specs):
+        from vllm.lora.request import LoRARequest as lora_cls
+    hasher = _block_hasher(vc, knobs.block_size)
+    by_id = {s.req_id: s for s in specs}
+    runner = _Runner(sched, by_id, knobs.async_scheduling)
+    queue_size = 2 if knobs.async_scheduling else 1
+
+    pending = deque(specs)
+    aborts: list[tuple[float, int, str]] = []
+    finished: set[str] = set()
+    last_arrival = None
+    nudge = 0
+
+    def add_due(now: float) -> None:
+        nonlocal last_arrival, nudge
+        while pending and pending[0].arrival_s <= now:
+            s = pending.popleft()
+            # vLLM stamps arrival_time with time.time() in the frontend, so two requests never
+            # share one; equal arrival_s get 1 us apart (also avoids v0.11's priority heap
+            # comparing Request objects on ties).
+            nudge = nudge + 1 if s.arrival_s == last_arrival else 0
+            last_arrival = s.arrival_s
+            arrival_time = clock.wall_at(s.arrival_s) + nudge * 1e-6
+            lora = None
+            if s.lora_id is not None:
+                lora = _kw(lora_cls, lora_name=f"lora{s.lora_id}", lora_int_id=s.lora_id,
+                           lora_path=f"/nonexistent/lora{s.lora_id}")
+            params = SamplingParams(max_tokens=s.max_tokens, stop_token_ids=[EOS_TOKEN_ID])
+            req = _kw(Request, request_id=s.req_id, prompt_token_ids=list(s.prompt_token_ids),
+                      sampling_params=params, pooling_params=None, eos_token_id=None, arrival_time=arrival_time,
+                      priority=s.priority, lora_request=lora, block_hasher=hasher, mm_features=None)
+            if oracle is not None:
+                oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens)
+            sched.add_request(req)
+            if s.abort_after_s is not None:
+                heapq.heappush(aborts, (s.arrival_s + s.abort_after_s, len(aborts), s.req_id))
+
+    def live(rid: str) -> bool:
+        r = sched.requests.get(rid)
+        return r is not None and not r.is_finished()
+
+    def abort_due(now: float) -> None:
+        while aborts and aborts[0][0] <= now:
+            _, _, rid = heapq.heappop(aborts)
+            r = sched.requests.get(rid)
+            if r is None or r.is_finished():
+                continue
+            if oracle is not None:
+                oracle.on_abort(rid, list(r.events))
+            sched.finish_requests(rid, RequestStatus.FINISHED_ABORTED)
+            finished.add(rid)
+
+    def next_event():
+        while aborts and not live(aborts[0][2]):
+            heapq.heappop(aborts)
+        times = []
+        if pending:
+            times.append(pending[0].arrival_s)
+        if aborts:
+            times.append(aborts[0][0])
+        return min(times) if times else None
+
+    batch_queue: deque = deque()
+    steps = 0
+    gpu_free_at = 0.0
+    stalled = 0
+    while True:
+        now = clock.engine_s()
+        add_due(now)
+        abort_due(now)
+        can_schedule = max_steps is None or steps < max_steps
+        if can_schedule and sched.has_requests():
+            runner.before_schedule()
+            out = sched.schedule()
+            step = steps
+            steps += 1
+            for observe in _schedule_observers:
+                observe(sched, out)
+            shape, mro = runner.after_schedule(out)
+            executed = out.total_num_scheduled_tokens > 0
+            done = max(now, gpu_free_at) + (float(cost(shape)) if executed else 0.0)
+            gpu_free_at = done
+            snap = oracle.snapshot(sched) if oracle is not None else None
+            batch_queue.appendleft((out, mro, done, snap, step))
+            if executed and len(batch_queue) < queue_size:
+                continue  # async: keep the batch queue full before blocking on the oldest
+        if not batch_queue:
+            nxt = next_event() if can_schedule else None
+            if nxt is None:
+                break
+            clock.advance_to(max(nxt, now))
+            continue
+        out, mro, done, snap, step = batch_queue.pop()
+        clock.advance_to(done)
+        engine_core_outputs = sched.update_from_output(out, mro)
+        for eco in engine_core_outputs.values():
+            for o in eco.outputs:
+                if o.finish_reason is not None:
+                    finished.add(o.request_id)
+        if oracle is not None:
+            oracle.on_update(step, snap, engine_core_outputs)
+        for observe in _update_observers:
+            observe(sched, step, engine_core_outputs)
+        if out.total_num_scheduled_tokens == 0 and not batch_queue:
+            # Nothing could run. Wait for the next arrival/abort instead of spinning.
+            nxt = next_event()
+            if nxt is not None and nxt > clock.engine_s():
+                clock.advance_to(nxt)
+                stalled = 0
+            else:
+                stalled += 1
+                if stalled > 50 and sched.get_num_unfinished_requests() > 0:
+                    raise RuntimeError(
+                        f"the scheduler made no progress for {stalled} steps with nothing left to arrive "
+                        f"({sched.get_num_unfinished_requests()} unfinished requests; e.g. a prompt "
+                        f"needing more KV blocks than num_blocks={knobs.num_blocks})")
+        else:
+            stalled = 0
+    return steps, len(finished)

@@ -1,0 +1,166 @@
+"""vLLM's own figures for a driver run, computed by vLLM's own code.
+
+The driver plays vLLM's frontend: every EngineCoreOutputs returned by
+update_from_output goes through ``vllm.v1.metrics.stats.IterationStats.update_from_output``
+with a per-request ``RequestStateStats``, exactly as ``OutputProcessor.process_outputs``
+does (``is_prefilling`` is True until the first output of a request has been processed),
+and a finished output goes through ``IterationStats.update_from_finished_request``, which
+yields queued/prefill/decode/inference time and mean time per output token.
+
+Aborts: vLLM's frontend computes no interval stats for a request it aborts. The oracle
+still reports them: at abort time it feeds the request's not-yet-delivered engine events
+(peeked, never drained) through ``IterationStats.update_from_events`` and applies the same
+``update_from_finished_request`` (finish_reason "abort").
+
+Per step it records the SchedulerStats vLLM returned (num_running_reqs, num_waiting_reqs,
+kv_cache_usage) plus the waiting queue after schedule(): ``list(waiting)`` for FCFS (KV
+holding queue first where the version has one), heap-pop order of a copy for priority
+(that is what iterating vLLM's PriorityRequestQueue does).
+
+Records are written by the driver, never by the emitter.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+
+def _call(fn, **kwargs):
+    params = inspect.signature(fn).parameters
+    return fn(**{k: v for k, v in kwargs.items() if k in params})
+
+
+class _Req:
+    __slots__ = ("arrival_time", "prompt_len", "max_tokens", "stats", "is_prefilling", "events",
+                 "finished", "finish_reason")
+
+    def __init__(self, stats_cls, arrival_time, prompt_len, max_tokens):
+        self.arrival_time = arrival_time
+        self.prompt_len = prompt_len
+        self.max_tokens = max_tokens
+        self.stats = stats_cls(arrival_time=arrival_time)
+        self.is_prefilling = True
+        self.events: list = []
+        self.finished = None
+        self.finish_reason = None
+
+
+class Oracle:
+    def __init__(self, path: Path):
+        from vllm.v1.metrics import stats
+
+        self.path = Path(path)
+        self._stats = stats
+        lora_cls = getattr(stats, "LoRARequestStates", None)
+        try:
+            self._lora_states = _call(lora_cls, log_stats=False) if lora_cls else None
+        except Exception:
+            self._lora_states = None
+        self.reqs: dict[str, _Req] = {}
+        self.order: list[str] = []
+        self.steps: list[dict] = []
+
+    # ---- driver callbacks ---------------------------------------------------------
+    def add_request(self, req_id: str, arrival_time: float, prompt_len: int, max_tokens: int) -> None:
+        self.reqs[req_id] = _Req(self._stats.RequestStateStats, arrival_time, prompt_len, max_tokens)
+        self.order.append(req_id)
+
+    @staticmethod
+    def snapshot(sched) -> dict:
+        """Queues right after schedule()."""
+        waiting = []
+        if hasattr(sched, "kv_holding_waiting"):
+            waiting.extend(r.request_id for r in sched.kv_holding_waiting)
+        waiting.extend(r.request_id for r in sched.waiting)
+        return {"waiting_order": waiting, "running": [r.request_id for r in sched.running]}
+
+    def on_update(self, step: int, snap: dict, engine_core_outputs: dict) -> None:
+        stats_obj = None
+        for eco in engine_core_outputs.values():
+            it = self._stats.IterationStats()
+            for out in eco.outputs:
+                self._process_output(it, out, eco.timestamp)
+            if eco.scheduler_stats is not None:
+                stats_obj = eco.scheduler_stats
+        rec = {"type": "step", "step": step}
+        if stats_obj is not None:
+            rec["num_running_reqs"] = stats_obj.num_running_reqs
+            rec["num_waiting_reqs"] = stats_obj.num_waiting_reqs
+            rec["kv_cache_usage"] = stats_obj.kv_cache_usage
+        else:
+            rec["num_running_reqs"] = rec["num_waiting_reqs"] = rec["kv_cache_usage"] = None
+        rec.update(snap)
+        self.steps.append(rec)
+
+    def on_abort(self, req_id: str, pending_events: list) -> None:
+        """Called just before the driver aborts a live request."""
+        from vllm.v1.engine import FinishReason
+
+        st = self.reqs.get(req_id)
+        if st is None or st.finished is not None:
+            return
+        it = self._stats.IterationStats()
+        if pending_events:
+            self._events(it, req_id, pending_events, st)
+        self._finish(it, req_id, st, FinishReason.ABORT)
+
+    # ---- vLLM's stats code ------------------------------------------------------------
+    def _events(self, it, req_id, events, st) -> None:
+        st.events.extend([e.type.name, e.timestamp] for e in events)
+        _call(it.update_from_events, req_id=req_id, events=events, is_prefilling=st.is_prefilling,
+              req_stats=st.stats, lora_stats=None, lora_states=self._lora_states, lora_name=None)
+
+    def _process_output(self, it, out, timestamp) -> None:
+        st = self.reqs.get(out.request_id)
+        if st is None or st.finished is not None:
+            return
+        if out.events:
+            st.events.extend([e.type.name, e.timestamp] for e in out.events)
+        _call(it.update_from_output, output=out, engine_core_timestamp=timestamp,
+              is_prefilling=st.is_prefilling, prompt_len=st.prompt_len, req_stats=st.stats,
+              lora_stats=None, lora_states=self._lora_states, lora_name=None)
+        st.is_prefilling = False
+        if out.finish_reason is not None:
+            self._finish(it, out.request_id, st, out.finish_reason)
+
+    def _finish(self, it, req_id, st, reason) -> None:
+        before = len(it.finished_requests)
+        _call(it.update_from_finished_request, finish_reason=reason, request_id=req_id,
+              num_prompt_tokens=st.prompt_len, max_tokens_param=st.max_tokens, req_stats=st.stats,
+              num_cached_tokens=0)
+        st.finished = it.finished_requests[before] if len(it.finished_requests) > before else None
+        st.finish_reason = str(reason)
+
+    # ---- output -------------------------------------------------------------------------
+    def request_records(self) -> list[dict]:
+        out = []
+        for rid in self.order:
+            st = self.reqs[rid]
+            s = st.stats
+            f = st.finished
+            out.append({
+                "type": "request",
+                "req": rid,
+                "arrival_time": st.arrival_time,
+                "queued_ts": s.queued_ts,
+                "scheduled_ts": s.scheduled_ts,
+                "first_token_ts": s.first_token_ts,
+                "last_token_ts": s.last_token_ts,
+                "queued_time": f.queued_time if f else None,
+                "prefill_time": f.prefill_time if f else None,
+                "decode_time": f.decode_time if f else None,
+                "inference_time": f.inference_time if f else None,
+                "mean_time_per_output_token": f.mean_time_per_output_token if f else None,
+                "num_generation_tokens": s.num_generation_tokens,
+                "num_preemptions": sum(1 for name, _ in st.events if name == "PREEMPTED"),
+                "finish_reason": st.finish_reason,
+                "events": st.events,
+            })
+        return out
+
+    def write(self, meta: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "w", encoding="utf-8") as f:
+            for rec in [meta, *self.steps, *self.request_records()]:
+                f.write(json.dumps(rec, separators=(",", ":")) + "\n")

@@ -1,0 +1,59 @@
+"""Record layout: the scheduler thread builds plain tuples, the writer thread turns them
+into JSON objects in the key order of src/schema/raw.ts.
+
+A queued record is ``(type, values)`` where ``values`` lines up with ``KEYS[type]``;
+a value equal to ``OMIT`` leaves that (optional) key out. The header travels as a ready
+dict. ``end`` is completed by the writer (records written, records dropped).
+"""
+from __future__ import annotations
+
+import json
+import math
+
+OMIT = object()
+
+SCHEMA_VERSION = "1.0"
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "arrival": ("t", "req", "vllm_arrival_epoch_ns", "prompt_tokens", "max_tokens", "priority",
+                "lora", "status", "score", "predicted_remaining"),
+    "step": ("step", "t_start", "t_end", "sched_t", "sched", "new", "resumed", "preempted", "kv_fail",
+             "free_blocks", "running", "waiting", "budget_left", "paused", "stop", "skipped", "blocks",
+             "order"),
+    "update": ("step", "t_start", "t_end", "out_t", "tokens", "finished", "free_blocks", "running",
+               "waiting", "blocks"),
+    "finish": ("t", "req", "reason", "output_tokens", "from"),
+    "score": ("t", "req", "score", "predicted_remaining"),
+    "dropped": ("t", "count"),
+    "emitter_error": ("t", "where", "error"),
+    "end": ("t", "steps", "records", "dropped"),
+}
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def to_dict(kind: str, values) -> dict:
+    if kind == "header":
+        return values
+    obj = {"type": kind}
+    for key, value in zip(KEYS[kind], values):
+        if value is not OMIT:
+            obj[key] = value
+    return obj
+
+
+def encode(kind: str, values) -> bytes:
+    return (_dumps(to_dict(kind, values)) + "\n").encode("utf-8")
+
+
+def finite_or_none(x):
+    """Scores may be inf/nan (ISRTF starts at inf); JSON has no such numbers."""
+    if x is None or isinstance(x, bool):
+        return None
+    if isinstance(x, int):
+        return x
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None

@@ -1,0 +1,534 @@
+"""One recording session per Scheduler instance.
+
+The hooks (hooks.py) call into a Session around vLLM's own methods. Everything here runs
+on the scheduler thread, so it only reads vLLM state (never drains: no make_stats,
+take_events, make_prefix_cache_stats, kv_cache_manager.take_events), builds tuples and
+hands them to the writer thread. Per-step cost is O(#scheduled + #preempted + #popped),
+plus one pass over the waiting queue at level full for the order check.
+
+Times: every ``t`` is ``time.monotonic_ns() - anchor``; vLLM's float monotonic seconds
+(event and output timestamps) become ``round(x * 1e9) - anchor``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from itertools import chain
+from pathlib import Path
+
+from . import capabilities
+from .env import Settings
+from .records import OMIT, finite_or_none
+from .writer import Writer
+
+logger = logging.getLogger("vsched_emitter")
+
+# RequestStatus name -> trace finish reason (schema FinishReason).
+FINISH_REASONS = {
+    "FINISHED_STOPPED": "stop",
+    "FINISHED_LENGTH_CAPPED": "length",
+    "FINISHED_ABORTED": "abort",
+    "FINISHED_ERROR": "error",
+    "FINISHED_IGNORED": "ignored",
+    # Not in the schema's enum: vLLM's repetition detector is a stop condition.
+    "FINISHED_REPETITION": "stop",
+}
+GRAMMAR_WAIT = frozenset({"WAITING_FOR_FSM", "WAITING_FOR_STRUCTURED_OUTPUT_GRAMMAR"})
+
+_path_lock = threading.Lock()
+_path_seq: dict[tuple[str, int], int] = {}
+
+
+def trace_path(log_dir: Path, rank: int, use_gzip: bool) -> Path:
+    """vsched-<pid>-dp<rank>.jsonl; a second scheduler in the same process and directory
+    gets a -<n> suffix instead of overwriting the first one's trace."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    key = (str(log_dir.resolve()), rank)
+    with _path_lock:
+        n = _path_seq.get(key, 0) + 1
+        _path_seq[key] = n
+    suffix = "" if n == 1 else f"-{n}"
+    return log_dir / f"vsched-{os.getpid()}-dp{rank}{suffix}.jsonl{'.gz' if use_gzip else ''}"
+
+
+class Session:
+    def __init__(self, sched, settings: Settings, patched: frozenset):
+        from vllm.v1.engine import EngineCoreEventType
+        from vllm.v1.request import RequestStatus
+
+        self.enabled = False
+        self.closed = False
+        self._failed = False
+        self.full = settings.level == "full"
+        # Clock anchor: sampled back to back.
+        epoch_ns = time.time_ns()
+        self.anchor = time.monotonic_ns()
+
+        self.RUNNING = RequestStatus.RUNNING
+        self.PREEMPTED = RequestStatus.PREEMPTED
+        self.EV_QUEUED = EngineCoreEventType.QUEUED
+        self.EV_SCHEDULED = EngineCoreEventType.SCHEDULED
+        self.EV_PREEMPTED = EngineCoreEventType.PREEMPTED
+
+        self.log_stats = bool(getattr(sched, "log_stats", False))
+        self.policy = capabilities.policy_name(sched)
+        self.write_order = self.full and self.policy != "priority"
+        self.preempt_hooked = "_preempt_request" in patched
+        self.has_kvh = hasattr(sched, "kv_holding_waiting")
+        self.has_deferred = hasattr(sched, "deferred_waiting")
+        self.has_pause = hasattr(type(sched), "pause_state")
+        self.has_streaming_count = hasattr(sched, "num_waiting_for_streaming_input")
+        self.block_map = capabilities.block_map(sched) if self.full else None
+        self.chunked = capabilities.chunked_prefill(sched)
+        lora_config = getattr(sched, "lora_config", None)
+        self.max_loras = int(lora_config.max_loras) if lora_config is not None else None
+        self.max_active = int(getattr(sched, "max_num_active_reqs", None) or sched.max_num_running_reqs)
+        self.long_prefill = int(getattr(sched.scheduler_config, "long_prefill_token_threshold", 0) or 0)
+
+        self.path = trace_path(settings.log_dir, capabilities.dp_rank(sched), settings.gzip)
+        self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
+                             flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered)
+        self.header = capabilities.header(sched, level=settings.level, anchor_epoch_ns=epoch_ns,
+                                          anchor_mono_ns=self.anchor, patched=patched)
+        self.writer.put("header", self.header)
+
+        self.step_no = 0
+        self.out_steps: dict[int, tuple[int, object]] = {}  # id(SchedulerOutput) -> (step, output)
+        self.running_ids: set[str] = set()       # in vLLM's running list, as far as we know
+        self.preempted_ids: set[str] = set()     # preempted and not yet resumed
+        self.outside_preempted: list[str] = []   # preempted between schedule() calls
+        self.step_preempted: list[str] = []      # preempted inside the current schedule()
+        self.blocks: dict[str, int] = {}         # last block count written per request
+        self.order: list[str] = []               # waiting order as of the last step record
+        self.arrivals_since: list[str] = []
+        self.finished_since: set[str] = set()
+        self.scores: dict[str, tuple] = {}
+        self.track_scores = False
+        # per-call scratch
+        self.in_schedule = False
+        self.in_update = False
+        self.update_finished: list = []
+        self.finish_from: dict[str, str] = {}
+        self._installed: list = []
+        self._kv_fail: list = []
+        self._popped: list = []
+        self._t_start = 0
+        self.enabled = True
+
+    # ---- helpers -----------------------------------------------------------------
+    def now(self) -> int:
+        return time.monotonic_ns() - self.anchor
+
+    def rel(self, seconds: float) -> int:
+        return round(seconds * 1e9) - self.anchor
+
+    def emit(self, kind: str, values) -> None:
+        self.writer.put(kind, values, self.now)
+
+    def fail(self, where: str, exc: BaseException) -> None:
+        """A hook failed: log once, write emitter_error once, stop recording."""
+        self.enabled = False
+        if self._failed:
+            return
+        self._failed = True
+        try:
+            logger.warning("vsched: %s hook failed, emitter disabled for this scheduler: %r", where, exc,
+                           exc_info=exc)
+            self.writer.put("emitter_error", (self.now(), where, f"{type(exc).__name__}: {exc}"[:2000]))
+        except Exception:
+            pass
+
+    def waiting_count(self, sched) -> int:
+        """What vLLM's SchedulerStats.num_waiting_reqs says (skipped/deferred excluded where
+        this vLLM excludes them)."""
+        n = len(sched.waiting)
+        if self.has_kvh:
+            n += len(sched.kv_holding_waiting)
+        if self.has_deferred:
+            n -= len(sched.deferred_waiting)
+        return n
+
+    def _queues(self, sched):
+        return (sched.kv_holding_waiting, sched.waiting) if self.has_kvh else (sched.waiting,)
+
+    def _blocks_of(self, rid: str) -> int:
+        return len(self.block_map.get(rid, ()))
+
+    # ---- add_request -----------------------------------------------------------------
+    def on_arrival(self, sched, request) -> None:
+        rid = request.request_id
+        t = None
+        if self.log_stats:
+            for ev in reversed(request.events):
+                if ev.type == self.EV_QUEUED:
+                    t = self.rel(ev.timestamp)
+                    break
+        if t is None:
+            t = self.now()
+        arrival = getattr(request, "arrival_time", None)
+        lora = request.lora_request
+        score = pred = OMIT
+        if hasattr(request, "priority_score") or hasattr(request, "predicted_remaining_tokens"):
+            self.track_scores = True
+            score = finite_or_none(getattr(request, "priority_score", None))
+            pred = finite_or_none(getattr(request, "predicted_remaining_tokens", None))
+            self.scores[rid] = (score, pred)
+        self.emit("arrival", (
+            t, rid, None if arrival is None else str(round(arrival * 1e9)),
+            int(request.num_prompt_tokens), getattr(request, "max_tokens", None), int(request.priority),
+            lora.lora_int_id if lora is not None else None, request.status.name, score, pred,
+        ))
+        self.arrivals_since.append(rid)
+
+    # ---- schedule ----------------------------------------------------------------------
+    def _patch(self, obj, name, fn) -> None:
+        prev = obj.__dict__.get(name, OMIT)
+        setattr(obj, name, fn)
+        self._installed.append((obj, name, prev))
+
+    def restore(self) -> None:
+        installed, self._installed = self._installed, []
+        for obj, name, prev in reversed(installed):
+            try:
+                if prev is OMIT:
+                    delattr(obj, name)
+                else:
+                    setattr(obj, name, prev)
+            except Exception:
+                pass
+        self.in_schedule = False
+
+    def before_schedule(self, sched) -> None:
+        self._t_start = self.now()
+        self.in_schedule = True
+        kv_fail = self._kv_fail = []
+        kvm = sched.kv_cache_manager
+        alloc = kvm.allocate_slots
+        running = self.RUNNING
+
+        def allocate_slots(request, *args, **kwargs):
+            blocks = alloc(request, *args, **kwargs)
+            if blocks is None:
+                kv_fail.append([request.request_id, "running" if request.status == running else "waiting"])
+            return blocks
+
+        self._patch(kvm, "allocate_slots", allocate_slots)
+
+        if not self.preempt_hooked:
+            # Without _preempt_request (v0.11), preemption is inline in schedule() and ends
+            # with waiting.prepend_request(victim) after status = PREEMPTED.
+            waiting = sched.waiting
+            prepend = waiting.prepend_request
+            step_preempted = self.step_preempted
+            preempted_status = self.PREEMPTED
+
+            def prepend_request(request):
+                prepend(request)
+                if request.status == preempted_status:
+                    step_preempted.append(request.request_id)
+
+            self._patch(waiting, "prepend_request", prepend_request)
+
+        if self.full:
+            popped = self._popped = []
+            max_loras = self.max_loras
+            for q in self._queues(sched):
+                self._patch(q, "pop_request", self._make_pop(q.pop_request, popped, sched, max_loras))
+
+    def _make_pop(self, pop, popped, sched, max_loras):
+        if max_loras is None:
+            def pop_request():
+                r = pop()
+                popped.append((r, r.status, False))
+                return r
+            return pop_request
+
+        def pop_request():
+            r = pop()
+            lr = r.lora_request
+            blocked = False
+            if lr is not None and lr.lora_int_id > 0:
+                ids = {x.lora_request.lora_int_id for x in sched.running
+                       if x.lora_request is not None and x.lora_request.lora_int_id > 0}
+                blocked = len(ids) >= max_loras and lr.lora_int_id not in ids
+            popped.append((r, r.status, blocked))
+            return r
+        return pop_request
+
+    def on_preempt(self, request) -> None:
+        rid = request.request_id
+        if self.in_schedule:
+            self.step_preempted.append(rid)
+        else:
+            self.outside_preempted.append(rid)
+            self.running_ids.discard(rid)
+            self.preempted_ids.add(rid)
+
+    def after_schedule(self, sched, out) -> None:
+        t_end = self.now()
+        step = self.step_no
+        self.step_no += 1
+        out_steps = self.out_steps
+        out_steps[id(out)] = (step, out)
+        if len(out_steps) > 64:  # outputs that never reached update_from_output
+            for key in list(out_steps)[: len(out_steps) - 64]:
+                del out_steps[key]
+
+        reqs = sched.requests
+        running_ids = self.running_ids
+        preempted_ids = self.preempted_ids
+        sched_list = []
+        new = []
+        resumed = []
+        admitted = set()
+        for rid, n in out.num_scheduled_tokens.items():
+            r = reqs.get(rid)
+            before = (r.num_computed_tokens - n) if r is not None else 0
+            sched_list.append([rid, n, before])
+            if rid not in running_ids:
+                running_ids.add(rid)
+                admitted.add(rid)
+                if rid in preempted_ids:
+                    preempted_ids.discard(rid)
+                    resumed.append([rid, before])
+                else:
+                    new.append([rid, before])
+        in_step = self.step_preempted
+        self.step_preempted = []
+        for rid in in_step:
+            running_ids.discard(rid)
+            preempted_ids.add(rid)
+        preempted = self.outside_preempted + in_step if self.outside_preempted else in_step
+        self.outside_preempted = []
+
+        sched_t = None
+        if self.log_stats:
+            for rid, ev_type in chain(((x[0], self.EV_SCHEDULED) for x in chain(new, resumed)),
+                                      ((rid, self.EV_PREEMPTED) for rid in in_step)):
+                r = reqs.get(rid)
+                if r is not None and r.events and r.events[-1].type == ev_type:
+                    sched_t = self.rel(r.events[-1].timestamp)
+                    break
+
+        kv_fail = self._kv_fail
+        self._kv_fail = []
+        budget_left = int(sched.max_num_scheduled_tokens - out.total_num_scheduled_tokens)
+        paused = OMIT
+        if self.has_pause:
+            state = sched.pause_state
+            if state.name != "UNPAUSED":
+                paused = state.name
+        stop = skipped = blocks = order = OMIT
+        if self.full:
+            skipped, skipped_ids = self._skipped(sched, admitted)
+            stop = self._stop(sched, in_step, paused, kv_fail, skipped_ids, budget_left)
+            blocks = []
+            if self.block_map is not None:
+                last = self.blocks
+                for rid in chain(out.num_scheduled_tokens, preempted):
+                    c = self._blocks_of(rid)
+                    if last.get(rid, 0) != c:
+                        last[rid] = c
+                        blocks.append([rid, c])
+            if self.write_order:
+                order = self._order_check(sched, preempted, admitted)
+        self.arrivals_since = []
+        self.finished_since = set()
+
+        self.emit("step", (
+            step, self._t_start, t_end, sched_t, sched_list, new, resumed, preempted, kv_fail,
+            sched.kv_cache_manager.block_pool.get_num_free_blocks(), len(sched.running),
+            self.waiting_count(sched), budget_left, paused, stop, skipped, blocks, order,
+        ))
+        if self.track_scores:
+            self._scores(reqs, out.num_scheduled_tokens)
+
+    def _skipped(self, sched, admitted):
+        popped = self._popped
+        self._popped = []
+        skipped = []
+        ids = set()
+        for r, status, lora_blocked in popped:
+            rid = r.request_id
+            if rid in admitted or rid in ids:
+                continue
+            ids.add(rid)
+            skipped.append([rid, self._skip_cause(sched, r, status.name, lora_blocked)])
+        return skipped, ids
+
+    def _skip_cause(self, sched, r, at_pop: str, lora_blocked: bool) -> str:
+        if at_pop in GRAMMAR_WAIT:
+            return "grammar_compiling"
+        if at_pop == "WAITING_FOR_REMOTE_KVS" or r.status.name == "WAITING_FOR_REMOTE_KVS":
+            return "remote_kv_transfer"
+        if at_pop == "WAITING_FOR_STREAMING_REQ":
+            return "streaming_input"
+        if getattr(r, "num_stale_output_tokens", 0) and not getattr(r, "drop_stale_output", True):
+            return "other"  # async: output of a preempted step still in flight
+        if lora_blocked:
+            return "lora_slots"
+        if getattr(sched, "connector", None) is not None:
+            return "kv_connector_pending"
+        if not self.chunked:
+            return "prompt_exceeds_budget"
+        if getattr(r, "has_encoder_inputs", False):
+            return "encoder_budget"
+        return "other"
+
+    def _stop(self, sched, in_step, paused, kv_fail, skipped_ids, budget_left):
+        if in_step:
+            return {"cause": "preemption", "req": None}
+        if paused is not OMIT:
+            return {"cause": "paused", "req": None}
+        for rid, phase in kv_fail:
+            if phase == "waiting":  # a failed waiting allocation always ends the loop
+                return {"cause": "kv_full", "req": rid}
+        queues = self._queues(sched)
+        if sum(len(q) for q in queues) <= len(skipped_ids):
+            return {"cause": "empty", "req": None}
+        if budget_left <= 0:
+            return {"cause": "token_budget", "req": None}
+        running = len(sched.running)
+        if self.has_streaming_count:
+            running += sched.num_waiting_for_streaming_input
+        if running >= self.max_active:
+            return {"cause": "max_num_seqs", "req": None}
+        head = None
+        for r in chain.from_iterable(queues):
+            if r.request_id not in skipped_ids:
+                head = r
+                break
+        if head is None:
+            return {"cause": "empty", "req": None}
+        if not self.chunked:
+            need = head.num_tokens - head.num_computed_tokens
+            if 0 < self.long_prefill < need:
+                need = self.long_prefill
+            if need > budget_left:
+                return {"cause": "prompt_exceeds_budget", "req": head.request_id}
+        if getattr(head, "has_encoder_inputs", False):
+            return {"cause": "encoder_budget", "req": head.request_id}
+        return {"cause": "other", "req": head.request_id}
+
+    def _order_check(self, sched, preempted, admitted):
+        """The waiting order, or OMIT when it equals the documented expectation:
+        [preempted this step, reversed] + [previous order + arrivals since, in order],
+        minus requests admitted/resumed this step and requests finished since."""
+        removed = self.finished_since | admitted if self.finished_since else admitted
+        expected = [rid for rid in chain(reversed(preempted), self.order, self.arrivals_since)
+                    if rid not in removed]
+        n = len(expected)
+        i = 0
+        same = True
+        for r in chain.from_iterable(self._queues(sched)):
+            if i >= n or r.request_id != expected[i]:
+                same = False
+                break
+            i += 1
+        if same and i == n:
+            self.order = expected
+            return OMIT
+        actual = [r.request_id for r in chain.from_iterable(self._queues(sched))]
+        self.order = actual
+        return actual
+
+    def _scores(self, reqs, ids) -> None:
+        scores = self.scores
+        for rid in ids:
+            r = reqs.get(rid)
+            if r is None:
+                continue
+            cur = (finite_or_none(getattr(r, "priority_score", None)),
+                   finite_or_none(getattr(r, "predicted_remaining_tokens", None)))
+            if scores.get(rid) != cur:
+                scores[rid] = cur
+                self.emit("score", (self.now(), rid, cur[0], cur[1]))
+
+    # ---- update_from_output ---------------------------------------------------------
+    def before_update(self) -> None:
+        self._t_start = self.now()
+        self.in_update = True
+        self.update_finished = []
+
+    def after_update(self, sched, scheduler_output, result) -> None:
+        t_end = self.now()
+        self.in_update = False
+        entry = self.out_steps.pop(id(scheduler_output), None)
+        step = entry[0] if entry is not None and entry[1] is scheduler_output else max(self.step_no - 1, 0)
+        tokens = []
+        out_t = None
+        ts_min = None
+        if result:
+            for eco in result.values():
+                ts = getattr(eco, "timestamp", None)
+                if ts is not None and (ts_min is None or ts < ts_min):
+                    ts_min = ts
+                for o in eco.outputs:
+                    n = len(o.new_token_ids)
+                    if n:
+                        tokens.append([o.request_id, n])
+        if ts_min is not None:
+            out_t = self.rel(ts_min)
+        finished = self.update_finished
+        self.update_finished = []
+        blocks = OMIT
+        if self.full:
+            blocks = []
+            for rid, _reason, _n in finished:
+                if self.blocks.pop(rid, 0) != 0:
+                    blocks.append([rid, 0])
+        self.emit("update", (
+            step, self._t_start, t_end, out_t, tokens, finished,
+            sched.kv_cache_manager.block_pool.get_num_free_blocks(), len(sched.running),
+            self.waiting_count(sched), blocks,
+        ))
+        if self.track_scores:
+            self._scores(sched.requests, scheduler_output.num_scheduled_tokens)
+
+    # ---- finishing ---------------------------------------------------------------------
+    def before_finish(self, sched, request_ids) -> None:
+        reqs = sched.requests
+        if request_ids is None:
+            ids = list(reqs)
+        elif isinstance(request_ids, str):
+            ids = (request_ids,)
+        else:
+            ids = request_ids
+        running = self.RUNNING
+        for rid in ids:
+            r = reqs.get(rid)
+            if r is not None:
+                self.finish_from[rid] = "running" if r.status == running else "waiting"
+
+    def after_finish(self) -> None:
+        self.finish_from.clear()
+
+    def on_free(self, request) -> None:
+        rid = request.request_id
+        reason = FINISH_REASONS.get(request.status.name, "error")
+        n_out = int(request.num_output_tokens)
+        if self.in_update:
+            self.update_finished.append([rid, reason, n_out])
+        else:
+            src = self.finish_from.get(rid)
+            if src is None:
+                src = "running" if rid in self.running_ids else "waiting"
+            self.emit("finish", (self.now(), rid, reason, n_out, src))
+            self.blocks.pop(rid, None)
+        self.running_ids.discard(rid)
+        self.preempted_ids.discard(rid)
+        self.finished_since.add(rid)
+        self.scores.pop(rid, None)
+
+    # ---- shutdown ----------------------------------------------------------------------
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.enabled = False
+        try:
+            self.writer.close((self.now(), self.step_no, self.writer.buffer_dropped))
+        except Exception as e:
+            logger.warning("vsched: closing %s failed: %r", self.path, e)

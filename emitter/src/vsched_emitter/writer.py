@@ -1,0 +1,142 @@
+"""Background writer: the scheduler thread only enqueues tuples; this thread serialises
+and writes them, flushes every N step records or S seconds, and never lets an I/O error
+reach the scheduler (a record that cannot be written is dropped and counted).
+
+The flush timer uses ``time.perf_counter`` on purpose: the harness replaces
+``time.monotonic``/``time.time`` with a virtual clock, and reads from this thread must
+not disturb it (``queue.Queue`` and ``threading`` bind their own monotonic at import).
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+from . import records
+
+logger = logging.getLogger("vsched_emitter")
+
+_STOP = ("__stop__", None)
+
+
+class Writer:
+    def __init__(self, path: Path, *, use_gzip: bool, flush_steps: int, flush_seconds: float,
+                 max_buffered: int):
+        self.path = path
+        self.flush_steps = flush_steps
+        self.flush_seconds = flush_seconds
+        self.queue: queue.Queue = queue.Queue(maxsize=max_buffered)
+        raw = open(path, "wb", buffering=1 << 20)
+        # mtime=0 and no file name keep gzip output reproducible.
+        self._file = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if use_gzip else raw
+        self._raw = raw
+        # Counters: `buffer_dropped` is written by the producer, the rest by this thread.
+        self.buffer_dropped = 0
+        self._pending_dropped = 0
+        self.write_dropped = 0
+        self.written = 0
+        self._io_error_logged = False
+        self._thread = threading.Thread(target=self._run, name="vsched-writer", daemon=True)
+        self._thread.start()
+
+    # ---- producer side (scheduler thread) -------------------------------------------
+    def put(self, kind: str, values, now_rel=None) -> None:
+        """Enqueue without blocking; count what does not fit. Never raises."""
+        q = self.queue
+        if self._pending_dropped:
+            try:
+                q.put_nowait(("dropped", (now_rel() if now_rel else 0, self._pending_dropped)))
+                self._pending_dropped = 0
+            except queue.Full:
+                self._pending_dropped += 1
+                self.buffer_dropped += 1
+                return
+        try:
+            q.put_nowait((kind, values))
+        except queue.Full:
+            self._pending_dropped += 1
+            self.buffer_dropped += 1
+
+    def close(self, end_values, timeout: float = 10.0) -> None:
+        """Enqueue the end record (waiting for room), stop the thread, close the file."""
+        try:
+            self.queue.put(("end", end_values), timeout=timeout)
+        except queue.Full:
+            logger.warning("vsched: writer queue still full at shutdown; trace has no end record")
+        try:
+            self.queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+
+    @property
+    def dropped(self) -> int:
+        return self.buffer_dropped + self.write_dropped
+
+    # ---- consumer side (writer thread) ----------------------------------------------
+    def _write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def _flush(self) -> None:
+        try:
+            self._file.flush()
+            if self._file is not self._raw:
+                self._raw.flush()
+        except Exception as e:  # disk full on flush: what was buffered is lost
+            self._io_failed(e)
+
+    def _io_failed(self, e: BaseException) -> None:
+        if not self._io_error_logged:
+            self._io_error_logged = True
+            logger.warning("vsched: cannot write %s (%s); records are dropped and counted",
+                           self.path, e)
+
+    def _run(self) -> None:
+        q = self.queue
+        steps_since_flush = 0
+        dirty = False
+        last_flush = time.perf_counter()
+        while True:
+            try:
+                wait = max(0.05, self.flush_seconds - (time.perf_counter() - last_flush))
+                try:
+                    kind, values = q.get(timeout=wait)
+                except queue.Empty:
+                    if dirty:
+                        self._flush()
+                        dirty = False
+                    last_flush = time.perf_counter()
+                    continue
+                if kind == _STOP[0]:
+                    break
+                if kind == "end":
+                    t, steps, buffer_dropped = values
+                    values = (t, steps, self.written, buffer_dropped + self.write_dropped)
+                try:
+                    self._write(records.encode(kind, values))
+                    self.written += 1
+                    dirty = True
+                except Exception as e:
+                    self.write_dropped += 1
+                    self._io_failed(e)
+                if kind == "step":
+                    steps_since_flush += 1
+                now = time.perf_counter()
+                if dirty and (steps_since_flush >= self.flush_steps or now - last_flush >= self.flush_seconds
+                              or kind == "end"):
+                    self._flush()
+                    dirty = False
+                    steps_since_flush = 0
+                    last_flush = now
+            except Exception as e:  # never let the thread die silently
+                self._io_failed(e)
+        self._flush()
+        try:
+            self._file.close()
+            if self._file is not self._raw:
+                self._raw.close()
+        except Exception as e:
+            self._io_failed(e)

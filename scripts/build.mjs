@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Bundles the CLI: src/cli/main.ts → dist/cli.js (one ESM file, every dependency inside).
+// The output is written to a temporary file and renamed, so a test reading dist/cli.js
+// while another process rebuilds it never sees half a file.
+import { build } from "esbuild";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
+const outfile = path.join(root, "dist", "cli.js");
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: ["src/cli/main.ts"],
+  outfile,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  write: false,
+  logLevel: "warning",
+  legalComments: "none",
+  define: { __VSCHED_VERSION__: JSON.stringify(pkg.version) },
+  // CJS dependencies (ndjson, papaparse) call require(); give the ESM bundle one.
+  banner: {
+    js: 'import { createRequire as __vschedCreateRequire } from "node:module";\nconst require = __vschedCreateRequire(import.meta.url);',
+  },
+});
+
+mkdirSync(path.dirname(outfile), { recursive: true });
+for (const f of result.outputFiles) {
+  const tmp = `${f.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, f.contents);
+  renameSync(tmp, f.path);
+}
+if (!process.argv.includes("--quiet")) console.error(`built ${path.relative(root, outfile)} (vsched ${pkg.version})`);

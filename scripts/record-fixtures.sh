@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Record the vsched fixtures under fixtures/<behaviour>/ by driving the real vLLM v1
+# scheduler (CPU-only venv from emitter/scripts/vllm_env.sh) with the harness:
+#   python -m vsched_emitter.harness ... --clock virtual --out fixtures/<name>
+# Every fixture reads only the data slices in fixtures/data (so the repo alone regenerates
+# them) and uses the virtual clock, so a re-run is byte-identical.
+#
+# usage: scripts/record-fixtures.sh [--check] [NAME...]
+#   NAME...   only these fixtures (default: all)
+#   --check   snapshot the existing fixtures, re-record, and diff (exit 1 on any difference)
+# env:  VSCHED_VENV_0_33_0 / VSCHED_VENV_0_11_0  use this venv instead of vllm_env.sh's
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+NEW=0.33.0   # newest vLLM we record on
+OLD=0.11.0   # oldest supported
+
+check=0
+only=()
+for a in "$@"; do
+  case "$a" in
+    --check) check=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) only+=("$a") ;;
+  esac
+done
+
+declare -A VENV=()
+venv_for() {  # print the venv of vLLM version $1 (created once per run)
+  local v="$1" var="VSCHED_VENV_${1//./_}"
+  if [ -z "${VENV[$v]:-}" ]; then
+    if [ -n "${!var:-}" ]; then
+      "${!var}/bin/pip" install -q --disable-pip-version-check --no-deps -e "$root/emitter" >&2
+      VENV[$v]="${!var}"
+    else
+      VENV[$v]="$(bash "$root/emitter/scripts/vllm_env.sh" "$v")"
+    fi
+  fi
+  echo "${VENV[$v]}"
+}
+
+wanted() {
+  [ ${#only[@]} -eq 0 ] && return 0
+  local x; for x in "${only[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1
+}
+
+names=()
+record() {  # record NAME VLLM_VERSION HARNESS_ARGS...
+  local name="$1" version="$2"; shift 2
+  wanted "$name" || return 0
+  names+=("$name")
+  local venv; venv="$(venv_for "$version")"
+  rm -rf "fixtures/$name"
+  mkdir -p "fixtures/$name"
+  echo "== $name (vLLM $version)" >&2
+  env PYTHONHASHSEED=0 TZ=UTC VLLM_LOGGING_LEVEL=ERROR HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    "$venv/bin/python" -m vsched_emitter.harness --out "fixtures/$name" --data-dir fixtures/data \
+    --clock virtual "$@"
+}
+
+snap=""
+if [ "$check" = 1 ]; then
+  snap="$(mktemp -d)"
+  cp -a fixtures "$snap/"
+fi
+
+# -- the fixtures ------------------------------------------------------------------------
+# Costs: splitwise = measured Llama-2-70B step times (8xA100 unless noted), see
+# emitter/src/vsched_emitter/harness/cost_model.py. Outputs are capped to keep files small.
+
+# Azure conv arrivals replayed 4x faster into chunked prefill with a 512-token budget.
+AZURE_CONV=(--workload azure --azure-kind conv --n 80 --time-scale 4 --max-output-tokens 48
+  --max-num-seqs 16 --max-num-batched-tokens 512 --num-blocks 1024 --enable-chunked-prefill
+  --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8)
+record azure-conv-chunked "$NEW" "${AZURE_CONV[@]}"
+
+# The same recipe on the oldest supported vLLM.
+record v0.11-azure-conv "$OLD" "${AZURE_CONV[@]}"
+
+# Mooncake conversation trace: prompts built from hash ids (32 tokens per hash id, outputs
+# scaled alike), so shared leading ids hit vLLM's prefix cache.
+record mooncake-prefix "$NEW" --workload mooncake --mooncake-kind conversation --n 100 \
+  --tokens-per-hash-block 32 --output-scale 0.0625 --time-scale 2 --max-num-seqs 16 \
+  --max-num-batched-tokens 512 --num-blocks 1024 --enable-prefix-caching \
+  --cost splitwise:llama2-70b:h100-80gb:8
+
+# A burst of ShareGPT-length requests into a 64-block KV pool: preemptions (recompute).
+record kv-pressure-preempt "$NEW" --workload synthetic --lengths sharegpt --n 32 --rate 20 \
+  --max-prompt-tokens 160 --max-output-tokens 64 --max-num-seqs 16 --max-num-batched-tokens 512 \
+  --num-blocks 64 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8
+
+# Chunked prefill off, long Azure code prompts against a 4096-token budget.
+record no-chunk-long-prompt "$NEW" --workload azure --azure-kind code --n 60 --time-scale 2 \
+  --max-output-tokens 24 --max-model-len 4096 --max-num-batched-tokens 4096 --max-num-seqs 16 \
+  --num-blocks 1024 --no-enable-chunked-prefill --no-enable-prefix-caching \
+  --cost splitwise:llama2-70b:a100-80gb:8
+
+# Priority policy: three random classes, a queue backlog and KV pressure (priority preemption).
+record priority-policy "$NEW" --workload azure --azure-kind conv --n 50 --time-scale 8 \
+  --max-output-tokens 48 --max-prompt-tokens 1024 --priority-classes 0,1,2 --policy priority \
+  --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 176 --no-enable-prefix-caching \
+  --cost splitwise:llama2-70b:a100-80gb:8
+
+# Async scheduling (the scheduler runs one step ahead of the model output).
+record async-scheduling "$NEW" --workload azure --azure-kind conv --n 60 --time-scale 4 \
+  --max-output-tokens 48 --max-num-seqs 16 --max-num-batched-tokens 512 --num-blocks 1024 \
+  --async-scheduling --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8
+
+# Aborts: 30% of requests aborted 0.2-4 s after arrival (some still waiting, some running);
+# 20% stop early on EOS.
+record aborts "$NEW" --workload azure --azure-kind conv --n 60 --time-scale 8 \
+  --max-output-tokens 64 --max-prompt-tokens 1024 --abort-fraction 0.3 --abort-after 0.2:4 \
+  --eos-fraction 0.2 --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 1024 \
+  --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8
+
+# A small max_num_seqs (4): the waiting queue is held back by the sequence limit.
+record max-num-seqs "$NEW" --workload azure --azure-kind code --n 60 --time-scale 2 \
+  --max-output-tokens 32 --max-prompt-tokens 2048 --max-num-seqs 4 --max-num-batched-tokens 2048 \
+  --num-blocks 1024 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8
+
+# -- check ---------------------------------------------------------------------------------
+if [ "$check" = 1 ]; then
+  status=0
+  for n in "${names[@]}"; do
+    if diff -r "$snap/fixtures/$n" "fixtures/$n" >/dev/null; then
+      echo "identical: $n"
+    else
+      echo "DIFFERS:   $n"; diff -r "$snap/fixtures/$n" "fixtures/$n" | head -20; status=1
+    fi
+  done
+  rm -rf "$snap"
+  exit $status
+fi

@@ -1,0 +1,60 @@
+import { createWriteStream } from "node:fs";
+import path from "node:path";
+import type { RowSink } from "../engine/types.js";
+import { TABLE_NAMES, type TableName } from "../schema/tables.js";
+import { CsvTableWriter, versionHeaderLine } from "./csv-writer.js";
+
+export const tableFileName = (table: TableName): string => `${table}.csv`;
+
+/** The five table writers of one output directory, as the engine's RowSink. */
+export class CsvTableSet {
+  readonly writers: { [N in TableName]: CsvTableWriter<N> };
+  readonly sink: Omit<RowSink, "finding">;
+  private readonly list: CsvTableWriter<TableName>[];
+
+  constructor(dir: string, options: { versionHeader?: string | null } = {}) {
+    const open = <N extends TableName>(t: N) =>
+      new CsvTableWriter(t, createWriteStream(path.join(dir, tableFileName(t)), { highWaterMark: 1 << 20 }), {
+        versionHeader: options.versionHeader ? versionHeaderLine(options.versionHeader, t) : null,
+      });
+    this.writers = {
+      per_request: open("per_request"),
+      per_iteration: open("per_iteration"),
+      per_iteration_requests: open("per_iteration_requests"),
+      events: open("events"),
+      state_transitions: open("state_transitions"),
+    };
+    this.list = TABLE_NAMES.map((t) => this.writers[t] as CsvTableWriter<TableName>);
+    const w = this.writers;
+    this.sink = {
+      perRequest: (row) => w.per_request.write(row),
+      perIteration: (row) => w.per_iteration.write(row),
+      perIterationRequest: (row) => w.per_iteration_requests.write(row),
+      event: (row) => w.events.write(row),
+      stateTransition: (row) => w.state_transitions.write(row),
+    };
+  }
+
+  get needsDrain(): boolean {
+    for (const w of this.list) if (w.needsDrain) return true;
+    return false;
+  }
+
+  /** Resolves when every writer that asked for it has drained. */
+  async drain(): Promise<void> {
+    for (const w of this.list) if (w.needsDrain) await w.drain();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.list.map((w) => w.close()));
+  }
+
+  /** After a failure: stop writing and release the files (their content is discarded). */
+  destroy(): void {
+    for (const w of this.list) w.destroy();
+  }
+
+  rowCounts(): Record<TableName, number> {
+    return Object.fromEntries(TABLE_NAMES.map((t) => [t, this.writers[t].rows])) as Record<TableName, number>;
+  }
+}

@@ -1,0 +1,127 @@
+import type { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
+import type { z } from "zod";
+import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
+import { compileRowEncoder, ENCODER_HEADROOM, headerLine, RowOverflow, type RowEncoder } from "./csv-format.js";
+
+/** `# vsched <version> schema <OUTPUT_SCHEMA_VERSION> table <name>`: the optional first line. */
+export function versionHeaderLine(vschedVersion: string, table: TableName): string {
+  return `# vsched ${vschedVersion} schema ${OUTPUT_SCHEMA_VERSION} table ${table}\n`;
+}
+
+export interface CsvWriterOptions {
+  /** write versionHeaderLine() before the column header (off by default: pd.read_csv reads the file as is) */
+  versionHeader?: string | null;
+  /** bytes encoded before one write() to the stream */
+  bufferBytes?: number;
+}
+
+/**
+ * Streams one table. Rows are encoded synchronously into a byte buffer (the engine's
+ * RowSink is synchronous) and handed to the stream in `bufferBytes` pieces; the caller
+ * awaits drain() between input chunks so memory stays bounded, and close() resolves
+ * only once every byte is flushed (arethetypeswrong's write.ts).
+ */
+export class CsvTableWriter<N extends TableName> {
+  rows = 0;
+  private buf: Buffer;
+  private off = 0;
+  private readonly encode: RowEncoder<z.infer<(typeof TABLES)[N]>>;
+  private readonly size: number;
+  private error: Error | null = null;
+
+  constructor(
+    readonly table: N,
+    private readonly out: Writable,
+    options: CsvWriterOptions = {},
+  ) {
+    this.encode = compileRowEncoder(table);
+    this.size = options.bufferBytes ?? 1 << 16;
+    this.buf = Buffer.allocUnsafe(this.size + ENCODER_HEADROOM);
+    out.on("error", (e) => {
+      this.error ??= e;
+    });
+    this.out.write((options.versionHeader ?? "") + headerLine(tableColumns(table)));
+  }
+
+  write(row: z.infer<(typeof TABLES)[N]>): void {
+    const start = this.off;
+    try {
+      this.off = this.encode(row, this.buf, start);
+    } catch (e) {
+      if (!(e instanceof RowOverflow)) throw e;
+      this.writeLarge(row, start, e.need);
+    }
+    this.rows++;
+    if (this.off >= this.size) this.flushBuffer();
+  }
+
+  /**
+   * true while the stream's buffer is over its high-water mark: await drain() before
+   * feeding more input. Read from the stream itself, not remembered from write(): a
+   * 'drain' that fired while the caller awaited another writer must not be waited for.
+   */
+  get needsDrain(): boolean {
+    return this.out.writableNeedDrain;
+  }
+
+  async drain(): Promise<void> {
+    this.throwIfFailed();
+    if (!this.out.writableNeedDrain) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.out.off("error", fail);
+        resolve();
+      };
+      const fail = (e: Error) => {
+        this.out.off("drain", done);
+        reject(e);
+      };
+      this.out.once("drain", done);
+      this.out.once("error", fail);
+    });
+  }
+
+  /** Flushes, ends the stream and resolves when the bytes are written. */
+  async close(): Promise<void> {
+    this.throwIfFailed();
+    if (this.off > 0) this.flushBuffer();
+    this.out.end();
+    await finished(this.out);
+    this.throwIfFailed();
+  }
+
+  destroy(): void {
+    this.off = 0;
+    this.out.destroy();
+  }
+
+  /** A row with a string field too long for the space left: flush, then retry in a buffer big enough. */
+  private writeLarge(row: z.infer<(typeof TABLES)[N]>, start: number, need: number): void {
+    this.off = start;
+    if (this.off > 0) this.flushBuffer();
+    let size = Math.max(this.size, need * 2);
+    for (;;) {
+      const big = Buffer.allocUnsafe(size + ENCODER_HEADROOM);
+      try {
+        const end = this.encode(row, big, 0);
+        this.out.write(big.subarray(0, end));
+        return;
+      } catch (e) {
+        if (!(e instanceof RowOverflow)) throw e;
+        size = size * 2 + e.need;
+      }
+    }
+  }
+
+  private flushBuffer(): void {
+    // the stream keeps the buffer until written: hand it over and start a new one
+    this.out.write(this.buf.subarray(0, this.off));
+    this.buf = Buffer.allocUnsafe(this.size + ENCODER_HEADROOM);
+    this.off = 0;
+  }
+
+  private throwIfFailed(): void {
+    if (this.error) throw this.error;
+  }
+}

@@ -1,0 +1,115 @@
+import type { Finding } from "../engine/types.js";
+
+/**
+ * All finding wording, for every code in vsched (validate, the trace reader, the engine).
+ * Findings stay data; tests assert codes, never prose. A code without wording here still
+ * prints, through the fallback, with its facts. Codes never change meaning once released.
+ */
+type Args = Finding["args"];
+type Wording = (a: Args) => string;
+
+const v = (x: unknown): string => (x === null || x === undefined ? "(empty)" : String(x));
+const ms = (ns: unknown): string => (typeof ns === "number" ? `${(ns / 1e6).toFixed(3)} ms` : v(ns));
+const plural = (n: unknown, word: string): string => `${v(n)} ${word}${n === 1 ? "" : "s"}`;
+
+/** Codes `vsched validate` reports for a logs directory. */
+export const LOGS_CODES = {
+  MANIFEST_MISSING: (a) => `manifest.json is missing: ${v(a.reason ?? "a logs directory written by vsched convert has one")}`,
+  MANIFEST_INVALID: (a) => `manifest.json cannot be read: ${v(a.reason)}`,
+  MANIFEST_SCHEMA_MISMATCH: (a) => `schema version ${v(a.found)} is not supported: this vsched reads ${v(a.supported_major)}.x (re-convert the trace with this vsched)`,
+  MANIFEST_SCHEMA_NEWER: (a) => `schema version ${v(a.found)} is newer than ${v(a.supported)}: columns appended since are not checked`,
+  MANIFEST_ROW_COUNT_MISMATCH: (a) => `${v(a.table)} has ${v(a.actual)} rows but manifest.json says ${v(a.manifest)}`,
+  MANIFEST_COLUMNS_MISMATCH: (a) => `manifest.json lists column ${v(a.column)} of ${v(a.table)} at position ${v(a.position)}, expected ${v(a.expected)}`,
+  CSV_FILE_MISSING: (a) => `${v(a.table)}.csv is missing`,
+  CSV_EMPTY: () => "file is empty: not even a header row",
+  CSV_COLUMN_MISSING: (a) => `column ${v(a.column)} (position ${v(a.position)}) is missing`,
+  CSV_COLUMN_UNEXPECTED: (a) => `column ${v(a.column)} at position ${v(a.position)} is not part of schema ${v(a.schema)}`,
+  CSV_COLUMN_ORDER: (a) => `column ${v(a.column)} is at position ${v(a.position)}, expected position ${v(a.expected_position)}`,
+  CSV_COLUMN_DUPLICATE: (a) => `column ${v(a.column)} appears again at position ${v(a.position)}`,
+  CSV_FIELD_COUNT: (a) => `row has ${plural(a.actual, "field")}, the header has ${v(a.expected)}`,
+  CSV_MALFORMED: (a) => `malformed CSV: ${v(a.reason)}`,
+  CSV_ROW_INVALID: (a) => `${v(a.column)} = ${JSON.stringify(a.value ?? null)}: ${v(a.reason)}`,
+  CSV_TRUNCATED: (a) =>
+    a.expected !== undefined && a.expected !== null
+      ? `file is cut off: ${plural(a.rows, "row")} of the ${v(a.expected)} manifest.json records${a.unterminated ? ", last line unterminated" : ""}`
+      : `file is cut off: the last line has no newline (after ${plural(a.rows, "row")})`,
+  JOIN_UNKNOWN_REQUEST: (a) => `request ${v(a.request_id)} is not in per_request.csv`,
+  DUPLICATE_REQUEST: (a) => `request ${v(a.request_id)} appears again (first at line ${v(a.first_line)})`,
+  NEGATIVE_DURATION: (a) => `${v(a.column)} is negative (${v(a.value)} ns)${a.request_id ? ` for request ${a.request_id}` : ""}${a.iteration_id !== undefined && a.iteration_id !== null ? ` in iteration ${a.iteration_id}` : ""}`,
+  LATENCY_SUM_MISMATCH: (a) =>
+    `waiting_time + execution_time = ${v(a.sum)} ns, but e2e_latency = ${v(a.e2e_latency)} ns for request ${v(a.request_id)}`,
+  E2E_MISMATCH: (a) => `completion_time - arrival_time = ${v(a.expected)} ns, but e2e_latency = ${v(a.e2e_latency)} ns for request ${v(a.request_id)}`,
+  WAIT_SUM_MISMATCH: (a) => `wait_<cause>_ns columns sum to ${v(a.sum)} ns, but waiting_time = ${v(a.waiting_time)} ns for request ${v(a.request_id)}`,
+  KV_USED_EXCEEDS_TOTAL: (a) => `kv_cache_used ${v(a.used)} exceeds kv_cache_total ${v(a.total)} in iteration ${v(a.iteration_id)}`,
+  TOKEN_SUM_MISMATCH: (a) => `prefill_tokens + decode_tokens = ${v(a.sum)}, but total_tokens = ${v(a.total_tokens)} in iteration ${v(a.iteration_id)}`,
+  ITERATION_ORDER: (a) => `iteration_id ${v(a.iteration_id)} does not increase (previous ${v(a.previous)}, dp_rank ${v(a.dp_rank)})`,
+  EVENT_TIME_ORDER: (a) => `timestamp ${v(a.timestamp)} is earlier than the previous event's ${v(a.previous)} (dp_rank ${v(a.dp_rank)})`,
+  BATCH_SIZE_MISMATCH: (a) =>
+    `batch_size ${v(a.batch_size)} of iteration ${v(a.iteration_id)} (dp_rank ${v(a.dp_rank)}), but per_iteration_requests.csv has ${plural(a.scheduled_rows, "row")} with scheduled_tokens > 0`,
+  FINDINGS_CAPPED: (a) => `${plural(a.more, "more finding")} ${v(a.of)} not shown`,
+} satisfies Record<string, Wording>;
+
+/** Codes `vsched validate` reports for raw trace files (some shared with the reader). */
+export const RAW_CODES = {
+  RAW_EMPTY: () => "file holds no records: a raw trace starts with a header record",
+  RAW_MALFORMED_LINE: (a) => `malformed line, not JSON (${v(a.reason)})`,
+  RAW_NOT_A_RECORD: () => "line is JSON but not a trace record (an object with a string 'type')",
+  RAW_RECORD_INVALID: (a) => `invalid ${v(a.type)} record: ${v(a.path) === "" ? "" : `${v(a.path)}: `}${v(a.reason)}`,
+  RAW_MISSING_HEADER: (a) => `first record is a '${v(a.type)}' record, not a header: each trace file must start with its header`,
+  RAW_DUPLICATE_HEADER: () => "a second header record inside one file (two scheduler processes writing to one file?)",
+  RAW_UNSUPPORTED_SCHEMA: (a) => `trace schema ${v(a.found)} is not supported: this vsched reads schema ${v(a.supported_major)}.x`,
+  RAW_UNKNOWN_TYPE: (a) => `${plural(a.count, "record")} of unknown type (${v(a.types)}): written by a newer emitter${a.schema_version ? ` (schema ${a.schema_version})` : ""}; skipped`,
+  RAW_STEP_ORDER: (a) => `step ${v(a.step)} does not increase (previous step ${v(a.previous)})`,
+  RAW_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which no earlier step record announced`,
+  RAW_UNKNOWN_REQUEST: (a) => `${v(a.type)} record refers to request ${v(a.request_id)} (in ${v(a.field)}) with no earlier arrival`,
+  RAW_DUPLICATE_ARRIVAL: (a) => `second arrival of request ${v(a.request_id)} while it is still live (first at line ${v(a.first_line)})`,
+  RAW_END_MISSING: () => "no end record: the trace was not closed (process killed?) and may lack its last records",
+  RAW_END_MISMATCH: (a) => `end record says ${v(a.field)} = ${v(a.end)}, but the file has ${v(a.actual)}`,
+  RAW_TRUNCATED_TAIL: (a) => `last line${a.bytes !== undefined ? ` (${v(a.bytes)} bytes)` : ""} has no newline and is not valid JSON: the trace was probably cut off`,
+} satisfies Record<string, Wording>;
+
+/** Codes of the trace reader and the engine, reported by convert (defined in src/parse and src/engine). */
+const OTHER_CODES: Record<string, Wording> = {
+  RAW_NOT_FOUND: () => "no such file or directory",
+  RAW_UNREADABLE: (a) => `cannot read it: ${v(a.reason ?? a.why)}`,
+  RAW_NO_TRACES: () => "directory holds no *.jsonl or *.jsonl.gz trace files",
+  RAW_BAD_GZIP: (a) => `gzip data is corrupt: ${v(a.reason ?? a.why)}`,
+  RAW_BAD_HEADER: (a) => `invalid header record: ${v(a.reason ?? a.what)}`,
+  RAW_LINE_TOO_LONG: (a) => `line is longer than ${v(a.limit)} bytes: not a JSONL trace`,
+  RAW_SKIPPED_LINES: (a) => `--lenient: skipped ${plural(a.count, "malformed line")} (first at line ${v(a.first_line)})`,
+  ENGINE_DUPLICATE_ARRIVAL: (a) => `request ${v(a.request_id)} arrived again while still live; the second arrival was ignored`,
+  ENGINE_EMITTER_DROPPED: (a) => `the emitter dropped ${plural(a.count, "record")} (buffer cap reached): figures around here are incomplete`,
+  ENGINE_EMITTER_ERROR: (a) => `the emitter reported an error in ${v(a.where)}: ${v(a.error)}`,
+  ENGINE_ORDER_SET_MISMATCH: (a) =>
+    `step ${v(a.step)}: the recorded waiting queue differs from the reconstructed one (unexpected: ${v(a.unexpected) || "none"}; missing: ${v(a.missing) || "none"})`,
+  ENGINE_REPEATED: (a) => `${plural(a.more, "more finding")} ${v(a.of)} after the first`,
+  ENGINE_RUNNING_COUNT_MISMATCH: (a) => `step ${v(a.step)}: the trace says ${v(a.trace)} running requests, the reconstruction has ${v(a.reconstructed)}`,
+  ENGINE_SECOND_HEADER: () => "a second header record inside one trace; ignored",
+  ENGINE_TOKEN_COUNT_MISMATCH: (a) => `request ${v(a.request_id)} finished with ${v(a.trace)} output tokens per the trace, ${v(a.reconstructed)} reconstructed`,
+  ENGINE_UNFINISHED_REQUESTS: (a) => `${plural(a.count, "request")} had not finished when the trace ended (finish_reason unfinished)`,
+  ENGINE_UNKNOWN_REQUEST: (a) => `${v(a.record)} record refers to request ${v(a.request_id)}, which never arrived`,
+  ENGINE_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which has no step record`,
+};
+
+const ALL: Record<string, Wording> = { ...OTHER_CODES, ...RAW_CODES, ...LOGS_CODES };
+
+/** Every code `vsched validate` can report (docs/validate.md documents each). */
+export const VALIDATE_CODES = [...Object.keys(LOGS_CODES), ...Object.keys(RAW_CODES)] as const;
+
+export const hasWording = (code: string): boolean => Object.hasOwn(ALL, code);
+
+/** One sentence for a finding; unknown codes print their facts. */
+export function formatFinding(f: Pick<Finding, "code" | "args">): string {
+  const w = ALL[f.code];
+  if (w) return w(f.args);
+  const facts = Object.entries(f.args)
+    .map(([k, x]) => `${k}=${x === null ? "null" : String(x)}`)
+    .join(", ");
+  return facts ? `${f.code.toLowerCase().replaceAll("_", " ")} (${facts})` : f.code.toLowerCase().replaceAll("_", " ");
+}
+
+/** `file:line: severity: sentence [CODE]`, the form editors and terminals link. */
+export function formatFindingLine(f: Finding): string {
+  const where = f.file ? `${f.file}${f.line !== undefined ? `:${f.line}` : ""}: ` : "";
+  return `${where}${f.severity}: ${formatFinding(f)} [${f.code}]`;
+}

@@ -1,0 +1,168 @@
+import type { z } from "zod";
+import type { EngineTotals, Finding } from "../engine/types.js";
+import { HeaderRecord, TRACE_SCHEMA_VERSION } from "../schema/raw.js";
+import { columnMeta } from "../schema/columns.js";
+import { OUTPUT_SCHEMA_VERSION, TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
+import { CSV_FORMAT } from "./csv-format.js";
+import { tableFileName } from "./csv-tables.js";
+
+/**
+ * manifest.json: what a set of CSVs is, where it came from and what was skipped.
+ * Deterministic for a given input and options: keys in a fixed order (free-form maps
+ * sorted), no wall-clock time, no absolute path (inputs as given, relative to cwd),
+ * so it can be diffed and used in golden files.
+ */
+export interface ManifestSource {
+  path: string;
+  bytes: number;
+  sha256: string;
+  gzip: boolean;
+  /** added to this file's relative times to put them on the output's t=0 */
+  timeOffsetNs: number;
+  header: HeaderRecord;
+  records: Record<string, number>;
+  unknownTypes: Record<string, number>;
+  skippedLines: number;
+  skippedLineNumbers: number[];
+  truncatedTail: number | null;
+  engine: EngineTotals;
+}
+
+export interface ManifestInput {
+  vschedVersion: string;
+  options: {
+    lenient: boolean;
+    versionHeader: boolean;
+    iterationRequests: "all" | "running" | "none";
+    iterationRequestsEvery: number;
+    scheduledEvents: boolean;
+  };
+  epochZeroNs: bigint;
+  rows: Record<TableName, number>;
+  sources: ManifestSource[];
+  /** reader warnings (truncated tail, unknown types, skipped lines), each with its sentence */
+  warnings: (Finding & { message: string })[];
+  /** engine findings */
+  findings: Finding[];
+}
+
+/** findings listed one by one in the manifest; beyond that only counted by code */
+export const MANIFEST_MAX_FINDINGS = 1000;
+
+const HEADER_KEYS = Object.keys(HeaderRecord.shape);
+const CONFIG_KEYS = Object.keys(HeaderRecord.shape.config.shape);
+
+export function buildManifest(m: ManifestInput): Record<string, unknown> {
+  const recordTotals: Record<string, number> = {};
+  const unknownTotals: Record<string, number> = {};
+  for (const s of m.sources) {
+    for (const [k, n] of Object.entries(s.records)) recordTotals[k] = (recordTotals[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(s.unknownTypes)) unknownTotals[k] = (unknownTotals[k] ?? 0) + n;
+  }
+  const findingCounts: Record<string, number> = {};
+  for (const f of m.findings) findingCounts[f.code] = (findingCounts[f.code] ?? 0) + 1;
+  const sum = (f: (s: ManifestSource) => number) => m.sources.reduce((a, s) => a + f(s), 0);
+
+  return {
+    vsched_version: m.vschedVersion,
+    output_schema_version: OUTPUT_SCHEMA_VERSION,
+    reader_trace_schema_version: TRACE_SCHEMA_VERSION,
+    options: {
+      lenient: m.options.lenient,
+      version_header: m.options.versionHeader,
+      iteration_requests: m.options.iterationRequests,
+      iteration_requests_every: m.options.iterationRequestsEvery,
+      scheduled_events: m.options.scheduledEvents,
+    },
+    time: {
+      unit: "ns",
+      epoch_zero_ns: m.epochZeroNs.toString(),
+      t0: "the earliest header.clock.epoch_ns among the sources; *_time columns are relative to it, *_epoch_ns columns absolute",
+    },
+    row_order: "rows are grouped by source (in the order of 'sources'), then ordered by time within a source",
+    csv: CSV_FORMAT,
+    tables: TABLE_NAMES.map((t) => ({
+      name: t,
+      file: tableFileName(t),
+      rows: m.rows[t],
+      columns: tableColumns(t).map((c) => columnEntry(c, (TABLES[t].shape as Record<string, z.ZodType>)[c])),
+    })),
+    sources: m.sources.map((s) => ({
+      path: s.path,
+      bytes: s.bytes,
+      sha256: s.sha256,
+      gzip: s.gzip,
+      time_offset_ns: s.timeOffsetNs,
+      header: manifestHeader(s.header),
+      records: s.records,
+      unknown_types: s.unknownTypes,
+      skipped_lines: { count: s.skippedLines, first_lines: s.skippedLineNumbers },
+      truncated_tail_line: s.truncatedTail,
+      engine: {
+        requests: s.engine.requests,
+        finished: s.engine.finished,
+        unfinished: s.engine.unfinished,
+        iterations: s.engine.iterations,
+        dropped_by_emitter: s.engine.droppedByEmitter,
+        records: sortKeys(s.engine.records),
+      },
+    })),
+    totals: {
+      sources: m.sources.length,
+      bytes: sum((s) => s.bytes),
+      records: sortKeys(recordTotals),
+      unknown_types: sortKeys(unknownTotals),
+      skipped_lines: sum((s) => s.skippedLines),
+      requests: sum((s) => s.engine.requests),
+      iterations: sum((s) => s.engine.iterations),
+      rows: TABLE_NAMES.reduce((a, t) => a + m.rows[t], 0),
+      warnings: m.warnings.length,
+      findings: sortKeys(findingCounts),
+    },
+    warnings: m.warnings.map(findingEntry),
+    findings: m.findings.slice(0, MANIFEST_MAX_FINDINGS).map(findingEntry),
+    findings_not_listed: Math.max(0, m.findings.length - MANIFEST_MAX_FINDINGS),
+  };
+}
+
+export function manifestJson(m: Record<string, unknown>): string {
+  return JSON.stringify(m, null, 2) + "\n";
+}
+
+function columnEntry(name: string, schema: z.ZodType) {
+  const meta = columnMeta(schema);
+  return { name, kind: meta.kind, unit: meta.unit, nullable: schema.safeParse(null).success, description: meta.description };
+}
+
+function findingEntry(f: Finding & { message?: string }) {
+  return {
+    code: f.code,
+    severity: f.severity,
+    file: f.file ?? null,
+    line: f.line ?? null,
+    args: sortKeys(f.args),
+    ...(f.message !== undefined ? { message: f.message } : {}),
+  };
+}
+
+/** The header as written, in schema order; fields a newer minor added follow, sorted. */
+function manifestHeader(h: HeaderRecord): Record<string, unknown> {
+  const out = orderLike(h as unknown as Record<string, unknown>, HEADER_KEYS);
+  delete out.type;
+  out.config = orderLike(h.config as unknown as Record<string, unknown>, CONFIG_KEYS);
+  out.capabilities = sortKeys(h.capabilities);
+  return out;
+}
+
+function orderLike(obj: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of known) if (k in obj) out[k] = obj[k];
+  for (const k of Object.keys(obj).sort()) if (!(k in out)) out[k] = obj[k];
+  return out;
+}
+
+function sortKeys<T>(obj: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k of Object.keys(obj).sort()) out[k] = obj[k];
+  return out;
+}
