@@ -2,7 +2,7 @@
 // `vsched convert` throughput on a generated trace, against the floor (read + JSON.parse
 // per line) and a naive pandas converter, in one run. Prints ratios.
 //
-//   npm run build && node bench/convert-throughput.mjs [--mb 1024] [--baseline-mb 200] [--no-baseline] [--no-all]
+//   npm run build && node bench/convert-throughput.mjs [--mb 1024] [--baseline-mb 200] [--no-baseline] [--no-all] [--no-breakdown] [--keep]
 //
 // Measures, on bench/out/trace-<mb>mb.jsonl (made by bench/gen-trace.mjs if missing):
 //   floor      Node reading the file (1 MiB chunks) and JSON.parse of every line, MB/s
@@ -12,6 +12,8 @@
 //   rss        the child's peak RSS (process.resourceUsage via bench/convert-rss.mjs)
 //   rows/s     CSV rows written per second of convert, plus the writer alone
 //              (bench/convert-csv.mjs) on per_iteration_requests rows
+//   breakdown  bench/convert-breakdown.mjs on the --baseline-mb trace: CPU seconds of the
+//              floor, vsched's reader, + engine, + CSV writers (ratios hold under load)
 //   baseline   bench/convert-baseline-pandas.py (pandas in a venv under
 //              /root/.cache/vsched/bench-venv) vs convert on a --baseline-mb trace
 // Targets: convert (lean) ≥ 60% of the floor, CSV ≥ 1.5 M rows/s, peak RSS ≤ 256 MB.
@@ -147,6 +149,12 @@ if (!flag("no-baseline")) {
   const c = convert(bfile, [], "baseline-vsched");
   result.baseline = { trace: path.relative(root, bfile), pandas: b, vsched_all: c, pandas_time_over_vsched: b.seconds ? r2(b.seconds / c.seconds) : null };
 }
+if (!flag("no-breakdown")) {
+  const bfile = trace(BASE_MB);
+  log(`breakdown on ${path.relative(root, bfile)} …`);
+  const r = spawnSync(process.execPath, [path.join(root, "bench", "convert-breakdown.mjs"), bfile], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  result.breakdown = r.status === 0 ? JSON.parse(r.stdout) : { failed: r.status };
+}
 result.ratios = {
   convert_lean_over_floor: r2(result.convert_lean.mb_per_s / result.floor.mb_per_s),
   convert_all_over_floor: result.convert_all ? r2(result.convert_all.mb_per_s / result.floor.mb_per_s) : null,
@@ -154,6 +162,9 @@ result.ratios = {
   convert_all_rows_per_s: result.convert_all?.rows_per_s ?? null,
   csv_writer_rows_per_s: result.csv_writer.encode_and_write_rows_per_s ?? null,
   pandas_time_over_vsched: result.baseline?.pandas_time_over_vsched ?? null,
+  cpu_convert_lean_over_floor: result.breakdown?.ratios?.convert_lean_over_floor ?? null,
+  cpu_convert_all_over_floor: result.breakdown?.ratios?.convert_all_over_floor ?? null,
+  csv_rows_per_cpu_s_in_convert: result.breakdown?.layer_cpu_s?.all?.csv_rows_per_cpu_s ?? null,
   targets: { convert_over_floor: 0.6, csv_rows_per_s: 1_500_000, peak_rss_mb: 256 },
 };
 console.log(JSON.stringify(result, null, 2));

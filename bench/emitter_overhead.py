@@ -41,6 +41,12 @@ from pathlib import Path
 
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+try:  # per-version vLLM cache, as emitter/tests/conftest.py: the model inspection is reused
+    from importlib.metadata import version as _version
+
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(Path.home() / ".cache" / "vsched" / f"vllm-cache-{_version('vllm')}"))
+except Exception:
+    pass
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "emitter" / "src"))  # prefer this checkout's emitter
@@ -67,7 +73,7 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None, help="keep the traces here (default: a temp dir, deleted)")
     p.add_argument("--breakdown", action="store_true",
                    help="also time the emitter's Session methods (inclusive thread CPU per step, per level); "
-                        "adds a little overhead of its own to summary/full")
+                        "each timed call adds two thread-clock reads (~2 us each on a VM) to summary/full")
     p.add_argument("--profile", choices=["summary", "full"], default=None,
                    help="instead of timing, run this level alone under cProfile and print where the time goes")
     return p.parse_args(argv)
@@ -93,7 +99,7 @@ def main(argv=None) -> int:
 
     # vLLM's own methods, captured before the emitter patches the class: the "off"
     # scheduler is re-classed to a subclass that binds these directly.
-    originals = {name: Scheduler.__dict__[name] for name in hooks.HOOKED if name in Scheduler.__dict__}
+    originals = {name: getattr(Scheduler, name) for name in hooks.HOOKED if hasattr(Scheduler, name)}
     if hooks.is_installed():
         print("emitter hooks already installed before the bench started; 'off' would include wrappers",
               file=sys.stderr)
@@ -140,11 +146,14 @@ def main(argv=None) -> int:
         while len(s.waiting) < a.waiting and i < len(specs):
             sp = specs[i]
             i += 1
-            s.add_request(driver._kw(Request, request_id=sp.req_id, prompt_token_ids=list(sp.prompt_token_ids),
-                                     sampling_params=SamplingParams(max_tokens=sp.max_tokens,
-                                                                    stop_token_ids=[driver.EOS_TOKEN_ID]),
-                                     pooling_params=None, eos_token_id=None, block_hasher=hasher,
-                                     mm_features=None))
+            if hasattr(driver, "make_request"):
+                s.add_request(driver.make_request(sp, time.time(), hasher))
+            else:
+                s.add_request(driver._kw(Request, request_id=sp.req_id, prompt_token_ids=list(sp.prompt_token_ids),
+                                         sampling_params=SamplingParams(max_tokens=sp.max_tokens,
+                                                                        stop_token_ids=[driver.EOS_TOKEN_ID]),
+                                         pooling_params=None, eos_token_id=None, block_hasher=hasher,
+                                         mm_features=None))
             added += 1
         next_spec[cfg] = i
         if len(s.waiting) < a.waiting:
@@ -245,9 +254,10 @@ def main(argv=None) -> int:
                        f"(trimmed {100*r_trim:.2f}% vs target {100*target[c]:.1f}%)")
     print("targets: " + "; ".join(verdict))
     if spent:
-        print("breakdown: emitter methods, inclusive scheduler-thread CPU per step (nested: _order_check, "
-              "_skipped, _stop inside after_schedule; put inside emit); 'rest' = added - top-level hooks "
-              "= the allocate_slots/pop_request/hook wrappers and indirect costs")
+        print("breakdown: emitter Session methods, inclusive scheduler-thread CPU per step (_order_check, "
+              "_skipped, _stop are inside after_schedule; emit = writer.put, inside the others; on_arrival is "
+              "inside add_request, outside the window); rest = added - the in-window methods = the "
+              "allocate_slots/pop_request closures, hook wrappers and indirect costs")
         for c in configs:
             if c == "off":
                 continue
@@ -262,9 +272,11 @@ def main(argv=None) -> int:
     return 0 if same else 1
 
 
-TOP_LEVEL = ("before_schedule", "after_schedule", "restore", "before_update", "after_update", "on_arrival",
-             "on_free", "on_preempt", "before_finish", "after_finish")
-NESTED = ("_order_check", "_skipped", "_stop", "emit")
+# Session methods that run inside schedule()/update_from_output() (the measured window),
+# ones nested in them, and on_arrival (inside add_request, reported with it).
+TOP_LEVEL = ("before_schedule", "after_schedule", "restore", "before_update", "after_update", "on_free",
+             "on_preempt", "before_finish", "after_finish")
+NESTED = ("_order_check", "_skipped", "_stop", "emit", "on_arrival")
 
 
 def instrument(enabled, scheds):

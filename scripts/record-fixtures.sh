@@ -55,6 +55,7 @@ record() {  # record NAME VLLM_VERSION HARNESS_ARGS...
   mkdir -p "fixtures/$name"
   echo "== $name (vLLM $version)" >&2
   env PYTHONHASHSEED=0 TZ=UTC VLLM_LOGGING_LEVEL=ERROR HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    VLLM_CACHE_ROOT="${VLLM_CACHE_ROOT:-$HOME/.cache/vsched/vllm-cache-$version}" \
     "$venv/bin/python" -m vsched_emitter.harness --out "fixtures/$name" --data-dir fixtures/data \
     --clock virtual "$@"
 }

@@ -10,5 +10,5 @@ npx vitest run
 for version in ${VSCHED_VLLM_VERSIONS:-0.33.0 0.11.0}; do
   venv="$(bash emitter/scripts/vllm_env.sh "$version")"
   echo "== emitter tests against vLLM $version"
-  (cd emitter && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests)
+  (cd emitter && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests e2e/test_fixture.py)
 done

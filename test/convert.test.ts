@@ -178,3 +178,25 @@ describe("convert", () => {
     expect(existsSync(path.join(dir, "out", "manifest.json"))).toBe(false);
   });
 });
+
+describe("manifest findings", () => {
+  it("counts every engine finding but lists only the first MANIFEST_MAX_FINDINGS", async () => {
+    const { FindingCollector, buildManifest, MANIFEST_MAX_FINDINGS } = await import("../src/report/manifest.js");
+    const c = new FindingCollector();
+    for (let i = 0; i < MANIFEST_MAX_FINDINGS + 5; i++) c.add({ code: i % 2 ? "B_CODE" : "A_CODE", severity: i === 3 ? "error" : "warning", line: i + 1, args: { z: 1, a: 2 } });
+    const m = buildManifest({
+      vschedVersion: "x",
+      options: { lenient: false, versionHeader: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true },
+      epochZeroNs: 5n,
+      rows: { per_request: 0, per_iteration: 0, per_iteration_requests: 0, events: 0, state_transitions: 0 },
+      sources: [],
+      warnings: [],
+      findings: c,
+    }) as { findings: { args: object }[]; findings_not_listed: number; totals: { findings: Record<string, number> } };
+    expect(c.errors).toBe(1);
+    expect(m.findings).toHaveLength(MANIFEST_MAX_FINDINGS);
+    expect(m.findings_not_listed).toBe(5);
+    expect(m.totals.findings).toEqual({ A_CODE: 503, B_CODE: 502 });
+    expect(Object.keys(m.findings[0].args)).toEqual(["a", "z"]);
+  });
+});

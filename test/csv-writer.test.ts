@@ -53,7 +53,8 @@ describe("CSV field format", () => {
       expect(f({ request_id: "cmpl-0123456789abcdef-0" })).toBe("7,cmpl-0123456789abcdef-0,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1\n");
     }
     // integers of every size, negative and beyond 2^32 included
-    for (const n of [0, 9, 10, 99, 4294967295, 4294967296, 2 ** 53 - 1, -1, -4294967296]) expect(f({ time_in_state: n }).split(",")[7]).toBe(String(n));
+    for (const n of [0, 9, 10, 99, 100, 12345678, 100000000, 4294967295, 4294967296, 945075713180, 100000000000, 2 ** 53 - 1, 2 ** 53, 1e21, -1, -4294967296, 1.5])
+      expect(f({ time_in_state: n }).split(",")[7]).toBe(String(n));
   });
 
   it("encodes float columns with 6 decimals and survives huge values", () => {

@@ -98,6 +98,16 @@ describe("waiting reasons", () => {
     expect(reasons).toEqual({ a: null, b: "memory_insufficient", c: "head_of_line_blocked" });
   });
 
+  test("a preemption between steps (reset_prefix_cache) does not freeze admissions the way an in-step one does", () => {
+    const out = replay([
+      header({ max_num_seqs: 1 }), arrival("a", 0), arrival("b", 1),
+      step(0, 10, { new: [["a", 0]], sched: [["a", 8, 0]], running: 1, waiting: 1, stop: { cause: "max_num_seqs", req: null } }),
+      step(1, 30, { preempted: ["a"], resumed: [["a", 0]], sched: [["a", 8, 0]], running: 1, waiting: 1, stop: { cause: "max_num_seqs", req: null } }),
+    ]);
+    const b = out.perIterationRequests.filter((r) => r.request_id === "b").map((r) => r.waiting_reason);
+    expect(b).toEqual(["max_num_seqs", "max_num_seqs"]);
+  });
+
   test("summary-level traces infer the cause from the limits", () => {
     const out = replay([
       header({ max_num_seqs: 1 }, "summary"), arrival("a", 0), arrival("b", 1),

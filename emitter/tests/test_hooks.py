@@ -94,13 +94,17 @@ def test_a_process_without_a_scheduler_writes_nothing(tmp_path):
     its end record from atexit."""
     log_dir = tmp_path / "logs"
     script = textwrap.dedent(f"""
+        import sys
         from pathlib import Path
         import vllm.plugins
         vllm.plugins.load_general_plugins()
         vllm.plugins.plugins_loaded = False
         vllm.plugins.load_general_plugins()  # a second load, as vLLM does in several places
         from vsched_emitter import hooks
-        assert hooks.is_installed(), "entry point not loaded"
+        # cheap: the scheduler module is not imported just to patch it
+        assert "vllm.v1.core.sched.scheduler" not in sys.modules and hooks.is_pending()
+        import vllm.v1.core.sched.scheduler  # what EngineCore does before building a Scheduler
+        assert hooks.is_installed() and not hooks.is_pending(), "entry point not loaded"
         from vllm.sampling_params import SamplingParams
         from vsched_emitter.harness.driver import SchedulerKnobs, build_scheduler, build_vllm_config
         SamplingParams(max_tokens=3)
@@ -131,3 +135,19 @@ def test_settings_from_env():
     s = env.from_env({env.ENABLE: "1", env.LEVEL: "loud", env.FLUSH_STEPS: "-3", env.MAX_BUFFERED: "many"})
     assert (s.level, s.flush_steps, s.max_buffered) == ("full", 100, 65536)
     assert not env.from_env({env.ENABLE: "1", env.LEVEL: "off"}).active
+
+
+def test_a_session_that_cannot_start_leaves_vllm_alone(clean_hooks, tmp_path, monkeypatch):
+    from vsched_emitter import capabilities
+
+    def broken(*args, **kwargs):
+        raise KeyError("unexpected vLLM layout")
+
+    monkeypatch.setattr(capabilities, "header", broken)
+    hooks.install(Settings(enabled=True, log_dir=tmp_path / "logs"))
+    sched = build_scheduler(SchedulerKnobs(num_blocks=32))
+    assert hooks.session_of(sched) is None
+    out = sched.schedule()  # the wrappers pass straight through
+    assert out.total_num_scheduled_tokens == 0
+    sched.shutdown()
+    assert not (tmp_path / "logs").exists() or not list((tmp_path / "logs").iterdir())

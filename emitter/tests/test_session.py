@@ -66,6 +66,7 @@ def test_preemption_between_steps_goes_into_the_next_step(tmp_path):
     assert s4["stop"]["cause"] != "preemption"   # not a preemption inside schedule()
     assert [x[0] for x in s4["resumed"]] == ["q0", "q1", "q2"]  # re-admitted head first, same step
     assert all(n == 0 for _, n in s4["resumed"])  # the prefix cache was reset
+    assert s4["order"] == ["w"]  # the rule keeps preempted requests at the head: recorded instead
     _check_against_oracle(case)
 
 
@@ -128,6 +129,23 @@ def test_flush_every_s_seconds(tmp_path, monkeypatch):
     assert seen == {0: True}
 
 
+def test_a_quiet_scheduler_is_flushed_without_waiting_for_n_steps_or_s_seconds(tmp_path, monkeypatch):
+    # vLLM kills the engine core at shutdown before Scheduler.shutdown(): what an idle
+    # scheduler recorded must already be on disk.
+    monkeypatch.setenv("VLLM_SCHEDULER_LOG_FLUSH_STEPS", "100000")
+    monkeypatch.setenv("VLLM_SCHEDULER_LOG_FLUSH_SECONDS", "1000")
+    seen = {}
+
+    def on_update(sched, step, outputs):
+        if step == 0:
+            seen["early"] = _step_lines(sched)
+            seen["after_idle"] = _eventually(lambda: _step_lines(sched) == 1, timeout=5.0)
+
+    lib.run_case(tmp_path, [Spec("q", 0.0, lib.prompt(20, 1), 8)], Knobs(num_blocks=64, max_model_len=512),
+                 on_update=on_update)
+    assert seen == {"early": 0, "after_idle": True}
+
+
 def _eventually(pred, timeout: float = 2.0) -> bool:
     end = time.perf_counter() + timeout
     while time.perf_counter() < end:
@@ -148,3 +166,40 @@ def test_real_clock(tmp_path):
     assert ts == sorted(ts)
     steps = case.of("step")
     assert steps[-1]["t_end"] - steps[0]["t_start"] >= 0.001 * (len(steps) - 2) * 1e9  # model time slept
+
+
+def test_without_log_stats_the_emitter_uses_its_own_clock(tmp_path):
+    """--disable-log-stats: no vLLM events, so arrival.t is the emitter's clock, sched_t is
+    null, and the header says so."""
+    from vsched_emitter.env import Settings
+    from vsched_emitter.harness import driver
+
+    hooks.install(Settings(enabled=True, log_dir=tmp_path))
+    try:
+        knobs = Knobs(max_num_seqs=2, num_blocks=64, max_model_len=512, enable_prefix_caching=False)
+        sched = driver.build_scheduler(knobs, log_stats=False)  # (prefix caching needs a block hasher)
+        specs = {f"n{i}": Spec(f"n{i}", 0.0, lib.prompt(20, i), 3) for i in range(3)}
+        for s in specs.values():
+            sched.add_request(driver.make_request(s, time.time()))
+        runner = driver._Runner(sched, specs, is_async=False)
+        while sched.has_requests():
+            out = sched.schedule()
+            _, mro = runner.after_schedule(out)
+            assert all(eco.scheduler_stats is None for eco in sched.update_from_output(out, mro).values())
+        path = hooks.session_of(sched).path
+        sched.shutdown()
+    finally:
+        hooks.install(None)
+    trace = lib.load_jsonl(path)
+    assert lib.schema_errors(trace) == []
+    header = trace[0]
+    assert header["config"]["log_stats"] is False and header["capabilities"]["event_timestamps"] is False
+    assert any("log_stats" in x["why"] for x in header["not_captured"])
+    arrivals = [r for r in trace if r["type"] == "arrival"]
+    assert len(arrivals) == 3 and 0 < arrivals[0]["t"] < arrivals[1]["t"] < arrivals[2]["t"]
+    steps = [r for r in trace if r["type"] == "step"]
+    assert steps and all(s["sched_t"] is None for s in steps)
+    assert {x[0] for s in steps for x in s["new"]} == set(specs)
+    updates = [r for r in trace if r["type"] == "update"]
+    assert all(u["out_t"] is None or u["t_start"] <= u["out_t"] <= u["t_end"] for u in updates)
+    assert sum(n for u in updates for _, n in u["tokens"]) == 9

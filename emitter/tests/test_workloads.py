@@ -228,3 +228,25 @@ def test_arrivals_sorted_for_every_source():
                   wl.mooncake("conversation", n=50, tokens_per_hash_block=16, data_dir=SLICES)):
         arr = [s.arrival_s for s in specs]
         assert arr == sorted(arr)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+def test_fixture_recipes_point_at_the_repo_slices():
+    """Every recorded fixture was made from fixtures/data as it is now (so
+    scripts/record-fixtures.sh regenerates it from the repo alone)."""
+    import hashlib
+
+    recipes = sorted(REPO.glob("fixtures/*/recipe.json"))
+    harness = [r for r in recipes if json.loads(r.read_text()).get("command", "").startswith(
+        "python -m vsched_emitter.harness")]
+    if not harness:
+        pytest.skip("no recorded harness fixtures")
+    for r in harness:
+        recipe = json.loads(r.read_text())
+        assert "--clock virtual" in recipe["command"] and "--data-dir fixtures/data" in recipe["command"], r
+        for rel, sha in recipe["data"].items():
+            assert rel.startswith("fixtures/data/"), (r, rel)
+            assert hashlib.sha256((REPO / rel).read_bytes()).hexdigest() == sha, (r, rel)
+        for out in recipe["outputs"]:
+            assert (REPO / out).exists(), (r, out)

@@ -215,7 +215,7 @@ def fcfs_orders(trace: list[dict]) -> dict[int, list[str]]:
             finished.update(f[0] for f in rec["finished"])
         elif kind == "step":
             removed = {x[0] for x in rec["new"]} | {x[0] for x in rec["resumed"]} | finished
-            expected = [r for r in [*reversed(rec["preempted"]), *order, *arrivals] if r not in removed]
+            expected = [*reversed(rec["preempted"]), *(r for r in [*order, *arrivals] if r not in removed)]
             order = rec["order"] if rec.get("order") is not None else expected
             orders[rec["step"]] = order
             arrivals, finished = [], set()

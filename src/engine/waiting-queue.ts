@@ -49,14 +49,17 @@ export class WaitingQueue {
    */
   applyStep(preempted: readonly string[], recorded: readonly string[] | null | undefined): { unexpected: string[]; missing: string[] } {
     const merged = this.order.concat(this.pendingArrivals).filter((id) => !this.removed.has(id));
+    // a request preempted between steps can be resumed in the same step; the emitter's
+    // FCFS rule keeps the preempted head as is (its `order` corrects it), priority sorts
+    const back = this.byPriority ? preempted.filter((id) => !this.removed.has(id)) : preempted;
     this.pendingArrivals = [];
     this.removed.clear();
     let next: string[];
     if (this.byPriority) {
-      next = merged.concat(preempted);
+      next = merged.concat(back);
       next.sort((a, b) => this.comparePriority(a, b));
     } else {
-      next = preempted.slice().reverse().concat(merged);
+      next = back.slice().reverse().concat(merged);
     }
     let unexpected: string[] = [];
     let missing: string[] = [];

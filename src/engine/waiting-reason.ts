@@ -36,8 +36,10 @@ export function waitingReason(id: string, priority: number, f: StepFacts): Waiti
   if (s.paused) return "paused";
   const skip = f.skipped.get(id);
   if (skip) return SKIP_TO_REASON[skip];
-  // vLLM skips the whole waiting loop in a step that had to preempt: memory pressure
-  if (f.preempted.size > 0) return "memory_insufficient";
+  // vLLM skips the whole waiting loop in a step that had to preempt (memory pressure).
+  // Preemptions between steps (reset_prefix_cache) are listed too but do not skip it, so
+  // full-level traces say which it was; summary-level ones only have the list.
+  if (s.stop ? s.stop.cause === "preemption" : f.preempted.size > 0) return "memory_insufficient";
   const resource = resourceReason(id, f);
   if (f.byPriority && (resource === "max_num_seqs" || resource === "max_num_batched_tokens")) {
     if (f.bestAdmittedPriority !== null && f.bestAdmittedPriority < priority) return "priority_outranked";

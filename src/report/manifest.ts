@@ -42,8 +42,25 @@ export interface ManifestInput {
   sources: ManifestSource[];
   /** reader warnings (truncated tail, unknown types, skipped lines), each with its sentence */
   warnings: (Finding & { message: string })[];
-  /** engine findings */
-  findings: Finding[];
+  /** engine findings, as collected (bounded) */
+  findings: FindingCollector;
+}
+
+/**
+ * Engine findings with bounded memory: every finding is counted by code and severity,
+ * the first MANIFEST_MAX_FINDINGS are kept for the manifest.
+ */
+export class FindingCollector {
+  readonly listed: Finding[] = [];
+  readonly byCode: Record<string, number> = {};
+  total = 0;
+  errors = 0;
+  readonly add = (f: Finding): void => {
+    this.total++;
+    if (f.severity === "error") this.errors++;
+    this.byCode[f.code] = (this.byCode[f.code] ?? 0) + 1;
+    if (this.listed.length < MANIFEST_MAX_FINDINGS) this.listed.push(f);
+  };
 }
 
 /** findings listed one by one in the manifest; beyond that only counted by code */
@@ -59,8 +76,6 @@ export function buildManifest(m: ManifestInput): Record<string, unknown> {
     for (const [k, n] of Object.entries(s.records)) recordTotals[k] = (recordTotals[k] ?? 0) + n;
     for (const [k, n] of Object.entries(s.unknownTypes)) unknownTotals[k] = (unknownTotals[k] ?? 0) + n;
   }
-  const findingCounts: Record<string, number> = {};
-  for (const f of m.findings) findingCounts[f.code] = (findingCounts[f.code] ?? 0) + 1;
   const sum = (f: (s: ManifestSource) => number) => m.sources.reduce((a, s) => a + f(s), 0);
 
   return {
@@ -117,11 +132,11 @@ export function buildManifest(m: ManifestInput): Record<string, unknown> {
       iterations: sum((s) => s.engine.iterations),
       rows: TABLE_NAMES.reduce((a, t) => a + m.rows[t], 0),
       warnings: m.warnings.length,
-      findings: sortKeys(findingCounts),
+      findings: sortKeys(m.findings.byCode),
     },
     warnings: m.warnings.map(findingEntry),
-    findings: m.findings.slice(0, MANIFEST_MAX_FINDINGS).map(findingEntry),
-    findings_not_listed: Math.max(0, m.findings.length - MANIFEST_MAX_FINDINGS),
+    findings: m.findings.listed.map(findingEntry),
+    findings_not_listed: m.findings.total - m.findings.listed.length,
   };
 }
 

@@ -81,7 +81,7 @@ export async function runCli(args: string[], o: RunOptions = {}): Promise<CliRes
     child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : -1)));
   });
   clearTimeout(timer);
-  const norm = (s: string) => normalise(s, cwd, o.replace);
+  const norm = (s: string) => normalise(s, o.replace);
   return {
     command: norm(["vsched", ...args.map(shellQuote)].join(" ")),
     stdout: norm(Buffer.concat(out).toString("utf8")),
@@ -91,14 +91,13 @@ export async function runCli(args: string[], o: RunOptions = {}): Promise<CliRes
 }
 
 /** Replaces machine-specific paths so transcripts are the same everywhere. */
-export function normalise(text: string, cwd: string, extra: [string | RegExp, string][] = []): string {
+export function normalise(text: string, extra: [string | RegExp, string][] = []): string {
   let s = text;
   for (const [from, to] of extra) s = typeof from === "string" ? s.split(from).join(to) : s.replace(from, to);
   const tmp = [os.tmpdir(), safeRealpath(os.tmpdir())];
   for (const t of tmp) s = s.split(t).join("<TMP>");
   s = s.replace(/<TMP>\/[A-Za-z0-9._-]*vsched-test-[A-Za-z0-9]+/g, "<TMP>");
   s = s.split(ROOT).join("<ROOT>");
-  void cwd;
   return s.replace(/\r\n/g, "\n");
 }
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import atexit
 import functools
+import importlib.util
 import logging
+import sys
 import threading
 
 from . import env
@@ -33,8 +35,75 @@ _atexit_registered = False
 _init_error_logged = False
 
 
+SCHEDULER_MODULE = "vllm.v1.core.sched.scheduler"
+
+
 def is_installed() -> bool:
     return _target is not None
+
+
+def is_pending() -> bool:
+    """install_when_imported() is waiting for vLLM to import its scheduler module."""
+    return _finder is not None and _finder in sys.meta_path
+
+
+class _InstallOnImport:
+    """A one-shot meta path finder: lets the normal finders locate the scheduler module and
+    runs install() right after the module has executed, before anyone can use the class."""
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != SCHEDULER_MODULE:
+            return None
+        _remove_finder()
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+        settings = self.settings
+
+        def exec_then_install(module):
+            exec_module(module)
+            try:
+                install(settings)
+            except Exception as e:
+                logger.warning("vsched: cannot patch the scheduler, not recording: %r", e)
+
+        spec.loader.exec_module = exec_then_install
+        return spec
+
+
+_finder: _InstallOnImport | None = None
+
+
+def _remove_finder() -> None:
+    global _finder
+    if _finder is not None:
+        try:
+            sys.meta_path.remove(_finder)
+        except ValueError:
+            pass
+        _finder = None
+
+
+def install_when_imported(settings: Settings | None = None) -> None:
+    """install() now if vLLM's scheduler module is loaded, else right after it is imported.
+
+    Keeps plugin registration cheap in processes that never schedule (API server, workers):
+    they do not pay for importing the scheduler module.
+    """
+    global _finder
+    with _lock:
+        if _target is not None or SCHEDULER_MODULE in sys.modules:
+            install(settings)
+            return
+        if _finder is None:
+            _finder = _InstallOnImport(settings)
+            sys.meta_path.insert(0, _finder)
+        else:
+            _finder.settings = settings
 
 
 def patched_names() -> frozenset:
@@ -85,6 +154,7 @@ def uninstall() -> None:
     """Restore the original methods exactly and close every live session."""
     global _target
     with _lock:
+        _remove_finder()
         target = _target
         if target is not None:
             for name, original in _originals.items():

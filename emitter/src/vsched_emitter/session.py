@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 
 from . import capabilities
@@ -32,9 +33,9 @@ FINISH_REASONS = {
     "FINISHED_ABORTED": "abort",
     "FINISHED_ERROR": "error",
     "FINISHED_IGNORED": "ignored",
-    # Not in the schema's enum: vLLM's repetition detector is a stop condition.
-    "FINISHED_REPETITION": "stop",
+    "FINISHED_REPETITION": "repetition",
 }
+_REQUEST_ID = attrgetter("request_id")
 GRAMMAR_WAIT = frozenset({"WAITING_FOR_FSM", "WAITING_FOR_STRUCTURED_OUTPUT_GRAMMAR"})
 
 _path_lock = threading.Lock()
@@ -87,11 +88,11 @@ class Session:
         self.max_active = int(getattr(sched, "max_num_active_reqs", None) or sched.max_num_running_reqs)
         self.long_prefill = int(getattr(sched.scheduler_config, "long_prefill_token_threshold", 0) or 0)
 
-        self.path = trace_path(settings.log_dir, capabilities.dp_rank(sched), settings.gzip)
-        self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
-                             flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered)
         self.header = capabilities.header(sched, level=settings.level, anchor_epoch_ns=epoch_ns,
                                           anchor_mono_ns=self.anchor, patched=patched)
+        self.path = trace_path(settings.log_dir, self.header["dp_rank"], settings.gzip)
+        self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
+                             flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered)
         self.writer.put("header", self.header)
 
         self.step_no = 0
@@ -414,25 +415,22 @@ class Session:
 
     def _order_check(self, sched, preempted, admitted):
         """The waiting order, or OMIT when it equals the documented expectation:
-        [preempted this step, reversed] + [previous order + arrivals since, in order],
-        minus requests admitted/resumed this step and requests finished since."""
+        [preempted this step, reversed] + ([previous order + arrivals since, in order]
+        minus requests admitted/resumed this step and requests finished since).
+
+        One pass over the queue; the list work is done by C-level builtins."""
+        base = self.order + self.arrivals_since if self.arrivals_since else self.order
         removed = self.finished_since | admitted if self.finished_since else admitted
-        expected = [rid for rid in chain(reversed(preempted), self.order, self.arrivals_since)
-                    if rid not in removed]
-        n = len(expected)
-        i = 0
-        same = True
-        for r in chain.from_iterable(self._queues(sched)):
-            if i >= n or r.request_id != expected[i]:
-                same = False
-                break
-            i += 1
-        if same and i == n:
-            self.order = expected
-            return OMIT
-        actual = [r.request_id for r in chain.from_iterable(self._queues(sched))]
+        drop = removed.intersection(base) if removed else None
+        if drop:
+            k = 0
+            while k < len(base) and base[k] in drop:  # usual case: admitted from the head
+                k += 1
+            base = base[k:] if k == len(drop) else [rid for rid in base if rid not in drop]
+        expected = [*reversed(preempted), *base] if preempted else base
+        actual = list(map(_REQUEST_ID, chain.from_iterable(self._queues(sched))))
         self.order = actual
-        return actual
+        return OMIT if actual == expected else actual
 
     def _scores(self, reqs, ids) -> None:
         scores = self.scores
@@ -469,6 +467,12 @@ class Session:
                     n = len(o.new_token_ids)
                     if n:
                         tokens.append([o.request_id, n])
+                    if o.finish_reason is not None and o.request_id in self.running_ids:
+                        # A resumable (streaming-input) request "finishes" a turn without
+                        # being freed: it is back in the waiting queue.
+                        r = sched.requests.get(o.request_id)
+                        if r is not None and r.status != self.RUNNING:
+                            self.running_ids.discard(o.request_id)
         if ts_min is not None:
             out_t = self.rel(ts_min)
         finished = self.update_finished

@@ -21,6 +21,9 @@ logger = logging.getLogger("vsched_emitter")
 
 _STOP = ("__stop__", None)
 
+#: flush when no record has arrived for this long (the scheduler went idle)
+IDLE_FLUSH_SECONDS = 1.0
+
 
 class Writer:
     def __init__(self, path: Path, *, use_gzip: bool, flush_steps: int, flush_seconds: float,
@@ -102,6 +105,10 @@ class Writer:
         while True:
             try:
                 wait = max(0.05, self.flush_seconds - (time.perf_counter() - last_flush))
+                if dirty:
+                    # vLLM SIGKILLs the engine core at shutdown before Scheduler.shutdown()
+                    # runs; a scheduler that has gone quiet must already be on disk.
+                    wait = min(wait, IDLE_FLUSH_SECONDS)
                 try:
                     kind, values = q.get(timeout=wait)
                 except queue.Empty:

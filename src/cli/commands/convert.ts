@@ -1,14 +1,14 @@
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createEngine } from "../../engine/index.js";
-import type { EngineOptions, Finding } from "../../engine/types.js";
+import type { EngineOptions } from "../../engine/types.js";
 import { resolveInputs } from "../../parse/inputs.js";
 import { describeParseFinding } from "../../parse/messages.js";
 import { readTraceFile, readTraceHeader } from "../../parse/node.js";
 import { explainRecordFailure } from "../../parse/records.js";
 import type { RawRecord } from "../../schema/raw.js";
 import { CsvTableSet, tableFileName } from "../../report/csv-tables.js";
-import { buildManifest, manifestJson, type ManifestInput, type ManifestSource } from "../../report/manifest.js";
+import { buildManifest, FindingCollector, manifestJson, type ManifestInput, type ManifestSource } from "../../report/manifest.js";
 import { createProgress, NO_PROGRESS } from "../../report/progress.js";
 import { TABLE_NAMES } from "../../schema/tables.js";
 import { VERSION } from "../../version.js";
@@ -94,14 +94,14 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
 
   const sources: ManifestSource[] = [];
   const warnings: ManifestInput["warnings"] = [];
-  const findings: Finding[] = [];
+  const findings = new FindingCollector();
   try {
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i];
       const timeOffsetNs = Number(epochs[i] - epochZeroNs);
       const engine = createEngine(
         headers[i],
-        { ...tables.sink, finding: (f) => findings.push(f) },
+        { ...tables.sink, finding: findings.add },
         {
           timeOffsetNs,
           epochZeroNs,
@@ -165,12 +165,12 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
     await staged.commit([...TABLE_NAMES.map(tableFileName), "manifest.json"]);
     progress.done();
 
-    const errors = findings.filter((f) => f.severity === "error").length;
+    const errors = findings.errors;
     if (!o.quiet) {
       const records = sources.reduce((a, s) => a + Object.values(s.records).reduce((x, y) => x + y, 0), 0);
       const totalRows = Object.values(rows).reduce((a, b) => a + b, 0);
       const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
-      const tail = [plural(warnings.length, "warning"), ...(findings.length ? [`${plural(findings.length, "finding")} (${errors ? `${plural(errors, "error")}; ` : ""}see manifest.json)`] : [])];
+      const tail = [plural(warnings.length, "warning"), ...(findings.total ? [`${plural(findings.total, "finding")} (${errors ? `${plural(errors, "error")}; ` : ""}see manifest.json)`] : [])];
       stderr.write(
         `vsched: converted ${plural(inputs.length, "file")} (${plural(records, "record")}) into ${outDisplay}/: ` +
           `${plural(sources.reduce((a, s) => a + s.engine.requests, 0), "request")}, ${plural(sources.reduce((a, s) => a + s.engine.iterations, 0), "iteration")}, ` +

@@ -189,7 +189,11 @@ def _block_hasher(vllm_config, block_size: int):
 
 def _ensure_plugin() -> None:
     """Load the emitter the way vLLM does (entry point group vllm.general_plugins)."""
+    import importlib
+
     from vsched_emitter import hooks
+
+    importlib.import_module(hooks.SCHEDULER_MODULE)  # loaded first, so the plugin patches at once
 
     if not hooks.is_installed():
         import vllm.plugins as vp
@@ -204,6 +208,23 @@ def _ensure_plugin() -> None:
         raise RuntimeError("the vsched plugin did not load: is vsched-emitter installed "
                            "(pip install -e emitter) and allowed by VLLM_PLUGINS?")
     hooks.install(None)  # settings from the environment at Scheduler construction
+
+
+def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None):
+    """vLLM's Request for a spec, as the frontend would hand it to the engine core."""
+    from vllm.sampling_params import SamplingParams
+    from vllm.v1.request import Request
+
+    lora = None
+    if spec.lora_id is not None:
+        from vllm.lora.request import LoRARequest
+
+        lora = _kw(LoRARequest, lora_name=f"lora{spec.lora_id}", lora_int_id=spec.lora_id,
+                   lora_path=f"/nonexistent/lora{spec.lora_id}")
+    params = SamplingParams(max_tokens=spec.max_tokens, stop_token_ids=[EOS_TOKEN_ID])
+    return _kw(Request, request_id=spec.req_id, prompt_token_ids=list(spec.prompt_token_ids),
+               sampling_params=params, pooling_params=None, eos_token_id=None, arrival_time=arrival_time,
+               priority=spec.priority, lora_request=lora, block_hasher=block_hasher, mm_features=None)
 
 
 class _Runner:
@@ -336,12 +357,8 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
 
 
 def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
-    from vllm.sampling_params import SamplingParams
-    from vllm.v1.request import Request, RequestStatus
+    from vllm.v1.request import RequestStatus
 
-    lora_cls = None
-    if any(s.lora_id is not None for s in specs):
-        from vllm.lora.request import LoRARequest as lora_cls
     hasher = _block_hasher(vc, knobs.block_size)
     by_id = {s.req_id: s for s in specs}
     runner = _Runner(sched, by_id, knobs.async_scheduling)
@@ -363,17 +380,9 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
             nudge = nudge + 1 if s.arrival_s == last_arrival else 0
             last_arrival = s.arrival_s
             arrival_time = clock.wall_at(s.arrival_s) + nudge * 1e-6
-            lora = None
-            if s.lora_id is not None:
-                lora = _kw(lora_cls, lora_name=f"lora{s.lora_id}", lora_int_id=s.lora_id,
-                           lora_path=f"/nonexistent/lora{s.lora_id}")
-            params = SamplingParams(max_tokens=s.max_tokens, stop_token_ids=[EOS_TOKEN_ID])
-            req = _kw(Request, request_id=s.req_id, prompt_token_ids=list(s.prompt_token_ids),
-                      sampling_params=params, pooling_params=None, eos_token_id=None, arrival_time=arrival_time,
-                      priority=s.priority, lora_request=lora, block_hasher=hasher, mm_features=None)
             if oracle is not None:
                 oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens)
-            sched.add_request(req)
+            sched.add_request(make_request(s, arrival_time, hasher))
             if s.abort_after_s is not None:
                 heapq.heappush(aborts, (s.arrival_s + s.abort_after_s, len(aborts), s.req_id))
 
