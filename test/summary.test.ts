@@ -12,7 +12,7 @@ import { computeSummary } from "../src/report/summary.js";
 import { dirSource } from "../src/report/summary-source.js";
 import { WAITING_REASONS } from "../src/schema/waiting.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
-import { realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
+import { REAL_FIXTURES, realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
 
 type Rec = Record<string, string>;
 const read = (dir: string, table: string): Rec[] =>
@@ -274,13 +274,13 @@ function expectClose(actual: unknown, want: unknown, where = "summary"): void {
 
 let tmp: string;
 let synth: string;
-let real: string | null = null;
+const real = new Map<string, string>();
 const SLO = { ttft_ns: 2_000_000, tpot_ns: 600_000 };
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-test-"));
   synth = writeLogsDir(path.join(tmp, "logs"), simulate({ seed: 7, requests: 24 }));
-  real = await realLogsDir(path.join(tmp, "real"));
+  for (const name of REAL_FIXTURES) real.set(name, await realLogsDir(path.join(tmp, name), name));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -301,12 +301,12 @@ describe("summary --json equals figures recomputed from the CSV text", () => {
     expect(got.notes).toEqual([]);
   });
 
-  test.runIf(process.env.VSCHED_SKIP_REAL !== "1")("a real converted fixture, when one exists", async (ctx) => {
-    if (!real) return ctx.skip();
-    const r = await runCli(["summary", real, "--json", "--slo", "ttft=2ms,tpot=600us"]);
+  test.each(REAL_FIXTURES)("fixture %s, recorded from vLLM's real scheduler", async (name) => {
+    const dir = real.get(name)!;
+    const r = await runCli(["summary", dir, "--json", "--slo", "ttft=2ms,tpot=600us"]);
     expect(r.exitCode).toBe(0);
     const got = JSON.parse(r.stdout);
-    const want = expected(real, SLO);
+    const want = expected(dir, SLO);
     if (want.policy === null) expect(got.policy).toBeNull();
     const { policy: _p, ...rest } = want;
     expectClose(got, got.latency.itl === null ? { ...rest, latency: { ...rest.latency, itl: null } } : rest);

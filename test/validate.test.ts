@@ -11,17 +11,17 @@ import type { Finding } from "../src/engine/types.js";
 import { tableColumns } from "../src/schema/tables.js";
 import { validateInputs } from "../src/validate/index.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
-import { realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
+import { REAL_FIXTURES, realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
 
 let tmp: string;
 let good: string;
-let real: string | null = null;
+const real = new Map<string, string>();
 let n = 0;
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-test-"));
   good = writeLogsDir(path.join(tmp, "good"), simulate({ seed: 7 }));
-  real = await realLogsDir(path.join(tmp, "real"));
+  for (const name of REAL_FIXTURES) real.set(name, await realLogsDir(path.join(tmp, name), name));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -53,10 +53,9 @@ describe("a good logs directory", () => {
     expect(r.kind).toBe("logs");
     expect(r.files).toBe(6);
   });
-  test("a real converted fixture has no error findings", async (ctx) => {
-    if (!real) return ctx.skip();
-    const r = await validateInputs([real]);
-    expect(r.findings.filter((f) => f.severity === "error")).toEqual([]);
+  test.each(REAL_FIXTURES)("fixture %s, converted from vLLM's real scheduler, has no findings", async (name) => {
+    const r = await validateInputs([real.get(name)!]);
+    expect(r.findings).toEqual([]);
   });
 });
 

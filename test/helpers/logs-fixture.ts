@@ -455,20 +455,20 @@ export function writeLogsDir(dir: string, f: Fixture = simulate()): string {
  * (fixtures/<name>/*.jsonl[.gz]; VSCHED_REAL_FIXTURE=<name> picks one), or null when
  * the repository has none yet.
  */
-export async function realLogsDir(out: string): Promise<string | null> {
-  const { existsSync, readdirSync, statSync } = await import("node:fs");
+/** Fixtures recorded from vLLM's real scheduler that the summary and validate proofs run on. */
+export const REAL_FIXTURES = ["e2e-vllm-cpu", "priority-policy", "kv-pressure-preempt", "v0.11-azure-conv"] as const;
+
+/** Converts one recorded fixture's trace files (never its oracle.jsonl) with the built CLI. */
+export async function realLogsDir(out: string, name: string): Promise<string> {
+  const { existsSync, readdirSync } = await import("node:fs");
   const { runCli, ROOT } = await import("./golden.js");
-  const root = process.env.VSCHED_FIXTURES_DIR ?? path.join(ROOT, "fixtures");
-  if (!existsSync(root)) return null;
-  const wanted = process.env.VSCHED_REAL_FIXTURE;
-  const names = readdirSync(root)
-    .filter((n) => n !== "data" && statSync(path.join(root, n)).isDirectory() && (!wanted || n === wanted))
-    .sort();
-  for (const n of names) {
-    const traces = readdirSync(path.join(root, n)).filter((f) => /\.jsonl(\.gz)?$/.test(f));
-    if (!traces.length) continue;
-    const r = await runCli(["convert", path.join(root, n), "-o", out, "-q"]);
-    if (r.exitCode === 0 || r.exitCode === 1) return out;
-  }
-  return null;
+  const dir = path.join(ROOT, "fixtures", name);
+  const where = existsSync(path.join(dir, "trace")) ? path.join(dir, "trace") : dir;
+  const traces = readdirSync(where)
+    .filter((f) => /\.jsonl(\.gz)?$/.test(f) && f !== "oracle.jsonl")
+    .map((f) => path.join(where, f));
+  if (!traces.length) throw new Error(`fixture ${name} has no trace file`);
+  const r = await runCli(["convert", ...traces, "-o", out, "-q"]);
+  if (r.exitCode !== 0) throw new Error(`vsched convert of fixture ${name} exited ${r.exitCode}: ${r.stderr}`);
+  return out;
 }
