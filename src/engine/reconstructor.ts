@@ -3,11 +3,11 @@ import type { EventRow, PerIterationRow, StateTransitionRow } from "../schema/ta
 import type { WaitingReason } from "../schema/waiting.js";
 import { epochFormatter } from "./epoch.js";
 import { FindingCollector } from "./findings.js";
-import { perRequestRow, RequestState, type RowContext } from "./request-state.js";
+import { perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
 import type { Engine, EngineOptions, EngineTotals, RowSink } from "./types.js";
 import { PendingIteration } from "./iteration.js";
 import { WaitingQueue } from "./waiting-queue.js";
-import { waitingReason, type StepFacts } from "./waiting-reason.js";
+import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.js";
 
 type TransitionState = StateTransitionRow["to_state"];
 
@@ -17,8 +17,8 @@ type TransitionState = StateTransitionRow["to_state"];
  */
 export class Reconstructor implements Engine {
   private readonly reqs = new Map<string, RequestState>();
-  private readonly running: string[] = [];
-  private readonly queue: WaitingQueue;
+  private readonly running: RequestState[] = [];
+  private readonly queue: WaitingQueue<RequestState>;
   private readonly pending = new Map<number, PendingIteration>();
   private readonly findings: FindingCollector;
   private readonly ctx: RowContext;
@@ -45,10 +45,7 @@ export class Reconstructor implements Engine {
     this.kvTotal = Math.max(0, cfg.num_gpu_blocks - 1);
     this.everyN = Math.max(1, opts.iterationRequestsEvery);
     this.findings = new FindingCollector(sink, opts.file);
-    this.queue = new WaitingQueue(this.byPriority, (id) => {
-      const r = this.reqs.get(id);
-      return r && { id, priority: r.priority, arrivalKey: r.vllmArrivalEpoch ?? "" };
-    });
+    this.queue = new WaitingQueue<RequestState>(this.byPriority, (id) => this.reqs.get(id));
     const epochZeroNs = opts.epochZeroNs ?? BigInt(header.clock.epoch_ns);
     this.ctx = {
       off: opts.timeOffsetNs,
@@ -108,7 +105,7 @@ export class Reconstructor implements Engine {
     const r = new RequestState(a);
     this.reqs.set(a.req, r);
     this.requestsSeen++;
-    this.queue.arrive(a.req);
+    this.queue.arrive(r);
     this.event(a.t, "request_arrived", a.req, { prompt_tokens: a.prompt_tokens, max_tokens: a.max_tokens, priority: a.priority }, null);
     this.transition(r, a.t, null, "waiting", null, "arrival");
   }
@@ -118,6 +115,7 @@ export class Reconstructor implements Engine {
     const D = s.sched_t ?? s.t_start; // the decision time, on vLLM's clock when the trace has it
     const it = new PendingIteration(s, D, this.kvTotal, this.header.config.num_gpu_blocks);
     const preempted = new Set(s.preempted);
+    const preemptedReqs: RequestState[] = [];
     const admittedIds = new Set<string>();
     let bestAdmittedPriority: number | null = null;
 
@@ -125,7 +123,8 @@ export class Reconstructor implements Engine {
     for (const id of s.preempted) {
       const r = this.need(id);
       if (!r) continue;
-      this.removeRunning(id);
+      preemptedReqs.push(r);
+      this.removeRunning(r);
       r.recomputeUntil = Math.max(r.recomputeUntil, r.computed);
       r.computed = 0;
       r.preemptions++;
@@ -176,7 +175,6 @@ export class Reconstructor implements Engine {
     it.resumed = s.resumed.length;
 
     // 3. the tokens each request got
-    const scheduledNow = new Map<string, number>();
     let runningPhaseTokens = 0;
     for (const [id, n, before] of s.sched) {
       const r = this.reqs.get(id);
@@ -185,7 +183,8 @@ export class Reconstructor implements Engine {
         continue;
       }
       if (preempted.has(id)) continue;
-      scheduledNow.set(id, n);
+      r.scheduledStep = s.step;
+      r.scheduledTokens = n;
       if (!admittedIds.has(id)) runningPhaseTokens += n;
       const end = before + n;
       // positions below the prompt length, or below what was computed before a preemption,
@@ -213,7 +212,7 @@ export class Reconstructor implements Engine {
 
     // 4. the waiting queue after this decision, and why each request in it waits
     for (const id of admittedIds) this.queue.remove(id);
-    const diff = this.queue.applyStep(s.preempted, s.order);
+    const diff = this.queue.applyStep(preemptedReqs, s.order);
     if (diff.unexpected.length || diff.missing.length) {
       this.findings.report("ENGINE_ORDER_SET_MISMATCH", "warning", this.line, {
         step: s.step,
@@ -236,19 +235,19 @@ export class Reconstructor implements Engine {
       fullLevel: this.full,
     };
     const emitRows = this.opts.iterationRequests !== "none" && s.step % this.everyN === 0;
-    for (const id of this.running) {
-      const r = this.reqs.get(id)!;
-      const n = scheduledNow.get(id) ?? 0;
+    for (const r of this.running) {
+      const n = r.scheduledStep === s.step ? r.scheduledTokens : 0;
       if (n === 0) it.runningUnscheduled++;
       if (emitRows) this.runningRow(s, D, r, n);
     }
     const order = this.queue.current();
     const emitWaiting = emitRows && this.opts.iterationRequests === "all";
+    const uniform = uniformReason(facts);
+    const uniformIndex = uniform === null ? -1 : REASON_INDEX.get(uniform)!;
     for (let pos = 0; pos < order.length; pos++) {
-      const r = this.reqs.get(order[pos]);
-      if (!r) continue;
-      const reason = waitingReason(r.id, r.priority, facts);
-      r.switchCause(D, reason);
+      const r = order[pos];
+      const reason = uniform ?? waitingReason(r.id, r.priority, facts);
+      r.switchCauseIndex(D, uniform === null ? REASON_INDEX.get(reason)! : uniformIndex);
       if (emitWaiting) {
         this.sink.perIterationRequest({
           iteration_id: s.step,
@@ -385,11 +384,11 @@ export class Reconstructor implements Engine {
   private toRunning(r: RequestState, D: number): void {
     r.state = "running";
     r.stateSince = D;
-    this.running.push(r.id);
+    this.running.push(r);
   }
 
-  private removeRunning(id: string): void {
-    const i = this.running.indexOf(id);
+  private removeRunning(r: RequestState): void {
+    const i = this.running.indexOf(r);
     if (i >= 0) this.running.splice(i, 1);
   }
 
@@ -404,7 +403,7 @@ export class Reconstructor implements Engine {
 
   private complete(r: RequestState, t: number, reason: FinishReason, from: "waiting" | "running", step: number | null): void {
     const prev = r.state;
-    if (prev === "running") this.removeRunning(r.id);
+    if (prev === "running") this.removeRunning(r);
     else this.queue.remove(r.id);
     if (r.blocks > 0) this.event(t, "kv_cache_freed", r.id, { blocks: 0, delta: -r.blocks }, step);
     this.event(t, "request_completed", r.id, { reason, from, output_tokens: r.outputTokens }, step);

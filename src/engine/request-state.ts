@@ -14,6 +14,8 @@ export class RequestState {
   readonly promptTokens: number;
   readonly maxTokens: number | null;
   readonly priority: number;
+  /** vLLM's arrival time (epoch ns text), the priority queue's tie-breaker */
+  readonly arrivalKey: string;
   readonly lora: number | null;
   score: number | null;
   predictedRemaining: number | null;
@@ -35,6 +37,9 @@ export class RequestState {
   blocks = 0;
   peakBlocks = 0;
   iterationsScheduled = 0;
+  /** the step that last gave it tokens, and how many (saves a per-step map) */
+  scheduledStep = -1;
+  scheduledTokens = 0;
   everAdmitted = false;
 
   waitTotal = 0;
@@ -51,6 +56,7 @@ export class RequestState {
     this.promptTokens = a.prompt_tokens;
     this.maxTokens = a.max_tokens;
     this.priority = a.priority;
+    this.arrivalKey = a.vllm_arrival_epoch_ns ?? "";
     this.lora = a.lora;
     this.score = a.score ?? null;
     this.predictedRemaining = a.predicted_remaining ?? null;
@@ -65,10 +71,16 @@ export class RequestState {
 
   /** Close the current waiting-cause segment at t and start `next` (or stop, if null). */
   switchCause(t: number, next: WaitingReason | null): void {
+    this.switchCauseIndex(t, next === null ? -1 : REASON_INDEX.get(next)!);
+  }
+
+  /** As switchCause, by index; an unchanged cause keeps its segment open (the common case). */
+  switchCauseIndex(t: number, next: number): void {
+    if (next === this.cause) return;
     const span = t - this.causeSince;
     if (span > 0) this.waitByCause[this.cause] += span;
     this.causeSince = t;
-    if (next !== null) this.cause = REASON_INDEX.get(next)!;
+    if (next >= 0) this.cause = next;
   }
 
   /** Leave the waiting queue at t (admission, resume, or finishing while waiting). */

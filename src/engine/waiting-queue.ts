@@ -20,19 +20,19 @@ export interface QueueEntry {
  * Priority: vLLM pops by (priority, arrival_time, request_id); a preempted request
  * re-enters with its original arrival time, so the order is that sort.
  */
-export class WaitingQueue {
-  private order: string[] = [];
-  private pendingArrivals: string[] = [];
+export class WaitingQueue<T extends QueueEntry> {
+  private order: T[] = [];
+  private pendingArrivals: T[] = [];
   private readonly removed = new Set<string>();
   private positions: Map<string, number> | null = null;
 
   constructor(
     private readonly byPriority: boolean,
-    private readonly entries: (id: string) => QueueEntry | undefined,
+    private readonly entries: (id: string) => T | undefined,
   ) {}
 
-  arrive(id: string): void {
-    this.pendingArrivals.push(id);
+  arrive(entry: T): void {
+    this.pendingArrivals.push(entry);
     this.positions = null;
   }
 
@@ -47,38 +47,40 @@ export class WaitingQueue {
    * `recorded` is the emitter's snapshot when it disagreed with the rule.
    * Returns ids the recorded order names that the model did not expect, and vice versa.
    */
-  applyStep(preempted: readonly string[], recorded: readonly string[] | null | undefined): { unexpected: string[]; missing: string[] } {
-    const merged = this.order.concat(this.pendingArrivals).filter((id) => !this.removed.has(id));
+  applyStep(preempted: readonly T[], recorded: readonly string[] | null | undefined): { unexpected: string[]; missing: string[] } {
+    const removed = this.removed;
+    const merged = removed.size ? this.order.concat(this.pendingArrivals).filter((e) => !removed.has(e.id)) : this.order.concat(this.pendingArrivals);
     // a request preempted between steps can be resumed in the same step; the emitter's
     // FCFS rule keeps the preempted head as is (its `order` corrects it), priority sorts
-    const back = this.byPriority ? preempted.filter((id) => !this.removed.has(id)) : preempted;
+    const back = this.byPriority ? preempted.filter((e) => !removed.has(e.id)) : preempted;
     this.pendingArrivals = [];
-    this.removed.clear();
-    let next: string[];
+    removed.clear();
+    let next: T[];
     if (this.byPriority) {
       next = merged.concat(back);
       next.sort((a, b) => this.comparePriority(a, b));
     } else {
-      next = back.slice().reverse().concat(merged);
+      next = back.length ? back.slice().reverse().concat(merged) : merged;
     }
     let unexpected: string[] = [];
     let missing: string[] = [];
     if (recorded && !this.byPriority) {
-      const expected = new Set(next);
+      const expected = new Set(next.map((e) => e.id));
       const got = new Set(recorded);
       unexpected = recorded.filter((id) => !expected.has(id));
-      missing = next.filter((id) => !got.has(id));
-      next = recorded.slice();
+      missing = next.filter((e) => !got.has(e.id)).map((e) => e.id);
+      next = [];
+      for (const id of recorded) {
+        const e = this.entries(id);
+        if (e) next.push(e);
+      }
     }
     this.order = next;
     this.positions = null;
     return { unexpected, missing };
   }
 
-  private comparePriority(a: string, b: string): number {
-    const ea = this.entries(a);
-    const eb = this.entries(b);
-    if (!ea || !eb) return 0;
+  private comparePriority(ea: T, eb: T): number {
     if (ea.priority !== eb.priority) return ea.priority - eb.priority;
     const c = compareDecimal(ea.arrivalKey, eb.arrivalKey);
     if (c !== 0) return c;
@@ -86,14 +88,14 @@ export class WaitingQueue {
   }
 
   /** The queue head→tail as of the last applied step. */
-  current(): readonly string[] {
+  current(): readonly T[] {
     return this.order;
   }
 
   position(id: string): number | undefined {
     if (!this.positions) {
       this.positions = new Map();
-      for (let i = 0; i < this.order.length; i++) this.positions.set(this.order[i], i);
+      for (let i = 0; i < this.order.length; i++) this.positions.set(this.order[i].id, i);
     }
     return this.positions.get(id);
   }

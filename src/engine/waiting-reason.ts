@@ -30,6 +30,22 @@ const SKIP_TO_REASON: Record<SkipCause, WaitingReason> = {
   other: "unknown",
 };
 
+/** stop causes that single out the request the loop stopped at (rule 7) */
+const HEAD_SPECIFIC = new Set(["kv_full", "prompt_exceeds_budget", "encoder_budget"]);
+
+/**
+ * The reason every waiting request gets at this decision when nothing singles it out, or
+ * null when requests must be looked at one by one (preemptions, skips, a blocking head,
+ * the priority policy). Most steps of a long run take this path.
+ */
+export function uniformReason(f: StepFacts): WaitingReason | null {
+  const s = f.step;
+  if (f.preempted.size > 0 || f.skipped.size > 0 || f.byPriority) return null;
+  if (s.paused) return "paused";
+  if (s.stop ? HEAD_SPECIFIC.has(s.stop.cause) : s.kv_fail.length > 0) return null;
+  return resourceReason("", f);
+}
+
 export function waitingReason(id: string, priority: number, f: StepFacts): WaitingReason {
   const s = f.step;
   if (f.preempted.has(id)) return "preempted";
