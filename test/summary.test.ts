@@ -13,6 +13,7 @@ import { dirSource } from "../src/report/summary-source.js";
 import { WAITING_REASONS } from "../src/schema/waiting.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
 import { REAL_FIXTURES, realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
+import { kendallTauBrute } from "./helpers/kendall.js";
 
 type Rec = Record<string, string>;
 const read = (dir: string, table: string): Rec[] =>
@@ -42,24 +43,6 @@ function stats(v: number[]) {
     p999_ns: q7(v, 0.999),
     max_ns: maxOrNull(v),
   };
-}
-function tau(x: number[], y: number[]): number | null {
-  let c = 0,
-    d = 0,
-    tx = 0,
-    ty = 0;
-  for (let i = 0; i < x.length; i++)
-    for (let j = i + 1; j < x.length; j++) {
-      const sx = Math.sign(x[i] - x[j]);
-      const sy = Math.sign(y[i] - y[j]);
-      if (sx === 0 && sy === 0) continue;
-      if (sx === 0) tx++;
-      else if (sy === 0) ty++;
-      else if (sx === sy) c++;
-      else d++;
-    }
-  const den = Math.sqrt((c + d + tx) * (c + d + ty));
-  return den ? (c - d) / den : null;
 }
 
 /** The figures, computed the long way from CSV text. */
@@ -241,7 +224,7 @@ function expected(dir: string, slo: { ttft_ns: number; tpot_ns: number }) {
             mean_error_tokens: avg(err),
             mean_abs_error_tokens: avg(err.map(Math.abs)),
             rmse_tokens: Math.sqrt(avg(err.map((e) => e * e))!),
-            kendall_tau: tau(
+            kendall_tau: kendallTauBrute(
               pred.map((r) => nn(r.predicted_remaining_tokens)),
               pred.map((r) => nn(r.output_tokens)),
             ),
