@@ -85,7 +85,8 @@ def _num_gpu_blocks(sched) -> int:
         return int(sched.kv_cache_config.num_blocks)
 
 
-def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patched: frozenset) -> dict:
+def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patched: frozenset,
+           pid: int | None = None) -> dict:
     import vllm
 
     sc = sched.scheduler_config
@@ -150,7 +151,7 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
         "schema_version": SCHEMA_VERSION,
         "emitter_version": __version__,
         "vllm_version": str(getattr(vllm, "__version__", "unknown")),
-        "pid": os.getpid(),
+        "pid": os.getpid() if pid is None else int(pid),
         "dp_rank": dp_rank(sched),
         "level": level,
         "clock": {"epoch_ns": str(anchor_epoch_ns), "monotonic_ns": str(anchor_mono_ns)},

@@ -14,6 +14,9 @@ VLLM_SCHEDULER_LOG_GZIP            ``1`` writes a gzip file
 VLLM_SCHEDULER_LOG_MAX_BUFFERED    records buffered between the scheduler thread and the
                                    writer thread (default 65536); beyond it records are
                                    dropped, counted, and a ``dropped`` record is written
+VLLM_SCHEDULER_LOG_PID             process id recorded in the trace file name and header
+                                   (default: the real pid; the harness sets it with the
+                                   virtual clock so traces are byte-reproducible)
 =================================  =========================================================
 
 Settings are read when a Scheduler is constructed (not when the plugin is loaded), so a
@@ -35,8 +38,9 @@ FLUSH_STEPS = "VLLM_SCHEDULER_LOG_FLUSH_STEPS"
 FLUSH_SECONDS = "VLLM_SCHEDULER_LOG_FLUSH_SECONDS"
 GZIP = "VLLM_SCHEDULER_LOG_GZIP"
 MAX_BUFFERED = "VLLM_SCHEDULER_LOG_MAX_BUFFERED"
+PID = "VLLM_SCHEDULER_LOG_PID"
 
-ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED)
+ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID)
 LEVELS = ("full", "summary", "off")
 
 logger = logging.getLogger("vsched_emitter")
@@ -51,6 +55,7 @@ class Settings:
     flush_seconds: float = 60.0
     gzip: bool = False
     max_buffered: int = 65536
+    pid: int | None = None  # recorded instead of os.getpid() (file name and header)
 
     @property
     def active(self) -> bool:
@@ -87,4 +92,5 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         flush_seconds=_positive(env, FLUSH_SECONDS, d.flush_seconds, float),
         gzip=env.get(GZIP, "").strip() == "1",
         max_buffered=_positive(env, MAX_BUFFERED, d.max_buffered, int),
+        pid=_positive(env, PID, d.pid, int),
     )

@@ -29,6 +29,20 @@ KEYS: dict[str, tuple[str, ...]] = {
     "end": ("t", "steps", "records", "dropped"),
 }
 
+class Deferred:
+    """Record values built on the writer thread: ``fn(*args)`` returns the values tuple.
+    ``args`` must not change after the hook returns (no live Request objects)."""
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn, *args):
+        self.fn = fn
+        self.args = args
+
+    def build(self):
+        return self.fn(*self.args)
+
+
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 

@@ -15,13 +15,13 @@ import logging
 import os
 import threading
 import time
-from itertools import chain
-from operator import attrgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_not, ne
 from pathlib import Path
 
 from . import capabilities
 from .env import Settings
-from .records import OMIT, finite_or_none
+from .records import OMIT, Deferred, finite_or_none
 from .writer import Writer
 
 logger = logging.getLogger("vsched_emitter")
@@ -36,13 +36,15 @@ FINISH_REASONS = {
     "FINISHED_REPETITION": "repetition",
 }
 _REQUEST_ID = attrgetter("request_id")
+_NUM_COMPUTED = attrgetter("num_computed_tokens")
+_FINISH_REASON = attrgetter("finish_reason")
 GRAMMAR_WAIT = frozenset({"WAITING_FOR_FSM", "WAITING_FOR_STRUCTURED_OUTPUT_GRAMMAR"})
 
 _path_lock = threading.Lock()
 _path_seq: dict[tuple[str, int], int] = {}
 
 
-def trace_path(log_dir: Path, rank: int, use_gzip: bool) -> Path:
+def trace_path(log_dir: Path, rank: int, use_gzip: bool, pid: int | None = None) -> Path:
     """vsched-<pid>-dp<rank>.jsonl; a second scheduler in the same process and directory
     gets a -<n> suffix instead of overwriting the first one's trace."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -51,7 +53,26 @@ def trace_path(log_dir: Path, rank: int, use_gzip: bool) -> Path:
         n = _path_seq.get(key, 0) + 1
         _path_seq[key] = n
     suffix = "" if n == 1 else f"-{n}"
-    return log_dir / f"vsched-{os.getpid()}-dp{rank}{suffix}.jsonl{'.gz' if use_gzip else ''}"
+    if pid is None:
+        pid = os.getpid()
+    return log_dir / f"vsched-{pid}-dp{rank}{suffix}.jsonl{'.gz' if use_gzip else ''}"
+
+
+def _step_values(nst, computed, values):
+    """Writer thread: fill in ``sched`` = [[id, scheduled, computed before], ...]."""
+    sched_list = [[rid, n, (c - n) if c is not None else 0] for (rid, n), c in zip(nst.items(), computed)]
+    return values[:4] + (sched_list,) + values[5:]
+
+
+def _update_values(outputs, values):
+    """Writer thread: fill in ``tokens`` = [[id, new tokens], ...] from the EngineCoreOutputs."""
+    tokens = []
+    for outs in outputs:
+        for o in outs:
+            n = len(o.new_token_ids)
+            if n:
+                tokens.append([o.request_id, n])
+    return values[:4] + (tokens,) + values[5:]
 
 
 class Session:
@@ -89,8 +110,8 @@ class Session:
         self.long_prefill = int(getattr(sched.scheduler_config, "long_prefill_token_threshold", 0) or 0)
 
         self.header = capabilities.header(sched, level=settings.level, anchor_epoch_ns=epoch_ns,
-                                          anchor_mono_ns=self.anchor, patched=patched)
-        self.path = trace_path(settings.log_dir, self.header["dp_rank"], settings.gzip)
+                                          anchor_mono_ns=self.anchor, patched=patched, pid=settings.pid)
+        self.path = trace_path(settings.log_dir, self.header["dp_rank"], settings.gzip, self.header["pid"])
         self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
                              flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered)
         self.writer.put("header", self.header)
@@ -102,8 +123,10 @@ class Session:
         self.outside_preempted: list[str] = []   # preempted between schedule() calls
         self.step_preempted: list[str] = []      # preempted inside the current schedule()
         self.blocks: dict[str, int] = {}         # last block count written per request
-        self.order: list[str] = []               # waiting order as of the last step record
-        self.arrivals_since: list[str] = []
+        self.order: list = []                    # waiting queue (Request objects) as of the last step record
+        self.order_ids: set[str] = set()         # their ids (exact while not order_dups)
+        self.order_dups = False                  # an id twice in order: no fast path
+        self.arrivals_since: list = []           # Request objects added since the last step record
         self.finished_since: set[str] = set()
         self.scores: dict[str, tuple] = {}
         self.track_scores = False
@@ -116,6 +139,23 @@ class Session:
         self._kv_fail: list = []
         self._popped: list = []
         self._t_start = 0
+        # allocate_slots is wrapped only in steps where an allocation could fail (see
+        # _alloc_may_fail); these are the per-scheduler parts of that bound.
+        kvc = getattr(sched, "kv_cache_config", None)
+        groups = getattr(kvc, "kv_cache_groups", None)
+        bs = int(getattr(sched, "block_size", 0) or 0)
+        self.always_wrap_alloc = (
+            groups is None or bs <= 0 or getattr(sched, "connector", None) is not None
+            or bool(getattr(sched, "is_encoder_decoder", False))
+            or not isinstance(getattr(sched, "max_num_scheduled_tokens", None), int)
+        )
+        if not self.always_wrap_alloc:
+            look = int(getattr(sched, "num_lookahead_tokens", 0) or 0) + int(getattr(sched, "num_spec_tokens", 0) or 0)
+            max_len = int(getattr(sched, "max_model_len", 0) or sched.scheduler_config.max_model_len)
+            self.alloc_groups = max(1, len(groups))
+            self.alloc_budget = sched.max_num_scheduled_tokens // bs + 1
+            self.alloc_per_running = look // bs + 3
+            self.alloc_per_admitted = (max_len + look) // bs + 3
         self.enabled = True
 
     # ---- helpers -----------------------------------------------------------------
@@ -181,7 +221,7 @@ class Session:
             int(request.num_prompt_tokens), getattr(request, "max_tokens", None), int(request.priority),
             lora.lora_int_id if lora is not None else None, request.status.name, score, pred,
         ))
-        self.arrivals_since.append(rid)
+        self.arrivals_since.append(request)
 
     # ---- schedule ----------------------------------------------------------------------
     def _patch(self, obj, name, fn) -> None:
@@ -206,16 +246,17 @@ class Session:
         self.in_schedule = True
         kv_fail = self._kv_fail = []
         kvm = sched.kv_cache_manager
-        alloc = kvm.allocate_slots
-        running = self.RUNNING
+        if self.always_wrap_alloc or self._alloc_may_fail(sched, kvm):
+            alloc = kvm.allocate_slots
+            running = self.RUNNING
 
-        def allocate_slots(request, *args, **kwargs):
-            blocks = alloc(request, *args, **kwargs)
-            if blocks is None:
-                kv_fail.append([request.request_id, "running" if request.status == running else "waiting"])
-            return blocks
+            def allocate_slots(request, *args, **kwargs):
+                blocks = alloc(request, *args, **kwargs)
+                if blocks is None:
+                    kv_fail.append([request.request_id, "running" if request.status == running else "waiting"])
+                return blocks
 
-        self._patch(kvm, "allocate_slots", allocate_slots)
+            self._patch(kvm, "allocate_slots", allocate_slots)
 
         if not self.preempt_hooked:
             # Without _preempt_request (v0.11), preemption is inline in schedule() and ends
@@ -237,6 +278,18 @@ class Session:
             max_loras = self.max_loras
             for q in self._queues(sched):
                 self._patch(q, "pop_request", self._make_pop(q.pop_request, popped, sched, max_loras))
+
+    def _alloc_may_fail(self, sched, kvm) -> bool:
+        """False only when this step cannot run out of KV blocks: twice a bound on the blocks
+        all allocate_slots calls of one schedule() can take from the pool. A running request
+        takes at most ceil((scheduled + lookahead) / block_size) + 1 blocks (the scheduled
+        tokens of all of them share the token budget); an admitted one at most its whole
+        length (prefix-cache hits on evictable blocks count too); per KV cache group."""
+        running = len(sched.running)
+        waiting = len(sched.waiting) + (len(sched.kv_holding_waiting) if self.has_kvh else 0)
+        admitted = min(waiting, max(self.max_active - running, 0) + 1)
+        need = (self.alloc_budget + running * self.alloc_per_running + admitted * self.alloc_per_admitted)
+        return 2 * need * self.alloc_groups + 64 >= kvm.block_pool.get_num_free_blocks()
 
     def _make_pop(self, pop, popped, sched, max_loras):
         if max_loras is None:
@@ -280,17 +333,19 @@ class Session:
         reqs = sched.requests
         running_ids = self.running_ids
         preempted_ids = self.preempted_ids
-        sched_list = []
+        nst = out.num_scheduled_tokens
+        try:  # C speed; the writer thread pairs these with nst (which does not change)
+            computed = list(map(_NUM_COMPUTED, map(reqs.__getitem__, nst)))
+        except (KeyError, AttributeError):
+            computed = [(r.num_computed_tokens if r is not None else None) for r in map(reqs.get, nst)]
         new = []
         resumed = []
-        admitted = set()
-        for rid, n in out.num_scheduled_tokens.items():
-            r = reqs.get(rid)
-            before = (r.num_computed_tokens - n) if r is not None else 0
-            sched_list.append([rid, n, before])
-            if rid not in running_ids:
-                running_ids.add(rid)
-                admitted.add(rid)
+        admitted = nst.keys() - running_ids
+        if admitted:
+            running_ids |= admitted
+            for rid in filter(admitted.__contains__, nst):
+                r = reqs.get(rid)
+                before = (r.num_computed_tokens - nst[rid]) if r is not None else 0
                 if rid in preempted_ids:
                     preempted_ids.discard(rid)
                     resumed.append([rid, before])
@@ -328,7 +383,13 @@ class Session:
             blocks = []
             if self.block_map is not None:
                 last = self.blocks
-                for rid in chain(out.num_scheduled_tokens, preempted):
+                bm = self.block_map
+                counts = list(map(len, map(bm.get, nst, repeat(()))))
+                changed = list(compress(zip(nst, counts), map(ne, counts, map(last.get, nst, repeat(0)))))
+                if changed:
+                    last.update(changed)
+                    blocks.extend(map(list, changed))
+                for rid in preempted:
                     c = self._blocks_of(rid)
                     if last.get(rid, 0) != c:
                         last[rid] = c
@@ -338,11 +399,11 @@ class Session:
         self.arrivals_since = []
         self.finished_since = set()
 
-        self.emit("step", (
-            step, self._t_start, t_end, sched_t, sched_list, new, resumed, preempted, kv_fail,
+        self.emit("step", Deferred(_step_values, nst, computed, (
+            step, self._t_start, t_end, sched_t, None, new, resumed, preempted, kv_fail,
             sched.kv_cache_manager.block_pool.get_num_free_blocks(), len(sched.running),
             self.waiting_count(sched), budget_left, paused, stop, skipped, blocks, order,
-        ))
+        )))
         if self.track_scores:
             self._scores(reqs, out.num_scheduled_tokens)
 
@@ -418,9 +479,49 @@ class Session:
         [preempted this step, reversed] + ([previous order + arrivals since, in order]
         minus requests admitted/resumed this step and requests finished since).
 
-        One pass over the queue; the list work is done by C-level builtins."""
-        base = self.order + self.arrivals_since if self.arrivals_since else self.order
+        Fast path (C-speed list copies and identity comparisons of Request objects): the
+        queue is the preempted requests followed by the previous order + arrivals with only
+        removed requests dropped from its head. Anything else takes the exact id comparison."""
+        objs = list(chain.from_iterable(self._queues(sched)))
+        arrivals = self.arrivals_since
+        base = self.order + arrivals if arrivals else self.order
         removed = self.finished_since | admitted if self.finished_since else admitted
+        order_ids = self.order_ids
+        n_pre = len(preempted)
+        fast = not self.order_dups and len(objs) >= n_pre
+        if fast and arrivals:
+            for r in arrivals:
+                rid = r.request_id
+                if rid in order_ids:
+                    fast = False
+                    break
+                order_ids.add(rid)
+            if not fast:
+                self.order_dups = True
+        if fast and n_pre:
+            for r, rid in zip(objs, reversed(preempted)):
+                if r.request_id != rid:
+                    fast = False
+                    break
+        if fast:
+            k = 0
+            n_base = len(base)
+            while k < n_base and base[k].request_id in removed:
+                k += 1
+            rest = objs[n_pre:] if n_pre else objs
+            if (rest == base[k:] if k else rest == base):
+                for r in base[:k]:
+                    order_ids.discard(r.request_id)
+                if removed.isdisjoint(order_ids):
+                    for rid in preempted:
+                        if rid in order_ids:
+                            self.order_dups = True
+                        order_ids.add(rid)
+                    self.order = objs
+                    return OMIT
+        # exact: ids, as written
+        old_ids = list(map(_REQUEST_ID, self.order))
+        base = old_ids + list(map(_REQUEST_ID, arrivals)) if arrivals else old_ids
         drop = removed.intersection(base) if removed else None
         if drop:
             k = 0
@@ -428,8 +529,11 @@ class Session:
                 k += 1
             base = base[k:] if k == len(drop) else [rid for rid in base if rid not in drop]
         expected = [*reversed(preempted), *base] if preempted else base
-        actual = list(map(_REQUEST_ID, chain.from_iterable(self._queues(sched))))
-        self.order = actual
+        actual = list(map(_REQUEST_ID, objs))
+        self.order = objs
+        ids = set(actual)
+        self.order_ids = ids
+        self.order_dups = len(ids) != len(actual)
         return OMIT if actual == expected else actual
 
     def _scores(self, reqs, ids) -> None:
@@ -455,24 +559,24 @@ class Session:
         self.in_update = False
         entry = self.out_steps.pop(id(scheduler_output), None)
         step = entry[0] if entry is not None and entry[1] is scheduler_output else max(self.step_no - 1, 0)
-        tokens = []
+        outputs = []  # EngineCoreOutput lists: not changed after update_from_output
         out_t = None
         ts_min = None
         if result:
+            running_ids = self.running_ids
             for eco in result.values():
                 ts = getattr(eco, "timestamp", None)
                 if ts is not None and (ts_min is None or ts < ts_min):
                     ts_min = ts
-                for o in eco.outputs:
-                    n = len(o.new_token_ids)
-                    if n:
-                        tokens.append([o.request_id, n])
-                    if o.finish_reason is not None and o.request_id in self.running_ids:
+                outs = eco.outputs
+                outputs.append(outs)
+                for o in compress(outs, map(is_not, map(_FINISH_REASON, outs), repeat(None))):
+                    if o.request_id in running_ids:
                         # A resumable (streaming-input) request "finishes" a turn without
                         # being freed: it is back in the waiting queue.
                         r = sched.requests.get(o.request_id)
                         if r is not None and r.status != self.RUNNING:
-                            self.running_ids.discard(o.request_id)
+                            running_ids.discard(o.request_id)
         if ts_min is not None:
             out_t = self.rel(ts_min)
         finished = self.update_finished
@@ -483,11 +587,11 @@ class Session:
             for rid, _reason, _n in finished:
                 if self.blocks.pop(rid, 0) != 0:
                     blocks.append([rid, 0])
-        self.emit("update", (
-            step, self._t_start, t_end, out_t, tokens, finished,
+        self.emit("update", Deferred(_update_values, outputs, (
+            step, self._t_start, t_end, out_t, None, finished,
             sched.kv_cache_manager.block_pool.get_num_free_blocks(), len(sched.running),
             self.waiting_count(sched), blocks,
-        ))
+        )))
         if self.track_scores:
             self._scores(sched.requests, scheduler_output.num_scheduled_tokens)
 

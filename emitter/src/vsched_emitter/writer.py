@@ -2,6 +2,12 @@
 and writes them, flushes every N step records or S seconds, and never lets an I/O error
 reach the scheduler (a record that cannot be written is dropped and counted).
 
+The hand-off is a ``collections.deque`` (append and popleft are atomic under the GIL): the
+producer only appends (no lock, no signal); the writer drains it and polls every
+``POLL_SECONDS`` while it is empty.
+``values`` may be a ``records.Deferred``: the writer builds the tuple from data that cannot
+change after the hook ran (SchedulerOutput dicts, EngineCoreOutput lists).
+
 The flush timer uses ``time.perf_counter`` on purpose: the harness replaces
 ``time.monotonic``/``time.time`` with a virtual clock, and reads from this thread must
 not disturb it (``queue.Queue`` and ``threading`` bind their own monotonic at import).
@@ -10,9 +16,9 @@ from __future__ import annotations
 
 import gzip
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 from . import records
@@ -23,6 +29,8 @@ _STOP = ("__stop__", None)
 
 #: flush when no record has arrived for this long (the scheduler went idle)
 IDLE_FLUSH_SECONDS = 1.0
+#: how often the writer looks at an empty buffer
+POLL_SECONDS = 0.005
 
 
 class Writer:
@@ -31,7 +39,9 @@ class Writer:
         self.path = path
         self.flush_steps = flush_steps
         self.flush_seconds = flush_seconds
-        self.queue: queue.Queue = queue.Queue(maxsize=max_buffered)
+        self.max_buffered = max_buffered
+        self.queue: deque = deque()
+        self._wake = threading.Event()  # set by close() only
         raw = open(path, "wb", buffering=1 << 20)
         # mtime=0 and no file name keep gzip output reproducible.
         self._file = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if use_gzip else raw
@@ -42,6 +52,7 @@ class Writer:
         self.write_dropped = 0
         self.written = 0
         self._io_error_logged = False
+        self._room = threading.Event()  # close() waiting for room: a private, never-set event
         self._thread = threading.Thread(target=self._run, name="vsched-writer", daemon=True)
         self._thread.start()
 
@@ -50,29 +61,33 @@ class Writer:
         """Enqueue without blocking; count what does not fit. Never raises."""
         q = self.queue
         if self._pending_dropped:
-            try:
-                q.put_nowait(("dropped", (now_rel() if now_rel else 0, self._pending_dropped)))
-                self._pending_dropped = 0
-            except queue.Full:
+            if len(q) >= self.max_buffered:
                 self._pending_dropped += 1
                 self.buffer_dropped += 1
                 return
-        try:
-            q.put_nowait((kind, values))
-        except queue.Full:
+            q.append(("dropped", (now_rel() if now_rel else 0, self._pending_dropped)))
+            self._pending_dropped = 0
+        if len(q) >= self.max_buffered:
             self._pending_dropped += 1
             self.buffer_dropped += 1
+        else:
+            q.append((kind, values))
+
+    def _put_waiting(self, item, timeout: float) -> bool:
+        deadline = time.perf_counter() + timeout
+        while len(self.queue) >= self.max_buffered:
+            if not self._thread.is_alive() or time.perf_counter() >= deadline:
+                return False
+            self._room.wait(POLL_SECONDS)
+        self.queue.append(item)
+        self._wake.set()
+        return True
 
     def close(self, end_values, timeout: float = 10.0) -> None:
         """Enqueue the end record (waiting for room), stop the thread, close the file."""
-        try:
-            self.queue.put(("end", end_values), timeout=timeout)
-        except queue.Full:
+        if not self._put_waiting(("end", end_values), timeout):
             logger.warning("vsched: writer queue still full at shutdown; trace has no end record")
-        try:
-            self.queue.put(_STOP, timeout=timeout)
-        except queue.Full:
-            pass
+        self._put_waiting(_STOP, timeout)
         self._thread.join(timeout)
 
     @property
@@ -99,30 +114,38 @@ class Writer:
 
     def _run(self) -> None:
         q = self.queue
+        popleft = q.popleft
+        wake = self._wake
+        deferred = records.Deferred
         steps_since_flush = 0
         dirty = False
         last_flush = time.perf_counter()
         while True:
             try:
-                wait = max(0.05, self.flush_seconds - (time.perf_counter() - last_flush))
-                if dirty:
-                    # vLLM SIGKILLs the engine core at shutdown before Scheduler.shutdown()
-                    # runs; a scheduler that has gone quiet must already be on disk.
-                    wait = min(wait, IDLE_FLUSH_SECONDS)
-                try:
-                    kind, values = q.get(timeout=wait)
-                except queue.Empty:
+                if not q:
+                    wait = max(0.05, self.flush_seconds - (time.perf_counter() - last_flush))
                     if dirty:
-                        self._flush()
-                        dirty = False
-                    last_flush = time.perf_counter()
-                    continue
+                        # vLLM SIGKILLs the engine core at shutdown before Scheduler.shutdown()
+                        # runs; a scheduler that has gone quiet must already be on disk.
+                        wait = min(wait, IDLE_FLUSH_SECONDS)
+                    idle_until = time.perf_counter() + wait
+                    while not q and time.perf_counter() < idle_until:
+                        wake.wait(POLL_SECONDS)
+                    if not q:
+                        if dirty:
+                            self._flush()
+                            dirty = False
+                        last_flush = time.perf_counter()
+                        continue
+                kind, values = popleft()
                 if kind == _STOP[0]:
                     break
                 if kind == "end":
                     t, steps, buffer_dropped = values
                     values = (t, steps, self.written, buffer_dropped + self.write_dropped)
                 try:
+                    if type(values) is deferred:
+                        values = values.build()
                     self._write(records.encode(kind, values))
                     self.written += 1
                     dirty = True

@@ -17,13 +17,11 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import gzip
 import hashlib
 import json
 import math
-import os
 import shlex
 import sys
 from collections import Counter
@@ -211,21 +209,6 @@ def summarize_trace(paths) -> dict:
     return out
 
 
-@contextlib.contextmanager
-def _fixed_pid(pid: int | None):
-    """Make os.getpid() report ``pid`` for the duration of the run: the emitter puts the pid
-    in the trace file name and header, which must not vary between byte-reproducible runs."""
-    if pid is None:
-        yield
-        return
-    saved = os.getpid
-    os.getpid = lambda: pid
-    try:
-        yield
-    finally:
-        os.getpid = saved
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -267,9 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             old.unlink(missing_ok=True)
     oracle = out / "oracle.jsonl"
     pid = a.pid if a.pid is not None else (1 if a.clock == "virtual" else None)
-    with _fixed_pid(pid):
-        res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
-                  max_steps=a.max_steps, gzip=a.gzip)
+    res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
+              max_steps=a.max_steps, gzip=a.gzip, pid=pid)
     trace_files = [Path(p) for p in (res.trace_files or [])]
     summary = summarize_trace(trace_files)
     if a.recipe:

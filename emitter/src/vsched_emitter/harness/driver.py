@@ -296,7 +296,7 @@ def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
 
 def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, trace_dir: Path | None,
         level: str = "full", clock: str = "virtual", oracle_path: Path | None = None,
-        max_steps: int | None = None, gzip: bool = False) -> RunResult:
+        max_steps: int | None = None, gzip: bool = False, pid: int | None = None) -> RunResult:
     from vsched_emitter import env, hooks
 
     specs = sorted(specs, key=lambda s: s.arrival_s)  # stable: ties keep the given order
@@ -312,6 +312,10 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             Path(trace_dir).mkdir(parents=True, exist_ok=True)
             os.environ.update({env.ENABLE: "1", env.LOG_DIR: str(trace_dir), env.LEVEL: level,
                                env.GZIP: "1" if gzip else "0"})
+            if pid is not None:  # recorded instead of the real pid (byte-reproducible traces)
+                os.environ[env.PID] = str(pid)
+            else:
+                os.environ.pop(env.PID, None)
             _ensure_plugin()
         else:
             os.environ[env.ENABLE] = "0"
