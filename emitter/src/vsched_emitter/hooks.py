@@ -292,32 +292,25 @@ def _w_finish_requests(orig):
     return finish_requests
 
 
-def _w_free_request(orig):
-    @functools.wraps(orig)
-    def _free_request(self, request, *args, **kwargs):
-        result = orig(self, request, *args, **kwargs)
-        s = _active(self)
-        if s is not None:
-            try:
-                s.on_free(request)
-            except Exception as e:
-                s.fail("_free_request", e)
-        return result
-    return _free_request
+def _w_after(method: str, callback: str):
+    """Wrap a Scheduler method whose hook runs after it, on the request it was given."""
+    def wrap(orig):
+        @functools.wraps(orig)
+        def wrapper(self, request, *args, **kwargs):
+            result = orig(self, request, *args, **kwargs)
+            s = _active(self)
+            if s is not None:
+                try:
+                    getattr(s, callback)(request)
+                except Exception as e:
+                    s.fail(method, e)
+            return result
+        return wrapper
+    return wrap
 
 
-def _w_preempt_request(orig):
-    @functools.wraps(orig)
-    def _preempt_request(self, request, *args, **kwargs):
-        result = orig(self, request, *args, **kwargs)
-        s = _active(self)
-        if s is not None:
-            try:
-                s.on_preempt(request)
-            except Exception as e:
-                s.fail("_preempt_request", e)
-        return result
-    return _preempt_request
+_w_free_request = _w_after("_free_request", "on_free")
+_w_preempt_request = _w_after("_preempt_request", "on_preempt")
 
 
 def _w_shutdown(orig):
