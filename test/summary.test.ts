@@ -50,7 +50,7 @@ function expected(dir: string, slo: { ttft_ns: number; tpot_ns: number }) {
   const pr = read(dir, "per_request");
   const pi = read(dir, "per_iteration");
   const pir = read(dir, "per_iteration_requests");
-  const done = pr.filter((r) => r.finish_reason === "stop" || r.finish_reason === "length");
+  const done = pr.filter((r) => r.finish_reason === "stop" || r.finish_reason === "length" || r.finish_reason === "repetition");
   const col = (rows: Rec[], c: string) => rows.map((r) => N(r[c])).filter((x): x is number => x !== null);
   const start = minOrNull(col(pr, "arrival_time"))!;
   const end = maxOrNull(col(pr, "completion_time"))!;

@@ -138,7 +138,8 @@ export async function computeSummary(source: TableSource, opts: SummaryOptions =
     if (reason === "abort") req.aborted++;
     else if (reason === "error" || reason === "ignored") req.failed++;
     else if (reason === "unfinished") req.unfinished++;
-    if (reason !== "stop" && reason !== "length") return;
+    // repetition: vLLM's repetition detector stopped it, a natural end like stop
+    if (reason !== "stop" && reason !== "length" && reason !== "repetition") return;
 
     // completed requests: every latency figure
     req.completed++;
