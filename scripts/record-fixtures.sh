@@ -120,6 +120,12 @@ record max-num-seqs "$NEW" --workload azure --azure-kind code --n 60 --time-scal
   --max-output-tokens 32 --max-prompt-tokens 2048 --max-num-seqs 4 --max-num-batched-tokens 2048 \
   --num-blocks 1024 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8
 
+# LoRA: max_loras=1 and three adapters; a waiting request whose adapter is not the one in
+# the batch is skipped (lora_slots) while requests behind it may still be admitted.
+record lora-slots "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 8 \
+  --max-output-tokens 32 --max-prompt-tokens 1024 --lora-ids 1,2,3 --lora-fraction 0.8 --max-loras 1 \
+  --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 1024 --cost splitwise:llama2-70b:a100-80gb:8
+
 # -- check ---------------------------------------------------------------------------------
 if [ "$check" = 1 ]; then
   status=0
