@@ -1,9 +1,8 @@
 import { TRACE_SCHEMA_VERSION } from "../schema/raw.js";
-import type { Finding } from "../engine/types.js";
 
 /**
- * Wording of the reader's findings and errors, in one place. Findings stay data
- * ({code, file, line, args}); these functions turn them into one sentence.
+ * Codes of the reader, and the wording of the errors it throws (InputError). Its warnings
+ * are findings (data) and are worded with every other finding in src/report/findings-text.ts.
  */
 export const PARSE_CODES = {
   notFound: "RAW_NOT_FOUND",
@@ -44,18 +43,3 @@ export const msg = {
   notARecord: () => "line is JSON but not a trace record (an object with a string 'type'); use --lenient to skip such lines",
   lineTooLong: (limit: number) => `line is longer than ${limit} bytes: not a JSONL trace`,
 };
-
-/** One sentence for a reader warning (stderr and manifest.json). */
-export function describeParseFinding(f: Finding): string {
-  const a = f.args;
-  switch (f.code) {
-    case PARSE_CODES.truncatedTail:
-      return `last line (${a.bytes} bytes) has no newline and is not valid JSON: the trace was probably cut off (server killed?); dropped it`;
-    case PARSE_CODES.unknownType:
-      return `skipped ${a.count} record${a.count === 1 ? "" : "s"} of unknown type (${a.types}): written by a newer emitter (schema ${a.schema_version}); upgrade vsched to use them`;
-    case PARSE_CODES.skippedLines:
-      return `--lenient: skipped ${a.count} malformed line${a.count === 1 ? "" : "s"} (first at line ${a.first_line})`;
-    default:
-      return `${f.code} ${JSON.stringify(a)}`;
-  }
-}

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { createEngine } from "../../engine/index.js";
 import type { EngineOptions } from "../../engine/types.js";
 import { resolveInputs } from "../../parse/inputs.js";
-import { describeParseFinding } from "../../parse/messages.js";
+import { formatFinding } from "../../report/findings-text.js";
 import { readTraceFile, readTraceHeader } from "../../parse/node.js";
 import { explainRecordFailure } from "../../parse/records.js";
 import type { RawRecord } from "../../schema/raw.js";
@@ -124,7 +124,7 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
       });
       const totals = engine.end();
       for (const w of r.warnings) {
-        const message = describeParseFinding(w);
+        const message = formatFinding(w);
         warnings.push({ ...w, file: input.relative, message });
         progress.done();
         warn(message, { file: w.file, line: w.line, code: w.code }, stderr as NodeJS.WriteStream);
