@@ -130,9 +130,7 @@ export class Reconstructor implements Engine {
       r.preemptions++;
       r.state = "preempted";
       r.stateSince = D;
-      r.waitStart = D;
-      r.causeSince = D;
-      r.switchCause(D, "preempted");
+      r.startWait(D, "preempted");
       r.setBlocks(0);
       this.event(D, "request_preempted", id, { computed_tokens: r.recomputeUntil, preemptions: r.preemptions }, s.step);
       this.transition(r, D, "running", "preempted", s.step, "preempt");

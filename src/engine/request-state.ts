@@ -5,6 +5,7 @@ import { diffAbsNs } from "./epoch.js";
 
 export type LiveState = "waiting" | "preempted" | "running";
 export const REASON_INDEX = new Map<WaitingReason, number>(WAITING_REASONS.map((r, i) => [r, i]));
+const NOT_WAITING = -1;
 
 /** Everything the engine tracks for one live request. Dropped when it finishes. */
 export class RequestState {
@@ -46,7 +47,8 @@ export class RequestState {
   waitStart: number;
   longestWait = 0;
   readonly waitByCause = new Float64Array(WAITING_REASONS.length);
-  cause: number = REASON_INDEX.get("arrived_after_decision")!;
+  /** index of the current waiting cause; NOT_WAITING while running or finished */
+  cause = NOT_WAITING;
   causeSince: number;
 
   constructor(a: ArrivalRecord) {
@@ -63,29 +65,32 @@ export class RequestState {
     this.stateSince = a.t;
     this.waitStart = a.t;
     this.causeSince = a.t;
+    this.startWait(a.t, "arrived_after_decision");
   }
 
   get waiting(): boolean {
     return this.state !== "running";
   }
 
-  /** Close the current waiting-cause segment at t and start `next` (or stop, if null). */
-  switchCause(t: number, next: WaitingReason | null): void {
-    this.switchCauseIndex(t, next === null ? -1 : REASON_INDEX.get(next)!);
+  /** Enter the waiting queue at t (arrival, or preemption) with its first cause. */
+  startWait(t: number, reason: WaitingReason): void {
+    this.waitStart = t;
+    this.causeSince = t;
+    this.cause = REASON_INDEX.get(reason)!;
   }
 
-  /** As switchCause, by index; an unchanged cause keeps its segment open (the common case). */
+  /** At a decision: the cause from t on. An unchanged cause keeps its segment open (the common case). */
   switchCauseIndex(t: number, next: number): void {
     if (next === this.cause) return;
     const span = t - this.causeSince;
-    if (span > 0) this.waitByCause[this.cause] += span;
+    if (this.cause !== NOT_WAITING && span > 0) this.waitByCause[this.cause] += span;
     this.causeSince = t;
-    if (next >= 0) this.cause = next;
+    this.cause = next;
   }
 
   /** Leave the waiting queue at t (admission, resume, or finishing while waiting). */
   endWait(t: number): void {
-    this.switchCause(t, null);
+    this.switchCauseIndex(t, NOT_WAITING);
     const span = Math.max(0, t - this.waitStart);
     this.waitTotal += span;
     if (span > this.longestWait) this.longestWait = span;
