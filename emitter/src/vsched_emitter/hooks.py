@@ -200,6 +200,8 @@ def _active(sched):
 
 
 # ---- wrappers ------------------------------------------------------------------------
+# Written out one by one rather than through a generic before/after factory: schedule() and
+# update_from_output() run every step, and a factory would add a dispatch per call there.
 def _w_init(orig):
     @functools.wraps(orig)
     def __init__(self, *args, **kwargs):
