@@ -31,8 +31,7 @@ venv_for() {  # print the venv of vLLM version $1 (created once per run)
   local v="$1" var="VSCHED_VENV_${1//./_}"
   if [ -z "${VENV[$v]:-}" ]; then
     if [ -n "${!var:-}" ]; then
-      "${!var}/bin/pip" install -q --disable-pip-version-check --no-deps -e "$root/emitter" >&2
-      VENV[$v]="${!var}"
+      VENV[$v]="${!var}"   # used as is: PYTHONPATH below picks this checkout's emitter
     else
       VENV[$v]="$(bash "$root/emitter/scripts/vllm_env.sh" "$v")"
     fi
@@ -54,7 +53,7 @@ record() {  # record NAME VLLM_VERSION HARNESS_ARGS...
   rm -rf "fixtures/$name"
   mkdir -p "fixtures/$name"
   echo "== $name (vLLM $version)" >&2
-  env PYTHONHASHSEED=0 TZ=UTC VLLM_LOGGING_LEVEL=ERROR HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+  env PYTHONPATH="$root/emitter/src" PYTHONHASHSEED=0 TZ=UTC VLLM_LOGGING_LEVEL=ERROR HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     VLLM_CACHE_ROOT="${VLLM_CACHE_ROOT:-$HOME/.cache/vsched/vllm-cache-$version}" \
     "$venv/bin/python" -m vsched_emitter.harness --out "fixtures/$name" --data-dir fixtures/data \
     --clock virtual "$@"
