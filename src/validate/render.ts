@@ -1,4 +1,4 @@
-import { EXIT } from "../cli/errors.js";
+import { EXIT } from "../core/errors.js";
 import { formatFinding, formatFindingLine } from "../report/findings-text.js";
 import { PLAIN, type Style } from "../report/summary-render.js";
 import type { ValidateResult } from "./index.js";
