@@ -98,18 +98,24 @@ export async function readTraceFile(
   input: TraceInput,
   options: ParseOptions,
   onRecord: (record: RawRecord, line: number) => void,
-  hooks: { afterChunk?: () => void | Promise<void>; onRawBytes?: (n: number) => void } = {},
+  hooks: { afterChunk?: () => void | Promise<void>; onRawBytes?: (n: number) => void; shouldPause?: () => boolean } = {},
 ): Promise<ReadTraceResult> {
   const splitter = new LineSplitter();
   const parser = new TraceRecordParser(input.display, options, onRecord);
-  const afterChunk = hooks.afterChunk;
+  const { afterChunk, shouldPause } = hooks;
   let facts: FileFacts;
   try {
     facts = await streamFile(
       input,
-      (chunk) => {
-        splitter.push(chunk, parser.line);
-        return afterChunk?.();
+      async (chunk) => {
+        let rest: Buffer = chunk;
+        for (;;) {
+          const used = splitter.push(rest, parser.line, shouldPause);
+          if (used >= rest.length) break;
+          await afterChunk?.();
+          rest = rest.subarray(used);
+        }
+        await afterChunk?.();
       },
       { onRawBytes: hooks.onRawBytes },
     );
@@ -141,7 +147,7 @@ export async function readTraceHeader(input: TraceInput): Promise<HeaderRecord> 
   );
   const ac = new AbortController();
   try {
-    await streamFile(input, (chunk) => splitter.push(chunk, parser.line), { signal: ac.signal });
+    await streamFile(input, (chunk) => void splitter.push(chunk, parser.line), { signal: ac.signal });
     parser.end(splitter.end(), splitter.lines);
   } catch (e) {
     if (!(e instanceof HeaderFound)) {

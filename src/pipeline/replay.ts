@@ -27,6 +27,8 @@ export const DEFAULT_REPLAY_OPTIONS: ReplayOptions = { lenient: false, iteration
 export interface ReplayHooks {
   /** awaited after each input chunk when it returns a promise: the sinks' backpressure */
   afterChunk?: () => void | Promise<void>;
+  /** checked after every record: true stops reading until afterChunk's promise resolves */
+  shouldPause?: () => boolean;
   /** on-disk bytes read, for progress */
   onRawBytes?: (n: number) => void;
   /** a reader warning (truncated tail, unknown types, skipped lines), as soon as a file ends */
@@ -110,7 +112,7 @@ async function replayOne(plan: ReplayPlan, i: number, options: ReplayOptions, si
       throw explainRecordFailure(rec, input.display, line, e);
     }
   };
-  const r = await readTraceFile(input, { lenient: options.lenient }, push, { afterChunk: hooks.afterChunk, onRawBytes: hooks.onRawBytes });
+  const r = await readTraceFile(input, { lenient: options.lenient }, push, { afterChunk: hooks.afterChunk, onRawBytes: hooks.onRawBytes, shouldPause: hooks.shouldPause });
   const totals = engine.end();
   const source: ReplaySource = {
     path: input.relative,

@@ -189,7 +189,7 @@ export async function validateRawTrace(input: TraceInput, findings: Findings): P
   const checker = new RawTraceChecker(input.display, findings);
   const splitter = new LineSplitter();
   try {
-    await streamFile(input, (chunk) => splitter.push(chunk, checker.line));
+    await streamFile(input, (chunk) => void splitter.push(chunk, checker.line));
   } catch (e) {
     if (e instanceof LineTooLongError) throw new InputError(msg.lineTooLong(e.limit), PARSE_CODES.lineTooLong, input.display, e.line);
     throw e;

@@ -83,6 +83,7 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
   try {
     const result = await replay(plan, o, tables.sink, {
       afterChunk: () => (tables.needsDrain ? tables.drain() : undefined),
+      shouldPause: () => tables.needsDrain,
       onRawBytes: progress.add,
       onWarning: (w) => {
         progress.done();
