@@ -88,6 +88,7 @@ export async function streamFile(
 export interface ReadTraceResult extends FileFacts, ParseStats {
   header: HeaderRecord;
   warnings: TraceRecordParser["warnings"];
+  checks: TraceRecordParser["checks"];
 }
 
 /**
@@ -124,7 +125,7 @@ export async function readTraceFile(
     throw e;
   }
   const stats = parser.end(splitter.end(), splitter.lines);
-  return { ...facts, ...stats, header: parser.header!, warnings: parser.warnings };
+  return { ...facts, ...stats, header: parser.header!, warnings: parser.warnings, checks: parser.checks };
 }
 
 class HeaderFound extends Error {}

@@ -3,6 +3,7 @@ import type { Finding } from "../engine/types.js";
 import { compileChecker, type Checker } from "../schema/fast-check.js";
 import { HeaderRecord, RAW_RECORD_TYPES, RawRecord, TRACE_SCHEMA_MAJOR, type RawRecordType } from "../schema/raw.js";
 import type { UnterminatedTail } from "./lines.js";
+import { TraceChecks } from "./trace-checks.js";
 import { msg, PARSE_CODES } from "./messages.js";
 
 /**
@@ -46,6 +47,9 @@ const SKIPPED_LINES_KEPT = 10;
 export class TraceRecordParser {
   header: HeaderRecord | null = null;
   readonly warnings: Finding[] = [];
+  /** contradictions across records (step order, end record): findings like the engine's */
+  readonly checks: Finding[] = [];
+  private readonly traceChecks: TraceChecks;
   private readonly counts: Record<string, number>;
   private readonly unknown: Record<string, number> = Object.create(null);
   private skipped = 0;
@@ -61,6 +65,7 @@ export class TraceRecordParser {
   ) {
     this.counts = Object.create(null);
     for (const t of RAW_RECORD_TYPES) this.counts[t] = 0;
+    this.traceChecks = new TraceChecks(file, (f) => this.checks.push(f));
   }
 
   /** Bound to `this` so it can be handed to LineSplitter.push directly. */
@@ -122,7 +127,8 @@ export class TraceRecordParser {
         },
       });
     }
-    if (this.skipped > 0) {
+    // validate reports each skipped line itself; the summary count is convert's --lenient note
+    if (this.skipped > 0 && !this.options.onFault) {
       this.warnings.push({
         code: PARSE_CODES.skippedLines,
         severity: "warning",
@@ -131,6 +137,7 @@ export class TraceRecordParser {
         args: { count: this.skipped, first_line: this.skippedLineNumbers[0] },
       });
     }
+    this.traceChecks.finish(this.skipped);
     const records: Record<string, number> = {};
     for (const t of RAW_RECORD_TYPES) records[t] = this.counts[t];
     return {
@@ -171,6 +178,7 @@ export class TraceRecordParser {
       return;
     }
     this.counts[type] = n + 1;
+    this.traceChecks.record(rec as RawRecord, line);
     this.onRecord(rec as RawRecord, line);
   }
 
