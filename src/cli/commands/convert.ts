@@ -9,8 +9,8 @@ import { buildManifest, manifestJson, type ManifestInput } from "../../sinks/man
 import { createProgress, NO_PROGRESS } from "../../render/progress.js";
 import { TABLE_NAMES, type TableName } from "../../schema/tables.js";
 import { VERSION } from "../../version.js";
-import { EXIT } from "../errors.js";
-import { progressEnabled, StagedOutputDir, warn } from "../io.js";
+import { EXIT, UsageError } from "../errors.js";
+import { outputError, progressEnabled, StagedOutputDir, warn } from "../io.js";
 
 export interface ConvertOptions {
   inputs: string[];
@@ -68,6 +68,7 @@ function parsePositiveInt(v: string): number {
 export async function runConvert(o: ConvertOptions): Promise<number> {
   const cwd = o.cwd ?? process.cwd();
   const stderr = (o.stderr ?? process.stderr) as NodeJS.WriteStream;
+  if (o.out.trim() === "") throw new UsageError("-o/--out: the output directory must not be empty");
   const plan = await planReplay(await resolveInputs(o.inputs, cwd));
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
@@ -110,7 +111,7 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
     progress.done();
     tables.destroy();
     await staged.abort();
-    throw e;
+    throw outputError(e, outDisplay);
   } finally {
     process.off("SIGINT", stopOnSignal);
   }
