@@ -374,6 +374,7 @@ describe("raw traces", () => {
     const r = await validateInputs([trace(ls)]);
     expect(r.findings.filter((f) => f.severity !== "info").map((f) => [f.code, f.line, f.args.request_id ?? f.args.step])).toEqual([
       ["ENGINE_DUPLICATE_ARRIVAL", 5, "r1"],
+      ["RAW_TIME_ORDER", 5, undefined], // the copied arrival line goes back in time too
       ["RAW_STEP_ORDER", 8, 0],
       ["ENGINE_UPDATE_UNKNOWN_STEP", 9, 1], // step 1 was renumbered away (engine findings: the first of each code)
       ["ENGINE_RUNNING_COUNT_MISMATCH", 10, 2],

@@ -8,6 +8,8 @@ import type { RawRecord } from "../schema/raw.js";
  */
 export class TraceChecks {
   private lastStep = -1;
+  private lastT = -Infinity;
+  private lastTLine = 0;
   private steps = 0;
   private end: { line: number; steps: number; dropped: number } | null = null;
 
@@ -17,11 +19,36 @@ export class TraceChecks {
   ) {}
 
   record(rec: RawRecord, line: number): void {
+    this.timeOrder(rec, line);
     if (rec.type === "step") {
       if (rec.step <= this.lastStep) this.report({ code: "RAW_STEP_ORDER", severity: "error", file: this.file, line, args: { step: rec.step, previous: this.lastStep } });
       this.lastStep = Math.max(this.lastStep, rec.step);
       this.steps++;
     } else if (rec.type === "end") this.end = { line, steps: rec.steps, dropped: rec.dropped };
+  }
+
+  /**
+   * The emitter stamps every record on the scheduler thread as it writes it, so record
+   * times never go back in file order and a step or update ends after it starts; a trace
+   * where they do cannot be replayed into meaningful durations.
+   */
+  private timeOrder(rec: RawRecord, line: number): void {
+    const start = "t" in rec ? rec.t : "t_start" in rec ? rec.t_start : null;
+    if (start === null) return;
+    const [prevT, prevLine] = [this.lastT, this.lastTLine];
+    if (start < this.lastT) {
+      this.report({ code: "RAW_TIME_ORDER", severity: "error", file: this.file, line, args: { field: "t" in rec ? "t" : "t_start", t: start, previous: this.lastT, previous_line: this.lastTLine } });
+    } else {
+      this.lastT = start;
+      this.lastTLine = line;
+    }
+    // vLLM stamps a step's output after the step: never before the record preceding it
+    if (rec.type === "update" && rec.out_t !== null && rec.out_t < prevT) {
+      this.report({ code: "RAW_TIME_ORDER", severity: "error", file: this.file, line, args: { field: "out_t", t: rec.out_t, previous: prevT, previous_line: prevLine } });
+    }
+    if ("t_end" in rec && rec.t_end < rec.t_start) {
+      this.report({ code: "RAW_TIME_ORDER", severity: "error", file: this.file, line, args: { field: "t_end", t: rec.t_end, previous: rec.t_start, previous_line: line } });
+    }
   }
 
   /** `skipped`: lines the reader could not use (a count mismatch may only echo them) */

@@ -6,6 +6,7 @@ import { readTraceFile, readTraceHeader } from "../parse/node.js";
 import { explainRecordFailure } from "../parse/records.js";
 import type { HeaderRecord, RawRecord } from "../schema/raw.js";
 import { FindingTally } from "./finding-tally.js";
+import { guardRows } from "./row-guard.js";
 
 /**
  * Trace files → engine → row sinks: the one place that wires the reader to the engine.
@@ -87,7 +88,9 @@ export async function replay(plan: ReplayPlan, options: ReplayOptions, sink: Rep
   const sources: ReplaySource[] = [];
   const warnings: Finding[] = [];
   for (let i = 0; i < plan.inputs.length; i++) {
-    const source = await replayOne(plan, i, options, { ...sink, finding: findings.add }, hooks);
+    const guard = guardRows(sink, (f) => findings.add({ ...f, file: plan.inputs[i].relative }));
+    const source = await replayOne(plan, i, options, { ...guard.sink, finding: findings.add }, hooks);
+    guard.end();
     for (const w of source.warnings) {
       warnings.push(w);
       hooks.onWarning?.(w);

@@ -59,6 +59,7 @@ export const RAW_CODES = {
   RAW_UNSUPPORTED_SCHEMA: (a) => a.reason !== undefined ? v(a.reason) : `trace schema ${v(a.found)} is not supported: this vsched reads schema ${v(a.supported_major)}.x`,
   RAW_UNKNOWN_TYPE: (a) =>
     `skipped ${plural(a.count, "record")} of unknown type (${v(a.types)}): written by a newer emitter${a.schema_version ? ` (schema ${a.schema_version})` : ""}; upgrade vsched to use them`,
+  RAW_TIME_ORDER: (a) => `${v(a.field)} = ${v(a.t)} ns goes back in time (previous ${v(a.previous)} ns, line ${v(a.previous_line)})`,
   RAW_STEP_ORDER: (a) => `step ${v(a.step)} does not increase (previous step ${v(a.previous)})`,
   RAW_END_MISSING: () => "no end record: the trace was not closed (process killed?) and may lack its last records",
   RAW_END_MISMATCH: (a) => `end record says ${v(a.field)} = ${v(a.end)}, but the file has ${v(a.actual)}`,
@@ -84,6 +85,7 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_RUNNING_COUNT_MISMATCH: (a) => `step ${v(a.step)}: the trace says ${v(a.trace)} running requests, the reconstruction has ${v(a.reconstructed)}`,
   ENGINE_SECOND_HEADER: () => "a second header record inside one trace; ignored",
   ENGINE_TOKEN_COUNT_MISMATCH: (a) => `request ${v(a.request_id)} finished with ${v(a.trace)} output tokens per the trace, ${v(a.reconstructed)} reconstructed`,
+  ENGINE_ROW_INVALID: (a) => `a ${v(a.table)} row breaks its declaration at ${v(a.column)}: ${v(a.reason)}${Number(a.rows) > 1 ? ` (${v(a.rows)} such rows)` : ""}`,
   ENGINE_UNFINISHED_REQUESTS: (a) => `${plural(a.count, "request")} had not finished when the trace ended (finish_reason unfinished)`,
   ENGINE_UNKNOWN_REQUEST: (a) => `${v(a.record)} record refers to request ${v(a.request_id)}, which never arrived`,
   ENGINE_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which has no step record`,
