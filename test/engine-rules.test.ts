@@ -187,3 +187,51 @@ describe("absolute time", () => {
     expect(f(86_400_000_000_123)).toBe((1700000000999999999n + 86_400_000_000_123n).toString());
   });
 });
+
+describe("re-preemption while recomputing", () => {
+  // a computes 12 tokens, is preempted, recomputes 8 of them and is preempted again
+  const trace = (): RawRecord[] => [
+    header({ max_num_seqs: 4, enable_prefix_caching: false }),
+    arrival("a", 0, 12),
+    step(0, 100, { new: [["a", 0]], sched: [["a", 12, 0]], running: 1 }),
+    update(0, 200, { tokens: [["a", 1]], running: 1 }),
+    step(1, 300, { preempted: ["a"], running: 0, waiting: 1, stop: { cause: "preemption", req: null } }),
+    update(1, 400, { running: 0, waiting: 1, out_t: null }),
+    step(2, 500, { resumed: [["a", 0]], sched: [["a", 8, 0]], running: 1 }),
+    update(2, 600, { running: 1, out_t: null }),
+    step(3, 700, { preempted: ["a"], running: 0, waiting: 1, stop: { cause: "preemption", req: null } }),
+    update(3, 800, { running: 0, waiting: 1, out_t: null }),
+    step(4, 900, { resumed: [["a", 0]], sched: [["a", 13, 0]], running: 1 }),
+    update(4, 1000, { tokens: [["a", 1]], finished: [["a", "length", 2]], running: 0 }),
+  ];
+
+  test("each preemption reports what was computed then; recomputation is counted chunk by chunk", () => {
+    const out = replay(trace());
+    const details = (type: string) => out.events.filter((e) => e.event_type === type).map((e) => JSON.parse(e.details));
+    expect(details("request_preempted").map((d) => d.computed_tokens)).toEqual([12, 8]);
+    expect(details("request_evicted").map((d) => d.computed_before_preemption)).toEqual([12, 8]);
+    // recomputed: positions 0-7 after the first preemption, 0-11 after the second (position 12 is new output)
+    const [r] = out.perRequest;
+    expect(r.recomputed_tokens).toBe(8 + 12);
+    expect(out.perIteration.map((it) => it.recompute_tokens)).toEqual([0, 0, 8, 0, 12]);
+    expect(out.perIterationRequests.filter((x) => x.iteration_id === 2).map((x) => x.running_reason)).toEqual(["recomputation"]);
+  });
+});
+
+describe("vLLM arrival_time that is not epoch time", () => {
+  test("offline callers' arrival_time (vLLM's tests pass 1.0) leaves the derived columns empty, with one warning", () => {
+    const out = replay([
+      header(), arrival("a", 0, 8, 0, "1000000000"), arrival("b", 1, 8, 0, "1000000000"), arrival("c", 2),
+      step(0, 10, { new: [["a", 0], ["b", 0], ["c", 0]], sched: [["a", 8, 0], ["b", 8, 0], ["c", 8, 0]], running: 3 }),
+      update(0, 20, { tokens: [["a", 1], ["b", 1], ["c", 1]], running: 3 }),
+    ]);
+    const rows = Object.fromEntries(out.perRequest.map((r) => [r.request_id, r]));
+    expect([rows.a.vllm_arrival_time_epoch_ns, rows.a.ttft_from_vllm_arrival]).toEqual([null, null]);
+    expect(rows.b.ttft_from_vllm_arrival).toBeNull();
+    // c's arrival_time is epoch time, 5000 ns of monotonic anchor aside
+    expect(rows.c.ttft_from_vllm_arrival).not.toBeNull();
+    expect(Math.abs(rows.c.ttft_from_vllm_arrival!)).toBeLessThan(2 ** 53);
+    const codes = out.findings.filter((f) => f.code !== "ENGINE_UNFINISHED_REQUESTS").map((f) => [f.code, f.severity, f.args.of ?? f.args.request_id]);
+    expect(codes).toEqual([["ENGINE_VLLM_ARRIVAL_NOT_EPOCH", "warning", "a"], ["ENGINE_REPEATED", "info", "ENGINE_VLLM_ARRIVAL_NOT_EPOCH"]]);
+  });
+});

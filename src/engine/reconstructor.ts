@@ -1,7 +1,7 @@
 import type { ArrivalRecord, FinishReason, FinishRecord, HeaderRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
 import type { EventRow, PerIterationRow, StateTransitionRow } from "../schema/tables.js";
 import type { WaitingReason } from "../schema/waiting.js";
-import { epochFormatter } from "./epoch.js";
+import { epochFormatter, plausibleVllmArrival } from "./epoch.js";
 import { FindingCollector } from "./findings.js";
 import { perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
 import type { Engine, EngineOptions, EngineTotals, RowSink } from "./types.js";
@@ -102,7 +102,7 @@ export class Reconstructor implements Engine {
       this.findings.report("ENGINE_DUPLICATE_ARRIVAL", "warning", this.line, { request_id: a.req });
       return;
     }
-    const r = new RequestState(a);
+    const r = new RequestState(a, this.vllmArrivalIsEpoch(a));
     this.reqs.set(a.req, r);
     this.requestsSeen++;
     this.queue.arrive(r);
@@ -126,13 +126,14 @@ export class Reconstructor implements Engine {
       preemptedReqs.push(r);
       this.removeRunning(r);
       r.recomputeUntil = Math.max(r.recomputeUntil, r.computed);
+      r.computedAtPreemption = r.computed;
       r.computed = 0;
       r.preemptions++;
       r.state = "preempted";
       r.stateSince = D;
       r.startWait(D, "preempted");
       r.setBlocks(0);
-      this.event(D, "request_preempted", id, { computed_tokens: r.recomputeUntil, preemptions: r.preemptions }, s.step);
+      this.event(D, "request_preempted", id, { computed_tokens: r.computedAtPreemption, preemptions: r.preemptions }, s.step);
       this.transition(r, D, "running", "preempted", s.step, "preempt");
     }
 
@@ -155,12 +156,12 @@ export class Reconstructor implements Engine {
       const r = this.need(id);
       if (!r) continue;
       r.endWait(D);
+      // what it must recompute to get back to its high-water mark (the chunks count what it really does)
       const lost = Math.max(0, r.recomputeUntil - cached);
-      r.recomputedTokens += lost;
       const bs = this.header.config.block_size;
-      if (cached < Math.floor(r.recomputeUntil / bs) * bs) {
+      if (cached < Math.floor(r.computedAtPreemption / bs) * bs) {
         r.evictions++;
-        this.event(D, "request_evicted", id, { computed_before_preemption: r.recomputeUntil, found_in_prefix_cache: cached }, s.step);
+        this.event(D, "request_evicted", id, { computed_before_preemption: r.computedAtPreemption, found_in_prefix_cache: cached }, s.step);
       }
       r.computed = cached;
       this.toRunning(r, D);
@@ -190,6 +191,7 @@ export class Reconstructor implements Engine {
       const prefill = Math.max(0, Math.min(end, Math.max(r.promptTokens, r.recomputeUntil)) - before);
       const recompute = Math.max(0, Math.min(end, r.recomputeUntil) - before);
       it.addScheduled(n, prefill, recompute);
+      r.recomputedTokens += recompute;
       r.computed = end;
       r.iterationsScheduled++;
       if (this.opts.scheduledEvents) this.event(D, "request_scheduled", id, { tokens: n, computed_before: before }, s.step);
@@ -372,6 +374,19 @@ export class Reconstructor implements Engine {
   }
 
   // ---- helpers ---------------------------------------------------------------
+
+  /** vLLM's arrival_time on the epoch clock? If not, the columns derived from it stay empty. */
+  private vllmArrivalIsEpoch(a: ArrivalRecord): boolean {
+    if (a.vllm_arrival_epoch_ns === null) return true;
+    const schedulerEpoch = this.ctx.epoch(a.t + this.ctx.off);
+    if (plausibleVllmArrival(a.vllm_arrival_epoch_ns, schedulerEpoch)) return true;
+    this.findings.report("ENGINE_VLLM_ARRIVAL_NOT_EPOCH", "warning", this.line, {
+      request_id: a.req,
+      vllm_arrival_epoch_ns: a.vllm_arrival_epoch_ns,
+      scheduler_epoch_ns: schedulerEpoch,
+    });
+    return false;
+  }
 
   private need(id: string): RequestState | undefined {
     const r = this.reqs.get(id);

@@ -11,6 +11,7 @@ const NOT_WAITING = -1;
 export class RequestState {
   readonly id: string;
   readonly arrivalT: number;
+  /** vLLM's Request.arrival_time as epoch ns text; null when absent or not epoch time (see vllmArrivalIsEpoch) */
   readonly vllmArrivalEpoch: string | null;
   readonly promptTokens: number;
   readonly maxTokens: number | null;
@@ -28,12 +29,16 @@ export class RequestState {
   vllmFirstSchedT: number | null = null;
   cachedAtAdmit: number | null = null;
   computed = 0;
+  /** high-water mark of computed tokens before any preemption: positions below it are recomputation */
   recomputeUntil = 0;
+  /** vLLM's num_computed_tokens when it was last preempted (what that preemption threw away) */
+  computedAtPreemption = 0;
   outputTokens = 0;
   firstTokenT: number | null = null;
   lastTokenT: number | null = null;
   preemptions = 0;
   evictions = 0;
+  /** Σ over scheduled chunks of their positions below recomputeUntil (as per_iteration.recompute_tokens) */
   recomputedTokens = 0;
   blocks = 0;
   peakBlocks = 0;
@@ -51,10 +56,11 @@ export class RequestState {
   cause = NOT_WAITING;
   causeSince: number;
 
-  constructor(a: ArrivalRecord) {
+  /** vllmEpochOk: false when vLLM's arrival_time is not on the epoch clock (offline callers may pass their own) */
+  constructor(a: ArrivalRecord, vllmEpochOk = true) {
     this.id = a.req;
     this.arrivalT = a.t;
-    this.vllmArrivalEpoch = a.vllm_arrival_epoch_ns;
+    this.vllmArrivalEpoch = vllmEpochOk ? a.vllm_arrival_epoch_ns : null;
     this.promptTokens = a.prompt_tokens;
     this.maxTokens = a.max_tokens;
     this.priority = a.priority;

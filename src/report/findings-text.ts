@@ -90,6 +90,8 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_TOKEN_COUNT_MISMATCH: (a) => `request ${v(a.request_id)} finished with ${v(a.trace)} output tokens per the trace, ${v(a.reconstructed)} reconstructed`,
   ENGINE_UNFINISHED_REQUESTS: (a) => `${plural(a.count, "request")} had not finished when the trace ended (finish_reason unfinished)`,
   ENGINE_UNKNOWN_REQUEST: (a) => `${v(a.record)} record refers to request ${v(a.request_id)}, which never arrived`,
+  ENGINE_VLLM_ARRIVAL_NOT_EPOCH: (a) =>
+    `request ${v(a.request_id)}: vLLM's arrival_time (${v(a.vllm_arrival_epoch_ns)} ns) is not epoch time (the scheduler's clock says ${v(a.scheduler_epoch_ns)}); vllm_arrival_time_epoch_ns and ttft_from_vllm_arrival are left empty for such requests`,
   ENGINE_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which has no step record`,
 };
 

@@ -57,10 +57,19 @@ export interface OracleStep {
   waiting_order: string[];
   running?: string[];
 }
+/** vLLM's Request.num_computed_tokens read inside _preempt_request, just before it is reset (vLLM ≥ 0.12) */
+export interface OraclePreemption {
+  type: "preemption";
+  step: number;
+  req: string;
+  num_computed_tokens: number;
+}
 export interface Oracle {
   meta: { vllm_version: string; anchor_monotonic_ns: number | string };
   requests: Map<string, OracleRequest>;
   steps: Map<number, OracleStep>;
+  /** in the order vLLM preempted */
+  preemptions: OraclePreemption[];
 }
 
 export function readOracle(name: string): Oracle {
@@ -70,5 +79,6 @@ export function readOracle(name: string): Oracle {
     meta,
     requests: new Map(lines.filter((l) => l.type === "request").map((l) => [l.req, l])),
     steps: new Map(lines.filter((l) => l.type === "step").map((l) => [l.step, l])),
+    preemptions: lines.filter((l) => l.type === "preemption"),
   };
 }

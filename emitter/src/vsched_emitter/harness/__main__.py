@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import cost_model, workloads
-from .driver import SchedulerKnobs, run
+from .driver import SchedulerKnobs, has_reserve_full_isl, run
 
 
 def _ints(s: str) -> tuple[int, ...]:
@@ -60,6 +60,7 @@ KNOB_HELP = {
     "async_scheduling": "async scheduling",
     "long_prefill_token_threshold": "cap on one request's prefill chunk (0 = none)",
     "max_loras": "max LoRA adapters per batch",
+    "scheduler_reserve_full_isl": "vLLM >= 0.33: admit only if the whole prompt fits in KV (default: vLLM's own)",
 }
 
 
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         default = f.default
         if isinstance(default, bool):
             k.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                           help=KNOB_HELP.get(f.name))
+        elif f.name == "scheduler_reserve_full_isl":
+            k.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                            help=KNOB_HELP.get(f.name))
         elif f.name == "max_loras":
             k.add_argument(flag, dest=f.name, type=int, default=default, help=KNOB_HELP.get(f.name))
@@ -233,11 +237,22 @@ def _rel(p) -> str:
         return p.name
 
 
+def _knobs_record(knobs) -> dict:
+    """Knobs for recipe.json; a knob added later is listed only when set, so older recipes stay byte-identical."""
+    d = dataclasses.asdict(knobs)
+    if d.get("scheduler_reserve_full_isl") is None:
+        d.pop("scheduler_reserve_full_isl", None)
+    return d
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     a = parser.parse_args(argv)
     knobs = SchedulerKnobs(**{f.name: getattr(a, f.name) for f in dataclasses.fields(SchedulerKnobs)})
+    if knobs.scheduler_reserve_full_isl is not None and not has_reserve_full_isl():
+        parser.error(f"this vLLM ({_vllm_version()}) has no scheduler_reserve_full_isl (it checks only the "
+                     "first chunk before admitting): drop --[no-]scheduler-reserve-full-isl")
     try:
         cost = cost_model.from_spec(a.cost, data_dir=a.data_dir)
         specs, info = build_workload(a, knobs)
@@ -262,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": "%d.%d" % sys.version_info[:2],
             "clock": a.clock,
             "level": a.level,
-            "knobs": dataclasses.asdict(knobs),
+            "knobs": _knobs_record(knobs),
             "cost": cost.describe() if hasattr(cost, "describe") else {"spec": a.cost},
             **{k: v for k, v in info.items() if k != "data_files"},
             "data": {_rel(p): _sha256(p) for p in info["data_files"]},

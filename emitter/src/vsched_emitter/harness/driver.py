@@ -44,6 +44,8 @@ class SchedulerKnobs:
     async_scheduling: bool = False
     long_prefill_token_threshold: int = 0
     max_loras: int | None = None
+    # vLLM >= 0.33: check that the whole prompt fits in KV before admitting (None = vLLM's default)
+    scheduler_reserve_full_isl: bool | None = None
 
 
 @dataclass
@@ -107,16 +109,41 @@ def _model_config(max_model_len: int):
     return mc
 
 
+def has_reserve_full_isl() -> bool:
+    """vLLM 0.33 added SchedulerConfig.scheduler_reserve_full_isl (feature-detected, not version-parsed)."""
+    from vllm.config import SchedulerConfig
+
+    fields = getattr(SchedulerConfig, "__dataclass_fields__", None) or getattr(SchedulerConfig, "model_fields", {})
+    return "scheduler_reserve_full_isl" in fields
+
+
+def _vllm_version() -> str:
+    try:
+        import vllm
+
+        return str(vllm.__version__)
+    except Exception:  # pragma: no cover
+        return "unknown"
+
+
 def build_vllm_config(knobs: SchedulerKnobs):
     from vllm.config import CacheConfig, DeviceConfig, SchedulerConfig, VllmConfig
 
     if knobs.policy not in ("fcfs", "priority"):
         raise ValueError(f"policy must be 'fcfs' or 'priority', not {knobs.policy!r}")
+    if knobs.scheduler_reserve_full_isl is not None and not has_reserve_full_isl():
+        raise ValueError(f"this vLLM ({_vllm_version()}) has no scheduler_reserve_full_isl: "
+                         "it always checks only the first chunk; drop --[no-]scheduler-reserve-full-isl")
     sc = _kw(SchedulerConfig, max_num_seqs=knobs.max_num_seqs, max_num_batched_tokens=knobs.max_num_batched_tokens,
              max_model_len=knobs.max_model_len, is_encoder_decoder=False,
              enable_chunked_prefill=knobs.enable_chunked_prefill, policy=knobs.policy,
              async_scheduling=bool(knobs.async_scheduling),
-             long_prefill_token_threshold=knobs.long_prefill_token_threshold)
+             long_prefill_token_threshold=knobs.long_prefill_token_threshold,
+             **({} if knobs.scheduler_reserve_full_isl is None
+                else {"scheduler_reserve_full_isl": knobs.scheduler_reserve_full_isl}))
+    if knobs.scheduler_reserve_full_isl is not None and \
+            bool(sc.scheduler_reserve_full_isl) != knobs.scheduler_reserve_full_isl:
+        raise RuntimeError(f"vLLM changed scheduler_reserve_full_isl to {sc.scheduler_reserve_full_isl}")
     cc = _kw(CacheConfig, block_size=knobs.block_size, gpu_memory_utilization=0.9, cache_dtype="auto",
              enable_prefix_caching=knobs.enable_prefix_caching)
     lora = None
@@ -417,6 +444,8 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
 
     batch_queue: deque = deque()
     steps = 0
+    if oracle is not None:
+        oracle.watch_preemptions(sched, lambda: steps)
     gpu_free_at = 0.0
     stalled = 0
     while True:

@@ -17,6 +17,12 @@ kv_cache_usage) plus the waiting queue after schedule(): ``list(waiting)`` for F
 holding queue first where the version has one), heap-pop order of a copy for priority
 (that is what iterating vLLM's PriorityRequestQueue does).
 
+Preemptions (vLLM versions with ``Scheduler._preempt_request``, 0.12+): one
+``{"type": "preemption", "step", "req", "num_computed_tokens"}`` record per call, with
+``request.num_computed_tokens`` read just before vLLM resets it to 0 (the tokens the
+request had computed when it was preempted; ``step`` is the schedule() call it happened
+in). Written among the step records, in the order they happened.
+
 Records are written by the driver, never by the emitter.
 """
 from __future__ import annotations
@@ -65,6 +71,21 @@ class Oracle:
     def add_request(self, req_id: str, arrival_time: float, prompt_len: int, max_tokens: int) -> None:
         self.reqs[req_id] = _Req(self._stats.RequestStateStats, arrival_time, prompt_len, max_tokens)
         self.order.append(req_id)
+
+    def watch_preemptions(self, sched, current_step) -> bool:
+        """Wrap this scheduler's _preempt_request (instance attribute; the class, and the
+        emitter's hook on it, stay as they are). False where vLLM has no such method."""
+        original = getattr(sched, "_preempt_request", None)
+        if original is None:
+            return False
+
+        def preempt(request, *args, **kwargs):
+            self.steps.append({"type": "preemption", "step": current_step(), "req": request.request_id,
+                               "num_computed_tokens": request.num_computed_tokens})
+            return original(request, *args, **kwargs)
+
+        sched._preempt_request = preempt
+        return True
 
     @staticmethod
     def snapshot(sched) -> dict:
