@@ -136,6 +136,16 @@ record repreempt-fcfs "$NEW" "${REPREEMPT[@]}"
 record repreempt-priority "$NEW" "${REPREEMPT[@]}" --priority-classes 0,1,2 --policy priority
 record repreempt-async "$NEW" "${REPREEMPT[@]}" --async-scheduling
 
+# Request ids used again after their request finished (vLLM allows it; so does a client sending
+# X-Request-Id): the last 12 of 40 requests take the ids of the first 12, each handed to the
+# scheduler once the earlier request with its id has finished. Every lifetime is its own row.
+REUSE=(--workload azure --azure-kind conv --n 40 --time-scale 8 --max-output-tokens 32
+  --max-prompt-tokens 1024 --reuse-ids 12 --max-num-seqs 8 --max-num-batched-tokens 512
+  --num-blocks 1024 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8)
+record reused-ids "$NEW" "${REUSE[@]}"
+record reused-ids-priority "$NEW" "${REUSE[@]}" --priority-classes 0,1,2 --policy priority
+record reused-ids-async "$NEW" "${REUSE[@]}" --async-scheduling
+
 # -- check ---------------------------------------------------------------------------------
 if [ "$check" = 1 ]; then
   status=0

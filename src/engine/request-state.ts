@@ -57,8 +57,12 @@ export class RequestState {
   causeSince: number;
 
   /** vllmEpochOk: false when vLLM's arrival_time is not on the epoch clock (offline callers may pass their own) */
-  constructor(a: ArrivalRecord, vllmEpochOk = true) {
+  /** which lifetime of this request id (0 = first): vLLM lets a finished id be reused */
+  readonly instance: number;
+
+  constructor(a: ArrivalRecord, vllmEpochOk = true, instance = 0) {
     this.id = a.req;
+    this.instance = instance;
     this.arrivalT = a.t;
     this.vllmArrivalEpoch = vllmEpochOk ? a.vllm_arrival_epoch_ns : null;
     this.promptTokens = a.prompt_tokens;
@@ -184,5 +188,6 @@ export function perRequestRow(r: RequestState, c: Completion, ctx: RowContext): 
     dp_rank: ctx.dpRank,
   };
   for (let i = 0; i < WAITING_REASONS.length; i++) row[`wait_${WAITING_REASONS[i]}_ns`] = r.waitByCause[i];
+  row.request_instance = r.instance;
   return row as PerRequestRow;
 }

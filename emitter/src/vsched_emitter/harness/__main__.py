@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--eos-fraction", type=float, default=0.0, help="fraction that sample EOS before max_tokens")
     w.add_argument("--lora-ids", type=_ints, default=())
     w.add_argument("--lora-fraction", type=float, default=1.0)
+    w.add_argument("--reuse-ids", type=int, default=0,
+                   help="the last N requests (by arrival) take the ids of the first N: vLLM lets a finished id be "
+                        "used again; one whose id is still live is handed over when that request finishes")
 
     k = p.add_argument_group("scheduler knobs")
     for f in dataclasses.fields(SchedulerKnobs):
@@ -131,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def reuse_ids(specs: list, n: int) -> list:
+    """The last n specs (in arrival order) take the request ids of the first n."""
+    if not 0 < n <= len(specs) // 2:
+        raise ValueError(f"--reuse-ids must be between 1 and half the requests ({len(specs) // 2}), got {n}")
+    out = list(specs)
+    for i in range(n):
+        out[len(out) - n + i] = dataclasses.replace(out[len(out) - n + i], req_id=out[i].req_id)
+    return out
+
+
 def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
     extras = workloads.Extras(priority_classes=a.priority_classes, priority_weights=a.priority_weights,
                               abort_fraction=a.abort_fraction, abort_after_s=a.abort_after,
@@ -155,6 +168,9 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
     desc = {"source": a.workload, **{k: v for k, v in params.items()}, "seed": a.seed,
             "max_prompt_tokens": a.max_prompt_tokens, "max_output_tokens": a.max_output_tokens,
             "extras": dataclasses.asdict(extras)}
+    if a.reuse_ids:
+        specs = reuse_ids(specs, a.reuse_ids)
+        desc["reuse_ids"] = a.reuse_ids  # only when set: older recipes keep their bytes
     if desc.get("rate") == math.inf:
         desc["rate"] = "inf"
     files = []
@@ -170,7 +186,8 @@ def _open(path: Path):
 def summarize_trace(paths) -> dict:
     """Counts read back from the written trace (all shards)."""
     c = Counter()
-    reasons: dict[str, str] = {}
+    reasons: dict[tuple[str, int], str] = {}  # (request id, lifetime): ids may be reused after finishing
+    lifetime: Counter = Counter()
     steps = set()
     for path in paths:
         path = Path(path)
@@ -185,6 +202,7 @@ def summarize_trace(paths) -> dict:
                 c["records"] += 1
                 if t == "arrival":
                     c["requests"] += 1
+                    lifetime[rec["req"]] += 1
                 elif t == "step":
                     steps.add(rec["step"])
                     c["preemptions"] += len(rec.get("preempted", ()))
@@ -197,9 +215,9 @@ def summarize_trace(paths) -> dict:
                     c["kv_fail"] += len(rec.get("kv_fail", ()))
                 elif t == "update":
                     for rid, reason, _ in rec.get("finished", ()):
-                        reasons.setdefault(rid, reason)
+                        reasons.setdefault((rid, lifetime[rid]), reason)
                 elif t == "finish":
-                    reasons.setdefault(rec["req"], rec["reason"])
+                    reasons.setdefault((rec["req"], lifetime[rec["req"]]), rec["reason"])
                     if rec.get("from") == "waiting":
                         c["finished_while_waiting"] += 1
                 elif t in ("dropped",):
