@@ -11,6 +11,7 @@ import { WaitingQueue } from "./waiting-queue.js";
 import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.js";
 
 type TransitionState = StateTransitionRow["to_state"];
+const STREAMING_INPUT = REASON_INDEX.get("streaming_input")!;
 
 /** What one step record's handling steps hand each other. */
 interface StepScratch {
@@ -182,12 +183,16 @@ export class Reconstructor implements Engine {
     }
   }
 
-  /** 2a. first admissions: waiting → running */
+  /** 2a. first admissions: waiting → running (a streaming-input session's next turn too) */
   private admit(st: StepScratch): void {
     const { s, D } = st;
     for (const [id, cached] of s.new) {
       const r = this.need(id);
       if (!r) continue;
+      if (r.everAdmitted) {
+        this.nextTurn(st, r, cached);
+        continue;
+      }
       r.endWait(D);
       r.firstSchedT = D;
       if (s.sched_t !== null) r.vllmFirstSchedT = s.sched_t;
@@ -197,6 +202,32 @@ export class Reconstructor implements Engine {
       this.event(D, "request_admitted", id, { cached_tokens: cached }, s.step);
       this.transition(r, D, "waiting", "running", s.step, "admit");
     }
+  }
+
+  /**
+   * A streaming-input session (vLLM ≥ 0.33, Request.resumable) admitted again for its next input
+   * chunk: QUEUED came again for the same request. The trace has no record of its turn ending (it
+   * left the running list in the update that sampled the turn's last token), so the session is
+   * taken to have waited from that last token to this admission, under cause streaming_input.
+   * Its first-turn stamps (first_scheduled_time, vLLM's intervals) stay those of its first turn,
+   * as vLLM's own RequestStateStats keep them.
+   */
+  private nextTurn(st: StepScratch, r: RequestState, cached: number): void {
+    const { s, D } = st;
+    const from = r.state === "running" ? "running" : "waiting";
+    if (r.state === "running") {
+      this.removeRunning(r);
+      r.addWait(Math.min(D, r.lastTokenT ?? D), D, STREAMING_INPUT);
+    } else {
+      r.endWait(D);
+    }
+    r.turns++;
+    r.sessionPrefill = true;
+    r.computed = cached;
+    this.enterRunning(st, r);
+    this.event(D, "request_admitted", r.id, { cached_tokens: cached, turn: r.turns }, s.step);
+    // from "running" when the trace never showed it leave (its turn end has no record of its own)
+    this.transition(r, D, from, "running", s.step, "next_turn");
   }
 
   /** 2b. resumptions after a preemption: preempted → running */
@@ -242,7 +273,8 @@ export class Reconstructor implements Engine {
       const end = before + n;
       // positions below the prompt length, or below what was computed before a preemption,
       // rebuild KV for known tokens (prefill); the rest produce new output (decode)
-      const prefill = Math.max(0, Math.min(end, Math.max(r.promptTokens, r.recomputeUntil)) - before);
+      // a session's next input chunk is prefill until the turn's first token (its length is not in the trace)
+      const prefill = r.sessionPrefill ? n : Math.max(0, Math.min(end, Math.max(r.promptTokens, r.recomputeUntil)) - before);
       const recompute = Math.max(0, Math.min(end, r.recomputeUntil) - before);
       it.addScheduled(n, prefill, recompute);
       r.recomputedTokens += recompute;
@@ -387,7 +419,10 @@ export class Reconstructor implements Engine {
         r.firstTokenT = tokT;
         this.event(tokT, "first_token_generated", id, { ttft_ns: tokT - r.arrivalT }, u.step);
       }
-      if (n > 0) r.lastTokenT = tokT;
+      if (n > 0) {
+        r.lastTokenT = tokT;
+        r.sessionPrefill = false;
+      }
       r.outputTokens += n;
       it.outputTokens += n;
     }

@@ -47,6 +47,10 @@ export class RequestState {
   scheduledStep = -1;
   scheduledTokens = 0;
   everAdmitted = false;
+  /** streaming-input session: admissions after the first (0 = not a session, or its first turn) */
+  turns = 0;
+  /** a session's new input chunk is being prefilled (until the turn's first token) */
+  sessionPrefill = false;
 
   waitTotal = 0;
   waitStart: number;
@@ -102,6 +106,14 @@ export class RequestState {
   endWait(t: number): void {
     this.switchCauseIndex(t, NOT_WAITING);
     const span = Math.max(0, t - this.waitStart);
+    this.waitTotal += span;
+    if (span > this.longestWait) this.longestWait = span;
+  }
+
+  /** A wait the trace shows only once it is over (a session between turns): [from, to) under one cause. */
+  addWait(from: number, to: number, causeIndex: number): void {
+    const span = Math.max(0, to - from);
+    this.waitByCause[causeIndex] += span;
     this.waitTotal += span;
     if (span > this.longestWait) this.longestWait = span;
   }
