@@ -41,7 +41,7 @@ export function tablesMarkdown(): string {
     "",
     CLOCK,
     "",
-    "Request lifetimes. vLLM lets a request id be used again once its request has finished (its own tests do; so does a client sending `X-Request-Id`). Each lifetime is its own request: its own per_request row, and `request_instance` (0 for the first lifetime, 1 for the next, …) in every table that has `request_id`. Join tables on (`request_id`, `request_instance`, `dp_rank`). A second arrival while the first lifetime is live is a contradiction (`validate`: `RAW_DUPLICATE_ARRIVAL`, `REQUEST_LIFETIMES_OVERLAP`).",
+    "Request lifetimes. vLLM lets a request id be used again once its request has finished (its own tests do; so does a client sending `X-Request-Id`). Each lifetime is its own request: its own per_request row, and `request_instance` (0 for the first lifetime, 1 for the next, …) in every table that has `request_id`. Join tables on (`request_id`, `request_instance`, `dp_rank`). A second arrival while the first lifetime is live is a contradiction (`ENGINE_DUPLICATE_ARRIVAL` when the trace shows it, `REQUEST_LIFETIMES_OVERLAP` in a logs directory).",
     "",
     "Waiting counts. `per_iteration.waiting_count` is what vLLM's `SchedulerStats.num_waiting_reqs` says after `schedule()` (and `waiting_count_after_update` after the update): vLLM ≥ 0.33 leaves out the requests it deferred (skipped at least once and not yet admitted), counted in `num_skipped_waiting_reqs`. The queue itself, `len(waiting)` (+ `len(kv_holding_waiting)`), is `waiting_queue_length` = `waiting_count + num_skipped_waiting_reqs`, the step's per_iteration_requests rows with a `queue_position`. On vLLM 0.11 nothing is deferred and the two counts are equal.",
     "",
