@@ -28,6 +28,7 @@ vi.mock("../src/engine/index.js", () => ({
             timestamp_epoch_ns: ((options.epochZeroNs ?? 0n) + BigInt(t)).toString(),
             detail: "arrival",
             dp_rank: h.dp_rank,
+            request_instance: 0,
           });
         }
       },

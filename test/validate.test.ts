@@ -11,7 +11,7 @@ import type { Finding } from "../src/engine/types.js";
 import { tableColumns } from "../src/schema/tables.js";
 import { validateInputs } from "../src/validate/index.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
-import { REAL_FIXTURES, realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
+import { REAL_FIXTURES, realLogsDir, REUSED_ID_FIXTURES, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
 
 let tmp: string;
 let good: string;
@@ -21,7 +21,7 @@ let n = 0;
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-test-"));
   good = writeLogsDir(path.join(tmp, "good"), simulate({ seed: 7 }));
-  for (const name of REAL_FIXTURES) real.set(name, await realLogsDir(path.join(tmp, name), name));
+  for (const name of [...REAL_FIXTURES, ...REUSED_ID_FIXTURES]) real.set(name, await realLogsDir(path.join(tmp, name), name));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -53,7 +53,7 @@ describe("a good logs directory", () => {
     expect(r.kind).toBe("logs");
     expect(r.files).toBe(6);
   });
-  test.each(REAL_FIXTURES)("fixture %s, converted from vLLM's real scheduler, has no findings", async (name) => {
+  test.each([...REAL_FIXTURES, ...REUSED_ID_FIXTURES])("fixture %s, converted from vLLM's real scheduler, has no findings", async (name) => {
     const r = await validateInputs([real.get(name)!]);
     expect(r.findings).toEqual([]);
   });
@@ -67,7 +67,7 @@ describe("corrupted copies", () => {
     writeGrid(file(d, "per_request"), g.map((r) => r.filter((_, j) => j !== i)));
     const r = await validate(d);
     const miss = only(r.findings, "CSV_COLUMN_MISSING");
-    expect(miss).toEqual([{ code: "CSV_COLUMN_MISSING", severity: "error", file: rel(d, "per_request.csv"), line: 1, args: { column: "ttft", position: i + 1, schema: "1.0" } }]);
+    expect(miss).toEqual([{ code: "CSV_COLUMN_MISSING", severity: "error", file: rel(d, "per_request.csv"), line: 1, args: { column: "ttft", position: i + 1, schema: "1.1" } }]);
     expect(codes(r.findings)).toEqual(["CSV_COLUMN_MISSING", "MANIFEST_COLUMNS_MISMATCH"]);
   });
 
@@ -132,7 +132,7 @@ describe("corrupted copies", () => {
     writeFileSync(path.join(d, "manifest.json"), JSON.stringify(m));
     const r = await validate(d);
     expect(r.findings).toEqual([
-      { code: "MANIFEST_SCHEMA_MISMATCH", severity: "error", file: rel(d, "manifest.json"), args: { found: "2.0", supported: "1.0", supported_major: 1 } },
+      { code: "MANIFEST_SCHEMA_MISMATCH", severity: "error", file: rel(d, "manifest.json"), args: { found: "2.0", supported: "1.1", supported_major: 1 } },
     ]);
   });
 
@@ -265,6 +265,51 @@ describe("corrupted copies", () => {
     writeFileSync(path.join(d, "manifest.json"), JSON.stringify(m));
     const r = await validate(d);
     expect(r.findings.map((f) => [f.code, f.line, f.args.first_line])).toEqual([["DUPLICATE_REQUEST", g.length, 3]]);
+  });
+
+  describe("request ids reused after finishing (fixture reused-ids, from vLLM's real scheduler)", () => {
+    const reused = () => {
+      const d = path.join(tmp, `case-${++n}`);
+      cpSync(real.get("reused-ids")!, d, { recursive: true });
+      const g = grid(file(d, "per_request"));
+      const col = (c: string) => g[0].indexOf(c);
+      const second = g.findIndex((r, i) => i > 0 && r[col("request_instance")] === "1");
+      const first = g.findIndex((r, i) => i > 0 && r[col("request_id")] === g[second][col("request_id")] && r[col("request_instance")] === "0");
+      return { d, g, col, first, second };
+    };
+
+    test("each lifetime has its own row and every table joins on request_instance", async () => {
+      const { d, g, col, first, second } = reused();
+      expect(first).toBeGreaterThan(0);
+      expect(g.filter((r) => r[col("request_instance")] === "1")).toHaveLength(12);
+      const id = g[second][col("request_id")];
+      for (const t of ["per_iteration_requests", "events", "state_transitions"]) {
+        const tg = grid(file(d, t));
+        const inst = new Set(tg.filter((r) => r[tg[0].indexOf("request_id")] === id).map((r) => r[tg[0].indexOf("request_instance")]));
+        expect([...inst].sort(), `${t} ${id}`).toEqual(["0", "1"]);
+      }
+    });
+
+    test("a second lifetime that starts before the first ended: REQUEST_LIFETIMES_OVERLAP", async () => {
+      const { d, g, col, first, second } = reused();
+      g[second][col("arrival_time")] = String(Number(g[first][col("completion_time")]) - 1);
+      // keep the row's own sums consistent, so the overlap is the only contradiction
+      g[second][col("e2e_latency")] = String(Number(g[second][col("completion_time")]) - Number(g[second][col("arrival_time")]));
+      g[second][col("execution_time")] = String(Number(g[second][col("e2e_latency")]) - Number(g[second][col("waiting_time")]));
+      writeGrid(file(d, "per_request"), g);
+      const r = await validate(d);
+      expect(r.findings.map((f) => [f.code, f.line, f.args.request_id, f.args.request_instance])).toEqual([
+        ["REQUEST_LIFETIMES_OVERLAP", second + 1, g[second][col("request_id")], 1],
+      ]);
+    });
+
+    test("two rows claiming the same lifetime: DUPLICATE_REQUEST", async () => {
+      const { d, g, col, first, second } = reused();
+      g[second][col("request_instance")] = "0";
+      writeGrid(file(d, "per_request"), g);
+      const r = await validate(d);
+      expect(only(r.findings, "DUPLICATE_REQUEST").map((f) => [f.line, f.args.first_line])).toEqual([[second + 1, first + 1]]);
+    });
   });
 
   test("missing manifest and missing table", async () => {

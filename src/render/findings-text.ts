@@ -11,6 +11,8 @@ type Wording = (a: Args) => string;
 const v = (x: unknown): string => (x === null || x === undefined ? "(empty)" : String(x));
 const ms = (ns: unknown): string => (typeof ns === "number" ? `${(ns / 1e6).toFixed(3)} ms` : v(ns));
 const plural = (n: unknown, word: string): string => `${v(n)} ${word}${n === 1 ? "" : "s"}`;
+/** " (lifetime N)" for a reused request id (request_instance > 0); nothing for the first lifetime */
+const lifetime = (a: Record<string, unknown>): string => (typeof a.request_instance === "number" && a.request_instance > 0 ? ` (lifetime ${a.request_instance})` : "");
 
 /** Codes `vsched validate` reports for a logs directory. */
 export const LOGS_CODES = {
@@ -33,8 +35,10 @@ export const LOGS_CODES = {
     a.expected !== undefined && a.expected !== null
       ? `file is cut off: ${plural(a.rows, "row")} of the ${v(a.expected)} manifest.json records${a.unterminated ? ", last line unterminated" : ""}`
       : `file is cut off: the last line has no newline (after ${plural(a.rows, "row")})`,
-  JOIN_UNKNOWN_REQUEST: (a) => `request ${v(a.request_id)} is not in per_request.csv`,
-  DUPLICATE_REQUEST: (a) => `request ${v(a.request_id)} appears again (first at line ${v(a.first_line)})`,
+  JOIN_UNKNOWN_REQUEST: (a) => `request ${v(a.request_id)}${lifetime(a)} is not in per_request.csv`,
+  DUPLICATE_REQUEST: (a) => `request ${v(a.request_id)}${lifetime(a)} appears again (first at line ${v(a.first_line)})`,
+  REQUEST_LIFETIMES_OVERLAP: (a) =>
+    `request ${v(a.request_id)}${lifetime(a)} arrived at ${v(a.arrival_time)} while another lifetime of the same id (arrived ${v(a.other_arrival_time)}, ${a.other_completion_time === null ? "never finished" : `finished ${v(a.other_completion_time)}`}) was live`,
   NEGATIVE_DURATION: (a) => `${v(a.column)} is negative (${v(a.value)} ns)${a.request_id ? ` for request ${a.request_id}` : ""}${a.iteration_id !== undefined && a.iteration_id !== null ? ` in iteration ${a.iteration_id}` : ""}`,
   LATENCY_SUM_MISMATCH: (a) =>
     `waiting_time + execution_time = ${v(a.sum)} ns, but e2e_latency = ${v(a.e2e_latency)} ns for request ${v(a.request_id)}`,
@@ -88,6 +92,8 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_ROW_INVALID: (a) => `a ${v(a.table)} row breaks its declaration at ${v(a.column)}: ${v(a.reason)}${Number(a.rows) > 1 ? ` (${v(a.rows)} such rows)` : ""}`,
   ENGINE_UNFINISHED_REQUESTS: (a) => `${plural(a.count, "request")} had not finished when the trace ended (finish_reason unfinished)`,
   ENGINE_UNKNOWN_REQUEST: (a) => `${v(a.record)} record refers to request ${v(a.request_id)}, which never arrived`,
+  ENGINE_VLLM_ARRIVAL_NOT_EPOCH: (a) =>
+    `request ${v(a.request_id)}: vLLM's arrival_time (${v(a.vllm_arrival_epoch_ns)} ns) is not epoch time (the scheduler's clock says ${v(a.scheduler_epoch_ns)}); vllm_arrival_time_epoch_ns and ttft_from_vllm_arrival are left empty for such requests`,
   ENGINE_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which has no step record`,
 };
 
