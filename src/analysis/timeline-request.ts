@@ -95,7 +95,7 @@ export class RequestBuilder {
     const out: ChildSlice[] = [];
     const tr = this.transitions;
     let mi = 0;
-    let pendingFlow: number | null = null;
+    let preemptedAt: number | null = null;
     let firstRunning = true;
     for (let i = 0; i < tr.length; i++) {
       const s = tr[i];
@@ -107,17 +107,19 @@ export class RequestBuilder {
       if (s.to === "running") {
         const start = out.length;
         mi = this.runningStint(s.t, endT, mi, upTo, out, firstRunning ? firstTokenNs : null);
-        if (pendingFlow !== null && out.length > start) {
-          out[start].flow_in = pendingFlow;
-          pendingFlow = null;
+        // a flow joins a preemption to the resume that follows it (none if it never resumed)
+        if (preemptedAt !== null && out.length > start) {
+          const flow = nextFlowId();
+          out[preemptedAt].flow_out = flow;
+          out[start].flow_in = flow;
         }
+        preemptedAt = null;
         firstRunning = false;
       } else {
         let depth: 1 | 2 = 1;
         if (s.to === "preempted") {
-          const flow = nextFlowId();
-          out.push({ name: "preempted", depth: 1, start_ns: s.t, end_ns: endT, color: STATE_COLORS.preempted, args: {}, flow_out: flow });
-          pendingFlow = flow;
+          preemptedAt = out.length;
+          out.push({ name: "preempted", depth: 1, start_ns: s.t, end_ns: endT, color: STATE_COLORS.preempted, args: {} });
           depth = 2;
         }
         const cause0 = REASON_INDEX.get(s.to === "preempted" ? "preempted" : "arrived_after_decision")!;

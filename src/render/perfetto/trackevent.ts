@@ -180,15 +180,17 @@ export class TrackEventRenderer implements TimelineSink {
     const track = this.reqLane(r, q.lane);
     const seq = r.reqSeq;
     const p = this.p;
+    // intern before the packet is written: its interned_data goes out ahead of the event
+    const args: [number, number, boolean][] = [];
+    for (const [k, v] of Object.entries(q.args)) {
+      if (v === null) continue;
+      args.push(typeof v === "number" ? [seq.annName(k), v, false] : [seq.annName(k), seq.str(v), true]);
+    }
     this.eventPacket(seq, q.start_ns, () => {
       p.uint(F.type, TYPE.begin);
       p.uint(F.trackUuid, track);
       p.string(F.name, q.id);
-      for (const [k, v] of Object.entries(q.args)) {
-        if (v === null) continue;
-        if (typeof v === "number") intAnn(p, seq.annName(k), v);
-        else strIidAnn(p, seq.annName(k), seq.str(v));
-      }
+      for (const [k, v, isStr] of args) (isStr ? strIidAnn : intAnn)(p, k, v);
     });
     // children in time order; a depth-2 slice closes before its depth-1 parent
     let open: ChildSlice | null = null;
