@@ -85,10 +85,10 @@ async function runTimeline(inputs: string[], o: TimelineCliOptions): Promise<voi
   const replayed = "lastReplay" in source ? (source as TraceSource).lastReplay : null;
   for (const w of replayed?.warnings ?? []) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
   if (!totals.causes) warn("per_iteration_requests does not hold every step's waiting rows (convert --iteration-requests): waits are drawn as plain 'waiting', without causes", { code: "TIMELINE_NO_CAUSES" });
-  if (totals.requested_missing > 0) warn(`${totals.requested_missing} of the ids given with --requests are not in the run`, { code: "TIMELINE_REQUESTS_MISSING" });
+  if (totals.requested_missing > 0) warn(`${plural(totals.requested_missing, "id")} given with --requests ${totals.requested_missing === 1 ? "is" : "are"} not in the run`, { code: "TIMELINE_REQUESTS_MISSING" });
   if (!o.quiet) {
     process.stderr.write(
-      `vsched: wrote ${o.out} (${o.format}, ${formatBytes(bytes)}): ${totals.requests} requests, ${totals.iterations} iterations, ${totals.flows} preemption flows\n`,
+      `vsched: wrote ${o.out} (${o.format}, ${formatBytes(bytes)}): ${plural(totals.requests, "request")}, ${plural(totals.iterations, "iteration")}, ${plural(totals.flows, "preemption flow")}\n`,
     );
   }
 }
@@ -126,3 +126,5 @@ function formatBytes(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;

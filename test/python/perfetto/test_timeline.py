@@ -63,14 +63,28 @@ def hostile_trace(src: Path, dst: Path):
     return set(evil.values())
 
 
-@pytest.fixture(scope="module", params=[*TRACES, "hostile-ids"])
+def two_ranks(src: Path, tmp: Path):
+    """The preemption fixture as DP rank 0 and, with the same request ids, as DP rank 1."""
+    d = tmp / "ranks"
+    d.mkdir()
+    lines = src.read_text().splitlines(keepends=True)
+    (d / "vsched-1-dp0.jsonl").write_text("".join(lines))
+    head = json.loads(lines[0])
+    head["dp_rank"], head["pid"] = 1, 2
+    (d / "vsched-2-dp1.jsonl").write_text(json.dumps(head) + "\n" + "".join(lines[1:]))
+    return d
+
+
+@pytest.fixture(scope="module", params=[*TRACES, "hostile-ids", "two-ranks"])
 def case(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(request.param)
     trace = TRACES.get(request.param)
     ids = None
-    if trace is None:
+    if request.param == "hostile-ids":
         trace = tmp / "hostile.jsonl"
         ids = hostile_trace(TRACES["kv-pressure-preempt"], trace)
+    elif request.param == "two-ranks":
+        trace = two_ranks(TRACES["kv-pressure-preempt"], tmp)
     logs = tmp / "logs"
     run("convert", trace, "-o", logs, "-q")
     run("timeline", trace, "-o", tmp / "t.perfetto-trace", "-q")
@@ -99,14 +113,22 @@ def all_slices(m, tracks):
     return {u: slices(m, u) for u in tracks}
 
 
+def rank(m, track):
+    """the DP rank of the process a track belongs to (pid = rank + 1)"""
+    t = m.tracks[track]
+    while t["pid"] is None:
+        t = m.tracks[t["parent"]]
+    return t["pid"] - 1
+
+
 def roots(m):
-    """request slices: depth 0 on a request lane, each with its descendants"""
+    """request slices: depth 0 on a request lane, each with its rank and descendants"""
     out = []
     for u, ss in all_slices(m, request_tracks(m)).items():
         for i, s in enumerate(ss):
             if s[2] == 0:
                 desc = [x for x in ss if _descends(ss, x, i)]
-                out.append((u, s, desc))
+                out.append((rank(m, u), s, desc))
     return out
 
 
@@ -145,13 +167,13 @@ def test_every_track_nests_and_nothing_overlaps(case, form):
 @pytest.mark.parametrize("form", ["proto", "json"])
 def test_one_request_slice_per_request_with_its_waits_by_cause(case, form):
     m = case[form]
-    rows = {r["request_id"]: r for r in case["per_request"]}
+    rows = {(int(r["dp_rank"]), r["request_id"]): r for r in case["per_request"]}
     rs = roots(m)
-    assert Counter(s[3] for _, s, _ in rs) == Counter(r["request_id"] for r in case["per_request"]), "request slices named by id, one per per_request row"
+    assert Counter((k, s[3]) for k, s, _ in rs) == Counter((int(r["dp_rank"]), r["request_id"]) for r in case["per_request"]), "request slices named by id, one per per_request row"
     causes = [c[len("wait_"):-len("_ns")] for c in case["per_request"][0] if c.startswith("wait_") and c.endswith("_ns")]
     checked = 0
-    for _, s, desc in rs:
-        row = rows[s[3]]
+    for k, s, desc in rs:
+        row = rows[(k, s[3])]
         assert s[0] == int(row["arrival_time"])
         if row["completion_time"]:
             assert s[1] == int(row["completion_time"])
@@ -174,26 +196,29 @@ def test_one_request_slice_per_request_with_its_waits_by_cause(case, form):
 @pytest.mark.parametrize("form", ["proto", "json"])
 def test_counters_and_iterations_equal_per_iteration(case, form):
     m = case[form]
-    its = case["per_iteration"]
-    steps = sorted((s for u in iteration_tracks(m) for s in slices(m, u)), key=lambda s: s[4]["step"])
-    assert [s[4]["step"] for s in steps] == [int(r["iteration_id"]) for r in its]
-    for s, r in zip(steps, its):
-        assert s[0] == int(r["start_time"])
-        assert s[3] == r["scheduler_action"] == s[4]["scheduler_action"]
-        for k in ("batch_size", "prefill_tokens", "decode_tokens"):
-            assert s[4][k] == int(r[k])
-        assert s[4]["scheduling_overhead_ns"] == int(r["scheduling_overhead"])
-    counters = {m.tracks[u]["name"]: v for u, v in m.counters.items()}
-    assert set(counters) == set(COUNTER_COLUMNS)
-    for name, col in COUNTER_COLUMNS.items():
-        samples = counters[name]
-        assert [t for t, _ in samples] == sorted(t for t, _ in samples)
-        i = -1
-        for r in its:  # the value in force at each step's start is that step's
-            t = int(r["start_time"])
-            while i + 1 < len(samples) and samples[i + 1][0] <= t:
-                i += 1
-            assert i >= 0 and samples[i][1] == int(r[col]), f"{name} at step {r['iteration_id']}"
+    ranks = sorted({int(r["dp_rank"]) for r in case["per_iteration"]})
+    assert sorted({rank(m, u) for u in iteration_tracks(m)}) == ranks
+    for k in ranks:
+        its = [r for r in case["per_iteration"] if int(r["dp_rank"]) == k]
+        steps = sorted((s for u in iteration_tracks(m) if rank(m, u) == k for s in slices(m, u)), key=lambda s: s[4]["step"])
+        assert [s[4]["step"] for s in steps] == [int(r["iteration_id"]) for r in its]
+        for s, r in zip(steps, its):
+            assert s[0] == int(r["start_time"])
+            assert s[3] == r["scheduler_action"] == s[4]["scheduler_action"]
+            for c in ("batch_size", "prefill_tokens", "decode_tokens"):
+                assert s[4][c] == int(r[c])
+            assert s[4]["scheduling_overhead_ns"] == int(r["scheduling_overhead"])
+        counters = {m.tracks[u]["name"]: v for u, v in m.counters.items() if rank(m, u) == k}
+        assert set(counters) == set(COUNTER_COLUMNS)
+        for name, col in COUNTER_COLUMNS.items():
+            samples = counters[name]
+            assert [t for t, _ in samples] == sorted(t for t, _ in samples)
+            i = -1
+            for r in its:  # the value in force at each step's start is that step's
+                t = int(r["start_time"])
+                while i + 1 < len(samples) and samples[i + 1][0] <= t:
+                    i += 1
+                assert i >= 0 and samples[i][1] == int(r[col]), f"{name} at step {r['iteration_id']}"
 
 
 @pytest.mark.parametrize("form", ["proto", "json"])
@@ -208,13 +233,13 @@ def test_flows_pair_each_preemption_with_its_resume(case, form):
                 root = ss[root[7]]
             for f in s[5]:
                 assert s[3] == "preempted" and f not in ends
-                ends[f] = [root[3], s[0], None]
+                ends[f] = [(rank(m, u), root[3]), s[0], None]
         for s in ss:
             root = s
             while root[7] is not None:
                 root = ss[root[7]]
             for f in s[6]:
-                assert ends[f][0] == root[3] and ends[f][2] is None
+                assert ends[f][0] == (rank(m, u), root[3]) and ends[f][2] is None
                 ends[f][2] = s[0]
     got = Counter((rid, a, b) for rid, a, b in ends.values())
     # the oracle: each request_preempted event paired with the request's next request_resumed
@@ -222,9 +247,10 @@ def test_flows_pair_each_preemption_with_its_resume(case, form):
     want = Counter()
     for e in sorted(case["events"], key=lambda e: int(e["timestamp"])):
         if e["event_type"] == "request_preempted":
-            pending[e["request_id"]] = int(e["timestamp"])
+            pending[(int(e["dp_rank"]), e["request_id"])] = int(e["timestamp"])
         elif e["event_type"] == "request_resumed":
-            want[(e["request_id"], pending.pop(e["request_id"]), int(e["timestamp"]))] += 1
+            key = (int(e["dp_rank"]), e["request_id"])
+            want[(key, pending.pop(key), int(e["timestamp"]))] += 1
     assert sum(want.values()) > 0
     assert got == want
 
@@ -234,17 +260,18 @@ def test_from_a_logs_directory_the_same_timeline(case):
         out = []
         for u in request_tracks(m) + iteration_tracks(m):
             for s in slices(m, u):
-                out.append((s[0], s[1], s[2], s[3], json.dumps(s[4], sort_keys=True), len(s[5]), len(s[6])))
+                out.append((rank(m, u), s[0], s[1], s[2], s[3], json.dumps(s[4], sort_keys=True), len(s[5]), len(s[6])))
         return sorted(out)
 
     assert norm(case["from_logs"]) == norm(case["proto"])
-    assert {m["name"]: v for m, v in ((case["from_logs"].tracks[u], v) for u, v in case["from_logs"].counters.items())} == {
-        m["name"]: v for m, v in ((case["proto"].tracks[u], v) for u, v in case["proto"].counters.items())
-    }
+    def counters(m):
+        return {(rank(m, u), m.tracks[u]["name"]): v for u, v in m.counters.items()}
+
+    assert counters(case["from_logs"]) == counters(case["proto"])
 
 
 def test_json_and_proto_agree(case):
     def norm(m):
-        return sorted((s[0], s[1], s[2], s[3]) for u in request_tracks(m) + iteration_tracks(m) for s in slices(m, u))
+        return sorted((rank(m, u), s[0], s[1], s[2], s[3]) for u in request_tracks(m) + iteration_tracks(m) for s in slices(m, u))
 
     assert norm(case["json"]) == norm(case["proto"])
