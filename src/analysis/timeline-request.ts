@@ -39,6 +39,13 @@ interface Mark {
   tokens: number;
 }
 
+export interface RequestFigures {
+  start_ns: number;
+  end_ns: number;
+  first_token_ns: number | null;
+  args: Record<string, number | string | null>;
+}
+
 interface Transition {
   t: number;
   to: "waiting" | "running" | "preempted" | "completed";
@@ -49,7 +56,8 @@ export class RequestBuilder {
   readonly transitions: Transition[] = [];
   private readonly marks: Mark[] = [];
   private sawRunningRow = false;
-  row: TableRow<"per_request"> | null = null;
+  /** from its per_request row (kept small: a logs directory holds every request until state_transitions) */
+  figures: RequestFigures | null = null;
 
   constructor(
     readonly rank: number,

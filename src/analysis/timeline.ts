@@ -69,7 +69,9 @@ class Builder {
   onRequestRow(r: TableRow<"per_request">): void {
     const b = this.builder(r.dp_rank, r.request_id);
     if (!b) return;
-    b.row = r;
+    // an unfinished request ends where the trace did: arrival + waiting + execution
+    const end = r.completion_time ?? r.arrival_time + r.waiting_time + r.execution_time;
+    b.figures = { start_ns: r.arrival_time, end_ns: end, first_token_ns: r.first_token_time, args: requestArgs(r) };
     if (b.completed) this.emitRequest(b);
   }
 
@@ -77,7 +79,7 @@ class Builder {
     const b = this.builder(r.dp_rank, r.request_id);
     if (!b) return;
     b.addTransition(r);
-    if (r.to_state === "completed" && b.row) this.emitRequest(b);
+    if (r.to_state === "completed" && b.figures) this.emitRequest(b);
   }
 
   onIteration(r: TableRow<"per_iteration">): void {
@@ -111,23 +113,22 @@ class Builder {
     this.live.delete(key);
     this.done.add(key);
     if (this.opts.requests) this.seenRequested.add(b.id);
-    const row = b.row!;
-    const start = row.arrival_time;
-    // an unfinished request ends where the trace did: arrival + waiting + execution
-    const end = row.completion_time ?? row.arrival_time + row.waiting_time + row.execution_time;
+    const f = b.figures!;
+    const start = f.start_ns;
+    const end = f.end_ns;
     if (!this.inWindow(start, end)) return;
     nonNegative(start, "per_request", "arrival_time");
     this.ensureProcess(b.rank);
-    const children = b.children(end, row.first_token_time, this.causes, () => ++this.flows);
+    const children = b.children(end, f.first_token_ns, this.causes, () => ++this.flows);
     const slice: RequestSlice = {
       rank: b.rank,
       lane: lanes(this.requestLanes, b.rank).place(start, end),
       id: b.id,
       start_ns: start,
       end_ns: end,
-      args: requestArgs(row),
+      args: f.args,
       children,
-      first_token_ns: row.first_token_time,
+      first_token_ns: f.first_token_ns,
     };
     this.requests++;
     this.sink.request(slice);
@@ -135,8 +136,8 @@ class Builder {
 
   finish(): TimelineTotals {
     // unfinished requests, and any whose final transition never came: by arrival
-    const rest = [...this.live.values()].filter((b) => b.row !== null);
-    rest.sort((x, y) => x.row!.arrival_time - y.row!.arrival_time || x.rank - y.rank);
+    const rest = [...this.live.values()].filter((b) => b.figures !== null);
+    rest.sort((x, y) => x.figures!.start_ns - y.figures!.start_ns || x.rank - y.rank);
     for (const b of rest) this.emitRequest(b);
     const totals: TimelineTotals = {
       requests: this.requests,

@@ -76,9 +76,10 @@ export class ChromeJsonRenderer implements TimelineSink {
 
   private child(pid: number, tid: number, c: ChildSlice): void {
     this.event({ ph: "X", pid, tid, ts: us(c.start_ns), dur: us(c.end_ns - c.start_ns), name: c.name, args: { color: c.color, ...c.args } });
-    // flow v1: "s" binds to the enclosing slice (the preempted one), "f" to the slice beginning at its ts (the resumed one)
+    // flow v1, both ends bound to the enclosing slice ("bp":"e"): written just after the slice
+    // that begins at their ts (the preempted one, the resumed one), which by then encloses them
     if (c.flow_out !== undefined) this.event({ ph: "s", pid, tid, ts: us(c.start_ns), id: c.flow_out, cat: "preemption", name: "preempted → resumed" });
-    if (c.flow_in !== undefined) this.event({ ph: "f", pid, tid, ts: us(c.start_ns), id: c.flow_in, cat: "preemption", name: "preempted → resumed" });
+    if (c.flow_in !== undefined) this.event({ ph: "f", bp: "e", pid, tid, ts: us(c.start_ns), id: c.flow_in, cat: "preemption", name: "preempted → resumed" });
   }
 
   end(_totals: TimelineTotals): void {
