@@ -5,7 +5,9 @@
 // (the timeline needs the same replay, plus every per_iteration_requests row).
 //
 //   npm run build
-//   node bench/timeline.mjs [--steps 1000000] [--requests 100000] [--json]   # --json: also the Chrome JSON form
+//   node bench/timeline.mjs [--steps 1000000] [--requests 100000] [--json] [--logs]
+//     --json: also the Chrome JSON form; --logs: also from a logs directory (convert with every
+//     per_iteration_requests row first, untimed), where requests wait for the last table
 //
 // Targets (issue 12): ≤ 30 s, ≤ 400 MB peak RSS, file ≤ 150 MB for the protobuf form.
 // This machine is shared: wall times swing with the load; CPU seconds and the ratio to
@@ -55,6 +57,12 @@ if (args.includes("--json")) {
   rows.push(measure("timeline json", ["timeline", trace, "-o", json, "--format", "json", "-q"], json));
 }
 rmSync(lean, { recursive: true, force: true });
+if (args.includes("--logs")) {
+  const logs = path.join(OUTDIR, "timeline-full-logs");
+  if (!existsSync(path.join(logs, "manifest.json"))) execFileSync(process.execPath, ["bin/vsched.js", "convert", trace, "-o", logs, "-q", "--no-scheduled-events"], { stdio: "inherit" });
+  const fromLogs = path.join(OUTDIR, "timeline-from-logs.perfetto-trace");
+  rows.push(measure("timeline proto, from the logs directory", ["timeline", logs, "-o", fromLogs, "-q"], fromLogs));
+}
 
 const base = rows[0];
 console.log(`trace: ${trace} (${traceMb.toFixed(0)} MB, ${STEPS} steps, ~${REQUESTS} requests); load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
