@@ -66,6 +66,12 @@ async function runTimeline(inputs: string[], o: TimelineCliOptions): Promise<voi
   }
   let totals: TimelineTotals;
   let bytes: number;
+  const stopOnSignal = () => {
+    rmSync(tmp, { force: true });
+    process.stderr.write(`vsched: interrupted; ${o.out} not written\n`);
+    process.exit(130);
+  };
+  process.once("SIGINT", stopOnSignal);
   try {
     const writer = new ChunkedFileWriter((b) => writeAll(fd, b));
     const sink: TimelineSink = o.format === "json" ? new ChromeJsonRenderer(writer) : new TrackEventRenderer(writer);
@@ -81,9 +87,14 @@ async function runTimeline(inputs: string[], o: TimelineCliOptions): Promise<voi
     }
     rmSync(tmp, { force: true });
     throw e;
+  } finally {
+    process.off("SIGINT", stopOnSignal);
   }
   const replayed = "lastReplay" in source ? (source as TraceSource).lastReplay : null;
   for (const w of replayed?.warnings ?? []) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
+  if (replayed && replayed.findings.errors > 0) {
+    warn(`the trace contradicts itself in ${plural(replayed.findings.errors, "place")} (engine errors): the timeline shows the engine's reading; vsched validate ${inputs.join(" ")} lists them`, { code: "TIMELINE_ENGINE_ERRORS" });
+  }
   if (!totals.causes) warn("per_iteration_requests does not hold every step's waiting rows (convert --iteration-requests): waits are drawn as plain 'waiting', without causes", { code: "TIMELINE_NO_CAUSES" });
   if (totals.requested_missing > 0) warn(`${plural(totals.requested_missing, "id")} given with --requests ${totals.requested_missing === 1 ? "is" : "are"} not in the run`, { code: "TIMELINE_REQUESTS_MISSING" });
   if (!o.quiet) {
