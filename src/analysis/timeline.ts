@@ -16,20 +16,24 @@ export interface TimelineOptions {
 }
 
 /**
- * The run as a timeline, streamed to `sink`: one pass over per_request, per_iteration,
- * per_iteration_requests and state_transitions. Iterations go out as they are read. A
- * request goes out once its per_request row and its final transition are both in: from
- * a trace that is when it finishes, so memory follows the live requests; from a logs
- * directory (tables read one after another) the requests wait, as compact marks, for
- * state_transitions, the last table.
+ * The run as a timeline, streamed to `sink`. Iterations go out as they are read; a
+ * request goes out as soon as everything about it is in, so memory follows the live
+ * requests, not the run:
+ * - from a trace, one replay delivers every table's rows in the engine's order, and a
+ *   request is complete when both its final transition and its per_request row are in;
+ * - from a logs directory, whose tables are read one after another, state_transitions is
+ *   read first (a few numbers per request), then per_request, per_iteration and
+ *   per_iteration_requests, where a request's `completed` row closes it.
  */
 export async function buildTimeline(source: TableSource, opts: TimelineOptions, sink: TimelineSink): Promise<TimelineTotals> {
-  const b = new Builder(source.info, opts, sink);
+  const fromLogs = source.info.origin === "logs";
+  const b = new Builder(source.info, opts, sink, fromLogs);
+  if (fromLogs) await source.scan({ state_transitions: (r) => b.onTransition(r) });
   await source.scan({
     per_request: (r) => b.onRequestRow(r),
     per_iteration: (r) => b.onIteration(r),
-    per_iteration_requests: (r) => b.builder(r.dp_rank, r.request_id)?.addRow(r),
-    state_transitions: (r) => b.onTransition(r),
+    per_iteration_requests: (r) => b.onIterationRequest(r),
+    ...(fromLogs ? {} : { state_transitions: (r: TableRow<"state_transitions">) => b.onTransition(r) }),
   });
   return b.finish();
 }
@@ -50,6 +54,8 @@ class Builder {
     private readonly info: RunInfo,
     private readonly opts: TimelineOptions,
     private readonly sink: TimelineSink,
+    /** transitions were read up front: a request is complete at its `completed` row */
+    private readonly transitionsFirst: boolean,
   ) {
     // causes are known only when every step's waiting rows are in per_iteration_requests
     this.causes = info.options.iterationRequests === "all" && info.options.iterationRequestsEvery === 1;
@@ -72,14 +78,21 @@ class Builder {
     // an unfinished request ends where the trace did: arrival + waiting + execution
     const end = r.completion_time ?? r.arrival_time + r.waiting_time + r.execution_time;
     b.figures = { start_ns: r.arrival_time, end_ns: end, first_token_ns: r.first_token_time, args: requestArgs(r) };
-    if (b.completed) this.emitRequest(b);
+    if (b.completed && !this.transitionsFirst) this.emitRequest(b);
   }
 
   onTransition(r: TableRow<"state_transitions">): void {
     const b = this.builder(r.dp_rank, r.request_id);
     if (!b) return;
     b.addTransition(r);
-    if (r.to_state === "completed" && b.figures) this.emitRequest(b);
+    if (r.to_state === "completed" && b.figures && !this.transitionsFirst) this.emitRequest(b);
+  }
+
+  onIterationRequest(r: TableRow<"per_iteration_requests">): void {
+    const b = this.builder(r.dp_rank, r.request_id);
+    if (!b) return;
+    b.addRow(r);
+    if (r.state === "completed" && this.transitionsFirst && b.figures) this.emitRequest(b);
   }
 
   onIteration(r: TableRow<"per_iteration">): void {
