@@ -67,8 +67,9 @@ class Builder {
     if (b) return b;
     if (this.done.has(key)) return undefined;
     if (this.opts.requests && !this.opts.requests.has(id)) return undefined;
-    b = new RequestBuilder(rank, id);
-    this.live.set(key, b);
+    const own = detach(id);
+    b = new RequestBuilder(rank, own);
+    this.live.set(`${rank}\u0000${own}`, b);
     return b;
   }
 
@@ -195,7 +196,7 @@ function requestArgs(r: TableRow<"per_request">): RequestSlice["args"] {
     dominant_wait_cause: null,
     input_tokens: r.input_tokens,
     output_tokens: r.output_tokens,
-    finish_reason: r.finish_reason,
+    finish_reason: detach(r.finish_reason),
   };
   let best = 0;
   for (const c of WAITING_REASONS) {
@@ -211,4 +212,13 @@ function requestArgs(r: TableRow<"per_request">): RequestSlice["args"] {
 
 function nonNegative(t: number, table: string, column: string): void {
   if (t < 0) throw new InputError(`${column} ${t} is before the run's t=0; a timeline cannot start before it`, "TIMELINE_NEGATIVE_TIME", table);
+}
+
+/**
+ * A copy of `s` that does not point into the text it was cut from: V8 may represent a
+ * substring as a slice of its parent, so an id cut from a CSV chunk and held until its
+ * request ends would keep the whole chunk alive.
+ */
+function detach(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, "utf8").toString("utf8");
 }
