@@ -314,3 +314,27 @@ def test_a_window_and_a_subset(tmp_path):
     m = decode_json((tmp_path / "s.json").read_text(encoding="utf-8"))
     assert sorted(s[3] for _, s, _ in roots(m)) == ids
     assert len([s for u in iteration_tracks(m) for s in slices(m, u)]) == len(its)
+
+
+def test_without_per_step_rows_waits_are_plain_and_still_add_up(tmp_path):
+    # a logs directory converted with --iteration-requests none: no causes, no phases from rows
+    trace = TRACES["e2e-vllm-cpu"]
+    logs = tmp_path / "logs"
+    run("convert", trace, "-o", logs, "-q", "--iteration-requests", "none")
+    r = subprocess.run([*VSCHED, "timeline", str(logs), "-o", str(tmp_path / "t.perfetto-trace"), "-q"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "TIMELINE_NO_CAUSES" in r.stderr
+    m = decode_proto((tmp_path / "t.perfetto-trace").read_bytes())
+    rows = {r["request_id"]: r for r in table(logs, "per_request")}
+    rs = roots(m)
+    assert sorted(s[3] for _, s, _ in rs) == sorted(rows)
+    split = 0
+    for _, s, desc in rs:
+        row = rows[s[3]]
+        assert not any(d[3].startswith("waiting:") for d in desc)
+        assert sum(d[1] - d[0] for d in desc if d[3] == "waiting") == int(row["waiting_time"])
+        # the first running stretch splits at the first token
+        first = next(d for d in desc if d[3] in ("prefill", "running"))
+        if first[3] == "prefill":
+            assert first[1] == int(row["first_token_time"])
+            split += 1
+    assert split > 0
