@@ -101,6 +101,11 @@ describe("vsched timeline (golden transcripts)", { timeout: 120_000 }, () => {
     expectGolden("test/golden/timeline-malformed.md", r);
   });
 
+  it("says why the output cannot be written", async () => {
+    const r = await runCli(["timeline", KV, "-o", path.join(tmpDir(), "no-such-dir", "t.perfetto-trace")]);
+    expectGolden("test/golden/timeline-out-unwritable.md", r);
+  });
+
   it("prints help ending in runnable examples", async () => {
     const r = await runCli(["timeline", "--help"]);
     expectGolden("test/golden/timeline-help.md", r);

@@ -62,7 +62,9 @@ async function runTimeline(inputs: string[], o: TimelineCliOptions): Promise<voi
   try {
     fd = openSync(tmp, "w");
   } catch (e) {
-    throw new InputError(`cannot write the output: ${(e as NodeJS.ErrnoException).code}`, "OUT_UNWRITABLE", o.out);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "its directory does not exist" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EISDIR" ? "it is a directory" : code;
+    throw new InputError(`cannot write the output: ${why}`, "OUT_UNWRITABLE", o.out);
   }
   let totals: TimelineTotals;
   let bytes: number;
