@@ -329,25 +329,32 @@ describe("raw traces", () => {
   });
 
   test("recorded broken traces", async () => {
+    // the same reader and engine as convert: the line convert stops at, then the engine's contradictions
     expect(at(await validateInputs([data("malformed.jsonl")]))).toEqual([
       ["RAW_MALFORMED_LINE", 7],
-      ["RAW_UPDATE_UNKNOWN_STEP", 8],
+      ["ENGINE_UPDATE_UNKNOWN_STEP", 8],
+      ["ENGINE_RUNNING_COUNT_MISMATCH", 9],
+      ["ENGINE_TOKEN_COUNT_MISMATCH", 10],
+      ["ENGINE_UNFINISHED_REQUESTS", undefined],
+      ["ENGINE_REPEATED", undefined],
     ]);
     expect(at(await validateInputs([data("truncated.jsonl")]))).toEqual([
       ["RAW_TRUNCATED_TAIL", 12],
+      ["ENGINE_UNFINISHED_REQUESTS", undefined],
       ["RAW_END_MISSING", undefined],
     ]);
     expect(at(await validateInputs([data("schema-v2.jsonl")]))).toEqual([["RAW_UNSUPPORTED_SCHEMA", 1]]);
     const u = await validateInputs([data("unknown-types.jsonl")]);
-    expect(u.findings.map((f) => [f.code, f.severity, f.args.types])).toEqual([
-      ["RAW_UNKNOWN_TYPE", "warning", "kv_event"],
-      ["RAW_UNKNOWN_TYPE", "warning", "spec_decode"],
-    ]);
+    expect(u.findings.map((f) => [f.code, f.severity, f.args.types])).toEqual([["RAW_UNKNOWN_TYPE", "warning", "'kv_event' ×2, 'spec_decode' ×1"]]);
   });
 
-  test("an invalid record: RAW_RECORD_INVALID with the field path", async () => {
+  test("an invalid record: RAW_INVALID_RECORD with the field path, the same code convert stops with", async () => {
     const r = await validateInputs([trace(edit(lines(), 4, (o) => (o.free_blocks = -1)))]);
-    expect(r.findings.map((f) => [f.code, f.line, f.args.type, f.args.path])).toEqual([["RAW_RECORD_INVALID", 5, "step", "free_blocks"]]);
+    // the skipped step then leaves its update without a step: the engine says so too
+    expect(r.findings.slice(0, 2).map((f) => [f.code, f.line, f.args.type ?? null, f.args.path ?? null])).toEqual([
+      ["RAW_INVALID_RECORD", 5, "step", "free_blocks"],
+      ["ENGINE_UPDATE_UNKNOWN_STEP", 6, null, null],
+    ]);
   });
 
   test("no header first, a second header, a line that is not a record, an empty file", async () => {
@@ -355,7 +362,7 @@ describe("raw traces", () => {
     expect(at(await validateInputs([trace(ls.slice(1))]))).toEqual([["RAW_MISSING_HEADER", 1]]);
     expect(at(await validateInputs([trace([...ls.slice(0, 3), ls[0], ...ls.slice(3)])]))).toEqual([["RAW_DUPLICATE_HEADER", 4]]);
     expect(at(await validateInputs([trace([...ls.slice(0, 2), "[1,2]", ...ls.slice(2)])]))).toEqual([["RAW_NOT_A_RECORD", 3]]);
-    expect(at(await validateInputs([trace([])]))).toEqual([["RAW_EMPTY", 1]]);
+    expect(at(await validateInputs([trace([])]))).toEqual([["RAW_MISSING_HEADER", 1]]);
   });
 
   test("steps out of order, an update for an unknown step, an unknown request, a second arrival", async () => {
@@ -365,12 +372,13 @@ describe("raw traces", () => {
     edit(ls, 10, (o) => ((o.sched as [string, number, number][])[0][0] = "nobody"));
     ls.splice(4, 0, ls[1]); // r1 arrives again while live
     const r = await validateInputs([trace(ls)]);
-    expect(r.findings.map((f) => [f.code, f.line, f.args.request_id ?? f.args.step])).toEqual([
-      ["RAW_DUPLICATE_ARRIVAL", 5, "r1"],
+    expect(r.findings.filter((f) => f.severity !== "info").map((f) => [f.code, f.line, f.args.request_id ?? f.args.step])).toEqual([
+      ["ENGINE_DUPLICATE_ARRIVAL", 5, "r1"],
       ["RAW_STEP_ORDER", 8, 0],
-      ["RAW_UPDATE_UNKNOWN_STEP", 9, 1], // step 1 was renumbered away
-      ["RAW_UPDATE_UNKNOWN_STEP", 11, 7],
-      ["RAW_UNKNOWN_REQUEST", 12, "nobody"],
+      ["ENGINE_UPDATE_UNKNOWN_STEP", 9, 1], // step 1 was renumbered away (engine findings: the first of each code)
+      ["ENGINE_RUNNING_COUNT_MISMATCH", 10, 2],
+      ["ENGINE_UNKNOWN_REQUEST", 12, "nobody"],
+      ["ENGINE_TOKEN_COUNT_MISMATCH", 13, "r3"],
     ]);
   });
 
@@ -427,7 +435,7 @@ describe("validate goldens (built CLI)", () => {
 
 describe("docs/validate.md", () => {
   test("documents every code validate can report, each with wording", async () => {
-    const { VALIDATE_CODES, hasWording } = await import("../src/report/findings-text.js");
+    const { VALIDATE_CODES, hasWording } = await import("../src/render/findings-text.js");
     const doc = readFileSync(path.join(ROOT, "docs/validate.md"), "utf8");
     for (const code of [...VALIDATE_CODES, "FINDINGS_CAPPED"]) {
       expect(doc, code).toContain(`\`${code}\``);

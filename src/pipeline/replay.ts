@@ -17,6 +17,8 @@ export type ReplayRowSink = Omit<RowSink, "finding">;
 
 export interface ReplayOptions {
   lenient: boolean;
+  /** report every malformed or invalid line here and skip it (validate), instead of stopping or counting */
+  onFault?: (fault: Finding) => void;
   iterationRequests: EngineOptions["iterationRequests"];
   iterationRequestsEvery: number;
   scheduledEvents: boolean;
@@ -27,6 +29,8 @@ export const DEFAULT_REPLAY_OPTIONS: ReplayOptions = { lenient: false, iteration
 export interface ReplayHooks {
   /** awaited after each input chunk when it returns a promise: the sinks' backpressure */
   afterChunk?: () => void | Promise<void>;
+  /** checked after every record: true stops reading until afterChunk's promise resolves */
+  shouldPause?: () => boolean;
   /** on-disk bytes read, for progress */
   onRawBytes?: (n: number) => void;
   /** a reader warning (truncated tail, unknown types, skipped lines), as soon as a file ends */
@@ -110,8 +114,9 @@ async function replayOne(plan: ReplayPlan, i: number, options: ReplayOptions, si
       throw explainRecordFailure(rec, input.display, line, e);
     }
   };
-  const r = await readTraceFile(input, { lenient: options.lenient }, push, { afterChunk: hooks.afterChunk, onRawBytes: hooks.onRawBytes });
+  const r = await readTraceFile(input, { lenient: options.lenient, onFault: options.onFault }, push, { afterChunk: hooks.afterChunk, onRawBytes: hooks.onRawBytes, shouldPause: hooks.shouldPause });
   const totals = engine.end();
+  for (const f of r.checks) sink.finding(f);
   const source: ReplaySource = {
     path: input.relative,
     bytes: r.bytes,

@@ -12,7 +12,13 @@ import { AbsNs, RelNs } from "./time.js";
 export const TRACE_SCHEMA_VERSION = "1.0";
 export const TRACE_SCHEMA_MAJOR = 1;
 
-const ReqId = z.string().meta({ description: "vLLM's request_id as the scheduler sees it (internal id)" });
+/**
+ * Request ids come from clients (vLLM takes X-Request-Id or the body's request_id), so
+ * the contract bounds them: 1 MiB is far beyond any real id and keeps every row a reader
+ * or writer holds bounded.
+ */
+export const MAX_REQUEST_ID_CHARS = 1 << 20;
+const ReqId = z.string().min(1).max(MAX_REQUEST_ID_CHARS).meta({ description: "vLLM's request_id as the scheduler sees it (internal id); 1 to 1,048,576 characters" });
 const Count = z.number().int().nonnegative();
 
 /** vLLM RequestStatus FINISHED_* names, lower-cased without the prefix; `length` = LENGTH_CAPPED. */

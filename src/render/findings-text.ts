@@ -51,19 +51,15 @@ export const LOGS_CODES = {
 
 /** Codes `vsched validate` reports for raw trace files (some shared with the reader). */
 export const RAW_CODES = {
-  RAW_EMPTY: () => "file holds no records: a raw trace starts with a header record",
-  RAW_MALFORMED_LINE: (a) => `malformed line, not JSON (${v(a.reason)})`,
-  RAW_NOT_A_RECORD: () => "line is JSON but not a trace record (an object with a string 'type')",
-  RAW_RECORD_INVALID: (a) => `invalid ${v(a.type)} record: ${v(a.path) === "" ? "" : `${v(a.path)}: `}${v(a.reason)}`,
-  RAW_MISSING_HEADER: (a) => `first record is a '${v(a.type)}' record, not a header: each trace file must start with its header`,
+  RAW_MALFORMED_LINE: (a) => (a.reason !== undefined ? v(a.reason) : `malformed line: not valid JSON${a.column != null ? ` (at column ${v(a.column)})` : ""}`),
+  RAW_NOT_A_RECORD: (a) => a.reason !== undefined ? v(a.reason) : "line is JSON but not a trace record (an object with a string 'type')",
+  RAW_INVALID_RECORD: (a) => `invalid ${v(a.type)} record: ${v(a.path) === "" ? "" : `${v(a.path)}: `}${v(a.reason)}`,
+  RAW_MISSING_HEADER: (a) => a.reason !== undefined ? v(a.reason) : `first record is a '${v(a.type)}' record, not a header: each trace file must start with its header`,
   RAW_DUPLICATE_HEADER: () => "a second header record inside one file (two scheduler processes writing to one file?)",
-  RAW_UNSUPPORTED_SCHEMA: (a) => `trace schema ${v(a.found)} is not supported: this vsched reads schema ${v(a.supported_major)}.x`,
+  RAW_UNSUPPORTED_SCHEMA: (a) => a.reason !== undefined ? v(a.reason) : `trace schema ${v(a.found)} is not supported: this vsched reads schema ${v(a.supported_major)}.x`,
   RAW_UNKNOWN_TYPE: (a) =>
     `skipped ${plural(a.count, "record")} of unknown type (${v(a.types)}): written by a newer emitter${a.schema_version ? ` (schema ${a.schema_version})` : ""}; upgrade vsched to use them`,
   RAW_STEP_ORDER: (a) => `step ${v(a.step)} does not increase (previous step ${v(a.previous)})`,
-  RAW_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which no earlier step record announced`,
-  RAW_UNKNOWN_REQUEST: (a) => `${v(a.type)} record refers to request ${v(a.request_id)} (in ${v(a.field)}) with no earlier arrival`,
-  RAW_DUPLICATE_ARRIVAL: (a) => `second arrival of request ${v(a.request_id)} while it is still live (first at line ${v(a.first_line)})`,
   RAW_END_MISSING: () => "no end record: the trace was not closed (process killed?) and may lack its last records",
   RAW_END_MISMATCH: (a) => `end record says ${v(a.field)} = ${v(a.end)}, but the file has ${v(a.actual)}`,
   RAW_TRUNCATED_TAIL: (a) =>
