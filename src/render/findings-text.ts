@@ -87,6 +87,10 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_UNFINISHED_REQUESTS: (a) => `${plural(a.count, "request")} had not finished when the trace ended (finish_reason unfinished)`,
   ENGINE_UNKNOWN_REQUEST: (a) => `${v(a.record)} record refers to request ${v(a.request_id)}, which never arrived`,
   ENGINE_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which has no step record`,
+  TIMELINE_NO_CAUSES: () => "per_iteration_requests does not hold every step's waiting rows (convert --iteration-requests): waits are drawn as plain 'waiting', without causes",
+  TIMELINE_REQUESTS_MISSING: (a) => `${plural(a.count, "id")} given with --requests ${a.count === 1 ? "is" : "are"} not in the run`,
+  TIMELINE_ENGINE_ERRORS: (a) =>
+    `the trace contradicts itself in ${plural(a.count, "place")} (engine errors): the timeline shows the engine's reading; vsched validate ${v(a.inputs)} lists them`,
 };
 
 const ALL: Record<string, Wording> = { ...OTHER_CODES, ...RAW_CODES, ...LOGS_CODES };

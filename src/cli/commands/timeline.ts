@@ -5,7 +5,7 @@ import { buildTimeline, type TimelineSink, type TimelineTotals } from "../../ana
 import { ChromeJsonRenderer } from "../../render/perfetto/chrome-json.js";
 import { ChunkedFileWriter } from "../../render/perfetto/proto.js";
 import { TrackEventRenderer } from "../../render/perfetto/trackevent.js";
-import { formatFinding } from "../../report/findings-text.js";
+import { formatFinding } from "../../render/findings-text.js";
 import { openTables, type TraceSource } from "../../tables/index.js";
 import { InputError, UsageError } from "../errors.js";
 import { warn } from "../io.js";
@@ -94,11 +94,10 @@ async function runTimeline(inputs: string[], o: TimelineCliOptions): Promise<voi
   }
   const replayed = "lastReplay" in source ? (source as TraceSource).lastReplay : null;
   for (const w of replayed?.warnings ?? []) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
-  if (replayed && replayed.findings.errors > 0) {
-    warn(`the trace contradicts itself in ${plural(replayed.findings.errors, "place")} (engine errors): the timeline shows the engine's reading; vsched validate ${inputs.join(" ")} lists them`, { code: "TIMELINE_ENGINE_ERRORS" });
-  }
-  if (!totals.causes) warn("per_iteration_requests does not hold every step's waiting rows (convert --iteration-requests): waits are drawn as plain 'waiting', without causes", { code: "TIMELINE_NO_CAUSES" });
-  if (totals.requested_missing > 0) warn(`${plural(totals.requested_missing, "id")} given with --requests ${totals.requested_missing === 1 ? "is" : "are"} not in the run`, { code: "TIMELINE_REQUESTS_MISSING" });
+  const say = (code: string, args: Record<string, string | number> = {}) => warn(formatFinding({ code, args }), { code });
+  if (replayed && replayed.findings.errors > 0) say("TIMELINE_ENGINE_ERRORS", { count: replayed.findings.errors, inputs: inputs.join(" ") });
+  if (!totals.causes) say("TIMELINE_NO_CAUSES");
+  if (totals.requested_missing > 0) say("TIMELINE_REQUESTS_MISSING", { count: totals.requested_missing });
   if (!o.quiet) {
     process.stderr.write(
       `vsched: wrote ${o.out} (${o.format}, ${formatBytes(bytes)}): ${plural(totals.requests, "request")}, ${plural(totals.iterations, "iteration")}, ${plural(totals.flows, "preemption flow")}\n`,
