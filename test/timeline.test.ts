@@ -66,10 +66,10 @@ describe("vsched timeline (golden transcripts)", { timeout: 120_000 }, () => {
     expectGolden("test/golden/timeline-proto.md", r);
   });
 
-  it("writes the Chrome JSON form", async () => {
+  it("writes the Chrome JSON form (chosen by the .json of -o)", async () => {
     const dir = tmpDir();
     const out = path.join(dir, "run.json");
-    const r = await runCli(["timeline", KV, "-o", out, "--format", "json", "--requests", "3,7", "--from", "1s", "--to", "20s"]);
+    const r = await runCli(["timeline", KV, "-o", out, "--requests", "3,7", "--from", "1s", "--to", "20s"]);
     const text = readFileSync(out, "utf8");
     JSON.parse(text);
     const head = text.split("\n").filter((l) => !l.includes('"ph":"C"') && !l.includes('"ph":"X","pid":1,"tid":1,')).slice(0, 30).join("\n");

@@ -15,7 +15,7 @@ type Format = (typeof TIMELINE_FORMATS)[number];
 
 interface TimelineCliOptions {
   out: string;
-  format: Format;
+  format?: Format;
   from?: string;
   to?: string;
   requests?: string;
@@ -31,7 +31,11 @@ export function registerTimeline(program: Command): void {
     )
     .argument("<inputs...>", "one logs directory written by vsched convert, or raw trace files (.jsonl, .jsonl.gz) / directories holding them")
     .requiredOption("-o, --out <file>", "output file (written whole or not at all)")
-    .addOption(new Option("--format <format>", "proto (Perfetto's TrackEvent protobuf) or json (Chrome JSON, for small runs)").choices(TIMELINE_FORMATS).default("proto"))
+    .addOption(
+      new Option("--format <format>", "proto (Perfetto's TrackEvent protobuf) or json (Chrome JSON, for small runs); default: json when -o ends in .json, else proto").choices(
+        TIMELINE_FORMATS,
+      ),
+    )
     .option("--from <time>", "keep what overlaps the window from this time since t=0 (e.g. 90s, 1500ms)")
     .option("--to <time>", "… up to this time since t=0")
     .option("--requests <ids>", "only these requests: a comma-separated list, or @FILE with one id per line")
@@ -50,7 +54,8 @@ Examples:
     });
 }
 
-async function runTimeline(inputs: string[], o: TimelineCliOptions): Promise<void> {
+async function runTimeline(inputs: string[], opts: TimelineCliOptions): Promise<void> {
+  const o = { ...opts, format: opts.format ?? (opts.out.toLowerCase().endsWith(".json") ? "json" : "proto") } as const;
   const fromNs = o.from !== undefined ? parseTime("--from", o.from) : null;
   const toNs = o.to !== undefined ? parseTime("--to", o.to) : null;
   if (fromNs !== null && toNs !== null && toNs < fromNs) throw new UsageError(`--to ${o.to} is before --from ${o.from}`);
