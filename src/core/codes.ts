@@ -8,7 +8,7 @@
  * the docs, or raised with another severity.
  */
 export type Severity = "error" | "warning" | "info" | "input";
-export type CodeSection = "logs" | "raw" | "engine" | "input";
+export type CodeSection = "logs" | "raw" | "engine" | "input" | "command";
 
 export interface CodeEntry {
   severity: Severity;
@@ -88,6 +88,11 @@ export const CODES = {
   SUMMARY_COLUMN_MISSING: { severity: "input", section: "input", where: "logs directory", meaning: "a column the summary needs is absent (an older schema, or an edited file)", args: "" },
   VALIDATE_MIXED_INPUTS: { severity: "input", section: "input", where: "arguments", meaning: "a logs directory given together with other inputs: validate it on its own", args: "" },
   VALIDATE_NOT_A_TRACE: { severity: "input", section: "input", where: "arguments", meaning: "one file of a logs directory given alone: validate the directory", args: "" },
+  TIMELINE_NEGATIVE_TIME: { severity: "input", section: "input", where: "table", meaning: "vsched timeline: a row's time lies before the run's t=0, which a Perfetto timestamp cannot hold", args: "" },
+  REQUESTS_FILE_NOT_FOUND: { severity: "input", section: "input", where: "path", meaning: "vsched timeline --requests @FILE: no such file", args: "" },
+  TIMELINE_NO_CAUSES: { severity: "warning", section: "command", where: "logs directory", meaning: "vsched timeline: per_iteration_requests lacks the waiting rows of some steps (convert --iteration-requests), so waits are drawn as plain `waiting`, without causes", args: "" },
+  TIMELINE_REQUESTS_MISSING: { severity: "warning", section: "command", where: "arguments", meaning: "vsched timeline: ids given with --requests that the run does not have", args: "`count`" },
+  TIMELINE_ENGINE_ERRORS: { severity: "warning", section: "command", where: "inputs", meaning: "vsched timeline: replaying the trace raised engine errors (convert would exit 1); the timeline shows the engine's reading of it", args: "`count`, `inputs`" },
 } as const satisfies Record<string, CodeEntry>;
 
 export type Code = keyof typeof CODES;

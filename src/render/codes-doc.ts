@@ -8,6 +8,7 @@ const HEADINGS: Record<CodeSection, string> = {
   raw: "### Raw trace findings (the reader; convert and validate alike)",
   engine: "### Engine findings (contradictions the replay finds; convert and validate alike)",
   input: "### Input errors (exit 2, one stderr line; never a finding)",
+  command: "### Command warnings (one stderr line; the command still succeeds)",
 };
 
 /** The code tables of docs/validate.md, one per section, from the registry. */

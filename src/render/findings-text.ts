@@ -95,6 +95,10 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_VLLM_ARRIVAL_NOT_EPOCH: (a) =>
     `request ${v(a.request_id)}: vLLM's arrival_time (${v(a.vllm_arrival_epoch_ns)} ns) is not epoch time (the scheduler's clock says ${v(a.scheduler_epoch_ns)}); vllm_arrival_time_epoch_ns and ttft_from_vllm_arrival are left empty for such requests`,
   ENGINE_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which has no step record`,
+  TIMELINE_NO_CAUSES: () => "per_iteration_requests does not hold every step's waiting rows (convert --iteration-requests): waits are drawn as plain 'waiting', without causes",
+  TIMELINE_REQUESTS_MISSING: (a) => `${plural(a.count, "id")} given with --requests ${a.count === 1 ? "is" : "are"} not in the run`,
+  TIMELINE_ENGINE_ERRORS: (a) =>
+    `the trace contradicts itself in ${plural(a.count, "place")} (engine errors): the timeline shows the engine's reading; vsched validate ${v(a.inputs)} lists them`,
 };
 
 const ALL: Record<string, Wording> = { ...OTHER_CODES, ...RAW_CODES, ...LOGS_CODES };
