@@ -11,6 +11,7 @@ import { TABLE_NAMES, type TableName } from "../../schema/tables.js";
 import { VERSION } from "../../version.js";
 import { EXIT, UsageError } from "../errors.js";
 import { outputError, progressEnabled, StagedOutputDir, warn } from "../io.js";
+import { examples } from "../examples.js";
 
 export interface ConvertOptions {
   inputs: string[];
@@ -45,6 +46,7 @@ export function registerConvert(program: Command): void {
     .option("--iteration-requests-every <n>", "per_iteration_requests.csv: keep only iterations whose id is a multiple of n", parsePositiveInt, 1)
     .option("--no-scheduled-events", "leave the per-step request_scheduled events out of events.csv (the largest share of it)")
     .option("-q, --quiet", "no progress bar and no summary line (warnings are still printed)")
+    .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events"))
     .action(async (inputs: string[], o: Record<string, unknown>) => {
       process.exitCode = await runConvert({
         inputs,

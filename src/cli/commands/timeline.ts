@@ -9,6 +9,7 @@ import { formatFinding } from "../../render/findings-text.js";
 import { openTables, type TraceSource } from "../../tables/index.js";
 import { InputError, UsageError } from "../errors.js";
 import { warn } from "../io.js";
+import { examples } from "../examples.js";
 
 export const TIMELINE_FORMATS = ["proto", "json"] as const;
 type Format = (typeof TIMELINE_FORMATS)[number];
@@ -41,14 +42,7 @@ export function registerTimeline(program: Command): void {
     .option("--requests <ids>", "only these requests: a comma-separated list, or @FILE with one id per line")
     .option("--lenient", "raw traces: skip malformed lines instead of stopping at the first")
     .option("-q, --quiet", "no summary line on stderr (warnings are still printed)")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  vsched timeline fixtures/e2e-vllm-cpu/trace -o run.perfetto-trace
-  vsched timeline logs/ -o window.perfetto-trace --from 60s --to 90s
-  vsched timeline logs/ -o few.json --format json --requests @slow-requests.txt`,
-    )
+    .addHelpText("after", examples("vsched timeline fixtures/e2e-vllm-cpu/trace -o run.perfetto-trace", "vsched timeline logs/ -o window.json --format json --from 1s --to 3s"))
     .action(async (inputs: string[], o: TimelineCliOptions) => {
       await runTimeline(inputs, o);
     });
