@@ -5,6 +5,8 @@ import { registerSummary } from "./commands/summary.js";
 import { registerValidate } from "./commands/validate.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerFit } from "./commands/fit.js";
+import { registerSimulate } from "./commands/simulate.js";
+import { registerCalibrate } from "./commands/calibrate.js";
 import { runMain } from "./run.js";
 
 const program = new Command("vsched")
@@ -17,5 +19,7 @@ registerSummary(program);
 registerValidate(program);
 registerSchema(program);
 registerFit(program);
+registerSimulate(program);
+registerCalibrate(program);
 
 await runMain(program);
