@@ -24,7 +24,7 @@ export interface FitDataOptions {
 export interface FitData {
   steps: BetaTrainingRow[];
   requests: AlphaTrainingRow[];
-  /** median over busy synchronous steps of (update-to-update interval − step time): CPU time outside the model */
+  /** median over busy steps of max(0, schedule() return − previous update entry): CPU time outside the model, 0 when pipelined */
   perStepOverheadNs: number;
   sources: string[];
   vllmVersion: string;
@@ -133,7 +133,11 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
     if (seenInRank < opts.warmupSteps) excluded = "warmup";
     else if (s.pt + s.dt === 0) excluded = "idle";
     else if (stepTime === null || stepTime <= 0) excluded = "incomplete";
-    if (!excluded && prevUpd !== null && s.updStart !== null && stepTime !== null && s.schedEnd >= prevUpd) gaps.push(s.updStart - prevUpd - stepTime);
+    // CPU time between two model runs that the model clock does not see: only when the engine
+    // had work left after the previous update (not waiting for arrivals); 0 when schedule()
+    // overlapped the previous batch (async).
+    const busy = prev !== null && prevUpd !== null && ((prev.runningAfter ?? 0) > 0 || (prev.waitingAfter ?? 0) > 0);
+    if (!excluded && busy && s.updStart !== null) gaps.push(Math.max(0, s.schedEnd - prevUpd!));
     seenInRank++;
     rows.push({
       step_time_ns: stepTime, prefill_reqs: s.pr, decode_reqs: s.dr, prefill_tokens: s.pt, decode_tokens: s.dt,
