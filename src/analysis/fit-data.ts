@@ -30,6 +30,9 @@ export interface FitData {
   vllmVersion: string;
 }
 
+/** Floats rounded as the CSV writes them (6 decimals), so the fit uses exactly the exported training data. */
+const asExported = (v: number) => Math.round(v * 1e6) / 1e6;
+
 interface StepAgg {
   ctx: number;
   decodeCtx: number;
@@ -141,7 +144,7 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
     seenInRank++;
     rows.push({
       step_time_ns: stepTime, prefill_reqs: s.pr, decode_reqs: s.dr, prefill_tokens: s.pt, decode_tokens: s.dt,
-      scheduled_tokens: s.pt + s.dt, running_depth: s.running, kv_ratio: s.kvTotal > 0 ? s.kvAfterSched / s.kvTotal : 0,
+      scheduled_tokens: s.pt + s.dt, running_depth: s.running, kv_ratio: s.kvTotal > 0 ? asExported(s.kvAfterSched / s.kvTotal) : 0,
       context_tokens: a.ctx, ...configOf(source, s.rank),
       batch_size: s.batch, decode_context_tokens: a.decodeCtx, attention_work: a.attn, iteration_id: s.it, dp_rank: s.rank,
       start_time: s.start, forward_duration: s.fwd, excluded, split: null,
@@ -177,7 +180,7 @@ function alphaRows(source: TableSource, reqs: ReqRaw[], steps: StepRaw[], opts: 
     const inFlight = idx < list.length && list[idx].start <= q.arrival;
     rows.push({
       queue_delay_ns: q.firstSched - q.arrival, prompt_tokens: q.prompt, waiting_depth: waiting, running_depth: running,
-      kv_ratio: last?.kvUtil ?? 0, ...configOf(source, q.rank), request_id: q.id, arrival_time: q.arrival,
+      kv_ratio: asExported(last?.kvUtil ?? 0), ...configOf(source, q.rank), request_id: q.id, arrival_time: q.arrival,
       frontend_delay_ns: frontend, engine_idle_at_arrival: waiting === 0 && running === 0 && !inFlight ? 1 : 0, split: null,
     });
   }
