@@ -64,7 +64,10 @@ Examples:
     .action(async (inputs: string[], o: FitCliOptions) => {
       const opts = parseOptions(o);
       const source = await openTables(inputs);
-      if (source.info.options.iterationRequests === "none") warn("per_iteration_requests was not written (convert --iteration-requests none): context-token features are 0", { code: "FIT_NO_CONTEXT" });
+      const ir = source.info.options;
+      if (ir.iterationRequests === "none" || ir.iterationRequestsEvery > 1) {
+        warn(`per_iteration_requests is incomplete (convert --iteration-requests ${ir.iterationRequests} --iteration-requests-every ${ir.iterationRequestsEvery}): context-token features are 0 where rows are missing`, { code: "FIT_NO_CONTEXT" });
+      }
       const { result, data, plot } = await fitRun(source, opts);
       if (result.filters.kept === 0 || !result.beta.models.length) {
         throw new InputError(`no steps left to fit (${result.filters.steps} steps; warmup ${result.filters.warmup}, idle ${result.filters.idle}, incomplete ${result.filters.incomplete})`, "FIT_NO_STEPS", source.info.label);
