@@ -44,6 +44,22 @@ describe("vsched fit (golden transcripts)", { timeout: 120_000 }, () => {
     expectGolden("test/golden/fit-bad-fraction.md", await runCli(["fit", TRACE, "--test-fraction", "1.5"]));
   });
 
+  it("too few steps is one line, after the reader's warnings (exit 2)", async () => {
+    expectGolden("test/golden/fit-too-few-steps.md", await runCli(["fit", "test/data/convert/truncated.jsonl", "--warmup", "0"]));
+  });
+
+  it("calibrate tells two different runs apart: the first divergent step and the latency errors", async () => {
+    const r = await runCli(["calibrate", TRACE, "fixtures/known-linear-seqs6/vsched-1-dp0.jsonl", "--json"]);
+    expect(r.exitCode).toBe(0);
+    const c = JSON.parse(r.stdout);
+    // max_num_seqs 16 vs 6: both admit request 0 alone first; they part once more than 6 would run
+    expect(c.requests.paired).toBe(80);
+    expect(c.steps.exact_share).toBeLessThan(0.5);
+    expect(c.steps.first_divergent_step).toBeGreaterThan(0);
+    expect(c.steps.simulated_steps).toBeGreaterThan(c.steps.recorded_steps);
+    expect(c.latency.find((l: { metric: string }) => l.metric === "ttft").error_of_means).toBeGreaterThan(0.5);
+  });
+
   it("a missing input is one line (exit 2)", async () => {
     expectGolden("test/golden/fit-missing-input.md", await runCli(["fit", "no/such/trace.jsonl"]));
   });

@@ -3,7 +3,8 @@ import path from "node:path";
 import type { Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
 import { StagedOutputDir, warn, writeAll } from "../io.js";
-import { openTables } from "../../tables/index.js";
+import { openTables, type TraceSource } from "../../tables/index.js";
+import { formatFinding } from "../../report/findings-text.js";
 import { DEFAULT_FIT_OPTIONS, fitRun, type FitOptions } from "../../analysis/fit.js";
 import { blisYaml, stepModelFile } from "../../analysis/step-model.js";
 import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../schema/fit.js";
@@ -69,8 +70,10 @@ Examples:
         warn(`per_iteration_requests is incomplete (convert --iteration-requests ${ir.iterationRequests} --iteration-requests-every ${ir.iterationRequestsEvery}): context-token features are 0 where rows are missing`, { code: "FIT_NO_CONTEXT" });
       }
       const { result, data, plot } = await fitRun(source, opts);
-      if (result.filters.kept === 0 || !result.beta.models.length) {
-        throw new InputError(`no steps left to fit (${result.filters.steps} steps; warmup ${result.filters.warmup}, idle ${result.filters.idle}, incomplete ${result.filters.incomplete})`, "FIT_NO_STEPS", source.info.label);
+      for (const w of (source as Partial<TraceSource>).lastReplay?.warnings ?? []) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
+      if (!result.beta.models.length) {
+        const f = result.filters;
+        throw new InputError(`too few steps to fit: ${f.kept} of ${f.steps} left (warmup ${f.warmup}, idle ${f.idle}, incomplete ${f.incomplete}), ${result.split.train_steps} for training; every feature set needs more training steps than terms`, "FIT_NO_STEPS", source.info.label);
       }
       if (opts.use && !result.beta.models.some((m) => m.id === opts.use)) {
         throw new UsageError(`--use: no model '${opts.use}'; fitted: ${result.beta.models.map((m) => m.id).join(", ")}`);
