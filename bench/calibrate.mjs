@@ -9,7 +9,7 @@
 //
 // Figures, not assertions: real step times on a shared CPU are noisy (see docs/fit.md).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,12 +26,37 @@ const vsched = (...a) => execFileSync(process.execPath, [path.join(root, "bin", 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-calibrate-"));
 const pct = (v) => (v === null || v === undefined ? "-" : `${(v * 100).toFixed(1)}%`);
 
+/**
+ * The noise floor of any batch-shape model on the test steps: MAPE when each test step is
+ * predicted by the median of the test steps with the same shape (prefill and decode
+ * requests, prefill tokens in 32-token buckets), i.e. with hindsight of the test set itself.
+ */
+function noiseFloor(csvFile) {
+  const [head, ...lines] = readFileSync(csvFile, "utf8").trim().split("\n");
+  const col = Object.fromEntries(head.split(",").map((c, i) => [c, i]));
+  const groups = new Map();
+  for (const line of lines) {
+    const f = line.split(",");
+    if (f[col.excluded] !== "" || f[col.split] !== "test") continue;
+    const key = `${f[col.prefill_reqs]}/${f[col.decode_reqs]}/${Math.floor(Number(f[col.prefill_tokens]) / 32)}`;
+    (groups.get(key) ?? groups.set(key, []).get(key)).push(Number(f[col.step_time_ns]));
+  }
+  let sum = 0, n = 0;
+  for (const v of groups.values()) {
+    const s = [...v].sort((a, b) => a - b);
+    const med = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    for (const x of v) (sum += Math.abs(med - x) / x), n++;
+  }
+  return n ? sum / n : null;
+}
+
 const fits = runs.map((run, i) => {
   const trace = path.join(run, "trace");
   const coeffs = path.join(tmp, `coeffs-${i}.json`);
-  const fit = JSON.parse(vsched("fit", trace, "--json", "--warmup", "5", "--out", coeffs));
+  const exported = path.join(tmp, `training-${i}`);
+  const fit = JSON.parse(vsched("fit", trace, "--json", "--warmup", "5", "--out", coeffs, "--export", exported));
   const m = fit.beta.models.find((x) => x.id === fit.beta.chosen);
-  return { run: path.basename(run), trace, coeffs, chosen: m.id, test: m.test, steps: fit.filters.kept, overhead_ns: fit.beta.per_step_overhead_ns };
+  return { run: path.basename(run), trace, coeffs, chosen: m.id, test: m.test, noise_floor_mape: noiseFloor(path.join(exported, "beta_training.csv")), steps: fit.filters.kept, overhead_ns: fit.beta.per_step_overhead_ns };
 });
 
 const cells = [];
@@ -54,7 +79,7 @@ if (asJson) {
   console.log(JSON.stringify({ fits, cells }, null, 2));
 } else {
   console.log("step-time fit per run (chronological hold-out, last 20% of steps)");
-  for (const f of fits) console.log(`  ${f.run.padEnd(14)} ${f.chosen.padEnd(20)} steps ${String(f.steps).padStart(5)}  test MAPE ${pct(f.test.mape)}  medAPE ${pct(f.test.median_ape)}  P90APE ${pct(f.test.p90_ape)}  bias ${pct(f.test.bias)}  overhead ${(f.overhead_ns / 1e3).toFixed(0)} us`);
+  for (const f of fits) console.log(`  ${f.run.padEnd(14)} ${f.chosen.padEnd(20)} steps ${String(f.steps).padStart(5)}  test MAPE ${pct(f.test.mape)}  medAPE ${pct(f.test.median_ape)}  P90APE ${pct(f.test.p90_ape)}  bias ${pct(f.test.bias)}  noise floor ${pct(f.noise_floor_mape)}  overhead ${(f.overhead_ns / 1e3).toFixed(0)} us`);
   console.log("\nsimulate + calibrate (model -> run; * = held out)");
   console.log("  model          run            TTFT mean  TTFT p90  E2E mean  E2E p90  E2E medAPE  steps same  makespan");
   for (const c of cells) {
