@@ -83,13 +83,13 @@ describe("simulate with the fitted model reproduces the recorded run (vLLM's rea
     expectReproduced(cal);
   }, 300_000);
 
-  it("splitwise table (not linear): E2E and TTFT means within 1% / 2%, though steps drift apart", async () => {
+  it("splitwise table (not linear): E2E and TTFT means within 2% / 3%, though steps drift apart", async () => {
     const file = path.join(tmp(), "coeffs.json");
     expect((await runCli(["fit", trace("azure-conv-chunked"), "--out", file], { timeoutMs: 120_000 })).exitCode).toBe(0);
     const cal = await simulateAndCalibrate(trace("azure-conv-chunked"), file, []);
     const get = (m: string) => cal.latency.find((l: { metric: string }) => l.metric === m);
-    expect(get("e2e").error_of_means).toBeLessThan(0.01);
-    expect(get("ttft").error_of_means).toBeLessThan(0.02);
+    expect(get("e2e").error_of_means).toBeLessThan(0.02);
+    expect(get("ttft").error_of_means).toBeLessThan(0.03);
     expect(cal.steps.exact_share).toBeGreaterThan(0.3);
   }, 300_000);
 });

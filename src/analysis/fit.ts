@@ -4,7 +4,7 @@ import { quantileSorted } from "../report/stats.js";
 import { collectFitData, type FitData } from "./fit-data.js";
 import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./fit-features.js";
 import { batchType, BATCH_TYPES, byDecile, errorMetrics, type ErrorMetrics, type GroupMetrics } from "./fit-metrics.js";
-import { ols, predict, ridge, tQuantile, type Design } from "./linalg.js";
+import { huber, ols, predict, ridge, tQuantile, type Design } from "./linalg.js";
 
 /**
  * vsched fit: β (step time) and α (queue delay) regressions with a chronological hold-out
@@ -19,6 +19,9 @@ export interface FitOptions {
   use?: string;
 }
 export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1] };
+
+/** ols and ridge fit the mean step; huber the typical one (stalls of a shared host down-weighted). */
+export type Estimator = "ols" | "ridge" | "huber";
 
 export interface CoefEstimate {
   term: string;
@@ -36,7 +39,7 @@ export interface CoefEstimate {
 export interface ModelFit {
   id: string;
   feature_set: string;
-  estimator: "ols" | "ridge";
+  estimator: Estimator;
   ridge_lambda: number | null;
   terms: CoefEstimate[];
   /** MAPE on the last 20% of the training period, fitted on the first 80% (model choice uses this, never the test set) */
@@ -97,12 +100,12 @@ function design(rows: readonly Record<string, unknown>[], terms: readonly Term[]
 
 const targetOf = <R>(rows: readonly R[], f: (r: R) => number) => Float64Array.from(rows, f);
 
-/** OLS with HC3 intervals, or ridge (no intervals). */
-function estimate(rows: readonly Record<string, unknown>[], y: Float64Array, terms: readonly Term[], lambda: number | null): CoefEstimate[] {
+/** OLS with HC3 intervals, or ridge / Huber (no intervals). */
+function estimate(rows: readonly Record<string, unknown>[], y: Float64Array, terms: readonly Term[], lambda: number | null, estimator: Estimator = lambda === null ? "ols" : "ridge"): CoefEstimate[] {
   const d = design(rows, terms);
   const icpt = terms.findIndex((t) => t.factors.length === 0);
-  if (lambda !== null) {
-    const c = ridge(d, y, lambda, icpt >= 0 ? icpt : null);
+  if (estimator !== "ols") {
+    const c = estimator === "huber" ? huber(d, y) : ridge(d, y, lambda!, icpt >= 0 ? icpt : null);
     return terms.map((t, j) => ({ term: t.name, factors: t.factors, coef: c[j], se: null, ci95_low: null, ci95_high: null, dropped: false }));
   }
   const r = ols(d, y);
@@ -120,18 +123,18 @@ function predictRows(rows: readonly Record<string, unknown>[], terms: readonly T
 }
 
 /** Fit on the first 80% of train, MAPE on the rest: the basis of every choice (λ, exported model). */
-function validationMape<R extends Record<string, unknown>>(train: readonly R[], y: (r: R) => number, terms: readonly Term[], lambda: number | null): number | null {
+function validationMape<R extends Record<string, unknown>>(train: readonly R[], y: (r: R) => number, terms: readonly Term[], lambda: number | null, estimator?: Estimator): number | null {
   const cut = Math.floor(train.length * 0.8);
   const fitRows = train.slice(0, cut), valRows = train.slice(cut);
   if (fitRows.length <= terms.length || !valRows.length) return null;
-  const est = estimate(fitRows, targetOf(fitRows, y), terms, lambda === null ? null : lambda * (fitRows.length / train.length));
+  const est = estimate(fitRows, targetOf(fitRows, y), terms, lambda === null ? null : lambda * (fitRows.length / train.length), estimator);
   return errorMetrics(predictRows(valRows, terms, est), targetOf(valRows, y)).mape;
 }
 
-function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: "ols" | "ridge"): ModelFit {
+function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator): ModelFit {
   const y = (r: BetaTrainingRow) => r.step_time_ns!;
   const rows = train as unknown as Record<string, unknown>[];
-  const est = estimate(rows, targetOf(train, y), terms, lambda);
+  const est = estimate(rows, targetOf(train, y), terms, lambda, estimator);
   const predTest = predictRows(test as unknown as Record<string, unknown>[], terms, est);
   const actTest = targetOf(test, y);
   const byType = BATCH_TYPES.map((bt) => {
@@ -140,7 +143,7 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
   });
   return {
     id, feature_set: set, estimator, ridge_lambda: lambda, terms: est,
-    validation_mape: validationMape(rows, (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, lambda),
+    validation_mape: validationMape(rows, (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, lambda, estimator),
     test: errorMetrics(predTest, actTest),
     train: errorMetrics(predictRows(rows, terms, est), targetOf(train, y)),
     by_batch_type: byType,
@@ -166,13 +169,24 @@ function fitBeta(data: FitData, opts: FitOptions): { models: ModelFit[]; chosen:
     if (train.length <= terms.length) continue;
     models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols"));
     models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho), "ridge"));
+    models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber"));
   }
-  let chosen = opts.use ?? "";
-  if (!opts.use) {
-    const ranked = models.filter((m) => m.validation_mape !== null).sort((a, b) => a.validation_mape! - b.validation_mape!);
-    chosen = (ranked[0] ?? models[0])?.id ?? "";
-  }
-  return { models, chosen };
+  return { models, chosen: opts.use ?? chooseModel(models) };
+}
+
+/**
+ * The exported model: the fewest terms among those whose validation MAPE is within 5%
+ * (relative) plus half a point of the best, then the lowest validation MAPE. A simulation
+ * extrapolates to batches the recording never had; a small model extrapolates sanely,
+ * many nearly collinear terms do not.
+ */
+export function chooseModel(models: readonly ModelFit[]): string {
+  const scored = models.filter((m) => m.validation_mape !== null);
+  if (!scored.length) return models[0]?.id ?? "";
+  const best = Math.min(...scored.map((m) => m.validation_mape!));
+  const near = scored.filter((m) => m.validation_mape! <= best * 1.05 + 0.005);
+  near.sort((a, b) => a.terms.length - b.terms.length || a.validation_mape! - b.validation_mape!);
+  return near[0].id;
 }
 
 function spread(values: number[]): Spread {

@@ -267,3 +267,33 @@ export function tQuantile(p: number, df: number): number {
   }
   return (lo + hi) / 2;
 }
+
+// ---------------------------------------------------------------- robust (Huber) regression
+
+/**
+ * Huber M-estimate by iteratively reweighted least squares, as statsmodels'
+ * `RLM(y, X, M=HuberT(t=1.345)).fit()`: start from OLS; each round the scale is
+ * median(|r|)/0.6745 and a row's weight is min(1, t·scale/|r|). Heavy-tailed step times (a
+ * shared host's stalls) pull OLS towards the stalls; Huber follows the typical step.
+ */
+export function huber(d: Design, y: Float64Array, t = 1.345, maxIter = 100): number[] {
+  let coef = ols(d, y).coef;
+  for (let it = 0; it < maxIter; it++) {
+    const r = Float64Array.from(predict(d, coef), (p, i) => y[i] - p);
+    const abs = Float64Array.from(r, Math.abs).sort();
+    const scale = (abs.length % 2 ? abs[(abs.length - 1) / 2] : (abs[abs.length / 2 - 1] + abs[abs.length / 2]) / 2) / 0.6744897501960817;
+    if (!(scale > 0)) break;
+    const xs = new Float64Array(d.x.length), ys = new Float64Array(d.n);
+    for (let i = 0; i < d.n; i++) {
+      const z = Math.abs(r[i]) / scale;
+      const sw = Math.sqrt(z <= t ? 1 : t / z);
+      ys[i] = y[i] * sw;
+      for (let j = 0; j < d.p; j++) xs[i * d.p + j] = d.x[i * d.p + j] * sw;
+    }
+    const next = ols({ n: d.n, p: d.p, x: xs }, ys).coef;
+    const change = next.reduce((m, c, j) => Math.max(m, Math.abs(c - coef[j]) / Math.max(Math.abs(c), 1e-12)), 0);
+    coef = next;
+    if (change < 1e-10) break;
+  }
+  return coef;
+}

@@ -26,7 +26,8 @@ function metricsRow(name: string, m: ErrorMetrics, extra = ""): string {
 const METRICS_HEAD = `  ${pad("", 22)}${lpad("n", 6)}${lpad("MAPE", 9)}${lpad("medAPE", 9)}${lpad("P90APE", 9)}${lpad("bias", 9)}${lpad("R2", 8)}`;
 
 function coefLines(m: ModelFit): string[] {
-  const out = [`coefficients of ${m.id} (ns of step time per unit${m.estimator === "ols" ? "; 95% CI from HC3 standard errors" : `; ridge lambda ${num(m.ridge_lambda, 2)}, no CI`})`];
+  const how = m.estimator === "ols" ? "; 95% CI from HC3 standard errors" : m.estimator === "ridge" ? `; ridge lambda ${num(m.ridge_lambda, 2)}, no CI` : "; Huber M-estimate, no CI";
+  const out = [`coefficients of ${m.id} (ns of step time per unit${how})`];
   for (const t of m.terms) {
     const ci = t.dropped ? "dropped: collinear with earlier terms" : t.ci95_low === null ? "" : `[${num(t.ci95_low)}, ${num(t.ci95_high)}]`;
     out.push(`  ${pad(t.term, 28)}${lpad(num(t.coef), 18)}  ${ci}`);
@@ -51,7 +52,7 @@ export function renderFitText(fit: FitResult, label: string): string {
     "beta: step time, test set",
     METRICS_HEAD + lpad("val.MAPE", 10),
     ...fit.beta.models.map((x) => metricsRow(x.id, x.test, lpad(pct(x.validation_mape), 10))),
-    `chosen: ${fit.beta.chosen} (lowest MAPE on the last 20% of the training period)`,
+    `chosen: ${fit.beta.chosen} (fewest terms within 5% + 0.5 pt of the best MAPE on the last 20% of the training period)`,
     "",
     ...coefLines(m),
     "",
