@@ -1,6 +1,6 @@
 import type { TableSource } from "../tables/types.js";
 import type { StepModelFile } from "../schema/fit.js";
-import { quantileSorted } from "../report/stats.js";
+import { quantileSorted } from "./stats.js";
 import { collectFitData } from "./fit-data.js";
 import { termValue } from "./fit-features.js";
 

@@ -1,6 +1,6 @@
 import type { TableSource } from "../tables/types.js";
 import type { AlphaTrainingRow, BetaTrainingRow } from "../schema/fit.js";
-import { quantileSorted } from "../report/stats.js";
+import { quantileSorted } from "./stats.js";
 import { collectFitData, type FitData } from "./fit-data.js";
 import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./fit-features.js";
 import { batchType, BATCH_TYPES, byDecile, errorMetrics, type ErrorMetrics, type GroupMetrics } from "./fit-metrics.js";

@@ -4,11 +4,11 @@ import type { Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
 import { StagedOutputDir, warn, writeAll } from "../io.js";
 import { openTables, type TraceSource } from "../../tables/index.js";
-import { formatFinding } from "../../report/findings-text.js";
+import { formatFinding } from "../../render/findings-text.js";
 import { DEFAULT_FIT_OPTIONS, fitRun, type FitOptions } from "../../analysis/fit.js";
 import { blisYaml, stepModelFile } from "../../analysis/step-model.js";
 import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../schema/fit.js";
-import { formatCsv } from "../../report/fit-csv.js";
+import { formatCsv } from "../../sinks/fit-csv.js";
 import { renderFitText } from "../../render/fit-text.js";
 import { renderFitHtml } from "../../render/fit-html/index.js";
 
@@ -67,7 +67,7 @@ Examples:
       const source = await openTables(inputs);
       const ir = source.info.options;
       if (ir.iterationRequests === "none" || ir.iterationRequestsEvery > 1) {
-        warn(`per_iteration_requests is incomplete (convert --iteration-requests ${ir.iterationRequests} --iteration-requests-every ${ir.iterationRequestsEvery}): context-token features are 0 where rows are missing`, { code: "FIT_NO_CONTEXT" });
+        warn(formatFinding({ code: "FIT_NO_CONTEXT", args: { which: ir.iterationRequests, every: ir.iterationRequestsEvery } }), { code: "FIT_NO_CONTEXT" });
       }
       const { result, data, plot } = await fitRun(source, opts);
       for (const w of (source as Partial<TraceSource>).lastReplay?.warnings ?? []) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
