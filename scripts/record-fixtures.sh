@@ -146,6 +146,18 @@ record reused-ids "$NEW" "${REUSE[@]}"
 record reused-ids-priority "$NEW" "${REUSE[@]}" --priority-classes 0,1,2 --policy priority
 record reused-ids-async "$NEW" "${REUSE[@]}" --async-scheduling
 
+# Known-answer runs for vsched fit / simulate (test/fit-known-answer.test.ts): a linear step
+# cost with chosen coefficients (seconds: 20 ms per step, 0.12 ms per prefill token, 0.3 ms
+# per decode token, 0.5 ms per request), so the fit must recover them; the same workload
+# under async scheduling (the step-time target must not be the overlapped forward_duration);
+# and under a changed configuration, the held-out run that simulate must predict.
+KNOWN_LINEAR=(--workload azure --azure-kind conv --n 80 --time-scale 4 --max-output-tokens 48
+  --max-num-batched-tokens 512 --num-blocks 1024 --enable-chunked-prefill --no-enable-prefix-caching
+  --cost linear:alpha=0.02,beta_prefill=0.00012,beta_decode=0.0003,per_req=0.0005)
+record known-linear "$NEW" "${KNOWN_LINEAR[@]}" --max-num-seqs 16
+record known-linear-async "$NEW" "${KNOWN_LINEAR[@]}" --max-num-seqs 16 --async-scheduling
+record known-linear-seqs6 "$NEW" "${KNOWN_LINEAR[@]}" --max-num-seqs 6
+
 # -- check ---------------------------------------------------------------------------------
 if [ "$check" = 1 ]; then
   status=0

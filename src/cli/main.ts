@@ -5,6 +5,9 @@ import { registerSummary } from "./commands/summary.js";
 import { registerValidate } from "./commands/validate.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerTimeline } from "./commands/timeline.js";
+import { registerFit } from "./commands/fit.js";
+import { registerSimulate } from "./commands/simulate.js";
+import { registerCalibrate } from "./commands/calibrate.js";
 import { runMain } from "./run.js";
 
 const program = new Command("vsched")
@@ -17,5 +20,8 @@ registerSummary(program);
 registerValidate(program);
 registerSchema(program);
 registerTimeline(program);
+registerFit(program);
+registerSimulate(program);
+registerCalibrate(program);
 
 await runMain(program);

@@ -95,6 +95,14 @@ export const CODES = {
   TIMELINE_NO_CAUSES: { severity: "warning", section: "command", where: "logs directory", meaning: "vsched timeline: per_iteration_requests lacks the waiting rows of some steps (convert --iteration-requests), so waits are drawn as plain `waiting`, without causes", args: "" },
   TIMELINE_REQUESTS_MISSING: { severity: "warning", section: "command", where: "arguments", meaning: "vsched timeline: ids given with --requests that the run does not have", args: "`count`" },
   TIMELINE_ENGINE_ERRORS: { severity: "warning", section: "command", where: "inputs", meaning: "vsched timeline: replaying the trace raised engine errors (convert would exit 1); the timeline shows the engine's reading of it", args: "`count`, `inputs`" },
+  FIT_NO_STEPS: { severity: "input", section: "input", where: "inputs", meaning: "vsched fit: too few steps left after the filters (warm-up, idle, incomplete) for any feature set (docs/fit.md)", args: "" },
+  FIT_NO_CONTEXT: { severity: "warning", section: "command", where: "logs directory", meaning: "vsched fit: per_iteration_requests lacks the rows of some steps (convert --iteration-requests), so context-token features are 0 there", args: "`which`, `every`" },
+  SIM_MODEL_INVALID: { severity: "input", section: "input", where: "--model file", meaning: "vsched simulate / calibrate: not a step-model file from vsched fit --out (not JSON, or a field fails src/schema/fit.ts)", args: "" },
+  SIM_NO_PYTHON: { severity: "input", section: "input", where: "--python / $VSCHED_PYTHON", meaning: "vsched simulate: no Python with vLLM; pass --python, set VSCHED_PYTHON, or build the venv with `bash emitter/scripts/vllm_env.sh 0.33.0`", args: "" },
+  SIM_NO_HARNESS: { severity: "input", section: "input", where: "installation", meaning: "vsched simulate: the emitter's harness (emitter/src/vsched_emitter/harness) is not next to this vsched", args: "" },
+  SIM_HARNESS_FAILED: { severity: "input", section: "input", where: "the harness", meaning: "vsched simulate: the harness exited non-zero; its last stderr line is quoted (e.g. a prompt that needs more KV blocks than a changed num_gpu_blocks)", args: "" },
+  SIM_MULTI_RANK: { severity: "input", section: "input", where: "inputs", meaning: "vsched simulate: several trace files (data-parallel ranks); simulate replays one scheduler", args: "" },
+  SIM_NO_REQUESTS: { severity: "input", section: "input", where: "inputs", meaning: "vsched simulate: the run has no requests to replay", args: "" },
 } as const satisfies Record<string, CodeEntry>;
 
 export type Code = keyof typeof CODES;

@@ -99,6 +99,8 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which has no step record`,
   TIMELINE_NO_CAUSES: () => "per_iteration_requests does not hold every step's waiting rows (convert --iteration-requests): waits are drawn as plain 'waiting', without causes",
   TIMELINE_REQUESTS_MISSING: (a) => `${plural(a.count, "id")} given with --requests ${a.count === 1 ? "is" : "are"} not in the run`,
+  FIT_NO_CONTEXT: (a) =>
+    `per_iteration_requests is incomplete (convert --iteration-requests ${v(a.which)} --iteration-requests-every ${v(a.every)}): context-token features are 0 where rows are missing`,
   TIMELINE_ENGINE_ERRORS: (a) =>
     `the trace contradicts itself in ${plural(a.count, "place")} (engine errors): the timeline shows the engine's reading; vsched validate ${v(a.inputs)} lists them`,
 };

@@ -44,6 +44,12 @@ def _range(s: str) -> tuple[float, float]:
     return (float(lo), float(hi or lo))
 
 
+def _workload(s: str) -> str:
+    if s in ("synthetic", "azure", "mooncake") or (s.startswith("file:") and len(s) > 5):
+        return s
+    raise argparse.ArgumentTypeError(f"{s!r}: use synthetic, azure, mooncake or file:PATH")
+
+
 def _rate(s: str) -> float:
     return math.inf if s in ("inf", "burst") else float(s)
 
@@ -71,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory (trace, oracle.jsonl, recipe.json)")
 
     w = p.add_argument_group("workload")
-    w.add_argument("--workload", choices=["synthetic", "azure", "mooncake"], default="synthetic")
+    w.add_argument("--workload", type=_workload, default="synthetic",
+                   help="synthetic | azure | mooncake | file:PATH (a workload file from vsched simulate)")
     w.add_argument("--n", type=int, default=None, help="number of requests (synthetic: default 100; traces: default all)")
     w.add_argument("--start", type=int, default=0, help="first trace row/line to use (azure, mooncake)")
     w.add_argument("--seed", type=int, default=0)
@@ -150,6 +157,13 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
                               eos_fraction=a.eos_fraction, lora_ids=a.lora_ids, lora_fraction=a.lora_fraction)
     common = dict(seed=a.seed, max_model_len=knobs.max_model_len, max_prompt_tokens=a.max_prompt_tokens,
                   max_output_tokens=a.max_output_tokens, data_dir=a.data_dir, path=a.data_file, extras=extras)
+    if a.workload.startswith("file:"):
+        path = Path(a.workload[5:])
+        specs = workloads.from_file(path, max_model_len=knobs.max_model_len)
+        if a.n is not None:
+            specs = specs[: a.n]
+        desc = {"source": "file", "file": path.name, "n": len(specs)}
+        return specs, {"workload": desc, "data_files": [path]}
     if a.workload == "synthetic":
         n = 100 if a.n is None else a.n
         params = dict(n=n, rate=a.rate, prompt_len=a.prompt_len, output_len=a.output_len, lengths=a.lengths)

@@ -9,6 +9,9 @@ that amount per step, so the cost model decides when arrivals interleave with st
   + per_req*num_reqs`` (all coefficients in seconds, per step / per token / per request).
   This is the "beta" step-time model of the alpha/beta modelling notes: step time is linear
   in the batch's token counts.
+* ``fitted`` — a step model written by ``vsched fit --out coeffs.json``: a sum of
+  coefficient × product-of-features terms over the batch's features (see
+  :class:`FittedCost` and docs/fit.md), plus a fixed per-step overhead.
 * ``splitwise`` — interpolates the measured A100/H100 table ``splitwise_sim_perf_model.csv``
   (splitwise-sim, MIT). The table's ``prompt_time`` and ``token_time`` columns are
   **milliseconds**; this module converts to seconds. See :class:`SplitwiseCost`.
@@ -32,6 +35,9 @@ __all__ = [
     "linear",
     "splitwise",
     "from_spec",
+    "FittedCost",
+    "fitted",
+    "FITTED_FEATURES",
     "Interp1D",
     "SPLITWISE_CSV",
 ]
@@ -238,14 +244,110 @@ def splitwise(model: str = "llama2-70b", hardware: str = "a100-80gb", tensor_par
                          monotone=monotone)
 
 
+# --------------------------------------------------------------------------- fitted
+
+# The batch features a fitted model may multiply, by the names vsched fit uses (its
+# src/analysis/fit-features.ts declares the same list; tests check they agree).
+FITTED_FEATURES: dict[str, Callable[[Any], float]] = {
+    "batch_size": lambda s: s.num_reqs,
+    "prefill_reqs": lambda s: s.num_prefill_reqs,
+    "decode_reqs": lambda s: s.num_decode_reqs,
+    "prefill_tokens": lambda s: s.prefill_tokens,
+    "decode_tokens": lambda s: s.decode_tokens,
+    "scheduled_tokens": lambda s: s.prefill_tokens + s.decode_tokens,
+    "running_depth": lambda s: getattr(s, "running_depth", 0),
+    "kv_ratio": lambda s: getattr(s, "kv_ratio", 0.0),
+    "context_tokens": lambda s: getattr(s, "context_tokens", 0),
+    "decode_context_tokens": lambda s: getattr(s, "decode_context_tokens", 0),
+    "attention_work": lambda s: getattr(s, "attention_work", 0),
+}
+
+FITTED_FORMAT = "vsched-step-model"
+
+
+class FittedCost:
+    """Seconds per step = overhead_s + sum_k coef_k * prod(features of term k), floored at
+    ``min_step_s``; an empty batch costs 0.
+
+    Loaded from the JSON ``vsched fit --out`` writes::
+
+        {"format": "vsched-step-model", "format_version": "1.0", "unit": "seconds",
+         "terms": [{"name": "intercept", "factors": [], "coef": 0.045},
+                   {"name": "prefill_tokens", "factors": ["prefill_tokens"], "coef": 0.00015}, ...],
+         "per_step_overhead_s": 0.0, "min_step_s": 0.0}
+
+    ``per_step_overhead_s`` is the CPU time a synchronous engine spends per step outside
+    the model (schedule + update + loop), which the harness's virtual clock does not charge.
+    """
+
+    def __init__(self, doc: dict, path: str | Path | None = None):
+        if doc.get("format") != FITTED_FORMAT:
+            raise ValueError(f"fitted cost: {path}: not a {FITTED_FORMAT} file (field 'format')")
+        if str(doc.get("format_version", "")).split(".")[0] != "1":
+            raise ValueError(f"fitted cost: {path}: unsupported format_version {doc.get('format_version')!r}")
+        self.path = Path(path) if path is not None else None
+        self.terms: list[tuple[str, tuple[Callable[[Any], float], ...], float]] = []
+        for i, t in enumerate(doc.get("terms") or []):
+            factors = tuple(t.get("factors") or ())
+            bad = [f for f in factors if f not in FITTED_FEATURES]
+            if bad:
+                raise ValueError(f"fitted cost: {path}: terms[{i}]: unknown feature(s) {bad}; "
+                                 f"known: {sorted(FITTED_FEATURES)}")
+            coef = float(t["coef"])
+            if not math.isfinite(coef):
+                raise ValueError(f"fitted cost: {path}: terms[{i}].coef is not finite")
+            self.terms.append((str(t.get("name", "*".join(factors) or "intercept")),
+                               tuple(FITTED_FEATURES[f] for f in factors), coef))
+        if not self.terms:
+            raise ValueError(f"fitted cost: {path}: no terms")
+        self.overhead_s = float(doc.get("per_step_overhead_s", 0.0))
+        self.min_step_s = float(doc.get("min_step_s", 0.0))
+        self.model = doc.get("model")
+
+    def __call__(self, shape: Any) -> float:
+        if shape.prefill_tokens == 0 and shape.decode_tokens == 0:
+            return 0.0
+        total = 0.0
+        for _, fs, coef in self.terms:
+            v = coef
+            for f in fs:
+                v *= f(shape)
+            total += v
+        return max(total, self.min_step_s) + self.overhead_s
+
+    def describe(self) -> dict:
+        return {"kind": "fitted", "units": "seconds", "file": self.path.name if self.path else None,
+                "model": self.model, "terms": {n: c for n, _, c in self.terms},
+                "per_step_overhead_s": self.overhead_s, "min_step_s": self.min_step_s}
+
+
+def fitted(path: str | Path) -> FittedCost:
+    """A :class:`FittedCost` from a ``vsched fit --out`` JSON file."""
+    import json
+
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"fitted cost: {p}: no such file") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"fitted cost: {p}: not JSON ({e.msg} at line {e.lineno})") from None
+    return FittedCost(doc, p)
+
+
 def from_spec(spec: str, *, data_dir: str | Path | None = None) -> Callable[[Any], float]:
     """Parse a CLI cost spec.
 
     ``linear`` | ``linear:alpha=0.01,beta_prefill=1e-4,beta_decode=2e-4,per_req=0`` (seconds)
+    ``fitted:PATH`` a coefficients file from ``vsched fit --out``
     ``splitwise`` | ``splitwise:MODEL:HARDWARE[:TP]`` with optional ``,mixed_factor=1.1,monotone=1``
     e.g. ``splitwise:llama2-70b:h100-80gb:8``.
     """
     kind, _, rest = spec.partition(":")
+    if kind == "fitted":
+        if not rest:
+            raise ValueError("fitted cost: give the file, fitted:coeffs.json")
+        return fitted(rest)
     if kind == "linear":
         kv = _kv(rest)
         unknown = set(kv) - {"alpha", "beta_prefill", "beta_decode", "per_req"}
@@ -267,7 +369,7 @@ def from_spec(spec: str, *, data_dir: str | Path | None = None) -> Callable[[Any
         if kv:
             raise ValueError(f"splitwise cost: unknown option(s) {sorted(kv)}")
         return splitwise(data_dir=data_dir, **args)
-    raise ValueError(f"unknown cost model {spec!r} (use linear[:k=v,...] or splitwise[:model:hw[:tp]])")
+    raise ValueError(f"unknown cost model {spec!r} (use linear[:k=v,...], splitwise[:model:hw[:tp]] or fitted:FILE)")
 
 
 def _kv(s: str) -> dict[str, str]:

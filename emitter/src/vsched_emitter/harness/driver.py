@@ -67,6 +67,15 @@ class BatchShape:
     num_decode_reqs: int
     prefill_tokens: int
     decode_tokens: int
+    # Features a fitted step model may use (vsched fit, docs/fit.md), with the same
+    # definitions as vsched's tables: num_computed_tokens after schedule() summed over the
+    # scheduled requests (all / decode only), sum of scheduled x computed tokens, and the
+    # running list and KV usage right after schedule().
+    context_tokens: int = 0
+    decode_context_tokens: int = 0
+    attention_work: int = 0
+    running_depth: int = 0
+    kv_ratio: float = 0.0
 
 
 StepCost = Callable[[BatchShape], float]  # seconds of model time for one step
@@ -284,9 +293,12 @@ class _Runner:
                 produces = r.num_computed_tokens >= r.num_tokens
             before = r.num_computed_tokens - n
             shape.num_reqs += 1
+            shape.context_tokens += r.num_computed_tokens
+            shape.attention_work += n * r.num_computed_tokens
             if before >= r.num_prompt_tokens and n == 1:
                 shape.num_decode_reqs += 1
                 shape.decode_tokens += n
+                shape.decode_context_tokens += r.num_computed_tokens
             else:
                 shape.num_prefill_reqs += 1
                 shape.prefill_tokens += n
@@ -297,6 +309,10 @@ class _Runner:
                 sampled.append([EOS_TOKEN_ID if eos_at is not None and index == eos_at else FILLER_TOKEN_ID])
             else:
                 sampled.append([])
+        shape.running_depth = len(self.sched.running)
+        pool = self.sched.kv_cache_manager.block_pool
+        usable = pool.num_gpu_blocks - 1
+        shape.kv_ratio = (usable - pool.get_num_free_blocks()) / usable if usable > 0 else 0.0
         mro = _kw(self.mro_cls, req_ids=ids, req_id_to_index={rid: i for i, rid in enumerate(ids)},
                   sampled_token_ids=sampled, logprobs=None, prompt_logprobs_dict={}, pooler_output=[])
         return shape, mro

@@ -426,3 +426,56 @@ def shared_prefix_blocks(specs: Iterable[RequestSpec], block_size: int) -> int:
                 hits += 1
             parent = got
     return hits
+
+
+# --------------------------------------------------------------------------- file
+
+WORKLOAD_FORMAT = "vsched-workload"
+
+
+def from_file(path: str | Path, *, max_model_len: int | None = None) -> list[RequestSpec]:
+    """Requests from a workload file that ``vsched simulate`` extracts from a trace.
+
+    JSON lines: an optional first ``{"type": "header", "format": "vsched-workload",
+    "format_version": "1.x", ...}`` then one ``{"type": "request", ...}`` per request with
+    ``req``, ``arrival_ns`` (from the trace's t=0), ``prompt_tokens``, ``max_tokens`` and
+    optionally ``eos_at`` (output index at which the fake model samples EOS), ``priority``,
+    ``lora_id``, ``abort_after_ns``. Prompt token ids are drawn per request id, so unrelated
+    requests never share a prefix-cache block (the trace does not say which prompts shared
+    a prefix).
+    """
+    import json
+
+    p = Path(path)
+    specs: list[RequestSpec] = []
+    with open(p) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{p}:{lineno}: not JSON ({e.msg})") from None
+            kind = rec.get("type")
+            if kind == "header":
+                if rec.get("format") != WORKLOAD_FORMAT or str(rec.get("format_version", "")).split(".")[0] != "1":
+                    raise ValueError(f"{p}:{lineno}: not a {WORKLOAD_FORMAT} 1.x file")
+                continue
+            if kind != "request":
+                continue
+            try:
+                req = str(rec["req"])
+                n = int(rec["prompt_tokens"])
+                max_tokens = int(rec["max_tokens"])
+                arrival = int(rec["arrival_ns"]) / 1e9
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{p}:{lineno}: field {e} missing or not a number") from None
+            if max_model_len is not None and n + max_tokens > max_model_len:
+                max_tokens = max(1, max_model_len - n)
+            abort = rec.get("abort_after_ns")
+            rng = _rng("file", f"prompt:{req}")
+            specs.append(RequestSpec(req_id=req, arrival_s=max(arrival, 0.0), prompt_token_ids=_token_ids(rng, n),
+                                     max_tokens=max_tokens, priority=int(rec.get("priority") or 0),
+                                     lora_id=rec.get("lora_id"), eos_at=rec.get("eos_at"),
+                                     abort_after_s=None if abort is None else int(abort) / 1e9))
+    return specs

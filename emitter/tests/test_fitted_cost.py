@@ -1,0 +1,105 @@
+"""The harness side of vsched fit / simulate: the fitted cost model (--cost fitted:FILE) and
+file workloads (--workload file:PATH). End-to-end agreement with vsched's own feature
+definitions is proven in test/fit-known-answer.test.ts (a run clocked by a fitted model on
+context features, whose coefficients vsched fit must recover)."""
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from vsched_emitter.harness import cost_model as cm
+from vsched_emitter.harness import workloads
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Shape:
+    num_reqs: int = 0
+    num_prefill_reqs: int = 0
+    num_decode_reqs: int = 0
+    prefill_tokens: int = 0
+    decode_tokens: int = 0
+    context_tokens: int = 0
+    decode_context_tokens: int = 0
+    attention_work: int = 0
+    running_depth: int = 0
+    kv_ratio: float = 0.0
+
+
+def doc(terms, **extra):
+    return {"format": "vsched-step-model", "format_version": "1.0", "unit": "seconds",
+            "terms": [{"name": n, "factors": f, "coef": c} for n, f, c in terms], **extra}
+
+
+def test_fitted_cost_sums_terms_and_adds_the_overhead(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(doc([("intercept", [], 0.02), ("prefill_tokens", ["prefill_tokens"], 1e-4),
+                                 ("p2", ["prefill_tokens", "prefill_tokens"], 1e-8),
+                                 ("dk", ["decode_tokens", "kv_ratio"], 1e-3)], per_step_overhead_s=0.001)))
+    cost = cm.from_spec(f"fitted:{p}")
+    s = Shape(3, 1, 2, 100, 2, kv_ratio=0.5)
+    assert cost(s) == pytest.approx(0.02 + 1e-2 + 1e-4 + 1e-3 + 0.001, rel=1e-12)
+    assert cost(Shape()) == 0.0  # an empty batch runs no model
+    assert cost.describe()["kind"] == "fitted"
+
+
+def test_fitted_cost_floors_at_min_step():
+    cost = cm.FittedCost(doc([("intercept", [], -1.0)], min_step_s=0.005))
+    assert cost(Shape(1, 0, 1, 0, 1)) == 0.005
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"format": "other"}, "not a vsched-step-model"),
+    (doc([("x", ["no_such_feature"], 1.0)]), "unknown feature"),
+    (doc([]), "no terms"),
+    ({**doc([("i", [], 1.0)]), "format_version": "2.0"}, "unsupported format_version"),
+])
+def test_fitted_cost_rejects_bad_files(bad, message):
+    with pytest.raises(ValueError, match=message):
+        cm.FittedCost(bad)
+
+
+def test_fitted_cost_file_errors_name_the_file(tmp_path):
+    with pytest.raises(ValueError, match="no such file"):
+        cm.from_spec(f"fitted:{tmp_path / 'missing.json'}")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="not JSON"):
+        cm.from_spec(f"fitted:{tmp_path / 'bad.json'}")
+
+
+def test_feature_names_agree_with_vsched_fit():
+    ts = (REPO / "src" / "analysis" / "fit-features.ts").read_text()
+    block = re.search(r"STEP_FEATURES = \[(.*?)\] as const", ts, re.S).group(1)
+    names = re.findall(r'"([a-z_]+)"', block)
+    assert names == list(cm.FITTED_FEATURES)
+
+
+def test_workload_file_round_trip(tmp_path):
+    p = tmp_path / "w.jsonl"
+    lines = [{"type": "header", "format": "vsched-workload", "format_version": "1.0"},
+             {"type": "request", "req": "b", "arrival_ns": 2_500_000_000, "prompt_tokens": 40, "max_tokens": 8,
+              "eos_at": 3, "priority": 1, "lora_id": None, "abort_after_ns": None},
+             {"type": "request", "req": "a", "arrival_ns": 1_000, "prompt_tokens": 16, "max_tokens": 4,
+              "eos_at": None, "priority": 0, "lora_id": None, "abort_after_ns": 500_000_000}]
+    p.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    specs = {s.req_id: s for s in workloads.from_file(p)}
+    assert specs["b"].arrival_s == 2.5 and len(specs["b"].prompt_token_ids) == 40 and specs["b"].eos_at == 3
+    assert specs["b"].priority == 1 and specs["a"].abort_after_s == 0.5 and specs["a"].max_tokens == 4
+    # prompts are deterministic per id and distinct across ids
+    again = {s.req_id: s for s in workloads.from_file(p)}
+    assert again["a"].prompt_token_ids == specs["a"].prompt_token_ids != specs["b"].prompt_token_ids[:16]
+    # max_model_len caps max_tokens
+    assert {s.req_id: s for s in workloads.from_file(p, max_model_len=44)}["b"].max_tokens == 4
+
+
+def test_workload_file_errors_name_the_line(tmp_path):
+    p = tmp_path / "w.jsonl"
+    p.write_text('{"type": "request", "req": "x"}\n')
+    with pytest.raises(ValueError, match=r"w.jsonl:1: field"):
+        workloads.from_file(p)
+    p.write_text('{"type": "header", "format": "nope"}\n')
+    with pytest.raises(ValueError, match=r"w.jsonl:1: not a vsched-workload"):
+        workloads.from_file(p)

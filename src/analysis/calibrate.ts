@@ -1,0 +1,192 @@
+import type { TableSource } from "../tables/types.js";
+import type { StepModelFile } from "../schema/fit.js";
+import { quantileSorted } from "./stats.js";
+import { collectFitData } from "./fit-data.js";
+import { termValue } from "./fit-features.js";
+
+/**
+ * Calibration of a simulated run against the recorded one (docs/fit.md): requests paired
+ * by request id, steps paired by step number.
+ *
+ * - per metric (TTFT, E2E, queue delay; scheduler side, from add_request()): APE of each
+ *   paired request |sim − rec| / rec, its median, p90 and mean; the error of the means
+ *   |mean(sim) − mean(rec)| / mean(rec) and of the p90s likewise.
+ * - step membership: step i of both runs scheduled the same set of (request, tokens)
+ *   ("exact") or the same requests ("membership"); shares over max(steps), and the first
+ *   step where they differ.
+ * Per-step sets are kept as order-free hashes (count and two 32-bit sums), never as lists.
+ */
+export interface LatencyAgreement {
+  metric: "ttft" | "e2e" | "queue_delay";
+  pairs: number;
+  median_ape: number | null;
+  p90_ape: number | null;
+  mean_ape: number | null;
+  recorded_mean_ns: number | null;
+  simulated_mean_ns: number | null;
+  error_of_means: number | null;
+  recorded_p90_ns: number | null;
+  simulated_p90_ns: number | null;
+  error_of_p90s: number | null;
+}
+
+export interface StepAgreement {
+  recorded_steps: number;
+  simulated_steps: number;
+  exact_matches: number;
+  membership_matches: number;
+  exact_share: number | null;
+  membership_share: number | null;
+  first_divergent_step: number | null;
+  /** batch sizes at the first divergent step */
+  first_divergence: { recorded_batch: number; simulated_batch: number } | null;
+}
+
+export interface CalibrationResult {
+  kind: "vsched.calibrate";
+  recorded: string;
+  simulated: string;
+  requests: { recorded: number; simulated: number; paired: number; only_recorded: number; only_simulated: number };
+  latency: LatencyAgreement[];
+  steps: StepAgreement;
+  makespan: { recorded_ns: number | null; simulated_ns: number | null; error: number | null };
+  /** the α regression's queue-delay error on the recorded run, beside the replay's (null without a model carrying one) */
+  alpha_regression_queue_delay: LatencyAgreement | null;
+  note: string;
+}
+
+interface Req {
+  ttft: number | null;
+  e2e: number | null;
+  queue: number | null;
+  completion: number | null;
+}
+
+interface StepHash {
+  n: number;
+  a: number;
+  b: number;
+  ids: number;
+  idb: number;
+}
+
+function fnv1a(s: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 16777619) >>> 0;
+  }
+  return h >>> 0;
+}
+
+async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number }> {
+  const reqs = new Map<string, Req>();
+  const steps = new Map<number, StepHash>();
+  let stepCount = 0;
+  await source.scan({
+    per_request: (r) => {
+      reqs.set(r.request_id, {
+        ttft: r.ttft, e2e: r.e2e_latency, completion: r.completion_time,
+        queue: r.first_scheduled_time === null ? null : r.first_scheduled_time - r.arrival_time,
+      });
+    },
+    per_iteration: (r) => {
+      stepCount = Math.max(stepCount, r.iteration_id + 1);
+    },
+    per_iteration_requests: (r) => {
+      if (r.scheduled_tokens <= 0) return;
+      let h = steps.get(r.iteration_id);
+      if (!h) steps.set(r.iteration_id, (h = { n: 0, a: 0, b: 0, ids: 0, idb: 0 }));
+      const key = `${r.request_id}\u0000${r.scheduled_tokens}`;
+      h.n++;
+      h.a = (h.a + fnv1a(key, 2166136261)) >>> 0;
+      h.b = (h.b + fnv1a(key, 0x9747b28c)) >>> 0;
+      h.ids = (h.ids + fnv1a(r.request_id, 2166136261)) >>> 0;
+      h.idb = (h.idb + fnv1a(r.request_id, 0x9747b28c)) >>> 0;
+    },
+  });
+  return { reqs, steps, stepCount };
+}
+
+function agreement(metric: LatencyAgreement["metric"], rec: number[], sim: number[]): LatencyAgreement {
+  const ape = Float64Array.from(rec.map((r, i) => (r > 0 ? Math.abs(sim[i] - r) / r : 0))).sort();
+  const mean = (v: number[]) => (v.length ? v.reduce((s, x) => s + x, 0) / v.length : null);
+  const p90 = (v: number[]) => quantileSorted(Float64Array.from(v).sort(), 0.9);
+  const rel = (s: number | null, r: number | null) => (s === null || r === null || r === 0 ? null : Math.abs(s - r) / r);
+  const rm = mean(rec), sm = mean(sim), rp = p90(rec), sp = p90(sim);
+  return {
+    metric, pairs: rec.length,
+    median_ape: quantileSorted(ape, 0.5), p90_ape: quantileSorted(ape, 0.9), mean_ape: ape.length ? ape.reduce((s, x) => s + x, 0) / ape.length : null,
+    recorded_mean_ns: rm, simulated_mean_ns: sm, error_of_means: rel(sm, rm),
+    recorded_p90_ns: rp, simulated_p90_ns: sp, error_of_p90s: rel(sp, rp),
+  };
+}
+
+function stepAgreement(rec: Awaited<ReturnType<typeof gather>>, sim: Awaited<ReturnType<typeof gather>>): StepAgreement {
+  const n = Math.max(rec.stepCount, sim.stepCount);
+  const empty: StepHash = { n: 0, a: 0, b: 0, ids: 0, idb: 0 };
+  let exact = 0, member = 0, first: number | null = null;
+  for (let i = 0; i < n; i++) {
+    const inBoth = i < rec.stepCount && i < sim.stepCount;
+    const r = rec.steps.get(i) ?? empty, s = sim.steps.get(i) ?? empty;
+    const sameMembers = inBoth && r.n === s.n && r.ids === s.ids && r.idb === s.idb;
+    const same = sameMembers && r.a === s.a && r.b === s.b;
+    if (same) exact++;
+    if (sameMembers) member++;
+    if (!same && first === null) first = i;
+  }
+  return {
+    recorded_steps: rec.stepCount, simulated_steps: sim.stepCount, exact_matches: exact, membership_matches: member,
+    exact_share: n ? exact / n : null, membership_share: n ? member / n : null, first_divergent_step: first,
+    first_divergence: first === null ? null : { recorded_batch: (rec.steps.get(first) ?? empty).n, simulated_batch: (sim.steps.get(first) ?? empty).n },
+  };
+}
+
+function makespan(reqs: Map<string, Req>): number | null {
+  let m: number | null = null;
+  for (const r of reqs.values()) if (r.completion !== null) m = Math.max(m ?? r.completion, r.completion);
+  return m;
+}
+
+async function alphaRegressionError(recorded: TableSource, model: StepModelFile | null, recReqs: Map<string, Req>): Promise<LatencyAgreement | null> {
+  if (!model?.alpha) return null;
+  const data = await collectFitData(recorded, { warmupSteps: 0, testFraction: 0 });
+  const alpha = model.alpha;
+  const rec: number[] = [], pred: number[] = [];
+  for (const row of data.requests) {
+    if (!recReqs.has(row.request_id)) continue;
+    const get = (f: string) => Number((row as unknown as Record<string, unknown>)[f]);
+    rec.push(row.queue_delay_ns);
+    pred.push(Math.max(0, alpha.terms.reduce((s, t) => s + t.coef * 1e9 * termValue(t, get), 0)));
+  }
+  return agreement("queue_delay", rec, pred);
+}
+
+export async function calibrate(recorded: TableSource, simulated: TableSource, model: StepModelFile | null = null): Promise<CalibrationResult> {
+  const rec = await gather(recorded), sim = await gather(simulated);
+  const cols = { ttft: [[], []], e2e: [[], []], queue_delay: [[], []] } as Record<LatencyAgreement["metric"], [number[], number[]]>;
+  let paired = 0;
+  for (const [id, r] of rec.reqs) {
+    const s = sim.reqs.get(id);
+    if (!s) continue;
+    paired++;
+    const add = (k: LatencyAgreement["metric"], a: number | null, b: number | null) => {
+      if (a !== null && b !== null) (cols[k][0].push(a), cols[k][1].push(b));
+    };
+    add("ttft", r.ttft, s.ttft);
+    add("e2e", r.e2e, s.e2e);
+    add("queue_delay", r.queue, s.queue);
+  }
+  const mr = makespan(rec.reqs), ms = makespan(sim.reqs);
+  return {
+    kind: "vsched.calibrate",
+    recorded: recorded.info.label,
+    simulated: simulated.info.label,
+    requests: { recorded: rec.reqs.size, simulated: sim.reqs.size, paired, only_recorded: rec.reqs.size - paired, only_simulated: sim.reqs.size - paired },
+    latency: (["ttft", "e2e", "queue_delay"] as const).map((k) => agreement(k, cols[k][0], cols[k][1])),
+    steps: stepAgreement(rec, sim),
+    makespan: { recorded_ns: mr, simulated_ns: ms, error: mr && ms !== null ? Math.abs(ms - mr) / mr : null },
+    alpha_regression_queue_delay: await alphaRegressionError(recorded, model, rec.reqs),
+    note: "Latencies are scheduler-side (from add_request()). Queue delay under load comes from the replay; the alpha regression row shows what a regression alone would have predicted for the same requests.",
+  };
+}

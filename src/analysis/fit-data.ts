@@ -1,0 +1,200 @@
+import type { TableSource } from "../tables/types.js";
+import type { AlphaTrainingRow, BetaTrainingRow, ExclusionReason } from "../schema/fit.js";
+
+/**
+ * Training data for vsched fit, gathered in one pass over per_iteration,
+ * per_iteration_requests (context tokens, aggregated per step as rows stream by) and
+ * per_request. What stays in memory is one small record per step and per request, never
+ * the per-request-per-step rows.
+ *
+ * The step-time target (docs/fit.md): update_from_output() entry of step N minus
+ * max(schedule() return of N, update_from_output() entry of N-1). Synchronously this is
+ * forward_duration (schedule returns after the previous update); under async scheduling
+ * step N is scheduled while N-1 still runs, and N's batch can only start once N-1's output
+ * is collected, so it is the interval between successive updates: model time alone, never
+ * the overlapped forward_duration.
+ */
+export interface FitDataOptions {
+  /** steps left out at the start of each rank (compilation, cache warm-up) */
+  warmupSteps: number;
+  /** share of kept steps (and requests), latest first, held out for testing */
+  testFraction: number;
+}
+
+export interface FitData {
+  steps: BetaTrainingRow[];
+  requests: AlphaTrainingRow[];
+  /** median over busy steps of max(0, schedule() return − previous update entry): CPU time outside the model, 0 when pipelined */
+  perStepOverheadNs: number;
+  sources: string[];
+  vllmVersion: string;
+}
+
+/** Floats rounded as the CSV writes them (6 decimals), so the fit uses exactly the exported training data. */
+const asExported = (v: number) => Math.round(v * 1e6) / 1e6;
+
+interface StepAgg {
+  ctx: number;
+  decodeCtx: number;
+  attn: number;
+}
+
+type Config = Pick<BetaTrainingRow, "max_num_seqs" | "max_num_batched_tokens" | "num_gpu_blocks" | "block_size" | "enable_chunked_prefill" | "async_scheduling" | "vllm_version">;
+
+function configOf(source: TableSource, rank: number): Config {
+  const h = (source.info.sources.find((s) => s.header.dp_rank === rank) ?? source.info.sources[0])?.header;
+  const c = h?.config;
+  return {
+    max_num_seqs: c?.max_num_seqs ?? 0,
+    max_num_batched_tokens: c?.max_num_batched_tokens ?? 0,
+    num_gpu_blocks: c?.num_gpu_blocks ?? 0,
+    block_size: c?.block_size ?? 0,
+    enable_chunked_prefill: c?.enable_chunked_prefill ? 1 : 0,
+    async_scheduling: c?.async_scheduling ? 1 : 0,
+    vllm_version: h?.vllm_version ?? "unknown",
+  };
+}
+
+interface StepRaw {
+  rank: number;
+  it: number;
+  start: number;
+  schedEnd: number;
+  updStart: number | null;
+  fwd: number | null;
+  batch: number;
+  pr: number;
+  dr: number;
+  pt: number;
+  dt: number;
+  running: number;
+  kvAfterSched: number;
+  kvTotal: number;
+  // after the update: what a request arriving next sees
+  end: number | null;
+  waitingAfter: number | null;
+  runningAfter: number | null;
+  kvUtil: number | null;
+}
+
+interface ReqRaw {
+  id: string;
+  rank: number;
+  arrival: number;
+  firstSched: number | null;
+  prompt: number;
+  arrivalEpoch: string | null;
+  vllmArrivalEpoch: string | null;
+}
+
+export async function collectFitData(source: TableSource, opts: FitDataOptions): Promise<FitData> {
+  const agg = new Map<string, StepAgg>();
+  const steps: StepRaw[] = [];
+  const reqs: ReqRaw[] = [];
+  await source.scan({
+    per_iteration_requests: (r) => {
+      if (r.scheduled_tokens <= 0) return;
+      const key = `${r.dp_rank}:${r.iteration_id}`;
+      let a = agg.get(key);
+      if (!a) agg.set(key, (a = { ctx: 0, decodeCtx: 0, attn: 0 }));
+      a.ctx += r.computed_tokens;
+      a.attn += r.scheduled_tokens * r.computed_tokens;
+      if (r.scheduled_tokens === 1 && r.running_reason === null) a.decodeCtx += r.computed_tokens;
+    },
+    per_iteration: (r) => {
+      const schedEnd = r.start_time + r.scheduling_overhead;
+      steps.push({
+        rank: r.dp_rank, it: r.iteration_id, start: r.start_time, schedEnd,
+        updStart: r.forward_duration === null ? null : schedEnd + r.forward_duration, fwd: r.forward_duration,
+        batch: r.batch_size, pr: r.num_prefill_reqs, dr: r.num_decode_reqs, pt: r.prefill_tokens, dt: r.decode_tokens,
+        running: r.running_count, kvAfterSched: r.kv_cache_used_after_schedule, kvTotal: r.kv_cache_total,
+        end: r.end_time, waitingAfter: r.waiting_count_after_update, runningAfter: r.running_count_after_update, kvUtil: r.kv_cache_utilization,
+      });
+    },
+    per_request: (r) => {
+      reqs.push({ id: r.request_id, rank: r.dp_rank, arrival: r.arrival_time, firstSched: r.first_scheduled_time, prompt: r.input_tokens, arrivalEpoch: r.arrival_time_epoch_ns, vllmArrivalEpoch: r.vllm_arrival_time_epoch_ns });
+    },
+  });
+  steps.sort((a, b) => a.rank - b.rank || a.it - b.it);
+  const { rows, overheadNs } = betaRows(source, steps, agg, opts);
+  const requests = alphaRows(source, reqs, steps, opts);
+  const cfg = configOf(source, 0);
+  return { steps: rows, requests, perStepOverheadNs: overheadNs, sources: source.info.sources.map((s) => s.path), vllmVersion: cfg.vllm_version };
+}
+
+function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAgg>, opts: FitDataOptions): { rows: BetaTrainingRow[]; overheadNs: number } {
+  const rows: BetaTrainingRow[] = [];
+  const gaps: number[] = [];
+  let prev: StepRaw | null = null;
+  let seenInRank = 0;
+  for (const s of steps) {
+    if (!prev || prev.rank !== s.rank) seenInRank = 0;
+    const prevUpd = prev && prev.rank === s.rank && prev.it === s.it - 1 ? prev.updStart : null;
+    const stepTime = s.updStart === null ? null : s.updStart - Math.max(s.schedEnd, prevUpd ?? -Infinity);
+    const a = agg.get(`${s.rank}:${s.it}`) ?? { ctx: 0, decodeCtx: 0, attn: 0 };
+    let excluded: ExclusionReason | null = null;
+    if (seenInRank < opts.warmupSteps) excluded = "warmup";
+    else if (s.pt + s.dt === 0) excluded = "idle";
+    else if (stepTime === null || stepTime <= 0) excluded = "incomplete";
+    // CPU time between two model runs that the model clock does not see: only when the engine
+    // had work left after the previous update (not waiting for arrivals); 0 when schedule()
+    // overlapped the previous batch (async).
+    const busy = prev !== null && prevUpd !== null && ((prev.runningAfter ?? 0) > 0 || (prev.waitingAfter ?? 0) > 0);
+    if (!excluded && busy && s.updStart !== null) gaps.push(Math.max(0, s.schedEnd - prevUpd!));
+    seenInRank++;
+    rows.push({
+      step_time_ns: stepTime, prefill_reqs: s.pr, decode_reqs: s.dr, prefill_tokens: s.pt, decode_tokens: s.dt,
+      scheduled_tokens: s.pt + s.dt, running_depth: s.running, kv_ratio: s.kvTotal > 0 ? asExported(s.kvAfterSched / s.kvTotal) : 0,
+      context_tokens: a.ctx, ...configOf(source, s.rank),
+      batch_size: s.batch, decode_context_tokens: a.decodeCtx, attention_work: a.attn, iteration_id: s.it, dp_rank: s.rank,
+      start_time: s.start, forward_duration: s.fwd, excluded, split: null,
+    });
+    prev = s;
+  }
+  markSplit(rows.filter((r) => r.excluded === null), (r) => r.start_time, opts.testFraction);
+  gaps.sort((x, y) => x - y);
+  return { rows, overheadNs: gaps.length ? gaps[Math.floor(gaps.length / 2)] : 0 };
+}
+
+/** The latest `fraction` of rows by time become "test", the rest "train". */
+function markSplit<R extends { split: "train" | "test" | null }>(rows: R[], time: (r: R) => number, fraction: number): void {
+  const order = [...rows].sort((a, b) => time(a) - time(b));
+  const nTest = Math.round(order.length * fraction);
+  order.forEach((r, i) => (r.split = i >= order.length - nTest ? "test" : "train"));
+}
+
+function alphaRows(source: TableSource, reqs: ReqRaw[], steps: StepRaw[], opts: FitDataOptions): AlphaTrainingRow[] {
+  // per rank: updates in time order, to read the state a request found when it arrived
+  const byRank = new Map<number, StepRaw[]>();
+  for (const s of steps) if (s.end !== null) (byRank.get(s.rank) ?? byRank.set(s.rank, []).get(s.rank)!).push(s);
+  for (const list of byRank.values()) list.sort((a, b) => a.end! - b.end!);
+  const rows: AlphaTrainingRow[] = [];
+  for (const q of reqs) {
+    if (q.firstSched === null) continue;
+    const list = byRank.get(q.rank) ?? [];
+    const idx = countEndedBy(list, q.arrival);
+    const last = idx > 0 ? list[idx - 1] : null;
+    const frontend = q.arrivalEpoch !== null && q.vllmArrivalEpoch !== null ? Number(BigInt(q.arrivalEpoch) - BigInt(q.vllmArrivalEpoch)) : null;
+    const waiting = last?.waitingAfter ?? 0;
+    const running = last?.runningAfter ?? 0;
+    const inFlight = idx < list.length && list[idx].start <= q.arrival;
+    rows.push({
+      queue_delay_ns: q.firstSched - q.arrival, prompt_tokens: q.prompt, waiting_depth: waiting, running_depth: running,
+      kv_ratio: asExported(last?.kvUtil ?? 0), ...configOf(source, q.rank), request_id: q.id, arrival_time: q.arrival,
+      frontend_delay_ns: frontend, engine_idle_at_arrival: waiting === 0 && running === 0 && !inFlight ? 1 : 0, split: null,
+    });
+  }
+  markSplit(rows, (r) => r.arrival_time, opts.testFraction);
+  return rows;
+}
+
+/** number of steps (sorted by end) whose update ended at or before t */
+function countEndedBy(list: StepRaw[], t: number): number {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].end! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

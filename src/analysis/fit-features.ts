@@ -1,0 +1,74 @@
+/**
+ * The step features a β model may use and the documented feature sets (docs/fit.md).
+ * The harness's fitted cost model (emitter/src/vsched_emitter/harness/cost_model.py,
+ * FITTED_FEATURES) computes the same features from vLLM's scheduler output; a test keeps
+ * the two lists equal.
+ */
+export const STEP_FEATURES = [
+  "batch_size",
+  "prefill_reqs",
+  "decode_reqs",
+  "prefill_tokens",
+  "decode_tokens",
+  "scheduled_tokens",
+  "running_depth",
+  "kv_ratio",
+  "context_tokens",
+  "decode_context_tokens",
+  "attention_work",
+] as const;
+export type StepFeature = (typeof STEP_FEATURES)[number];
+
+/** A regression term: the product of its factors (none: the intercept). */
+export interface Term {
+  name: string;
+  factors: readonly string[];
+}
+
+const t = (...factors: string[]): Term => ({ name: factors.length ? factors.join("*") : "intercept", factors });
+
+/**
+ * β feature sets, from the seed's minimal one to context and interaction terms.
+ * - seed: seed 004 §5's beta row (prefill/decode requests and tokens, KV ratio).
+ * - tokens: step = a + b·prefill_tokens + c·decode_tokens + d·batch_size (the harness's linear model).
+ * - context: tokens plus the KV the batch attends over (decode cost grows with context).
+ * - interactions: context plus attention work (tokens × context), prefill_tokens² and decode_tokens × kv_ratio
+ *   (seed §7's "batch size squared" and "decode × KV").
+ */
+export const BETA_FEATURE_SETS = {
+  seed: [t(), t("prefill_reqs"), t("decode_reqs"), t("prefill_tokens"), t("decode_tokens"), t("kv_ratio")],
+  tokens: [t(), t("prefill_tokens"), t("decode_tokens"), t("batch_size")],
+  context: [t(), t("prefill_tokens"), t("decode_tokens"), t("batch_size"), t("context_tokens"), t("decode_context_tokens")],
+  interactions: [
+    t(),
+    t("prefill_tokens"),
+    t("decode_tokens"),
+    t("batch_size"),
+    t("context_tokens"),
+    t("decode_context_tokens"),
+    t("attention_work"),
+    t("prefill_tokens", "prefill_tokens"),
+    t("decode_tokens", "kv_ratio"),
+  ],
+} as const satisfies Record<string, readonly Term[]>;
+export type BetaFeatureSet = keyof typeof BETA_FEATURE_SETS;
+export const BETA_FEATURE_SET_NAMES = Object.keys(BETA_FEATURE_SETS) as BetaFeatureSet[];
+
+/** α (queue delay) features of seed 004 §5, and its suggested interactions (§7). */
+export const ALPHA_FEATURES = ["prompt_tokens", "waiting_depth", "running_depth", "kv_ratio"] as const;
+export const ALPHA_TERMS: readonly Term[] = [
+  t(),
+  t("prompt_tokens"),
+  t("waiting_depth"),
+  t("running_depth"),
+  t("kv_ratio"),
+  t("waiting_depth", "kv_ratio"),
+  t("prompt_tokens", "running_depth"),
+];
+
+/** Value of a term given a feature lookup. */
+export function termValue(term: Term, get: (f: string) => number): number {
+  let v = 1;
+  for (const f of term.factors) v *= get(f);
+  return v;
+}

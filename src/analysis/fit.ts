@@ -1,0 +1,263 @@
+import type { TableSource } from "../tables/types.js";
+import type { AlphaTrainingRow, BetaTrainingRow } from "../schema/fit.js";
+import { quantileSorted } from "./stats.js";
+import { collectFitData, type FitData } from "./fit-data.js";
+import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./fit-features.js";
+import { batchType, BATCH_TYPES, byDecile, errorMetrics, type ErrorMetrics, type GroupMetrics } from "./fit-metrics.js";
+import { huber, ols, predict, ridge, tQuantile, type Design } from "./linalg.js";
+
+/**
+ * vsched fit: β (step time) and α (queue delay) regressions with a chronological hold-out
+ * (docs/fit.md). Pure: a TableSource in, a plain object out.
+ */
+export interface FitOptions {
+  warmupSteps: number;
+  testFraction: number;
+  /** ridge penalties, as multiples of the number of training rows (features standardised) */
+  ridgeRho: readonly number[];
+  /** force the exported model, e.g. "tokens/ols"; default: the lowest validation MAPE */
+  use?: string;
+}
+export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1] };
+
+/** ols and ridge fit the mean step; huber the typical one (stalls of a shared host down-weighted). */
+export type Estimator = "ols" | "ridge" | "huber";
+
+export interface CoefEstimate {
+  term: string;
+  factors: readonly string[];
+  /** ns of target per unit of the term */
+  coef: number;
+  /** HC3 standard error (OLS only) */
+  se: number | null;
+  ci95_low: number | null;
+  ci95_high: number | null;
+  /** exactly collinear with earlier terms in this data: fixed at 0 */
+  dropped: boolean;
+}
+
+export interface ModelFit {
+  id: string;
+  feature_set: string;
+  estimator: Estimator;
+  ridge_lambda: number | null;
+  terms: CoefEstimate[];
+  /** MAPE on the last 20% of the training period, fitted on the first 80% (model choice uses this, never the test set) */
+  validation_mape: number | null;
+  test: ErrorMetrics;
+  train: ErrorMetrics;
+  by_batch_type: GroupMetrics[];
+  by_batch_size_decile: GroupMetrics[];
+}
+
+export interface Spread {
+  n: number;
+  min_ns: number | null;
+  p10_ns: number | null;
+  p50_ns: number | null;
+  p90_ns: number | null;
+  max_ns: number | null;
+}
+
+export interface FitResult {
+  kind: "vsched.fit";
+  sources: string[];
+  vllm_version: string;
+  target: { beta: string; alpha: string };
+  filters: { steps: number; kept: number; warmup: number; idle: number; incomplete: number; dummy: number; warmup_steps: number; note: string };
+  split: { method: "chronological"; test_fraction: number; train_steps: number; test_steps: number; test_from_ns: number | null };
+  beta: { models: ModelFit[]; chosen: string; per_step_overhead_ns: number };
+  alpha: {
+    regression: ModelFit | null;
+    overheads: { frontend_delay: Spread; frontend_delay_idle_engine: Spread; queue_delay_idle_engine: Spread; frontend_delay_fixed_ns: number };
+    note: string;
+  };
+}
+
+export interface FitPlot {
+  model: string;
+  time_ns: number[];
+  actual_ns: number[];
+  predicted_ns: number[];
+  test: boolean[];
+}
+
+export interface FitOutcome {
+  result: FitResult;
+  data: FitData;
+  plot: FitPlot;
+}
+
+const DUMMY_NOTE = "vLLM's data-parallel dummy batches run no schedule(), so a trace has no dummy steps; a step with no tokens is counted as idle";
+const ALPHA_NOTE = "The regression describes queue delay in the recorded run only. Under another load or configuration queueing comes from replaying the workload through vLLM's scheduler (vsched simulate), not from this regression; vsched calibrate shows the two side by side.";
+
+function design(rows: readonly Record<string, unknown>[], terms: readonly Term[]): Design {
+  const p = terms.length;
+  const x = new Float64Array(rows.length * p);
+  rows.forEach((r, i) => terms.forEach((t, j) => (x[i * p + j] = termValue(t, (f) => Number(r[f])))));
+  return { n: rows.length, p, x };
+}
+
+const targetOf = <R>(rows: readonly R[], f: (r: R) => number) => Float64Array.from(rows, f);
+
+/** OLS with HC3 intervals, or ridge / Huber (no intervals). */
+function estimate(rows: readonly Record<string, unknown>[], y: Float64Array, terms: readonly Term[], lambda: number | null, estimator: Estimator = lambda === null ? "ols" : "ridge"): CoefEstimate[] {
+  const d = design(rows, terms);
+  const icpt = terms.findIndex((t) => t.factors.length === 0);
+  if (estimator !== "ols") {
+    const c = estimator === "huber" ? huber(d, y) : ridge(d, y, lambda!, icpt >= 0 ? icpt : null);
+    return terms.map((t, j) => ({ term: t.name, factors: t.factors, coef: c[j], se: null, ci95_low: null, ci95_high: null, dropped: false }));
+  }
+  const r = ols(d, y);
+  const tq = r.dfResid > 0 ? tQuantile(0.975, r.dfResid) : null;
+  return terms.map((t, j) => ({
+    term: t.name, factors: t.factors, coef: r.coef[j], se: r.kept[j] ? r.se[j] : null,
+    ci95_low: r.kept[j] && tq !== null ? r.coef[j] - tq * r.se[j] : null,
+    ci95_high: r.kept[j] && tq !== null ? r.coef[j] + tq * r.se[j] : null,
+    dropped: !r.kept[j],
+  }));
+}
+
+function predictRows(rows: readonly Record<string, unknown>[], terms: readonly Term[], est: readonly CoefEstimate[]): Float64Array {
+  return predict(design(rows, terms), est.map((e) => e.coef));
+}
+
+/** Fit on the first 80% of train, MAPE on the rest: the basis of every choice (λ, exported model). */
+function validationMape<R extends Record<string, unknown>>(train: readonly R[], y: (r: R) => number, terms: readonly Term[], lambda: number | null, estimator?: Estimator): number | null {
+  const cut = Math.floor(train.length * 0.8);
+  const fitRows = train.slice(0, cut), valRows = train.slice(cut);
+  if (fitRows.length <= terms.length || !valRows.length) return null;
+  const est = estimate(fitRows, targetOf(fitRows, y), terms, lambda === null ? null : lambda * (fitRows.length / train.length), estimator);
+  return errorMetrics(predictRows(valRows, terms, est), targetOf(valRows, y)).mape;
+}
+
+function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator): ModelFit {
+  const y = (r: BetaTrainingRow) => r.step_time_ns!;
+  const rows = train as unknown as Record<string, unknown>[];
+  const est = estimate(rows, targetOf(train, y), terms, lambda, estimator);
+  const predTest = predictRows(test as unknown as Record<string, unknown>[], terms, est);
+  const actTest = targetOf(test, y);
+  const byType = BATCH_TYPES.map((bt) => {
+    const idx = test.map((r, i) => (batchType(r.prefill_reqs, r.decode_reqs) === bt ? i : -1)).filter((i) => i >= 0);
+    return { group: bt, ...errorMetrics(idx.map((i) => predTest[i]), idx.map((i) => actTest[i])) };
+  });
+  return {
+    id, feature_set: set, estimator, ridge_lambda: lambda, terms: est,
+    validation_mape: validationMape(rows, (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, lambda, estimator),
+    test: errorMetrics(predTest, actTest),
+    train: errorMetrics(predictRows(rows, terms, est), targetOf(train, y)),
+    by_batch_type: byType,
+    by_batch_size_decile: byDecile(predTest, actTest, test.map((r) => r.batch_size)),
+  };
+}
+
+function bestRidgeLambda(train: BetaTrainingRow[], terms: readonly Term[], rhos: readonly number[]): number {
+  let best = rhos[0] * train.length, bestMape = Infinity;
+  for (const rho of rhos) {
+    const m = validationMape(train as unknown as Record<string, unknown>[], (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, rho * train.length);
+    if (m !== null && m < bestMape) [best, bestMape] = [rho * train.length, m];
+  }
+  return best;
+}
+
+function fitBeta(data: FitData, opts: FitOptions): { models: ModelFit[]; chosen: string } {
+  const kept = data.steps.filter((r) => r.excluded === null).sort((a, b) => a.start_time - b.start_time);
+  const train = kept.filter((r) => r.split === "train"), test = kept.filter((r) => r.split === "test");
+  const models: ModelFit[] = [];
+  for (const set of BETA_FEATURE_SET_NAMES) {
+    const terms = BETA_FEATURE_SETS[set];
+    if (train.length <= terms.length) continue;
+    models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols"));
+    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho), "ridge"));
+    models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber"));
+  }
+  return { models, chosen: opts.use ?? chooseModel(models) };
+}
+
+/**
+ * The exported model: the fewest terms among those whose validation MAPE is within 5%
+ * (relative) plus half a point of the best, then the lowest validation MAPE. A simulation
+ * extrapolates to batches the recording never had; a small model extrapolates sanely,
+ * many nearly collinear terms do not.
+ */
+export function chooseModel(models: readonly ModelFit[]): string {
+  const scored = models.filter((m) => m.validation_mape !== null);
+  if (!scored.length) return models[0]?.id ?? "";
+  const best = Math.min(...scored.map((m) => m.validation_mape!));
+  const near = scored.filter((m) => m.validation_mape! <= best * 1.05 + 0.005);
+  near.sort((a, b) => a.terms.length - b.terms.length || a.validation_mape! - b.validation_mape!);
+  return near[0].id;
+}
+
+function spread(values: number[]): Spread {
+  const s = Float64Array.from(values).sort();
+  const q = (p: number) => (s.length ? quantileSorted(s, p) : null);
+  return { n: s.length, min_ns: s.length ? s[0] : null, p10_ns: q(0.1), p50_ns: q(0.5), p90_ns: q(0.9), max_ns: s.length ? s[s.length - 1] : null };
+}
+
+function fitAlpha(data: FitData): FitResult["alpha"] {
+  const rows = [...data.requests].sort((a, b) => a.arrival_time - b.arrival_time);
+  const train = rows.filter((r) => r.split === "train"), test = rows.filter((r) => r.split === "test");
+  let regression: ModelFit | null = null;
+  if (train.length > ALPHA_TERMS.length + 1) {
+    const y = (r: AlphaTrainingRow) => r.queue_delay_ns;
+    const tr = train as unknown as Record<string, unknown>[], te = test as unknown as Record<string, unknown>[];
+    const est = estimate(tr, targetOf(train, y), ALPHA_TERMS, null);
+    const pt = predictRows(te, ALPHA_TERMS, est), at = targetOf(test, y);
+    regression = {
+      id: "seed/ols", feature_set: "seed", estimator: "ols", ridge_lambda: null, terms: est,
+      validation_mape: validationMape(tr, (r) => (r as unknown as AlphaTrainingRow).queue_delay_ns, ALPHA_TERMS, null),
+      test: errorMetrics(pt, at), train: errorMetrics(predictRows(tr, ALPHA_TERMS, est), targetOf(train, y)),
+      by_batch_type: [], by_batch_size_decile: [],
+    };
+  }
+  const fe = rows.filter((r) => r.frontend_delay_ns !== null);
+  const idle = fe.filter((r) => r.engine_idle_at_arrival === 1);
+  const feIdle = spread(idle.map((r) => r.frontend_delay_ns!));
+  const feAll = spread(fe.map((r) => r.frontend_delay_ns!));
+  return {
+    regression,
+    overheads: {
+      frontend_delay: feAll,
+      frontend_delay_idle_engine: feIdle,
+      queue_delay_idle_engine: spread(rows.filter((r) => r.engine_idle_at_arrival === 1).map((r) => r.queue_delay_ns)),
+      frontend_delay_fixed_ns: Math.max(0, Math.round(feIdle.p50_ns ?? feAll.p10_ns ?? 0)),
+    },
+    note: ALPHA_NOTE,
+  };
+}
+
+export async function fitRun(source: TableSource, opts: FitOptions = DEFAULT_FIT_OPTIONS): Promise<FitOutcome> {
+  const data = await collectFitData(source, { warmupSteps: opts.warmupSteps, testFraction: opts.testFraction });
+  const count = (e: string) => data.steps.filter((r) => r.excluded === e).length;
+  const kept = data.steps.filter((r) => r.excluded === null).sort((a, b) => a.start_time - b.start_time);
+  const test = kept.filter((r) => r.split === "test");
+  const beta = fitBeta(data, opts);
+  const result: FitResult = {
+    kind: "vsched.fit",
+    sources: data.sources,
+    vllm_version: data.vllmVersion,
+    target: {
+      beta: "step_time_ns = update_from_output() entry − max(schedule() return, previous step's update_from_output() entry)",
+      alpha: "queue_delay_ns = first_scheduled_time − arrival_time",
+    },
+    filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE },
+    split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
+    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs },
+    alpha: fitAlpha(data),
+  };
+  return { result, data, plot: plotOf(kept, result) };
+}
+
+function plotOf(kept: BetaTrainingRow[], result: FitResult): FitPlot {
+  const m = result.beta.models.find((x) => x.id === result.beta.chosen);
+  const terms = m ? (BETA_FEATURE_SETS as Record<string, readonly Term[]>)[m.feature_set] : [];
+  const pred = m ? predictRows(kept as unknown as Record<string, unknown>[], terms, m.terms) : new Float64Array(kept.length);
+  return {
+    model: result.beta.chosen,
+    time_ns: kept.map((r) => r.start_time),
+    actual_ns: kept.map((r) => r.step_time_ns!),
+    predicted_ns: Array.from(pred),
+    test: kept.map((r) => r.split === "test"),
+  };
+}

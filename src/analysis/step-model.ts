@@ -1,0 +1,59 @@
+import type { StepModelFile } from "../schema/fit.js";
+import type { FitResult, ModelFit } from "./fit.js";
+
+const NS_PER_S = 1e9;
+
+/** The coefficients file of the chosen β model (seconds), which the harness loads with --cost fitted:FILE. */
+export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
+  const m = chosenModel(fit);
+  return {
+    format: "vsched-step-model",
+    format_version: "1.0",
+    unit: "seconds",
+    model: m.id,
+    terms: m.terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })),
+    per_step_overhead_s: fit.beta.per_step_overhead_ns / NS_PER_S,
+    min_step_s: 0,
+    frontend_delay_s: fit.alpha.overheads.frontend_delay_fixed_ns / NS_PER_S,
+    alpha: fit.alpha.regression
+      ? { unit: "seconds", terms: fit.alpha.regression.terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })) }
+      : null,
+    trained_on: { sources: fit.sources, steps, vllm_version: fit.vllm_version },
+  };
+}
+
+export function chosenModel(fit: FitResult): ModelFit {
+  const m = fit.beta.models.find((x) => x.id === fit.beta.chosen);
+  if (!m) throw new Error(`chosen model ${fit.beta.chosen} not among the fitted ones`);
+  return m;
+}
+
+const yamlNum = (v: number): string => (Number.isFinite(v) ? Number(v.toPrecision(10)).toString() : ".nan");
+const yamlStr = (s: string): string => JSON.stringify(s);
+
+/**
+ * BLIS-style coefficients (inference-sim's defaults.yaml layout: a model entry with
+ * alpha_coeffs and beta_coeffs in microseconds). BLIS's own blackbox model reads fixed
+ * positions; vsched names each coefficient's term alongside so nothing is positional by accident.
+ */
+export function blisYaml(fit: FitResult, label: string): string {
+  const m = chosenModel(fit);
+  const us = (ns: number) => yamlNum(ns / 1e3);
+  const a = fit.alpha.regression;
+  const lines = [
+    "# vsched fit: step-time (beta) and queue-delay (alpha) coefficients, BLIS defaults.yaml layout",
+    "# units: microseconds per unit of each term; terms listed in the same order as the coefficients",
+    "models:",
+    `  - id: ${yamlStr(label)}`,
+    `    vllm_version: ${yamlStr(fit.vllm_version)}`,
+    `    model: ${yamlStr(m.id)}`,
+    `    beta_terms: [${m.terms.map((t) => yamlStr(t.term)).join(", ")}]`,
+    `    beta_coeffs: [${m.terms.map((t) => us(t.coef)).join(", ")}]`,
+    `    alpha_terms: [${(a?.terms ?? []).map((t) => yamlStr(t.term)).join(", ")}]`,
+    `    alpha_coeffs: [${(a?.terms ?? []).map((t) => us(t.coef)).join(", ")}]`,
+    `    per_step_overhead_us: ${us(fit.beta.per_step_overhead_ns)}`,
+    `    frontend_delay_us: ${us(fit.alpha.overheads.frontend_delay_fixed_ns)}`,
+    `    test_mape: ${m.test.mape === null ? "null" : yamlNum(m.test.mape)}`,
+  ];
+  return lines.join("\n") + "\n";
+}

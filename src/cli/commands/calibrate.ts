@@ -1,0 +1,43 @@
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { InputError } from "../errors.js";
+import { writeAll } from "../io.js";
+import { openTables } from "../../tables/index.js";
+import { calibrate } from "../../analysis/calibrate.js";
+import { StepModelFile } from "../../schema/fit.js";
+import { renderCalibrationText } from "../../render/calibrate-text.js";
+
+function readModel(file: string): StepModelFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new InputError(err.code ? `cannot read it: ${err.code}` : `not JSON: ${err.message}`, "SIM_MODEL_INVALID", file);
+  }
+  const parsed = StepModelFile.safeParse(json);
+  if (!parsed.success) throw new InputError(`field ${parsed.error.issues[0].path.join(".")}: ${parsed.error.issues[0].message}`, "SIM_MODEL_INVALID", file);
+  return parsed.data;
+}
+
+export function registerCalibrate(program: Command): void {
+  program
+    .command("calibrate")
+    .description("Compare a simulated run with the recorded one, paired by request and by step: TTFT/E2E errors and step-membership agreement (docs/fit.md).")
+    .argument("<recorded>", "the recorded run: a logs directory or a trace")
+    .argument("<simulated>", "the simulated run: vsched simulate's OUT/logs, or any logs directory or trace")
+    .option("--model <file>", "the step model used (adds the alpha regression's queue-delay error beside the replay's)")
+    .option("--json", "print the figures as JSON (errors as fractions, times in ns)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  vsched calibrate logs/ sim/logs --model coeffs.json
+  vsched calibrate run.jsonl sim/trace/vsched-1-dp0.jsonl --json`,
+    )
+    .action(async (recorded: string, simulated: string, o: { model?: string; json?: boolean }) => {
+      const model = o.model ? readModel(o.model) : null;
+      const result = await calibrate(await openTables([recorded]), await openTables([simulated]), model);
+      await writeAll(process.stdout, o.json ? JSON.stringify(result, null, 2) + "\n" : renderCalibrationText(result));
+    });
+}

@@ -1,0 +1,98 @@
+import { rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Command } from "commander";
+import { InputError, UsageError } from "../errors.js";
+import { StagedOutputDir, warn, writeAll } from "../io.js";
+import { openTables, type TraceSource } from "../../tables/index.js";
+import { formatFinding } from "../../render/findings-text.js";
+import { DEFAULT_FIT_OPTIONS, fitRun, type FitOptions } from "../../analysis/fit.js";
+import { blisYaml, stepModelFile } from "../../analysis/step-model.js";
+import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../schema/fit.js";
+import { formatCsv } from "../../sinks/fit-csv.js";
+import { renderFitText } from "../../render/fit-text.js";
+import { renderFitHtml } from "../../render/fit-html/index.js";
+
+interface FitCliOptions {
+  json?: boolean;
+  export?: string;
+  out?: string;
+  yaml?: string;
+  html?: string;
+  warmup: string;
+  testFraction: string;
+  use?: string;
+}
+
+/** Writes next to the target and renames, so a failed run never leaves half a file. */
+export async function writeFileAtomic(file: string, data: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.vsched-tmp`);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (e) {
+    throw new InputError(`cannot write it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, "OUT_UNWRITABLE", file);
+  }
+}
+
+function parseOptions(o: FitCliOptions): FitOptions {
+  const warmup = Number(o.warmup), frac = Number(o.testFraction);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup: expected a whole number of steps, got '${o.warmup}'`);
+  if (!(frac > 0 && frac < 1)) throw new UsageError(`--test-fraction: expected a number between 0 and 1, got '${o.testFraction}'`);
+  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use };
+}
+
+export function registerFit(program: Command): void {
+  program
+    .command("fit")
+    .description("Fit step-time (beta) and queue-delay (alpha) models to a run, with a chronological hold-out (docs/fit.md).")
+    .argument("<inputs...>", "a logs directory written by vsched convert, or raw traces (files or directories)")
+    .option("--json", "print the fit as JSON (coefficients in ns per unit, errors as fractions)")
+    .option("--export <dir>", "write the training data: beta_training.csv and alpha_training.csv")
+    .option("--out <file>", "write the chosen step model for vsched simulate and the harness (--cost fitted:FILE)")
+    .option("--yaml <file>", "write BLIS-style coefficients (inference-sim defaults.yaml layout, microseconds)")
+    .option("--html <file>", "write residual plots as one self-contained HTML page")
+    .option("--warmup <steps>", "steps left out at the start of each rank", String(DEFAULT_FIT_OPTIONS.warmupSteps))
+    .option("--test-fraction <f>", "latest share of steps held out for testing", String(DEFAULT_FIT_OPTIONS.testFraction))
+    .option("--use <model>", "export this model instead of the lowest validation MAPE, e.g. tokens/ols")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  vsched fit logs/ --out coeffs.json --html fit.html
+  vsched fit scheduler_logs/ --export training/ --json
+  vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --use tokens/ols --yaml blis.yaml`,
+    )
+    .action(async (inputs: string[], o: FitCliOptions) => {
+      const opts = parseOptions(o);
+      const source = await openTables(inputs);
+      const ir = source.info.options;
+      if (ir.iterationRequests === "none" || ir.iterationRequestsEvery > 1) {
+        warn(formatFinding({ code: "FIT_NO_CONTEXT", args: { which: ir.iterationRequests, every: ir.iterationRequestsEvery } }), { code: "FIT_NO_CONTEXT" });
+      }
+      const { result, data, plot } = await fitRun(source, opts);
+      for (const w of (source as Partial<TraceSource>).lastReplay?.warnings ?? []) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
+      if (!result.beta.models.length) {
+        const f = result.filters;
+        throw new InputError(`too few steps to fit: ${f.kept} of ${f.steps} left (warmup ${f.warmup}, idle ${f.idle}, incomplete ${f.incomplete}), ${result.split.train_steps} for training; every feature set needs more training steps than terms`, "FIT_NO_STEPS", source.info.label);
+      }
+      if (opts.use && !result.beta.models.some((m) => m.id === opts.use)) {
+        throw new UsageError(`--use: no model '${opts.use}'; fitted: ${result.beta.models.map((m) => m.id).join(", ")}`);
+      }
+      const label = source.info.label;
+      if (o.export) {
+        const dir = await StagedOutputDir.create(o.export);
+        try {
+          await dir.writeFile("beta_training.csv", formatCsv(BetaTrainingRow, data.steps));
+          await dir.writeFile("alpha_training.csv", formatCsv(AlphaTrainingRow, data.requests));
+          await dir.commit(["beta_training.csv", "alpha_training.csv"]);
+        } catch (e) {
+          await dir.abort();
+          throw e;
+        }
+      }
+      if (o.out) await writeFileAtomic(o.out, JSON.stringify(stepModelFile(result, result.filters.kept), null, 2) + "\n");
+      if (o.yaml) await writeFileAtomic(o.yaml, blisYaml(result, label));
+      if (o.html) await writeFileAtomic(o.html, renderFitHtml(result, plot, label));
+      await writeAll(process.stdout, o.json ? JSON.stringify({ fit_schema_version: FIT_SCHEMA_VERSION, ...result }, null, 2) + "\n" : renderFitText(result, label));
+    });
+}

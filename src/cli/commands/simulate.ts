@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Command } from "commander";
+import { InputError, UsageError } from "../errors.js";
+import { writeAll } from "../io.js";
+import { openTables } from "../../tables/index.js";
+import { extractWorkload, workloadJsonl } from "../../analysis/workload.js";
+import { StepModelFile } from "../../schema/fit.js";
+import { applySets, findPython, harnessKnobArgs, knobsOf, runHarness } from "../../sim/harness.js";
+import { runConvert } from "./convert.js";
+
+interface SimulateCliOptions {
+  model?: string;
+  cost?: string;
+  set: string[];
+  out: string;
+  python?: string;
+  frontendDelay?: string;
+}
+
+const WORKLOAD = "workload.jsonl";
+const TRACE_DIR = "trace";
+const LOGS_DIR = "logs";
+
+function readModel(file: string): StepModelFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new InputError(err.code ? `cannot read it: ${err.code}` : `not JSON: ${err.message}`, "SIM_MODEL_INVALID", file);
+  }
+  const parsed = StepModelFile.safeParse(json);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new InputError(`field ${i.path.join(".") || "(top level)"}: ${i.message} (write it with vsched fit --out)`, "SIM_MODEL_INVALID", file);
+  }
+  return parsed.data;
+}
+
+function frontendDelayNs(o: SimulateCliOptions, model: StepModelFile | null): number {
+  if (o.frontendDelay !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)(ns|us|ms|s)$/.exec(o.frontendDelay);
+    if (!m) throw new UsageError(`--frontend-delay: expected a duration like 0ns, 250us or 2ms, got '${o.frontendDelay}'`);
+    return Math.round(Number(m[1]) * { ns: 1, us: 1e3, ms: 1e6, s: 1e9 }[m[2] as "ns"]);
+  }
+  return model ? Math.round(model.frontend_delay_s * 1e9) : 0;
+}
+
+export function registerSimulate(program: Command): void {
+  program
+    .command("simulate")
+    .description("Replay a run's workload through vLLM's real scheduler (the emitter's harness) with a fitted step-time model as the clock; writes a new trace and its logs.")
+    .argument("<inputs...>", "a logs directory written by vsched convert, or raw traces of one scheduler")
+    .option("--model <file>", "step model from vsched fit --out (the harness's --cost fitted:FILE)")
+    .option("--cost <spec>", "instead of --model, a harness cost model: linear:alpha=S,beta_prefill=S,... or splitwise:MODEL:HW:TP")
+    .option("--set <key=value>", "change a scheduler setting: max_num_seqs, max_num_batched_tokens, num_gpu_blocks, policy, chunked_prefill, prefix_caching, async_scheduling, max_model_len, block_size, long_prefill_token_threshold, max_loras (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .requiredOption("-o, --out <dir>", "output directory: workload.jsonl, trace/ (the new trace), logs/ (its tables)")
+    .option("--python <path>", "Python with vLLM (default: $VSCHED_PYTHON, else the harness venv in ~/.cache/vsched from emitter/scripts/vllm_env.sh)")
+    .option("--frontend-delay <duration>", "fixed delay added to every arrival (default: the model's frontend_delay_s)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  vsched simulate logs/ --model coeffs.json -o sim/
+  vsched simulate logs/ --model coeffs.json --set max_num_seqs=32 --set num_gpu_blocks=2048 -o sim-32/
+  vsched simulate run.jsonl --cost linear:alpha=0.02,beta_prefill=1e-4,beta_decode=3e-4 -o sim/`,
+    )
+    .action(async (inputs: string[], o: SimulateCliOptions) => {
+      if (!o.model === !o.cost) throw new UsageError("give exactly one of --model FILE (from vsched fit --out) or --cost SPEC");
+      const model = o.model ? readModel(o.model) : null;
+      const source = await openTables(inputs);
+      if (source.info.sources.length !== 1) {
+        throw new InputError(`simulate replays one scheduler; this run has ${source.info.sources.length} trace files (data-parallel ranks)`, "SIM_MULTI_RANK", source.info.label);
+      }
+      const header = source.info.sources[0].header;
+      const knobs = applySets(knobsOf(header.config), o.set);
+      const python = findPython(o.python, header.vllm_version);
+      const workload = await extractWorkload(source, { frontendDelayNs: frontendDelayNs(o, model) });
+      if (!workload.requests.length) throw new InputError("no requests to replay", "SIM_NO_REQUESTS", source.info.label);
+      const out = path.resolve(o.out);
+      await mkdir(out, { recursive: true });
+      const stage = await mkdtemp(path.join(out, ".vsched-tmp-"));
+      try {
+        await writeFile(path.join(stage, WORKLOAD), workloadJsonl(workload));
+        const cost = o.model ? `fitted:${path.resolve(o.model)}` : o.cost!;
+        const line = await runHarness({
+          python,
+          cwd: stage,
+          args: ["--workload", `file:${WORKLOAD}`, "--out", TRACE_DIR, "--clock", "virtual", "--cost", cost, ...harnessKnobArgs(knobs)],
+        });
+        const traceFile = path.join(TRACE_DIR, "vsched-1-dp0.jsonl");
+        if (!existsSync(path.join(stage, traceFile))) throw new InputError("the harness wrote no trace", "SIM_HARNESS_FAILED", python);
+        await runConvert({ inputs: [traceFile], out: LOGS_DIR, lenient: false, versionHeader: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true, quiet: true, cwd: stage });
+        for (const name of [WORKLOAD, TRACE_DIR, LOGS_DIR]) {
+          await rm(path.join(out, name), { recursive: true, force: true });
+          await rename(path.join(stage, name), path.join(out, name));
+        }
+        const changed = o.set.length ? ` with ${o.set.join(", ")}` : " under the recorded configuration";
+        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${changed}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n`);
+      } finally {
+        await rm(stage, { recursive: true, force: true });
+      }
+    });
+}

@@ -1,0 +1,83 @@
+import type { FitResult, ModelFit, Spread } from "../analysis/fit.js";
+import type { ErrorMetrics } from "../analysis/fit-metrics.js";
+import { chosenModel } from "../analysis/step-model.js";
+
+/** vsched fit as text: plain, deterministic, fixed decimals. */
+const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)}%`);
+const num = (v: number | null, d = 3) => (v === null ? "-" : v.toFixed(d));
+const pad = (s: string, n: number) => s.padEnd(n);
+const lpad = (s: string, n: number) => s.padStart(n);
+
+export function fmtNs(ns: number | null): string {
+  if (ns === null) return "-";
+  const a = Math.abs(ns);
+  if (a >= 1e9) return `${(ns / 1e9).toFixed(3)} s`;
+  if (a >= 1e6) return `${(ns / 1e6).toFixed(3)} ms`;
+  if (a >= 1e3) return `${(ns / 1e3).toFixed(3)} us`;
+  return `${ns.toFixed(0)} ns`;
+}
+
+/** R² of a group with almost no spread is a huge negative number that says nothing: shown as "<-99" (exact in --json). */
+const r2 = (v: number | null) => (v === null ? "-" : v < -99 ? "<-99" : v.toFixed(4));
+
+function metricsRow(name: string, m: ErrorMetrics, extra = ""): string {
+  return `  ${pad(name, 22)}${lpad(String(m.n), 6)}${lpad(pct(m.mape), 9)}${lpad(pct(m.median_ape), 9)}${lpad(pct(m.p90_ape), 9)}${lpad(pct(m.bias), 9)}${lpad(r2(m.r2), 8)}${extra}`;
+}
+const METRICS_HEAD = `  ${pad("", 22)}${lpad("n", 6)}${lpad("MAPE", 9)}${lpad("medAPE", 9)}${lpad("P90APE", 9)}${lpad("bias", 9)}${lpad("R2", 8)}`;
+
+function coefLines(m: ModelFit): string[] {
+  const how = m.estimator === "ols" ? "; 95% CI from HC3 standard errors" : m.estimator === "ridge" ? `; ridge lambda ${num(m.ridge_lambda, 2)}, no CI` : "; Huber M-estimate, no CI";
+  const out = [`coefficients of ${m.id} (ns of step time per unit${how})`];
+  for (const t of m.terms) {
+    const ci = t.dropped ? "dropped: collinear with earlier terms" : t.ci95_low === null ? "" : `[${num(t.ci95_low)}, ${num(t.ci95_high)}]`;
+    out.push(`  ${pad(t.term, 28)}${lpad(num(t.coef), 18)}  ${ci}`);
+  }
+  return out;
+}
+
+function spreadLine(name: string, s: Spread): string {
+  return `  ${pad(name, 34)} n=${s.n}  min ${fmtNs(s.min_ns)}  p10 ${fmtNs(s.p10_ns)}  p50 ${fmtNs(s.p50_ns)}  p90 ${fmtNs(s.p90_ns)}`;
+}
+
+export function renderFitText(fit: FitResult, label: string): string {
+  const f = fit.filters;
+  const m = chosenModel(fit);
+  const lines = [
+    `vsched fit ${label} (vLLM ${fit.vllm_version})`,
+    `target: ${fit.target.beta}`,
+    `steps ${f.steps}: kept ${f.kept}; left out: warmup ${f.warmup} (first ${f.warmup_steps} per rank), idle ${f.idle}, incomplete ${f.incomplete}, dummy ${f.dummy}`,
+    `hold-out: chronological, last ${Math.round(fit.split.test_fraction * 100)}% of kept steps: ${fit.split.test_steps} test, ${fit.split.train_steps} train`,
+    `per-step overhead outside the model (median): ${fmtNs(fit.beta.per_step_overhead_ns)}`,
+    "",
+    "beta: step time, test set",
+    METRICS_HEAD + lpad("val.MAPE", 10),
+    ...fit.beta.models.map((x) => metricsRow(x.id, x.test, lpad(pct(x.validation_mape), 10))),
+    `chosen: ${fit.beta.chosen} (fewest terms within 5% + 0.5 pt of the best MAPE on the last 20% of the training period)`,
+    "",
+    ...coefLines(m),
+    "",
+    `${m.id} by batch type (test set)`,
+    METRICS_HEAD,
+    ...m.by_batch_type.map((g) => metricsRow(g.group, g)),
+    `${m.id} by batch-size decile (test set)`,
+    METRICS_HEAD,
+    ...m.by_batch_size_decile.map((g) => metricsRow(g.group, g)),
+    "",
+    "alpha: queue delay (first scheduled - arrival)",
+  ];
+  const a = fit.alpha.regression;
+  if (a) {
+    lines.push(`  seed regression, test set: n=${a.test.n} MAPE ${pct(a.test.mape)} MAE ${fmtNs(a.test.mae_ns)} bias ${pct(a.test.bias)} R2 ${num(a.test.r2, 4)}`);
+    lines.push(...coefLines(a).slice(1).map((l) => l));
+  } else lines.push("  seed regression: too few requests");
+  const o = fit.alpha.overheads;
+  lines.push(
+    "fixed overheads the trace shows",
+    spreadLine("frontend-to-scheduler delay", o.frontend_delay),
+    spreadLine("  of requests reaching an idle engine", o.frontend_delay_idle_engine),
+    spreadLine("queue delay at an idle engine", o.queue_delay_idle_engine),
+    `  fixed frontend delay used by simulate: ${fmtNs(o.frontend_delay_fixed_ns)}`,
+    `note: ${fit.alpha.note}`,
+  );
+  return lines.join("\n") + "\n";
+}

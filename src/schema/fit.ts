@@ -1,0 +1,85 @@
+import { z } from "zod";
+import { col } from "./columns.js";
+
+/**
+ * Training tables of `vsched fit --export DIR` (seed 004 §5): the target first, then the
+ * seed's features in its order, then the run's configuration, then appended columns.
+ * Key order is the CSV column order, as for the output tables. docs/fit.md defines every
+ * target and feature.
+ */
+export const FIT_SCHEMA_VERSION = "1.0";
+
+const configCols = {
+  max_num_seqs: col.count("scheduler config: max_num_seqs"),
+  max_num_batched_tokens: col.count("scheduler config: max_num_batched_tokens", "tokens"),
+  num_gpu_blocks: col.count("KV blocks in the pool, including the null block", "blocks"),
+  block_size: col.count("tokens per KV block", "tokens"),
+  enable_chunked_prefill: col.count("1 when chunked prefill is on", "bool"),
+  async_scheduling: col.count("1 when async scheduling is on", "bool"),
+  vllm_version: col.str("vLLM version that recorded the trace"),
+};
+
+export const ExclusionReason = ["warmup", "idle", "incomplete"] as const;
+export type ExclusionReason = (typeof ExclusionReason)[number];
+export const SplitName = ["train", "test"] as const;
+
+export const BetaTrainingRow = z.object({
+  step_time_ns: col.nsOpt("model time of the step: update_from_output() entry minus max(schedule() return, previous update_from_output() entry) (docs/fit.md)"),
+  prefill_reqs: col.count("scheduled requests with prompt (or recompute) positions"),
+  decode_reqs: col.count("scheduled requests only decoding"),
+  prefill_tokens: col.count("scheduled prompt/recompute tokens", "tokens"),
+  decode_tokens: col.count("scheduled decode tokens", "tokens"),
+  scheduled_tokens: col.count("prefill_tokens + decode_tokens", "tokens"),
+  running_depth: col.count("len(running) after schedule()"),
+  kv_ratio: col.float("KV blocks in use right after schedule() / usable blocks", "fraction"),
+  context_tokens: col.count("sum of num_computed_tokens after schedule() over the scheduled requests: the KV the batch attends over", "tokens"),
+  ...configCols,
+  // appended
+  batch_size: col.count("requests given tokens this step"),
+  decode_context_tokens: col.count("context_tokens of the decode-only requests (the memory-bound part)", "tokens"),
+  attention_work: col.count("sum over scheduled requests of scheduled tokens x computed tokens (attention score pairs, upper bound)", "token pairs"),
+  iteration_id: col.count("step"),
+  dp_rank: col.count("data-parallel rank"),
+  start_time: col.ns("schedule() entered"),
+  forward_duration: col.nsOpt("the table's forward_duration (overlaps the next step under async scheduling)"),
+  excluded: col.oneOfOpt(ExclusionReason, "why the fit leaves the step out (empty: kept): warmup, idle (no tokens), incomplete (no update or no positive step time)"),
+  split: col.oneOfOpt(SplitName, "train or test (the chronological hold-out) for kept steps"),
+});
+export type BetaTrainingRow = z.infer<typeof BetaTrainingRow>;
+
+export const AlphaTrainingRow = z.object({
+  queue_delay_ns: col.ns("first_scheduled_time - arrival_time: time from add_request() to the first step that admitted it"),
+  prompt_tokens: col.count("prompt tokens", "tokens"),
+  waiting_depth: col.count("len(waiting) after the last update before it arrived"),
+  running_depth: col.count("len(running) after the last update before it arrived"),
+  kv_ratio: col.float("KV usage after the last update before it arrived", "fraction"),
+  ...configCols,
+  // appended
+  request_id: col.str("request (client-chosen id: treat as untrusted text)"),
+  arrival_time: col.ns("add_request() enqueued it"),
+  frontend_delay_ns: col.nsOpt("add_request() epoch time minus vLLM's Request.arrival_time: frontend processing and IPC to the engine core, plus waiting for the engine loop"),
+  engine_idle_at_arrival: col.count("1 when nothing was running or waiting when it arrived (its delays are fixed overheads only)", "bool"),
+  split: col.oneOfOpt(SplitName, "train or test (the chronological hold-out)"),
+});
+export type AlphaTrainingRow = z.infer<typeof AlphaTrainingRow>;
+
+export const FIT_TABLES = { beta_training: BetaTrainingRow, alpha_training: AlphaTrainingRow } as const;
+export type FitTableName = keyof typeof FIT_TABLES;
+
+/** The step-model file `vsched fit --out` writes and the harness loads (`--cost fitted:FILE`). */
+export const StepModelFile = z.object({
+  format: z.literal("vsched-step-model"),
+  format_version: z.literal("1.0"),
+  unit: z.literal("seconds"),
+  model: z.string().meta({ description: "feature set and estimator, e.g. context/ols" }),
+  terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })),
+  per_step_overhead_s: z.number().meta({ description: "CPU time per step outside the model (synchronous engines only)" }),
+  min_step_s: z.number().meta({ description: "floor on a predicted step time" }),
+  frontend_delay_s: z.number().meta({ description: "fixed delay from vLLM's arrival to add_request(), added to simulated arrivals" }),
+  alpha: z
+    .object({ terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })), unit: z.literal("seconds") })
+    .nullable()
+    .meta({ description: "the queue-delay regression (seed 004 §5), for comparison only: simulate replays queueing" }),
+  trained_on: z.object({ sources: z.array(z.string()), steps: z.number().int(), vllm_version: z.string() }),
+});
+export type StepModelFile = z.infer<typeof StepModelFile>;
