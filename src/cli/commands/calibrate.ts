@@ -6,6 +6,7 @@ import { openTables } from "../../tables/index.js";
 import { calibrate } from "../../analysis/calibrate.js";
 import { StepModelFile } from "../../schema/fit.js";
 import { renderCalibrationText } from "../../render/calibrate-text.js";
+import { examples } from "../examples.js";
 
 function readModel(file: string): StepModelFile {
   let json: unknown;
@@ -28,13 +29,7 @@ export function registerCalibrate(program: Command): void {
     .argument("<simulated>", "the simulated run: vsched simulate's OUT/logs, or any logs directory or trace")
     .option("--model <file>", "the step model used (adds the alpha regression's queue-delay error beside the replay's)")
     .option("--json", "print the figures as JSON (errors as fractions, times in ns)")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  vsched calibrate logs/ sim/logs --model coeffs.json
-  vsched calibrate run.jsonl sim/trace/vsched-1-dp0.jsonl --json`,
-    )
+    .addHelpText("after", examples("vsched calibrate fixtures/known-linear/vsched-1-dp0.jsonl sim/logs --model coeffs.json", "vsched calibrate fixtures/known-linear/vsched-1-dp0.jsonl sim/logs --json"))
     .action(async (recorded: string, simulated: string, o: { model?: string; json?: boolean }) => {
       const model = o.model ? readModel(o.model) : null;
       const result = await calibrate(await openTables([recorded]), await openTables([simulated]), model);

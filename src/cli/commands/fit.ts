@@ -11,6 +11,7 @@ import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../sch
 import { formatCsv } from "../../sinks/fit-csv.js";
 import { renderFitText } from "../../render/fit-text.js";
 import { renderFitHtml } from "../../render/fit-html/index.js";
+import { examples } from "../examples.js";
 
 interface FitCliOptions {
   json?: boolean;
@@ -54,14 +55,7 @@ export function registerFit(program: Command): void {
     .option("--warmup <steps>", "steps left out at the start of each rank", String(DEFAULT_FIT_OPTIONS.warmupSteps))
     .option("--test-fraction <f>", "latest share of steps held out for testing", String(DEFAULT_FIT_OPTIONS.testFraction))
     .option("--use <model>", "export this model instead of the lowest validation MAPE, e.g. tokens/ols")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  vsched fit logs/ --out coeffs.json --html fit.html
-  vsched fit scheduler_logs/ --export training/ --json
-  vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --use tokens/ols --yaml blis.yaml`,
-    )
+    .addHelpText("after", examples("vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --out coeffs.json --html fit.html", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --export training/ --json", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --use tokens/ols --yaml blis.yaml"))
     .action(async (inputs: string[], o: FitCliOptions) => {
       const opts = parseOptions(o);
       const source = await openTables(inputs);

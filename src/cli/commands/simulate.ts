@@ -9,6 +9,7 @@ import { extractWorkload, workloadJsonl } from "../../analysis/workload.js";
 import { StepModelFile } from "../../schema/fit.js";
 import { applySets, findPython, harnessKnobArgs, knobsOf, runHarness } from "../../sim/harness.js";
 import { runConvert } from "./convert.js";
+import { examples } from "../examples.js";
 
 interface SimulateCliOptions {
   model?: string;
@@ -59,14 +60,7 @@ export function registerSimulate(program: Command): void {
     .requiredOption("-o, --out <dir>", "output directory: workload.jsonl, trace/ (the new trace), logs/ (its tables)")
     .option("--python <path>", "Python with vLLM (default: $VSCHED_PYTHON, else the harness venv in ~/.cache/vsched from emitter/scripts/vllm_env.sh)")
     .option("--frontend-delay <duration>", "fixed delay added to every arrival (default: the model's frontend_delay_s)")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  vsched simulate logs/ --model coeffs.json -o sim/
-  vsched simulate logs/ --model coeffs.json --set max_num_seqs=32 --set num_gpu_blocks=2048 -o sim-32/
-  vsched simulate run.jsonl --cost linear:alpha=0.02,beta_prefill=1e-4,beta_decode=3e-4 -o sim/`,
-    )
+    .addHelpText("after", examples("vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json -o sim/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --set max_num_seqs=6 -o sim-6/"))
     .action(async (inputs: string[], o: SimulateCliOptions) => {
       if (!o.model === !o.cost) throw new UsageError("give exactly one of --model FILE (from vsched fit --out) or --cost SPEC");
       const model = o.model ? readModel(o.model) : null;
