@@ -125,6 +125,28 @@ record lora-slots "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 
   --max-output-tokens 32 --max-prompt-tokens 1024 --lora-ids 1,2,3 --lora-fraction 0.8 --max-loras 1 \
   --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 1024 --cost splitwise:llama2-70b:a100-80gb:8
 
+# Client-chosen request ids that are hostile to HTML/CSV renderers (vLLM takes them from
+# X-Request-Id): script-closing tags, attribute breakouts, line separators and a 1 MB id.
+# The id file is generated here (deterministic gzip), then the harness uses it verbatim.
+if wanted hostile-ids; then
+  python3 - <<'PY'
+import gzip, json
+ids = ["</script><script>window.__pwned='script'</script>",
+       '"><img src=x onerror="window.__pwned=\'img\'">',
+       "<!-- \u2028\u2029 & &amp; ${x} `tick` '\"",
+       "</SCRIPT " + "L" * (1 << 20) + " <script>window.__pwned='long'</script>"]
+ids += [f"plain-{i}" for i in range(len(ids), 12)]
+with open("fixtures/data/hostile-request-ids.jsonl.gz", "wb") as raw:
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+        f.write("".join(json.dumps(i) + "\n" for i in ids).encode())
+PY
+fi
+record hostile-ids "$NEW" --workload synthetic --n 12 --rate 40 --prompt-len fixed:48 --output-len fixed:3 \
+  --request-ids fixtures/data/hostile-request-ids.jsonl.gz --max-num-seqs 2 --max-num-batched-tokens 256 \
+  --num-blocks 64 --no-enable-prefix-caching --gzip --cost splitwise:llama2-70b:a100-80gb:8
+# the 1 MB id sits in vLLM's queue listing at every step: 6 MB of oracle, kept compressed
+if wanted hostile-ids; then gzip -n -9 -f fixtures/hostile-ids/oracle.jsonl; fi
+
 # -- check ---------------------------------------------------------------------------------
 if [ "$check" = 1 ]; then
   status=0

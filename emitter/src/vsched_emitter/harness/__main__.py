@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--eos-fraction", type=float, default=0.0, help="fraction that sample EOS before max_tokens")
     w.add_argument("--lora-ids", type=_ints, default=())
     w.add_argument("--lora-fraction", type=float, default=1.0)
+    w.add_argument("--request-ids", default=None, metavar="FILE",
+                   help="JSON Lines file (.gz accepted), one JSON string per line: the i-th request in arrival "
+                        "order gets the i-th id instead of its index (client-chosen ids, e.g. hostile ones)")
 
     k = p.add_argument_group("scheduler knobs")
     for f in dataclasses.fields(SchedulerKnobs):
@@ -148,6 +151,8 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
                       output_scale=a.output_scale)
         specs = workloads.mooncake(**params, **common)
         data = workloads.MOONCAKE_FILES[a.mooncake_kind]
+    if a.request_ids:
+        specs = with_request_ids(specs, Path(a.request_ids))
     desc = {"source": a.workload, **{k: v for k, v in params.items()}, "seed": a.seed,
             "max_prompt_tokens": a.max_prompt_tokens, "max_output_tokens": a.max_output_tokens,
             "extras": dataclasses.asdict(extras)}
@@ -156,7 +161,22 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
     files = []
     if data is not None:
         files.append(Path(a.data_file) if a.data_file else Path(a.data_dir or workloads.default_data_dir()) / data)
+    if a.request_ids:
+        desc["request_ids"] = _rel(a.request_ids)
+        files.append(Path(a.request_ids))
     return specs, {"workload": desc, "data_files": files}
+
+
+def with_request_ids(specs: list, path: Path) -> list:
+    """vLLM takes request ids from clients (X-Request-Id), so they can hold anything; this
+    replaces the workload's index ids with the ones in ``path`` to record such traces."""
+    with _open(path) as f:
+        ids = [json.loads(line) for line in f if line.strip()]
+    if any(not isinstance(i, str) or not i for i in ids):
+        raise ValueError(f"{path}: every line must be a non-empty JSON string")
+    if len(ids) < len(specs):
+        raise ValueError(f"{path}: {len(ids)} ids for {len(specs)} requests")
+    return [dataclasses.replace(s, req_id=i) for s, i in zip(specs, ids)]
 
 
 def _open(path: Path):
