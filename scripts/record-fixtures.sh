@@ -147,6 +147,12 @@ record hostile-ids "$NEW" --workload synthetic --n 12 --rate 40 --prompt-len fix
 # the 1 MB id sits in vLLM's queue listing at every step: 6 MB of oracle, kept compressed
 if wanted hostile-ids; then gzip -n -9 -f fixtures/hostile-ids/oracle.jsonl; fi
 
+# A second data-parallel rank (dp_rank 1): with kv-pressure-preempt (rank 0) it makes a
+# two-rank run for the multi-rank views (vsched report, timeline).
+record dp-rank-1 "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 8 --max-output-tokens 32 \
+  --max-prompt-tokens 1024 --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 256 \
+  --no-enable-prefix-caching --dp-rank 1 --request-id-prefix rank1- --cost splitwise:llama2-70b:a100-80gb:8
+
 # -- check ---------------------------------------------------------------------------------
 if [ "$check" = 1 ]; then
   status=0

@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--eos-fraction", type=float, default=0.0, help="fraction that sample EOS before max_tokens")
     w.add_argument("--lora-ids", type=_ints, default=())
     w.add_argument("--lora-fraction", type=float, default=1.0)
+    w.add_argument("--request-id-prefix", default="", help="prepended to every request id")
     w.add_argument("--request-ids", default=None, metavar="FILE",
                    help="JSON Lines file (.gz accepted), one JSON string per line: the i-th request in arrival "
                         "order gets the i-th id instead of its index (client-chosen ids, e.g. hostile ones)")
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pid", type=int, default=None,
                    help="process id the emitter records (trace file name and header); default 1 with the "
                         "virtual clock so traces are byte-reproducible, the real pid otherwise")
+    r.add_argument("--dp-rank", type=int, default=0,
+                   help="data-parallel rank the scheduler reports (traces of several ranks for multi-rank tests)")
     r.add_argument("--level", choices=["full", "summary"], default="full")
     r.add_argument("--max-steps", type=int, default=None)
     r.add_argument("--gzip", action="store_true", help="gzip the trace")
@@ -153,6 +156,8 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
         data = workloads.MOONCAKE_FILES[a.mooncake_kind]
     if a.request_ids:
         specs = with_request_ids(specs, Path(a.request_ids))
+    if a.request_id_prefix:
+        specs = [dataclasses.replace(s, req_id=a.request_id_prefix + s.req_id) for s in specs]
     desc = {"source": a.workload, **{k: v for k, v in params.items()}, "seed": a.seed,
             "max_prompt_tokens": a.max_prompt_tokens, "max_output_tokens": a.max_output_tokens,
             "extras": dataclasses.asdict(extras)}
@@ -271,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     oracle = out / "oracle.jsonl"
     pid = a.pid if a.pid is not None else (1 if a.clock == "virtual" else None)
     res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
-              max_steps=a.max_steps, gzip=a.gzip, pid=pid)
+              max_steps=a.max_steps, gzip=a.gzip, pid=pid, dp_rank=a.dp_rank)
     trace_files = [Path(p) for p in (res.trace_files or [])]
     summary = summarize_trace(trace_files)
     if a.recipe:
