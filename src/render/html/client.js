@@ -637,6 +637,8 @@
       u.setSize({ width: width(parent.classList.contains("grid2") ? box : parent), height: u.height });
     });
   });
+  // read-only handles for tests and the curious (the console): the uPlot instances by zoom group
+  window.vschedReport = { charts: charts, groups: groups };
   requestAnimationFrame(function () {
     document.body.setAttribute("data-ready", String(Math.round(performance.now() - started)));
   });
