@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { computeReport } from "../../analysis/report.js";
 import { MissingTableError } from "../../report/summary.js";
 import { renderReportHtml } from "../../render/html/page.js";
+import { requireChromium } from "../../render/html/browser.js";
 import { writePngs } from "../../render/html/png.js";
 import { openTables } from "../../tables/open.js";
 import { InputError, UsageError } from "../errors.js";
@@ -35,6 +36,7 @@ export function registerReport(program: Command): void {
       const out = opts.output!;
       if (!out.endsWith(".html") && !out.endsWith(".htm")) throw new UsageError(`-o ${out}: the report is one HTML file; name it *.html`);
       const slo = opts.slo !== undefined ? parseSlo(opts.slo) : undefined;
+      if (opts.png) requireChromium("--png");
       const source = await openTables(inputs, { lenient: opts.lenient });
       let data;
       try {

@@ -23,8 +23,8 @@ export function findChromium(env: Record<string, string | undefined> = process.e
 
 type Playwright = typeof import("playwright-core");
 
-/** playwright-core and a Chromium, or one actionable error (exit 2). */
-export async function launchChromium(what: string): Promise<import("playwright-core").Browser> {
+/** Chromium's path, or one actionable error (exit 2): checked before any work is done. */
+export function requireChromium(what: string): string {
   const exe = findChromium();
   if (!exe) {
     throw new InputError(
@@ -32,6 +32,12 @@ export async function launchChromium(what: string): Promise<import("playwright-c
       "REPORT_CHROMIUM_MISSING",
     );
   }
+  return exe;
+}
+
+/** playwright-core driving that Chromium, or one actionable error (exit 2). */
+export async function launchChromium(what: string): Promise<import("playwright-core").Browser> {
+  const exe = requireChromium(what);
   let pw: Playwright;
   try {
     pw = (await import("playwright-core")) as Playwright;

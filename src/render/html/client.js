@@ -283,7 +283,10 @@
         cum.push(a);
         acc = a;
       });
-      var ser = names.map(function (n) { return { label: n, color: P.causes[n] || "#999", fill: P.causes[n] || "#999" }; });
+      var ser = names.map(function (n, k) {
+        // the legend shows the cause's own count, not the cumulative height it is drawn at
+        return { label: n, color: P.causes[n] || "#999", fill: P.causes[n] || "#999", value: function (u, v, si, i) { return i === null || i === undefined ? "--" : fmtNum(r.causes.ys[k][i]); } };
+      });
       // uPlot fills each series down to the axis: draw the largest first so the smaller stack shows above it
       var order = names.map(function (_, i) { return names.length - 1 - i; });
       chart(g2, { id: "waiting-causes", title: "Waiting requests by cause (stacked)", x: "s", y: "requests", group: "time", points: r.causes.points,
