@@ -183,7 +183,6 @@
     requests_selected: "Large run: the request table embeds the requests with the longest waits, slowest E2E and TTFT and most preemptions; every figure and distribution uses all requests.",
   };
   D.notes.forEach(function (n) { add(head, el("p", "note", NOTE_TEXT[n] || n)); });
-  add(head, el("p", "note", "Time-series charts are downsampled for display: the time (or batch) axis is cut into " + D.buckets + " buckets, one per pixel at full width, and each bucket keeps the minimum and maximum of every series, so one-step spikes keep their full height (stacked charts keep the steps where the total is smallest and largest). Each chart's data-points attribute holds the number of steps before downsampling, data-shown the points drawn. Drag on a time chart to zoom; all time charts follow; double-click resets."));
 
   // ---- statistics (seed 002) ----------------------------------------------------------
   var st = section("statistics", "Scheduler statistics (seed 002)");
@@ -294,6 +293,7 @@
     } else add(g2, el("p", "dim", "Waiting by cause over time needs the waiting rows of per_iteration_requests."));
   }
   var ts = section("timeseries", "Batches and time series");
+  add(ts, el("p", "note", "Time-series charts are downsampled for display: the time (or batch) axis is cut into " + D.buckets + " buckets, one per pixel at full width, and each bucket keeps the minimum and maximum of every series, so one-step spikes keep their full height (stacked charts keep the steps where the total is smallest and largest). Each chart's data-points attribute holds the number of steps before downsampling, data-shown the points drawn. Drag on a time chart to zoom; all time charts follow; double-click resets."));
   if (R.length > 1) {
     var lab = add(ts, el("label", null, "data-parallel rank: "));
     var sel = add(lab, el("select"));
