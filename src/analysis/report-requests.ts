@@ -11,7 +11,9 @@ const CODE = new Map(LANE_CODES.map((c, i) => [c, i]));
 const FINISH_REASONS = ["stop", "length", "abort", "error", "ignored", "repetition", "unfinished"];
 const COMPLETED = new Set(["stop", "length", "repetition"]);
 /** a queue position is kept when it moved by at least this share of the last kept one (or by 1 below 4) */
-export const QUEUE_CHANGE_KEPT = 0.25;
+export const QUEUE_CHANGE_KEPT = 1 / 3;
+/** a lane longer than this many segments is redrawn at this resolution (see compactLane) */
+export const MAX_LANE_SEGMENTS = 32;
 
 interface Live {
   idx: number;
@@ -22,6 +24,8 @@ interface Live {
   keptPos: number;
   lastPos: number;
   lastPosIter: number;
+  /** closed segments: start iteration, end iteration, code, … */
+  segs: number[];
 }
 
 /** Per-request rows, lanes and queue positions, from per_request and per_iteration_requests in any order. */
@@ -42,6 +46,8 @@ export class RequestCollector {
   readonly dominant = new Indexed<Int32Array>(Int32Array, -1);
   readonly finish = new Indexed<Uint8Array>(Uint8Array, FINISH_REASONS.indexOf("unfinished") + 1);
   private readonly live = new Map<number, Live>();
+  /** requests whose lanes compactLane redrew */
+  private readonly compactedSet = new Set<number>();
   private readonly seg = { req: new Appender<Uint32Array>(Uint32Array), rank: new Appender<Uint32Array>(Uint32Array), a: new Appender<Uint32Array>(Uint32Array), b: new Appender<Uint32Array>(Uint32Array), code: new Appender<Uint8Array>(Uint8Array) };
   private readonly q = { req: new Appender<Uint32Array>(Uint32Array), it: new Appender<Uint32Array>(Uint32Array), pos: new Appender<Float32Array>(Float32Array) };
 
@@ -90,7 +96,7 @@ export class RequestCollector {
     const it = row.iteration_id;
     let l = this.live.get(i);
     if (row.state === "completed") {
-      if (l) this.close(l, it + 1);
+      if (l) this.retire(l, it + 1);
       this.live.delete(i);
       return;
     }
@@ -102,7 +108,7 @@ export class RequestCollector {
     } else if (row.scheduled_tokens === 0) code = CODE.get("running_unscheduled")!;
     else code = row.running_reason === "chunked_prefill" || row.running_reason === "recomputation" || row.tokens_generated === 0 ? 0 : 1;
     if (!l) {
-      l = { idx: i, rank: row.dp_rank, code, segStart: it, lastIter: it, keptPos: NaN, lastPos: NaN, lastPosIter: -1 };
+      l = { idx: i, rank: row.dp_rank, code, segStart: it, lastIter: it, keptPos: NaN, lastPos: NaN, lastPosIter: -1, segs: [] };
       this.live.set(i, l);
     } else if (code !== l.code) {
       this.close(l, it);
@@ -111,7 +117,7 @@ export class RequestCollector {
     }
     l.lastIter = it;
     if (waiting && row.queue_position !== null) this.queuePosition(l, it, row.queue_position);
-    else if (!Number.isNaN(l.lastPos)) this.flushPosition(l);
+    else if (!waiting && !Number.isNaN(l.keptPos)) this.flushPosition(l);
   }
 
   private queuePosition(l: Live, it: number, pos: number): void {
@@ -128,7 +134,7 @@ export class RequestCollector {
 
   /** the last position before leaving the queue is always kept, so a lane ends where the request did */
   private flushPosition(l: Live): void {
-    if (l.lastPos !== l.keptPos) this.pushPos(l.idx, l.lastPosIter, l.lastPos);
+    if (!Number.isNaN(l.lastPos) && l.lastPos !== l.keptPos) this.pushPos(l.idx, l.lastPosIter, l.lastPos);
     l.lastPos = NaN;
     l.keptPos = NaN;
   }
@@ -140,17 +146,27 @@ export class RequestCollector {
   }
 
   private close(l: Live, endIter: number): void {
-    if (!Number.isNaN(l.lastPos)) this.flushPosition(l);
-    this.seg.req.push(l.idx);
-    this.seg.rank.push(l.rank);
-    this.seg.a.push(l.segStart);
-    this.seg.b.push(endIter);
-    this.seg.code.push(l.code);
+    l.segs.push(l.segStart, endIter, l.code);
+  }
+
+  /** the request left the run: its lane, compacted if long, joins the others */
+  private retire(l: Live, endIter: number): void {
+    if (!Number.isNaN(l.keptPos)) this.flushPosition(l);
+    this.close(l, endIter);
+    const segs = l.segs.length / 3 > MAX_LANE_SEGMENTS ? compactLane(l.segs, MAX_LANE_SEGMENTS) : l.segs;
+    if (segs !== l.segs) this.compactedSet.add(l.idx);
+    for (let k = 0; k < segs.length; k += 3) {
+      this.seg.req.push(l.idx);
+      this.seg.rank.push(l.rank);
+      this.seg.a.push(segs[k]);
+      this.seg.b.push(segs[k + 1]);
+      this.seg.code.push(segs[k + 2]);
+    }
   }
 
   /** closes lanes of requests still live when the run ended */
   finishLanes(): void {
-    for (const l of this.live.values()) this.close(l, l.lastIter + 1);
+    for (const l of this.live.values()) this.retire(l, l.lastIter + 1);
     this.live.clear();
   }
 
@@ -229,6 +245,41 @@ export class RequestCollector {
       queue_t_ns: q.t.toArray(),
       queue_position: q.p.toArray(),
       queue_change_kept: QUEUE_CHANGE_KEPT,
+      max_segments: MAX_LANE_SEGMENTS,
+      compacted_requests: this.compactedSet.size,
+      compacted_rows: Uint32Array.from(rows.flatMap((r, k) => (this.compactedSet.has(r) ? [k] : []))),
     };
   }
+}
+
+/**
+ * A lane with more segments than a chart can show (causes that alternate step by step)
+ * redrawn at `k` equal spans of the request's life, each span taking the code that covers
+ * most of it, equal neighbours merged. Flat [start, end, code, …] in and out.
+ */
+export function compactLane(segs: number[], k: number): number[] {
+  const first = segs[0];
+  const span = segs[segs.length - 2] - first;
+  const out: number[] = [];
+  const cover = new Map<number, number>();
+  let j = 0;
+  for (let b = 0; b < k; b++) {
+    const a0 = first + (span * b) / k;
+    const a1 = first + (span * (b + 1)) / k;
+    cover.clear();
+    while (j < segs.length && segs[j + 1] <= a0) j += 3;
+    for (let m = j; m < segs.length && segs[m] < a1; m += 3) {
+      const o = Math.min(a1, segs[m + 1]) - Math.max(a0, segs[m]);
+      if (o > 0) cover.set(segs[m + 2], (cover.get(segs[m + 2]) ?? 0) + o);
+    }
+    let code = -1;
+    let best = -1;
+    for (const [c, o] of cover) if (o > best || (o === best && c < code)) [code, best] = [c, o];
+    if (code < 0) continue;
+    const s0 = Math.round(a0);
+    const s1 = b === k - 1 ? segs[segs.length - 2] : Math.round(a1);
+    if (out.length && out[out.length - 1] === code && out[out.length - 2] === s0) out[out.length - 2] = s1;
+    else if (s1 > s0) out.push(s0, s1, code);
+  }
+  return out;
 }

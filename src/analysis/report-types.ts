@@ -95,6 +95,11 @@ export interface Lanes {
   queue_t_ns: Float64Array;
   queue_position: Float32Array;
   queue_change_kept: number;
+  /** lanes with more segments are redrawn at this many equal spans of the request's life */
+  max_segments: number;
+  compacted_requests: number;
+  /** embedded rows whose lanes were compacted */
+  compacted_rows: Uint32Array;
 }
 
 export interface Fairness {

@@ -18,7 +18,7 @@ export interface ReportOptions {
   requestCap?: number;
 }
 
-export const DEFAULT_REQUEST_CAP = 20_000;
+export const DEFAULT_REQUEST_CAP = 10_000;
 
 /**
  * Everything the report shows, in one pass over the tables plus the summary's own passes.

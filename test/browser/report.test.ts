@@ -147,7 +147,12 @@ describe.each(CASES)("$name", (c) => {
     // its waiting causes in per_iteration_requests are exactly the lane's waiting colours
     const mine = p.iterationRequests.filter((r) => String(r.request_id) === id);
     const causes = new Set(mine.filter((r) => r.state === "waiting" || r.state === "preempted").map((r) => String(r.waiting_reason)));
-    expect(new Set(codes.filter((k) => !["prefill", "decode", "running_unscheduled"].includes(k)))).toEqual(causes);
+    const laneCauses = new Set(codes.filter((k) => !["prefill", "decode", "running_unscheduled"].includes(k)));
+    if ((await lane.getAttribute("data-compacted")) === "true") {
+      // a compacted lane keeps the causes that cover most of its spans: a subset, never an invented one
+      expect(codes.length).toBeLessThanOrEqual(32);
+      for (const k of laneCauses) expect(causes).toContain(k);
+    } else expect(laneCauses).toEqual(causes);
     expect(codes).toContain("decode");
     const positions = mine.filter((r) => typeof r.queue_position === "number").length;
     expect(Number(await lane.getAttribute("data-queue-points"))).toBeGreaterThan(positions > 0 ? 0 : -1);

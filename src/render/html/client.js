@@ -416,6 +416,7 @@
     if (!queueOf.has(r1)) queueOf.set(r1, []);
     queueOf.get(r1).push(k);
   }
+  var compactedRows = new Set(arr(L.compacted_rows));
   function laneColor(code) {
     var name = L.codes[code];
     return STATE[name] || P.causes[name] || "#999";
@@ -438,7 +439,7 @@
       " · waited " + fmtNs(Q.waiting_ns[i]) + " · " + Q.preemptions[i] + " preemptions · " + Q.finish_reasons[Q.finish_reason[i]]));
     var segs = segsOf.get(i) || [];
     var qs = queueOf.get(i) || [];
-    var qx = Float64Array.from(qs, function (k) { return L.queue_t_ns[k] / 1e9; });
+    var qx = Float64Array.from(qs, function (k) { return L.queue_t_s[k]; });
     var qy = Float64Array.from(qs, function (k) { return L.queue_position[k]; });
     var used = {};
     segs.forEach(function (s) { used[L.seg_code[s]] = true; });
@@ -457,8 +458,8 @@
           var ctx = u.ctx;
           var h = 18 * devicePixelRatio;
           segs.forEach(function (s) {
-            var a = u.valToPos(L.seg_start_ns[s] / 1e9, "x", true);
-            var b = u.valToPos(L.seg_end_ns[s] / 1e9, "x", true);
+            var a = u.valToPos(L.seg_start_s[s], "x", true);
+            var b = u.valToPos(L.seg_end_s[s], "x", true);
             ctx.fillStyle = laneColor(L.seg_code[s]);
             ctx.fillRect(a, u.bbox.top + u.bbox.height - h, Math.max(1, b - a), h);
           });
@@ -469,6 +470,7 @@
     box.setAttribute("data-segments", String(segs.length));
     box.setAttribute("data-segment-codes", JSON.stringify(segs.map(function (s) { return L.codes[L.seg_code[s]]; })));
     box.setAttribute("data-queue-points", String(qs.length));
+    box.setAttribute("data-compacted", String(compactedRows.has(i)));
     var cur = groups.time.filter(function (o) { return o !== u; })[0];
     if (cur) u.setScale("x", { min: cur.scales.x.min, max: cur.scales.x.max });
   }
@@ -505,13 +507,13 @@
   if (tr0.length) {
     // one x axis: the union of the trajectories' times, each series null where it has no point
     var times = [];
-    tr0.forEach(function (i) { queueOf.get(i).forEach(function (k) { times.push(L.queue_t_ns[k] / 1e9); }); });
+    tr0.forEach(function (i) { queueOf.get(i).forEach(function (k) { times.push(L.queue_t_s[k]); }); });
     times = Array.from(new Set(times)).sort(function (a, b) { return a - b; });
     var at = new Map(times.map(function (t, j) { return [t, j]; }));
     var tot2 = 0;
     var ys = tr0.map(function (i) {
       var y = new Array(times.length).fill(null);
-      queueOf.get(i).forEach(function (k) { y[at.get(L.queue_t_ns[k] / 1e9)] = L.queue_position[k]; tot2++; });
+      queueOf.get(i).forEach(function (k) { y[at.get(L.queue_t_s[k])] = L.queue_position[k]; tot2++; });
       return y;
     });
     var hues = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
@@ -627,6 +629,9 @@
   }
   filter.addEventListener("input", function () { view.page = 0; refresh(); });
   refresh();
+  add(rs, el("p", "note", "Lanes: a request's states and waiting causes per step, drawn on the run's time axis; a lane of more than " + L.max_segments +
+    " segments (causes alternating step by step) is redrawn at " + L.max_segments + " equal spans of the request's life, each showing the state that covers most of it (" +
+    fmtNum(L.compacted_requests) + " requests). Queue positions are kept when they move by a third or more of the last kept one (every change below 3), and the last one before admission."));
   laneSection = add(rs, el("div"));
   laneSection.id = "lane";
   add(laneSection, el("p", "dim", "Choose a request above to see its lane."));

@@ -1,4 +1,4 @@
-import type { RankSeries, ReportData } from "../../analysis/report-types.js";
+import type { Lanes, RankSeries, ReportData } from "../../analysis/report-types.js";
 import { CAUSE_COLORS, STATE_COLORS } from "../palette.js";
 import { BUCKETS, minMaxPerBucket, stackedPerBucket, type Downsampled } from "./downsample.js";
 
@@ -21,7 +21,7 @@ export function viewModel(data: ReportData) {
     ranks: data.ranks.map(rankView),
     distributions: data.distributions,
     requests: data.requests,
-    lanes: data.lanes,
+    lanes: laneView(data.lanes),
     fairness: data.fairness,
     predictions: data.predictions,
   };
@@ -44,4 +44,11 @@ function rankView(r: RankSeries) {
     marks: sds(minMaxPerBucket(t, [r.admitted, r.completed, r.preempted])),
     causes: causes ? { names: causes.map((c) => c.cause), ...sds(stackedPerBucket(t, causes.map((c) => c.counts))) } : null,
   };
+}
+
+/** lane times as float32 seconds: half the bytes, and ~1 ms resolution even three hours in (a pixel is coarser) */
+function laneView(l: Lanes) {
+  const s32 = (a: Float64Array) => Float32Array.from(a, (v) => v / NS_PER_S);
+  const { seg_start_ns, seg_end_ns, queue_t_ns, ...rest } = l;
+  return { ...rest, seg_start_s: s32(seg_start_ns), seg_end_s: s32(seg_end_ns), queue_t_s: s32(queue_t_ns) };
 }
