@@ -26,6 +26,12 @@ describe("vsched report (golden transcripts)", { timeout: 120_000 }, () => {
     expectGolden("test/golden/report-logs-dir.md", r);
   });
 
+  it("prints the reader's warnings as convert does, then writes the page", async () => {
+    const out = path.join(tmpDir(), "r.html");
+    const r = await runCli(["report", "truncated.jsonl", "-o", out], { cwd: path.join(ROOT, "test", "data", "convert"), replace: SIZE });
+    expectGolden("test/golden/report-truncated-tail.md", r);
+  });
+
   it("names a missing input", async () => {
     const dir = tmpDir();
     const r = await runCli(["report", "no-such-trace.jsonl", "-o", path.join(dir, "r.html")], { cwd: dir });

@@ -7,7 +7,11 @@ import { renderReportHtml } from "../../render/html/page.js";
 import { requireChromium } from "../../render/html/browser.js";
 import { writePngs } from "../../render/html/png.js";
 import { openTables } from "../../tables/open.js";
-import { InputError, UsageError } from "../errors.js";
+import { formatFinding } from "../../report/findings-text.js";
+import type { TraceSource } from "../../tables/from-trace.js";
+import type { TableSource } from "../../tables/types.js";
+import { EXIT, InputError, UsageError } from "../errors.js";
+import { warn } from "../io.js";
 import { parseSlo } from "./summary.js";
 
 interface ReportOpts {
@@ -47,6 +51,7 @@ export function registerReport(program: Command): void {
         }
         throw err;
       }
+      const findings = traceFindings(source);
       const html = renderReportHtml(data);
       await writeAtomically(out, html);
       const mb = (Buffer.byteLength(html) / 1e6).toFixed(1);
@@ -57,7 +62,22 @@ export function registerReport(program: Command): void {
         const files = await writePngs(html, data, opts.png);
         process.stderr.write(`vsched: wrote ${files.length - 1} charts as PNG and statistics.csv into ${opts.png.replace(/\/+$/, "")}/\n`);
       }
+      // as convert: the page is written, but a trace that contradicted itself is exit 1
+      if (findings.errors > 0) {
+        warn(`the trace contradicted itself ${findings.errors} time${findings.errors === 1 ? "" : "s"} (${Object.keys(findings.byCode).join(", ")}); vsched convert lists them in manifest.json`);
+        process.exitCode = EXIT.findings;
+      }
     });
+}
+
+/** reader warnings of a raw-trace source (each printed as convert does) and its engine findings */
+function traceFindings(source: TableSource): { errors: number; byCode: Record<string, number> } {
+  const r = (source as Partial<TraceSource>).lastReplay;
+  if (!r) return { errors: 0, byCode: {} };
+  for (const w of r.warnings) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
+  const byCode: Record<string, number> = {};
+  for (const f of r.findings.listed) if (f.severity === "error") byCode[f.code] = (byCode[f.code] ?? 0) + 1;
+  return { errors: r.findings.errors, byCode };
 }
 
 /** the file appears whole or not at all */
