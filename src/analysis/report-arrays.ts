@@ -34,8 +34,12 @@ export class Indexed<A extends Typed> {
   get(i: number): number {
     return i < this.length ? this.a[i] : this.fill;
   }
-  /** a trimmed copy of length n (unset tail slots hold `fill`) */
+  /** the first n slots (a view when they are all allocated, so a million steps are not copied; unset slots hold `fill`) */
   toArray(n = this.length): A {
+    if (n <= this.a.length) {
+      if (this.fill === 0) this.a.fill(0 as never, this.length, n);
+      return this.a.subarray(0, n) as A;
+    }
     const out = new this.ctor(n) as A;
     if (this.fill !== 0) out.fill(this.fill);
     out.set(this.a.subarray(0, Math.min(n, this.length)) as never);

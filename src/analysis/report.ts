@@ -23,8 +23,8 @@ export const DEFAULT_REQUEST_CAP = 10_000;
 /**
  * Everything the report shows, in one pass over the tables plus the summary's own passes.
  * The summary is computed by computeSummary (the object `summary --json` prints), never
- * recomputed here. Its per_iteration_requests pass is shared with ours: the rows it asks
- * for are teed into the report's collectors, so a trace is not replayed twice for them.
+ * recomputed here. Its per_iteration_requests pass is shared with ours (teeSource), so a
+ * trace is not replayed twice for the expensive table.
  */
 export async function computeReport(source: TableSource, opts: ReportOptions = {}): Promise<ReportData> {
   const steps = new StepCollector();
@@ -34,22 +34,9 @@ export async function computeReport(source: TableSource, opts: ReportOptions = {
     per_iteration: (r) => steps.iteration(r),
     per_iteration_requests: (r) => reqs.iterationRequest(r, steps),
   } satisfies RowHandlers;
-  let scanned = false;
-  // computeSummary still reads through the summary's own source interface (src/report/summary-source.ts)
-  const summarySource: SummarySource = {
-    schemaVersion: () => source.info.outputSchemaVersion,
-    async read(table: TableName, onRow: (row: CsvRecord) => void) {
-      const cols = source.columns(table);
-      if (!cols) return { present: false, columns: [] };
-      if (table === "per_iteration_requests") {
-        await source.scan({ ...handlers, per_iteration_requests: (r) => (handlers.per_iteration_requests(r), onRow(r)) });
-        scanned = true;
-      } else await source.scan({ [table]: onRow } as RowHandlers);
-      return { present: true, columns: [...cols] };
-    },
-  };
-  const summary = await computeSummary(summarySource, { slo: opts.slo });
-  if (!scanned) await source.scan(handlers);
+  const tee = teeSource(source, handlers);
+  const summary = await computeSummary(legacySummarySource(tee.source), { slo: opts.slo });
+  if (!tee.done()) await source.scan(handlers);
   reqs.finishLanes();
 
   const notes: string[] = [];
@@ -60,13 +47,15 @@ export async function computeReport(source: TableSource, opts: ReportOptions = {
   const rows = reqs.select(opts.requestCap ?? DEFAULT_REQUEST_CAP);
   if (rows.length < reqs.count) notes.push("requests_selected");
   const table = reqs.table(rows, reqs.count);
-  const distributions = distributionsOf(reqs, ranks);
+  const schedule = valuesOf(ranks.map((r) => r.schedule_ns));
+  const modelRun = valuesOf(ranks.map((r) => r.forward_ns));
+  const distributions = distributionsOf(reqs, ranks, schedule, modelRun);
   return {
     report_format: 1,
     title: opts.title ?? `vsched report: ${source.info.label}`,
     label: source.info.label,
     summary,
-    statistics: seed002Statistics(ranks, valuesOf(ranks.map((r) => r.schedule_ns)), valuesOf(ranks.map((r) => r.forward_ns))),
+    statistics: seed002Statistics(ranks, schedule, modelRun),
     ranks,
     requests: table,
     lanes: reqs.lanes(rows, steps),
@@ -77,10 +66,45 @@ export async function computeReport(source: TableSource, opts: ReportOptions = {
   };
 }
 
-function distributionsOf(reqs: RequestCollector, ranks: RankSeries[]): Distributions {
+/**
+ * The source the summary reads, with the report's handlers riding along on the first pass
+ * that reads per_iteration_requests (the expensive table), so that pass serves both.
+ */
+function teeSource(source: TableSource, mine: Required<Pick<RowHandlers, "per_request" | "per_iteration" | "per_iteration_requests">>): { source: TableSource; done: () => boolean } {
+  let done = false;
+  const wrapped: TableSource = {
+    info: source.info,
+    columns: (t) => source.columns(t),
+    scan(h: RowHandlers) {
+      if (done || !h.per_iteration_requests) return source.scan(h);
+      done = true;
+      const both = <R>(a: ((r: R) => void) | undefined, b: (r: R) => void) => (a ? (r: R) => (a(r), b(r)) : b);
+      return source.scan({
+        ...h,
+        per_request: both(h.per_request, mine.per_request),
+        per_iteration: both(h.per_iteration, mine.per_iteration),
+        per_iteration_requests: both(h.per_iteration_requests, mine.per_iteration_requests),
+      });
+    },
+  };
+  return { source: wrapped, done: () => done };
+}
+
+/** computeSummary still reads one table at a time through src/report/summary-source.ts's interface */
+function legacySummarySource(source: TableSource): SummarySource {
+  return {
+    schemaVersion: () => source.info.outputSchemaVersion,
+    async read(table: TableName, onRow: (row: CsvRecord) => void) {
+      const cols = source.columns(table);
+      if (!cols) return { present: false, columns: [] };
+      await source.scan({ [table]: onRow } as RowHandlers);
+      return { present: true, columns: [...cols] };
+    },
+  };
+}
+
+function distributionsOf(reqs: RequestCollector, ranks: RankSeries[], schedule: Values, modelRun: Values): Distributions {
   const all = (s: { toArray(): ArrayLike<number> }) => valuesOf([s.toArray()]);
-  const schedule = valuesOf(ranks.map((r) => r.schedule_ns));
-  const modelRun = valuesOf(ranks.map((r) => r.forward_ns));
   return {
     ttft: distribution(all(reqs.ttft)),
     tpot: distribution(all(reqs.tpot)),
