@@ -30,7 +30,7 @@ interface Live {
 
 /** Per-request rows, lanes and queue positions, from per_request and per_iteration_requests in any order. */
 export class RequestCollector {
-  private readonly index = new Map<string, number>();
+  private readonly index = new Map<number, Map<string, number>>();
   readonly ids: string[] = [];
   readonly rank = new Indexed<Float32Array>(Float32Array);
   readonly arrival = new Indexed<Float64Array>(Float64Array, NaN);
@@ -52,11 +52,13 @@ export class RequestCollector {
   private readonly q = { req: new Appender<Uint32Array>(Uint32Array), it: new Appender<Uint32Array>(Uint32Array), pos: new Appender<Float32Array>(Float32Array) };
 
   private idx(rank: number, id: string): number {
-    const key = `${rank}\u0000${id}`;
-    let i = this.index.get(key);
+    // one map per rank: ids may repeat across ranks, and no key string is built per row
+    let m = this.index.get(rank);
+    if (!m) this.index.set(rank, (m = new Map()));
+    let i = m.get(id);
     if (i === undefined) {
       i = this.ids.length;
-      this.index.set(key, i);
+      m.set(id, i);
       this.ids.push(id);
       this.rank.set(i, rank);
     }
