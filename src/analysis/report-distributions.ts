@@ -1,4 +1,4 @@
-import { mean, quantileSorted, Values } from "../report/stats.js";
+import { mean, quantileSorted, Values } from "./stats.js";
 import type { Distribution, Histogram, RankSeries, Seed002Statistics } from "./report-types.js";
 
 /** quantile points per distribution: enough for a smooth CDF at any zoom, small at any run size */

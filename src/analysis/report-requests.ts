@@ -30,7 +30,7 @@ interface Live {
 
 /** Per-request rows, lanes and queue positions, from per_request and per_iteration_requests in any order. */
 export class RequestCollector {
-  private readonly index = new Map<number, Map<string, number>>();
+  private readonly index = new Map<number | string, Map<string, number>>();
   readonly ids: string[] = [];
   readonly rank = new Indexed<Float32Array>(Float32Array);
   readonly arrival = new Indexed<Float64Array>(Float64Array, NaN);
@@ -51,10 +51,12 @@ export class RequestCollector {
   private readonly seg = { req: new Appender<Uint32Array>(Uint32Array), rank: new Appender<Uint32Array>(Uint32Array), a: new Appender<Uint32Array>(Uint32Array), b: new Appender<Uint32Array>(Uint32Array), code: new Appender<Uint8Array>(Uint8Array) };
   private readonly q = { req: new Appender<Uint32Array>(Uint32Array), it: new Appender<Uint32Array>(Uint32Array), pos: new Appender<Float32Array>(Float32Array) };
 
-  private idx(rank: number, id: string): number {
-    // one map per rank: ids may repeat across ranks, and no key string is built per row
-    let m = this.index.get(rank);
-    if (!m) this.index.set(rank, (m = new Map()));
+  /** a request is (rank, id, lifetime): ids repeat across ranks, and vLLM lets a finished id be used again */
+  private idx(rank: number, id: string, instance: number): number {
+    // one map per rank and lifetime, so no key string is built per row
+    const slot = instance === 0 ? rank : `${rank}:${instance}`;
+    let m = this.index.get(slot);
+    if (!m) this.index.set(slot, (m = new Map()));
     let i = m.get(id);
     if (i === undefined) {
       i = this.ids.length;
@@ -66,7 +68,7 @@ export class RequestCollector {
   }
 
   request(row: TableRow<"per_request">): void {
-    const i = this.idx(row.dp_rank, row.request_id);
+    const i = this.idx(row.dp_rank, row.request_id, row.request_instance);
     this.arrival.set(i, row.arrival_time);
     this.waitingNs.set(i, row.waiting_time);
     this.longestWait.set(i, row.longest_wait);
@@ -94,7 +96,7 @@ export class RequestCollector {
 
   /** one request at one step: extends or closes its lane segment, keeps its queue position */
   iterationRequest(row: TableRow<"per_iteration_requests">, steps: StepCollector): void {
-    const i = this.idx(row.dp_rank, row.request_id);
+    const i = this.idx(row.dp_rank, row.request_id, row.request_instance);
     const it = row.iteration_id;
     let l = this.live.get(i);
     if (row.state === "completed") {

@@ -1,13 +1,10 @@
-import type { CsvRecord } from "../parse/csv-read.js";
-import type { TableName } from "../schema/tables.js";
-import { computeSummary, type Slo } from "../report/summary.js";
-import type { TableSource as SummarySource } from "../report/summary-source.js";
+import { computeSummary, type Slo } from "./summary.js";
 import type { RowHandlers, TableSource } from "../tables/types.js";
 import { distribution, histogram, SCATTER_POINTS_MAX, seed002Statistics, valuesOf } from "./report-distributions.js";
 import { RequestCollector } from "./report-requests.js";
 import { StepCollector } from "./report-steps.js";
 import type { Distributions, Fairness, Predictions, RankSeries, ReportData } from "./report-types.js";
-import { Values } from "../report/stats.js";
+import { Values } from "./stats.js";
 
 export type { ReportData } from "./report-types.js";
 
@@ -35,7 +32,7 @@ export async function computeReport(source: TableSource, opts: ReportOptions = {
     per_iteration_requests: (r) => reqs.iterationRequest(r, steps),
   } satisfies RowHandlers;
   const tee = teeSource(source, handlers);
-  const summary = await computeSummary(legacySummarySource(tee.source), { slo: opts.slo });
+  const summary = await computeSummary(tee.source, { slo: opts.slo });
   if (!tee.done()) await source.scan(handlers);
   reqs.finishLanes();
 
@@ -88,19 +85,6 @@ function teeSource(source: TableSource, mine: Required<Pick<RowHandlers, "per_re
     },
   };
   return { source: wrapped, done: () => done };
-}
-
-/** computeSummary still reads one table at a time through src/report/summary-source.ts's interface */
-function legacySummarySource(source: TableSource): SummarySource {
-  return {
-    schemaVersion: () => source.info.outputSchemaVersion,
-    async read(table: TableName, onRow: (row: CsvRecord) => void) {
-      const cols = source.columns(table);
-      if (!cols) return { present: false, columns: [] };
-      await source.scan({ [table]: onRow } as RowHandlers);
-      return { present: true, columns: [...cols] };
-    },
-  };
 }
 
 function distributionsOf(reqs: RequestCollector, ranks: RankSeries[], schedule: Values, modelRun: Values): Distributions {

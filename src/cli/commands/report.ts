@@ -2,15 +2,15 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { computeReport } from "../../analysis/report.js";
-import { MissingTableError } from "../../report/summary.js";
+import { MissingTableError } from "../../analysis/summary.js";
 import { renderReportHtml } from "../../render/html/page.js";
 import { requireChromium } from "../../render/html/browser.js";
 import { writePngs } from "../../render/html/png.js";
 import { openTables } from "../../tables/open.js";
-import { formatFinding } from "../../report/findings-text.js";
+import { formatFinding } from "../../render/findings-text.js";
 import type { TraceSource } from "../../tables/from-trace.js";
 import type { TableSource } from "../../tables/types.js";
-import { EXIT, InputError, UsageError } from "../errors.js";
+import { InputError, UsageError } from "../errors.js";
 import { warn } from "../io.js";
 import { parseSlo } from "./summary.js";
 
@@ -62,10 +62,10 @@ export function registerReport(program: Command): void {
         const files = await writePngs(html, data, opts.png);
         process.stderr.write(`vsched: wrote ${files.length - 1} charts as PNG and statistics.csv into ${opts.png.replace(/\/+$/, "")}/\n`);
       }
-      // as convert: the page is written, but a trace that contradicted itself is exit 1
+      // as timeline: the page is written and the warning says the trace contradicted itself
       if (findings.errors > 0) {
-        warn(`the trace contradicted itself ${findings.errors} time${findings.errors === 1 ? "" : "s"} (${Object.keys(findings.byCode).join(", ")}); vsched convert lists them in manifest.json`);
-        process.exitCode = EXIT.findings;
+        const args = { count: findings.errors, codes: Object.keys(findings.byCode).join(", ") };
+        warn(formatFinding({ code: "REPORT_ENGINE_ERRORS", args }), { code: "REPORT_ENGINE_ERRORS" });
       }
     });
 }
