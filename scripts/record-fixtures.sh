@@ -147,7 +147,7 @@ record reused-ids-priority "$NEW" "${REUSE[@]}" --priority-classes 0,1,2 --polic
 record reused-ids-async "$NEW" "${REUSE[@]}" --async-scheduling
 
 # Client-chosen request ids that are hostile to HTML/CSV renderers (vLLM takes them from
-# X-Request-Id): script-closing tags, attribute breakouts, line separators and a 1 MB id.
+# X-Request-Id): script-closing tags, attribute breakouts, line separators and a 1 MB id (10^6 characters).
 # The id file is generated here (deterministic gzip), then the harness uses it verbatim.
 if wanted hostile-ids; then
   python3 - <<'PY'
@@ -155,7 +155,9 @@ import gzip, json
 ids = ["</script><script>window.__pwned='script'</script>",
        '"><img src=x onerror="window.__pwned=\'img\'">',
        "<!-- \u2028\u2029 & &amp; ${x} `tick` '\"",
-       "</SCRIPT " + "L" * (1 << 20) + " <script>window.__pwned='long'</script>"]
+       "</SCRIPT {} <script>window.__pwned='long'</script>"]
+# a 1 MB id (10^6 characters), under the reader's 1 MiB cap on ids
+ids[3] = ids[3].format("L" * (10**6 - len(ids[3]) + 2))
 ids += [f"plain-{i}" for i in range(len(ids), 12)]
 with open("fixtures/data/hostile-request-ids.jsonl.gz", "wb") as raw:
     with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
