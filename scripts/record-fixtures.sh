@@ -167,8 +167,7 @@ fi
 record hostile-ids "$NEW" --workload synthetic --n 12 --rate 40 --prompt-len fixed:48 --output-len fixed:3 \
   --request-ids fixtures/data/hostile-request-ids.jsonl.gz --max-num-seqs 2 --max-num-batched-tokens 256 \
   --num-blocks 64 --no-enable-prefix-caching --gzip --cost splitwise:llama2-70b:a100-80gb:8
-# the 1 MB id sits in vLLM's queue listing at every step: 6 MB of oracle, kept compressed
-if wanted hostile-ids; then gzip -n -9 -f fixtures/hostile-ids/oracle.jsonl; fi
+# (--gzip compresses the oracle too: the 1 MB id sits in vLLM's queue listing at every step)
 
 # A second data-parallel rank (dp_rank 1): with kv-pressure-preempt (rank 0) it makes a
 # two-rank run for the multi-rank views (vsched report, timeline).

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data-parallel rank the scheduler reports (traces of several ranks for multi-rank tests)")
     r.add_argument("--level", choices=["full", "summary"], default="full")
     r.add_argument("--max-steps", type=int, default=None)
-    r.add_argument("--gzip", action="store_true", help="gzip the trace")
+    r.add_argument("--gzip", action="store_true", help="gzip the trace and oracle.jsonl")
     r.add_argument("--no-recipe", dest="recipe", action="store_false", help="do not write recipe.json")
     r.add_argument("--force", action="store_true", help="delete earlier *.jsonl[.gz] and recipe.json in --out first")
     return p
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.force:
         for old in [*out.glob("*.jsonl"), *out.glob("*.jsonl.gz"), out / "recipe.json"]:
             old.unlink(missing_ok=True)
-    oracle = out / "oracle.jsonl"
+    oracle = out / ("oracle.jsonl.gz" if a.gzip else "oracle.jsonl")  # --gzip: the oracle too
     pid = a.pid if a.pid is not None else (1 if a.clock == "virtual" else None)
     res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
               max_steps=a.max_steps, gzip=a.gzip, pid=pid, dp_rank=a.dp_rank)
