@@ -3,6 +3,7 @@
 // a vLLM v1 scheduler in steady state at max_num_seqs=256 running and ~1,000 waiting.
 //
 //   node bench/gen-trace.mjs [--mb 1024] [--out bench/out/trace-1024mb.jsonl] [--seed 1]
+//   node bench/gen-trace.mjs --steps 1000000 --running 4 --waiting 4   (a long, lean run: 1 M steps)
 //
 // Model (what the real Scheduler does, simplified only where it does not change the
 // record mix): running requests are scheduled first, each given min(need, budget)
@@ -28,8 +29,9 @@ const OUT = opt("out", path.join("bench", "out", `trace-${MB}mb.jsonl`));
 const SEED = Number(opt("seed", 1));
 const TARGET_BYTES = MB * 1e6;
 
-const MAX_NUM_SEQS = 256;
-const WAITING_TARGET = 1000;
+const MAX_NUM_SEQS = Number(opt("running", 256));
+const WAITING_TARGET = Number(opt("waiting", 1000));
+const MAX_STEPS = Number(opt("steps", Infinity));
 const BUDGET = 8192;
 const BLOCK = 16;
 const NUM_GPU_BLOCKS = 120_000;
@@ -124,7 +126,7 @@ for (let i = 0; i < WAITING_TARGET + MAX_NUM_SEQS; i++) await arrive();
 let step = 0;
 let steps = 0;
 let stepBytesStart = 0;
-while (bytes + buf.length < TARGET_BYTES) {
+while (opt("steps", null) !== null ? steps < MAX_STEPS : bytes + buf.length < TARGET_BYTES) {
   if (step === 200) stepBytesStart = bytes + buf.length;
   const tStart = (t += randInt(50_000, 150_000));
   let budget = BUDGET;

@@ -11,6 +11,20 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
 const outfile = path.join(root, "dist", "cli.js");
 
+// `import text from "x?raw"` (as vite and vitest read it): the file's text, for the assets the
+// HTML report inlines (uPlot, its page script), so dist/cli.js needs no file beside it.
+const rawPlugin = {
+  name: "raw",
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, async (args) => {
+      const r = await b.resolve(args.path.slice(0, -4), { kind: "import-statement", resolveDir: args.resolveDir });
+      if (r.errors.length) return { errors: r.errors };
+      return { path: r.path, namespace: "raw" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "raw" }, (args) => ({ contents: readFileSync(args.path, "utf8"), loader: "text" }));
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: ["src/cli/main.ts"],
@@ -22,6 +36,9 @@ const result = await build({
   write: false,
   logLevel: "warning",
   legalComments: "none",
+  plugins: [rawPlugin],
+  // loaded only by report --png and only where installed (a devDependency: tests and --png drive Chromium)
+  external: ["playwright-core"],
   define: { __VSCHED_VERSION__: JSON.stringify(pkg.version) },
   // CJS dependencies (ndjson, papaparse) call require(); give the ESM bundle one.
   banner: {

@@ -157,6 +157,34 @@ KNOWN_LINEAR=(--workload azure --azure-kind conv --n 80 --time-scale 4 --max-out
 record known-linear "$NEW" "${KNOWN_LINEAR[@]}" --max-num-seqs 16
 record known-linear-async "$NEW" "${KNOWN_LINEAR[@]}" --max-num-seqs 16 --async-scheduling
 record known-linear-seqs6 "$NEW" "${KNOWN_LINEAR[@]}" --max-num-seqs 6
+# Client-chosen request ids that are hostile to HTML/CSV renderers (vLLM takes them from
+# X-Request-Id): script-closing tags, attribute breakouts, line separators and a 1 MB id (10^6 characters).
+# The id file is generated here (deterministic gzip), then the harness uses it verbatim.
+if wanted hostile-ids; then
+  python3 - <<'PY'
+import gzip, json
+ids = ["</script><script>window.__pwned='script'</script>",
+       '"><img src=x onerror="window.__pwned=\'img\'">',
+       "<!-- \u2028\u2029 & &amp; ${x} `tick` '\"",
+       "</SCRIPT {} <script>window.__pwned='long'</script>"]
+# a 1 MB id (10^6 characters), under the reader's 1 MiB cap on ids
+ids[3] = ids[3].format("L" * (10**6 - len(ids[3]) + 2))
+ids += [f"plain-{i}" for i in range(len(ids), 12)]
+with open("fixtures/data/hostile-request-ids.jsonl.gz", "wb") as raw:
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+        f.write("".join(json.dumps(i) + "\n" for i in ids).encode())
+PY
+fi
+record hostile-ids "$NEW" --workload synthetic --n 12 --rate 40 --prompt-len fixed:48 --output-len fixed:3 \
+  --request-ids fixtures/data/hostile-request-ids.jsonl.gz --max-num-seqs 2 --max-num-batched-tokens 256 \
+  --num-blocks 64 --no-enable-prefix-caching --gzip --cost splitwise:llama2-70b:a100-80gb:8
+# (--gzip compresses the oracle too: the 1 MB id sits in vLLM's queue listing at every step)
+
+# A second data-parallel rank (dp_rank 1): with kv-pressure-preempt (rank 0) it makes a
+# two-rank run for the multi-rank views (vsched report, timeline).
+record dp-rank-1 "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 8 --max-output-tokens 32 \
+  --max-prompt-tokens 1024 --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 256 \
+  --no-enable-prefix-caching --dp-rank 1 --request-id-prefix rank1- --cost splitwise:llama2-70b:a100-80gb:8
 
 # -- check ---------------------------------------------------------------------------------
 if [ "$check" = 1 ]; then

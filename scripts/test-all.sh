@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-node.sh
+bash scripts/setup-browser.sh >/dev/null   # Chromium for test/browser (vsched report)
 npx tsc --noEmit
 npx vitest run
 for version in ${VSCHED_VLLM_VERSIONS:-0.33.0 0.11.0}; do

@@ -254,3 +254,20 @@ def test_fixture_recipes_point_at_the_repo_slices():
             assert hashlib.sha256((REPO / rel).read_bytes()).hexdigest() == sha, (r, rel)
         for out in recipe["outputs"]:
             assert (REPO / out).exists(), (r, out)
+
+
+def test_request_ids_file_replaces_ids_in_arrival_order(tmp_path):
+    from vsched_emitter.harness.__main__ import with_request_ids
+    specs = wl.synthetic(n=3, rate=math.inf, prompt_len="fixed:8", output_len="fixed:2", seed=0)
+    hostile = ["</script><script>x()</script>", '"><img src=x onerror=y()>', "a\u2028b\nc"]
+    f = tmp_path / "ids.jsonl"
+    f.write_text("".join(json.dumps(i) + "\n" for i in hostile))
+    out = with_request_ids(specs, f)
+    assert [s.req_id for s in out] == hostile
+    assert [s.prompt_token_ids for s in out] == [s.prompt_token_ids for s in specs]
+    f.write_text(json.dumps("only-one") + "\n")
+    with pytest.raises(ValueError, match="1 ids for 3 requests"):
+        with_request_ids(specs, f)
+    f.write_text("3\n")
+    with pytest.raises(ValueError, match="non-empty JSON string"):
+        with_request_ids(specs, f)

@@ -103,6 +103,10 @@ export const CODES = {
   SIM_HARNESS_FAILED: { severity: "input", section: "input", where: "the harness", meaning: "vsched simulate: the harness exited non-zero; its last stderr line is quoted (e.g. a prompt that needs more KV blocks than a changed num_gpu_blocks)", args: "" },
   SIM_MULTI_RANK: { severity: "input", section: "input", where: "inputs", meaning: "vsched simulate: several trace files (data-parallel ranks); simulate replays one scheduler", args: "" },
   SIM_NO_REQUESTS: { severity: "input", section: "input", where: "inputs", meaning: "vsched simulate: the run has no requests to replay", args: "" },
+  REPORT_CHROMIUM_MISSING: { severity: "input", section: "input", where: "environment", meaning: "vsched report --png: no Chromium at `$VSCHED_CHROMIUM` or `/usr/bin/chromium` (`scripts/setup-browser.sh` installs Debian's); checked before any work", args: "" },
+  REPORT_PLAYWRIGHT_MISSING: { severity: "input", section: "input", where: "environment", meaning: "vsched report --png drives Chromium with the npm package playwright-core, which is not installed", args: "" },
+  REPORT_WRITE_FAILED: { severity: "input", section: "input", where: "path", meaning: "vsched report: the HTML file cannot be written (the OS error code says why); nothing is left behind", args: "" },
+  REPORT_ENGINE_ERRORS: { severity: "warning", section: "command", where: "inputs", meaning: "vsched report: replaying the trace raised engine errors (convert would exit 1); the page shows the engine's reading of it", args: "`count`, `codes`" },
 } as const satisfies Record<string, CodeEntry>;
 
 export type Code = keyof typeof CODES;

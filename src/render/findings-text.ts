@@ -103,6 +103,8 @@ const OTHER_CODES: Record<string, Wording> = {
     `per_iteration_requests is incomplete (convert --iteration-requests ${v(a.which)} --iteration-requests-every ${v(a.every)}): context-token features are 0 where rows are missing`,
   TIMELINE_ENGINE_ERRORS: (a) =>
     `the trace contradicts itself in ${plural(a.count, "place")} (engine errors): the timeline shows the engine's reading; vsched validate ${v(a.inputs)} lists them`,
+  REPORT_ENGINE_ERRORS: (a) =>
+    `the trace contradicts itself in ${plural(a.count, "place")} (engine errors: ${v(a.codes)}): the page shows the engine's reading; vsched validate lists them`,
 };
 
 const ALL: Record<string, Wording> = { ...OTHER_CODES, ...RAW_CODES, ...LOGS_CODES };

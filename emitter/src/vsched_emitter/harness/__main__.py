@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--eos-fraction", type=float, default=0.0, help="fraction that sample EOS before max_tokens")
     w.add_argument("--lora-ids", type=_ints, default=())
     w.add_argument("--lora-fraction", type=float, default=1.0)
+    w.add_argument("--request-id-prefix", default="", help="prepended to every request id")
+    w.add_argument("--request-ids", default=None, metavar="FILE",
+                   help="JSON Lines file (.gz accepted), one JSON string per line: the i-th request in arrival "
+                        "order gets the i-th id instead of its index (client-chosen ids, e.g. hostile ones)")
     w.add_argument("--reuse-ids", type=int, default=0,
                    help="the last N requests (by arrival) take the ids of the first N: vLLM lets a finished id be "
                         "used again; one whose id is still live is handed over when that request finishes")
@@ -133,9 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pid", type=int, default=None,
                    help="process id the emitter records (trace file name and header); default 1 with the "
                         "virtual clock so traces are byte-reproducible, the real pid otherwise")
+    r.add_argument("--dp-rank", type=int, default=0,
+                   help="data-parallel rank the scheduler reports (traces of several ranks for multi-rank tests)")
     r.add_argument("--level", choices=["full", "summary"], default="full")
     r.add_argument("--max-steps", type=int, default=None)
-    r.add_argument("--gzip", action="store_true", help="gzip the trace")
+    r.add_argument("--gzip", action="store_true", help="gzip the trace and oracle.jsonl")
     r.add_argument("--no-recipe", dest="recipe", action="store_false", help="do not write recipe.json")
     r.add_argument("--force", action="store_true", help="delete earlier *.jsonl[.gz] and recipe.json in --out first")
     return p
@@ -179,6 +185,10 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
                       output_scale=a.output_scale)
         specs = workloads.mooncake(**params, **common)
         data = workloads.MOONCAKE_FILES[a.mooncake_kind]
+    if a.request_ids:
+        specs = with_request_ids(specs, Path(a.request_ids))
+    if a.request_id_prefix:
+        specs = [dataclasses.replace(s, req_id=a.request_id_prefix + s.req_id) for s in specs]
     desc = {"source": a.workload, **{k: v for k, v in params.items()}, "seed": a.seed,
             "max_prompt_tokens": a.max_prompt_tokens, "max_output_tokens": a.max_output_tokens,
             "extras": dataclasses.asdict(extras)}
@@ -190,7 +200,22 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
     files = []
     if data is not None:
         files.append(Path(a.data_file) if a.data_file else Path(a.data_dir or workloads.default_data_dir()) / data)
+    if a.request_ids:
+        desc["request_ids"] = _rel(a.request_ids)
+        files.append(Path(a.request_ids))
     return specs, {"workload": desc, "data_files": files}
+
+
+def with_request_ids(specs: list, path: Path) -> list:
+    """vLLM takes request ids from clients (X-Request-Id), so they can hold anything; this
+    replaces the workload's index ids with the ones in ``path`` to record such traces."""
+    with _open(path) as f:
+        ids = [json.loads(line) for line in f if line.strip()]
+    if any(not isinstance(i, str) or not i for i in ids):
+        raise ValueError(f"{path}: every line must be a non-empty JSON string")
+    if len(ids) < len(specs):
+        raise ValueError(f"{path}: {len(ids)} ids for {len(specs)} requests")
+    return [dataclasses.replace(s, req_id=i) for s, i in zip(specs, ids)]
 
 
 def _open(path: Path):
@@ -295,10 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.force:
         for old in [*out.glob("*.jsonl"), *out.glob("*.jsonl.gz"), out / "recipe.json"]:
             old.unlink(missing_ok=True)
-    oracle = out / "oracle.jsonl"
+    oracle = out / ("oracle.jsonl.gz" if a.gzip else "oracle.jsonl")  # --gzip: the oracle too
     pid = a.pid if a.pid is not None else (1 if a.clock == "virtual" else None)
     res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
-              max_steps=a.max_steps, gzip=a.gzip, pid=pid)
+              max_steps=a.max_steps, gzip=a.gzip, pid=pid, dp_rank=a.dp_rank)
     trace_files = [Path(p) for p in (res.trace_files or [])]
     summary = summarize_trace(trace_files)
     if a.recipe:

@@ -338,7 +338,8 @@ def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
 
 def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, trace_dir: Path | None,
         level: str = "full", clock: str = "virtual", oracle_path: Path | None = None,
-        max_steps: int | None = None, gzip: bool = False, pid: int | None = None) -> RunResult:
+        max_steps: int | None = None, gzip: bool = False, pid: int | None = None,
+        dp_rank: int = 0) -> RunResult:
     from vsched_emitter import env, hooks
 
     specs = sorted(specs, key=lambda s: s.arrival_s)  # stable: ties keep the given order
@@ -346,6 +347,10 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
     if level not in ("full", "summary"):
         raise ValueError(f"level must be 'full' or 'summary', not {level!r}")
     vc = build_vllm_config(knobs)  # before the virtual clock: the first build is slow and untimed
+    if dp_rank:  # the rank a data-parallel engine core would have; the emitter records it
+        vc.parallel_config.data_parallel_rank = dp_rank
+        if hasattr(vc.parallel_config, "data_parallel_index"):
+            vc.parallel_config.data_parallel_index = dp_rank
     saved_env = {k: os.environ.get(k) for k in env.ALL_VARS}
     the_clock = make_clock(clock)
     sched = None

@@ -30,7 +30,9 @@ Records are written by the driver, never by the emitter.
 """
 from __future__ import annotations
 
+import gzip
 import inspect
+import io
 import json
 from pathlib import Path
 
@@ -196,6 +198,9 @@ class Oracle:
 
     def write(self, meta: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "w", encoding="utf-8") as f:
+        # a .gz path is written gzipped (mtime 0: byte-reproducible), e.g. for ids of a megabyte
+        raw = open(self.path, "wb")
+        f = io.TextIOWrapper(gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if self.path.suffix == ".gz" else raw, encoding="utf-8")
+        with raw, f:
             for rec in [meta, *self.steps, *self.request_records()]:
                 f.write(json.dumps(rec, separators=(",", ":")) + "\n")

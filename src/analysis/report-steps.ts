@@ -1,0 +1,113 @@
+import type { TableRow } from "../tables/types.js";
+import { Indexed } from "./report-arrays.js";
+import type { RankSeries } from "./report-types.js";
+
+type F64 = Indexed<Float64Array>;
+type F32 = Indexed<Float32Array>;
+
+/** Per-step series of one rank, filled from per_iteration rows and waiting rows in any order. */
+class RankCollector {
+  readonly start: F64 = new Indexed(Float64Array, NaN);
+  readonly schedule: F64 = new Indexed(Float64Array, NaN);
+  readonly forward: F64 = new Indexed(Float64Array, NaN);
+  readonly duration: F64 = new Indexed(Float64Array, NaN);
+  readonly endT: F64 = new Indexed(Float64Array, NaN);
+  readonly f32 = {
+    prefill_reqs: new Indexed(Float32Array),
+    decode_reqs: new Indexed(Float32Array),
+    total_tokens: new Indexed(Float32Array),
+    prefill_tokens: new Indexed(Float32Array),
+    decode_tokens: new Indexed(Float32Array),
+    kv_utilization: new Indexed(Float32Array, NaN),
+    running: new Indexed(Float32Array),
+    waiting: new Indexed(Float32Array),
+    preempted: new Indexed(Float32Array),
+    admitted: new Indexed(Float32Array),
+    completed: new Indexed(Float32Array),
+  } satisfies Record<string, F32>;
+  readonly causes = new Map<string, F32>();
+  steps = 0;
+}
+
+const nanIfNull = (v: number | null): number => (v === null ? NaN : v);
+
+/** Collects every rank's per-step series; the time of a step is its start_time. */
+export class StepCollector {
+  private readonly ranks = new Map<number, RankCollector>();
+  waitingRows = 0;
+
+  private rank(r: number): RankCollector {
+    let c = this.ranks.get(r);
+    if (!c) this.ranks.set(r, (c = new RankCollector()));
+    return c;
+  }
+
+  iteration(row: TableRow<"per_iteration">): void {
+    const c = this.rank(row.dp_rank);
+    const i = row.iteration_id;
+    c.steps = Math.max(c.steps, i + 1);
+    c.start.set(i, row.start_time);
+    c.schedule.set(i, row.scheduling_overhead);
+    c.forward.set(i, nanIfNull(row.forward_duration));
+    c.duration.set(i, nanIfNull(row.duration));
+    c.endT.set(i, nanIfNull(row.end_time));
+    c.f32.prefill_reqs.set(i, row.num_prefill_reqs);
+    c.f32.decode_reqs.set(i, row.num_decode_reqs);
+    c.f32.total_tokens.set(i, row.total_tokens);
+    c.f32.prefill_tokens.set(i, row.prefill_tokens);
+    c.f32.decode_tokens.set(i, row.decode_tokens);
+    c.f32.kv_utilization.set(i, row.kv_cache_total > 0 ? row.kv_cache_used / row.kv_cache_total : NaN);
+    c.f32.running.set(i, row.running_count);
+    c.f32.waiting.set(i, row.waiting_count);
+    c.f32.preempted.set(i, row.preempted_count);
+    c.f32.admitted.set(i, row.admitted_count + row.resumed_count);
+    c.f32.completed.set(i, row.completed_count);
+  }
+
+  /** a waiting or preempted row: one request waiting for its cause at this step */
+  waiting(rank: number, iteration: number, cause: string): void {
+    this.waitingRows++;
+    const c = this.rank(rank);
+    let s = c.causes.get(cause);
+    if (!s) c.causes.set(cause, (s = new Indexed(Float32Array)));
+    s.add(iteration, 1);
+  }
+
+  /** time of a step's start, or of its end for the step after the last one */
+  stepTime(rank: number, iteration: number): number {
+    const c = this.ranks.get(rank);
+    if (!c) return NaN;
+    const t = c.start.get(iteration);
+    if (!Number.isNaN(t)) return t;
+    return c.endT.get(iteration - 1);
+  }
+
+  result(withCauses: boolean): RankSeries[] {
+    return [...this.ranks.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([dp_rank, c]) => {
+        const n = c.steps;
+        const f = (k: keyof RankCollector["f32"]) => c.f32[k].toArray(n);
+        return {
+          dp_rank,
+          steps: n,
+          start_ns: c.start.toArray(n),
+          schedule_ns: c.schedule.toArray(n),
+          forward_ns: c.forward.toArray(n),
+          duration_ns: c.duration.toArray(n),
+          prefill_reqs: f("prefill_reqs"),
+          decode_reqs: f("decode_reqs"),
+          total_tokens: f("total_tokens"),
+          prefill_tokens: f("prefill_tokens"),
+          decode_tokens: f("decode_tokens"),
+          kv_utilization: f("kv_utilization"),
+          running: f("running"),
+          waiting: f("waiting"),
+          preempted: f("preempted"),
+          admitted: f("admitted"),
+          completed: f("completed"),
+          waiting_by_cause: withCauses ? [...c.causes.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([cause, s]) => ({ cause, counts: s.toArray(n) })) : null,
+        };
+      });
+  }
+}

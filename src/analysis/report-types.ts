@@ -1,0 +1,144 @@
+import type { Summary } from "./summary-types.js";
+
+/**
+ * What `vsched report` shows, as plain data (times in ns; series as typed arrays so a
+ * million steps stay compact; NaN where a value is unknown). The HTML renderer turns it
+ * into one page; --png and the tests read the same object.
+ */
+export interface ReportData {
+  report_format: 1;
+  title: string;
+  /** the logs directory or first trace, as given */
+  label: string;
+  /** the object `vsched summary --json` prints: every figure the page shows that it holds */
+  summary: Summary;
+  /** seed 002's basic statistics that the summary does not hold, computed from the step series */
+  statistics: Seed002Statistics;
+  ranks: RankSeries[];
+  requests: RequestTable;
+  lanes: Lanes;
+  fairness: Fairness;
+  distributions: Distributions;
+  predictions: Predictions | null;
+  /** stable codes for what the page cannot show (wording in the renderer) */
+  notes: string[];
+}
+
+export interface Seed002Statistics {
+  batches: number;
+  schedule_ns: { mean: number | null; min: number | null; max: number | null; p95: number | null };
+  model_run_ns: { mean: number | null; p95: number | null };
+  /** Σ total_tokens / Σ step duration, per second (seed 002's "average tokens/s") */
+  scheduled_tokens_per_s: number | null;
+  /** decode tokens per decoding request, over steps that decoded (per-step mean, then min/max over steps) */
+  decode_chunks: { mean_tokens: number | null; min_tokens: number | null; max_tokens: number | null };
+}
+
+/** per-step series of one data-parallel rank, indexed by iteration id */
+export interface RankSeries {
+  dp_rank: number;
+  steps: number;
+  start_ns: Float64Array;
+  schedule_ns: Float64Array;
+  forward_ns: Float64Array;
+  duration_ns: Float64Array;
+  prefill_reqs: Float32Array;
+  decode_reqs: Float32Array;
+  total_tokens: Float32Array;
+  prefill_tokens: Float32Array;
+  decode_tokens: Float32Array;
+  kv_utilization: Float32Array;
+  running: Float32Array;
+  waiting: Float32Array;
+  preempted: Float32Array;
+  admitted: Float32Array;
+  completed: Float32Array;
+  /** requests waiting for each cause at each step (only causes that occur); null without waiting rows */
+  waiting_by_cause: { cause: string; counts: Float32Array }[] | null;
+}
+
+/** One row per request, column-wise; `index` ties lanes and fairness entries to rows. */
+export interface RequestTable {
+  /** requests in the run */
+  total: number;
+  /** rows embedded (all, or the `cap` most interesting when the run is larger) */
+  ids: string[];
+  dp_rank: Float32Array;
+  arrival_ns: Float64Array;
+  ttft_ns: Float64Array;
+  e2e_ns: Float64Array;
+  waiting_ns: Float64Array;
+  preemptions: Float32Array;
+  output_tokens: Float32Array;
+  /** index into `causes`, -1 when it never waited */
+  dominant_cause: Int32Array;
+  causes: string[];
+  /** index into `finish_reasons` */
+  finish_reason: Uint8Array;
+  finish_reasons: string[];
+  /** how rows were chosen when not all are embedded */
+  selection: "all" | "top";
+}
+
+/**
+ * Each embedded request's state history: segments [start, end) in run time with a code
+ * (index into `codes`: lane states then waiting causes), and its queue positions while
+ * waiting (kept when the position changes by at least `queue_change_kept`).
+ */
+export interface Lanes {
+  codes: string[];
+  seg_request: Uint32Array;
+  seg_start_ns: Float64Array;
+  seg_end_ns: Float64Array;
+  seg_code: Uint8Array;
+  queue_request: Uint32Array;
+  queue_t_ns: Float64Array;
+  queue_position: Float32Array;
+  queue_change_kept: number;
+  /** lanes with more segments are redrawn at this many equal spans of the request's life */
+  max_segments: number;
+  compacted_requests: number;
+  /** embedded rows whose lanes were compacted */
+  compacted_rows: Uint32Array;
+}
+
+export interface Fairness {
+  /** longest continuous waits, longest first: [row index, ns] */
+  longest_waits: { request: number; wait_ns: number }[];
+  /** requests whose queue trajectories are drawn (the longest waiters) */
+  trajectories: number[];
+  service_rate: Histogram;
+}
+
+export interface Histogram {
+  /** bin edges (n+1) and counts (n) */
+  edges: Float64Array;
+  counts: Float64Array;
+  total: number;
+}
+
+/** quantile points (p in 0..1, value) and a histogram of one latency over completed requests */
+export interface Distribution {
+  count: number;
+  cdf_p: Float64Array;
+  cdf_v: Float64Array;
+  histogram: Histogram;
+}
+
+export interface Distributions {
+  ttft: Distribution;
+  tpot: Distribution;
+  itl: Distribution | null;
+  queue_time: Distribution;
+  e2e: Distribution;
+  schedule: Distribution;
+  model_run: Distribution;
+  /** schedule vs model-run per step: points below the density threshold, else a 2-D histogram */
+  scatter: { kind: "points"; x: Float32Array; y: Float32Array } | { kind: "density"; nx: number; ny: number; x_max: number; y_max: number; counts: Float32Array };
+}
+
+export interface Predictions {
+  /** predicted remaining tokens and output tokens of completed requests, paired */
+  predicted: Float32Array;
+  actual: Float32Array;
+}

@@ -1,0 +1,67 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Papa from "papaparse";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { ROOT, runCli } from "../helpers/golden.js";
+
+export const CHROMIUM = process.env.VSCHED_CHROMIUM ?? "/usr/bin/chromium";
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** No skip: a machine without Chromium fails with the fix. */
+export async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM}: run 'bash scripts/setup-browser.sh' (apt-get install chromium) or set VSCHED_CHROMIUM`);
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
+
+export const tmpDir = (): string => mkdtempSync(path.join(os.tmpdir(), "vsched-report-"));
+
+export interface Opened {
+  page: Page;
+  /** console errors and warnings, uncaught exceptions */
+  problems: string[];
+  /** every request the page made besides loading its own file */
+  requests: string[];
+}
+
+export async function openReport(browser: Browser, file: string): Promise<Opened> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems: string[] = [];
+  const requests: string[] = [];
+  const self = `file://${file}`;
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("request", (r) => {
+    if (r.url() !== self) requests.push(r.url());
+  });
+  await page.goto(self);
+  await page.waitForSelector("body[data-ready]", { timeout: 30_000 });
+  return { page, problems, requests };
+}
+
+/** vsched CLI run that must succeed */
+export async function cli(args: string[]): Promise<string> {
+  const r = await runCli(args, { timeoutMs: 120_000 });
+  if (r.exitCode !== 0) throw new Error(`vsched ${args.join(" ")} exited ${r.exitCode}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function readCsv(file: string): Record<string, unknown>[] {
+  return Papa.parse<Record<string, unknown>>(readFileSync(file, "utf8"), { header: true, dynamicTyping: true, skipEmptyLines: true }).data;
+}
+
+export const fixture = (...p: string[]): string => path.join(ROOT, "fixtures", ...p);
+
+export function get(obj: unknown, key: string): unknown {
+  return key.split(".").reduce<unknown>((o, k) => (o === null || o === undefined ? null : (o as Record<string, unknown>)[k]), obj);
+}
+
+/** type-7 quantile (numpy's default), written here independently of src/report/stats.ts */
+export function q7(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const h = (s.length - 1) * q;
+  const lo = Math.floor(h);
+  return s[lo] + (h - lo) * (s[Math.min(lo + 1, s.length - 1)] - s[lo]);
+}
