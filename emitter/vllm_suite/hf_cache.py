@@ -109,7 +109,11 @@ MODELS = {
 
 
 def _digest() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    """This file and the transformers that writes the tokenizer files (their format changes
+    across majors) decide the cache's contents."""
+    import transformers
+
+    return hashlib.sha256(Path(__file__).read_bytes() + transformers.__version__.encode()).hexdigest()[:12]
 
 
 def build(hf_home: Path) -> Path:

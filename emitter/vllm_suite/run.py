@@ -51,6 +51,28 @@ class Unrunnable(Exception):
 
 PLATFORM_DIST = "vsched_suite_cpu_platform-0.1.dist-info"
 
+#: Packages put ahead of the venv's (``pip install --no-deps --target``, cached per version) for
+#: a vLLM whose venv resolved a dependency newer than it works with. vLLM 0.11 requires only
+#: ``transformers>=4.55.2``, so its venv has transformers 5, where the tokenizer attribute
+#: 0.11's ``get_cached_tokenizer`` reads (``all_special_tokens_extended``) no longer exists:
+#: every test that initialises a tokenizer fails. These are the releases of 0.11's time.
+EXTRAS = {
+    "0.11.": ("transformers==4.57.1", "tokenizers==0.22.1", "huggingface_hub==0.35.3"),
+}
+
+
+def extras_dir(version: str, python: str) -> Path | None:
+    pins = next((v for k, v in EXTRAS.items() if version.startswith(k)), None)
+    if pins is None:
+        return None
+    d = fetch.cache_root() / f"vllm-suite-extras-{version}"
+    stamp = d / ".ready"
+    if not (stamp.exists() and stamp.read_text().split() == list(pins)):
+        shutil.rmtree(d, ignore_errors=True)
+        fetch._pip(python, "install", "--no-deps", "--no-warn-conflicts", "--target", str(d), *pins)
+        stamp.write_text("\n".join(pins) + "\n")
+    return d
+
 
 def platform_plugin_dir() -> Path:
     """A directory holding vsched_suite_cpu_platform.py and the dist-info that registers it as
@@ -65,10 +87,11 @@ def platform_plugin_dir() -> Path:
     return d
 
 
-def suite_env(version: str, tree: Path, hf_home: Path) -> dict:
+def suite_env(version: str, tree: Path, hf_home: Path, extras: Path | None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLLM_SCHEDULER_")}
+    path = [str(EMITTER_SRC), str(HERE), str(tree), str(platform_plugin_dir())]
     env.update(
-        PYTHONPATH=os.pathsep.join([str(EMITTER_SRC), str(HERE), str(tree), str(platform_plugin_dir())]),
+        PYTHONPATH=os.pathsep.join(([str(extras)] if extras else []) + path),
         VSCHED_SUITE_EMITTER=str(EMITTER_SRC / "vsched_emitter"),
         HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
         VLLM_TARGET_DEVICE="cpu",
@@ -182,10 +205,12 @@ def main(argv=None) -> int:
         for sub in ("traces", "converted"):
             shutil.rmtree(work / sub, ignore_errors=True)
         tree = fetch.tests_tree(args.version, args.python, args.tests)
+        extras = extras_dir(args.version, args.python)
         hf_home = fetch.cache_root() / f"vllm-suite-hf-{args.version}"
+        env = suite_env(args.version, tree, hf_home, extras)
+        # made by the transformers the tests will use (its tokenizer files differ across majors)
         subprocess.run([args.python, str(HERE / "hf_cache.py"), str(hf_home)], check=True,
-                       env=dict(os.environ, HF_HUB_OFFLINE="1"), capture_output=True)
-        env = suite_env(args.version, tree, hf_home)
+                       env=env, capture_output=True)
         t_tests, c_tests = time.monotonic(), cpu_seconds()
         runs = run_pytest(args, tree, env, work)
         t_traces, c_traces = time.monotonic(), cpu_seconds()

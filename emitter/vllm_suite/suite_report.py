@@ -8,6 +8,8 @@ OUTCOMES = ("passed", "failed", "error", "skipped")
 
 
 def _match(pattern: str, name: str) -> bool:
+    if pattern.endswith("[*]") and name == pattern[:-3]:
+        return True
     return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]"))
 
 
@@ -66,7 +68,9 @@ def evaluate(runs: dict, traces: dict, exceptions, *, version: str) -> dict:
         status, excused = _classify(rel, test, res, exceptions, version, used)
         per_trace[rel] = {**res, "test": test, "status": status, "excused_by": excused}
     status_counts = Counter(v["status"] for v in per_trace.values())
-    stale = [i for i, e in enumerate(exceptions) if _applies(e, version) and i not in used]
+    ran = set(runs["on"]["tests"])
+    stale = [i for i, e in enumerate(exceptions) if _applies(e, version) and i not in used
+             and any(_match(e.test, t) for t in ran)]
     n_trace_checks = len(per_trace)
     checks_failed = len(par["diffs"]) + status_counts["failed"]
     return {
@@ -97,7 +101,7 @@ def render(r: dict, *, strict_exceptions: bool = False) -> str:
     lines.append(f"  {'tests run':28}{sum(off.values()):>16}{sum(on.values()):>14}")
     for k in OUTCOMES:
         lines.append(f"  {k:28}{off[k]:>16}{on[k]:>14}")
-    lines.append(f"  {'pytest wall time (s)':28}{p['seconds']['off']:>16}{p['seconds']['on']:>14}")
+    lines.append(f"  {'pytest wall time (s)':28}{str(p['seconds']['off']):>16}{str(p['seconds']['on']):>14}")
     lines.append(f"  {'outcome differs (must be 0)':28}{len(p['diffs']):>16}{'':>14}")
     for d in p["diffs"][:20]:
         lines.append(f"    {d['test']}: without {d['off']}, with {d['on']}  {d['message'][:120]}")
