@@ -133,8 +133,11 @@ def run_pytest(args, tree: Path, env: dict, work: Path) -> dict:
     return out
 
 
+CLI = [REPO / "bin" / "vsched.js"]  # --cli replaces it (e.g. another branch's build)
+
+
 def _cli(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["node", str(REPO / "bin" / "vsched.js"), *argv], capture_output=True, text=True)
+    return subprocess.run(["node", str(CLI[0]), *argv], capture_output=True, text=True)
 
 
 def check_trace(trace: Path, out: Path) -> dict:
@@ -171,6 +174,8 @@ def check_traces(traces_root: Path, conv_root: Path, jobs: int) -> dict:
     with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
         for f in files:
             rel = f"{f.parent.name}/{f.name}"
+            # parents made here: concurrent converts creating one new parent race on its mkdir
+            (conv_root / f.parent.name).mkdir(parents=True, exist_ok=True)
             tasks[rel] = pool.submit(check_trace, f, conv_root / f.parent.name / f.name.split(".jsonl")[0])
     return {rel: fut.result() for rel, fut in tasks.items()}
 
@@ -192,17 +197,24 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=4, help="concurrent convert/validate processes")
     ap.add_argument("--strict-exceptions", action="store_true", help="an exception that matched nothing fails")
     ap.add_argument("--json", help="write the whole result as JSON here")
+    ap.add_argument("--recheck", action="store_true",
+                    help="with --out of an earlier run: convert and validate its traces again (no pytest)")
+    ap.add_argument("--cli", help="the vsched CLI to check traces with (default: this checkout's bin/vsched.js)")
     args = ap.parse_args(argv)
     args.python = str(Path(args.venv) / "bin" / "python")
+    if args.cli:
+        CLI[0] = Path(args.cli).resolve()
+    if args.recheck and not args.out:
+        ap.error("--recheck needs --out DIR of an earlier run")
     t_start = time.monotonic()
     work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"vsched-vllm-suite-{args.version}-"))
     try:
         if not Path(args.python).exists() or not (Path(args.venv) / ".ready").exists():
             raise Unrunnable(f"no ready venv at {args.venv}")
-        if not (REPO / "dist" / "cli.js").exists():
-            raise Unrunnable("dist/cli.js is missing: run `npm run build` first")
+        if not (CLI[0].parent.parent / "dist" / "cli.js").exists():
+            raise Unrunnable(f"{CLI[0].parent.parent / 'dist' / 'cli.js'} is missing: run `npm run build` first")
         work.mkdir(parents=True, exist_ok=True)
-        for sub in ("traces", "converted"):
+        for sub in ("converted",) if args.recheck else ("traces", "converted"):
             shutil.rmtree(work / sub, ignore_errors=True)
         tree = fetch.tests_tree(args.version, args.python, args.tests)
         extras = extras_dir(args.version, args.python)
@@ -212,7 +224,10 @@ def main(argv=None) -> int:
         subprocess.run([args.python, str(HERE / "hf_cache.py"), str(hf_home)], check=True,
                        env=env, capture_output=True)
         t_tests, c_tests = time.monotonic(), cpu_seconds()
-        runs = run_pytest(args, tree, env, work)
+        if args.recheck:
+            runs = {m: json.loads((work / f"results-{m}.json").read_text()) for m in ("off", "on")}
+        else:
+            runs = run_pytest(args, tree, env, work)
         t_traces, c_traces = time.monotonic(), cpu_seconds()
         traces = check_traces(work / "traces", work / "converted", args.jobs)
         t_end, c_end = time.monotonic(), cpu_seconds()
