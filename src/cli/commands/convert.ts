@@ -3,14 +3,14 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { EngineOptions } from "../../engine/types.js";
 import { resolveInputs } from "../../parse/inputs.js";
 import { planReplay, replay, type ReplayResult } from "../../pipeline/replay.js";
-import { formatFinding } from "../../report/findings-text.js";
-import { CsvTableSet, tableFileName } from "../../report/csv-tables.js";
-import { buildManifest, manifestJson, type ManifestInput } from "../../report/manifest.js";
-import { createProgress, NO_PROGRESS } from "../../report/progress.js";
+import { formatFinding } from "../../render/findings-text.js";
+import { CsvTableSet, tableFileName } from "../../sinks/csv-tables.js";
+import { buildManifest, manifestJson, type ManifestInput } from "../../sinks/manifest.js";
+import { createProgress, NO_PROGRESS } from "../../render/progress.js";
 import { TABLE_NAMES, type TableName } from "../../schema/tables.js";
 import { VERSION } from "../../version.js";
-import { EXIT } from "../errors.js";
-import { progressEnabled, StagedOutputDir, warn } from "../io.js";
+import { EXIT, UsageError } from "../errors.js";
+import { outputError, progressEnabled, StagedOutputDir, warn } from "../io.js";
 
 export interface ConvertOptions {
   inputs: string[];
@@ -68,6 +68,7 @@ function parsePositiveInt(v: string): number {
 export async function runConvert(o: ConvertOptions): Promise<number> {
   const cwd = o.cwd ?? process.cwd();
   const stderr = (o.stderr ?? process.stderr) as NodeJS.WriteStream;
+  if (o.out.trim() === "") throw new UsageError("-o/--out: the output directory must not be empty");
   const plan = await planReplay(await resolveInputs(o.inputs, cwd));
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
@@ -83,6 +84,7 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
   try {
     const result = await replay(plan, o, tables.sink, {
       afterChunk: () => (tables.needsDrain ? tables.drain() : undefined),
+      shouldPause: () => tables.needsDrain,
       onRawBytes: progress.add,
       onWarning: (w) => {
         progress.done();
@@ -109,7 +111,7 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
     progress.done();
     tables.destroy();
     await staged.abort();
-    throw e;
+    throw outputError(e, outDisplay);
   } finally {
     process.off("SIGINT", stopOnSignal);
   }
