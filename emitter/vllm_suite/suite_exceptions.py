@@ -35,12 +35,6 @@ _A = "tests/v1/core/test_async_scheduler.py::"
 
 NO_SCHEDULE = ("update_from_output() with a hand-built SchedulerOutput and no schedule() call at all "
                "(the trace has 0 step records and 1 update); EngineCore only passes outputs of schedule()")
-REUSED_IDS = ("pending engine-fix (issue 7 item 3): a request id reused after its request finished "
-              "(create_requests() called twice, or a new turn with the same id); vLLM allows it")
-STREAMING = ("pending engine-fix (issue 7 item 2): a resumable / streaming-input session is QUEUED "
-             "again for the same request id")
-ARRIVAL = ("pending engine-fix (issue 7 item 4): the test passes arrival_time=1.0, 2.0, ... (not epoch "
-           "seconds), so ttft_from_vllm_arrival exceeds 2^53")
 
 EXCEPTIONS: list[Exception_] = [
     # -- sequences a real engine never produces ------------------------------------------
@@ -51,20 +45,8 @@ EXCEPTIONS: list[Exception_] = [
                    "test_stop_via_update_from_output",
                    "test_update_from_output_routes_multi_position_sampling_masks",
                    "test_update_from_output_routes_sampling_masks_by_request")],
-    # -- pending engine-fix: delete an entry when its fix lands ---------------------------
-    *[Exception_(test, "validate", ("DUPLICATE_REQUEST",), "pending-engine-fix", REUSED_IDS)
-      for test in (_A + "test_prefix_caching_for_multi_turn",
-                   _S + "test_external_prefix_cache_metrics[*]",
-                   _S + "test_kv_connector_basic[*]",
-                   _S + "test_spec_decode_padding_skipped_with_prefill_in_batch")],
-    *[Exception_(test, "validate", ("BATCH_SIZE_MISMATCH", "NEGATIVE_DURATION", "WAIT_SUM_MISMATCH"),
-                 "pending-engine-fix", STREAMING)
-      for test in (_A + "test_resumable_request_handoff",
-                   _S + "test_streaming_lookahead_hashes_follow_recomputed_kv[*]")],
-    *[Exception_(_S + name, "validate", ("CSV_ROW_INVALID",), "pending-engine-fix", ARRIVAL)
-      for name in ("test_priority_scheduling_heap_property",
-                   "test_priority_scheduling_no_preemption_when_space_available",
-                   "test_priority_scheduling_preemption",
-                   "test_priority_scheduling_preemption_when_out_of_kv",
-                   "test_priority_scheduling_preemption_and_resumption_when_out_of_kv[*]")],
+    # -- pending engine-fix: none since engine-fix was merged (issue 7 items 2-4: streaming
+    # sessions, ids reused after finishing, non-epoch arrival_time; 17 traces of 0.33.0 and
+    # 6 of 0.11.0 were listed here until then). Add such entries as
+    #   Exception_(test, "validate", (CODE, ...), "pending-engine-fix", reason)
 ]
