@@ -50,21 +50,27 @@ def _trace(test, convert=0, validate=0, codes=None):
 
 
 def test_a_test_that_only_passes_without_the_emitter_fails_the_gate():
-    r = suite_report.evaluate(_runs({T1: "passed", T2: "passed"}, {T1: "passed", T2: "failed"}), {}, [],
+    r = suite_report.evaluate(_runs({T1: "passed", T2: "passed"}, {T1: "passed", T2: "failed"}), _trace(T1), [],
                               version="0.33.0")
     assert [d["test"] for d in r["parity"]["diffs"]] == [T2]
     assert r["checks"]["failed"] == 1
-    assert r["checks"]["passed"] == 1
+    assert r["checks"]["passed"] == 2
 
 
 def test_a_test_missing_from_one_run_fails_the_gate():
-    r = suite_report.evaluate(_runs({T1: "passed", T2: "passed"}, {T1: "passed"}), {}, [], version="0.33.0")
+    r = suite_report.evaluate(_runs({T1: "passed", T2: "passed"}, {T1: "passed"}), _trace(T1), [], version="0.33.0")
     assert r["checks"]["failed"] == 1
 
 
+def test_no_trace_at_all_fails_the_gate():
+    r = suite_report.evaluate(_runs({T1: "passed"}, {T1: "passed"}), {}, [], version="0.33.0")
+    assert r["checks"]["failed"] == 1 and r["no_traces"]
+
+
 def test_failing_in_both_runs_is_parity():
-    r = suite_report.evaluate(_runs({T1: "failed"}, {T1: "error"}), {}, [], version="0.33.0")
-    assert r["checks"] == {"passed": 1, "failed": 0, "excepted": 0, "total": 1}
+    r = suite_report.evaluate(_runs({T1: "failed", T2: "passed"}, {T1: "error", T2: "passed"}), _trace(T2), [],
+                              version="0.33.0")
+    assert r["checks"] == {"passed": 3, "failed": 0, "excepted": 0, "total": 3}
 
 
 def test_trace_failures_are_excused_only_by_a_matching_entry():

@@ -72,7 +72,9 @@ def evaluate(runs: dict, traces: dict, exceptions, *, version: str) -> dict:
     stale = [i for i, e in enumerate(exceptions) if _applies(e, version) and i not in used
              and any(_match(e.test, t) for t in ran)]
     n_trace_checks = len(per_trace)
-    checks_failed = len(par["diffs"]) + status_counts["failed"]
+    # an emitter that never recorded would make every trace check vacuous
+    no_traces = int(not per_trace and par["counts"]["on"]["passed"] > 0)
+    checks_failed = len(par["diffs"]) + status_counts["failed"] + no_traces
     return {
         "version": version,
         "parity": par,
@@ -86,6 +88,7 @@ def evaluate(runs: dict, traces: dict, exceptions, *, version: str) -> dict:
         },
         "exceptions_used": {i: sorted(v) for i, v in used.items()},
         "stale": stale,
+        "no_traces": bool(no_traces),
         "exceptions": [e.__dict__ for e in exceptions],
         "checks": {"passed": par["tests"] - len(par["diffs"]) + status_counts["ok"],
                    "failed": checks_failed, "excepted": status_counts["excepted"],
@@ -115,6 +118,8 @@ def render(r: dict, *, strict_exceptions: bool = False) -> str:
               f"  validated         {t['validated']:5}  (vsched validate exit 0 on the converted tables)",
               f"  excepted          {t['excepted']:5}  (suite_exceptions.py, below)",
               f"  failed            {t['failed']:5}"]
+    if r.get("no_traces"):
+        lines.append("    no trace at all although tests passed with the emitter on -- FAIL")
     failed = [(rel, v) for rel, v in r["traces"].items() if v["status"] == "failed"]
     for rel, v in failed[:30]:
         lines.append(f"    {rel}: convert {v['convert']} {v['codes'].get('convert', [])}, "
