@@ -44,7 +44,12 @@ async function ensureDir(dir: string): Promise<void> {
     if (up === p) break;
     p = up;
   }
-  for (const m of missing) await mkdir(m);
+  for (const m of missing) {
+    // another process may create the same parent at the same moment: a directory there is fine
+    await mkdir(m).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST" || !(await lstat(m)).isDirectory()) throw e;
+    });
+  }
 }
 
 /**
