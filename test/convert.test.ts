@@ -189,7 +189,7 @@ describe("manifest findings", () => {
       vschedVersion: "x",
       options: { lenient: false, versionHeader: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true },
       epochZeroNs: 5n,
-      rows: { per_request: 0, per_iteration: 0, per_iteration_requests: 0, events: 0, state_transitions: 0 },
+      rows: { per_request: 0, per_iteration: 0, per_iteration_requests: 0, events: 0, state_transitions: 0, predictions: 0 },
       sources: [],
       warnings: [],
       findings: c,
