@@ -125,14 +125,14 @@ record lora-slots "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 
   --max-output-tokens 32 --max-prompt-tokens 1024 --lora-ids 1,2,3 --lora-fraction 0.8 --max-loras 1 \
   --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 1024 --cost splitwise:llama2-70b:a100-80gb:8
 
-# Seed 003's A/B study (vsched compare): the same 100 Azure conv requests (arrivals 2x
+# Seed 003's A/B study (vsched compare): the same 250 Azure conv requests (arrivals 2x
 # faster, so a backlog builds) under FCFS and under ISRTF (harness/isrtf.py) with three
 # predictors. Every request asks for max_tokens=512 and stops at EOS after its trace length,
 # so max_tokens gives the length away to no predictor. ab-fcfs-jitter1 re-draws only the
-# arrival jitter (a null comparison).
-AB=(--workload azure --azure-kind conv --n 100 --time-scale 2 --max-prompt-tokens 1024
-  --uniform-max-tokens 512 --arrival-jitter 0.5 --max-num-seqs 8 --max-num-batched-tokens 1024
-  --num-blocks 2048 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 --gzip --no-oracle)
+# arrival jitter (a null comparison). Gzipped, without oracle.jsonl, to stay small.
+AB=(--workload azure --azure-kind conv --n 250 --time-scale 2 --max-prompt-tokens 1024
+  --uniform-max-tokens 512 --arrival-jitter 0.5 --max-num-seqs 16 --max-num-batched-tokens 2048
+  --num-blocks 4096 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 --gzip --no-oracle)
 record ab-fcfs "$NEW" "${AB[@]}" --policy fcfs
 record ab-fcfs-jitter1 "$NEW" "${AB[@]}" --policy fcfs --jitter-seed 1
 record ab-isrtf-oracle "$NEW" "${AB[@]}" --policy isrtf --predictor oracle --repredict-every 50
