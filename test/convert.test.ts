@@ -87,7 +87,7 @@ describe("convert", () => {
       "b 500200 1760000000000500200",
       "c 50 1760000000000000050",
     ]);
-    expect(err.text()).toBe("vsched: converted 2 files (5 records) into out/: 3 requests, 0 iterations, 3 rows in 5 tables; 0 warnings\n");
+    expect(err.text()).toBe("vsched: converted 2 files (5 records) into out/: 3 requests, 0 iterations, 3 rows in 6 tables; 0 warnings\n");
   });
 
   it("passes the per_iteration_requests and events options to the engine", async () => {
@@ -128,6 +128,7 @@ describe("convert", () => {
       ["per_iteration_requests.csv", 0],
       ["events.csv", 0],
       ["state_transitions.csv", 3],
+      ["predictions.csv", 0],
     ]);
     expect(m.tables[0].columns[1]).toEqual({ name: "arrival_time", kind: "int", unit: "ns", nullable: false, description: expect.any(String) });
     const src = m.sources[0];
@@ -147,7 +148,7 @@ describe("convert", () => {
       file: "run/rank1.jsonl",
       line: 3,
     });
-    expect(readdirSync(path.join(dir, "out")).sort()).toEqual(["events.csv", "manifest.json", "per_iteration.csv", "per_iteration_requests.csv", "per_request.csv", "state_transitions.csv"]);
+    expect(readdirSync(path.join(dir, "out")).sort()).toEqual(["events.csv", "manifest.json", "per_iteration.csv", "per_iteration_requests.csv", "per_request.csv", "predictions.csv", "state_transitions.csv"]);
     expect(readFileSync(path.join(dir, "out", "state_transitions.csv"), "utf8")).toBe(before);
     await expect(runConvert({ ...defaults, inputs: ["run"], out: "fresh", cwd: dir, quiet: true })).rejects.toThrow();
     expect(readdirSync(path.join(dir, "fresh"))).toEqual([]);
