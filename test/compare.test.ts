@@ -124,6 +124,10 @@ describe("vsched compare (golden transcripts of the built CLI)", () => {
     expect(page).toContain("uPlot");
     expect(page).not.toMatch(/<script[^>]+src=/); // nothing loaded from elsewhere
     expect(page).not.toMatch(/<link[^>]+href=/);
+    // the page's own scripts parse (uPlot and the plotting code)
+    const scripts = [...page.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+    expect(scripts.length).toBe(2);
+    for (const s of scripts) expect(() => new Function(s)).not.toThrow();
   }, 120_000);
 
   it("one run: usage error, exit 2", async () => {
