@@ -211,6 +211,9 @@ def make_queue_class():
         def __iter__(self) -> Iterator:
             return (e[2] for e in sorted(self._heap, key=lambda e: (e[0], e[1])))
 
+        def __reversed__(self) -> Iterator:  # abstract in vLLM 0.11's RequestQueue
+            return (e[2] for e in sorted(self._heap, key=lambda e: (e[0], e[1]), reverse=True))
+
     return ISRTFRequestQueue
 
 
