@@ -28,6 +28,7 @@ vi.mock("../src/engine/index.js", () => ({
             timestamp_epoch_ns: ((options.epochZeroNs ?? 0n) + BigInt(t)).toString(),
             detail: "arrival",
             dp_rank: h.dp_rank,
+            request_instance: 0,
           });
         }
       },
@@ -87,7 +88,7 @@ describe("convert", () => {
       "b 500200 1760000000000500200",
       "c 50 1760000000000000050",
     ]);
-    expect(err.text()).toBe("vsched: converted 2 files (5 records) into out/: 3 requests, 0 iterations, 3 rows in 6 tables; 0 warnings\n");
+    expect(err.text()).toBe("vsched: converted 2 files (5 records) into out/: 3 requests, 0 iterations, 3 rows in 6 tables; 0 warnings, 2 findings (see manifest.json)\n");
   });
 
   it("passes the per_iteration_requests and events options to the engine", async () => {
@@ -183,7 +184,7 @@ describe("convert", () => {
 describe("manifest findings", () => {
   it("counts every engine finding but lists only the first MANIFEST_MAX_FINDINGS", async () => {
     const { FindingTally, MANIFEST_MAX_FINDINGS } = await import("../src/pipeline/finding-tally.js");
-    const { buildManifest } = await import("../src/report/manifest.js");
+    const { buildManifest } = await import("../src/sinks/manifest.js");
     const c = new FindingTally();
     for (let i = 0; i < MANIFEST_MAX_FINDINGS + 5; i++) c.add({ code: i % 2 ? "B_CODE" : "A_CODE", severity: i === 3 ? "error" : "warning", line: i + 1, args: { z: 1, a: 2 } });
     const m = buildManifest({

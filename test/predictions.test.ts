@@ -45,15 +45,15 @@ describe("PredictionLog", () => {
     for (let i = 0; i < MAX_PER_REQUEST + 3; i++) log.add({ type: "prediction", t: i, req: "a", output_tokens: i, predicted_remaining: 5 }, i);
     expect(log.dropped).toBe(3);
     const rows: PredictionRow[] = [];
-    log.complete("a", 10, "stop", (r) => rows.push(r));
+    log.complete("a", 0, 10, "stop", (r) => rows.push(r));
     expect(rows.length).toBe(MAX_PER_REQUEST);
     expect(rows[3]).toMatchObject({ prediction_index: 3, output_tokens_at_prediction: 3, actual_remaining_tokens: 7, finish_reason: "stop" });
     expect(rows[20].actual_remaining_tokens).toBe(0); // never negative
     const later: PredictionRow[] = [];
-    log.complete("a", 10, "stop", (r) => later.push(r));
+    log.complete("a", 0, 10, "stop", (r) => later.push(r));
     expect(later).toEqual([]); // forgotten once emitted
     log.add({ type: "prediction", t: 1, req: "u", output_tokens: 2, predicted_remaining: null }, 1);
-    log.complete("u", 4, "unfinished", (r) => later.push(r));
+    log.complete("u", 0, 4, "unfinished", (r) => later.push(r));
     expect(later[0]).toMatchObject({ actual_remaining_tokens: null, predicted_remaining_tokens: null, final_output_tokens: 4 });
   });
 });

@@ -54,3 +54,22 @@ describe("TableSource: a logs directory and the replay of its trace give the sam
     });
   }
 });
+
+describe("summary reads typed tables: a raw trace gives the same figures as its logs directory", () => {
+  for (const fixture of ["e2e-vllm-cpu", "kv-pressure-preempt", "async-scheduling"]) {
+    it(fixture, async () => {
+      const { computeSummary } = await import("../src/analysis/summary.js");
+      const dir = mkdtempSync(path.join(os.tmpdir(), "vsched-sum-"));
+      const traces = traceFiles(fixture);
+      await runConvert({
+        inputs: traces, out: path.join(dir, "logs"), lenient: false, versionHeader: false,
+        iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true, quiet: true, stderr: sink,
+      });
+      const a = await computeSummary(await openTables([path.join(dir, "logs")]), { slo: { ttft_ns: 2e9 } });
+      const b = await computeSummary(await openTables(traces), { slo: { ttft_ns: 2e9 } });
+      expect(a.requests.completed).toBeGreaterThan(0);
+      expect(a.latency.itl?.count ?? 0).toBeGreaterThan(0);
+      expect(b).toEqual(a);
+    });
+  }
+});

@@ -5,6 +5,7 @@ import { registerSummary } from "./commands/summary.js";
 import { registerValidate } from "./commands/validate.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerCompare } from "./commands/compare.js";
+import { registerTimeline } from "./commands/timeline.js";
 import { runMain } from "./run.js";
 
 const program = new Command("vsched")
@@ -17,5 +18,6 @@ registerSummary(program);
 registerValidate(program);
 registerSchema(program);
 registerCompare(program);
+registerTimeline(program);
 
 await runMain(program);

@@ -39,7 +39,7 @@ export class PredictionLog {
   }
 
   /** The request ended (finished, or unfinished at trace end): its rows, and it is forgotten. */
-  complete(id: string, finalOutputTokens: number, reason: FinishReason | "unfinished", emit: (row: PredictionRow) => void): void {
+  complete(id: string, instance: number, finalOutputTokens: number, reason: FinishReason | "unfinished", emit: (row: PredictionRow) => void): void {
     const list = this.held.get(id);
     if (!list) return;
     this.held.delete(id);
@@ -54,6 +54,7 @@ export class PredictionLog {
         final_output_tokens: finalOutputTokens,
         finish_reason: reason,
         dp_rank: this.dpRank,
+        request_instance: instance,
       }),
     );
   }

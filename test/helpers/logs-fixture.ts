@@ -1,3 +1,5 @@
+import { buildManifest } from "../../src/sinks/manifest.js";
+import { FindingTally } from "../../src/pipeline/finding-tally.js";
 /**
  * Small but realistic logs directories for the summary / validate tests, written
  * without vsched's own writers: a tiny step-by-step scheduler simulation (FCFS,
@@ -421,8 +423,11 @@ export function simulate(o: FixtureOptions = {}): Fixture {
     finishRow(r, null, "unfinished", null);
   }
   events.sort((a, b) => (a.timestamp as number) - (b.timestamp as number));
-  tables.events = events.map((e) => ({ ...e, dp_rank: 0 }));
-  tables.state_transitions = transitions.map((x) => ({ ...x, dp_rank: 0 }));
+  tables.events = events.map((e) => ({ ...e, dp_rank: 0, request_instance: e.request_id === null ? null : 0 }));
+  tables.state_transitions = transitions.map((x) => ({ ...x, dp_rank: 0, request_instance: 0 }));
+  // schema 1.1: no id is reused here, and nothing is deferred
+  for (const row of [...tables.per_request, ...tables.per_iteration_requests]) row.request_instance = 0;
+  for (const row of tables.per_iteration) Object.assign(row, { waiting_queue_length: row.waiting_count, num_skipped_waiting_reqs: 0 });
   return { tables };
 }
 
@@ -432,14 +437,18 @@ export function csvText(table: TableName, rows: Row[], columns = tableColumns(ta
   return Papa.unparse({ fields: columns, data }, { newline: "\n" }) + "\n";
 }
 
+/** manifest.json as convert writes it (the one builder), for a simulated run with no trace sources. */
 export function manifestFor(f: Fixture, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    vsched_version: "0.0.0-test",
-    output_schema_version: OUTPUT_SCHEMA_VERSION,
-    options: { iteration_requests: "all", iteration_requests_every: 1 },
-    tables: TABLE_NAMES.map((t) => ({ name: t, file: `${t}.csv`, rows: f.tables[t].length, columns: tableColumns(t).map((name) => ({ name })) })),
-    ...extra,
-  };
+  const m = buildManifest({
+    vschedVersion: "0.0.0-test",
+    options: { lenient: false, versionHeader: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true },
+    epochZeroNs: 0n,
+    rows: Object.fromEntries(TABLE_NAMES.map((t) => [t, f.tables[t].length])) as Record<TableName, number>,
+    sources: [],
+    warnings: [],
+    findings: new FindingTally(),
+  });
+  return { ...m, ...extra };
 }
 
 /** Writes the five CSVs and manifest.json into dir (created). */
@@ -456,7 +465,9 @@ export function writeLogsDir(dir: string, f: Fixture = simulate()): string {
  * the repository has none yet.
  */
 /** Fixtures recorded from vLLM's real scheduler that the summary and validate proofs run on. */
-export const REAL_FIXTURES = ["e2e-vllm-cpu", "priority-policy", "kv-pressure-preempt", "v0.11-azure-conv"] as const;
+export const REAL_FIXTURES = ["e2e-vllm-cpu", "priority-policy", "kv-pressure-preempt", "v0.11-azure-conv", "repreempt-priority"] as const;
+/** fixtures whose request ids are reused after finishing (vLLM's real scheduler): one row per lifetime */
+export const REUSED_ID_FIXTURES = ["reused-ids", "reused-ids-priority", "reused-ids-async"] as const;
 
 /** Converts one recorded fixture's trace files (never its oracle.jsonl) with the built CLI. */
 export async function realLogsDir(out: string, name: string): Promise<string> {
