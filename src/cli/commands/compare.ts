@@ -8,6 +8,7 @@ import { compareRuns } from "../../analysis/compare/index.js";
 import { renderCompareText, PLAIN_STYLE, type TextStyle } from "../../render/compare-text.js";
 import { renderCompareHtml } from "../../render/compare-html/index.js";
 import { openTables } from "../../tables/open.js";
+import { examples } from "../examples.js";
 
 interface Opts {
   json?: boolean;
@@ -35,11 +36,11 @@ export function registerCompare(program: Command): void {
     .option("--seed <n>", "bootstrap seed (same seed, same intervals)", "1")
     .addHelpText(
       "after",
-      `
-Examples:
-  vsched compare fixtures/ab-fcfs fixtures/ab-isrtf-oracle
-  vsched compare logs/fcfs logs/isrtf logs/isrtf-noisy --slo e2e=30s --json
-  vsched compare fixtures/ab-fcfs fixtures/ab-isrtf-learned --html compare.html`,
+      examples(
+        "vsched compare fixtures/ab-fcfs fixtures/ab-isrtf-oracle",
+        "vsched compare fixtures/ab-fcfs fixtures/ab-isrtf-noisy0.5 fixtures/ab-fcfs-jitter1 --slo e2e=60s --json",
+        "vsched compare fixtures/ab-fcfs fixtures/ab-isrtf-learned --html compare.html",
+      ),
     )
     .action(async (args: string[], opts: Opts) => {
       if (args.length < 2) throw new UsageError("compare needs at least two runs: a baseline and one to compare with it");

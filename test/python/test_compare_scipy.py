@@ -4,7 +4,7 @@ over the live waiting queue at each step, and the predictor's MAE / bias / R^2. 
 here is recomputed from the converted CSVs with pandas; nothing is copied from vsched.
 
 Run with the analysis venv (scripts/analysis_env.sh):
-    VA=$(bash scripts/analysis_env.sh) && "$VA/bin/python" -m pytest -q -p no:cacheprovider test/reference
+    VA=$(bash scripts/analysis_env.sh) && "$VA/bin/python" -m pytest -q -p no:cacheprovider test/python
 """
 import json
 import subprocess
