@@ -22,6 +22,9 @@ describe("predictions.csv from the ISRTF fixtures", () => {
     const out = new Map<string, number>();
     await src.scan({ predictions: (p) => rows.push(p), per_request: (r) => void out.set(r.request_id, r.output_tokens) });
     expect(rows.length).toBe(recs.length);
+    // the trace reads clean: prediction records keep record times in order
+    const replay = (src as unknown as { lastReplay: { findings: { total: number; byCode: Record<string, number> } } }).lastReplay;
+    expect(replay.findings.byCode).toEqual({});
     expect(rows.length).toBeGreaterThan(1000);
     for (const p of rows) {
       // the oracle predicted exactly what the scheduler then produced: an independent check of

@@ -168,7 +168,7 @@ export const ScoreRecord = z.object({
  */
 export const PredictionRecord = z.object({
   type: z.literal("prediction"),
-  t: RelNs.meta({ description: "when the emitter first saw the prediction: at the scheduler hook (add_request, schedule, update_from_output, request freed) following it" }),
+  t: RelNs.meta({ description: "when the emitter first saw the prediction: the scheduler hook after it (add_request; schedule() entry, stamped with the step's t_start; after schedule() or update_from_output(); a request freed inside an update gets that update's t_start), so record times never go back" }),
   req: ReqId,
   output_tokens: Count.meta({ description: "output tokens the request had when the prediction was made" }),
   predicted_remaining: z.number().nullable().meta({ description: "predicted output tokens still to come (null: not finite)" }),

@@ -252,9 +252,9 @@ class Session:
         self._t_start = self.now()
         self.in_schedule = True
         if self.track_predictions:  # made between steps (the harness re-predicts after updates)
-            self._predictions(sched.running)
+            self._predictions(sched.running, self._t_start)
             for q in self._queues(sched):
-                self._predictions(q)
+                self._predictions(q, self._t_start)
         kv_fail = self._kv_fail = []
         kvm = sched.kv_cache_manager
         if self.always_wrap_alloc or self._alloc_may_fail(sched, kvm):
@@ -561,7 +561,7 @@ class Session:
                 scores[rid] = cur
                 self.emit("score", (self.now(), rid, cur[0], cur[1]))
 
-    def _predictions(self, requests) -> None:
+    def _predictions(self, requests, t=None) -> None:
         """One ``prediction`` record per new entry of ``Request.prediction_history``, a list
         of (output tokens at prediction, predicted remaining tokens) as seed 003's fork keeps
         it. ``t`` is when the emitter saw it: the hook boundary after it was made."""
@@ -576,14 +576,14 @@ class Session:
             if n <= k:
                 continue
             seen[rid] = n
-            t = self.now()
+            at_t = self.now() if t is None else t
             for entry in hist[k:]:
                 try:
                     at, pred = entry[0], entry[1]
                     at = int(at)
                 except (TypeError, ValueError, IndexError):
                     at, pred = int(r.num_output_tokens), entry
-                self.emit("prediction", (t, rid, max(at, 0), finite_or_none(pred)))
+                self.emit("prediction", (at_t, rid, max(at, 0), finite_or_none(pred)))
 
     # ---- update_from_output ---------------------------------------------------------
     def before_update(self) -> None:
@@ -668,8 +668,8 @@ class Session:
         self.preempted_ids.discard(rid)
         self.finished_since.add(rid)
         self.scores.pop(rid, None)
-        if self.track_predictions:
-            self._predictions((request,))
+        if self.track_predictions:  # inside update_from_output: stamped at its start, as its update record
+            self._predictions((request,), self._t_start if self.in_update else None)
             self.predictions_seen.pop(rid, None)
 
     # ---- shutdown ----------------------------------------------------------------------
