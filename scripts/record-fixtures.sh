@@ -145,6 +145,19 @@ REUSE=(--workload azure --azure-kind conv --n 40 --time-scale 8 --max-output-tok
 record reused-ids "$NEW" "${REUSE[@]}"
 record reused-ids-priority "$NEW" "${REUSE[@]}" --priority-classes 0,1,2 --policy priority
 record reused-ids-async "$NEW" "${REUSE[@]}" --async-scheduling
+# Seed 003's A/B study (vsched compare): the same 250 Azure conv requests (arrivals 2x
+# faster, so a backlog builds) under FCFS and under ISRTF (harness/isrtf.py) with three
+# predictors. Every request asks for max_tokens=512 and stops at EOS after its trace length,
+# so max_tokens gives the length away to no predictor. ab-fcfs-jitter1 re-draws only the
+# arrival jitter (a null comparison). Gzipped, without oracle.jsonl, to stay small.
+AB=(--workload azure --azure-kind conv --n 250 --time-scale 2 --max-prompt-tokens 1024
+  --uniform-max-tokens 512 --arrival-jitter 0.5 --max-num-seqs 16 --max-num-batched-tokens 2048
+  --num-blocks 4096 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 --gzip --no-oracle)
+record ab-fcfs "$NEW" "${AB[@]}" --policy fcfs
+record ab-fcfs-jitter1 "$NEW" "${AB[@]}" --policy fcfs --jitter-seed 1
+record ab-isrtf-oracle "$NEW" "${AB[@]}" --policy isrtf --predictor oracle --repredict-every 50
+record ab-isrtf-noisy0.5 "$NEW" "${AB[@]}" --policy isrtf --predictor noisy:0.5 --repredict-every 50
+record ab-isrtf-learned "$NEW" "${AB[@]}" --policy isrtf --predictor learned --repredict-every 50
 
 # Known-answer runs for vsched fit / simulate (test/fit-known-answer.test.ts): a linear step
 # cost with chosen coefficients (seconds: 20 ms per step, 0.12 ms per prefill token, 0.3 ms

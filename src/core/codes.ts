@@ -107,6 +107,10 @@ export const CODES = {
   REPORT_PLAYWRIGHT_MISSING: { severity: "input", section: "input", where: "environment", meaning: "vsched report --png drives Chromium with the npm package playwright-core, which is not installed", args: "" },
   REPORT_WRITE_FAILED: { severity: "input", section: "input", where: "path", meaning: "vsched report: the HTML file cannot be written (the OS error code says why); nothing is left behind", args: "" },
   REPORT_ENGINE_ERRORS: { severity: "warning", section: "command", where: "inputs", meaning: "vsched report: replaying the trace raised engine errors (convert would exit 1); the page shows the engine's reading of it", args: "`count`, `codes`" },
+  ENGINE_PREDICTIONS_CAPPED: { severity: "warning", section: "engine", where: "trace line", meaning: "a request made more than 4096 length predictions; predictions.csv keeps the first 4096 (the engine holds them until the request finishes, to know the true remaining tokens)", args: "`request_id`" },
+  COMPARE_SCHEMA_MISMATCH: { severity: "input", section: "input", where: "run", meaning: "vsched compare: a run's tables are of another output schema major version (columns mean other things)", args: "" },
+  COMPARE_TABLE_MISSING: { severity: "input", section: "input", where: "run", meaning: "vsched compare: a run has no per_request or per_iteration table", args: "" },
+  COMPARE_COLUMN_MISSING: { severity: "input", section: "input", where: "run", meaning: "vsched compare: a table lacks a column compare needs (an older writer); re-run vsched convert", args: "" },
 } as const satisfies Record<string, CodeEntry>;
 
 export type Code = keyof typeof CODES;

@@ -1,11 +1,12 @@
 import type { ArrivalRecord, FinishReason, FinishRecord, HeaderRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
-import type { EventRow, StateTransitionRow } from "../schema/tables.js";
+import type { EventRow, PredictionRow, StateTransitionRow } from "../schema/tables.js";
 import type { WaitingReason } from "../schema/waiting.js";
 import { epochFormatter, plausibleVllmArrival } from "./epoch.js";
 import { FindingCollector } from "./findings.js";
 import { perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
 import type { Engine, EngineOptions, EngineTotals, RowSink } from "./types.js";
 import { PendingIteration } from "./iteration.js";
+import { PredictionLog } from "./predictions.js";
 import { iterationRequestRow, type IterationRequestFields } from "./iteration-request-row.js";
 import { WaitingQueue } from "./waiting-queue.js";
 import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.js";
@@ -50,6 +51,7 @@ export class Reconstructor implements Engine {
   private readonly full: boolean;
   private readonly byPriority: boolean;
   private readonly everyN: number;
+  private readonly predictions: PredictionLog;
   private lastT = 0;
   private requestsSeen = 0;
   private finished = 0;
@@ -68,6 +70,7 @@ export class Reconstructor implements Engine {
     this.kvTotal = Math.max(0, cfg.num_gpu_blocks - 1);
     this.everyN = Math.max(1, opts.iterationRequestsEvery);
     this.findings = new FindingCollector(sink, opts.file);
+    this.predictions = new PredictionLog(header.dp_rank);
     this.queue = new WaitingQueue<RequestState>(this.byPriority, (id) => this.reqs.get(id));
     const epochZeroNs = opts.epochZeroNs ?? BigInt(header.clock.epoch_ns);
     this.ctx = {
@@ -101,6 +104,10 @@ export class Reconstructor implements Engine {
         }
         return;
       }
+      case "prediction":
+        if (!this.reqs.has(rec.req)) this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", line, { request_id: rec.req, record: "prediction" });
+        else if (!this.predictions.add(rec, rec.t + this.ctx.off)) this.findings.report("ENGINE_PREDICTIONS_CAPPED", "warning", line, { request_id: rec.req });
+        return;
       case "dropped":
         this.dropped += rec.count;
         this.findings.report("ENGINE_EMITTER_DROPPED", "warning", line, { count: rec.count });
@@ -469,6 +476,7 @@ export class Reconstructor implements Engine {
 
   // ---- helpers ---------------------------------------------------------------
 
+  private readonly predictionSink = (row: PredictionRow) => this.sink.prediction?.(row);
   /** vLLM's arrival_time on the epoch clock? If not, the columns derived from it stay empty. */
   private vllmArrivalIsEpoch(a: ArrivalRecord): boolean {
     if (a.vllm_arrival_epoch_ns === null) return true;
@@ -516,6 +524,7 @@ export class Reconstructor implements Engine {
     this.event(t, "request_completed", r.id, { reason, from, output_tokens: r.outputTokens }, step);
     this.transition(r, t, prev, "completed", step, reason);
     this.sink.perRequest(perRequestRow(r, { t, reason, from, traceEndT: this.lastT }, this.ctx));
+    this.predictions.complete(r.id, r.instance, r.outputTokens, reason, this.predictionSink);
     this.reqs.delete(r.id);
     this.lifetimes.set(r.id, r.instance + 1);
     this.finished++;
@@ -562,6 +571,7 @@ export class Reconstructor implements Engine {
     for (const r of this.reqs.values()) {
       unfinished++;
       this.sink.perRequest(perRequestRow(r, { t: null, reason: "unfinished", from: null, traceEndT: this.lastT }, this.ctx));
+      this.predictions.complete(r.id, r.instance, r.outputTokens, "unfinished", this.predictionSink);
     }
     if (unfinished > 0) this.findings.report("ENGINE_UNFINISHED_REQUESTS", "info", undefined, { count: unfinished });
     this.findings.end();

@@ -4,6 +4,7 @@ import type {
   PerIterationRequestRow,
   PerIterationRow,
   PerRequestRow,
+  PredictionRow,
   StateTransitionRow,
 } from "../schema/tables.js";
 
@@ -17,6 +18,8 @@ export interface RowSink {
   perIterationRequest(row: PerIterationRequestRow): void;
   event(row: EventRow): void;
   stateTransition(row: StateTransitionRow): void;
+  /** predictions.csv rows (trace schema 1.1); optional so sinks that predate the table keep working */
+  prediction?(row: PredictionRow): void;
   finding(f: Finding): void;
 }
 

@@ -9,6 +9,7 @@ const SINK_TABLE = {
   perIterationRequest: "per_iteration_requests",
   event: "events",
   stateTransition: "state_transitions",
+  prediction: "predictions",
 } as const satisfies Record<keyof ReplayRowSink, TableName>;
 
 const GUARDED = new Set<TableName>(["per_request", "per_iteration", "state_transitions"]);

@@ -87,6 +87,7 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_EMITTER_ERROR: (a) => `the emitter reported an error in ${v(a.where)}: ${v(a.error)}`,
   ENGINE_ORDER_SET_MISMATCH: (a) =>
     `step ${v(a.step)}: the recorded waiting queue differs from the reconstructed one (unexpected: ${v(a.unexpected) || "none"}; missing: ${v(a.missing) || "none"})`,
+  ENGINE_PREDICTIONS_CAPPED: (a) => `request ${v(a.request_id)} has more predictions than predictions.csv keeps per request (4096); later ones were counted, not written`,
   ENGINE_REPEATED: (a) => `${plural(a.more, "more finding")} ${v(a.of)} after the first`,
   ENGINE_RUNNING_COUNT_MISMATCH: (a) => `step ${v(a.step)}: the trace says ${v(a.trace)} running requests, the reconstruction has ${v(a.reconstructed)}`,
   ENGINE_SECOND_HEADER: () => "a second header record inside one trace; ignored",

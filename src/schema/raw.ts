@@ -9,7 +9,7 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.0";
+export const TRACE_SCHEMA_VERSION = "1.1"; // 1.1: prediction records
 export const TRACE_SCHEMA_MAJOR = 1;
 
 /**
@@ -161,6 +161,19 @@ export const ScoreRecord = z.object({
   predicted_remaining: z.number().nullable(),
 });
 
+/**
+ * A length prediction a policy made (schema 1.1): one per entry of a request's
+ * `prediction_history` (seed 003's ISRTF fork keeps (output tokens, predicted remaining)
+ * pairs there), recorded by the emitter's feature detection; absent when nothing predicts.
+ */
+export const PredictionRecord = z.object({
+  type: z.literal("prediction"),
+  t: RelNs.meta({ description: "when the emitter first saw the prediction: the scheduler hook after it (add_request; schedule() entry, stamped with the step's t_start; after schedule() or update_from_output(); a request freed inside an update gets that update's t_start), so record times never go back" }),
+  req: ReqId,
+  output_tokens: Count.meta({ description: "output tokens the request had when the prediction was made" }),
+  predicted_remaining: z.number().nullable().meta({ description: "predicted output tokens still to come (null: not finite)" }),
+});
+
 export const DroppedRecord = z.object({
   type: z.literal("dropped"),
   t: RelNs,
@@ -192,6 +205,7 @@ export const RawRecord = z.discriminatedUnion("type", [
   DroppedRecord,
   EmitterErrorRecord,
   EndRecord,
+  PredictionRecord,
 ]);
 
 export type HeaderRecord = z.infer<typeof HeaderRecord>;
@@ -200,6 +214,7 @@ export type StepRecord = z.infer<typeof StepRecord>;
 export type UpdateRecord = z.infer<typeof UpdateRecord>;
 export type FinishRecord = z.infer<typeof FinishRecord>;
 export type ScoreRecord = z.infer<typeof ScoreRecord>;
+export type PredictionRecord = z.infer<typeof PredictionRecord>;
 export type RawRecord = z.infer<typeof RawRecord>;
 export type RawRecordType = RawRecord["type"];
 

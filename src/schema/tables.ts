@@ -10,7 +10,7 @@ import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
  * All times are integer nanoseconds: *_time columns relative to the trace's clock
  * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
  */
-export const OUTPUT_SCHEMA_VERSION = "1.1";
+export const OUTPUT_SCHEMA_VERSION = "1.2"; // 1.1: request_instance columns; 1.2: predictions table
 
 const waitCols = Object.fromEntries(
   WAITING_REASONS.map((r) => [`wait_${r}_ns`, col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`)]),
@@ -178,11 +178,29 @@ export const StateTransitionRow = z.object({
   request_instance: col.count("lifetime of request_id (per_request.request_instance)"),
 });
 
+/**
+ * One row per length prediction a policy made (trace `prediction` records), written when
+ * its request finishes, so the true remaining tokens are known. Empty when nothing predicted.
+ */
+export const PredictionRow = z.object({
+  request_id: col.str("request"),
+  prediction_time: col.ns("when the emitter saw the prediction (trace record t)"),
+  prediction_index: col.count("0-based number of this prediction among the request's predictions"),
+  output_tokens_at_prediction: col.count("output tokens the request had when the prediction was made", "tokens"),
+  predicted_remaining_tokens: col.float("predicted output tokens still to come (empty: not finite)", "tokens"),
+  actual_remaining_tokens: col.countOpt("final output_tokens - output_tokens_at_prediction; empty if the request was unfinished when the trace ended", "tokens"),
+  final_output_tokens: col.count("output tokens the request ended with (at trace end if unfinished)", "tokens"),
+  finish_reason: col.oneOf(FINISH, "the request's finish reason, as in per_request"),
+  dp_rank: col.count("data-parallel rank"),
+  request_instance: col.count("lifetime of request_id (per_request.request_instance)"),
+});
+
 export type PerRequestRow = z.infer<typeof PerRequestRow>;
 export type PerIterationRow = z.infer<typeof PerIterationRow>;
 export type PerIterationRequestRow = z.infer<typeof PerIterationRequestRow>;
 export type EventRow = z.infer<typeof EventRow>;
 export type StateTransitionRow = z.infer<typeof StateTransitionRow>;
+export type PredictionRow = z.infer<typeof PredictionRow>;
 
 export const TABLES = {
   per_request: PerRequestRow,
@@ -190,6 +208,7 @@ export const TABLES = {
   per_iteration_requests: PerIterationRequestRow,
   events: EventRow,
   state_transitions: StateTransitionRow,
+  predictions: PredictionRow,
 } as const;
 export type TableName = keyof typeof TABLES;
 export const TABLE_NAMES = Object.keys(TABLES) as TableName[];

@@ -29,6 +29,7 @@ export class CsvTableSet {
       per_iteration_requests: open("per_iteration_requests"),
       events: open("events"),
       state_transitions: open("state_transitions"),
+      predictions: open("predictions"),
     };
     this.list = TABLE_NAMES.map((t) => this.writers[t] as CsvTableWriter<TableName>);
     const w = this.writers;
@@ -38,6 +39,7 @@ export class CsvTableSet {
       perIterationRequest: (row) => w.per_iteration_requests.write(row),
       event: (row) => w.events.write(row),
       stateTransition: (row) => w.state_transitions.write(row),
+      prediction: (row) => w.predictions.write(row),
     };
   }
 

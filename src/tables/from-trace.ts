@@ -50,6 +50,7 @@ export async function openTraces(inputs: TraceInput[], opts: { lenient?: boolean
           perIterationRequest: pick(h.per_iteration_requests as AnyHandler),
           event: pick(h.events as AnyHandler),
           stateTransition: pick(h.state_transitions as AnyHandler),
+          prediction: pick(h.predictions as AnyHandler),
         },
       );
       (source as { lastReplay: ReplayResult | null }).lastReplay = r;

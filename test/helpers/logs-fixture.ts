@@ -77,7 +77,7 @@ export function simulate(o: FixtureOptions = {}): Fixture {
   const budget = o.tokenBudget ?? 96;
   const kvTotal = o.kvBlocks ?? 24;
   const unfinished = o.unfinished ?? 1;
-  const tables: Record<TableName, Row[]> = { per_request: [], per_iteration: [], per_iteration_requests: [], events: [], state_transitions: [] };
+  const tables: Record<TableName, Row[]> = { per_request: [], per_iteration: [], per_iteration_requests: [], events: [], state_transitions: [], predictions: [] };
   const events: Row[] = [];
   const transitions: Row[] = [];
 

@@ -7,7 +7,7 @@ import inspect
 import os
 
 from . import __version__
-from .records import SCHEMA_VERSION
+from .records import PREDICTION_SCHEMA_VERSION, SCHEMA_VERSION
 
 
 def block_map(sched):
@@ -35,7 +35,10 @@ def policy_name(sched) -> str:
     p = getattr(getattr(sched, "scheduler_config", None), "policy", None)
     if p is None:
         p = getattr(getattr(sched, "policy", None), "value", "unknown")
-    return str(p)
+    # A waiting-queue class that names its own policy (the harness's ISRTF queue, installed
+    # under vLLM's fcfs config) is what actually orders the queue.
+    own = getattr(type(getattr(sched, "waiting", None)), "policy_name", None)
+    return own if isinstance(own, str) else str(p)
 
 
 def chunked_prefill(sched) -> bool:
@@ -76,6 +79,19 @@ def request_has_scores() -> bool:
     except Exception:
         return False
     return "priority_score" in src or "predicted_remaining_tokens" in src
+
+
+def can_predict(sched) -> bool:
+    """Requests may carry ``prediction_history`` (seed 003's fork declares it on Request; the
+    harness's ISRTF queue names its policy and sets it on every request)."""
+    if isinstance(getattr(type(getattr(sched, "waiting", None)), "policy_name", None), str):
+        return True
+    try:
+        from vllm.v1.request import Request
+
+        return "prediction_history" in inspect.getsource(Request)
+    except Exception:
+        return False
 
 
 def _num_gpu_blocks(sched) -> int:
@@ -148,7 +164,7 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
     }
     return {
         "type": "header",
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": PREDICTION_SCHEMA_VERSION if can_predict(sched) else SCHEMA_VERSION,
         "emitter_version": __version__,
         "vllm_version": str(getattr(vllm, "__version__", "unknown")),
         "pid": os.getpid() if pid is None else int(pid),

@@ -13,6 +13,9 @@ import math
 OMIT = object()
 
 SCHEMA_VERSION = "1.0"
+# 1.1 adds ``prediction`` records. A trace declares 1.1 only when its scheduler can
+# predict (capabilities.can_predict), so traces of every other scheduler stay byte-identical.
+PREDICTION_SCHEMA_VERSION = "1.1"
 
 KEYS: dict[str, tuple[str, ...]] = {
     "arrival": ("t", "req", "vllm_arrival_epoch_ns", "prompt_tokens", "max_tokens", "priority",
@@ -24,6 +27,7 @@ KEYS: dict[str, tuple[str, ...]] = {
                "waiting", "blocks"),
     "finish": ("t", "req", "reason", "output_tokens", "from"),
     "score": ("t", "req", "score", "predicted_remaining"),
+    "prediction": ("t", "req", "output_tokens", "predicted_remaining"),
     "dropped": ("t", "count"),
     "emitter_error": ("t", "where", "error"),
     "end": ("t", "steps", "records", "dropped"),

@@ -131,6 +131,9 @@ class Session:
         self.finished_since: set[str] = set()
         self.scores: dict[str, tuple] = {}
         self.track_scores = False
+        # prediction_history (seed 003's fork): entries already written, per live request
+        self.predictions_seen: dict[str, int] = {}
+        self.track_predictions = False
         # per-call scratch
         self.in_schedule = False
         self.in_update = False
@@ -217,12 +220,16 @@ class Session:
             score = finite_or_none(getattr(request, "priority_score", None))
             pred = finite_or_none(getattr(request, "predicted_remaining_tokens", None))
             self.scores[rid] = (score, pred)
+        if hasattr(request, "prediction_history"):
+            self.track_predictions = True
         self.emit("arrival", (
             t, rid, None if arrival is None else str(round(arrival * 1e9)),
             int(request.num_prompt_tokens), getattr(request, "max_tokens", None), int(request.priority),
             lora.lora_int_id if lora is not None else None, request.status.name, score, pred,
         ))
         self.arrivals_since.append(request)
+        if self.track_predictions:
+            self._predictions((request,))
 
     # ---- schedule ----------------------------------------------------------------------
     def _patch(self, obj, name, fn) -> None:
@@ -245,6 +252,10 @@ class Session:
     def before_schedule(self, sched) -> None:
         self._t_start = self.now()
         self.in_schedule = True
+        if self.track_predictions:  # made between steps (the harness re-predicts after updates)
+            self._predictions(sched.running, self._t_start)
+            for q in self._queues(sched):
+                self._predictions(q, self._t_start)
         kv_fail = self._kv_fail = []
         kvm = sched.kv_cache_manager
         if self.always_wrap_alloc or self._alloc_may_fail(sched, kvm):
@@ -407,6 +418,8 @@ class Session:
         )))
         if self.track_scores:
             self._scores(reqs, out.num_scheduled_tokens)
+        if self.track_predictions:  # made inside schedule() (a fork's initial prediction)
+            self._predictions(map(reqs.get, out.num_scheduled_tokens))
 
     def _skipped(self, sched, admitted):
         popped = self._popped
@@ -541,6 +554,30 @@ class Session:
                 scores[rid] = cur
                 self.emit("score", (self.now(), rid, cur[0], cur[1]))
 
+    def _predictions(self, requests, t=None) -> None:
+        """One ``prediction`` record per new entry of ``Request.prediction_history``, a list
+        of (output tokens at prediction, predicted remaining tokens) as seed 003's fork keeps
+        it. ``t`` is when the emitter saw it: the hook boundary after it was made."""
+        seen = self.predictions_seen
+        for r in requests:
+            hist = getattr(r, "prediction_history", None) if r is not None else None
+            if not hist:
+                continue
+            rid = r.request_id
+            k = seen.get(rid, 0)
+            n = len(hist)
+            if n <= k:
+                continue
+            seen[rid] = n
+            at_t = self.now() if t is None else t
+            for entry in hist[k:]:
+                try:
+                    at, pred = entry[0], entry[1]
+                    at = int(at)
+                except (TypeError, ValueError, IndexError):
+                    at, pred = int(r.num_output_tokens), entry
+                self.emit("prediction", (at_t, rid, max(at, 0), finite_or_none(pred)))
+
     # ---- update_from_output ---------------------------------------------------------
     def before_update(self) -> None:
         self._t_start = self.now()
@@ -587,6 +624,8 @@ class Session:
         )))
         if self.track_scores:
             self._scores(sched.requests, scheduler_output.num_scheduled_tokens)
+        if self.track_predictions:  # made inside update_from_output() (the fork's re-prediction)
+            self._predictions(map(sched.requests.get, scheduler_output.num_scheduled_tokens))
 
     # ---- finishing ---------------------------------------------------------------------
     def before_finish(self, sched, request_ids) -> None:
@@ -622,6 +661,9 @@ class Session:
         self.preempted_ids.discard(rid)
         self.finished_since.add(rid)
         self.scores.pop(rid, None)
+        if self.track_predictions:  # inside update_from_output: stamped at its start, as its update record
+            self._predictions((request,), self._t_start if self.in_update else None)
+            self.predictions_seen.pop(rid, None)
 
     # ---- shutdown ----------------------------------------------------------------------
     def close(self) -> None:

@@ -62,7 +62,7 @@ KNOB_HELP = {
     "block_size": "tokens per KV block",
     "enable_chunked_prefill": "chunked prefill",
     "enable_prefix_caching": "prefix caching",
-    "policy": "fcfs or priority",
+    "policy": "fcfs, priority, or isrtf (waiting queue ordered by predicted remaining tokens; see --predictor)",
     "async_scheduling": "async scheduling",
     "long_prefill_token_threshold": "cap on one request's prefill chunk (0 = none)",
     "max_loras": "max LoRA adapters per batch",
@@ -111,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--reuse-ids", type=int, default=0,
                    help="the last N requests (by arrival) take the ids of the first N: vLLM lets a finished id be "
                         "used again; one whose id is still live is handed over when that request finishes")
+    w.add_argument("--arrival-jitter", type=float, default=0.0,
+                   help="add uniform [0, S) seconds to every arrival (same requests, other arrival times)")
+    w.add_argument("--jitter-seed", type=int, default=0, help="seed of --arrival-jitter only")
+    w.add_argument("--uniform-max-tokens", type=int, default=None,
+                   help="every request asks for max_tokens=N and stops at EOS after its own output length "
+                        "(when shorter), as a client with one fixed cap: max_tokens then says nothing about "
+                        "the length, which a length predictor has to find out")
+
+    i = p.add_argument_group("isrtf (with --policy isrtf; harness/isrtf.py)")
+    i.add_argument("--predictor", default=None,
+                   help="oracle (true remaining tokens) | noisy:SIGMA (oracle x log-normal noise) | learned "
+                        "(length-bucket regressor fitted on the ShareGPT length CSV)")
+    i.add_argument("--repredict-every", type=int, default=50, help="re-predict every N output tokens")
+    i.add_argument("--predictor-seed", type=int, default=0, help="seed of the noisy predictor")
 
     k = p.add_argument_group("scheduler knobs")
     for f in dataclasses.fields(SchedulerKnobs):
@@ -125,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         elif f.name == "max_loras":
             k.add_argument(flag, dest=f.name, type=int, default=default, help=KNOB_HELP.get(f.name))
         elif f.name == "policy":
-            k.add_argument(flag, dest=f.name, choices=["fcfs", "priority"], default=default, help=KNOB_HELP.get(f.name))
+            k.add_argument(flag, dest=f.name, choices=["fcfs", "priority", "isrtf"], default=default, help=KNOB_HELP.get(f.name))
         else:
             k.add_argument(flag, dest=f.name, type=type(default), default=default, help=KNOB_HELP.get(f.name))
 
@@ -142,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--level", choices=["full", "summary"], default="full")
     r.add_argument("--max-steps", type=int, default=None)
     r.add_argument("--gzip", action="store_true", help="gzip the trace and oracle.jsonl")
+    r.add_argument("--no-oracle", dest="oracle", action="store_false",
+                   help="do not write oracle.jsonl (vLLM's own figures; large on long runs)")
     r.add_argument("--no-recipe", dest="recipe", action="store_false", help="do not write recipe.json")
     r.add_argument("--force", action="store_true", help="delete earlier *.jsonl[.gz] and recipe.json in --out first")
     return p
@@ -203,6 +219,21 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
     if a.request_ids:
         desc["request_ids"] = _rel(a.request_ids)
         files.append(Path(a.request_ids))
+    if a.uniform_max_tokens is not None:
+        cap = a.uniform_max_tokens
+        if cap < 1:
+            raise ValueError("--uniform-max-tokens must be >= 1")
+        for s in specs:
+            length = s.max_tokens if s.eos_at is None else s.eos_at + 1
+            s.max_tokens = cap
+            s.eos_at = length - 1 if length < cap else None
+        desc["uniform_max_tokens"] = cap
+    if a.arrival_jitter:
+        jitter = workloads._rng(a.jitter_seed, "arrival-jitter")
+        for s in specs:
+            s.arrival_s = round(s.arrival_s + jitter.uniform(0.0, a.arrival_jitter), 9)
+        desc["arrival_jitter_s"] = a.arrival_jitter
+        desc["jitter_seed"] = a.jitter_seed
     return specs, {"workload": desc, "data_files": files}
 
 
@@ -216,6 +247,24 @@ def with_request_ids(specs: list, path: Path) -> list:
     if len(ids) < len(specs):
         raise ValueError(f"{path}: {len(ids)} ids for {len(specs)} requests")
     return [dataclasses.replace(s, req_id=i) for s, i in zip(specs, ids)]
+
+
+def build_isrtf(a: argparse.Namespace, specs: list, info: dict):
+    """The ISRTF policy object for --policy isrtf (None otherwise); adds its description to info."""
+    if a.policy != "isrtf":
+        if a.predictor is not None:
+            raise ValueError("--predictor needs --policy isrtf")
+        return None
+    from . import isrtf
+
+    spec = a.predictor or "oracle"
+    train = Path(a.data_dir or workloads.default_data_dir()) / workloads.SHAREGPT_FILE
+    predictor = isrtf.from_spec(spec, train_csv=train, seed=a.predictor_seed)
+    info["isrtf"] = {"predictor": spec, "repredict_every": a.repredict_every, "predictor_seed": a.predictor_seed}
+    if spec == "learned":
+        info["data_files"].append(train)
+        info["isrtf"]["trained_on"] = workloads.SHAREGPT_FILE
+    return isrtf.ISRTF(predictor, {s.req_id: s for s in specs}, a.repredict_every)
 
 
 def _open(path: Path):
@@ -313,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cost = cost_model.from_spec(a.cost, data_dir=a.data_dir)
         specs, info = build_workload(a, knobs)
+        policy = build_isrtf(a, specs, info)
     except (ValueError, FileNotFoundError) as e:
         parser.error(str(e))
     out = Path(a.out)
@@ -320,10 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.force:
         for old in [*out.glob("*.jsonl"), *out.glob("*.jsonl.gz"), out / "recipe.json"]:
             old.unlink(missing_ok=True)
-    oracle = out / ("oracle.jsonl.gz" if a.gzip else "oracle.jsonl")  # --gzip: the oracle too
+    oracle = (out / ("oracle.jsonl.gz" if a.gzip else "oracle.jsonl")) if a.oracle else None  # --gzip: the oracle too
     pid = a.pid if a.pid is not None else (1 if a.clock == "virtual" else None)
     res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
-              max_steps=a.max_steps, gzip=a.gzip, pid=pid, dp_rank=a.dp_rank)
+              max_steps=a.max_steps, gzip=a.gzip, pid=pid, dp_rank=a.dp_rank, isrtf=policy)
     trace_files = [Path(p) for p in (res.trace_files or [])]
     summary = summarize_trace(trace_files)
     if a.recipe:
@@ -338,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             "cost": cost.describe() if hasattr(cost, "describe") else {"spec": a.cost},
             **{k: v for k, v in info.items() if k != "data_files"},
             "data": {_rel(p): _sha256(p) for p in info["data_files"]},
-            "outputs": sorted(_rel(p) for p in [*trace_files, oracle] if Path(p).exists()),
+            "outputs": sorted(_rel(p) for p in [*trace_files, oracle] if p is not None and Path(p).exists()),
             "summary": {"driver_steps": res.steps, "driver_finished": res.finished, **summary},
         }
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2, sort_keys=False) + "\n")
@@ -347,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"vsched harness: {a.workload} requests={summary['requests']} steps={res.steps} finished={res.finished} "
           f"({fin}) preemptions={summary['preemptions']} prefix_hits={summary['prefix_hit_requests']}"
           f"/{summary['prefix_hit_tokens']}tok clock={a.clock} level={a.level} "
-          f"trace={','.join(_rel(p) for p in trace_files)} ({size} B) oracle={_rel(oracle)}")
+          f"trace={','.join(_rel(p) for p in trace_files)} ({size} B) oracle={_rel(oracle) if oracle else '-'}")
     return 0
 
 

@@ -40,7 +40,7 @@ class SchedulerKnobs:
     block_size: int = 16
     enable_chunked_prefill: bool = True
     enable_prefix_caching: bool = True
-    policy: str = "fcfs"  # or "priority"
+    policy: str = "fcfs"  # or "priority", or "isrtf" (harness/isrtf.py; vLLM itself runs fcfs)
     async_scheduling: bool = False
     long_prefill_token_threshold: int = 0
     max_loras: int | None = None
@@ -138,14 +138,16 @@ def _vllm_version() -> str:
 def build_vllm_config(knobs: SchedulerKnobs):
     from vllm.config import CacheConfig, DeviceConfig, SchedulerConfig, VllmConfig
 
-    if knobs.policy not in ("fcfs", "priority"):
-        raise ValueError(f"policy must be 'fcfs' or 'priority', not {knobs.policy!r}")
+    if knobs.policy not in ("fcfs", "priority", "isrtf"):
+        raise ValueError(f"policy must be 'fcfs', 'priority' or 'isrtf', not {knobs.policy!r}")
+    # isrtf is not a vLLM policy: vLLM runs fcfs and the harness swaps in the ISRTF queue
+    policy = "fcfs" if knobs.policy == "isrtf" else knobs.policy
     if knobs.scheduler_reserve_full_isl is not None and not has_reserve_full_isl():
         raise ValueError(f"this vLLM ({_vllm_version()}) has no scheduler_reserve_full_isl: "
                          "it always checks only the first chunk; drop --[no-]scheduler-reserve-full-isl")
     sc = _kw(SchedulerConfig, max_num_seqs=knobs.max_num_seqs, max_num_batched_tokens=knobs.max_num_batched_tokens,
              max_model_len=knobs.max_model_len, is_encoder_decoder=False,
-             enable_chunked_prefill=knobs.enable_chunked_prefill, policy=knobs.policy,
+             enable_chunked_prefill=knobs.enable_chunked_prefill, policy=policy,
              async_scheduling=bool(knobs.async_scheduling),
              long_prefill_token_threshold=knobs.long_prefill_token_threshold,
              **({} if knobs.scheduler_reserve_full_isl is None
@@ -339,11 +341,14 @@ def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
 def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, trace_dir: Path | None,
         level: str = "full", clock: str = "virtual", oracle_path: Path | None = None,
         max_steps: int | None = None, gzip: bool = False, pid: int | None = None,
-        dp_rank: int = 0) -> RunResult:
+        dp_rank: int = 0, isrtf=None) -> RunResult:
+    """``isrtf``: an ``isrtf.ISRTF`` (required with knobs.policy == "isrtf")."""
     from vsched_emitter import env, hooks
 
     specs = sorted(specs, key=lambda s: s.arrival_s)  # stable: ties keep the given order
     _validate(specs, knobs)
+    if (knobs.policy == "isrtf") != (isrtf is not None):
+        raise ValueError("policy 'isrtf' needs an ISRTF predictor, and only it takes one")
     if level not in ("full", "summary"):
         raise ValueError(f"level must be 'full' or 'summary', not {level!r}")
     vc = build_vllm_config(knobs)  # before the virtual clock: the first build is slow and untimed
@@ -369,7 +374,12 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             if hooks.is_installed():
                 hooks.install(None)  # explicit settings from an earlier install() must not record this run
         the_clock.install()
-        sched = build_scheduler(knobs, vc)
+        if isrtf is not None:
+            with isrtf.building():
+                sched = build_scheduler(knobs, vc)
+            isrtf.check(sched)
+        else:
+            sched = build_scheduler(knobs, vc)
         session = hooks.session_of(sched)
         if trace_dir is not None and session is None:
             raise RuntimeError("the emitter did not attach to the scheduler (see the vsched_emitter log)")
@@ -378,7 +388,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             from .oracle import Oracle
 
             oracle = Oracle(Path(oracle_path))
-        steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps)
+        steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps, isrtf)
         sched.shutdown()
         sched = None
     finally:
@@ -407,7 +417,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
                      finished=finished)
 
 
-def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
+def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None):
     from vllm.v1.request import RequestStatus
 
     hasher = _block_hasher(vc, knobs.block_size)
@@ -430,6 +440,8 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
         if oracle is not None:
             oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens)
         request = make_request(s, arrival_time, hasher)
+        if isrtf is not None:
+            isrtf.on_new_request(request)
         sched.add_request(request)
         if s.abort_after_s is not None:
             heapq.heappush(aborts, (arrival_s + s.abort_after_s, len(aborts), s.req_id, request))
@@ -522,6 +534,8 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
             for o in eco.outputs:
                 if o.finish_reason is not None:
                     finished.add((o.request_id, lifetimes[o.request_id]))
+        if isrtf is not None:
+            isrtf.after_update(sched)
         if oracle is not None:
             oracle.on_update(step, snap, engine_core_outputs)
         for observe in _update_observers:

@@ -1,0 +1,56 @@
+import type { RequestFacts, RunData } from "./collect.js";
+
+/**
+ * Two runs are paired when they served the same requests: the same set of request ids,
+ * and for each id the same prompt length and max_tokens (an id reused for another
+ * request would otherwise pair unrelated requests). Otherwise they are compared as two
+ * independent samples, and `note` says why.
+ */
+export interface Pairing {
+  run: string;
+  paired: boolean;
+  /** requests completed in both runs (the paired sample); null when unpaired */
+  n_paired: number | null;
+  only_in_baseline: number;
+  only_in_run: number;
+  mismatched: number;
+  /** first offending id (client-controlled: renderers escape it) */
+  example_id: string | null;
+  note: string | null;
+}
+
+export function pairRuns(base: RunData, run: RunData): { pairing: Pairing; pairs: [RequestFacts, RequestFacts][] } {
+  const other = new Map(run.requests.map((r) => [r.id, r]));
+  let onlyBase = 0;
+  let mismatched = 0;
+  let example: string | null = null;
+  const pairs: [RequestFacts, RequestFacts][] = [];
+  for (const a of base.requests) {
+    const b = other.get(a.id);
+    if (!b) {
+      onlyBase++;
+      example ??= a.id;
+    } else if (b.input_tokens !== a.input_tokens || b.max_tokens !== a.max_tokens) {
+      mismatched++;
+      example ??= a.id;
+    } else if (a.completed && b.completed) pairs.push([a, b]);
+  }
+  const baseIds = new Set(base.requests.map((r) => r.id));
+  const onlyRun = run.requests.filter((r) => !baseIds.has(r.id));
+  if (onlyRun.length) example ??= onlyRun[0].id;
+  const paired = onlyBase === 0 && onlyRun.length === 0 && mismatched === 0 && pairs.length > 0;
+  let note: string | null = null;
+  if (!paired) {
+    const why = [
+      onlyBase ? `${onlyBase} request ids only in the baseline` : null,
+      onlyRun.length ? `${onlyRun.length} only in this run` : null,
+      mismatched ? `${mismatched} ids with another prompt length or max_tokens` : null,
+      !onlyBase && !onlyRun.length && !mismatched ? "no request completed in both" : null,
+    ].filter(Boolean);
+    note = `not the same requests (${why.join(", ")}): compared unpaired, as independent samples`;
+  }
+  return {
+    pairing: { run: run.label, paired, n_paired: paired ? pairs.length : null, only_in_baseline: onlyBase, only_in_run: onlyRun.length, mismatched, example_id: example, note },
+    pairs: paired ? pairs : [],
+  };
+}
