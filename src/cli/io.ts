@@ -83,9 +83,23 @@ export class StagedOutputDir {
     await writeFile(this.file(name), data);
   }
 
-  /** Moves the staged files into the output directory (each rename is atomic). */
+  /**
+   * Moves the staged files into the output directory (each rename is atomic). A staged
+   * directory (Parquet partitions) replaces an existing one: the old one is first moved
+   * into the staging directory, which is then removed.
+   */
   async commit(names: readonly string[]): Promise<void> {
-    for (const n of names) await rename(this.file(n), path.join(this.dir, n));
+    for (const n of names) {
+      const target = path.join(this.dir, n);
+      try {
+        await rename(this.file(n), target);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "EISDIR" && code !== "ENOTDIR") throw e;
+        await rename(target, this.file(`.replaced-${n}`));
+        await rename(this.file(n), target);
+      }
+    }
     await rm(this.staging, { recursive: true, force: true });
   }
 

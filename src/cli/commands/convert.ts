@@ -8,11 +8,13 @@ import { readTraceFile, readTraceHeader } from "../../parse/node.js";
 import { explainRecordFailure } from "../../parse/records.js";
 import type { RawRecord } from "../../schema/raw.js";
 import { CsvTableSet, tableFileName } from "../../report/csv-tables.js";
+import { ParquetTableSet, type PartitionColumn } from "../../sinks/parquet-tables.js";
+import { TeeTableSet, type TableSetLike } from "../../sinks/table-sets.js";
 import { buildManifest, FindingCollector, manifestJson, type ManifestInput, type ManifestSource } from "../../report/manifest.js";
 import { createProgress, NO_PROGRESS } from "../../report/progress.js";
 import { TABLE_NAMES } from "../../schema/tables.js";
 import { VERSION } from "../../version.js";
-import { EXIT } from "../errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import { progressEnabled, StagedOutputDir, warn } from "../io.js";
 
 export interface ConvertOptions {
@@ -24,10 +26,16 @@ export interface ConvertOptions {
   iterationRequestsEvery: number;
   scheduledEvents: boolean;
   quiet: boolean;
+  /** which files: CSV (default), Parquet, or both */
+  format?: OutputFormat;
+  /** Parquet only: hive-style directories per value of this column */
+  partitionBy?: PartitionColumn | null;
   /** for tests: the directory inputs and -o are relative to, and where diagnostics go */
   cwd?: string;
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
 }
+
+export type OutputFormat = "csv" | "parquet" | "both";
 
 export function registerConvert(program: Command): void {
   program
@@ -47,6 +55,8 @@ export function registerConvert(program: Command): void {
     )
     .option("--iteration-requests-every <n>", "per_iteration_requests.csv: keep only iterations whose id is a multiple of n", parsePositiveInt, 1)
     .option("--no-scheduled-events", "leave the per-step request_scheduled events out of events.csv (the largest share of it)")
+    .addOption(new Option("--format <format>", "tables as CSV, Parquet (typed, compressed) or both").choices(["csv", "parquet", "both"]).default("csv"))
+    .addOption(new Option("--partition-by <column>", "Parquet: one hive-style directory per value, e.g. per_request/dp_rank=0/part-0.parquet").choices(["dp_rank"]))
     .option("-q, --quiet", "no progress bar and no summary line (warnings are still printed)")
     .action(async (inputs: string[], o: Record<string, unknown>) => {
       process.exitCode = await runConvert({
@@ -58,6 +68,8 @@ export function registerConvert(program: Command): void {
         iterationRequestsEvery: o.iterationRequestsEvery as number,
         scheduledEvents: o.scheduledEvents !== false,
         quiet: o.quiet === true,
+        format: o.format as OutputFormat,
+        partitionBy: (o.partitionBy as PartitionColumn | undefined) ?? null,
       });
     });
 }
@@ -71,6 +83,8 @@ function parsePositiveInt(v: string): number {
 export async function runConvert(o: ConvertOptions): Promise<number> {
   const cwd = o.cwd ?? process.cwd();
   const stderr = o.stderr ?? process.stderr;
+  const format = o.format ?? "csv";
+  if (o.partitionBy && format === "csv") throw new UsageError("--partition-by applies to Parquet output: add --format parquet or --format both");
   const inputs = await resolveInputs(o.inputs, cwd);
   const headers = [];
   for (const input of inputs) headers.push(await readTraceHeader(input));
@@ -81,7 +95,9 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
 
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
-  const tables = new CsvTableSet(staged.staging, { versionHeader: o.versionHeader ? VERSION : null });
+  const csv = format === "parquet" ? null : new CsvTableSet(staged.staging, { versionHeader: o.versionHeader ? VERSION : null });
+  const parquet = format === "csv" ? null : new ParquetTableSet(staged.staging, { vschedVersion: VERSION, partitionBy: o.partitionBy ?? null });
+  const tables: TableSetLike = new TeeTableSet([csv, parquet].filter((s) => s !== null));
   const show = !o.quiet && progressEnabled(stderr);
   const progress = show ? createProgress({ total: inputs.reduce((a, i) => a + i.size, 0), stream: stderr as NodeJS.WriteStream }) : NO_PROGRESS;
   const stopOnSignal = () => {
@@ -160,9 +176,11 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
       sources,
       warnings,
       findings,
+      csv: csv !== null,
+      parquet: parquet && { files: parquet.files(), partitionBy: parquet.partitionBy },
     });
     await staged.writeFile("manifest.json", manifestJson(manifest));
-    await staged.commit([...TABLE_NAMES.map(tableFileName), "manifest.json"]);
+    await staged.commit([...(csv ? TABLE_NAMES.map(tableFileName) : []), ...(parquet?.entries() ?? []), "manifest.json"]);
     progress.done();
 
     const errors = findings.errors;
