@@ -1,0 +1,141 @@
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
+import { describe, expect, it } from "vitest";
+import { runConvert, type ConvertOptions } from "../src/cli/commands/convert.js";
+import { forEachCsvRow, type CsvRecord } from "../src/parse/csv-read.js";
+import { readParquetFileBatches, readParquetTable } from "../src/parse/parquet-read.js";
+import { formatFloat } from "../src/report/csv-format.js";
+import { columnMeta } from "../src/schema/columns.js";
+import { TABLE_NAMES, TABLES, type TableName } from "../src/schema/tables.js";
+import { parquetKeyValues } from "../src/sinks/parquet-schema.js";
+import { ParquetTableWriter } from "../src/sinks/parquet-writer.js";
+import { FIXTURES } from "./helpers/fixtures.js";
+import { tmpDir } from "./helpers/trace.js";
+
+const sink = () => Object.assign(new PassThrough(), { isTTY: false });
+
+async function convert(inputs: string[], out: string, extra: Partial<ConvertOptions> = {}): Promise<number> {
+  return runConvert({
+    inputs,
+    out,
+    lenient: false,
+    versionHeader: false,
+    iterationRequests: "all",
+    iterationRequestsEvery: 1,
+    scheduledEvents: true,
+    quiet: true,
+    stderr: sink(),
+    ...extra,
+  });
+}
+
+async function csvRows(file: string, table: TableName): Promise<CsvRecord[]> {
+  const rows: CsvRecord[] = [];
+  await forEachCsvRow(file, table, (r) => rows.push(r));
+  return rows;
+}
+
+async function collect(batches: AsyncGenerator<CsvRecord[]>): Promise<CsvRecord[]> {
+  const rows: CsvRecord[] = [];
+  for await (const b of batches) rows.push(...b);
+  return rows;
+}
+
+/** The CSV holds floats to 6 decimals: compare a Parquet row at the CSV's precision. */
+function asCsvWould(row: CsvRecord, table: TableName): CsvRecord {
+  const shape = TABLES[table].shape as Record<string, import("zod").ZodType>;
+  const out: CsvRecord = {};
+  for (const [k, v] of Object.entries(row)) {
+    const kind = columnMeta(shape[k]).kind;
+    out[k] = kind === "float" && typeof v === "number" ? Number(formatFloat(v)) : v;
+  }
+  return out;
+}
+
+const FIXTURE = path.join(FIXTURES, "kv-pressure-preempt", "vsched-1-dp0.jsonl");
+
+describe("Parquet tables", () => {
+  it("read back as the same typed rows the CSV reader yields, for every table", async () => {
+    const out = path.join(tmpDir(), "logs");
+    expect(await convert([FIXTURE], out, { format: "both" })).toBe(0);
+    for (const table of TABLE_NAMES) {
+      const fromCsv = await csvRows(path.join(out, `${table}.csv`), table);
+      const fromParquet = await collect(readParquetTable(out, table));
+      expect(fromCsv.length, table).toBeGreaterThan(0);
+      expect(fromParquet.map((r) => asCsvWould(r, table)), table).toEqual(fromCsv);
+      expect(Object.keys(fromParquet[0]), table).toEqual(Object.keys(fromCsv[0]));
+    }
+    const epoch = (await collect(readParquetTable(out, "per_request")))[0].arrival_time_epoch_ns;
+    expect(typeof epoch).toBe("string");
+    expect(BigInt(epoch as string) > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+  });
+
+  it("--format parquet writes no CSV; the manifest lists the Parquet files", async () => {
+    const out = path.join(tmpDir(), "logs");
+    await convert([FIXTURE], out, { format: "parquet" });
+    expect(existsSync(path.join(out, "per_request.csv"))).toBe(false);
+    const manifest = JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8"));
+    expect(manifest.csv).toBeUndefined();
+    expect(manifest.tables.map((t: { parquet_files: string[] }) => t.parquet_files)).toEqual(TABLE_NAMES.map((t) => [`${t}.parquet`]));
+  });
+
+  it("streams row groups of the configured size and reads them back group by group", async () => {
+    const out = path.join(tmpDir(), "logs");
+    await convert([FIXTURE], out);
+    const rows = await csvRows(path.join(out, "per_iteration_requests.csv"), "per_iteration_requests");
+    const file = path.join(out, "small-groups.parquet");
+    const w = new ParquetTableWriter("per_iteration_requests", createWriteStream(file), {
+      kvMetadata: parquetKeyValues("per_iteration_requests", "test"),
+      rowGroupRows: 1000,
+    });
+    for (const r of rows) w.write(r as never);
+    await w.close();
+    const meta = await parquetMetadataAsync(await asyncBufferFromFile(file));
+    expect(meta.row_groups.length).toBe(Math.ceil(rows.length / 1000));
+    expect(meta.row_groups.every((g) => Number(g.num_rows) <= 1000)).toBe(true);
+    const batches: number[] = [];
+    const back: CsvRecord[] = [];
+    for await (const b of readParquetFileBatches({ file, fromPath: {} }, "per_iteration_requests")) {
+      batches.push(b.length);
+      back.push(...b);
+    }
+    expect(batches.length).toBe(meta.row_groups.length);
+    expect(back).toEqual(rows);
+    const kv = Object.fromEntries((meta.key_value_metadata ?? []).map((e) => [e.key, e.value]));
+    expect(kv["vsched.output_schema_version"]).toBe("1.0");
+  });
+
+  it("--partition-by dp_rank: hive directories read back as the CSV's rows, rank by rank", async () => {
+    const dir = tmpDir();
+    const [head, ...rest] = readFileSync(FIXTURE, "utf8").split("\n");
+    const h = JSON.parse(head);
+    h.dp_rank = 1;
+    const rank1 = path.join(dir, "vsched-2-dp1.jsonl");
+    writeFileSync(rank1, [JSON.stringify(h), ...rest].join("\n"));
+    const out = path.join(dir, "logs");
+    await convert([rank1, path.join(FIXTURES, "max-num-seqs", "vsched-1-dp0.jsonl")], out, { format: "both", partitionBy: "dp_rank" });
+    expect(existsSync(path.join(out, "per_iteration_requests", "dp_rank=1", "part-0.parquet"))).toBe(true);
+    for (const table of TABLE_NAMES) {
+      const fromCsv = (await csvRows(path.join(out, `${table}.csv`), table)).sort((a, b) => (a.dp_rank as number) - (b.dp_rank as number));
+      const fromParquet = await collect(readParquetTable(out, table));
+      expect(new Set(fromCsv.map((r) => r.dp_rank)), table).toEqual(new Set([0, 1]));
+      expect(fromParquet.map((r) => asCsvWould(r, table)), table).toEqual(fromCsv);
+    }
+  });
+
+  it("a converted directory is replaced whole, partitions included", async () => {
+    const out = path.join(tmpDir(), "logs");
+    await convert([FIXTURE], out, { format: "parquet", partitionBy: "dp_rank" });
+    await convert([FIXTURE], out, { format: "parquet", partitionBy: "dp_rank" });
+    expect((await collect(readParquetTable(out, "per_request"))).length).toBeGreaterThan(0);
+  });
+
+  it("--partition-by without Parquet output is a usage error; a corrupt file is bad input naming it", async () => {
+    await expect(convert([FIXTURE], path.join(tmpDir(), "x"), { partitionBy: "dp_rank" })).rejects.toMatchObject({ exitCode: 2 });
+    const dir = tmpDir();
+    writeFileSync(path.join(dir, "per_request.parquet"), "PAR1 not really");
+    await expect(collect(readParquetTable(dir, "per_request"))).rejects.toMatchObject({ code: "PARQUET_UNREADABLE", exitCode: 2 });
+  });
+});
