@@ -21,6 +21,7 @@ import { PARQUET_ROW_GROUP_ROWS, parquetColumns, parquetSchemaElements, type Key
 
 /** raw buffer bytes per table before a row group is cut early (wide tables: per_request) */
 const ROW_GROUP_BYTES = 32 << 20;
+const INITIAL_ROWS = 4096;
 
 type Row<N extends TableName> = z.infer<(typeof TABLES)[N]>;
 
@@ -41,10 +42,20 @@ export interface ParquetWriterOptions {
   rowGroupRows?: number;
 }
 
-/** A ByteWriter whose flush() hands the encoded bytes to a Node stream. */
+/**
+ * A ByteWriter that hands its bytes to a Node stream as they come (as hyparquet-writer's own
+ * fileWriter does): once a page leaves more than OUT_CHUNK buffered, it is written out, so
+ * the buffer stays near one page instead of growing (by copies) to a whole row group.
+ * Offsets in the footer come from `offset`, the running total, so this is invisible to it.
+ */
+const OUT_CHUNK = 1 << 20;
 class StreamByteWriter extends ByteWriter {
   constructor(private readonly out: Writable) {
-    super(1 << 20);
+    super(2 * OUT_CHUNK);
+  }
+  override ensure(size: number): void {
+    if (this.index > OUT_CHUNK) this.flush();
+    super.ensure(size);
   }
   flush(): void {
     if (this.index === 0) return;
@@ -61,6 +72,7 @@ export class ParquetTableWriter<N extends TableName> {
   rows = 0;
   readonly groupRows: number;
   private n = 0;
+  private capacity: number;
   private readonly buffers: ColumnBuffer[];
   private readonly pq: ParquetWriter;
   private error: Error | null = null;
@@ -73,13 +85,14 @@ export class ParquetTableWriter<N extends TableName> {
     const columns = parquetColumns(table, options.omit);
     const rowBytes = columns.reduce((a, c) => a + (c.kind === "int" || c.kind === "float" ? 9 : 8), 0);
     this.groupRows = Math.max(1, Math.min(options.rowGroupRows ?? PARQUET_ROW_GROUP_ROWS, Math.floor(ROW_GROUP_BYTES / rowBytes)));
+    this.capacity = Math.min(this.groupRows, INITIAL_ROWS);
     this.buffers = columns.map((col) => {
       const numeric = col.kind === "int" || col.kind === "float";
       return {
         col,
-        num: numeric ? new Float64Array(this.groupRows) : null,
-        isNull: numeric && col.nullable ? new Uint8Array(this.groupRows) : null,
-        str: numeric ? null : new Array<string | null>(this.groupRows).fill(null),
+        num: numeric ? new Float64Array(this.capacity) : null,
+        isNull: numeric && col.nullable ? new Uint8Array(this.capacity) : null,
+        str: numeric ? null : new Array<string | null>(this.capacity).fill(null),
       };
     });
     out.on("error", (e) => {
@@ -96,6 +109,7 @@ export class ParquetTableWriter<N extends TableName> {
   write(row: Row<N>): void {
     const r = row as Record<string, unknown>;
     const i = this.n;
+    if (i === this.capacity) this.grow();
     for (const b of this.buffers) {
       const v = r[b.col.name];
       if (b.num) {
@@ -149,12 +163,33 @@ export class ParquetTableWriter<N extends TableName> {
     this.out.destroy();
   }
 
+  /** Buffers start small and double up to a row group: a small table never holds a big one. */
+  private grow(): void {
+    const cap = Math.min(this.groupRows, this.capacity * 2);
+    for (const b of this.buffers) {
+      if (b.num) {
+        const num = new Float64Array(cap);
+        num.set(b.num);
+        b.num = num;
+      }
+      if (b.isNull) {
+        const isNull = new Uint8Array(cap);
+        isNull.set(b.isNull);
+        b.isNull = isNull;
+      }
+      if (b.str) for (let k = this.capacity; k < cap; k++) b.str.push(null);
+    }
+    this.capacity = cap;
+  }
+
   private flushGroup(): void {
     const n = this.n;
     const columnData: ColumnSource[] = this.buffers.map((b) => ({
       name: b.col.name,
       data: lazyColumn(b, n),
       encoding: b.col.encoding,
+      // min/max of ids, enum labels and JSON text prune nothing and cost a string compare per value
+      statistics: b.col.kind !== "string" && b.col.kind !== "json",
     }));
     this.pq.write({ columnData, rowGroupSize: n });
     for (const b of this.buffers) if (b.str) b.str.fill(null, 0, n);
@@ -171,6 +206,9 @@ export class ParquetTableWriter<N extends TableName> {
  * group. Converting in slice() keeps a single column's converted values alive at a time.
  */
 function lazyColumn(b: ColumnBuffer, n: number): ColumnSource["data"] {
+  // a required integer column goes as numbers in a typed array: DELTA_BINARY_PACKED takes
+  // numbers for INT64 (no BigInt per value, no boxed array); nullable ones need null slots
+  if (b.col.kind === "int" && !b.isNull) return b.num!.slice(0, n);
   const slice = (start = 0, end = n): unknown[] => {
     end = Math.min(end, n);
     const out = new Array<unknown>(Math.max(0, end - start));
@@ -178,7 +216,7 @@ function lazyColumn(b: ColumnBuffer, n: number): ColumnSource["data"] {
     const kind = b.col.kind;
     for (let i = start, k = 0; i < end; i++, k++) {
       if (isNull && isNull[i]) out[k] = null;
-      else if (kind === "int") out[k] = BigInt(num![i]);
+      else if (kind === "int") out[k] = num![i];
       else if (kind === "float") out[k] = num![i];
       else if (kind === "epoch_ns") out[k] = str![i] == null ? null : BigInt(str![i]!);
       else out[k] = str![i];
