@@ -60,7 +60,8 @@ except Exception:
     pass
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "emitter" / "src"))  # prefer this checkout's emitter
+# prefer this checkout's emitter; VSCHED_EMITTER_SRC=<dir> measures another one (a before/after run)
+sys.path.insert(0, os.environ.get("VSCHED_EMITTER_SRC") or str(REPO / "emitter" / "src"))
 
 CONFIGS = ("off", "summary", "full")
 
@@ -182,9 +183,10 @@ def main(argv=None) -> int:
     clock, wall_clock = time.thread_time_ns, time.perf_counter_ns
 
     def others_idle(cfg):
+        # idle = nothing queued and (a writer that says so) asleep, not encoding its last record
         deadline = time.perf_counter() + 1.0
         for c, w in writers.items():
-            while c != cfg and w.queue and time.perf_counter() < deadline:
+            while c != cfg and (w.queue or not getattr(w, "_sleeping", True)) and time.perf_counter() < deadline:
                 time.sleep(0.0005)
 
     def step(cfg):

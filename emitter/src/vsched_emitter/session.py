@@ -66,12 +66,7 @@ def _step_values(nst, computed, values):
 
 def _update_values(outputs, values):
     """Writer thread: fill in ``tokens`` = [[id, new tokens], ...] from the EngineCoreOutputs."""
-    tokens = []
-    for outs in outputs:
-        for o in outs:
-            n = len(o.new_token_ids)
-            if n:
-                tokens.append([o.request_id, n])
+    tokens = [[o.request_id, n] for outs in outputs for o in outs if (n := len(o.new_token_ids))]
     return values[:4] + (tokens,) + values[5:]
 
 
