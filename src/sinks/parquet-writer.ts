@@ -208,7 +208,7 @@ export class ParquetTableWriter<N extends TableName> {
 function lazyColumn(b: ColumnBuffer, n: number): ColumnSource["data"] {
   // a required integer column goes as numbers in a typed array: DELTA_BINARY_PACKED takes
   // numbers for INT64 (no BigInt per value, no boxed array); nullable ones need null slots
-  if (b.col.kind === "int" && !b.isNull) return b.num!.slice(0, n);
+  if (b.col.kind === "int" && !b.isNull) return b.num!.subarray(0, n); // ParquetWriter slices (copies) it
   const slice = (start = 0, end = n): unknown[] => {
     end = Math.min(end, n);
     const out = new Array<unknown>(Math.max(0, end - start));
