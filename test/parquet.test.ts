@@ -12,6 +12,7 @@ import { TABLE_NAMES, TABLES, type TableName } from "../src/schema/tables.js";
 import { parquetKeyValues } from "../src/sinks/parquet-schema.js";
 import { ParquetTableWriter } from "../src/sinks/parquet-writer.js";
 import { FIXTURES } from "./helpers/fixtures.js";
+import { runCli } from "./helpers/golden.js";
 import { tmpDir } from "./helpers/trace.js";
 
 const sink = () => Object.assign(new PassThrough(), { isTTY: false });
@@ -137,5 +138,23 @@ describe("Parquet tables", () => {
     const dir = tmpDir();
     writeFileSync(path.join(dir, "per_request.parquet"), "PAR1 not really");
     await expect(collect(readParquetTable(dir, "per_request"))).rejects.toMatchObject({ code: "PARQUET_UNREADABLE", exitCode: 2 });
+  });
+
+  it("vsched validate reads a Parquet-only directory: clean output passes, a broken row is found", async () => {
+    const dir = tmpDir();
+    const out = path.join(dir, "logs");
+    await convert([FIXTURE], out, { format: "parquet", partitionBy: "dp_rank" });
+    const ok = await runCli(["validate", out]);
+    expect([ok.exitCode, ok.stderr]).toEqual([0, ""]);
+    // rewrite one partition with a request whose waiting time is negative
+    const file = path.join(out, "per_request", "dp_rank=0", "part-0.parquet");
+    const rows = await collect(readParquetFileBatches({ file, fromPath: { dp_rank: 0 } }, "per_request"));
+    rows[2] = { ...rows[2], waiting_time: -5 };
+    const w = new ParquetTableWriter("per_request", createWriteStream(file), { kvMetadata: parquetKeyValues("per_request", "test"), omit: ["dp_rank"] });
+    for (const r of rows) w.write(r as never);
+    await w.close();
+    const bad = await runCli(["validate", out]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout + bad.stderr).toMatch(/per_request\/dp_rank=0\/part-0\.parquet:3/);
   });
 });
