@@ -6,7 +6,7 @@ Two kinds of flush:
 
 * hand-off: buffered bytes go to the OS with write() at least every ``HANDOFF_SECONDS``
   while records arrive. A killed process (vLLM SIGKILLs its engine core; OOM killer) then
-  loses at most that much: the kernel keeps what was written.
+  loses at most that much (plus HOLD_SECONDS): the kernel keeps what was written.
 * durable: flush and ``os.fsync`` every N step records or S seconds (seed 000's
   100 steps / 60 s), after ``IDLE_FLUSH_SECONDS`` of quiet, and at close: what survives
   a machine crash.
@@ -43,6 +43,11 @@ _STOP = ("__stop__", None)
 IDLE_FLUSH_SECONDS = 1.0
 #: how often close() looks for room in a full queue
 POLL_SECONDS = 0.005
+#: while the scheduler thread is inside schedule() or update_from_output(), the writer
+#: holds off encoding (it needs the GIL, so the engine would wait for it) for up to this
+#: long, checking every HOLD_POLL_SECONDS; it then encodes while vLLM waits for the model
+HOLD_SECONDS = 0.02
+HOLD_POLL_SECONDS = 0.001
 #: longest a written record stays in user space before write() hands it to the OS (the
 #: brief: at least every ~100 ms; half that leaves room for a step and a busy machine)
 HANDOFF_SECONDS = 0.05
@@ -58,6 +63,8 @@ class Writer:
         self.queue: deque = deque()
         self._wake = threading.Event()  # set by put() when the writer sleeps, and by close()
         self._sleeping = False
+        #: () -> bool: the scheduler thread is inside a hooked call (set by the Session)
+        self.engine_busy = None
         raw = open(path, "wb", buffering=1 << 20)
         # mtime=0 and no file name keep gzip output reproducible.
         self._file = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if use_gzip else raw
@@ -149,9 +156,11 @@ class Writer:
         dirty = False    # written since the last durable flush
         pending = False  # written since the last hand-off to the OS
         last_flush = last_handoff = perf()
+        hold_since = None  # when the writer began waiting for the scheduler to leave its call
         while True:
             try:
                 if not q:
+                    hold_since = None
                     now = perf()
                     wait = max(0.05, self.flush_seconds - (now - last_flush))
                     if dirty:
@@ -183,6 +192,22 @@ class Writer:
                             self._sync()
                             dirty = False
                         last_flush = now
+                        continue
+                busy = self.engine_busy
+                try:
+                    held = busy is not None and busy()
+                except Exception:  # never stall on it
+                    self.engine_busy = None
+                    held = False
+                if held:
+                    # at most HOLD_SECONDS per backlog: once held that long, the writer
+                    # drains the queue before it holds again (no record waits longer, and
+                    # a scheduler that is never idle cannot make the queue overflow)
+                    now = perf()
+                    if hold_since is None:
+                        hold_since = now
+                    if now - hold_since < HOLD_SECONDS:
+                        time.sleep(HOLD_POLL_SECONDS)
                         continue
                 kind, values = popleft()
                 if kind == _STOP[0]:
