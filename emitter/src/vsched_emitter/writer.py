@@ -45,9 +45,9 @@ IDLE_FLUSH_SECONDS = 1.0
 POLL_SECONDS = 0.005
 #: while the scheduler thread is inside schedule() or update_from_output(), the writer
 #: holds off encoding (it needs the GIL, so the engine would wait for it) for up to this
-#: long, checking every HOLD_POLL_SECONDS; it then encodes while vLLM waits for the model
+#: long, asleep until the record put at the end of that call wakes it; it then encodes
+#: while vLLM waits for the model
 HOLD_SECONDS = 0.02
-HOLD_POLL_SECONDS = 0.001
 #: longest a written record stays in user space before write() hands it to the OS (the
 #: brief: at least every ~100 ms; half that leaves room for a step and a busy machine)
 HANDOFF_SECONDS = 0.05
@@ -207,7 +207,12 @@ class Writer:
                     if hold_since is None:
                         hold_since = now
                     if now - hold_since < HOLD_SECONDS:
-                        time.sleep(HOLD_POLL_SECONDS)
+                        # asleep, not polling: the record the scheduler puts as it leaves
+                        # schedule() / update_from_output() wakes us
+                        self._sleeping = True
+                        wake.wait(HOLD_SECONDS - (now - hold_since))
+                        self._sleeping = False
+                        wake.clear()
                         continue
                 kind, values = popleft()
                 if kind == _STOP[0]:
