@@ -152,8 +152,6 @@ class Session:
             self.alloc_budget = sched.max_num_scheduled_tokens // bs + 1
             self.alloc_per_running = look // bs + 3
             self.alloc_per_admitted = (max_len + look) // bs + 3
-        # the writer encodes while vLLM waits for the model, not while it schedules
-        self.writer.engine_busy = lambda: self.in_schedule or self.in_update
         self.enabled = True
 
     # ---- helpers -----------------------------------------------------------------

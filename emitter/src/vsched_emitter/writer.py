@@ -6,16 +6,16 @@ Two kinds of flush:
 
 * hand-off: buffered bytes go to the OS with write() at least every ``HANDOFF_SECONDS``
   while records arrive. A killed process (vLLM SIGKILLs its engine core; OOM killer) then
-  loses at most that much (plus HOLD_SECONDS): the kernel keeps what was written.
+  loses at most that much: the kernel keeps what was written.
 * durable: flush and ``os.fsync`` every N step records or S seconds (seed 000's
   100 steps / 60 s), after ``IDLE_FLUSH_SECONDS`` of quiet, and at close: what survives
   a machine crash.
 
 The hand-off is a ``collections.deque`` (append and popleft are atomic under the GIL): the
-producer appends, and wakes the writer only when the writer has gone to sleep on an empty
-queue (one ``Event.set`` per burst of records, not per record). The writer sleeps until a
-record comes or a flush is due: no polling. A polling writer took the GIL every 5 ms, and
-each time the scheduler thread had to give it up.
+producer only appends (no lock, no signal); the writer drains it and polls every
+``POLL_SECONDS`` while it is empty. (Waking the writer from put() instead used less writer
+CPU but, in bench/emitter_overhead.py, more engine wall time: the woken writer asks for the
+GIL right as the scheduler carries on.)
 ``values`` may be a ``records.Deferred``: the writer builds the tuple from data that cannot
 change after the hook ran (SchedulerOutput dicts, EngineCoreOutput lists).
 
@@ -41,13 +41,8 @@ _STOP = ("__stop__", None)
 
 #: flush when no record has arrived for this long (the scheduler went idle)
 IDLE_FLUSH_SECONDS = 1.0
-#: how often close() looks for room in a full queue
+#: how often the writer looks at an empty buffer
 POLL_SECONDS = 0.005
-#: while the scheduler thread is inside schedule() or update_from_output(), the writer
-#: holds off encoding (it needs the GIL, so the engine would wait for it) for up to this
-#: long, asleep until the record put at the end of that call wakes it; it then encodes
-#: while vLLM waits for the model
-HOLD_SECONDS = 0.02
 #: longest a written record stays in user space before write() hands it to the OS (the
 #: brief: at least every ~100 ms; half that leaves room for a step and a busy machine)
 HANDOFF_SECONDS = 0.05
@@ -61,10 +56,7 @@ class Writer:
         self.flush_seconds = flush_seconds
         self.max_buffered = max_buffered
         self.queue: deque = deque()
-        self._wake = threading.Event()  # set by put() when the writer sleeps, and by close()
-        self._sleeping = False
-        #: () -> bool: the scheduler thread is inside a hooked call (set by the Session)
-        self.engine_busy = None
+        self._wake = threading.Event()  # set by close() only
         raw = open(path, "wb", buffering=1 << 20)
         # mtime=0 and no file name keep gzip output reproducible.
         self._file = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if use_gzip else raw
@@ -95,8 +87,6 @@ class Writer:
             self.buffer_dropped += 1
         else:
             q.append((kind, values))
-        if self._sleeping:
-            self._wake.set()
 
     def _put_waiting(self, item, timeout: float) -> bool:
         deadline = time.perf_counter() + timeout
@@ -156,11 +146,9 @@ class Writer:
         dirty = False    # written since the last durable flush
         pending = False  # written since the last hand-off to the OS
         last_flush = last_handoff = perf()
-        hold_since = None  # when the writer began waiting for the scheduler to leave its call
         while True:
             try:
                 if not q:
-                    hold_since = None
                     now = perf()
                     wait = max(0.05, self.flush_seconds - (now - last_flush))
                     if dirty:
@@ -170,17 +158,8 @@ class Writer:
                     if pending:
                         wait = min(wait, max(0.0, HANDOFF_SECONDS - (now - last_handoff)))
                     idle_until = now + wait
-                    while not q:
-                        left = idle_until - perf()
-                        if left <= 0:
-                            break
-                        # a put() after this line sees the flag and wakes us; one before it
-                        # left a record that the check below sees
-                        self._sleeping = True
-                        if not q:
-                            wake.wait(left)
-                        self._sleeping = False
-                        wake.clear()
+                    while not q and perf() < idle_until:
+                        wake.wait(POLL_SECONDS)
                     if not q:
                         now = perf()
                         if pending:
@@ -192,27 +171,6 @@ class Writer:
                             self._sync()
                             dirty = False
                         last_flush = now
-                        continue
-                busy = self.engine_busy
-                try:
-                    held = busy is not None and busy()
-                except Exception:  # never stall on it
-                    self.engine_busy = None
-                    held = False
-                if held:
-                    # at most HOLD_SECONDS per backlog: once held that long, the writer
-                    # drains the queue before it holds again (no record waits longer, and
-                    # a scheduler that is never idle cannot make the queue overflow)
-                    now = perf()
-                    if hold_since is None:
-                        hold_since = now
-                    if now - hold_since < HOLD_SECONDS:
-                        # asleep, not polling: the record the scheduler puts as it leaves
-                        # schedule() / update_from_output() wakes us
-                        self._sleeping = True
-                        wake.wait(HOLD_SECONDS - (now - hold_since))
-                        self._sleeping = False
-                        wake.clear()
                         continue
                 kind, values = popleft()
                 if kind == _STOP[0]:
