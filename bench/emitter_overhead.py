@@ -9,11 +9,22 @@ that noise on a shared machine (other processes, frequency changes) hits all of 
 The emitter never changes scheduling decisions, so step ``i`` does the same work in all
 three (checked at the end) and per-step costs can be compared pairwise.
 
-Measured, per step, with ``time.thread_time_ns`` (CPU time of the scheduler thread):
-schedule() + update_from_output() — the emitter's cost on the engine's critical path. The
-emitter's writer thread (JSON encoding and file I/O, off the critical path) is measured
-separately with its own thread CPU clock and reported as well, so the total added CPU is
-known. add_request() CPU (arrivals) is reported separately too.
+Measured, per step, over schedule() + update_from_output():
+
+* scheduler-thread CPU (``time.thread_time_ns``): the emitter's hooks themselves;
+* wall time (``time.perf_counter_ns``) with the writer thread running: what the engine
+  feels. The writer is Python and needs the GIL, so while it encodes, the scheduler thread
+  waits for it (the interpreter hands the GIL over every 5 ms). Before each scheduler's step
+  the bench waits until the *other* schedulers' writers are idle, so a window overlaps only
+  its own writer; ``--forward-ms`` sleeps between schedule() and update_from_output() (GIL
+  released, as while vLLM waits for the GPU), which is when a real writer mostly runs.
+
+The writer thread's own CPU is reported too, so the total added CPU is known.
+add_request() CPU (arrivals) is reported separately.
+
+Request ids have vLLM's shape (``--id-style vllm``: ``cmpl-<16 hex>-0-<8 hex>``, 32
+characters, as the e2e fixture's real ``vllm serve`` wrote them); ``--id-style index``
+gives the old ``0``, ``1``, … ids, which make records a third of their real size.
 
 Default workload (the brief): max_num_seqs=256 running, a steady backlog of ~1000 waiting,
 enough KV blocks, chunked prefill and prefix caching on (vLLM defaults), prompts 64–512 and
@@ -49,7 +60,8 @@ except Exception:
     pass
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "emitter" / "src"))  # prefer this checkout's emitter
+# prefer this checkout's emitter; VSCHED_EMITTER_SRC=<dir> measures another one (a before/after run)
+sys.path.insert(0, os.environ.get("VSCHED_EMITTER_SRC") or str(REPO / "emitter" / "src"))
 
 CONFIGS = ("off", "summary", "full")
 
@@ -70,6 +82,10 @@ def parse_args(argv=None):
                    help="leave the cyclic GC on inside measured windows (default: collect between steps, "
                         "so one scheduler's garbage is not collected in another's window)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--id-style", choices=["vllm", "index"], default="vllm",
+                   help="request ids as vLLM's OpenAI server makes them, or 0, 1, ...")
+    p.add_argument("--forward-ms", type=float, default=0.0,
+                   help="sleep between schedule() and update_from_output() (the GPU forward; the writer can run)")
     p.add_argument("--out", default=None, help="keep the traces here (default: a temp dir, deleted)")
     p.add_argument("--breakdown", action="store_true",
                    help="also time the emitter's Session methods (inclusive thread CPU per step, per level); "
@@ -117,6 +133,8 @@ def main(argv=None) -> int:
     n_req = a.running + a.waiting + int((a.steps + a.warmup) * a.running / max(mean_out, 1) * 1.3) + 500
     specs = workloads.synthetic(n_req, prompt_len=a.prompt_len, output_len=a.output_len, seed=a.seed,
                                 max_model_len=knobs.max_model_len)
+    if a.id_style == "vllm":
+        specs = vllm_ids(specs, a.seed)
     by_id = {s.req_id: s for s in specs}
 
     out_dir = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="vsched-bench-"))
@@ -160,18 +178,45 @@ def main(argv=None) -> int:
             raise RuntimeError("ran out of requests; raise n_req")
         return added
 
+    writers = {cfg: hooks.session_of(s).writer for cfg, s in scheds.items() if hooks.session_of(s) is not None}
+    forward_s = a.forward_ms / 1e3
+    clock, wall_clock = time.thread_time_ns, time.perf_counter_ns
+
+    def others_idle(cfg):
+        # idle = nothing queued and the thread used < 50 us of CPU in the last 2 ms (the same
+        # test for any writer version, so before/after runs isolate alike)
+        deadline = time.perf_counter() + 1.0
+        for c, w in writers.items():
+            if c == cfg:
+                continue
+            while time.perf_counter() < deadline:
+                if not w.queue:
+                    c0 = thread_cpu_ns(w._thread)
+                    time.sleep(0.002)
+                    if not w.queue and thread_cpu_ns(w._thread) - c0 < 50_000:
+                        break
+                else:
+                    time.sleep(0.0005)
+
     def step(cfg):
         s, runner = scheds[cfg], runners[cfg]
-        t0 = time.thread_time_ns()
+        others_idle(cfg)
+        t0 = clock()
         top_up(cfg)
-        t1 = time.thread_time_ns()
+        t1 = clock()
+        w1 = wall_clock()
         out = s.schedule()
-        t2 = time.thread_time_ns()
+        w2 = wall_clock()
+        t2 = clock()
         _, mro = runner.after_schedule(out)
-        t3 = time.thread_time_ns()
+        if forward_s:
+            time.sleep(forward_s)
+        t3 = clock()
+        w3 = wall_clock()
         s.update_from_output(out, mro)
-        t4 = time.thread_time_ns()
-        return (t2 - t1) + (t4 - t3), t1 - t0, out
+        w4 = wall_clock()
+        t4 = clock()
+        return (t2 - t1) + (t4 - t3), t1 - t0, out, (w2 - w1) + (w4 - w3)
 
     if a.profile:
         return profile(a, scheds[a.profile], step, a.profile)
@@ -181,6 +226,7 @@ def main(argv=None) -> int:
         gc.freeze()
         gc.disable()
     cpu = {c: [] for c in configs}
+    wall_steps = {c: [] for c in configs}
     arr = {c: [] for c in configs}
     shapes = {c: [] for c in configs}
     writer_cpu0 = {}
@@ -193,9 +239,10 @@ def main(argv=None) -> int:
         if (i // 3) % 2:
             order = order[::-1]
         for c in order:
-            dt, da, out = step(c)
+            dt, da, out, dw = step(c)
             if i >= a.warmup:
                 cpu[c].append(dt)
+                wall_steps[c].append(dw)
                 arr[c].append(da)
                 shapes[c].append((len(out.num_scheduled_tokens), out.total_num_scheduled_tokens))
             if not a.keep_gc:
@@ -253,6 +300,25 @@ def main(argv=None) -> int:
         verdict.append(f"{c}: {'OK' if r_trim <= target[c] else 'OVER'} "
                        f"(trimmed {100*r_trim:.2f}% vs target {100*target[c]:.1f}%)")
     print("targets: " + "; ".join(verdict))
+    w_off = wall_steps["off"]
+    wmean_off = statistics.fmean(w_off)
+    print(f"wall time per step of schedule()+update_from_output() with the writer thread running "
+          f"(forward sleep {a.forward_ms:g} ms, id style {a.id_style}): off mean {wmean_off/1e3:.1f} us, "
+          f"median {statistics.median(w_off)/1e3:.1f} us")
+    for c in configs:
+        if c == "off":
+            continue
+        diffs = sorted(x - y for x, y in zip(wall_steps[c], w_off))
+        k = max(1, len(diffs) // 10)
+        added = statistics.fmean(wall_steps[c]) - wmean_off
+        trimmed = statistics.fmean(diffs[k:-k])
+        print(f"  {c:8} wall added mean {added/1e3:8.1f}us {100*added/wmean_off:7.2f}%  "
+              f"trimmed(paired) {trimmed/1e3:8.1f}us {100*trimmed/wmean_off:7.2f}%")
+        results[c] = results[c] + (trimmed / wmean_off,)
+    sizes = {c: trace_bytes(out_dir / c) for c in configs if c != "off"}
+    print("trace bytes per step: " + ", ".join(f"{c} {b / (a.warmup + a.steps):,.0f}" for c, b in sizes.items()))
+    print("SUMMARY " + " ".join(f"{c}:cpu_trimmed={100*r[2]:.2f}%,wall_trimmed={100*r[4]:.2f}%,writer={100*r[3]:.2f}%"
+                                for c, r in results.items()))
     if spent:
         print("breakdown: emitter Session methods, inclusive scheduler-thread CPU per step (_order_check, "
               "_skipped, _stop are inside after_schedule; emit = writer.put, inside the others; on_arrival is "
@@ -270,6 +336,20 @@ def main(argv=None) -> int:
     if not a.out:
         shutil.rmtree(out_dir, ignore_errors=True)
     return 0 if same else 1
+
+
+def vllm_ids(specs, seed):
+    """The same requests under ids shaped like vLLM's OpenAI server's (deterministic per seed)."""
+    import dataclasses
+    import random
+
+    rng = random.Random(f"ids-{seed}")
+    return [dataclasses.replace(sp, req_id=f"cmpl-{rng.getrandbits(64):016x}-0-{rng.getrandbits(32):08x}")
+            for sp in specs]
+
+
+def trace_bytes(d: Path) -> int:
+    return sum(f.stat().st_size for f in d.glob("vsched-*.jsonl*")) if d.exists() else 0
 
 
 # Session methods that run inside schedule()/update_from_output() (the measured window),

@@ -68,4 +68,21 @@ describe("vsched convert (golden transcripts)", { timeout: 60_000 }, () => {
       { title: "state_transitions.csv (first 2 lines)", body: firstTwo("state_transitions.csv") },
     ]);
   });
+
+  it("writes Parquet in hive partitions by dp_rank", async () => {
+    const out = path.join(tmpDir(), "out");
+    const r = await runCli(["convert", "small.jsonl", "--format", "parquet", "--partition-by", "dp_rank", "-o", out], { cwd: DATA });
+    const manifest = JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8"));
+    const files = manifest.tables.map((t: { name: string; rows: number; parquet_files: string[] }) => `${t.name} (${t.rows} rows): ${t.parquet_files.join(", ")}`);
+    expectGolden("test/golden/convert-parquet-partitioned.md", r, [
+      { title: "files written", body: readdirSync(out).sort().join("\n") },
+      { title: "manifest tables", body: files.join("\n") },
+    ]);
+  });
+
+  it("refuses --partition-by without Parquet output (exit 2)", async () => {
+    const out = path.join(tmpDir(), "out");
+    const r = await runCli(["convert", "small.jsonl", "--partition-by", "dp_rank", "-o", out], { cwd: DATA });
+    expectGolden("test/golden/convert-partition-needs-parquet.md", r);
+  });
 });

@@ -109,31 +109,50 @@ def _step_lines(sched) -> int:
     return sum(1 for line in text.splitlines() if '"type":"step"' in line)
 
 
-def test_flush_every_n_steps(tmp_path, monkeypatch):
+def _count_fsyncs(monkeypatch) -> list:
+    """Durable flushes (os.fsync calls of the writer), as they happen."""
+    import os
+
+    from vsched_emitter import writer as writer_module
+
+    calls = []
+    real = os.fsync
+
+    def fsync(fd):
+        calls.append(time.perf_counter())
+        return real(fd)
+
+    monkeypatch.setattr(writer_module.os, "fsync", fsync)
+    return calls
+
+
+def test_durable_flush_every_n_steps_and_hand_off_within_100ms(tmp_path, monkeypatch):
     monkeypatch.setenv("VLLM_SCHEDULER_LOG_FLUSH_STEPS", "2")
     monkeypatch.setenv("VLLM_SCHEDULER_LOG_FLUSH_SECONDS", "1000")
+    fsyncs = _count_fsyncs(monkeypatch)
     seen = {}
 
     def on_update(sched, step, outputs):
         if step == 0:
             time.sleep(0.3)
-            seen[0] = _step_lines(sched)  # one step record: still buffered
+            seen[0] = (_step_lines(sched), len(fsyncs))  # handed to the OS, not yet fsynced
         elif step == 1:
-            seen[1] = _eventually(lambda: _step_lines(sched) == 2)  # two: flushed while running
+            seen[1] = _eventually(lambda: len(fsyncs) >= 1)  # two steps: fsynced while running
 
     lib.run_case(tmp_path, [Spec("f", 0.0, lib.prompt(20, 1), 8)], Knobs(num_blocks=64, max_model_len=512),
                  on_update=on_update)
-    assert seen == {0: 0, 1: True}
+    assert seen == {0: (1, 0), 1: True}
 
 
-def test_flush_every_s_seconds(tmp_path, monkeypatch):
+def test_durable_flush_every_s_seconds(tmp_path, monkeypatch):
     monkeypatch.setenv("VLLM_SCHEDULER_LOG_FLUSH_STEPS", "100000")
     monkeypatch.setenv("VLLM_SCHEDULER_LOG_FLUSH_SECONDS", "0.2")
+    fsyncs = _count_fsyncs(monkeypatch)
     seen = {}
 
     def on_update(sched, step, outputs):
         if step == 0:
-            seen[0] = _eventually(lambda: _step_lines(sched) == 1, timeout=3.0)
+            seen[0] = _eventually(lambda: _step_lines(sched) == 1 and len(fsyncs) >= 1, timeout=3.0)
 
     lib.run_case(tmp_path, [Spec("f", 0.0, lib.prompt(20, 1), 8)], Knobs(num_blocks=64, max_model_len=512),
                  on_update=on_update)
@@ -142,15 +161,16 @@ def test_flush_every_s_seconds(tmp_path, monkeypatch):
 
 def test_a_quiet_scheduler_is_flushed_without_waiting_for_n_steps_or_s_seconds(tmp_path, monkeypatch):
     # vLLM kills the engine core at shutdown before Scheduler.shutdown(): what an idle
-    # scheduler recorded must already be on disk.
+    # scheduler recorded must already be on disk, and made durable soon after.
     monkeypatch.setenv("VLLM_SCHEDULER_LOG_FLUSH_STEPS", "100000")
     monkeypatch.setenv("VLLM_SCHEDULER_LOG_FLUSH_SECONDS", "1000")
+    fsyncs = _count_fsyncs(monkeypatch)
     seen = {}
 
     def on_update(sched, step, outputs):
         if step == 0:
-            seen["early"] = _step_lines(sched)
-            seen["after_idle"] = _eventually(lambda: _step_lines(sched) == 1, timeout=5.0)
+            seen["early"] = len(fsyncs)
+            seen["after_idle"] = _eventually(lambda: _step_lines(sched) == 1 and len(fsyncs) >= 1, timeout=5.0)
 
     lib.run_case(tmp_path, [Spec("q", 0.0, lib.prompt(20, 1), 8)], Knobs(num_blocks=64, max_model_len=512),
                  on_update=on_update)

@@ -88,8 +88,10 @@ export class StagedOutputDir {
   async commit(names: readonly string[]): Promise<void> {
     try {
       for (const n of names) {
+        // a staged directory (Parquet partitions) may replace a directory; a file may not
         const st = await lstat(path.join(this.dir, n)).catch(() => null);
-        if (st?.isDirectory()) throw new InputError(`cannot write the output: ${n} there is a directory; nothing was changed`, "OUT_UNWRITABLE", this.display);
+        const staged = await lstat(this.file(n));
+        if (st?.isDirectory() && !staged.isDirectory()) throw new InputError(`cannot write the output: ${n} there is a directory; nothing was changed`, "OUT_UNWRITABLE", this.display);
       }
       const old = path.join(this.staging, ".old");
       await mkdir(old);
@@ -107,7 +109,7 @@ export class StagedOutputDir {
           placed.push(n);
         }
       } catch (e) {
-        for (const n of placed) await rm(path.join(this.dir, n), { force: true }).catch(() => {});
+        for (const n of placed) await rm(path.join(this.dir, n), { recursive: true, force: true }).catch(() => {});
         for (const n of moved) await rename(path.join(old, n), path.join(this.dir, n)).catch(() => {});
         throw e;
       }

@@ -18,8 +18,8 @@ export interface RowSink {
   perIterationRequest(row: PerIterationRequestRow): void;
   event(row: EventRow): void;
   stateTransition(row: StateTransitionRow): void;
-  /** predictions.csv rows (trace schema 1.1); optional so sinks that predate the table keep working */
-  prediction?(row: PredictionRow): void;
+  /** predictions.csv rows (trace schema 1.1): required, so no sink can drop the table silently */
+  prediction(row: PredictionRow): void;
   finding(f: Finding): void;
 }
 

@@ -60,8 +60,15 @@ export const Manifest = z
     options: ManifestOptions,
     time: z.object({ unit: z.literal("ns"), epoch_zero_ns: z.string().regex(/^-?\d+$/), t0: z.string() }).loose(),
     row_order: z.string(),
-    csv: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-    tables: z.array(z.object({ name: z.string(), file: z.string(), rows: Count, columns: z.array(ColumnEntry) }).loose()),
+    /** present when CSV tables were written */
+    csv: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    /** present when Parquet tables were written (convert --format parquet|both) */
+    parquet: z.object({ partition_by: z.string().nullable() }).loose().optional(),
+    tables: z.array(
+      z
+        .object({ name: z.string(), file: z.string().optional(), parquet_files: z.array(z.string()).optional(), rows: Count, columns: z.array(ColumnEntry) })
+        .loose(),
+    ),
     sources: z.array(ManifestSourceEntry),
     totals: z.record(z.string(), z.unknown()),
     warnings: z.array(FindingEntry),

@@ -8,6 +8,7 @@ import { columnMeta } from "../schema/columns.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
 import { CSV_FORMAT } from "./csv-format.js";
 import { tableFileName } from "./csv-tables.js";
+import { parquetFormat } from "../sinks/parquet-schema.js";
 
 /**
  * manifest.json: what a set of CSVs is, where it came from and what was skipped.
@@ -34,6 +35,10 @@ export interface ManifestInput {
   warnings: (Finding & { message: string })[];
   /** engine findings, as collected (bounded) */
   findings: FindingTally;
+  /** CSV tables written (default true) */
+  csv?: boolean;
+  /** Parquet tables written: their files, relative to the directory */
+  parquet?: { files: string[]; partitionBy: string | null } | null;
 }
 
 
@@ -67,10 +72,12 @@ export function buildManifest(m: ManifestInput): Manifest {
       t0: "the earliest header.clock.epoch_ns among the sources; *_time columns are relative to it, *_epoch_ns columns absolute",
     },
     row_order: "rows are grouped by source (in the order of 'sources'), then ordered by time within a source",
-    csv: { ...CSV_FORMAT, spreadsheet_safe: m.options.spreadsheetSafe === true },
+    ...(m.csv !== false ? { csv: { ...CSV_FORMAT, spreadsheet_safe: m.options.spreadsheetSafe === true } } : {}),
+    ...(m.parquet ? { parquet: parquetFormat(m.parquet.partitionBy) } : {}),
     tables: TABLE_NAMES.map((t) => ({
       name: t,
-      file: tableFileName(t),
+      ...(m.csv !== false ? { file: tableFileName(t) } : {}),
+      ...(m.parquet ? { parquet_files: m.parquet.files.filter((f) => f === `${t}.parquet` || f.startsWith(`${t}/`)) } : {}),
       rows: m.rows[t],
       columns: tableColumns(t).map((c) => columnEntry(c, (TABLES[t].shape as Record<string, z.ZodType>)[c])),
     })),

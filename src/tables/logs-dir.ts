@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../core/errors.js";
 import { forEachCsvRow, readCsvHeader } from "../parse/csv-read.js";
+import { readParquetTable } from "../parse/parquet-read.js";
 import { Manifest } from "../schema/manifest.js";
 import { columnMeta } from "../schema/columns.js";
 import { TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
@@ -19,6 +20,8 @@ export function isLogsDir(dir: string): boolean {
 export async function openLogsDir(dir: string, display = dir): Promise<TableSource> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError("no such logs directory (run vsched convert first)", "LOGS_DIR_NOT_FOUND", display);
   const manifest = readManifestFile(dir, display);
+  // the manifest says what convert wrote: CSVs of an earlier run may sit beside Parquet files
+  if (manifest && !manifest.csv && manifest.parquet) return parquetSource(dir, display, manifest);
   const headers = new Map<TableName, string[]>();
   for (const t of TABLE_NAMES) {
     const file = join(dir, csvFileName(t));
@@ -114,4 +117,20 @@ function checkCells(rec: Record<string, unknown>, cols: readonly TypedColumn[], 
       throw new InputError(`column ${c.name}: ${shown} is not ${c.numeric ? "a number" : "a value"}; run vsched validate for every problem`, "LOGS_VALUE_INVALID", file, line);
     }
   }
+}
+
+/** convert --format parquet: the same typed rows, read row group by row group. */
+function parquetSource(dir: string, display: string, manifest: Manifest): TableSource {
+  const present = new Set(manifest.tables.filter((t) => t.parquet_files?.length).map((t) => t.name));
+  return {
+    info: runInfo(manifest, display),
+    columns: (t) => (present.has(t) ? tableColumns(t) : null),
+    async scan(handlers: RowHandlers) {
+      for (const t of TABLE_NAMES) {
+        const onRow = handlers[t] as ((row: TableRow<TableName>) => void) | undefined;
+        if (!onRow || !present.has(t)) continue;
+        for await (const batch of readParquetTable(dir, t)) for (const rec of batch) onRow(rec as TableRow<TableName>);
+      }
+    },
+  };
 }

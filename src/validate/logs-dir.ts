@@ -4,11 +4,13 @@ import { z } from "zod";
 import type { Finding } from "../engine/types.js";
 import { isFormulaLike } from "../sinks/csv-format.js";
 import { coerceRow, emptyCsvInfo, headerKinds, readCsvBatches } from "../parse/csv-read.js";
+import { parquetTableFiles } from "../parse/parquet-read.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
 import { checkHeader } from "./columns.js";
 import { Findings } from "./collector.js";
 import { InvariantChecker, TABLE_ORDER } from "./invariants.js";
 import { readManifest, type ManifestFacts } from "./manifest.js";
+import { validateParquetTable } from "./parquet-table.js";
 
 export interface LogsCheck {
   files: number;
@@ -33,6 +35,15 @@ export async function validateLogsDir(dir: string, display: string, findings: Fi
     const file = slash(join(display, name));
     fileOf.set(table, file);
     const path = join(dir, name);
+    if (!existsSync(path) && parquetTableFiles(dir, table)) {
+      // convert --format parquet: the same rows, through the same schema and invariants
+      const t = await validateParquetTable(table, dir, display, manifest, checker, findings);
+      fileOf.set(table, t.file);
+      check.files++;
+      check.rows += t.rows;
+      if (table === "per_request") checker.requestsDone(true);
+      continue;
+    }
     if (!existsSync(path)) {
       // a table added by a later minor (predictions, 1.1) is absent from older logs: their manifest does not list it
       if (manifest && !manifest.tables.has(table)) continue;

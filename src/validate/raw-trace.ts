@@ -8,7 +8,7 @@ import type { Findings } from "./collector.js";
 /** Codes of a first record that is not a usable header: the file cannot be replayed. */
 const HEADER_FAULTS = new Set(["RAW_MISSING_HEADER", "RAW_BAD_HEADER", "RAW_UNSUPPORTED_SCHEMA", "RAW_MALFORMED_LINE", "RAW_NOT_A_RECORD"]);
 
-const DISCARD: ReplayRowSink = { perRequest() {}, perIteration() {}, perIterationRequest() {}, event() {}, stateTransition() {} };
+const DISCARD: ReplayRowSink = { perRequest() {}, perIteration() {}, perIterationRequest() {}, event() {}, stateTransition() {}, prediction() {} };
 
 /**
  * Validates raw traces with the reader and engine convert uses, so one fault has one

@@ -1,6 +1,6 @@
 import { createEngine, DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Finding, type RowSink } from "../../src/engine/index.js";
 import type { HeaderRecord, RawRecord } from "../../src/schema/raw.js";
-import type { EventRow, PerIterationRequestRow, PerIterationRow, PerRequestRow, StateTransitionRow } from "../../src/schema/tables.js";
+import type { EventRow, PerIterationRequestRow, PerIterationRow, PerRequestRow, PredictionRow, StateTransitionRow } from "../../src/schema/tables.js";
 
 export interface Collected {
   perRequest: PerRequestRow[];
@@ -8,18 +8,20 @@ export interface Collected {
   perIterationRequests: PerIterationRequestRow[];
   events: EventRow[];
   transitions: StateTransitionRow[];
+  predictions: PredictionRow[];
   findings: Finding[];
 }
 
 /** Runs records through the engine and keeps every row in memory (tests only). */
 export function replay(records: RawRecord[], options: Partial<EngineOptions> = {}): Collected {
-  const out: Collected = { perRequest: [], perIteration: [], perIterationRequests: [], events: [], transitions: [], findings: [] };
+  const out: Collected = { perRequest: [], perIteration: [], perIterationRequests: [], events: [], transitions: [], predictions: [], findings: [] };
   const sink: RowSink = {
     perRequest: (r) => out.perRequest.push(r),
     perIteration: (r) => out.perIteration.push(r),
     perIterationRequest: (r) => out.perIterationRequests.push(r),
     event: (r) => out.events.push(r),
     stateTransition: (r) => out.transitions.push(r),
+    prediction: (r) => out.predictions.push(r),
     finding: (f) => out.findings.push(f),
   };
   const [header, ...rest] = records;

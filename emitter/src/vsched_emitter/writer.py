@@ -1,10 +1,21 @@
 """Background writer: the scheduler thread only enqueues tuples; this thread serialises
-and writes them, flushes every N step records or S seconds, and never lets an I/O error
-reach the scheduler (a record that cannot be written is dropped and counted).
+and writes them, and never lets an I/O error reach the scheduler (a record that cannot be
+written is dropped and counted).
+
+Two kinds of flush:
+
+* hand-off: buffered bytes go to the OS with write() at least every ``HANDOFF_SECONDS``
+  while records arrive. A killed process (vLLM SIGKILLs its engine core; OOM killer) then
+  loses at most that much: the kernel keeps what was written.
+* durable: flush and ``os.fsync`` every N step records or S seconds (seed 000's
+  100 steps / 60 s), after ``IDLE_FLUSH_SECONDS`` of quiet, and at close: what survives
+  a machine crash.
 
 The hand-off is a ``collections.deque`` (append and popleft are atomic under the GIL): the
 producer only appends (no lock, no signal); the writer drains it and polls every
-``POLL_SECONDS`` while it is empty.
+``POLL_SECONDS`` while it is empty. (Waking the writer from put() instead used less writer
+CPU but, in bench/emitter_overhead.py, more engine wall time: the woken writer asks for the
+GIL right as the scheduler carries on.)
 ``values`` may be a ``records.Deferred``: the writer builds the tuple from data that cannot
 change after the hook ran (SchedulerOutput dicts, EngineCoreOutput lists).
 
@@ -16,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -31,6 +43,9 @@ _STOP = ("__stop__", None)
 IDLE_FLUSH_SECONDS = 1.0
 #: how often the writer looks at an empty buffer
 POLL_SECONDS = 0.005
+#: longest a written record stays in user space before write() hands it to the OS (the
+#: brief: at least every ~100 ms; half that leaves room for a step and a busy machine)
+HANDOFF_SECONDS = 0.05
 
 
 class Writer:
@@ -99,11 +114,20 @@ class Writer:
         self._file.write(data)
 
     def _flush(self) -> None:
+        """Hand what is buffered to the OS (write()); gzip: a sync flush of the compressor."""
         try:
             self._file.flush()
             if self._file is not self._raw:
                 self._raw.flush()
         except Exception as e:  # disk full on flush: what was buffered is lost
+            self._io_failed(e)
+
+    def _sync(self) -> None:
+        """The durable flush: hand off, then fsync."""
+        self._flush()
+        try:
+            os.fsync(self._raw.fileno())
+        except Exception as e:  # a pipe or a file system without fsync: the hand-off stands
             self._io_failed(e)
 
     def _io_failed(self, e: BaseException) -> None:
@@ -117,25 +141,36 @@ class Writer:
         popleft = q.popleft
         wake = self._wake
         deferred = records.Deferred
+        perf = time.perf_counter
         steps_since_flush = 0
-        dirty = False
-        last_flush = time.perf_counter()
+        dirty = False    # written since the last durable flush
+        pending = False  # written since the last hand-off to the OS
+        last_flush = last_handoff = perf()
         while True:
             try:
                 if not q:
-                    wait = max(0.05, self.flush_seconds - (time.perf_counter() - last_flush))
+                    now = perf()
+                    wait = max(0.05, self.flush_seconds - (now - last_flush))
                     if dirty:
                         # vLLM SIGKILLs the engine core at shutdown before Scheduler.shutdown()
                         # runs; a scheduler that has gone quiet must already be on disk.
                         wait = min(wait, IDLE_FLUSH_SECONDS)
-                    idle_until = time.perf_counter() + wait
-                    while not q and time.perf_counter() < idle_until:
+                    if pending:
+                        wait = min(wait, max(0.0, HANDOFF_SECONDS - (now - last_handoff)))
+                    idle_until = now + wait
+                    while not q and perf() < idle_until:
                         wake.wait(POLL_SECONDS)
                     if not q:
-                        if dirty:
+                        now = perf()
+                        if pending:
                             self._flush()
+                            pending = False
+                            last_handoff = now
+                            continue
+                        if dirty:
+                            self._sync()
                             dirty = False
-                        last_flush = time.perf_counter()
+                        last_flush = now
                         continue
                 kind, values = popleft()
                 if kind == _STOP[0]:
@@ -148,22 +183,26 @@ class Writer:
                         values = values.build()
                     self._write(records.encode(kind, values))
                     self.written += 1
-                    dirty = True
+                    dirty = pending = True
                 except Exception as e:
                     self.write_dropped += 1
                     self._io_failed(e)
                 if kind == "step":
                     steps_since_flush += 1
-                now = time.perf_counter()
+                now = perf()
                 if dirty and (steps_since_flush >= self.flush_steps or now - last_flush >= self.flush_seconds
                               or kind == "end"):
-                    self._flush()
-                    dirty = False
+                    self._sync()
+                    dirty = pending = False
                     steps_since_flush = 0
-                    last_flush = now
+                    last_flush = last_handoff = now
+                elif pending and now - last_handoff >= HANDOFF_SECONDS:
+                    self._flush()
+                    pending = False
+                    last_handoff = now
             except Exception as e:  # never let the thread die silently
                 self._io_failed(e)
-        self._flush()
+        self._sync()
         try:
             self._file.close()
             if self._file is not self._raw:

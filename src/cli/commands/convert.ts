@@ -5,6 +5,8 @@ import { resolveInputs } from "../../parse/inputs.js";
 import { planReplay, replay, type ReplayResult } from "../../pipeline/replay.js";
 import { formatFinding } from "../../render/findings-text.js";
 import { CsvTableSet, tableFileName } from "../../sinks/csv-tables.js";
+import { ParquetTableSet, type PartitionColumn } from "../../sinks/parquet-tables.js";
+import { TeeTableSet, type TableSetLike } from "../../sinks/table-sets.js";
 import { buildManifest, manifestJson, type ManifestInput } from "../../sinks/manifest.js";
 import { createProgress, NO_PROGRESS } from "../../render/progress.js";
 import { TABLE_NAMES, type TableName } from "../../schema/tables.js";
@@ -24,10 +26,16 @@ export interface ConvertOptions {
   /** prefix text cells a spreadsheet would run as formulas with ' (readers of vsched strip it) */
   spreadsheetSafe?: boolean;
   quiet: boolean;
+  /** which files: CSV (default), Parquet, or both */
+  format?: OutputFormat;
+  /** Parquet only: hive-style directories per value of this column */
+  partitionBy?: PartitionColumn | null;
   /** for tests: the directory inputs and -o are relative to, and where diagnostics go */
   cwd?: string;
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
 }
+
+export type OutputFormat = "csv" | "parquet" | "both";
 
 export function registerConvert(program: Command): void {
   program
@@ -48,6 +56,8 @@ export function registerConvert(program: Command): void {
     .option("--iteration-requests-every <n>", "per_iteration_requests.csv: keep only iterations whose id is a multiple of n", parsePositiveInt, 1)
     .option("--no-scheduled-events", "leave the per-step request_scheduled events out of events.csv (the largest share of it)")
     .option("--spreadsheet-safe", "prefix text cells that start with = + - @ TAB CR or ' with ' so a spreadsheet shows them instead of running them (vsched's own readers strip it; pandas sees the ')")
+    .addOption(new Option("--format <format>", "tables as CSV, Parquet (typed, compressed) or both").choices(["csv", "parquet", "both"]).default("csv"))
+    .addOption(new Option("--partition-by <column>", "Parquet: one hive-style directory per value, e.g. per_request/dp_rank=0/part-0.parquet").choices(["dp_rank"]))
     .option("-q, --quiet", "no progress bar and no summary line (warnings are still printed)")
     .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events"))
     .action(async (inputs: string[], o: Record<string, unknown>) => {
@@ -61,6 +71,8 @@ export function registerConvert(program: Command): void {
         scheduledEvents: o.scheduledEvents !== false,
         spreadsheetSafe: o.spreadsheetSafe === true,
         quiet: o.quiet === true,
+        format: o.format as OutputFormat,
+        partitionBy: (o.partitionBy as PartitionColumn | undefined) ?? null,
       });
     });
 }
@@ -75,10 +87,14 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
   const cwd = o.cwd ?? process.cwd();
   const stderr = (o.stderr ?? process.stderr) as NodeJS.WriteStream;
   if (o.out.trim() === "") throw new UsageError("-o/--out: the output directory must not be empty");
+  const format = o.format ?? "csv";
+  if (o.partitionBy && format === "csv") throw new UsageError("--partition-by applies to Parquet output: add --format parquet or --format both");
   const plan = await planReplay(await resolveInputs(o.inputs, cwd));
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
-  const tables = new CsvTableSet(staged.staging, { versionHeader: o.versionHeader ? VERSION : null, spreadsheetSafe: o.spreadsheetSafe });
+  const csv = format === "parquet" ? null : new CsvTableSet(staged.staging, { versionHeader: o.versionHeader ? VERSION : null, spreadsheetSafe: o.spreadsheetSafe });
+  const parquet = format === "csv" ? null : new ParquetTableSet(staged.staging, { vschedVersion: VERSION, partitionBy: o.partitionBy ?? null });
+  const tables: TableSetLike = new TeeTableSet([csv, parquet].filter((s) => s !== null));
   const progress = !o.quiet && progressEnabled(stderr) ? createProgress({ total: plan.inputs.reduce((a, i) => a + i.size, 0), stream: stderr }) : NO_PROGRESS;
   const stopOnSignal = () => {
     progress.done();
@@ -99,8 +115,8 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
     });
     await tables.close();
     const rows = tables.rowCounts();
-    if (tables.guard.formulaCells > 0 && !o.spreadsheetSafe) {
-      const w = { code: "OUT_FORMULA_CELLS", severity: "warning", args: { count: tables.guard.formulaCells } } as const;
+    if (csv && csv.guard.formulaCells > 0 && !o.spreadsheetSafe) {
+      const w = { code: "OUT_FORMULA_CELLS", severity: "warning", args: { count: csv.guard.formulaCells } } as const;
       result.warnings.push(w);
       warn(formatFinding(w), { code: w.code }, stderr);
     }
@@ -112,9 +128,11 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
       sources: result.sources,
       warnings: result.warnings.map((w) => ({ ...w, message: formatFinding(w) })),
       findings: result.findings,
+      csv: csv !== null,
+      parquet: parquet && { files: parquet.files(), partitionBy: parquet.partitionBy },
     });
     await staged.writeFile("manifest.json", manifestJson(manifest));
-    await staged.commit([...TABLE_NAMES.map(tableFileName), "manifest.json"]);
+    await staged.commit([...(csv ? TABLE_NAMES.map(tableFileName) : []), ...(parquet?.entries() ?? []), "manifest.json"]);
     progress.done();
     if (!o.quiet) stderr.write(convertedLine(result, rows, outDisplay));
     return result.findings.errors > 0 ? EXIT.findings : EXIT.ok;

@@ -1,0 +1,94 @@
+import type { ColumnSource, ParquetWriter } from "hyparquet-writer";
+import type { z } from "zod";
+import { columnMeta, type ColumnKind } from "../schema/columns.js";
+import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
+
+/**
+ * The Parquet form of every output table, derived from the same zod declarations as the
+ * CSV (src/schema/tables.ts, column kinds in src/schema/columns.ts), in the same column order:
+ *   - int       → INT64 (relative ns, counts): never a float, nullable as zod says;
+ *   - epoch_ns  → INT64 (the decimal strings of the rows, through BigInt: they exceed 2^53);
+ *                 both DELTA_BINARY_PACKED: times rise step by step and counts stay small, so
+ *                 deltas pack into a few bits (half the size of PLAIN + snappy here), and the
+ *                 writer then takes plain numbers for relative ns (no BigInt per cell);
+ *   - float     → DOUBLE; NaN and ±Infinity become null, as the CSV writes them empty;
+ *   - string    → UTF8, dictionary-encoded (ids, states, reasons, actions repeat row after
+ *                 row); per_request.request_id is the one unique key and is left to the
+ *                 writer's choice (a dictionary of unique values only adds indexes);
+ *   - json      → UTF8 text, exactly the CSV's text (no JSON logical type: pandas, Polars
+ *                 and DuckDB read it as a plain string everywhere, as they read the CSV).
+ * Key-value metadata carries the schema version, the table and every column's unit.
+ */
+
+// hyparquet-writer's own copy of hyparquet's types (it may pin another version than ours)
+type WriterOptions = ConstructorParameters<typeof ParquetWriter>[0];
+export type SchemaElement = WriterOptions["schema"][number];
+export type KeyValue = NonNullable<WriterOptions["kvMetadata"]>[number];
+type Encoding = NonNullable<ColumnSource["encoding"]>;
+
+export const PARQUET_ROW_GROUP_ROWS = 100_000;
+
+export interface ParquetColumn {
+  name: string;
+  kind: ColumnKind;
+  nullable: boolean;
+  element: SchemaElement;
+  /** forced encoding; undefined leaves it to hyparquet-writer (dictionary when it halves the size) */
+  encoding?: Encoding;
+}
+
+/** Columns unique per row: a forced dictionary would only add one index per value. */
+const UNIQUE_KEYS: Partial<Record<TableName, readonly string[]>> = { per_request: ["request_id"] };
+
+export function parquetColumns(table: TableName, omit: readonly string[] = []): ParquetColumn[] {
+  const shape = TABLES[table].shape as Record<string, z.ZodType>;
+  return tableColumns(table)
+    .filter((name) => !omit.includes(name))
+    .map((name) => {
+      const schema = shape[name];
+      const kind = columnMeta(schema).kind;
+      const nullable = schema.safeParse(null).success;
+      const repetition_type = nullable ? "OPTIONAL" : "REQUIRED";
+      const element: SchemaElement =
+        kind === "int" || kind === "epoch_ns"
+          ? // plain INT64 is a signed 64-bit integer; no INTEGER logical type (hyparquet-writer 0.17
+            // serialises its bitWidth with the wrong thrift type and pyarrow rejects the footer)
+            { name, type: "INT64", repetition_type }
+          : kind === "float"
+            ? { name, type: "DOUBLE", repetition_type: "OPTIONAL" }
+            : { name, type: "BYTE_ARRAY", repetition_type, converted_type: "UTF8", logical_type: { type: "STRING" } };
+      const dictionary = kind === "string" && !UNIQUE_KEYS[table]?.includes(name);
+      const encoding = dictionary ? "RLE_DICTIONARY" : kind === "int" || kind === "epoch_ns" ? "DELTA_BINARY_PACKED" : undefined;
+      return { name, kind, nullable: kind === "float" || nullable, element, encoding } satisfies ParquetColumn;
+    });
+}
+
+export function parquetSchemaElements(columns: readonly ParquetColumn[]): SchemaElement[] {
+  return [{ name: "root", num_children: columns.length }, ...columns.map((c) => c.element)];
+}
+
+/** Key-value metadata of every file: what the file is, without opening manifest.json. */
+export function parquetKeyValues(table: TableName, vschedVersion: string, extra: Record<string, string> = {}): KeyValue[] {
+  const shape = TABLES[table].shape as Record<string, z.ZodType>;
+  const units = Object.fromEntries(tableColumns(table).map((c) => [c, columnMeta(shape[c]).unit]));
+  const kv: Record<string, string> = {
+    "vsched.output_schema_version": OUTPUT_SCHEMA_VERSION,
+    "vsched.version": vschedVersion,
+    "vsched.table": table,
+    "vsched.column_units": JSON.stringify(units),
+    ...extra,
+  };
+  return Object.entries(kv).map(([key, value]) => ({ key, value }));
+}
+
+/** manifest.json's description of the Parquet files (beside "csv"). */
+export function parquetFormat(partitionBy: string | null) {
+  return {
+    types: { int: "INT64", epoch_ns: "INT64", float: "DOUBLE (NaN and infinities as null)", string: "UTF8, dictionary-encoded", json: "UTF8 text" },
+    row_group_rows: PARQUET_ROW_GROUP_ROWS,
+    compression: "SNAPPY",
+    key_value_metadata: ["vsched.output_schema_version", "vsched.version", "vsched.table", "vsched.column_units"],
+    partition_by: partitionBy,
+    ...(partitionBy ? { layout: `hive: <table>/${partitionBy}=<value>/part-<n>.parquet; the ${partitionBy} column is in the path, not in the files` } : {}),
+  };
+}

@@ -1,0 +1,158 @@
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
+import { describe, expect, it } from "vitest";
+import { runConvert, type ConvertOptions } from "../src/cli/commands/convert.js";
+import { forEachCsvRow, type CsvRecord } from "../src/parse/csv-read.js";
+import { readParquetFileBatches, readParquetTable } from "../src/parse/parquet-read.js";
+import { formatFloat } from "../src/sinks/csv-format.js";
+import { columnMeta } from "../src/schema/columns.js";
+import { OUTPUT_SCHEMA_VERSION, TABLE_NAMES, TABLES, type TableName } from "../src/schema/tables.js";
+import { parquetKeyValues } from "../src/sinks/parquet-schema.js";
+import { ParquetTableWriter } from "../src/sinks/parquet-writer.js";
+import { FIXTURES, traceFiles } from "./helpers/fixtures.js";
+import { runCli } from "./helpers/golden.js";
+import { tmpDir } from "./helpers/trace.js";
+
+const sink = () => Object.assign(new PassThrough(), { isTTY: false });
+
+async function convert(inputs: string[], out: string, extra: Partial<ConvertOptions> = {}): Promise<number> {
+  return runConvert({
+    inputs,
+    out,
+    lenient: false,
+    versionHeader: false,
+    iterationRequests: "all",
+    iterationRequestsEvery: 1,
+    scheduledEvents: true,
+    quiet: true,
+    stderr: sink(),
+    ...extra,
+  });
+}
+
+async function csvRows(file: string, table: TableName): Promise<CsvRecord[]> {
+  const rows: CsvRecord[] = [];
+  await forEachCsvRow(file, table, (r) => rows.push(r));
+  return rows;
+}
+
+async function collect(batches: AsyncGenerator<CsvRecord[]>): Promise<CsvRecord[]> {
+  const rows: CsvRecord[] = [];
+  for await (const b of batches) rows.push(...b);
+  return rows;
+}
+
+/** The CSV holds floats to 6 decimals: compare a Parquet row at the CSV's precision. */
+function asCsvWould(row: CsvRecord, table: TableName): CsvRecord {
+  const shape = TABLES[table].shape as Record<string, import("zod").ZodType>;
+  const out: CsvRecord = {};
+  for (const [k, v] of Object.entries(row)) {
+    const kind = columnMeta(shape[k]).kind;
+    out[k] = kind === "float" && typeof v === "number" ? Number(formatFloat(v)) : v;
+  }
+  return out;
+}
+
+const FIXTURE = path.join(FIXTURES, "kv-pressure-preempt", "vsched-1-dp0.jsonl");
+
+describe("Parquet tables", () => {
+  it("read back as the same typed rows the CSV reader yields, for every table", async () => {
+    const out = path.join(tmpDir(), "logs");
+    // an ISRTF run: its trace has predictions, so every table has rows
+    expect(await convert(traceFiles("ab-isrtf-oracle"), out, { format: "both" })).toBe(0);
+    for (const table of TABLE_NAMES) {
+      const fromCsv = await csvRows(path.join(out, `${table}.csv`), table);
+      const fromParquet = await collect(readParquetTable(out, table));
+      expect(fromCsv.length, table).toBeGreaterThan(0);
+      expect(fromParquet.map((r) => asCsvWould(r, table)), table).toEqual(fromCsv);
+      expect(Object.keys(fromParquet[0]), table).toEqual(Object.keys(fromCsv[0]));
+    }
+    const epoch = (await collect(readParquetTable(out, "per_request")))[0].arrival_time_epoch_ns;
+    expect(typeof epoch).toBe("string");
+    expect(BigInt(epoch as string) > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+  });
+
+  it("--format parquet writes no CSV; the manifest lists the Parquet files", async () => {
+    const out = path.join(tmpDir(), "logs");
+    await convert([FIXTURE], out, { format: "parquet" });
+    expect(existsSync(path.join(out, "per_request.csv"))).toBe(false);
+    const manifest = JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8"));
+    expect(manifest.csv).toBeUndefined();
+    expect(manifest.tables.map((t: { parquet_files: string[] }) => t.parquet_files)).toEqual(TABLE_NAMES.map((t) => [`${t}.parquet`]));
+  });
+
+  it("streams row groups of the configured size and reads them back group by group", async () => {
+    const out = path.join(tmpDir(), "logs");
+    await convert([FIXTURE], out);
+    const rows = await csvRows(path.join(out, "per_iteration_requests.csv"), "per_iteration_requests");
+    const file = path.join(out, "small-groups.parquet");
+    const w = new ParquetTableWriter("per_iteration_requests", createWriteStream(file), {
+      kvMetadata: parquetKeyValues("per_iteration_requests", "test"),
+      rowGroupRows: 1000,
+    });
+    for (const r of rows) w.write(r as never);
+    await w.close();
+    const meta = await parquetMetadataAsync(await asyncBufferFromFile(file));
+    expect(meta.row_groups.length).toBe(Math.ceil(rows.length / 1000));
+    expect(meta.row_groups.every((g) => Number(g.num_rows) <= 1000)).toBe(true);
+    const batches: number[] = [];
+    const back: CsvRecord[] = [];
+    for await (const b of readParquetFileBatches({ file, fromPath: {} }, "per_iteration_requests")) {
+      batches.push(b.length);
+      back.push(...b);
+    }
+    expect(batches.length).toBe(meta.row_groups.length);
+    expect(back).toEqual(rows);
+    const kv = Object.fromEntries((meta.key_value_metadata ?? []).map((e) => [e.key, e.value]));
+    expect(kv["vsched.output_schema_version"]).toBe(OUTPUT_SCHEMA_VERSION);
+  });
+
+  it("--partition-by dp_rank: hive directories read back as the CSV's rows, rank by rank", async () => {
+    const out = path.join(tmpDir(), "logs");
+    // two ranks recorded from the real scheduler (dp-rank-1 is rank 1)
+    await convert([...traceFiles("kv-pressure-preempt"), ...traceFiles("dp-rank-1")], out, { format: "both", partitionBy: "dp_rank" });
+    expect(existsSync(path.join(out, "per_iteration_requests", "dp_rank=1", "part-0.parquet"))).toBe(true);
+    // no prediction in these runs: that table has no partition to read
+    expect(await csvRows(path.join(out, "predictions.csv"), "predictions")).toEqual([]);
+    for (const table of TABLE_NAMES.filter((t) => t !== "predictions")) {
+      const fromCsv = (await csvRows(path.join(out, `${table}.csv`), table)).sort((a, b) => (a.dp_rank as number) - (b.dp_rank as number));
+      const fromParquet = await collect(readParquetTable(out, table));
+      expect(new Set(fromCsv.map((r) => r.dp_rank)), table).toEqual(new Set([0, 1]));
+      expect(fromParquet.map((r) => asCsvWould(r, table)), table).toEqual(fromCsv);
+    }
+  });
+
+  it("a converted directory is replaced whole, partitions included", async () => {
+    const out = path.join(tmpDir(), "logs");
+    await convert([FIXTURE], out, { format: "parquet", partitionBy: "dp_rank" });
+    await convert([FIXTURE], out, { format: "parquet", partitionBy: "dp_rank" });
+    expect((await collect(readParquetTable(out, "per_request"))).length).toBeGreaterThan(0);
+  });
+
+  it("--partition-by without Parquet output is a usage error; a corrupt file is bad input naming it", async () => {
+    await expect(convert([FIXTURE], path.join(tmpDir(), "x"), { partitionBy: "dp_rank" })).rejects.toMatchObject({ exitCode: 2 });
+    const dir = tmpDir();
+    writeFileSync(path.join(dir, "per_request.parquet"), "PAR1 not really");
+    await expect(collect(readParquetTable(dir, "per_request"))).rejects.toMatchObject({ code: "PARQUET_UNREADABLE", exitCode: 2 });
+  });
+
+  it("vsched validate reads a Parquet-only directory: clean output passes, a broken row is found", async () => {
+    const dir = tmpDir();
+    const out = path.join(dir, "logs");
+    await convert([FIXTURE], out, { format: "parquet", partitionBy: "dp_rank" });
+    const ok = await runCli(["validate", out]);
+    expect([ok.exitCode, ok.stderr]).toEqual([0, ""]);
+    // rewrite one partition with a request whose waiting time is negative
+    const file = path.join(out, "per_request", "dp_rank=0", "part-0.parquet");
+    const rows = await collect(readParquetFileBatches({ file, fromPath: { dp_rank: 0 } }, "per_request"));
+    rows[2] = { ...rows[2], waiting_time: -5 };
+    const w = new ParquetTableWriter("per_request", createWriteStream(file), { kvMetadata: parquetKeyValues("per_request", "test"), omit: ["dp_rank"] });
+    for (const r of rows) w.write(r as never);
+    await w.close();
+    const bad = await runCli(["validate", out]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout + bad.stderr).toMatch(/per_request\/dp_rank=0\/part-0\.parquet:3/);
+  });
+});
