@@ -296,7 +296,10 @@ def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
 
 def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, trace_dir: Path | None,
         level: str = "full", clock: str = "virtual", oracle_path: Path | None = None,
-        max_steps: int | None = None, gzip: bool = False, pid: int | None = None) -> RunResult:
+        max_steps: int | None = None, gzip: bool = False, pid: int | None = None,
+        counterfactual: tuple[int, int] | None = None) -> RunResult:
+    """counterfactual=(every, max_requests) writes counterfactual.jsonl beside the trace
+    (harness/counterfactual.py); the trace itself is the same with and without it."""
     from vsched_emitter import env, hooks
 
     specs = sorted(specs, key=lambda s: s.arrival_s)  # stable: ties keep the given order
@@ -331,7 +334,21 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             from .oracle import Oracle
 
             oracle = Oracle(Path(oracle_path))
-        steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps)
+        cf = None
+        if counterfactual is not None:
+            from .counterfactual import Counterfactual
+
+            cf_dir = Path(trace_dir) if trace_dir is not None else Path(oracle_path).parent
+            cf = Counterfactual(cf_dir / "counterfactual.jsonl", *counterfactual, clock=the_clock)
+        try:
+            steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps, cf)
+        finally:
+            if cf is not None:
+                cf.close()
+        if cf is not None and cf.unsupported:
+            import logging
+
+            logging.getLogger("vsched_emitter").warning("counterfactual oracle not run: %s", cf.unsupported)
         sched.shutdown()
         sched = None
     finally:
@@ -360,7 +377,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
                      finished=finished)
 
 
-def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
+def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, cf=None):
     from vllm.v1.request import RequestStatus
 
     hasher = _block_hasher(vc, knobs.block_size)
@@ -426,9 +443,12 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps):
         can_schedule = max_steps is None or steps < max_steps
         if can_schedule and sched.has_requests():
             runner.before_schedule()
+            cf_snap = cf.before_schedule(sched, steps) if cf is not None else None
             out = sched.schedule()
             step = steps
             steps += 1
+            if cf_snap is not None:
+                cf.after_schedule(sched, out, step, cf_snap)
             for observe in _schedule_observers:
                 observe(sched, out)
             shape, mro = runner.after_schedule(out)
