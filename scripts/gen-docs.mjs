@@ -2,7 +2,7 @@
 import { build } from "esbuild";
 import { writeFileSync } from "node:fs";
 const res = await build({
-  stdin: { contents: 'export { tablesMarkdown } from "./src/report/tables-doc.ts";', resolveDir: process.cwd(), loader: "ts" },
+  stdin: { contents: 'export { tablesMarkdown } from "./src/render/tables-doc.ts";', resolveDir: process.cwd(), loader: "ts" },
   bundle: true, platform: "node", format: "esm", write: false, logLevel: "warning",
 });
 const url = "data:text/javascript;base64," + Buffer.from(res.outputFiles[0].text).toString("base64");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { colorEnabled, progressEnabled } from "../src/cli/io.js";
-import { createProgress, renderProgressLine } from "../src/report/progress.js";
+import { createProgress, renderProgressLine } from "../src/render/progress.js";
 
 describe("progress and colour policy", () => {
   it("shows progress only on a TTY and never in CI", () => {

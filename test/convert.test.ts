@@ -181,8 +181,9 @@ describe("convert", () => {
 
 describe("manifest findings", () => {
   it("counts every engine finding but lists only the first MANIFEST_MAX_FINDINGS", async () => {
-    const { FindingCollector, buildManifest, MANIFEST_MAX_FINDINGS } = await import("../src/report/manifest.js");
-    const c = new FindingCollector();
+    const { FindingTally, MANIFEST_MAX_FINDINGS } = await import("../src/pipeline/finding-tally.js");
+    const { buildManifest } = await import("../src/sinks/manifest.js");
+    const c = new FindingTally();
     for (let i = 0; i < MANIFEST_MAX_FINDINGS + 5; i++) c.add({ code: i % 2 ? "B_CODE" : "A_CODE", severity: i === 3 ? "error" : "warning", line: i + 1, args: { z: 1, a: 2 } });
     const m = buildManifest({
       vschedVersion: "x",
@@ -192,7 +193,7 @@ describe("manifest findings", () => {
       sources: [],
       warnings: [],
       findings: c,
-    }) as { findings: { args: object }[]; findings_not_listed: number; totals: { findings: Record<string, number> } };
+    }) as unknown as { findings: { args: object }[]; findings_not_listed: number; totals: { findings: Record<string, number> } };
     expect(c.errors).toBe(1);
     expect(m.findings).toHaveLength(MANIFEST_MAX_FINDINGS);
     expect(m.findings_not_listed).toBe(5);

@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { CsvTableSet } from "../src/report/csv-tables.js";
-import { formatFloat, formatRow, formatString, headerLine } from "../src/report/csv-format.js";
-import { CsvTableWriter, versionHeaderLine } from "../src/report/csv-writer.js";
+import { CsvTableSet } from "../src/sinks/csv-tables.js";
+import { formatFloat, formatRow, formatString, headerLine } from "../src/sinks/csv-format.js";
+import { CsvTableWriter, versionHeaderLine } from "../src/sinks/csv-writer.js";
 import { tableColumns, type PerIterationRequestRow } from "../src/schema/tables.js";
 import { tmpDir } from "./helpers/trace.js";
 

@@ -8,8 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import Papa from "papaparse";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { computeSummary } from "../src/report/summary.js";
-import { dirSource } from "../src/report/summary-source.js";
+import { computeSummary } from "../src/analysis/summary.js";
+import { openLogsDir } from "../src/tables/index.js";
 import { WAITING_REASONS } from "../src/schema/waiting.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
 import { REAL_FIXTURES, realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
@@ -298,7 +298,7 @@ describe("summary --json equals figures recomputed from the CSV text", () => {
 
 describe("summary core", () => {
   test("the in-process result equals the CLI's JSON", async () => {
-    const core = await computeSummary(dirSource(synth), { slo: SLO });
+    const core = await computeSummary(await openLogsDir(synth), { slo: SLO });
     const r = await runCli(["summary", "logs", "--json", "--slo", "ttft=2ms,tpot=600us"], { cwd: tmp });
     expect(JSON.parse(r.stdout)).toEqual(JSON.parse(JSON.stringify(core)));
   });
@@ -307,7 +307,7 @@ describe("summary core", () => {
     const f = simulate({ seed: 7 });
     f.tables.per_iteration_requests = f.tables.per_iteration_requests.filter((r) => (r.iteration_id as number) % 2 === 0);
     const dir = writeLogsDir(path.join(tmp, "sampled"), f);
-    const s = await computeSummary(dirSource(dir));
+    const s = await computeSummary(await openLogsDir(dir));
     expect(s.latency.itl).toBeNull();
     expect(s.notes).toContain("itl_needs_complete_iteration_requests");
     expect(s.goodput).toBeNull();
@@ -320,8 +320,8 @@ describe("summary core", () => {
       const p = path.join(dir, `${t}.csv`);
       writeFileSync(p, `# vsched 0.1.0 schema 1.0 table ${t}\n${readFileSync(p, "utf8")}`);
     }
-    const a = await computeSummary(dirSource(synth));
-    const b = await computeSummary(dirSource(dir));
+    const a = await computeSummary(await openLogsDir(synth));
+    const b = await computeSummary(await openLogsDir(dir));
     expect(b).toEqual(a);
   });
 });
@@ -358,7 +358,7 @@ describe("summary goldens", () => {
 
 describe("docs/summary.md", () => {
   test("defines every key of the JSON summary", async () => {
-    const s = await computeSummary(dirSource(synth), { slo: SLO });
+    const s = await computeSummary(await openLogsDir(synth), { slo: SLO });
     const doc = readFileSync(path.join(ROOT, "docs/summary.md"), "utf8");
     const keys = new Set<string>();
     const walk = (o: unknown) => {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { tablesMarkdown } from "../src/report/tables-doc.js";
+import { tablesMarkdown } from "../src/render/tables-doc.js";
 import { tableColumns } from "../src/schema/tables.js";
 
 test("docs/tables.md is generated from the current schema (npm run docs:tables)", () => {

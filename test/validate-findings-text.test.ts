@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { PARSE_CODES } from "../src/parse/messages.js";
-import { formatFinding, formatFindingLine, hasWording } from "../src/report/findings-text.js";
+import { formatFinding, formatFindingLine, hasWording } from "../src/render/findings-text.js";
 import { ROOT } from "./helpers/golden.js";
 
 function sources(dir: string): string[] {

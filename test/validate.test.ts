@@ -427,7 +427,7 @@ describe("validate goldens (built CLI)", () => {
 
 describe("docs/validate.md", () => {
   test("documents every code validate can report, each with wording", async () => {
-    const { VALIDATE_CODES, hasWording } = await import("../src/report/findings-text.js");
+    const { VALIDATE_CODES, hasWording } = await import("../src/render/findings-text.js");
     const doc = readFileSync(path.join(ROOT, "docs/validate.md"), "utf8");
     for (const code of [...VALIDATE_CODES, "FINDINGS_CAPPED"]) {
       expect(doc, code).toContain(`\`${code}\``);

@@ -7,18 +7,8 @@ import type {
   StateTransitionRow,
 } from "../schema/tables.js";
 
-/**
- * A finding is data: a stable code plus the facts; wording lives in
- * src/report/findings-text.ts. Codes never change meaning once released.
- */
-export interface Finding {
-  code: string;
-  severity: "error" | "warning" | "info";
-  /** file and 1-based line of the record (or CSV row) it concerns, when known */
-  file?: string;
-  line?: number;
-  args: Record<string, string | number | boolean | null>;
-}
+export type { Finding } from "../core/finding.js";
+import type { Finding } from "../core/finding.js";
 
 /** Where the engine's rows go. Implementations stream them out; the engine keeps no rows. */
 export interface RowSink {

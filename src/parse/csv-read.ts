@@ -1,3 +1,4 @@
+import { InputError } from "../core/errors.js";
 import { createReadStream } from "node:fs";
 import Papa from "papaparse";
 import { columnMeta, type ColumnKind } from "../schema/columns.js";
@@ -225,4 +226,16 @@ export async function forEachCsvRow(
   }
   if (!kinds) opts.onHeader?.(info);
   return info;
+}
+
+/** The column names of a table file (after the optional `# vsched …` line); [] for an empty file. */
+export async function readCsvHeader(path: string, display = path): Promise<string[]> {
+  const info = emptyCsvInfo();
+  try {
+    for await (const _batch of readCsvBatches(path, info)) break;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new InputError(`cannot read it: ${err.code ?? err.message}`, "LOGS_FILE_UNREADABLE", display);
+  }
+  return info.header;
 }

@@ -1,6 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { InputError } from "../cli/errors.js";
+import { InputError } from "../core/errors.js";
 import { msg, PARSE_CODES } from "./messages.js";
 
 /** One trace file to read: one scheduler process (DP rank). */

@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { pipeline, Transform, type Readable } from "node:stream";
 import { constants as zlibConstants, createGunzip } from "node:zlib";
-import { InputError } from "../cli/errors.js";
+import { InputError } from "../core/errors.js";
 import type { HeaderRecord, RawRecord } from "../schema/raw.js";
 import type { TraceInput } from "./inputs.js";
 import { fsError } from "./inputs.js";

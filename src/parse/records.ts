@@ -1,4 +1,4 @@
-import { InputError } from "../cli/errors.js";
+import { InputError } from "../core/errors.js";
 import type { Finding } from "../engine/types.js";
 import { HeaderRecord, RAW_RECORD_TYPES, RawRecord, TRACE_SCHEMA_MAJOR } from "../schema/raw.js";
 import type { UnterminatedTail } from "./lines.js";

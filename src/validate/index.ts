@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
-import { InputError } from "../cli/errors.js";
+import { InputError } from "../core/errors.js";
 import type { Finding } from "../engine/types.js";
 import { resolveInputs } from "../parse/inputs.js";
 import { TABLE_NAMES } from "../schema/tables.js";

@@ -1,5 +1,5 @@
 import type { TraceInput } from "../parse/inputs.js";
-import { InputError } from "../cli/errors.js";
+import { InputError } from "../core/errors.js";
 import { LineSplitter, LineTooLongError } from "../parse/lines.js";
 import { msg, PARSE_CODES } from "../parse/messages.js";
 import { streamFile } from "../parse/node.js";

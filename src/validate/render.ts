@@ -1,6 +1,6 @@
-import { EXIT } from "../cli/errors.js";
-import { formatFinding, formatFindingLine } from "../report/findings-text.js";
-import { PLAIN, type Style } from "../report/summary-render.js";
+import { EXIT } from "../core/errors.js";
+import { formatFinding, formatFindingLine } from "../render/findings-text.js";
+import { PLAIN, type Style } from "../render/summary-text.js";
 import type { ValidateResult } from "./index.js";
 
 export type ValidateFormat = "text" | "json" | "github";

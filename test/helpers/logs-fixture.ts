@@ -1,3 +1,5 @@
+import { buildManifest } from "../../src/sinks/manifest.js";
+import { FindingTally } from "../../src/pipeline/finding-tally.js";
 /**
  * Small but realistic logs directories for the summary / validate tests, written
  * without vsched's own writers: a tiny step-by-step scheduler simulation (FCFS,
@@ -432,14 +434,18 @@ export function csvText(table: TableName, rows: Row[], columns = tableColumns(ta
   return Papa.unparse({ fields: columns, data }, { newline: "\n" }) + "\n";
 }
 
+/** manifest.json as convert writes it (the one builder), for a simulated run with no trace sources. */
 export function manifestFor(f: Fixture, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    vsched_version: "0.0.0-test",
-    output_schema_version: OUTPUT_SCHEMA_VERSION,
-    options: { iteration_requests: "all", iteration_requests_every: 1 },
-    tables: TABLE_NAMES.map((t) => ({ name: t, file: `${t}.csv`, rows: f.tables[t].length, columns: tableColumns(t).map((name) => ({ name })) })),
-    ...extra,
-  };
+  const m = buildManifest({
+    vschedVersion: "0.0.0-test",
+    options: { lenient: false, versionHeader: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true },
+    epochZeroNs: 0n,
+    rows: Object.fromEntries(TABLE_NAMES.map((t) => [t, f.tables[t].length])) as Record<TableName, number>,
+    sources: [],
+    warnings: [],
+    findings: new FindingTally(),
+  });
+  return { ...m, ...extra };
 }
 
 /** Writes the five CSVs and manifest.json into dir (created). */

@@ -1,16 +1,13 @@
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { createEngine } from "../../engine/index.js";
 import type { EngineOptions } from "../../engine/types.js";
 import { resolveInputs } from "../../parse/inputs.js";
-import { formatFinding } from "../../report/findings-text.js";
-import { readTraceFile, readTraceHeader } from "../../parse/node.js";
-import { explainRecordFailure } from "../../parse/records.js";
-import type { RawRecord } from "../../schema/raw.js";
-import { CsvTableSet, tableFileName } from "../../report/csv-tables.js";
-import { buildManifest, FindingCollector, manifestJson, type ManifestInput, type ManifestSource } from "../../report/manifest.js";
-import { createProgress, NO_PROGRESS } from "../../report/progress.js";
-import { TABLE_NAMES } from "../../schema/tables.js";
+import { planReplay, replay, type ReplayResult } from "../../pipeline/replay.js";
+import { formatFinding } from "../../render/findings-text.js";
+import { CsvTableSet, tableFileName } from "../../sinks/csv-tables.js";
+import { buildManifest, manifestJson, type ManifestInput } from "../../sinks/manifest.js";
+import { createProgress, NO_PROGRESS } from "../../render/progress.js";
+import { TABLE_NAMES, type TableName } from "../../schema/tables.js";
 import { VERSION } from "../../version.js";
 import { EXIT } from "../errors.js";
 import { progressEnabled, StagedOutputDir, warn } from "../io.js";
@@ -67,23 +64,15 @@ function parsePositiveInt(v: string): number {
   return Number(v);
 }
 
-/** The command: returns the exit code (0, or 1 when the engine reported errors in the data). */
+/** The command: options → replay → CSV sinks → manifest → exit code (1 when the engine reported errors in the data). */
 export async function runConvert(o: ConvertOptions): Promise<number> {
   const cwd = o.cwd ?? process.cwd();
-  const stderr = o.stderr ?? process.stderr;
-  const inputs = await resolveInputs(o.inputs, cwd);
-  const headers = [];
-  for (const input of inputs) headers.push(await readTraceHeader(input));
-  // t=0 of the output: the earliest anchor. BigInt: epoch ns exceed 2^53; the
-  // differences between ranks' anchors do not, so each engine gets a plain number.
-  const epochs = headers.map((h) => BigInt(h.clock.epoch_ns));
-  const epochZeroNs = epochs.reduce((a, b) => (b < a ? b : a));
-
+  const stderr = (o.stderr ?? process.stderr) as NodeJS.WriteStream;
+  const plan = await planReplay(await resolveInputs(o.inputs, cwd));
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
   const tables = new CsvTableSet(staged.staging, { versionHeader: o.versionHeader ? VERSION : null });
-  const show = !o.quiet && progressEnabled(stderr);
-  const progress = show ? createProgress({ total: inputs.reduce((a, i) => a + i.size, 0), stream: stderr as NodeJS.WriteStream }) : NO_PROGRESS;
+  const progress = !o.quiet && progressEnabled(stderr) ? createProgress({ total: plan.inputs.reduce((a, i) => a + i.size, 0), stream: stderr }) : NO_PROGRESS;
   const stopOnSignal = () => {
     progress.done();
     stderr.write(`vsched: interrupted; nothing written to ${outDisplay}/\n`);
@@ -91,93 +80,31 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
     void staged.abort().finally(() => process.exit(130));
   };
   process.once("SIGINT", stopOnSignal);
-
-  const sources: ManifestSource[] = [];
-  const warnings: ManifestInput["warnings"] = [];
-  const findings = new FindingCollector();
   try {
-    for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i];
-      const timeOffsetNs = Number(epochs[i] - epochZeroNs);
-      const engine = createEngine(
-        headers[i],
-        { ...tables.sink, finding: findings.add },
-        {
-          timeOffsetNs,
-          epochZeroNs,
-          iterationRequests: o.iterationRequests,
-          iterationRequestsEvery: o.iterationRequestsEvery,
-          scheduledEvents: o.scheduledEvents,
-          file: input.relative,
-        },
-      );
-      const push = (rec: RawRecord, line: number) => {
-        try {
-          engine.push(rec, line);
-        } catch (e) {
-          throw explainRecordFailure(rec, input.display, line, e);
-        }
-      };
-      const r = await readTraceFile(input, { lenient: o.lenient }, push, {
-        afterChunk: () => (tables.needsDrain ? tables.drain() : undefined),
-        onRawBytes: progress.add,
-      });
-      const totals = engine.end();
-      for (const w of r.warnings) {
-        const message = formatFinding(w);
-        warnings.push({ ...w, file: input.relative, message });
+    const result = await replay(plan, o, tables.sink, {
+      afterChunk: () => (tables.needsDrain ? tables.drain() : undefined),
+      onRawBytes: progress.add,
+      onWarning: (w) => {
         progress.done();
-        warn(message, { file: w.file, line: w.line, code: w.code }, stderr as NodeJS.WriteStream);
-      }
-      sources.push({
-        path: input.relative,
-        bytes: r.bytes,
-        sha256: r.sha256,
-        gzip: r.gzip,
-        timeOffsetNs,
-        header: headers[i],
-        records: r.records,
-        unknownTypes: r.unknownTypes,
-        skippedLines: r.skippedLines,
-        skippedLineNumbers: r.skippedLineNumbers,
-        truncatedTail: r.truncatedTail,
-        engine: totals,
-      });
-    }
+        warn(formatFinding(w), { file: w.file, line: w.line, code: w.code }, stderr);
+      },
+    });
     await tables.close();
     const rows = tables.rowCounts();
     const manifest = buildManifest({
       vschedVersion: VERSION,
-      options: {
-        lenient: o.lenient,
-        versionHeader: o.versionHeader,
-        iterationRequests: o.iterationRequests,
-        iterationRequestsEvery: o.iterationRequestsEvery,
-        scheduledEvents: o.scheduledEvents,
-      },
-      epochZeroNs,
+      options: manifestOptions(o),
+      epochZeroNs: result.epochZeroNs,
       rows,
-      sources,
-      warnings,
-      findings,
+      sources: result.sources,
+      warnings: result.warnings.map((w) => ({ ...w, message: formatFinding(w) })),
+      findings: result.findings,
     });
     await staged.writeFile("manifest.json", manifestJson(manifest));
     await staged.commit([...TABLE_NAMES.map(tableFileName), "manifest.json"]);
     progress.done();
-
-    const errors = findings.errors;
-    if (!o.quiet) {
-      const records = sources.reduce((a, s) => a + Object.values(s.records).reduce((x, y) => x + y, 0), 0);
-      const totalRows = Object.values(rows).reduce((a, b) => a + b, 0);
-      const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
-      const tail = [plural(warnings.length, "warning"), ...(findings.total ? [`${plural(findings.total, "finding")} (${errors ? `${plural(errors, "error")}; ` : ""}see manifest.json)`] : [])];
-      stderr.write(
-        `vsched: converted ${plural(inputs.length, "file")} (${plural(records, "record")}) into ${outDisplay}/: ` +
-          `${plural(sources.reduce((a, s) => a + s.engine.requests, 0), "request")}, ${plural(sources.reduce((a, s) => a + s.engine.iterations, 0), "iteration")}, ` +
-          `${plural(totalRows, "row")} in ${TABLE_NAMES.length} tables; ${tail.join(", ")}\n`,
-      );
-    }
-    return errors > 0 ? EXIT.findings : EXIT.ok;
+    if (!o.quiet) stderr.write(convertedLine(result, rows, outDisplay));
+    return result.findings.errors > 0 ? EXIT.findings : EXIT.ok;
   } catch (e) {
     progress.done();
     tables.destroy();
@@ -186,4 +113,29 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
   } finally {
     process.off("SIGINT", stopOnSignal);
   }
+}
+
+function manifestOptions(o: ConvertOptions): ManifestInput["options"] {
+  return {
+    lenient: o.lenient,
+    versionHeader: o.versionHeader,
+    iterationRequests: o.iterationRequests,
+    iterationRequestsEvery: o.iterationRequestsEvery,
+    scheduledEvents: o.scheduledEvents,
+  };
+}
+
+/** `vsched: converted 1 file (…) into logs/: …`: the one line a successful convert prints. */
+function convertedLine(r: ReplayResult, rows: Record<TableName, number>, outDisplay: string): string {
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+  const sum = (f: (s: ReplayResult["sources"][number]) => number) => r.sources.reduce((a, s) => a + f(s), 0);
+  const records = sum((s) => Object.values(s.records).reduce((x, y) => x + y, 0));
+  const totalRows = Object.values(rows).reduce((a, b) => a + b, 0);
+  const f = r.findings;
+  const tail = [plural(r.warnings.length, "warning"), ...(f.total ? [`${plural(f.total, "finding")} (${f.errors ? `${plural(f.errors, "error")}; ` : ""}see manifest.json)`] : [])];
+  return (
+    `vsched: converted ${plural(r.sources.length, "file")} (${plural(records, "record")}) into ${outDisplay}/: ` +
+    `${plural(sum((s) => s.engine.requests), "request")}, ${plural(sum((s) => s.engine.iterations), "iteration")}, ` +
+    `${plural(totalRows, "row")} in ${TABLE_NAMES.length} tables; ${tail.join(", ")}\n`
+  );
 }

@@ -1,33 +1,30 @@
-import { existsSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
 import { chalkFor, colorEnabled, writeAll } from "../io.js";
-import { computeSummary, MissingTableError, type Slo } from "../../report/summary.js";
-import { renderSummaryText, PLAIN, type Style } from "../../report/summary-render.js";
-import { dirSource } from "../../report/summary-source.js";
+import { computeSummary, MissingTableError, type Slo } from "../../analysis/summary.js";
+import { renderSummaryText, PLAIN, type Style } from "../../render/summary-text.js";
+import { openTables } from "../../tables/index.js";
 
 export function registerSummary(program: Command): void {
   program
     .command("summary")
-    .description("One screen of latency, throughput, scheduler, KV, waiting and fairness figures from a logs directory.")
-    .argument("<logs-dir>", "directory written by vsched convert")
+    .description("One screen of latency, throughput, scheduler, KV, waiting and fairness figures, from a logs directory or straight from raw traces.")
+    .argument("<inputs...>", "a logs directory written by vsched convert, or trace files / directories of traces (replayed, no CSV written)")
     .option("--json", "print the same figures as JSON (times in ns, keys ending _ns)")
     .option("--slo <list>", "goodput SLOs, e.g. ttft=500ms,tpot=50ms,e2e=10s (units ns, us, ms, s)")
-    .action(async (dir: string, opts: { json?: boolean; slo?: string }) => {
+    .action(async (inputs: string[], opts: { json?: boolean; slo?: string }) => {
       const slo = opts.slo !== undefined ? parseSlo(opts.slo) : undefined;
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-        throw new InputError(`no such logs directory (run vsched convert first)`, "LOGS_DIR_NOT_FOUND", dir);
-      }
+      const source = await openTables(inputs);
       let summary;
       try {
-        summary = await computeSummary(dirSource(dir), { slo });
+        summary = await computeSummary(source, { slo });
       } catch (err) {
         if (err instanceof MissingTableError) {
-          throw new InputError(`${err.message}; run vsched validate ${dir} for details`, err.column ? "SUMMARY_COLUMN_MISSING" : "SUMMARY_TABLE_MISSING", dir);
+          throw new InputError(`${err.message}; run vsched validate ${source.info.label} for details`, err.column ? "SUMMARY_COLUMN_MISSING" : "SUMMARY_TABLE_MISSING", source.info.label);
         }
         throw err;
       }
-      await writeAll(process.stdout, opts.json ? `${JSON.stringify(summary, null, 2)}\n` : renderSummaryText(summary, dir, terminalStyle()));
+      await writeAll(process.stdout, opts.json ? `${JSON.stringify(summary, null, 2)}\n` : renderSummaryText(summary, source.info.label, terminalStyle()));
     });
 }
 

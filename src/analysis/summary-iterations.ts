@@ -1,11 +1,6 @@
-import type { CsvRecord } from "../parse/csv-read.js";
+import type { TableRow } from "../tables/types.js";
 import { mean, quantileSorted, Values } from "./stats.js";
 import type { Summary } from "./summary-types.js";
-
-const num = (row: CsvRecord, col: string): number | null => {
-  const v = row[col];
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
-};
 
 /** A number per iteration id, growable, NaN where unknown. */
 class ByIteration {
@@ -59,36 +54,36 @@ export class IterationAccumulator {
   private kvPeak: number | null = null;
   private readonly ranks = new Map<number, RankTimes>();
 
-  add(row: CsvRecord): void {
+  add(row: TableRow<"per_iteration">): void {
     this.iterations++;
-    const id = num(row, "iteration_id");
-    const rank = num(row, "dp_rank") ?? 0;
-    const b = num(row, "batch_size") ?? 0;
+    const id = row.iteration_id;
+    const rank = row.dp_rank ?? 0;
+    const b = row.batch_size ?? 0;
     this.batch.push(b);
     if (b === 0) this.idle++;
     else this.busyIterations++;
-    if ((num(row, "waiting_count") ?? 0) > 0) this.waitingSeen = true;
-    const so = num(row, "scheduling_overhead");
+    if ((row.waiting_count ?? 0) > 0) this.waitingSeen = true;
+    const so = row.scheduling_overhead;
     if (so !== null) this.overhead.push(so);
-    const fw = num(row, "forward_duration");
+    const fw = row.forward_duration;
     if (fw !== null) this.forward.push(fw);
-    const d = num(row, "duration");
+    const d = row.duration;
     if (d !== null) {
       this.step.push(d);
       this.stepSum += d;
       this.overheadInSteps += so ?? 0;
     }
-    this.prefill += num(row, "prefill_tokens") ?? 0;
-    this.decode += num(row, "decode_tokens") ?? 0;
-    this.recompute += num(row, "recompute_tokens") ?? 0;
-    this.prefillReqs += num(row, "num_prefill_reqs") ?? 0;
-    this.decodeReqs += num(row, "num_decode_reqs") ?? 0;
-    const cmin = num(row, "prefill_chunk_min");
-    const cmax = num(row, "prefill_chunk_max");
+    this.prefill += row.prefill_tokens ?? 0;
+    this.decode += row.decode_tokens ?? 0;
+    this.recompute += row.recompute_tokens ?? 0;
+    this.prefillReqs += row.num_prefill_reqs ?? 0;
+    this.decodeReqs += row.num_decode_reqs ?? 0;
+    const cmin = row.prefill_chunk_min;
+    const cmax = row.prefill_chunk_max;
     if (cmin !== null && (this.chunkMin === null || cmin < this.chunkMin)) this.chunkMin = cmin;
     if (cmax !== null && (this.chunkMax === null || cmax > this.chunkMax)) this.chunkMax = cmax;
-    const used = num(row, "kv_cache_used");
-    const total = num(row, "kv_cache_total");
+    const used = row.kv_cache_used;
+    const total = row.kv_cache_total;
     if (used !== null && total !== null && total > 0) {
       const u = used / total;
       this.kvSum += u;
@@ -102,9 +97,9 @@ export class IterationAccumulator {
       t = { schedReturn: new ByIteration(), updateEnd: new ByIteration(), updateEnds: new Values(), busy: new ByIteration() };
       this.ranks.set(rank, t);
     }
-    const start = num(row, "start_time");
+    const start = row.start_time;
     if (start !== null && so !== null) t.schedReturn.set(id, start + so);
-    const endT = num(row, "end_time");
+    const endT = row.end_time;
     if (endT !== null) {
       t.updateEnd.set(id, endT);
       t.updateEnds.push(endT);

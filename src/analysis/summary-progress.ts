@@ -1,12 +1,7 @@
-import type { CsvRecord } from "../parse/csv-read.js";
+import type { TableRow } from "../tables/types.js";
 import { Values } from "./stats.js";
 import type { IterationAccumulator } from "./summary-iterations.js";
 import type { Summary } from "./summary-types.js";
-
-const num = (row: CsvRecord, col: string): number | null => {
-  const v = row[col];
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
-};
 
 /**
  * Accumulates per_iteration_requests.csv for two figures the per-request table cannot give:
@@ -38,14 +33,14 @@ export class ProgressAccumulator {
     private readonly completedIds: ReadonlySet<string>,
   ) {}
 
-  add(row: CsvRecord): void {
-    const id = String(row.request_id ?? "");
-    const it = num(row, "iteration_id");
-    const rank = num(row, "dp_rank") ?? 0;
+  add(row: TableRow<"per_iteration_requests">): void {
+    const id = row.request_id;
+    const it = row.iteration_id;
+    const rank = row.dp_rank ?? 0;
     const state = row.state;
     if (it === null) return;
 
-    if ((num(row, "scheduled_tokens") ?? 0) > 0) {
+    if ((row.scheduled_tokens ?? 0) > 0) {
       let s = this.busySeen.get(rank);
       if (!s) this.busySeen.set(rank, (s = new Set()));
       if (!s.has(it)) {
@@ -55,7 +50,7 @@ export class ProgressAccumulator {
     }
 
     // queue-position progress
-    const pos = num(row, "queue_position");
+    const pos = row.queue_position;
     if ((state === "waiting" || state === "preempted") && pos !== null) {
       this.waitingRows++;
       const prev = this.queueState.get(id);
@@ -73,7 +68,7 @@ export class ProgressAccumulator {
 
     // inter-token latency
     if (!this.completedIds.has(id)) return;
-    const g = num(row, "tokens_generated") ?? 0;
+    const g = row.tokens_generated ?? 0;
     let st = this.tokenState.get(id);
     if (!st) this.tokenState.set(id, (st = { tokens: 0, lastT: NaN }));
     if (g > st.tokens) {

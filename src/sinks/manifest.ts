@@ -1,6 +1,9 @@
 import type { z } from "zod";
-import type { EngineTotals, Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
+import type { FindingTally } from "../pipeline/finding-tally.js";
+import type { ReplaySource } from "../pipeline/replay.js";
 import { HeaderRecord, TRACE_SCHEMA_VERSION } from "../schema/raw.js";
+import type { Manifest } from "../schema/manifest.js";
 import { columnMeta } from "../schema/columns.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
 import { CSV_FORMAT } from "./csv-format.js";
@@ -12,21 +15,7 @@ import { tableFileName } from "./csv-tables.js";
  * sorted), no wall-clock time, no absolute path (inputs as given, relative to cwd),
  * so it can be diffed and used in golden files.
  */
-export interface ManifestSource {
-  path: string;
-  bytes: number;
-  sha256: string;
-  gzip: boolean;
-  /** added to this file's relative times to put them on the output's t=0 */
-  timeOffsetNs: number;
-  header: HeaderRecord;
-  records: Record<string, number>;
-  unknownTypes: Record<string, number>;
-  skippedLines: number;
-  skippedLineNumbers: number[];
-  truncatedTail: number | null;
-  engine: EngineTotals;
-}
+export type ManifestSource = ReplaySource;
 
 export interface ManifestInput {
   vschedVersion: string;
@@ -43,33 +32,14 @@ export interface ManifestInput {
   /** reader warnings (truncated tail, unknown types, skipped lines), each with its sentence */
   warnings: (Finding & { message: string })[];
   /** engine findings, as collected (bounded) */
-  findings: FindingCollector;
+  findings: FindingTally;
 }
 
-/**
- * Engine findings with bounded memory: every finding is counted by code and severity,
- * the first MANIFEST_MAX_FINDINGS are kept for the manifest.
- */
-export class FindingCollector {
-  readonly listed: Finding[] = [];
-  readonly byCode: Record<string, number> = {};
-  total = 0;
-  errors = 0;
-  readonly add = (f: Finding): void => {
-    this.total++;
-    if (f.severity === "error") this.errors++;
-    this.byCode[f.code] = (this.byCode[f.code] ?? 0) + 1;
-    if (this.listed.length < MANIFEST_MAX_FINDINGS) this.listed.push(f);
-  };
-}
-
-/** findings listed one by one in the manifest; beyond that only counted by code */
-export const MANIFEST_MAX_FINDINGS = 1000;
 
 const HEADER_KEYS = Object.keys(HeaderRecord.shape);
 const CONFIG_KEYS = Object.keys(HeaderRecord.shape.config.shape);
 
-export function buildManifest(m: ManifestInput): Record<string, unknown> {
+export function buildManifest(m: ManifestInput): Manifest {
   const recordTotals: Record<string, number> = {};
   const unknownTotals: Record<string, number> = {};
   for (const s of m.sources) {
@@ -140,7 +110,7 @@ export function buildManifest(m: ManifestInput): Record<string, unknown> {
   };
 }
 
-export function manifestJson(m: Record<string, unknown>): string {
+export function manifestJson(m: Manifest): string {
   return JSON.stringify(m, null, 2) + "\n";
 }
 
@@ -161,12 +131,12 @@ function findingEntry(f: Finding & { message?: string }) {
 }
 
 /** The header as written, in schema order; fields a newer minor added follow, sorted. */
-function manifestHeader(h: HeaderRecord): Record<string, unknown> {
+function manifestHeader(h: HeaderRecord): Manifest["sources"][number]["header"] {
   const out = orderLike(h as unknown as Record<string, unknown>, HEADER_KEYS);
   delete out.type;
   out.config = orderLike(h.config as unknown as Record<string, unknown>, CONFIG_KEYS);
   out.capabilities = sortKeys(h.capabilities);
-  return out;
+  return out as Manifest["sources"][number]["header"];
 }
 
 function orderLike(obj: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {

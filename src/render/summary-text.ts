@@ -1,4 +1,4 @@
-import type { LatencyStats, Summary } from "./summary-types.js";
+import type { LatencyStats, Summary } from "../analysis/summary-types.js";
 
 /** Text styling the renderer may apply; the CLI passes chalk only on a colour TTY. */
 export interface Style {

@@ -1,0 +1,130 @@
+import { createEngine } from "../engine/index.js";
+import type { EngineOptions, EngineTotals, RowSink } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
+import type { TraceInput } from "../parse/inputs.js";
+import { readTraceFile, readTraceHeader } from "../parse/node.js";
+import { explainRecordFailure } from "../parse/records.js";
+import type { HeaderRecord, RawRecord } from "../schema/raw.js";
+import { FindingTally } from "./finding-tally.js";
+
+/**
+ * Trace files → engine → row sinks: the one place that wires the reader to the engine.
+ * No process, no stderr, no exit codes: it returns what happened and throws InputError
+ * for input that cannot be read. Every command that needs rows goes through here
+ * (convert's CSV and Parquet sinks, and TableSources built straight from a trace).
+ */
+export type ReplayRowSink = Omit<RowSink, "finding">;
+
+export interface ReplayOptions {
+  lenient: boolean;
+  iterationRequests: EngineOptions["iterationRequests"];
+  iterationRequestsEvery: number;
+  scheduledEvents: boolean;
+}
+
+export const DEFAULT_REPLAY_OPTIONS: ReplayOptions = { lenient: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true };
+
+export interface ReplayHooks {
+  /** awaited after each input chunk when it returns a promise: the sinks' backpressure */
+  afterChunk?: () => void | Promise<void>;
+  /** on-disk bytes read, for progress */
+  onRawBytes?: (n: number) => void;
+  /** a reader warning (truncated tail, unknown types, skipped lines), as soon as a file ends */
+  onWarning?: (w: Finding) => void;
+}
+
+/** One input as replayed: everything the manifest says about a source. */
+export interface ReplaySource {
+  path: string;
+  bytes: number;
+  sha256: string;
+  gzip: boolean;
+  /** added to this file's relative times to put them on the output's t=0 */
+  timeOffsetNs: number;
+  header: HeaderRecord;
+  records: Record<string, number>;
+  unknownTypes: Record<string, number>;
+  skippedLines: number;
+  skippedLineNumbers: number[];
+  truncatedTail: number | null;
+  engine: EngineTotals;
+}
+
+export interface ReplayResult {
+  /** absolute epoch ns of the output's t=0: the earliest clock anchor among the inputs */
+  epochZeroNs: bigint;
+  sources: ReplaySource[];
+  /** reader warnings, each with the file it concerns */
+  warnings: Finding[];
+  /** engine findings (bounded) */
+  findings: FindingTally;
+}
+
+/** The headers of every input, read before any record, so t=0 is known up front. */
+export interface ReplayPlan {
+  inputs: TraceInput[];
+  headers: HeaderRecord[];
+  epochZeroNs: bigint;
+  /** per input: its anchor minus t=0 (ns; small enough for a number) */
+  offsetsNs: number[];
+}
+
+export async function planReplay(inputs: TraceInput[]): Promise<ReplayPlan> {
+  const headers: HeaderRecord[] = [];
+  for (const input of inputs) headers.push(await readTraceHeader(input));
+  // BigInt: epoch ns exceed 2^53; the differences between ranks' anchors do not.
+  const epochs = headers.map((h) => BigInt(h.clock.epoch_ns));
+  const epochZeroNs = epochs.reduce((a, b) => (b < a ? b : a));
+  return { inputs, headers, epochZeroNs, offsetsNs: epochs.map((e) => Number(e - epochZeroNs)) };
+}
+
+export async function replay(plan: ReplayPlan, options: ReplayOptions, sink: ReplayRowSink, hooks: ReplayHooks = {}): Promise<ReplayResult> {
+  const findings = new FindingTally();
+  const sources: ReplaySource[] = [];
+  const warnings: Finding[] = [];
+  for (let i = 0; i < plan.inputs.length; i++) {
+    const source = await replayOne(plan, i, options, { ...sink, finding: findings.add }, hooks);
+    for (const w of source.warnings) {
+      warnings.push(w);
+      hooks.onWarning?.(w);
+    }
+    sources.push(source.source);
+  }
+  return { epochZeroNs: plan.epochZeroNs, sources, warnings, findings };
+}
+
+async function replayOne(plan: ReplayPlan, i: number, options: ReplayOptions, sink: RowSink, hooks: ReplayHooks) {
+  const input = plan.inputs[i];
+  const engine = createEngine(plan.headers[i], sink, {
+    timeOffsetNs: plan.offsetsNs[i],
+    epochZeroNs: plan.epochZeroNs,
+    iterationRequests: options.iterationRequests,
+    iterationRequestsEvery: options.iterationRequestsEvery,
+    scheduledEvents: options.scheduledEvents,
+    file: input.relative,
+  });
+  const push = (rec: RawRecord, line: number) => {
+    try {
+      engine.push(rec, line);
+    } catch (e) {
+      throw explainRecordFailure(rec, input.display, line, e);
+    }
+  };
+  const r = await readTraceFile(input, { lenient: options.lenient }, push, { afterChunk: hooks.afterChunk, onRawBytes: hooks.onRawBytes });
+  const totals = engine.end();
+  const source: ReplaySource = {
+    path: input.relative,
+    bytes: r.bytes,
+    sha256: r.sha256,
+    gzip: r.gzip,
+    timeOffsetNs: plan.offsetsNs[i],
+    header: plan.headers[i],
+    records: r.records,
+    unknownTypes: r.unknownTypes,
+    skippedLines: r.skippedLines,
+    skippedLineNumbers: r.skippedLineNumbers,
+    truncatedTail: r.truncatedTail,
+    engine: totals,
+  };
+  return { source, warnings: r.warnings.map((w) => ({ ...w, file: input.relative })) };
+}

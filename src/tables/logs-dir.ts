@@ -1,0 +1,75 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { InputError } from "../core/errors.js";
+import { forEachCsvRow, readCsvHeader } from "../parse/csv-read.js";
+import { Manifest } from "../schema/manifest.js";
+import { TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
+import type { RowHandlers, RunInfo, TableRow, TableSource } from "./types.js";
+
+export const MANIFEST_FILE = "manifest.json";
+export const csvFileName = (table: TableName): string => `${table}.csv`;
+
+/** true when `dir` looks like convert's output rather than a directory of traces */
+export function isLogsDir(dir: string): boolean {
+  return existsSync(join(dir, MANIFEST_FILE)) || existsSync(join(dir, csvFileName("per_request")));
+}
+
+/** A logs directory as a TableSource: manifest.json through its zod schema, the CSVs streamed and typed. */
+export async function openLogsDir(dir: string, display = dir): Promise<TableSource> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError("no such logs directory (run vsched convert first)", "LOGS_DIR_NOT_FOUND", display);
+  const manifest = readManifestFile(dir, display);
+  const headers = new Map<TableName, string[]>();
+  for (const t of TABLE_NAMES) {
+    const file = join(dir, csvFileName(t));
+    if (existsSync(file)) headers.set(t, await readCsvHeader(file, join(display, csvFileName(t))));
+  }
+  return {
+    info: runInfo(manifest, display),
+    columns: (t) => headers.get(t) ?? null,
+    async scan(handlers: RowHandlers) {
+      for (const t of TABLE_NAMES) {
+        const onRow = handlers[t] as ((row: TableRow<TableName>) => void) | undefined;
+        if (!onRow || !headers.has(t)) continue;
+        const missing = tableColumns(t).filter((c) => !headers.get(t)!.includes(c));
+        await forEachCsvRow(join(dir, csvFileName(t)), t, (rec) => {
+          for (const c of missing) rec[c] = null;
+          onRow(rec as TableRow<TableName>);
+        });
+      }
+    },
+  };
+}
+
+function readManifestFile(dir: string, display: string): Manifest | null {
+  const path = join(dir, MANIFEST_FILE);
+  if (!existsSync(path)) return null;
+  const where = join(display, MANIFEST_FILE);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new InputError(err.code ? `cannot read it: ${err.code}` : `not JSON: ${err.message}`, "MANIFEST_INVALID", where);
+  }
+  const parsed = Manifest.safeParse(json);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new InputError(`field ${i.path.join(".") || "(top level)"}: ${i.message}`, "MANIFEST_INVALID", where);
+  }
+  return parsed.data;
+}
+
+function runInfo(m: Manifest | null, display: string): RunInfo {
+  return {
+    origin: "logs",
+    label: display,
+    outputSchemaVersion: m?.output_schema_version ?? null,
+    epochZeroNs: m?.time.epoch_zero_ns ?? null,
+    sources: (m?.sources ?? []).map((s) => ({ path: s.path, header: s.header as RunInfo["sources"][number]["header"], timeOffsetNs: s.time_offset_ns })),
+    options: {
+      iterationRequests: m?.options.iteration_requests ?? "all",
+      iterationRequestsEvery: m?.options.iteration_requests_every ?? 1,
+      scheduledEvents: m?.options.scheduled_events ?? true,
+    },
+  };
+}
