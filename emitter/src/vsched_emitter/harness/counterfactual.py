@@ -78,7 +78,12 @@ class Counterfactual:
             self.unsupported = unsupported_reason(sched) or ""
         if self.unsupported:
             return None
-        return self._copy(sched)
+        saved = getattr(self.clock, "_last", None)
+        try:
+            return self._copy(sched)
+        finally:
+            if saved is not None:
+                self.clock._last = saved
 
     def after_schedule(self, sched, out, step: int, snap) -> None:
         if snap is None:

@@ -310,6 +310,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
     saved_env = {k: os.environ.get(k) for k in env.ALL_VARS}
     the_clock = make_clock(clock)
     sched = None
+    cf = None
     try:
         if trace_dir is not None:
             Path(trace_dir).mkdir(parents=True, exist_ok=True)
@@ -334,7 +335,6 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             from .oracle import Oracle
 
             oracle = Oracle(Path(oracle_path))
-        cf = None
         if counterfactual is not None:
             from .counterfactual import Counterfactual
 
@@ -345,10 +345,6 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
         finally:
             if cf is not None:
                 cf.close()
-        if cf is not None and cf.unsupported:
-            import logging
-
-            logging.getLogger("vsched_emitter").warning("counterfactual oracle not run: %s", cf.unsupported)
         sched.shutdown()
         sched = None
     finally:
@@ -363,6 +359,10 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    if cf is not None and cf.unsupported:  # after the clock is restored: logging reads it
+        import logging
+
+        logging.getLogger("vsched_emitter").warning("counterfactual oracle not run: %s", cf.unsupported)
     trace_files = [session.path] if session is not None else []
     if oracle is not None:
         import vllm
