@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every Nth step, re-run schedule() on copies with limits relaxed and write "
                         "counterfactual.jsonl (which minimal relaxations admit each waiting request); "
                         "the trace is unchanged (vLLM 0.33)")
+    r.add_argument("--waiting-probe", type=int, default=0, metavar="N",
+                   help="record the prefix-cache hit of the first N waiting requests per step "
+                        "(VLLM_SCHEDULER_LOG_WAITING_PROBE; level full, prefix caching on)")
     r.add_argument("--counterfactual-max-requests", type=int, default=8, metavar="K",
                    help="with --counterfactual-every: the first K waiting requests of each sampled step")
     r.add_argument("--no-recipe", dest="recipe", action="store_false", help="do not write recipe.json")
@@ -258,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     pid = a.pid if a.pid is not None else (1 if a.clock == "virtual" else None)
     res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
               max_steps=a.max_steps, gzip=a.gzip, pid=pid,
+              waiting_probe=a.waiting_probe,
               counterfactual=None if a.counterfactual_every is None
               else (a.counterfactual_every, a.counterfactual_max_requests))
     trace_files = [Path(p) for p in (res.trace_files or [])]

@@ -34,6 +34,7 @@ from pathlib import Path
 
 LIMITS = ("max_num_seqs", "token_budget", "kv_blocks", "max_loras", "head_only")
 BIG = 1 << 30
+SHARED_REQUEST_LISTS = ("prompt_token_ids", "_all_token_ids", "_output_token_ids")
 
 
 def unsupported_reason(sched) -> str | None:
@@ -103,17 +104,13 @@ class Counterfactual:
         session = sched.__dict__.get(hooks.SESSION_ATTR)
         if session is not None:
             memo[id(session)] = None
-        # The block pool's free list is a linked list: deepcopy recurses once per block.
-        need = 64 * (len(sched.kv_cache_manager.block_pool.blocks) + 1000)
-        if sys.getrecursionlimit() < need:
-            sys.setrecursionlimit(need)
-        return copy.deepcopy(sched, memo)
+        return _deepcopy(sched, memo)
 
     def _run(self, snap, relax: frozenset, real_tokens: dict, remove_ids=()) -> dict:
         """schedule() on a fresh copy of the snapshot with `relax` applied: the tokens it gave
         each request. A waiting request is admitted when it gets any (a request preempted in
         the real step counts as admitted when the copy keeps it running)."""
-        c = copy.deepcopy(snap)
+        c = _deepcopy(snap, {})
         self.runs += 1
         if "max_num_seqs" in relax:
             c.max_num_running_reqs = BIG
@@ -183,6 +180,59 @@ class Counterfactual:
                 row["check"] = False
             self.f.write(json.dumps(row, separators=(",", ":")) + "\n")
             self.rows += 1
+
+
+def _deepcopy(sched, memo: dict):
+    """copy.deepcopy of a scheduler, with the KV blocks copied flat first: the block pool's
+    free list is a doubly linked list, which plain deepcopy walks recursively (one level per
+    block, slow and deep); token lists are shared. The recursion limit is still raised for anything else linked."""
+    bp = sched.kv_cache_manager.block_pool
+    q = bp.free_block_queue
+    blocks = [*bp.blocks, q.fake_free_list_head, q.fake_free_list_tail]
+    names = _slot_names(type(blocks[0]))
+    copies = []
+    for blk in blocks:
+        nb = object.__new__(type(blk))
+        for k in names:
+            if hasattr(blk, k):
+                object.__setattr__(nb, k, getattr(blk, k))
+        memo[id(blk)] = nb
+        copies.append(nb)
+    for nb in copies:
+        for k in ("prev_free_block", "next_free_block"):
+            v = getattr(nb, k, None)
+            if v is not None:
+                object.__setattr__(nb, k, memo[id(v)])
+    # Token-id lists are most of a scheduler's objects and schedule() only reads them (tokens
+    # are appended in update_from_output, which never runs on a copy): share them.
+    for r in sched.requests.values():
+        d = getattr(r, "__dict__", {})
+        for k in SHARED_REQUEST_LISTS:
+            v = d.get(k)
+            if isinstance(v, list):
+                memo[id(v)] = v
+    need = 64 * (len(bp.blocks) + 1000)
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+    c = copy.deepcopy(sched, memo)
+    new_pool = memo.get(id(bp))
+    for nb in copies:
+        if getattr(nb, "pool", None) is bp:
+            object.__setattr__(nb, "pool", new_pool)
+    return c
+
+
+def _slot_names(cls) -> list[str]:
+    """Every attribute a KV block can hold: its slots (through the MRO), or its dataclass fields."""
+    import dataclasses
+
+    names = []
+    for k in cls.__mro__:
+        slots = k.__dict__.get("__slots__", ())
+        names.extend([slots] if isinstance(slots, str) else slots)
+    if dataclasses.is_dataclass(cls):
+        names.extend(f.name for f in dataclasses.fields(cls))
+    return [n for i, n in enumerate(names) if n not in names[:i] and n not in ("__dict__", "__weakref__")]
 
 
 def _add_free_blocks(c) -> None:

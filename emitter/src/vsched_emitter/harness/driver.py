@@ -297,7 +297,7 @@ def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
 def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, trace_dir: Path | None,
         level: str = "full", clock: str = "virtual", oracle_path: Path | None = None,
         max_steps: int | None = None, gzip: bool = False, pid: int | None = None,
-        counterfactual: tuple[int, int] | None = None) -> RunResult:
+        counterfactual: tuple[int, int] | None = None, waiting_probe: int = 0) -> RunResult:
     """counterfactual=(every, max_requests) writes counterfactual.jsonl beside the trace
     (harness/counterfactual.py); the trace itself is the same with and without it."""
     from vsched_emitter import env, hooks
@@ -316,6 +316,10 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             Path(trace_dir).mkdir(parents=True, exist_ok=True)
             os.environ.update({env.ENABLE: "1", env.LOG_DIR: str(trace_dir), env.LEVEL: level,
                                env.GZIP: "1" if gzip else "0"})
+            if waiting_probe > 0:
+                os.environ[env.WAITING_PROBE] = str(waiting_probe)
+            else:
+                os.environ.pop(env.WAITING_PROBE, None)
             if pid is not None:  # recorded instead of the real pid (byte-reproducible traces)
                 os.environ[env.PID] = str(pid)
             else:
