@@ -125,6 +125,34 @@ record lora-slots "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 
   --max-output-tokens 32 --max-prompt-tokens 1024 --lora-ids 1,2,3 --lora-fraction 0.8 --max-loras 1 \
   --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 1024 --cost splitwise:llama2-70b:a100-80gb:8
 
+# -- binding limits: the counterfactual oracle on (counterfactual.jsonl beside the trace) ------
+# Every 3rd/4th step, vLLM's schedule() is re-run on deep copies of the scheduler with limits
+# relaxed (emitter/src/vsched_emitter/harness/counterfactual.py); the trace is the same as
+# without it. test/binding-limits-agreement.test.ts compares binding_limits with it.
+CF=(--counterfactual-every 3 --counterfactual-max-requests 6)
+
+# KV-bound: ShareGPT lengths into 96 blocks; decoding outgrows the pool (preemptions).
+record cf-kv-bound "$NEW" --workload synthetic --lengths sharegpt --n 24 --rate 10 \
+  --max-prompt-tokens 512 --max-output-tokens 128 --max-num-seqs 16 --max-num-batched-tokens 512 \
+  --num-blocks 96 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
+# Token-bound: a 256-token budget, 64 seats and plenty of KV.
+record cf-token-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 4 \
+  --max-output-tokens 24 --max-num-seqs 64 --max-num-batched-tokens 256 --num-blocks 1024 \
+  --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
+# Seqs-bound: 4 seats, a 2048-token budget and plenty of KV.
+record cf-seqs-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 4 \
+  --max-output-tokens 32 --max-num-seqs 4 --max-num-batched-tokens 2048 --num-blocks 1024 \
+  --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
+# LoRA-bound: one adapter slot, three adapters; prefix caching on, with the waiting-request
+# prefix-cache probe (VLLM_SCHEDULER_LOG_WAITING_PROBE) the estimate needs.
+record cf-lora-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 8 \
+  --max-output-tokens 24 --max-prompt-tokens 1024 --lora-ids 1,2,3 --lora-fraction 0.8 --max-loras 1 \
+  --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 512 --enable-prefix-caching --waiting-probe 4 \
+  --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
 # -- check ---------------------------------------------------------------------------------
 if [ "$check" = 1 ]; then
   status=0

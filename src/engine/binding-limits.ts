@@ -37,6 +37,8 @@ export interface LoopRequest {
   tokens: number;
   /** tokens it would start from (prefix-cache hit); for an admitted one, what it really had */
   computed: number;
+  /** of its prefix-hit blocks, those in the free pool (evictable): admitting it takes them out */
+  evictable?: number;
   lora: number | null;
   /** skipped for a cause no limit here lifts (grammar, remote KV, ...) */
   blockedOther: boolean;
@@ -121,7 +123,8 @@ export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, re
     }
     chunk = Math.min(chunk, budget);
     const bs = cfg.blockSize;
-    const held = Math.floor(q.computed / bs); // prefix-hit blocks, assumed shared with running requests
+    // prefix-hit blocks held by running requests cost nothing; evictable ones come out of the free pool
+    const held = Math.floor(q.computed / bs) - (q.evictable ?? 0);
     const alloc = Math.max(0, cdiv(q.computed + chunk, bs) - held);
     const gate = cfg.reserveFullIsl ? Math.max(alloc, cdiv(Math.min(q.tokens, cfg.maxModelLen), bs) - held) : alloc;
     if (gate > free) break;

@@ -51,6 +51,7 @@ export class BindingTracker {
   private labels = new Map<string, string>();
   private labelStep = -1;
   private prevComputed = new Map<string, number>();
+  private prevProbe = new Map<string, number>();
   readonly sink: RowSink;
 
   constructor(header: HeaderRecord, inner: RowSink) {
@@ -82,6 +83,7 @@ export class BindingTracker {
       this.switchTo(r.id, r.waitStart, D, found === null ? BUCKET_INDEX.get("none")! : BUCKET_INDEX.get(bucketOf(found))!);
     }
     this.prevComputed = new Map(s.sched.map(([id, n, before]) => [id, before + n]));
+    this.prevProbe = new Map((s.probe ?? []).map(([id, , evictable]) => [id, evictable]));
   }
 
   private stepInput(v: DecisionView): StepInput {
@@ -94,16 +96,24 @@ export class BindingTracker {
       const r = runningById.get(id);
       if (!r) continue;
       const computed = Math.max(0, r.computed - n);
-      const blocks = this.full ? r.blocks : Math.ceil((computed + n) / bs) - Math.floor(computed / bs);
+      // blocks it took from the free pool: new ones, plus prefix-hit blocks that were free
+      // (known from the previous step's probe); r.blocks also counts hits shared with others
+      const fresh = Math.ceil((computed + n) / bs) - Math.floor(computed / bs);
+      const blocks = computed > 0 ? fresh + (this.prevProbe.get(id) ?? 0) : this.full ? r.blocks : fresh;
       admitted.push({ req: { id, tokens: r.promptTokens + r.outputTokens, computed, lora: r.lora, blockedOther: false }, tokens: n, blocks });
     }
     const skipped = new Map<string, SkipCause>(s.skipped ?? []);
+    // the prefix-cache hit a waiting request would get: recorded for the first few (step.probe,
+    // VLLM_SCHEDULER_LOG_WAITING_PROBE); otherwise unknown and taken as none
+    const probe = new Map((s.probe ?? []).map(([id, hit, evictable]) => [id, { hit, evictable }]));
     const waiting: LoopRequest[] = v.waiting.map((r) => {
       const skip = skipped.get(r.id);
+      const p = probe.get(r.id);
       return {
         id: r.id,
         tokens: r.promptTokens + r.outputTokens,
-        computed: 0, // the prefix-cache hit it would get is not in the trace
+        computed: p ? p.hit : 0,
+        evictable: p ? p.evictable : 0,
         lora: r.lora,
         blockedOther: skip !== undefined && !MODELLED_SKIPS.has(skip),
       };
