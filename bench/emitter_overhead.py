@@ -193,7 +193,8 @@ def main(argv=None) -> int:
     for i in range(total):
         if i == a.warmup:
             writer_cpu0 = {c: thread_cpu_ns(hooks.session_of(scheds[c]).writer._thread) for c in configs if c != "off"}
-        order = CONFIGS[i % 3:] + CONFIGS[:i % 3]
+        k = len(configs)
+        order = configs[i % k:] + configs[:i % k]
         if (i // 3) % 2:
             order = order[::-1]
         for c in order:

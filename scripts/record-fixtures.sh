@@ -153,6 +153,13 @@ record cf-lora-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-sca
   --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 512 --enable-prefix-caching --waiting-probe 4 \
   --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
 
+# Prefix caching with shared prompt prefixes (Mooncake hash ids), 8 seats, tight KV: what a
+# waiting request would hit in the prefix cache changes what fits; the probe records it.
+record cf-prefix-probe "$NEW" --workload mooncake --mooncake-kind conversation --n 40 \
+  --tokens-per-hash-block 32 --output-scale 0.0625 --time-scale 2 --max-num-seqs 8 \
+  --max-num-batched-tokens 512 --num-blocks 256 --enable-prefix-caching --waiting-probe 6 \
+  --cost splitwise:llama2-70b:h100-80gb:8 "${CF[@]}"
+
 # -- check ---------------------------------------------------------------------------------
 if [ "$check" = 1 ]; then
   status=0

@@ -59,6 +59,12 @@ export interface StepInput {
   freeBlocks: number;
   /** requests running or waiting before schedule(): vLLM drops the long-prefill cap when only one */
   eligible: number;
+  /**
+   * ids of `admitted` and `waiting` in the order the loop examined them, when it differs from
+   * admitted-then-waiting: FCFS puts requests it skipped (LoRA slots) back at the head, so the
+   * queue after the step is not the order they were examined in
+   */
+  order?: readonly string[];
 }
 
 const INF = Number.POSITIVE_INFINITY;
@@ -102,13 +108,12 @@ export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, re
   let { running, budget, free } = start;
   const loras = new Set(st.runningLoras);
   const threshold = cfg.longPrefillThreshold > 0 && st.eligible > 1 ? cfg.longPrefillThreshold : INF;
-  const queue: LoopRequest[] = [...st.admitted.map((a) => a.req), ...st.waiting];
+  const queue = loopOrder(st);
   const victims = new Set(st.victims.map((v) => v.req.id));
-  const firstWaiting = st.admitted.length;
-  for (let i = 0; i < queue.length; i++) {
-    const q = queue[i];
+  const removed = new Set(removeAhead > 0 ? st.waiting.slice(0, removeAhead).map((q) => q.id) : []);
+  for (const q of queue) {
     if (victims.has(q.id)) continue; // handled by the running loop above
-    if (removeAhead >= 0 && i >= firstWaiting && i - firstWaiting < removeAhead) continue;
+    if (removed.has(q.id)) continue;
     if (!relax.has("max_num_seqs") && running >= cfg.maxNumSeqs) break;
     if (budget <= 0) break;
     if (q.blockedOther) continue;
@@ -134,6 +139,22 @@ export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, re
     if (q.lora !== null && q.lora > 0) loras.add(q.lora);
     out.add(q.id);
   }
+  return out;
+}
+
+function loopOrder(st: StepInput): LoopRequest[] {
+  const all = [...st.admitted.map((a) => a.req), ...st.waiting];
+  if (!st.order) return all;
+  const byId = new Map(all.map((q) => [q.id, q]));
+  const out: LoopRequest[] = [];
+  for (const id of st.order) {
+    const q = byId.get(id);
+    if (q) {
+      out.push(q);
+      byId.delete(id);
+    }
+  }
+  for (const q of all) if (byId.has(q.id)) out.push(q);
   return out;
 }
 

@@ -52,11 +52,15 @@ export class BindingTracker {
   private labelStep = -1;
   private prevComputed = new Map<string, number>();
   private prevProbe = new Map<string, number>();
+  /** FCFS: the waiting queue after the previous step, the order this step's loop examines */
+  private prevOrder: string[] = [];
+  private readonly fcfs: boolean;
   readonly sink: RowSink;
 
   constructor(header: HeaderRecord, inner: RowSink) {
     this.cfg = limitsConfig(header);
     this.full = header.level === "full";
+    this.fcfs = header.config.policy.toLowerCase() !== "priority";
     this.sink = {
       perRequest: (row) => inner.perRequest(this.fillRequest(row)),
       perIteration: (row) => inner.perIteration(row),
@@ -84,6 +88,7 @@ export class BindingTracker {
     }
     this.prevComputed = new Map(s.sched.map(([id, n, before]) => [id, before + n]));
     this.prevProbe = new Map((s.probe ?? []).map(([id, , evictable]) => [id, evictable]));
+    if (this.fcfs) this.prevOrder = v.waiting.map((r) => r.id);
   }
 
   private stepInput(v: DecisionView): StepInput {
@@ -123,7 +128,14 @@ export class BindingTracker {
       .map((q) => ({ req: q, need: Math.max(1, q.tokens - (this.prevComputed.get(q.id) ?? q.tokens - 1)) }));
     const runningLoras = new Set<number>();
     for (const r of v.running) if (!v.admitted.has(r.id) && r.lora !== null && r.lora > 0) runningLoras.add(r.lora);
+    let order: string[] | undefined;
+    if (this.fcfs && s.skipped && s.skipped.length > 0) {
+      // skipped requests went back to the head: examine in the previous queue order, arrivals after
+      const here = new Set([...admitted.map((a) => a.req.id), ...waiting.map((q) => q.id)]);
+      order = this.prevOrder.filter((id) => here.has(id) && !v.preempted.has(id));
+    }
     return {
+      order,
       admitted,
       waiting,
       victims,
