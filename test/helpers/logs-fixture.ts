@@ -473,7 +473,7 @@ export async function realLogsDir(out: string, name: string): Promise<string> {
   const dir = path.join(ROOT, "fixtures", name);
   const where = existsSync(path.join(dir, "trace")) ? path.join(dir, "trace") : dir;
   const traces = readdirSync(where)
-    .filter((f) => /\.jsonl(\.gz)?$/.test(f) && f !== "oracle.jsonl")
+    .filter((f) => /\.jsonl(\.gz)?$/.test(f) && f !== "oracle.jsonl" && f !== "counterfactual.jsonl")
     .map((f) => path.join(where, f));
   if (!traces.length) throw new Error(`fixture ${name} has no trace file`);
   const r = await runCli(["convert", ...traces, "-o", out, "-q"]);
