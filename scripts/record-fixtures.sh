@@ -157,7 +157,7 @@ record cf-lora-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-sca
 # waiting request would hit in the prefix cache changes what fits; the probe records it.
 record cf-prefix-probe "$NEW" --workload mooncake --mooncake-kind conversation --n 40 \
   --tokens-per-hash-block 32 --output-scale 0.0625 --time-scale 2 --max-num-seqs 8 \
-  --max-num-batched-tokens 512 --num-blocks 256 --enable-prefix-caching --waiting-probe 6 \
+  --max-num-batched-tokens 512 --num-blocks 320 --max-prompt-tokens 3072 --enable-prefix-caching --waiting-probe 6 \
   --cost splitwise:llama2-70b:h100-80gb:8 "${CF[@]}"
 
 # -- check ---------------------------------------------------------------------------------

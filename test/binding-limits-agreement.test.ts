@@ -40,4 +40,14 @@ describe("binding_limits agrees with the counterfactual oracle", () => {
       }
     });
   }
+  it("cf-prefix-probe: the waiting-request prefix-cache probe is what closes the gap", () => {
+    const name = "cf-prefix-probe";
+    const oracle = readFileSync(join(FIXTURES, name, "counterfactual.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as OracleRow);
+    const records = readTrace(traceFiles(name).filter((f) => /vsched-[^/]*\.jsonl$/.test(f))[0]);
+    expect(records.some((r) => r.type === "step" && (r.probe?.length ?? 0) > 0)).toBe(true);
+    const without = records.map((r) => (r.type === "step" ? { ...r, probe: undefined } : r));
+    const on = agreement(replay(records).perIterationRequests, oracle).total;
+    const off = agreement(replay(without).perIterationRequests, oracle).total;
+    expect(on.bindingExact).toBeGreaterThan(off.bindingExact);
+  });
 });

@@ -105,7 +105,8 @@ export class BindingTracker {
       // (known from the previous step's probe); r.blocks also counts hits shared with others
       const fresh = Math.ceil((computed + n) / bs) - Math.floor(computed / bs);
       const blocks = computed > 0 ? fresh + (this.prevProbe.get(id) ?? 0) : this.full ? r.blocks : fresh;
-      admitted.push({ req: { id, tokens: r.promptTokens + r.outputTokens, computed, lora: r.lora, blockedOther: false }, tokens: n, blocks });
+      const evictable = computed > 0 ? (this.prevProbe.get(id) ?? 0) : 0; // the replay takes the same blocks again
+      admitted.push({ req: { id, tokens: r.promptTokens + r.outputTokens, computed, evictable, lora: r.lora, blockedOther: false }, tokens: n, blocks });
     }
     const skipped = new Map<string, SkipCause>(s.skipped ?? []);
     // the prefix-cache hit a waiting request would get: recorded for the first few (step.probe,
