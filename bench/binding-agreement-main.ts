@@ -22,12 +22,21 @@ async function fixtureRows(dir: string): Promise<WaitingRow[]> {
 export async function main(fixtures: string, names: string[], showDisagreements: number): Promise<void> {
   const all = readdirSync(fixtures).filter((d) => existsSync(join(fixtures, d, "counterfactual.jsonl"))).sort();
   const chosen = names.length ? all.filter((d) => names.includes(d)) : all;
-  const perFixture: Record<string, ReturnType<typeof agreement>["total"]> = {};
+  type Tally = ReturnType<typeof agreement>["total"];
+  const perFixture: Record<string, Tally> = {};
+  const perReason: Record<string, Tally> = {};
   for (const name of chosen) {
     const dir = join(fixtures, name);
     const oracle = readFileSync(join(dir, "counterfactual.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as OracleRow);
     const rep = agreement(await fixtureRows(dir), oracle, showDisagreements);
     perFixture[name] = rep.total;
+    for (const [k, t] of Object.entries(rep.byReason)) {
+      const a = (perReason[k] ??= { n: 0, bindingExact: 0, reasonExact: 0, reasonCompatible: 0 });
+      a.n += t.n;
+      a.bindingExact += t.bindingExact;
+      a.reasonExact += t.reasonExact;
+      a.reasonCompatible += t.reasonCompatible;
+    }
     console.log(`\n## ${name}  (${oracle.length} oracle samples, ${rep.unmatched} without a waiting row)`);
     console.log(agreementLines("waiting_reason", rep.byReason).join("\n"));
     console.log("");
@@ -36,4 +45,6 @@ export async function main(fixtures: string, names: string[], showDisagreements:
   }
   console.log("\n## per fixture");
   console.log(agreementLines("fixture", perFixture).join("\n"));
+  console.log("\n## per waiting_reason, all fixtures");
+  console.log(agreementLines("waiting_reason", perReason).join("\n"));
 }
