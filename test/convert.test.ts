@@ -28,6 +28,7 @@ vi.mock("../src/engine/index.js", () => ({
             timestamp_epoch_ns: ((options.epochZeroNs ?? 0n) + BigInt(t)).toString(),
             detail: "arrival",
             dp_rank: h.dp_rank,
+            request_instance: 0,
           });
         }
       },
@@ -87,7 +88,7 @@ describe("convert", () => {
       "b 500200 1760000000000500200",
       "c 50 1760000000000000050",
     ]);
-    expect(err.text()).toBe("vsched: converted 2 files (5 records) into out/: 3 requests, 0 iterations, 3 rows in 5 tables; 0 warnings\n");
+    expect(err.text()).toBe("vsched: converted 2 files (5 records) into out/: 3 requests, 0 iterations, 3 rows in 5 tables; 0 warnings, 2 findings (see manifest.json)\n");
   });
 
   it("passes the per_iteration_requests and events options to the engine", async () => {

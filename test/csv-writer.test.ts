@@ -22,6 +22,7 @@ const pirRow = (over: Partial<PerIterationRequestRow> = {}): PerIterationRequest
   waiting_phase: "initial",
   computed_tokens: 0,
   dp_rank: 1,
+  request_instance: 0,
   ...over,
 });
 
@@ -43,14 +44,14 @@ describe("CSV field format", () => {
 
   it("encodes a row in tableColumns() order: ints as is, null empty, strings quoted when needed, UTF-8", () => {
     const f = (over: Partial<PerIterationRequestRow>) => formatRow("per_iteration_requests", pirRow(over));
-    expect(f({})).toBe("7,cmpl-1,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1\n");
-    expect(f({ request_id: 'x,"y"' })).toBe('7,"x,""y""",waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1\n');
-    expect(f({ request_id: "日本-é" })).toBe("7,日本-é,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1\n");
-    expect(f({ request_id: "" })).toBe('7,"",waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1\n');
+    expect(f({})).toBe("7,cmpl-1,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1,0\n");
+    expect(f({ request_id: 'x,"y"' })).toBe('7,"x,""y""",waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1,0\n');
+    expect(f({ request_id: "日本-é" })).toBe("7,日本-é,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1,0\n");
+    expect(f({ request_id: "" })).toBe('7,"",waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1,0\n');
     // long strings go through the field cache: the same bytes every time
     for (let k = 0; k < 2; k++) {
-      expect(f({ request_id: 'cmpl-a,b "quoted" 日本 long' })).toBe('7,"cmpl-a,b ""quoted"" 日本 long",waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1\n');
-      expect(f({ request_id: "cmpl-0123456789abcdef-0" })).toBe("7,cmpl-0123456789abcdef-0,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1\n");
+      expect(f({ request_id: 'cmpl-a,b "quoted" 日本 long' })).toBe('7,"cmpl-a,b ""quoted"" 日本 long",waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1,0\n');
+      expect(f({ request_id: "cmpl-0123456789abcdef-0" })).toBe("7,cmpl-0123456789abcdef-0,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1,0\n");
     }
     // integers of every size, negative and beyond 2^32 included
     for (const n of [0, 9, 10, 99, 100, 12345678, 100000000, 4294967295, 4294967296, 945075713180, 100000000000, 2 ** 53 - 1, 2 ** 53, 1e21, -1, -4294967296, 1.5])
@@ -81,9 +82,11 @@ describe("CSV field format", () => {
       timestamp_epoch_ns: "1760000000000000005",
       iteration_id: null,
       dp_rank: 0,
+      request_instance: 1,
     });
-    expect(line).toBe('5,request_arrived,r1,"{""prompt_tokens"":3,""note"":""a,b""}",1760000000000000005,,0\n');
-    const details = (d: string) => formatRow("events", { timestamp: 1, event_type: "request_skipped", request_id: null, details: d, timestamp_epoch_ns: null, iteration_id: null, dp_rank: 0 }).split(",").slice(3, -3).join(",");
+    expect(line).toBe('5,request_arrived,r1,"{""prompt_tokens"":3,""note"":""a,b""}",1760000000000000005,,0,1\n');
+    const details = (d: string) =>
+      formatRow("events", { timestamp: 1, event_type: "request_skipped", request_id: null, details: d, timestamp_epoch_ns: null, iteration_id: null, dp_rank: 0, request_instance: null }).split(",").slice(3, -4).join(",");
     expect(details("{}")).toBe("{}");
     expect(details("")).toBe('""');
     expect(details('{"a":1}')).toBe('"{""a"":1}"');
@@ -92,7 +95,7 @@ describe("CSV field format", () => {
   });
 
   it("has a header line for every table straight from tableColumns()", () => {
-    expect(headerLine(tableColumns("state_transitions"))).toBe("request_id,timestamp,from_state,to_state,iteration_id,timestamp_epoch_ns,detail,dp_rank\n");
+    expect(headerLine(tableColumns("state_transitions"))).toBe("request_id,timestamp,from_state,to_state,iteration_id,timestamp_epoch_ns,detail,dp_rank,request_instance\n");
   });
 });
 
@@ -139,7 +142,7 @@ describe("CsvTableWriter", () => {
     expect(closed).toBe(true);
     const text = sink.chunks.join("");
     const lines = text.split("\n");
-    expect(lines[0]).toBe("# vsched 9.9.9 schema 1.0 table per_iteration_requests");
+    expect(lines[0]).toBe("# vsched 9.9.9 schema 1.1 table per_iteration_requests");
     expect(lines[1]).toBe(tableColumns("per_iteration_requests").join(","));
     expect(lines).toHaveLength(2 + 200 + 1);
     expect(lines[2 + 199]).toMatch(/^199,/);
@@ -170,7 +173,7 @@ describe("CsvTableWriter", () => {
     const sink = new SlowSink();
     const w = new CsvTableWriter("events", sink, { bufferBytes: 1024 });
     const details = JSON.stringify({ note: "x".repeat(50_000), q: 'a"b' });
-    const ev = (i: number) => ({ timestamp: i, event_type: "request_skipped" as const, request_id: `r${i}`, details, timestamp_epoch_ns: "1", iteration_id: i, dp_rank: 0 });
+    const ev = (i: number) => ({ timestamp: i, event_type: "request_skipped" as const, request_id: `r${i}`, details, timestamp_epoch_ns: "1", iteration_id: i, dp_rank: 0, request_instance: 0 });
     for (let i = 0; i < 5; i++) w.write(ev(i));
     const pump = setInterval(() => sink.release(), 1);
     await w.close();
@@ -187,6 +190,6 @@ describe("CsvTableWriter", () => {
     await set.close();
     expect(set.rowCounts()).toEqual({ per_request: 0, per_iteration: 0, per_iteration_requests: 1, events: 0, state_transitions: 0 });
     expect(readFileSync(path.join(dir, "per_request.csv"), "utf8")).toBe(tableColumns("per_request").join(",") + "\n");
-    expect(readFileSync(path.join(dir, "per_iteration_requests.csv"), "utf8").split("\n")[1]).toBe("7,cmpl-1,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1");
+    expect(readFileSync(path.join(dir, "per_iteration_requests.csv"), "utf8").split("\n")[1]).toBe("7,cmpl-1,waiting,3,max_num_seqs,0,,1234567890123,0,,initial,0,1,0");
   });
 });

@@ -187,3 +187,94 @@ describe("absolute time", () => {
     expect(f(86_400_000_000_123)).toBe((1700000000999999999n + 86_400_000_000_123n).toString());
   });
 });
+
+describe("re-preemption while recomputing", () => {
+  // a computes 12 tokens, is preempted, recomputes 8 of them and is preempted again
+  const trace = (): RawRecord[] => [
+    header({ max_num_seqs: 4, enable_prefix_caching: false }),
+    arrival("a", 0, 12),
+    step(0, 100, { new: [["a", 0]], sched: [["a", 12, 0]], running: 1 }),
+    update(0, 200, { tokens: [["a", 1]], running: 1 }),
+    step(1, 300, { preempted: ["a"], running: 0, waiting: 1, stop: { cause: "preemption", req: null } }),
+    update(1, 400, { running: 0, waiting: 1, out_t: null }),
+    step(2, 500, { resumed: [["a", 0]], sched: [["a", 8, 0]], running: 1 }),
+    update(2, 600, { running: 1, out_t: null }),
+    step(3, 700, { preempted: ["a"], running: 0, waiting: 1, stop: { cause: "preemption", req: null } }),
+    update(3, 800, { running: 0, waiting: 1, out_t: null }),
+    step(4, 900, { resumed: [["a", 0]], sched: [["a", 13, 0]], running: 1 }),
+    update(4, 1000, { tokens: [["a", 1]], finished: [["a", "length", 2]], running: 0 }),
+  ];
+
+  test("each preemption reports what was computed then; recomputation is counted chunk by chunk", () => {
+    const out = replay(trace());
+    const details = (type: string) => out.events.filter((e) => e.event_type === type).map((e) => JSON.parse(e.details));
+    expect(details("request_preempted").map((d) => d.computed_tokens)).toEqual([12, 8]);
+    expect(details("request_evicted").map((d) => d.computed_before_preemption)).toEqual([12, 8]);
+    // recomputed: positions 0-7 after the first preemption, 0-11 after the second (position 12 is new output)
+    const [r] = out.perRequest;
+    expect(r.recomputed_tokens).toBe(8 + 12);
+    expect(out.perIteration.map((it) => it.recompute_tokens)).toEqual([0, 0, 8, 0, 12]);
+    expect(out.perIterationRequests.filter((x) => x.iteration_id === 2).map((x) => x.running_reason)).toEqual(["recomputation"]);
+  });
+});
+
+describe("vLLM arrival_time that is not epoch time", () => {
+  test("offline callers' arrival_time (vLLM's tests pass 1.0) leaves the derived columns empty, with one warning", () => {
+    const out = replay([
+      header(), arrival("a", 0, 8, 0, "1000000000"), arrival("b", 1, 8, 0, "1000000000"), arrival("c", 2),
+      step(0, 10, { new: [["a", 0], ["b", 0], ["c", 0]], sched: [["a", 8, 0], ["b", 8, 0], ["c", 8, 0]], running: 3 }),
+      update(0, 20, { tokens: [["a", 1], ["b", 1], ["c", 1]], running: 3 }),
+    ]);
+    const rows = Object.fromEntries(out.perRequest.map((r) => [r.request_id, r]));
+    expect([rows.a.vllm_arrival_time_epoch_ns, rows.a.ttft_from_vllm_arrival]).toEqual([null, null]);
+    expect(rows.b.ttft_from_vllm_arrival).toBeNull();
+    // c's arrival_time is epoch time, 5000 ns of monotonic anchor aside
+    expect(rows.c.ttft_from_vllm_arrival).not.toBeNull();
+    expect(Math.abs(rows.c.ttft_from_vllm_arrival!)).toBeLessThan(2 ** 53);
+    const codes = out.findings.filter((f) => f.code !== "ENGINE_UNFINISHED_REQUESTS").map((f) => [f.code, f.severity, f.args.of ?? f.args.request_id]);
+    expect(codes).toEqual([["ENGINE_VLLM_ARRIVAL_NOT_EPOCH", "warning", "a"], ["ENGINE_REPEATED", "info", "ENGINE_VLLM_ARRIVAL_NOT_EPOCH"]]);
+  });
+});
+
+describe("streaming-input sessions (vLLM >= 0.33, Request.resumable)", () => {
+  // The record sequence the emitter wrote for vLLM's own test_resumable_request_handoff
+  // (tests/v1/core/test_async_scheduler.py, AsyncScheduler, queue of 3 batches): a 10-token
+  // turn ends on its first token (update 0), then the 12-token continuation is admitted again as
+  // "new" with 10 computed tokens (step 3); updates 1 and 2 are stale.
+  const trace = (): RawRecord[] => [
+    header({ max_num_seqs: 4, async_scheduling: true }),
+    arrival("s", 100, 10),
+    step(0, 200, { sched_t: 250, new: [["s", 0]], sched: [["s", 10, 0]], running: 1 }),
+    step(1, 300, { sched_t: null, sched: [["s", 1, 10]], running: 1 }),
+    step(2, 400, { sched_t: null, sched: [["s", 1, 11]], running: 1 }),
+    update(0, 500, { out_t: 520, tokens: [["s", 1]], running: 0 }),
+    step(3, 600, { sched_t: 640, new: [["s", 10]], sched: [["s", 12, 10]], running: 1 }),
+    update(1, 700, { out_t: 710, running: 1 }),
+    update(2, 720, { out_t: 730, running: 1 }),
+    update(3, 740, { out_t: 750, tokens: [["s", 1]], running: 1 }),
+  ];
+
+  test("the next turn is not a second first admission: intervals stay positive and the waits add up", () => {
+    const out = replay(trace());
+    const [r] = out.perRequest;
+    expect(r.first_scheduled_time).toBe(250);
+    expect(r.vllm_queued_time).toBe(250 - 100);
+    expect(r.vllm_prefill_time).toBe(520 - 250);
+    // first wait 100→250, then between turns: its turn's last token (520) → the next admission (640)
+    expect(r.waiting_time).toBe(150 + 120);
+    expect(r.wait_streaming_input_ns).toBe(120);
+    expect(r.wait_arrived_after_decision_ns).toBe(150);
+    expect(r.iterations_scheduled).toBe(4);
+    // one running row per step: the session is in the running list once
+    const step3 = out.perIterationRequests.filter((x) => x.iteration_id === 3);
+    expect(step3.map((x) => [x.state, x.scheduled_tokens, x.computed_tokens])).toEqual([["running", 12, 22]]);
+    expect(out.perIteration[3].batch_size).toBe(1);
+    // the new input chunk is prefill, not decode
+    expect([out.perIteration[3].prefill_tokens, out.perIteration[3].decode_tokens]).toEqual([12, 0]);
+    expect(out.transitions.map((t) => [t.from_state, t.to_state, t.detail])).toEqual([
+      [null, "waiting", "arrival"], ["waiting", "running", "admit"], ["running", "running", "next_turn"],
+    ]);
+    const admitted = out.events.filter((e) => e.event_type === "request_admitted").map((e) => JSON.parse(e.details));
+    expect(admitted).toEqual([{ cached_tokens: 0 }, { cached_tokens: 10, turn: 1 }]);
+  });
+});

@@ -12,7 +12,7 @@ import { computeSummary } from "../src/analysis/summary.js";
 import { openLogsDir } from "../src/tables/index.js";
 import { WAITING_REASONS } from "../src/schema/waiting.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
-import { REAL_FIXTURES, realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
+import { REAL_FIXTURES, realLogsDir, REUSED_ID_FIXTURES, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
 import { kendallTauBrute } from "./helpers/kendall.js";
 
 type Rec = Record<string, string>;
@@ -94,18 +94,20 @@ function expected(dir: string, slo: { ttft_ns: number; tpot_ns: number }) {
     over = 0;
   const overIds = new Set<string>();
   const lastPos = new Map<string, number>();
+  // one request lifetime: ids may be reused after finishing, and ranks number independently
+  const life = (r: Rec) => `${r.dp_rank}|${r.request_instance || "0"}|${r.request_id}`;
   for (const r of pir) {
     if ((r.state === "waiting" || r.state === "preempted") && r.queue_position !== "") {
       const p = Number(r.queue_position);
-      const prev = lastPos.get(r.request_id);
+      const prev = lastPos.get(life(r));
       if (prev !== undefined) {
         obs++;
         if (p < prev) adv++;
         else if (p === prev) same++;
-        else (over++, overIds.add(r.request_id));
+        else (over++, overIds.add(life(r)));
       }
-      lastPos.set(r.request_id, p);
-    } else lastPos.delete(r.request_id);
+      lastPos.set(life(r), p);
+    } else lastPos.delete(life(r));
   }
 
   // ITL: a rise of tokens_generated is delivered by the latest update that ended before the
@@ -131,12 +133,12 @@ function expected(dir: string, slo: { ttft_ns: number; tpot_ns: number }) {
     }
     return ends[lo - 1];
   };
-  const doneIds = new Set(done.map((r) => r.request_id));
+  const doneIds = new Set(done.map(life));
   const tok = new Map<string, { g: number; t: number | null }>();
   const itl: number[] = [];
   for (const r of pir) {
-    if (!doneIds.has(r.request_id)) continue;
-    const st = tok.get(r.request_id) ?? { g: 0, t: null };
+    if (!doneIds.has(life(r))) continue;
+    const st = tok.get(life(r)) ?? { g: 0, t: null };
     const g = Number(r.tokens_generated);
     if (g > st.g) {
       const t = r.state === "completed" ? updEnd.get(key(r))! : lastEndBefore(r.dp_rank, schedRet.get(key(r))!);
@@ -144,7 +146,7 @@ function expected(dir: string, slo: { ttft_ns: number; tpot_ns: number }) {
       st.t = t;
       st.g = g;
     }
-    tok.set(r.request_id, st);
+    tok.set(life(r), st);
   }
 
   // policy
@@ -263,7 +265,7 @@ const SLO = { ttft_ns: 2_000_000, tpot_ns: 600_000 };
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-test-"));
   synth = writeLogsDir(path.join(tmp, "logs"), simulate({ seed: 7, requests: 24 }));
-  for (const name of REAL_FIXTURES) real.set(name, await realLogsDir(path.join(tmp, name), name));
+  for (const name of [...REAL_FIXTURES, ...REUSED_ID_FIXTURES]) real.set(name, await realLogsDir(path.join(tmp, name), name));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -284,7 +286,7 @@ describe("summary --json equals figures recomputed from the CSV text", () => {
     expect(got.notes).toEqual([]);
   });
 
-  test.each(REAL_FIXTURES)("fixture %s, recorded from vLLM's real scheduler", async (name) => {
+  test.each([...REAL_FIXTURES, ...REUSED_ID_FIXTURES])("fixture %s, recorded from vLLM's real scheduler", async (name) => {
     const dir = real.get(name)!;
     const r = await runCli(["summary", dir, "--json", "--slo", "ttft=2ms,tpot=600us"]);
     expect(r.exitCode).toBe(0);

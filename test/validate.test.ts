@@ -11,7 +11,7 @@ import type { Finding } from "../src/engine/types.js";
 import { OUTPUT_SCHEMA_VERSION, tableColumns } from "../src/schema/tables.js";
 import { validateInputs } from "../src/validate/index.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
-import { REAL_FIXTURES, realLogsDir, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
+import { REAL_FIXTURES, realLogsDir, REUSED_ID_FIXTURES, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
 
 let tmp: string;
 let good: string;
@@ -21,7 +21,7 @@ let n = 0;
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-test-"));
   good = writeLogsDir(path.join(tmp, "good"), simulate({ seed: 7 }));
-  for (const name of REAL_FIXTURES) real.set(name, await realLogsDir(path.join(tmp, name), name));
+  for (const name of [...REAL_FIXTURES, ...REUSED_ID_FIXTURES]) real.set(name, await realLogsDir(path.join(tmp, name), name));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -53,7 +53,7 @@ describe("a good logs directory", () => {
     expect(r.kind).toBe("logs");
     expect(r.files).toBe(6);
   });
-  test.each(REAL_FIXTURES)("fixture %s, converted from vLLM's real scheduler, has no findings", async (name) => {
+  test.each([...REAL_FIXTURES, ...REUSED_ID_FIXTURES])("fixture %s, converted from vLLM's real scheduler, has no findings", async (name) => {
     const r = await validateInputs([real.get(name)!]);
     expect(r.findings).toEqual([]);
   });
@@ -267,6 +267,51 @@ describe("corrupted copies", () => {
     expect(r.findings.map((f) => [f.code, f.line, f.args.first_line])).toEqual([["DUPLICATE_REQUEST", g.length, 3]]);
   });
 
+  describe("request ids reused after finishing (fixture reused-ids, from vLLM's real scheduler)", () => {
+    const reused = () => {
+      const d = path.join(tmp, `case-${++n}`);
+      cpSync(real.get("reused-ids")!, d, { recursive: true });
+      const g = grid(file(d, "per_request"));
+      const col = (c: string) => g[0].indexOf(c);
+      const second = g.findIndex((r, i) => i > 0 && r[col("request_instance")] === "1");
+      const first = g.findIndex((r, i) => i > 0 && r[col("request_id")] === g[second][col("request_id")] && r[col("request_instance")] === "0");
+      return { d, g, col, first, second };
+    };
+
+    test("each lifetime has its own row and every table joins on request_instance", async () => {
+      const { d, g, col, first, second } = reused();
+      expect(first).toBeGreaterThan(0);
+      expect(g.filter((r) => r[col("request_instance")] === "1")).toHaveLength(12);
+      const id = g[second][col("request_id")];
+      for (const t of ["per_iteration_requests", "events", "state_transitions"]) {
+        const tg = grid(file(d, t));
+        const inst = new Set(tg.filter((r) => r[tg[0].indexOf("request_id")] === id).map((r) => r[tg[0].indexOf("request_instance")]));
+        expect([...inst].sort(), `${t} ${id}`).toEqual(["0", "1"]);
+      }
+    });
+
+    test("a second lifetime that starts before the first ended: REQUEST_LIFETIMES_OVERLAP", async () => {
+      const { d, g, col, first, second } = reused();
+      g[second][col("arrival_time")] = String(Number(g[first][col("completion_time")]) - 1);
+      // keep the row's own sums consistent, so the overlap is the only contradiction
+      g[second][col("e2e_latency")] = String(Number(g[second][col("completion_time")]) - Number(g[second][col("arrival_time")]));
+      g[second][col("execution_time")] = String(Number(g[second][col("e2e_latency")]) - Number(g[second][col("waiting_time")]));
+      writeGrid(file(d, "per_request"), g);
+      const r = await validate(d);
+      expect(r.findings.map((f) => [f.code, f.line, f.args.request_id, f.args.request_instance])).toEqual([
+        ["REQUEST_LIFETIMES_OVERLAP", second + 1, g[second][col("request_id")], 1],
+      ]);
+    });
+
+    test("two rows claiming the same lifetime: DUPLICATE_REQUEST", async () => {
+      const { d, g, col, first, second } = reused();
+      g[second][col("request_instance")] = "0";
+      writeGrid(file(d, "per_request"), g);
+      const r = await validate(d);
+      expect(only(r.findings, "DUPLICATE_REQUEST").map((f) => [f.line, f.args.first_line])).toEqual([[second + 1, first + 1]]);
+    });
+  });
+
   test("missing manifest and missing table", async () => {
     const d = copy();
     unlinkSync(path.join(d, "manifest.json"));
@@ -329,25 +374,32 @@ describe("raw traces", () => {
   });
 
   test("recorded broken traces", async () => {
+    // the same reader and engine as convert: the line convert stops at, then the engine's contradictions
     expect(at(await validateInputs([data("malformed.jsonl")]))).toEqual([
       ["RAW_MALFORMED_LINE", 7],
-      ["RAW_UPDATE_UNKNOWN_STEP", 8],
+      ["ENGINE_UPDATE_UNKNOWN_STEP", 8],
+      ["ENGINE_RUNNING_COUNT_MISMATCH", 9],
+      ["ENGINE_TOKEN_COUNT_MISMATCH", 10],
+      ["ENGINE_UNFINISHED_REQUESTS", undefined],
+      ["ENGINE_REPEATED", undefined],
     ]);
     expect(at(await validateInputs([data("truncated.jsonl")]))).toEqual([
       ["RAW_TRUNCATED_TAIL", 12],
+      ["ENGINE_UNFINISHED_REQUESTS", undefined],
       ["RAW_END_MISSING", undefined],
     ]);
     expect(at(await validateInputs([data("schema-v2.jsonl")]))).toEqual([["RAW_UNSUPPORTED_SCHEMA", 1]]);
     const u = await validateInputs([data("unknown-types.jsonl")]);
-    expect(u.findings.map((f) => [f.code, f.severity, f.args.types])).toEqual([
-      ["RAW_UNKNOWN_TYPE", "warning", "kv_event"],
-      ["RAW_UNKNOWN_TYPE", "warning", "spec_decode"],
-    ]);
+    expect(u.findings.map((f) => [f.code, f.severity, f.args.types])).toEqual([["RAW_UNKNOWN_TYPE", "warning", "'kv_event' ×2, 'spec_decode' ×1"]]);
   });
 
-  test("an invalid record: RAW_RECORD_INVALID with the field path", async () => {
+  test("an invalid record: RAW_INVALID_RECORD with the field path, the same code convert stops with", async () => {
     const r = await validateInputs([trace(edit(lines(), 4, (o) => (o.free_blocks = -1)))]);
-    expect(r.findings.map((f) => [f.code, f.line, f.args.type, f.args.path])).toEqual([["RAW_RECORD_INVALID", 5, "step", "free_blocks"]]);
+    // the skipped step then leaves its update without a step: the engine says so too
+    expect(r.findings.slice(0, 2).map((f) => [f.code, f.line, f.args.type ?? null, f.args.path ?? null])).toEqual([
+      ["RAW_INVALID_RECORD", 5, "step", "free_blocks"],
+      ["ENGINE_UPDATE_UNKNOWN_STEP", 6, null, null],
+    ]);
   });
 
   test("no header first, a second header, a line that is not a record, an empty file", async () => {
@@ -355,7 +407,7 @@ describe("raw traces", () => {
     expect(at(await validateInputs([trace(ls.slice(1))]))).toEqual([["RAW_MISSING_HEADER", 1]]);
     expect(at(await validateInputs([trace([...ls.slice(0, 3), ls[0], ...ls.slice(3)])]))).toEqual([["RAW_DUPLICATE_HEADER", 4]]);
     expect(at(await validateInputs([trace([...ls.slice(0, 2), "[1,2]", ...ls.slice(2)])]))).toEqual([["RAW_NOT_A_RECORD", 3]]);
-    expect(at(await validateInputs([trace([])]))).toEqual([["RAW_EMPTY", 1]]);
+    expect(at(await validateInputs([trace([])]))).toEqual([["RAW_MISSING_HEADER", 1]]);
   });
 
   test("steps out of order, an update for an unknown step, an unknown request, a second arrival", async () => {
@@ -365,12 +417,14 @@ describe("raw traces", () => {
     edit(ls, 10, (o) => ((o.sched as [string, number, number][])[0][0] = "nobody"));
     ls.splice(4, 0, ls[1]); // r1 arrives again while live
     const r = await validateInputs([trace(ls)]);
-    expect(r.findings.map((f) => [f.code, f.line, f.args.request_id ?? f.args.step])).toEqual([
-      ["RAW_DUPLICATE_ARRIVAL", 5, "r1"],
+    expect(r.findings.filter((f) => f.severity !== "info").map((f) => [f.code, f.line, f.args.request_id ?? f.args.step])).toEqual([
+      ["ENGINE_DUPLICATE_ARRIVAL", 5, "r1"],
+      ["RAW_TIME_ORDER", 5, undefined], // the copied arrival line goes back in time too
       ["RAW_STEP_ORDER", 8, 0],
-      ["RAW_UPDATE_UNKNOWN_STEP", 9, 1], // step 1 was renumbered away
-      ["RAW_UPDATE_UNKNOWN_STEP", 11, 7],
-      ["RAW_UNKNOWN_REQUEST", 12, "nobody"],
+      ["ENGINE_UPDATE_UNKNOWN_STEP", 9, 1], // step 1 was renumbered away (engine findings: the first of each code)
+      ["ENGINE_RUNNING_COUNT_MISMATCH", 10, 2],
+      ["ENGINE_UNKNOWN_REQUEST", 12, "nobody"],
+      ["ENGINE_TOKEN_COUNT_MISMATCH", 13, "r3"],
     ]);
   });
 

@@ -2,6 +2,7 @@ import type { TableRow } from "../tables/types.js";
 import { Values } from "./stats.js";
 import type { IterationAccumulator } from "./summary-iterations.js";
 import type { Summary } from "./summary-types.js";
+import { lifetimeKey } from "./summary-requests.js";
 
 /**
  * Accumulates per_iteration_requests.csv for two figures the per-request table cannot give:
@@ -34,7 +35,7 @@ export class ProgressAccumulator {
   ) {}
 
   add(row: TableRow<"per_iteration_requests">): void {
-    const id = row.request_id;
+    const id = lifetimeKey(row);
     const it = row.iteration_id;
     const rank = row.dp_rank ?? 0;
     const state = row.state;

@@ -6,6 +6,13 @@ import type { Slo, Summary } from "./summary-types.js";
 const NS_PER_S = 1e9;
 const WAIT_KEYS = WAITING_REASONS.map((r) => `wait_${r}_ns` as const);
 
+/**
+ * One request lifetime: vLLM lets a client reuse an id once its request finished, and
+ * data-parallel ranks number requests independently.
+ */
+export const lifetimeKey = (row: { request_id: string; request_instance: number | null; dp_rank: number }): string =>
+  `${row.dp_rank}\u0000${row.request_instance ?? 0}\u0000${row.request_id}`;
+
 export const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A completed request meets the SLO when every given bound holds; below 2 tokens TPOT counts as 0, as in vLLM's benchmark. */
@@ -94,7 +101,7 @@ export class RequestAccumulator {
 
   private addCompleted(row: TableRow<"per_request">): void {
     this.req.completed++;
-    this.completedIds.add(row.request_id);
+    this.completedIds.add(lifetimeKey(row));
     const out = row.output_tokens ?? 0;
     this.completedOut += out;
     this.completedIn += row.input_tokens ?? 0;

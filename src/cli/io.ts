@@ -1,8 +1,5 @@
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import path from "node:path";
 import type { Writable } from "node:stream";
 import { Chalk, type ChalkInstance } from "chalk";
-import { InputError } from "./errors.js";
 
 /**
  * Output helpers shared by the commands. Data goes to stdout or files; diagnostics
@@ -51,45 +48,4 @@ export function writeAll(stream: Writable, data: string | Uint8Array): Promise<v
   });
 }
 
-/**
- * An output directory whose files appear only when the command succeeds: files are
- * written into a hidden temporary directory inside it and renamed into place by
- * commit(); abort() removes them. A failed run never leaves half a set of CSVs,
- * nor overwrites a previous good set.
- */
-export class StagedOutputDir {
-  private constructor(
-    readonly dir: string,
-    readonly staging: string,
-  ) {}
-
-  static async create(dir: string, display = dir): Promise<StagedOutputDir> {
-    try {
-      await mkdir(dir, { recursive: true });
-      const staging = await mkdtemp(path.join(dir, ".vsched-tmp-"));
-      return new StagedOutputDir(dir, staging);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new InputError(`cannot create the output directory: ${err.message.replace(/^[A-Z]+: /, "")}`, "OUT_UNWRITABLE", display);
-    }
-  }
-
-  /** path of `name` in the staging directory */
-  file(name: string): string {
-    return path.join(this.staging, name);
-  }
-
-  async writeFile(name: string, data: string): Promise<void> {
-    await writeFile(this.file(name), data);
-  }
-
-  /** Moves the staged files into the output directory (each rename is atomic). */
-  async commit(names: readonly string[]): Promise<void> {
-    for (const n of names) await rename(this.file(n), path.join(this.dir, n));
-    await rm(this.staging, { recursive: true, force: true });
-  }
-
-  async abort(): Promise<void> {
-    await rm(this.staging, { recursive: true, force: true });
-  }
-}
+export { StagedOutputDir, outputError } from "./staged-output.js";

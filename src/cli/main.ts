@@ -4,6 +4,7 @@ import { registerConvert } from "./commands/convert.js";
 import { registerSummary } from "./commands/summary.js";
 import { registerValidate } from "./commands/validate.js";
 import { registerSchema } from "./commands/schema.js";
+import { registerTimeline } from "./commands/timeline.js";
 import { runMain } from "./run.js";
 
 const program = new Command("vsched")
@@ -15,5 +16,6 @@ registerConvert(program);
 registerSummary(program);
 registerValidate(program);
 registerSchema(program);
+registerTimeline(program);
 
 await runMain(program);

@@ -27,3 +27,16 @@ export function compareDecimal(a: string, b: string): number {
   if (a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * vLLM's Request.arrival_time is frontend wall-clock (epoch) seconds, taken moments before the
+ * scheduler's add_request(); offline callers may pass any float (vLLM's own tests pass 1.0).
+ * Farther than this from the scheduler's own epoch clock at add_request(), it is not epoch time.
+ */
+export const VLLM_ARRIVAL_MAX_SKEW_NS = 3_600_000_000_000n; // one hour
+
+/** True when vllmArrivalEpochNs is within VLLM_ARRIVAL_MAX_SKEW_NS of schedulerEpochNs (both decimal ns). */
+export function plausibleVllmArrival(vllmArrivalEpochNs: string, schedulerEpochNs: string): boolean {
+  const d = BigInt(vllmArrivalEpochNs) - BigInt(schedulerEpochNs);
+  return d <= VLLM_ARRIVAL_MAX_SKEW_NS && d >= -VLLM_ARRIVAL_MAX_SKEW_NS;
+}

@@ -24,6 +24,7 @@ export class PendingIteration {
   outputTokens = 0;
   runningCount = 0;
   waitingCount = 0;
+  waitingQueueLength = 0;
   update: UpdateRecord | null = null;
 
   constructor(
@@ -107,6 +108,8 @@ export class PendingIteration {
       running_count_after_update: u ? u.running : null,
       waiting_count_after_update: u ? u.waiting : null,
       dp_rank: ctx.dpRank,
+      waiting_queue_length: this.waitingQueueLength,
+      num_skipped_waiting_reqs: Math.max(0, this.waitingQueueLength - this.waitingCount),
     };
   }
 }

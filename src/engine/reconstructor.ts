@@ -1,15 +1,33 @@
 import type { ArrivalRecord, FinishReason, FinishRecord, HeaderRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
-import type { EventRow, PerIterationRow, StateTransitionRow } from "../schema/tables.js";
+import type { EventRow, StateTransitionRow } from "../schema/tables.js";
 import type { WaitingReason } from "../schema/waiting.js";
-import { epochFormatter } from "./epoch.js";
+import { epochFormatter, plausibleVllmArrival } from "./epoch.js";
 import { FindingCollector } from "./findings.js";
 import { perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
 import type { Engine, EngineOptions, EngineTotals, RowSink } from "./types.js";
 import { PendingIteration } from "./iteration.js";
+import { iterationRequestRow, type IterationRequestFields } from "./iteration-request-row.js";
 import { WaitingQueue } from "./waiting-queue.js";
 import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.js";
 
 type TransitionState = StateTransitionRow["to_state"];
+const STREAMING_INPUT = REASON_INDEX.get("streaming_input")!;
+
+/** What one step record's handling steps hand each other. */
+interface StepScratch {
+  s: StepRecord;
+  /** decision time */
+  D: number;
+  it: PendingIteration;
+  preempted: Set<string>;
+  preemptedReqs: RequestState[];
+  /** admitted or resumed this step */
+  admittedIds: Set<string>;
+  bestAdmittedPriority: number | null;
+  /** tokens given to requests that were already running (phase 1 of schedule()) */
+  runningPhaseTokens: number;
+  skipped: Map<string, SkipCause>;
+}
 
 /**
  * Replays one scheduler process's trace. State is bounded by the live requests and
@@ -20,6 +38,11 @@ export class Reconstructor implements Engine {
   private readonly running: RequestState[] = [];
   private readonly queue: WaitingQueue<RequestState>;
   private readonly pending = new Map<number, PendingIteration>();
+  /**
+   * finished lifetimes per request id: vLLM lets a finished id be used again, and each lifetime
+   * gets its own rows (request_instance). The one structure that grows with every id seen.
+   */
+  private readonly lifetimes = new Map<string, number>();
   private readonly findings: FindingCollector;
   private readonly ctx: RowContext;
   private readonly counts: Record<string, number> = {};
@@ -102,7 +125,7 @@ export class Reconstructor implements Engine {
       this.findings.report("ENGINE_DUPLICATE_ARRIVAL", "warning", this.line, { request_id: a.req });
       return;
     }
-    const r = new RequestState(a);
+    const r = new RequestState(a, this.vllmArrivalIsEpoch(a), this.lifetimes.get(a.req) ?? 0);
     this.reqs.set(a.req, r);
     this.requestsSeen++;
     this.queue.arrive(r);
@@ -113,104 +136,176 @@ export class Reconstructor implements Engine {
   private onStep(s: StepRecord): void {
     this.lastT = Math.max(this.lastT, s.t_end);
     const D = s.sched_t ?? s.t_start; // the decision time, on vLLM's clock when the trace has it
-    const it = new PendingIteration(s, D, this.kvTotal, this.header.config.num_gpu_blocks);
-    const preempted = new Set(s.preempted);
-    const preemptedReqs: RequestState[] = [];
-    const admittedIds = new Set<string>();
-    let bestAdmittedPriority: number | null = null;
+    const st: StepScratch = {
+      s,
+      D,
+      it: new PendingIteration(s, D, this.kvTotal, this.header.config.num_gpu_blocks),
+      preempted: new Set(s.preempted),
+      preemptedReqs: [],
+      admittedIds: new Set<string>(),
+      bestAdmittedPriority: null,
+      runningPhaseTokens: 0,
+      skipped: new Map<string, SkipCause>(),
+    };
+    this.preempt(st);
+    this.admit(st);
+    this.resume(st);
+    st.it.admitted = s.new.length;
+    st.it.resumed = s.resumed.length;
+    this.giveTokens(st);
+    this.stepEvents(st);
+    const order = this.queueAfterStep(st);
+    this.stepRows(st, order);
+    st.it.runningCount = this.running.length;
+    st.it.waitingCount = s.waiting;
+    st.it.waitingQueueLength = order.length;
+    this.pending.set(s.step, st.it);
+  }
 
-    // 1. preemptions: running → waiting (vLLM frees the blocks and resets computed tokens)
+  /** 1. preemptions: running → waiting (vLLM frees the blocks and resets computed tokens) */
+  private preempt(st: StepScratch): void {
+    const { s, D } = st;
     for (const id of s.preempted) {
       const r = this.need(id);
       if (!r) continue;
-      preemptedReqs.push(r);
+      st.preemptedReqs.push(r);
       this.removeRunning(r);
       r.recomputeUntil = Math.max(r.recomputeUntil, r.computed);
+      r.computedAtPreemption = r.computed;
       r.computed = 0;
       r.preemptions++;
       r.state = "preempted";
       r.stateSince = D;
       r.startWait(D, "preempted");
       r.setBlocks(0);
-      this.event(D, "request_preempted", id, { computed_tokens: r.recomputeUntil, preemptions: r.preemptions }, s.step);
+      this.event(D, "request_preempted", id, { computed_tokens: r.computedAtPreemption, preemptions: r.preemptions }, s.step);
       this.transition(r, D, "running", "preempted", s.step, "preempt");
     }
+  }
 
-    // 2. admissions and resumptions: waiting → running
+  /** 2a. first admissions: waiting → running (a streaming-input session's next turn too) */
+  private admit(st: StepScratch): void {
+    const { s, D } = st;
     for (const [id, cached] of s.new) {
       const r = this.need(id);
       if (!r) continue;
+      if (r.everAdmitted) {
+        this.nextTurn(st, r, cached);
+        continue;
+      }
       r.endWait(D);
       r.firstSchedT = D;
       if (s.sched_t !== null) r.vllmFirstSchedT = s.sched_t;
       r.cachedAtAdmit = cached;
       r.everAdmitted = true;
-      this.toRunning(r, D);
-      admittedIds.add(id);
-      bestAdmittedPriority = bestAdmittedPriority === null ? r.priority : Math.min(bestAdmittedPriority, r.priority);
+      this.enterRunning(st, r);
       this.event(D, "request_admitted", id, { cached_tokens: cached }, s.step);
       this.transition(r, D, "waiting", "running", s.step, "admit");
     }
+  }
+
+  /**
+   * A streaming-input session (vLLM ≥ 0.33, Request.resumable) admitted again for its next input
+   * chunk: QUEUED came again for the same request. The trace has no record of its turn ending (it
+   * left the running list in the update that sampled the turn's last token), so the session is
+   * taken to have waited from that last token to this admission, under cause streaming_input.
+   * Its first-turn stamps (first_scheduled_time, vLLM's intervals) stay those of its first turn,
+   * as vLLM's own RequestStateStats keep them.
+   */
+  private nextTurn(st: StepScratch, r: RequestState, cached: number): void {
+    const { s, D } = st;
+    const from = r.state === "running" ? "running" : "waiting";
+    if (r.state === "running") {
+      this.removeRunning(r);
+      r.addWait(Math.min(D, r.lastTokenT ?? D), D, STREAMING_INPUT);
+    } else {
+      r.endWait(D);
+    }
+    r.turns++;
+    r.sessionPrefill = true;
+    r.computed = cached;
+    this.enterRunning(st, r);
+    this.event(D, "request_admitted", r.id, { cached_tokens: cached, turn: r.turns }, s.step);
+    // from "running" when the trace never showed it leave (its turn end has no record of its own)
+    this.transition(r, D, from, "running", s.step, "next_turn");
+  }
+
+  /** 2b. resumptions after a preemption: preempted → running */
+  private resume(st: StepScratch): void {
+    const { s, D } = st;
+    const bs = this.header.config.block_size;
     for (const [id, cached] of s.resumed) {
       const r = this.need(id);
       if (!r) continue;
       r.endWait(D);
+      // what it must recompute to get back to its high-water mark (the chunks count what it really does)
       const lost = Math.max(0, r.recomputeUntil - cached);
-      r.recomputedTokens += lost;
-      const bs = this.header.config.block_size;
-      if (cached < Math.floor(r.recomputeUntil / bs) * bs) {
+      if (cached < Math.floor(r.computedAtPreemption / bs) * bs) {
         r.evictions++;
-        this.event(D, "request_evicted", id, { computed_before_preemption: r.recomputeUntil, found_in_prefix_cache: cached }, s.step);
+        this.event(D, "request_evicted", id, { computed_before_preemption: r.computedAtPreemption, found_in_prefix_cache: cached }, s.step);
       }
       r.computed = cached;
-      this.toRunning(r, D);
-      admittedIds.add(id);
-      bestAdmittedPriority = bestAdmittedPriority === null ? r.priority : Math.min(bestAdmittedPriority, r.priority);
+      this.enterRunning(st, r);
       this.event(D, "request_resumed", id, { cached_tokens: cached, recompute_tokens: lost }, s.step);
       this.transition(r, D, "preempted", "running", s.step, "resume");
     }
-    it.admitted = s.new.length;
-    it.resumed = s.resumed.length;
+  }
 
-    // 3. the tokens each request got
-    let runningPhaseTokens = 0;
+  private enterRunning(st: StepScratch, r: RequestState): void {
+    this.toRunning(r, st.D);
+    st.admittedIds.add(r.id);
+    st.bestAdmittedPriority = st.bestAdmittedPriority === null ? r.priority : Math.min(st.bestAdmittedPriority, r.priority);
+  }
+
+  /** 3. the tokens each request got */
+  private giveTokens(st: StepScratch): void {
+    const { s, D, it } = st;
     for (const [id, n, before] of s.sched) {
       const r = this.reqs.get(id);
       if (!r) {
         this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record: "step" });
         continue;
       }
-      if (preempted.has(id)) continue;
+      if (st.preempted.has(id)) continue;
       r.scheduledStep = s.step;
       r.scheduledTokens = n;
-      if (!admittedIds.has(id)) runningPhaseTokens += n;
+      if (!st.admittedIds.has(id)) st.runningPhaseTokens += n;
       const end = before + n;
       // positions below the prompt length, or below what was computed before a preemption,
       // rebuild KV for known tokens (prefill); the rest produce new output (decode)
-      const prefill = Math.max(0, Math.min(end, Math.max(r.promptTokens, r.recomputeUntil)) - before);
+      // a session's next input chunk is prefill until the turn's first token (its length is not in the trace)
+      const prefill = r.sessionPrefill ? n : Math.max(0, Math.min(end, Math.max(r.promptTokens, r.recomputeUntil)) - before);
       const recompute = Math.max(0, Math.min(end, r.recomputeUntil) - before);
       it.addScheduled(n, prefill, recompute);
+      r.recomputedTokens += recompute;
       r.computed = end;
       r.iterationsScheduled++;
       if (this.opts.scheduledEvents) this.event(D, "request_scheduled", id, { tokens: n, computed_before: before }, s.step);
     }
+  }
+
+  /** block counts, failed allocations and skipped requests of this step */
+  private stepEvents(st: StepScratch): void {
+    const { s, D, it } = st;
     if (s.blocks) for (const [id, n] of s.blocks) this.blocks(id, n, D, s.step);
     for (const [id, phase] of s.kv_fail) {
       it.kvFailures++;
       this.event(D, "kv_cache_allocation_failed", id, { phase }, s.step);
     }
-    const skipped = new Map<string, SkipCause>();
     if (s.skipped) {
       for (const [id, cause] of s.skipped) {
-        skipped.set(id, cause);
+        st.skipped.set(id, cause);
         this.event(D, "request_skipped", id, { cause }, s.step);
       }
     }
     it.skipped = s.skipped ? s.skipped.length : null;
+  }
 
-    // 4. the waiting queue after this decision, and why each request in it waits
-    for (const id of admittedIds) this.queue.remove(id);
-    const diff = this.queue.applyStep(preemptedReqs, s.order);
+  /** 4. the waiting queue after this decision, checked against the trace's counts */
+  private queueAfterStep(st: StepScratch): readonly RequestState[] {
+    const s = st.s;
+    for (const id of st.admittedIds) this.queue.remove(id);
+    const diff = this.queue.applyStep(st.preemptedReqs, s.order);
     if (diff.unexpected.length || diff.missing.length) {
       this.findings.report("ENGINE_ORDER_SET_MISMATCH", "warning", this.line, {
         step: s.step,
@@ -221,14 +316,20 @@ export class Reconstructor implements Engine {
     if (this.running.length !== s.running) {
       this.findings.report("ENGINE_RUNNING_COUNT_MISMATCH", "warning", this.line, { step: s.step, trace: s.running, reconstructed: this.running.length });
     }
+    return this.queue.current();
+  }
+
+  /** 5. a row per running request, then why each waiting request waits (its cause clock too) */
+  private stepRows(st: StepScratch, order: readonly RequestState[]): void {
+    const { s, D, it } = st;
     const facts: StepFacts = {
       step: s,
-      preempted,
-      skipped,
-      runningPhaseTokens,
+      preempted: st.preempted,
+      skipped: st.skipped,
+      runningPhaseTokens: st.runningPhaseTokens,
       maxNumBatchedTokens: this.header.config.max_num_batched_tokens,
       maxNumSeqs: this.header.config.max_num_seqs,
-      bestAdmittedPriority,
+      bestAdmittedPriority: st.bestAdmittedPriority,
       byPriority: this.byPriority,
       fullLevel: this.full,
     };
@@ -238,9 +339,8 @@ export class Reconstructor implements Engine {
       if (n === 0) it.runningUnscheduled++;
       if (emitRows) this.runningRow(s, D, r, n);
     }
-    const order = this.queue.current();
     // -- binding limits (src/engine/binding-tracker.ts): the one hook it needs --
-    this.opts.onDecision?.({ step: s, decisionT: D, waiting: order, running: this.running, admitted: admittedIds, preempted });
+    this.opts.onDecision?.({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted });
     const emitWaiting = emitRows && this.opts.iterationRequests === "all";
     const uniform = uniformReason(facts);
     const uniformIndex = uniform === null ? -1 : REASON_INDEX.get(uniform)!;
@@ -248,27 +348,18 @@ export class Reconstructor implements Engine {
       const r = order[pos];
       const reason = uniform ?? waitingReason(r.id, r.priority, facts);
       r.switchCauseIndex(D, uniform === null ? REASON_INDEX.get(reason)! : uniformIndex);
-      if (emitWaiting) {
-        this.sink.perIterationRequest({
-          iteration_id: s.step,
-          request_id: r.id,
-          state: r.state === "preempted" ? "preempted" : "waiting",
-          queue_position: pos,
-          waiting_reason: reason,
-          tokens_generated: r.outputTokens,
-          kv_cache_blocks: this.full ? r.blocks : null,
-          time_in_state: Math.max(0, D - r.stateSince),
-          scheduled_tokens: 0,
-          running_reason: null,
-          waiting_phase: r.everAdmitted ? "after_preemption" : "initial",
-          computed_tokens: r.computed,
-          dp_rank: this.header.dp_rank,
-        });
-      }
+      if (!emitWaiting) continue;
+      this.row(s.step, r, {
+        state: r.state === "preempted" ? "preempted" : "waiting",
+        queue_position: pos,
+        waiting_reason: reason,
+        kv_cache_blocks: r.blocks,
+        time_in_state: Math.max(0, D - r.stateSince),
+        scheduled_tokens: 0,
+        running_reason: null,
+        waiting_phase: r.everAdmitted ? "after_preemption" : "initial",
+      });
     }
-    it.runningCount = this.running.length;
-    it.waitingCount = s.waiting;
-    this.pending.set(s.step, it);
   }
 
   private runningRow(s: StepRecord, D: number, r: RequestState, n: number): void {
@@ -277,21 +368,20 @@ export class Reconstructor implements Engine {
     if (n === 0) note = "running_unscheduled";
     else if (before < r.recomputeUntil) note = "recomputation";
     else if (before < r.promptTokens && (r.computed < r.promptTokens || before > (r.cachedAtAdmit ?? 0))) note = "chunked_prefill";
-    this.sink.perIterationRequest({
-      iteration_id: s.step,
-      request_id: r.id,
+    this.row(s.step, r, {
       state: "running",
       queue_position: null,
       waiting_reason: null,
-      tokens_generated: r.outputTokens,
-      kv_cache_blocks: this.full ? r.blocks : null,
+      kv_cache_blocks: r.blocks,
       time_in_state: Math.max(0, D - r.stateSince),
       scheduled_tokens: n,
       running_reason: note,
       waiting_phase: null,
-      computed_tokens: r.computed,
-      dp_rank: this.header.dp_rank,
     });
+  }
+
+  private row(step: number, r: RequestState, f: IterationRequestFields): void {
+    this.sink.perIterationRequest(iterationRequestRow(step, r, f, this.full, this.header.dp_rank));
   }
 
   private onUpdate(u: UpdateRecord): void {
@@ -310,6 +400,17 @@ export class Reconstructor implements Engine {
       }
     }
     const tokT = u.out_t ?? u.t_end;
+    this.deliverTokens(u, it, tokT);
+    if (u.blocks) for (const [id, n] of u.blocks) this.blocks(id, n, tokT, u.step);
+    it.update = u;
+    this.finishInUpdate(u, it, tokT);
+    if (this.running.length !== u.running) {
+      this.findings.report("ENGINE_RUNNING_COUNT_MISMATCH", "warning", this.line, { step: u.step, trace: u.running, reconstructed: this.running.length });
+    }
+    this.emitIteration(it, u);
+  }
+
+  private deliverTokens(u: UpdateRecord, it: PendingIteration, tokT: number): void {
     for (const [id, n] of u.tokens) {
       const r = this.reqs.get(id);
       if (!r) {
@@ -320,12 +421,18 @@ export class Reconstructor implements Engine {
         r.firstTokenT = tokT;
         this.event(tokT, "first_token_generated", id, { ttft_ns: tokT - r.arrivalT }, u.step);
       }
-      if (n > 0) r.lastTokenT = tokT;
+      if (n > 0) {
+        r.lastTokenT = tokT;
+        r.sessionPrefill = false;
+      }
       r.outputTokens += n;
       it.outputTokens += n;
     }
-    if (u.blocks) for (const [id, n] of u.blocks) this.blocks(id, n, tokT, u.step);
-    it.update = u;
+  }
+
+  /** requests finished by this update; each also gets a `completed` row in this step */
+  private finishInUpdate(u: UpdateRecord, it: PendingIteration, tokT: number): void {
+    const emit = this.opts.iterationRequests !== "none" && u.step % this.everyN === 0;
     for (const [id, reason, outputTokens] of u.finished) {
       const r = this.reqs.get(id);
       if (!r) {
@@ -336,31 +443,20 @@ export class Reconstructor implements Engine {
         this.findings.report("ENGINE_TOKEN_COUNT_MISMATCH", "warning", this.line, { request_id: id, trace: outputTokens, reconstructed: r.outputTokens });
       }
       it.completed++;
-      if (this.opts.iterationRequests === "all" || (this.opts.iterationRequests === "running" && r.state === "running")) {
-        if (u.step % this.everyN === 0) {
-          this.sink.perIterationRequest({
-            iteration_id: u.step,
-            request_id: id,
-            state: "completed",
-            queue_position: null,
-            waiting_reason: null,
-            tokens_generated: r.outputTokens,
-            kv_cache_blocks: this.full ? 0 : null,
-            time_in_state: 0,
-            scheduled_tokens: 0,
-            running_reason: null,
-            waiting_phase: null,
-            computed_tokens: r.computed,
-            dp_rank: this.header.dp_rank,
-          });
-        }
+      if (emit && (this.opts.iterationRequests === "all" || r.state === "running")) {
+        this.row(u.step, r, {
+          state: "completed",
+          queue_position: null,
+          waiting_reason: null,
+          kv_cache_blocks: 0,
+          time_in_state: 0,
+          scheduled_tokens: 0,
+          running_reason: null,
+          waiting_phase: null,
+        });
       }
       this.complete(r, tokT, reason, r.state === "running" ? "running" : "waiting", u.step);
     }
-    if (this.running.length !== u.running) {
-      this.findings.report("ENGINE_RUNNING_COUNT_MISMATCH", "warning", this.line, { step: u.step, trace: u.running, reconstructed: this.running.length });
-    }
-    this.emitIteration(it, u);
   }
 
   private onFinish(f: FinishRecord): void {
@@ -374,6 +470,19 @@ export class Reconstructor implements Engine {
   }
 
   // ---- helpers ---------------------------------------------------------------
+
+  /** vLLM's arrival_time on the epoch clock? If not, the columns derived from it stay empty. */
+  private vllmArrivalIsEpoch(a: ArrivalRecord): boolean {
+    if (a.vllm_arrival_epoch_ns === null) return true;
+    const schedulerEpoch = this.ctx.epoch(a.t + this.ctx.off);
+    if (plausibleVllmArrival(a.vllm_arrival_epoch_ns, schedulerEpoch)) return true;
+    this.findings.report("ENGINE_VLLM_ARRIVAL_NOT_EPOCH", "warning", this.line, {
+      request_id: a.req,
+      vllm_arrival_epoch_ns: a.vllm_arrival_epoch_ns,
+      scheduler_epoch_ns: schedulerEpoch,
+    });
+    return false;
+  }
 
   private need(id: string): RequestState | undefined {
     const r = this.reqs.get(id);
@@ -410,6 +519,7 @@ export class Reconstructor implements Engine {
     this.transition(r, t, prev, "completed", step, reason);
     this.sink.perRequest(perRequestRow(r, { t, reason, from, traceEndT: this.lastT }, this.ctx));
     this.reqs.delete(r.id);
+    this.lifetimes.set(r.id, r.instance + 1);
     this.finished++;
   }
 
@@ -428,6 +538,7 @@ export class Reconstructor implements Engine {
       timestamp_epoch_ns: this.ctx.epoch(tt),
       iteration_id: step,
       dp_rank: this.header.dp_rank,
+      request_instance: id === null ? null : (this.reqs.get(id)?.instance ?? 0),
     });
   }
 
@@ -442,6 +553,7 @@ export class Reconstructor implements Engine {
       timestamp_epoch_ns: this.ctx.epoch(tt),
       detail,
       dp_rank: this.header.dp_rank,
+      request_instance: r.instance,
     });
   }
 

@@ -11,6 +11,7 @@ const NOT_WAITING = -1;
 export class RequestState {
   readonly id: string;
   readonly arrivalT: number;
+  /** vLLM's Request.arrival_time as epoch ns text; null when absent or not epoch time (see vllmArrivalIsEpoch) */
   readonly vllmArrivalEpoch: string | null;
   readonly promptTokens: number;
   readonly maxTokens: number | null;
@@ -28,12 +29,16 @@ export class RequestState {
   vllmFirstSchedT: number | null = null;
   cachedAtAdmit: number | null = null;
   computed = 0;
+  /** high-water mark of computed tokens before any preemption: positions below it are recomputation */
   recomputeUntil = 0;
+  /** vLLM's num_computed_tokens when it was last preempted (what that preemption threw away) */
+  computedAtPreemption = 0;
   outputTokens = 0;
   firstTokenT: number | null = null;
   lastTokenT: number | null = null;
   preemptions = 0;
   evictions = 0;
+  /** Σ over scheduled chunks of their positions below recomputeUntil (as per_iteration.recompute_tokens) */
   recomputedTokens = 0;
   blocks = 0;
   peakBlocks = 0;
@@ -42,6 +47,10 @@ export class RequestState {
   scheduledStep = -1;
   scheduledTokens = 0;
   everAdmitted = false;
+  /** streaming-input session: admissions after the first (0 = not a session, or its first turn) */
+  turns = 0;
+  /** a session's new input chunk is being prefilled (until the turn's first token) */
+  sessionPrefill = false;
 
   waitTotal = 0;
   waitStart: number;
@@ -51,10 +60,15 @@ export class RequestState {
   cause = NOT_WAITING;
   causeSince: number;
 
-  constructor(a: ArrivalRecord) {
+  /** vllmEpochOk: false when vLLM's arrival_time is not on the epoch clock (offline callers may pass their own) */
+  /** which lifetime of this request id (0 = first): vLLM lets a finished id be reused */
+  readonly instance: number;
+
+  constructor(a: ArrivalRecord, vllmEpochOk = true, instance = 0) {
     this.id = a.req;
+    this.instance = instance;
     this.arrivalT = a.t;
-    this.vllmArrivalEpoch = a.vllm_arrival_epoch_ns;
+    this.vllmArrivalEpoch = vllmEpochOk ? a.vllm_arrival_epoch_ns : null;
     this.promptTokens = a.prompt_tokens;
     this.maxTokens = a.max_tokens;
     this.priority = a.priority;
@@ -92,6 +106,14 @@ export class RequestState {
   endWait(t: number): void {
     this.switchCauseIndex(t, NOT_WAITING);
     const span = Math.max(0, t - this.waitStart);
+    this.waitTotal += span;
+    if (span > this.longestWait) this.longestWait = span;
+  }
+
+  /** A wait the trace shows only once it is over (a session between turns): [from, to) under one cause. */
+  addWait(from: number, to: number, causeIndex: number): void {
+    const span = Math.max(0, to - from);
+    this.waitByCause[causeIndex] += span;
     this.waitTotal += span;
     if (span > this.longestWait) this.longestWait = span;
   }
@@ -178,5 +200,6 @@ export function perRequestRow(r: RequestState, c: Completion, ctx: RowContext): 
     dp_rank: ctx.dpRank,
   };
   for (let i = 0; i < WAITING_REASONS.length; i++) row[`wait_${WAITING_REASONS[i]}_ns`] = r.waitByCause[i];
+  row.request_instance = r.instance;
   return row as PerRequestRow;
 }

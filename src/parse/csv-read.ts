@@ -41,8 +41,7 @@ const QUOTE = 34;
  * header and versionLine are set before the first batch, the rest once iteration ends.
  */
 export async function* readCsvBatches(path: string, info: CsvFileInfo): AsyncGenerator<CsvRawRow[]> {
-  let partial = "";
-  let inQuotes = false; // quote state at the end of `partial`
+  let inQuotes = false; // quote state at the end of the text read so far
   let nextLine = 1;
   let sawHeader = false;
   let first = true;
@@ -84,21 +83,29 @@ export async function* readCsvBatches(path: string, info: CsvFileInfo): AsyncGen
   };
 
   const stream = createReadStream(path, { encoding: "utf8", highWaterMark: CHUNK_BYTES });
-  for await (const chunk of stream as AsyncIterable<string>) {
-    const text = partial + chunk;
-    // the last newline outside quotes: quote parity up to a position decides
-    const { cut, tailInQuotes } = lastRowBoundary(text, partial.length, inQuotes);
-    if (cut < 0) {
-      partial = text;
+  // Text after the last row boundary, kept as pieces: joining only at a boundary keeps a
+  // huge quoted cell linear (appending to one string per chunk made it quadratic).
+  let pending: string[] = [];
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const { cut, tailInQuotes } = lastRowBoundary(chunk, 0, inQuotes);
       inQuotes = tailInQuotes;
-      continue;
+      if (cut < 0) {
+        pending.push(chunk);
+        continue;
+      }
+      const text = pending.join("") + chunk.slice(0, cut);
+      pending = [chunk.slice(cut + 1)];
+      const rows = parseBlock(stripCr(text));
+      info.rows += rows.length;
+      if (rows.length) yield rows;
     }
-    partial = text.slice(cut + 1);
-    inQuotes = tailInQuotes;
-    const rows = parseBlock(stripCr(text.slice(0, cut)));
-    info.rows += rows.length;
-    if (rows.length) yield rows;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === "string") throw new InputError(`cannot read it: ${code === "EISDIR" ? "it is a directory" : code}`, "LOGS_FILE_UNREADABLE", path);
+    throw e;
   }
+  const partial = pending.join("");
   info.endsWithNewline = partial.length === 0;
   if (partial.length) {
     const rows = parseBlock(stripCr(partial));

@@ -44,7 +44,13 @@ export class LineSplitter {
     return this.lineNo;
   }
 
-  push(chunk: Uint8Array | string, onLine: LineHandler): void {
+  /**
+   * Delivers the complete lines of `chunk`. With `pause`, checked after each line, it
+   * may stop early: it returns how many bytes of `chunk` it consumed, and the caller
+   * pushes the rest once the consumer has caught up (backpressure per record, so one
+   * record that fans out into many rows cannot pile up a chunk's worth of them).
+   */
+  push(chunk: Uint8Array | string, onLine: LineHandler, pause?: () => boolean): number {
     const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let start = 0;
     let nl = buf.indexOf(NL);
@@ -55,11 +61,13 @@ export class LineSplitter {
       this.carryBytes = 0;
       this.emit(joined, 0, joined.length, onLine);
       start = nl + 1;
+      if (pause?.()) return start;
       nl = buf.indexOf(NL, start);
     }
     while (nl !== -1) {
       this.emit(buf, start, nl, onLine);
       start = nl + 1;
+      if (pause?.()) return start;
       nl = buf.indexOf(NL, start);
     }
     if (start < buf.length) {
@@ -67,6 +75,7 @@ export class LineSplitter {
       this.carryBytes += buf.length - start;
       if (this.carryBytes > this.maxLineBytes) throw new LineTooLongError(this.lineNo + 1, this.maxLineBytes);
     }
+    return buf.length;
   }
 
   /** Ends the input; returns the last piece if the input did not end with a newline. */

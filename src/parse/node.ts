@@ -88,6 +88,7 @@ export async function streamFile(
 export interface ReadTraceResult extends FileFacts, ParseStats {
   header: HeaderRecord;
   warnings: TraceRecordParser["warnings"];
+  checks: TraceRecordParser["checks"];
 }
 
 /**
@@ -98,18 +99,24 @@ export async function readTraceFile(
   input: TraceInput,
   options: ParseOptions,
   onRecord: (record: RawRecord, line: number) => void,
-  hooks: { afterChunk?: () => void | Promise<void>; onRawBytes?: (n: number) => void } = {},
+  hooks: { afterChunk?: () => void | Promise<void>; onRawBytes?: (n: number) => void; shouldPause?: () => boolean } = {},
 ): Promise<ReadTraceResult> {
   const splitter = new LineSplitter();
   const parser = new TraceRecordParser(input.display, options, onRecord);
-  const afterChunk = hooks.afterChunk;
+  const { afterChunk, shouldPause } = hooks;
   let facts: FileFacts;
   try {
     facts = await streamFile(
       input,
-      (chunk) => {
-        splitter.push(chunk, parser.line);
-        return afterChunk?.();
+      async (chunk) => {
+        let rest: Buffer = chunk;
+        for (;;) {
+          const used = splitter.push(rest, parser.line, shouldPause);
+          if (used >= rest.length) break;
+          await afterChunk?.();
+          rest = rest.subarray(used);
+        }
+        await afterChunk?.();
       },
       { onRawBytes: hooks.onRawBytes },
     );
@@ -118,7 +125,7 @@ export async function readTraceFile(
     throw e;
   }
   const stats = parser.end(splitter.end(), splitter.lines);
-  return { ...facts, ...stats, header: parser.header!, warnings: parser.warnings };
+  return { ...facts, ...stats, header: parser.header!, warnings: parser.warnings, checks: parser.checks };
 }
 
 class HeaderFound extends Error {}
@@ -141,7 +148,7 @@ export async function readTraceHeader(input: TraceInput): Promise<HeaderRecord> 
   );
   const ac = new AbortController();
   try {
-    await streamFile(input, (chunk) => splitter.push(chunk, parser.line), { signal: ac.signal });
+    await streamFile(input, (chunk) => void splitter.push(chunk, parser.line), { signal: ac.signal });
     parser.end(splitter.end(), splitter.lines);
   } catch (e) {
     if (!(e instanceof HeaderFound)) {

@@ -1,20 +1,27 @@
 import { InputError } from "../core/errors.js";
 import type { Finding } from "../engine/types.js";
-import { HeaderRecord, RAW_RECORD_TYPES, RawRecord, TRACE_SCHEMA_MAJOR } from "../schema/raw.js";
+import { compileChecker, type Checker } from "../schema/fast-check.js";
+import { HeaderRecord, RAW_RECORD_TYPES, RawRecord, TRACE_SCHEMA_MAJOR, type RawRecordType } from "../schema/raw.js";
 import type { UnterminatedTail } from "./lines.js";
+import { TraceChecks } from "./trace-checks.js";
 import { msg, PARSE_CODES } from "./messages.js";
 
 /**
- * Lines → records for one trace file. Push-style like LineSplitter: call line() for
- * every line and end() with the splitter's tail. Records are NOT validated with zod
- * (too slow at 1 GB); only the structure every consumer relies on is checked: a JSON
- * object whose `type` is a known string. `vsched validate` does the full check.
- * The header is the exception: it is one record per file, so it is validated fully.
+ * Lines → records for one trace file, the one reader of convert, validate and every
+ * replay. Push-style like LineSplitter: call line() for every line and end() with the
+ * splitter's tail. Every record of a known type is checked against its declaration in
+ * src/schema/raw.ts (compiled by fast-check) before anything sees it, so the engine only
+ * ever gets records of the contract. A fault is one code whoever reads: convert stops
+ * at it (exit 2) or, with --lenient, skips and counts it; validate reports it.
  */
 export interface ParseOptions {
   /** skip (and count) malformed lines instead of failing */
   lenient: boolean;
+  /** report every fault here as an error finding and skip the line (validate) */
+  onFault?: (fault: Finding) => void;
 }
+
+const CHECKERS = Object.fromEntries(RawRecord.options.map((o) => [o.shape.type.value, compileChecker(o)])) as Record<RawRecordType, Checker>;
 
 /** Receives every record after the header (the header goes to onHeader / parser.header). */
 export type RecordHandler = (record: RawRecord, line: number) => void;
@@ -40,6 +47,9 @@ const SKIPPED_LINES_KEPT = 10;
 export class TraceRecordParser {
   header: HeaderRecord | null = null;
   readonly warnings: Finding[] = [];
+  /** contradictions across records (step order, end record): findings like the engine's */
+  readonly checks: Finding[] = [];
+  private readonly traceChecks: TraceChecks;
   private readonly counts: Record<string, number>;
   private readonly unknown: Record<string, number> = Object.create(null);
   private skipped = 0;
@@ -55,6 +65,7 @@ export class TraceRecordParser {
   ) {
     this.counts = Object.create(null);
     for (const t of RAW_RECORD_TYPES) this.counts[t] = 0;
+    this.traceChecks = new TraceChecks(file, (f) => this.checks.push(f));
   }
 
   /** Bound to `this` so it can be handed to LineSplitter.push directly. */
@@ -64,7 +75,8 @@ export class TraceRecordParser {
     try {
       rec = JSON.parse(text);
     } catch (e) {
-      this.bad(line, PARSE_CODES.malformedLine, msg.malformedLine(jsonErrorColumn(e, text)));
+      const column = jsonErrorColumn(e, text);
+      this.bad(line, PARSE_CODES.malformedLine, msg.malformedLine(column), { column });
       return;
     }
     this.accept(rec, line);
@@ -115,7 +127,8 @@ export class TraceRecordParser {
         },
       });
     }
-    if (this.skipped > 0) {
+    // validate reports each skipped line itself; the summary count is convert's --lenient note
+    if (this.skipped > 0 && !this.options.onFault) {
       this.warnings.push({
         code: PARSE_CODES.skippedLines,
         severity: "warning",
@@ -124,6 +137,7 @@ export class TraceRecordParser {
         args: { count: this.skipped, first_line: this.skippedLineNumbers[0] },
       });
     }
+    this.traceChecks.finish(this.skipped);
     const records: Record<string, number> = {};
     for (const t of RAW_RECORD_TYPES) records[t] = this.counts[t];
     return {
@@ -138,7 +152,7 @@ export class TraceRecordParser {
 
   private accept(rec: unknown, line: number): void {
     if (!isRecordShape(rec)) {
-      this.bad(line, PARSE_CODES.notARecord, msg.notARecord());
+      this.bad(line, PARSE_CODES.notARecord, msg.notARecord(), {});
       return;
     }
     const type = rec.type;
@@ -154,15 +168,24 @@ export class TraceRecordParser {
       return;
     }
     if (type === "header") {
-      this.bad(line, PARSE_CODES.duplicateHeader, msg.duplicateHeader());
+      this.bad(line, PARSE_CODES.duplicateHeader, msg.duplicateHeader(), {});
+      return;
+    }
+    const issue = CHECKERS[type as RawRecordType](rec);
+    if (issue) {
+      const path = issue.path.join(".");
+      this.bad(line, PARSE_CODES.invalidRecord, msg.invalidRecord(type, `${path || "(record)"}: ${issue.message}`), { type, path, reason: issue.message });
       return;
     }
     this.counts[type] = n + 1;
+    this.traceChecks.record(rec as RawRecord, line);
     this.onRecord(rec as RawRecord, line);
   }
 
-  private bad(line: number, code: string, message: string): void {
-    if (this.header === null || !this.options.lenient) throw new InputError(message, code, this.file, line);
+  private bad(line: number, code: string, message: string, args: Finding["args"]): void {
+    const report = this.options.onFault;
+    if (report && this.header !== null) report({ code, severity: "error", file: this.file, line, args });
+    else if (this.header === null || !this.options.lenient) throw new InputError(message, code, this.file, line);
     this.skipped++;
     if (this.skippedLineNumbers.length < SKIPPED_LINES_KEPT) this.skippedLineNumbers.push(line);
   }

@@ -6,6 +6,7 @@ import { readTraceFile, readTraceHeader } from "../parse/node.js";
 import { explainRecordFailure } from "../parse/records.js";
 import type { HeaderRecord, RawRecord } from "../schema/raw.js";
 import { FindingTally } from "./finding-tally.js";
+import { guardRows } from "./row-guard.js";
 
 /**
  * Trace files → engine → row sinks: the one place that wires the reader to the engine.
@@ -17,6 +18,8 @@ export type ReplayRowSink = Omit<RowSink, "finding">;
 
 export interface ReplayOptions {
   lenient: boolean;
+  /** report every malformed or invalid line here and skip it (validate), instead of stopping or counting */
+  onFault?: (fault: Finding) => void;
   iterationRequests: EngineOptions["iterationRequests"];
   iterationRequestsEvery: number;
   scheduledEvents: boolean;
@@ -27,6 +30,8 @@ export const DEFAULT_REPLAY_OPTIONS: ReplayOptions = { lenient: false, iteration
 export interface ReplayHooks {
   /** awaited after each input chunk when it returns a promise: the sinks' backpressure */
   afterChunk?: () => void | Promise<void>;
+  /** checked after every record: true stops reading until afterChunk's promise resolves */
+  shouldPause?: () => boolean;
   /** on-disk bytes read, for progress */
   onRawBytes?: (n: number) => void;
   /** a reader warning (truncated tail, unknown types, skipped lines), as soon as a file ends */
@@ -83,7 +88,9 @@ export async function replay(plan: ReplayPlan, options: ReplayOptions, sink: Rep
   const sources: ReplaySource[] = [];
   const warnings: Finding[] = [];
   for (let i = 0; i < plan.inputs.length; i++) {
-    const source = await replayOne(plan, i, options, { ...sink, finding: findings.add }, hooks);
+    const guard = guardRows(sink, (f) => findings.add({ ...f, file: plan.inputs[i].relative }));
+    const source = await replayOne(plan, i, options, { ...guard.sink, finding: findings.add }, hooks);
+    guard.end();
     for (const w of source.warnings) {
       warnings.push(w);
       hooks.onWarning?.(w);
@@ -110,8 +117,9 @@ async function replayOne(plan: ReplayPlan, i: number, options: ReplayOptions, si
       throw explainRecordFailure(rec, input.display, line, e);
     }
   };
-  const r = await readTraceFile(input, { lenient: options.lenient }, push, { afterChunk: hooks.afterChunk, onRawBytes: hooks.onRawBytes });
+  const r = await readTraceFile(input, { lenient: options.lenient, onFault: options.onFault }, push, { afterChunk: hooks.afterChunk, onRawBytes: hooks.onRawBytes, shouldPause: hooks.shouldPause });
   const totals = engine.end();
+  for (const f of r.checks) sink.finding(f);
   const source: ReplaySource = {
     path: input.relative,
     bytes: r.bytes,

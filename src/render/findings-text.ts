@@ -11,6 +11,8 @@ type Wording = (a: Args) => string;
 const v = (x: unknown): string => (x === null || x === undefined ? "(empty)" : String(x));
 const ms = (ns: unknown): string => (typeof ns === "number" ? `${(ns / 1e6).toFixed(3)} ms` : v(ns));
 const plural = (n: unknown, word: string): string => `${v(n)} ${word}${n === 1 ? "" : "s"}`;
+/** " (lifetime N)" for a reused request id (request_instance > 0); nothing for the first lifetime */
+const lifetime = (a: Record<string, unknown>): string => (typeof a.request_instance === "number" && a.request_instance > 0 ? ` (lifetime ${a.request_instance})` : "");
 
 /** Codes `vsched validate` reports for a logs directory. */
 export const LOGS_CODES = {
@@ -33,8 +35,10 @@ export const LOGS_CODES = {
     a.expected !== undefined && a.expected !== null
       ? `file is cut off: ${plural(a.rows, "row")} of the ${v(a.expected)} manifest.json records${a.unterminated ? ", last line unterminated" : ""}`
       : `file is cut off: the last line has no newline (after ${plural(a.rows, "row")})`,
-  JOIN_UNKNOWN_REQUEST: (a) => `request ${v(a.request_id)} is not in per_request.csv`,
-  DUPLICATE_REQUEST: (a) => `request ${v(a.request_id)} appears again (first at line ${v(a.first_line)})`,
+  JOIN_UNKNOWN_REQUEST: (a) => `request ${v(a.request_id)}${lifetime(a)} is not in per_request.csv`,
+  DUPLICATE_REQUEST: (a) => `request ${v(a.request_id)}${lifetime(a)} appears again (first at line ${v(a.first_line)})`,
+  REQUEST_LIFETIMES_OVERLAP: (a) =>
+    `request ${v(a.request_id)}${lifetime(a)} arrived at ${v(a.arrival_time)} while another lifetime of the same id (arrived ${v(a.other_arrival_time)}, ${a.other_completion_time === null ? "never finished" : `finished ${v(a.other_completion_time)}`}) was live`,
   NEGATIVE_DURATION: (a) => `${v(a.column)} is negative (${v(a.value)} ns)${a.request_id ? ` for request ${a.request_id}` : ""}${a.iteration_id !== undefined && a.iteration_id !== null ? ` in iteration ${a.iteration_id}` : ""}`,
   LATENCY_SUM_MISMATCH: (a) =>
     `waiting_time + execution_time = ${v(a.sum)} ns, but e2e_latency = ${v(a.e2e_latency)} ns for request ${v(a.request_id)}`,
@@ -51,19 +55,16 @@ export const LOGS_CODES = {
 
 /** Codes `vsched validate` reports for raw trace files (some shared with the reader). */
 export const RAW_CODES = {
-  RAW_EMPTY: () => "file holds no records: a raw trace starts with a header record",
-  RAW_MALFORMED_LINE: (a) => `malformed line, not JSON (${v(a.reason)})`,
-  RAW_NOT_A_RECORD: () => "line is JSON but not a trace record (an object with a string 'type')",
-  RAW_RECORD_INVALID: (a) => `invalid ${v(a.type)} record: ${v(a.path) === "" ? "" : `${v(a.path)}: `}${v(a.reason)}`,
-  RAW_MISSING_HEADER: (a) => `first record is a '${v(a.type)}' record, not a header: each trace file must start with its header`,
+  RAW_MALFORMED_LINE: (a) => (a.reason !== undefined ? v(a.reason) : `malformed line: not valid JSON${a.column != null ? ` (at column ${v(a.column)})` : ""}`),
+  RAW_NOT_A_RECORD: (a) => a.reason !== undefined ? v(a.reason) : "line is JSON but not a trace record (an object with a string 'type')",
+  RAW_INVALID_RECORD: (a) => `invalid ${v(a.type)} record: ${v(a.path) === "" ? "" : `${v(a.path)}: `}${v(a.reason)}`,
+  RAW_MISSING_HEADER: (a) => a.reason !== undefined ? v(a.reason) : `first record is a '${v(a.type)}' record, not a header: each trace file must start with its header`,
   RAW_DUPLICATE_HEADER: () => "a second header record inside one file (two scheduler processes writing to one file?)",
-  RAW_UNSUPPORTED_SCHEMA: (a) => `trace schema ${v(a.found)} is not supported: this vsched reads schema ${v(a.supported_major)}.x`,
+  RAW_UNSUPPORTED_SCHEMA: (a) => a.reason !== undefined ? v(a.reason) : `trace schema ${v(a.found)} is not supported: this vsched reads schema ${v(a.supported_major)}.x`,
   RAW_UNKNOWN_TYPE: (a) =>
     `skipped ${plural(a.count, "record")} of unknown type (${v(a.types)}): written by a newer emitter${a.schema_version ? ` (schema ${a.schema_version})` : ""}; upgrade vsched to use them`,
+  RAW_TIME_ORDER: (a) => `${v(a.field)} = ${v(a.t)} ns goes back in time (previous ${v(a.previous)} ns, line ${v(a.previous_line)})`,
   RAW_STEP_ORDER: (a) => `step ${v(a.step)} does not increase (previous step ${v(a.previous)})`,
-  RAW_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which no earlier step record announced`,
-  RAW_UNKNOWN_REQUEST: (a) => `${v(a.type)} record refers to request ${v(a.request_id)} (in ${v(a.field)}) with no earlier arrival`,
-  RAW_DUPLICATE_ARRIVAL: (a) => `second arrival of request ${v(a.request_id)} while it is still live (first at line ${v(a.first_line)})`,
   RAW_END_MISSING: () => "no end record: the trace was not closed (process killed?) and may lack its last records",
   RAW_END_MISMATCH: (a) => `end record says ${v(a.field)} = ${v(a.end)}, but the file has ${v(a.actual)}`,
   RAW_TRUNCATED_TAIL: (a) =>
@@ -88,9 +89,16 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_RUNNING_COUNT_MISMATCH: (a) => `step ${v(a.step)}: the trace says ${v(a.trace)} running requests, the reconstruction has ${v(a.reconstructed)}`,
   ENGINE_SECOND_HEADER: () => "a second header record inside one trace; ignored",
   ENGINE_TOKEN_COUNT_MISMATCH: (a) => `request ${v(a.request_id)} finished with ${v(a.trace)} output tokens per the trace, ${v(a.reconstructed)} reconstructed`,
+  ENGINE_ROW_INVALID: (a) => `a ${v(a.table)} row breaks its declaration at ${v(a.column)}: ${v(a.reason)}${Number(a.rows) > 1 ? ` (${v(a.rows)} such rows)` : ""}`,
   ENGINE_UNFINISHED_REQUESTS: (a) => `${plural(a.count, "request")} had not finished when the trace ended (finish_reason unfinished)`,
   ENGINE_UNKNOWN_REQUEST: (a) => `${v(a.record)} record refers to request ${v(a.request_id)}, which never arrived`,
+  ENGINE_VLLM_ARRIVAL_NOT_EPOCH: (a) =>
+    `request ${v(a.request_id)}: vLLM's arrival_time (${v(a.vllm_arrival_epoch_ns)} ns) is not epoch time (the scheduler's clock says ${v(a.scheduler_epoch_ns)}); vllm_arrival_time_epoch_ns and ttft_from_vllm_arrival are left empty for such requests`,
   ENGINE_UPDATE_UNKNOWN_STEP: (a) => `update for step ${v(a.step)}, which has no step record`,
+  TIMELINE_NO_CAUSES: () => "per_iteration_requests does not hold every step's waiting rows (convert --iteration-requests): waits are drawn as plain 'waiting', without causes",
+  TIMELINE_REQUESTS_MISSING: (a) => `${plural(a.count, "id")} given with --requests ${a.count === 1 ? "is" : "are"} not in the run`,
+  TIMELINE_ENGINE_ERRORS: (a) =>
+    `the trace contradicts itself in ${plural(a.count, "place")} (engine errors): the timeline shows the engine's reading; vsched validate ${v(a.inputs)} lists them`,
 };
 
 const ALL: Record<string, Wording> = { ...OTHER_CODES, ...RAW_CODES, ...LOGS_CODES };

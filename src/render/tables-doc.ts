@@ -1,14 +1,33 @@
 import { columnMeta } from "../schema/columns.js";
-import { OUTPUT_SCHEMA_VERSION, TABLE_NAMES, TABLES } from "../schema/tables.js";
+import { EventType, OUTPUT_SCHEMA_VERSION, TABLE_NAMES, TABLES } from "../schema/tables.js";
 
 const INTRO: Record<string, string> = {
   per_request: "One row per request (seed 000 §5.1), written when it finishes; requests still live when the trace ends come last with `finish_reason=unfinished`.",
   per_iteration: "One row per scheduler step (seed 000 §5.2): one `schedule()` call and the `update_from_output()` that answered it.",
   per_iteration_requests:
-    "One row per request per step (seed 000 §5.3): every request in the running list (also those given no tokens) and in the waiting queue after `schedule()`, plus a `completed` row in the step whose update finished it. Bound it on long runs with `--iteration-requests running|none` and `--iteration-requests-every N`.",
+    "One row per request per step (seed 000 §5.3): every request in the running list (also those given no tokens) and in the waiting queue after `schedule()`, plus a `completed` row in the step whose update finished it. So a request that finishes in a step's update has two rows in that step: its `running` row (what `schedule()` gave it: `scheduled_tokens`, `computed_tokens`) and a `completed` row (`scheduled_tokens` 0, `kv_cache_blocks` 0, all its output tokens). Count a step's batch with `scheduled_tokens > 0` (as `validate`'s `BATCH_SIZE_MISMATCH` does), or its requests with `state != 'completed'`. A request aborted outside an update (`finish_requests()`) gets no `completed` row. Bound it on long runs with `--iteration-requests running|none` and `--iteration-requests-every N`.",
   events: "Lifecycle events (seed 000 §4), ordered by time within each rank. `details` is a JSON object.",
   state_transitions: "Every state change of every request (seed 000 §1.5): arrival → waiting → running ⇄ preempted → completed.",
 };
+
+/** events.csv `details`, per event type: a new event type cannot go undocumented */
+const EVENT_DETAILS = {
+  request_arrived: "`prompt_tokens`, `max_tokens`, `priority`",
+  request_admitted: "`cached_tokens`: computed tokens found at admission (prefix cache, KV connector)",
+  request_scheduled: "`tokens` scheduled this step, `computed_before`: its num_computed_tokens before them",
+  request_preempted: "`computed_tokens`: vLLM's num_computed_tokens when it was preempted (what the preemption threw away; less than an earlier preemption's when it is preempted again while recomputing), `preemptions` so far",
+  request_evicted: "at a resume that found fewer full KV blocks in the prefix cache than the last preemption had computed: `computed_before_preemption` (that preemption's `computed_tokens`), `found_in_prefix_cache`",
+  request_resumed: "`cached_tokens` found at resume, `recompute_tokens`: positions from there up to the most it ever computed before a preemption, i.e. what it will recompute unless preempted again (what it really recomputed is counted chunk by chunk: per_iteration.recompute_tokens, per_request.recomputed_tokens)",
+  request_completed: "`reason` (finish reason), `from` (waiting or running), `output_tokens`",
+  first_token_generated: "`ttft_ns`: first token time − arrival_time",
+  kv_cache_allocated: "`blocks` it now holds, `delta`",
+  kv_cache_freed: "`blocks` it now holds, `delta` (negative)",
+  kv_cache_allocation_failed: "`phase`: running or waiting (which loop of schedule() failed to allocate)",
+  request_skipped: "`cause`: why the waiting loop examined it and kept it waiting (trace level full)",
+} as const satisfies Record<(typeof EventType)[number], string>;
+
+const CLOCK =
+  "Clocks. The emitter stamps every record with the scheduler process's monotonic clock, as integer ns relative to the trace header's anchor; vLLM's own float stamps (its `EngineCoreEvent` and `EngineCoreOutputs` timestamps, `time.monotonic()` seconds) map to the same scale as `rel_ns = round(t_monotonic·1e9) − header.clock.monotonic_ns`, which is how the oracle tests compare vsched's intervals with vLLM's to the nanosecond. `*_epoch_ns` = `header.clock.epoch_ns` + rel_ns (the anchor's wall-clock time, read together with the monotonic one). With several traces, every relative time is shifted so t=0 is the earliest anchor. vLLM's `Request.arrival_time` is the frontend's wall clock (`vllm_arrival_time_epoch_ns`); when it is not epoch time at all (offline callers may pass their own, vLLM's tests pass 1.0) the columns derived from it are empty and `convert` warns `ENGINE_VLLM_ARRIVAL_NOT_EPOCH`.";
 
 /** docs/tables.md, generated from the zod declarations (test/tables-doc.test.ts keeps it current). */
 export function tablesMarkdown(): string {
@@ -20,6 +39,12 @@ export function tablesMarkdown(): string {
     "",
     "`scheduler_action` joins with `+`, in this order, what the step did: `admit_new` (first admissions), `resume` (re-admissions after preemption), `preempt`, `continue` (already-running requests got tokens), `finish` (requests finished in its update); `idle` when none.",
     "",
+    CLOCK,
+    "",
+    "Request lifetimes. vLLM lets a request id be used again once its request has finished (its own tests do; so does a client sending `X-Request-Id`). Each lifetime is its own request: its own per_request row, and `request_instance` (0 for the first lifetime, 1 for the next, …) in every table that has `request_id`. Join tables on (`request_id`, `request_instance`, `dp_rank`). A second arrival while the first lifetime is live is a contradiction (`ENGINE_DUPLICATE_ARRIVAL` when the trace shows it, `REQUEST_LIFETIMES_OVERLAP` in a logs directory).",
+    "",
+    "Waiting counts. `per_iteration.waiting_count` is what vLLM's `SchedulerStats.num_waiting_reqs` says after `schedule()` (and `waiting_count_after_update` after the update): vLLM ≥ 0.33 leaves out the requests it deferred (skipped at least once and not yet admitted), counted in `num_skipped_waiting_reqs`. The queue itself, `len(waiting)` (+ `len(kv_holding_waiting)`), is `waiting_queue_length` = `waiting_count + num_skipped_waiting_reqs`, the step's per_iteration_requests rows with a `queue_position`. On vLLM 0.11 nothing is deferred and the two counts are equal.",
+    "",
   ];
   for (const name of TABLE_NAMES) {
     out.push(`## ${name}.csv`, "", INTRO[name], "", "| # | column | unit | meaning |", "|---|---|---|---|");
@@ -28,6 +53,11 @@ export function tablesMarkdown(): string {
       out.push(`| ${i + 1} | \`${col}\` | ${m.unit || "—"} | ${m.description.replace(/\|/g, "\\|")} |`);
     });
     out.push("");
+    if (name === "events") {
+      out.push("`details` by `event_type`:", "", "| event_type | details |", "|---|---|");
+      for (const [type, d] of Object.entries(EVENT_DETAILS)) out.push(`| \`${type}\` | ${d} |`);
+      out.push("");
+    }
   }
   return out.join("\n");
 }

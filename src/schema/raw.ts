@@ -12,7 +12,13 @@ import { AbsNs, RelNs } from "./time.js";
 export const TRACE_SCHEMA_VERSION = "1.0";
 export const TRACE_SCHEMA_MAJOR = 1;
 
-const ReqId = z.string().meta({ description: "vLLM's request_id as the scheduler sees it (internal id)" });
+/**
+ * Request ids come from clients (vLLM takes X-Request-Id or the body's request_id), so
+ * the contract bounds them: 1 MiB is far beyond any real id and keeps every row a reader
+ * or writer holds bounded.
+ */
+export const MAX_REQUEST_ID_CHARS = 1 << 20;
+const ReqId = z.string().min(1).max(MAX_REQUEST_ID_CHARS).meta({ description: "vLLM's request_id as the scheduler sees it (internal id); 1 to 1,048,576 characters" });
 const Count = z.number().int().nonnegative();
 
 /** vLLM RequestStatus FINISHED_* names, lower-cased without the prefix; `length` = LENGTH_CAPPED. */
@@ -93,8 +99,10 @@ export const ArrivalRecord = z.object({
   predicted_remaining: z.number().nullable().optional().meta({ description: "a custom policy's predicted_remaining_tokens, if any" }),
 });
 
+/** vLLM lists a request in a step or an update only when it gets at least one token */
+const Positive = z.number().int().min(1);
 /** [request_id, tokens scheduled this step, num_computed_tokens before this step] */
-const Scheduled = z.tuple([ReqId, Count, Count]);
+const Scheduled = z.tuple([ReqId, Positive, Count]);
 /** [request_id, tokens already computed at admission (prefix cache + connector hits)] */
 const Admitted = z.tuple([ReqId, Count]);
 const ReqCount = z.tuple([ReqId, Count]);
@@ -132,7 +140,7 @@ export const UpdateRecord = z.object({
   t_start: RelNs,
   t_end: RelNs,
   out_t: RelNs.nullable().meta({ description: "vLLM's EngineCoreOutputs.timestamp (its token time), when observable" }),
-  tokens: z.array(ReqCount).meta({ description: "requests that received output tokens: [id, tokens]" }),
+  tokens: z.array(z.tuple([ReqId, Positive])).meta({ description: "requests that received output tokens: [id, tokens ≥ 1]" }),
   finished: z.array(z.tuple([ReqId, FinishReason, Count])).meta({ description: "requests that finished in this update: [id, reason, output tokens]" }),
   free_blocks: Count,
   running: Count.meta({ description: "len(running) after the update: what SchedulerStats reports" }),

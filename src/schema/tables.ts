@@ -11,7 +11,7 @@ import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
  * All times are integer nanoseconds: *_time columns relative to the trace's clock
  * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
  */
-export const OUTPUT_SCHEMA_VERSION = "1.1";
+export const OUTPUT_SCHEMA_VERSION = "1.2";
 
 const waitCols = Object.fromEntries(
   WAITING_REASONS.map((r) => [`wait_${r}_ns`, col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`)]),
@@ -28,7 +28,7 @@ export const PerRequestRow = z.object({
   request_id: col.str("vLLM's request_id as the scheduler saw it"),
   arrival_time: col.ns("add_request() enqueued it (vLLM's QUEUED event time when log_stats)"),
   first_scheduled_time: col.nsOpt("first step that admitted it (vLLM's first SCHEDULED event time when available)"),
-  completion_time: col.nsOpt("the update that finished it, or the abort; empty if unfinished when the trace ended"),
+  completion_time: col.nsOpt("finished in update_from_output(): that update's out_t (vLLM's EngineCoreOutputs.timestamp), or its return time where the trace has no out_t; finished outside it (abort via finish_requests()): the finish record's t, when vLLM freed it; empty if unfinished when the trace ended"),
   waiting_time: col.ns("time in the waiting queue, summed over the initial wait and every wait after a preemption"),
   execution_time: col.ns("time in the running list: e2e_latency - waiting_time"),
   e2e_latency: col.nsOpt("completion_time - arrival_time"),
@@ -63,12 +63,14 @@ export const PerRequestRow = z.object({
   lora_id: col.intOpt("LoRA adapter int id"),
   kv_cache_memory_bytes: col.countOpt("kv_cache_blocks * bytes_per_block", "bytes"),
   longest_wait: col.ns("longest continuous stretch in the waiting queue (starvation)"),
-  recomputed_tokens: col.count("tokens computed again after preemptions (lost KV)", "tokens"),
+  recomputed_tokens: col.count("tokens computed again after preemptions: Σ over its scheduled chunks of the positions below the most it had computed before a preemption (its share of per_iteration.recompute_tokens; a request preempted again while recomputing counts only what it recomputed)", "tokens"),
   iterations_scheduled: col.count("steps in which it received tokens", "steps"),
   total_tokens: col.count("input_tokens + output_tokens", "tokens"),
   dp_rank: col.count("data-parallel rank of the scheduler that served it"),
   ...waitCols,
-  // appended in 1.1
+  // schema 1.1
+  request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
+  // schema 1.2
   ...bindCols,
 });
 
@@ -87,7 +89,7 @@ export const PerIterationRow = z.object({
   kv_cache_used: col.count("blocks in use after the update: num_gpu_blocks - 1 - free (vLLM's kv_cache_usage numerator)", "blocks"),
   kv_cache_total: col.count("usable blocks: num_gpu_blocks - 1 (vLLM reserves one null block)", "blocks"),
   running_count: col.count("len(running) after schedule()"),
-  waiting_count: col.count("len(waiting) after schedule()"),
+  waiting_count: col.count("waiting requests after schedule() as vLLM's SchedulerStats.num_waiting_reqs counts them: vLLM ≥ 0.33 leaves out requests it deferred (num_skipped_waiting_reqs); the whole queue is waiting_queue_length"),
   preempted_count: col.count("requests preempted during this schedule()"),
   scheduler_action: col.str("'+'-joined, in this order: admit_new, resume, preempt, continue, finish, idle (docs/tables.md)"),
   // appended
@@ -103,7 +105,7 @@ export const PerIterationRow = z.object({
   prefill_chunk_min: col.countOpt("smallest prefill chunk", "tokens"),
   prefill_chunk_max: col.countOpt("largest prefill chunk", "tokens"),
   prefill_chunk_mean: col.float("mean prefill chunk", "tokens"),
-  recompute_tokens: col.count("scheduled tokens recomputing KV lost to preemption", "tokens"),
+  recompute_tokens: col.count("scheduled tokens at positions below the most their request had computed before a preemption: KV rebuilt after preemption", "tokens"),
   output_tokens: col.count("output tokens delivered by this step's update", "tokens"),
   token_budget_left: col.int("max_num_batched_tokens minus tokens scheduled", "tokens"),
   waiting_stop_cause: col.strOpt("why the waiting loop stopped (trace level full)"),
@@ -112,8 +114,11 @@ export const PerIterationRow = z.object({
   kv_alloc_failures: col.count("allocate_slots() calls that returned None"),
   update_duration: col.nsOpt("time inside update_from_output()"),
   running_count_after_update: col.countOpt("len(running) after the update: SchedulerStats.num_running_reqs"),
-  waiting_count_after_update: col.countOpt("len(waiting) after the update: SchedulerStats.num_waiting_reqs"),
+  waiting_count_after_update: col.countOpt("waiting requests after the update, as waiting_count: SchedulerStats.num_waiting_reqs"),
   dp_rank: col.count("data-parallel rank"),
+  // schema 1.1
+  waiting_queue_length: col.count("requests in the waiting queues after schedule(), deferred ones included: len(waiting) (+ len(kv_holding_waiting), vLLM ≥ 0.33); the rows of this step with a queue_position"),
+  num_skipped_waiting_reqs: col.count("waiting requests vLLM deferred (skipped at least once, not yet admitted) after schedule(): SchedulerStats.num_skipped_waiting_reqs; waiting_queue_length - waiting_count; 0 where vLLM counts them as waiting (0.11)"),
 });
 
 export const RequestState = ["waiting", "running", "preempted", "completed"] as const;
@@ -134,7 +139,9 @@ export const PerIterationRequestRow = z.object({
   waiting_phase: col.oneOfOpt(["initial", "after_preemption"] as const, "for waiting rows: before the first admission or after a preemption"),
   computed_tokens: col.count("num_computed_tokens after this step's schedule()", "tokens"),
   dp_rank: col.count("data-parallel rank"),
-  // appended in 1.1
+  // schema 1.1
+  request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
+  // schema 1.2
   binding_limits: z.string().nullable().optional().meta({ unit: "", kind: "string", description: "for waiting rows: the minimal sets of limits that, made larger, would have admitted it at this decision: sets joined by '|', limits by '+' (max_num_seqs, token_budget, kv_blocks, max_loras, head_only); 'none' when none would; 'unresolved' when the offline replay admits it with nothing relaxed (docs/waiting-reasons.md)" }),
 });
 
@@ -163,6 +170,8 @@ export const EventRow = z.object({
   timestamp_epoch_ns: col.epochNs("timestamp as absolute epoch ns"),
   iteration_id: col.countOpt("step it happened in"),
   dp_rank: col.count("data-parallel rank"),
+  // schema 1.1
+  request_instance: col.countOpt("lifetime of request_id (per_request.request_instance); empty when the event concerns no request"),
 });
 
 export const StateTransitionRow = z.object({
@@ -174,6 +183,8 @@ export const StateTransitionRow = z.object({
   timestamp_epoch_ns: col.epochNs("timestamp as absolute epoch ns"),
   detail: col.strOpt("admit, resume, preempt, finish reason"),
   dp_rank: col.count("data-parallel rank"),
+  // schema 1.1
+  request_instance: col.count("lifetime of request_id (per_request.request_instance)"),
 });
 
 export type PerRequestRow = z.infer<typeof PerRequestRow>;

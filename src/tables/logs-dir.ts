@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { InputError } from "../core/errors.js";
 import { forEachCsvRow, readCsvHeader } from "../parse/csv-read.js";
 import { Manifest } from "../schema/manifest.js";
-import { TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
+import { columnMeta } from "../schema/columns.js";
+import { TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
 import type { RowHandlers, RunInfo, TableRow, TableSource } from "./types.js";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -31,7 +32,10 @@ export async function openLogsDir(dir: string, display = dir): Promise<TableSour
         const onRow = handlers[t] as ((row: TableRow<TableName>) => void) | undefined;
         if (!onRow || !headers.has(t)) continue;
         const missing = tableColumns(t).filter((c) => !headers.get(t)!.includes(c));
-        await forEachCsvRow(join(dir, csvFileName(t)), t, (rec) => {
+        const typed = typedColumns(t, headers.get(t)!);
+        const file = join(display, csvFileName(t));
+        await forEachCsvRow(join(dir, csvFileName(t)), t, (rec, line) => {
+          checkCells(rec, typed, file, line);
           for (const c of missing) rec[c] = null;
           onRow(rec as TableRow<TableName>);
         });
@@ -72,4 +76,34 @@ function runInfo(m: Manifest | null, display: string): RunInfo {
       scheduledEvents: m?.options.scheduled_events ?? true,
     },
   };
+}
+
+interface TypedColumn {
+  name: string;
+  numeric: boolean;
+  nullable: boolean;
+}
+
+/** The stored columns this vsched declares, with what their cells must hold. */
+function typedColumns(table: TableName, header: readonly string[]): TypedColumn[] {
+  const shape = TABLES[table].shape as Record<string, import("zod").ZodType>;
+  return header
+    .filter((c) => Object.hasOwn(shape, c))
+    .map((c) => ({ name: c, numeric: ["int", "float"].includes(columnMeta(shape[c]).kind), nullable: shape[c].safeParse(null).success }));
+}
+
+/**
+ * Rows reach analyses typed, so a cell that is not of its column's type stops the command
+ * here with file, line and column, instead of turning into NaN figures later. (validate
+ * checks every cell against the full row schema; this is the cheap part of it.)
+ */
+function checkCells(rec: Record<string, unknown>, cols: readonly TypedColumn[], file: string, line: number): void {
+  for (let i = 0; i < cols.length; i++) {
+    const c = cols[i];
+    const v = rec[c.name];
+    if (v === null || v === undefined ? !c.nullable : c.numeric && (typeof v !== "number" || Number.isNaN(v))) {
+      const shown = v === null || v === undefined ? "an empty cell" : `'${String(v).slice(0, 40)}'`;
+      throw new InputError(`column ${c.name}: ${shown} is not ${c.numeric ? "a number" : "a value"}; run vsched validate for every problem`, "LOGS_VALUE_INVALID", file, line);
+    }
+  }
 }

@@ -7,7 +7,7 @@ import { TABLE_NAMES } from "../schema/tables.js";
 import { Findings } from "./collector.js";
 import { validateLogsDir } from "./logs-dir.js";
 import { MANIFEST_FILE } from "./manifest.js";
-import { validateRawTrace } from "./raw-trace.js";
+import { validateRawTraces } from "./raw-trace.js";
 
 /** What `vsched validate` found: a plain object the renderers and the exit code read. */
 export interface ValidateResult {
@@ -56,8 +56,7 @@ export async function validateInputs(args: readonly string[], opts: ValidateOpti
       }
     }
     const inputs = await resolveInputs(args, cwd);
-    let rows = 0;
-    for (const input of inputs) rows += await validateRawTrace(input, findings);
+    const rows = await validateRawTraces(inputs, findings);
     result = { kind: "raw", inputs: inputs.map((i) => i.display), files: inputs.length, rows };
   }
   const list = findings.result();

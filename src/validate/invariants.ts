@@ -37,11 +37,15 @@ export const DURATION_COLUMNS: Partial<Record<TableName, readonly string[]>> = {
 };
 
 const n = (row: Row, c: string): number | null => (typeof row[c] === "number" ? (row[c] as number) : null);
+/** one request lifetime: (request_instance, request_id); tables before schema 1.1 have no instance (0) */
+const lifetimeKey = (row: Row, id: string): string => `${n(row, "request_instance") ?? 0}\u0000${id}`;
 const has = (row: Row, ...cols: string[]) => cols.every((c) => c in row);
 
 export class InvariantChecker {
-  /** request_id → line in per_request.csv */
+  /** (request_instance, request_id) → line in per_request.csv */
   private readonly requests = new Map<string, number>();
+  /** request_id → [arrival_time, completion_time] of its last lifetime read, to catch overlapping lifetimes */
+  private readonly lastLifetime = new Map<string, [number | null, number | null]>();
   private requestsKnown = false;
   /** per dp_rank: batch_size and line of each iteration, and rows with scheduled_tokens > 0 */
   private readonly batch = new Map<number, { size: IntByIndex; line: IntByIndex; scheduled: IntByIndex }>();
@@ -81,7 +85,9 @@ export class InvariantChecker {
 
   /** a row that failed its schema still names its request, so joins to it do not cascade */
   invalidRow(table: TableName, row: Row): void {
-    if (table === "per_request" && typeof row.request_id === "string" && !this.requests.has(row.request_id)) this.requests.set(row.request_id, 0);
+    if (table === "per_request" && typeof row.request_id === "string" && !this.requests.has(lifetimeKey(row, row.request_id))) {
+      this.requests.set(lifetimeKey(row, row.request_id), 0);
+    }
   }
 
   /** per_request.csv was read (even if absent: then joins are not checked) */
@@ -115,9 +121,13 @@ export class InvariantChecker {
   private perRequest(row: Row, line: number, emit: Emit): void {
     const id = row.request_id;
     if (typeof id === "string") {
-      const first = this.requests.get(id);
-      if (first !== undefined) emit("DUPLICATE_REQUEST", line, { request_id: id, first_line: first });
-      else this.requests.set(id, line);
+      const key = lifetimeKey(row, id);
+      const first = this.requests.get(key);
+      if (first !== undefined) emit("DUPLICATE_REQUEST", line, { request_id: id, request_instance: n(row, "request_instance") ?? 0, first_line: first });
+      else {
+        this.requests.set(key, line);
+        this.lifetimeOverlap(row, id, line, emit);
+      }
     }
     const rid = typeof id === "string" ? id : null;
     const waiting = n(row, "waiting_time");
@@ -135,6 +145,19 @@ export class InvariantChecker {
       let sum = 0;
       for (const c of WAIT_COLS) sum += n(row, c) ?? 0;
       if (sum !== waiting) emit("WAIT_SUM_MISMATCH", line, { request_id: rid, sum, waiting_time: waiting });
+    }
+  }
+
+  /** a reused id is fine; a second lifetime that starts before the other one ended is a contradiction */
+  private lifetimeOverlap(row: Row, id: string, line: number, emit: Emit): void {
+    const arrival = n(row, "arrival_time");
+    const completion = n(row, "completion_time");
+    const other = this.lastLifetime.get(id);
+    this.lastLifetime.set(id, [arrival, completion]);
+    if (!other || arrival === null || other[0] === null) return;
+    const endsAfter = (end: number | null, start: number) => end === null || end > start;
+    if (endsAfter(other[1], arrival) && endsAfter(completion, other[0])) {
+      emit("REQUEST_LIFETIMES_OVERLAP", line, { request_id: id, request_instance: n(row, "request_instance") ?? 0, arrival_time: arrival, other_arrival_time: other[0], other_completion_time: other[1] });
     }
   }
 
@@ -179,7 +202,9 @@ export class InvariantChecker {
 
   private join(row: Row, line: number, emit: Emit): void {
     const id = row.request_id;
-    if (this.requestsKnown && typeof id === "string" && !this.requests.has(id)) emit("JOIN_UNKNOWN_REQUEST", line, { request_id: id });
+    if (this.requestsKnown && typeof id === "string" && !this.requests.has(lifetimeKey(row, id))) {
+      emit("JOIN_UNKNOWN_REQUEST", line, { request_id: id, request_instance: n(row, "request_instance") ?? 0 });
+    }
   }
 
   private rankBatch(rank: number) {

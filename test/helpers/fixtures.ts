@@ -47,6 +47,8 @@ export interface OracleRequest {
   num_generation_tokens: number;
   num_preemptions: number;
   finish_reason: string | null;
+  /** earlier requests with this id (vLLM lets a finished id be reused); absent for the first */
+  instance?: number;
 }
 export interface OracleStep {
   type: "step";
@@ -57,18 +59,33 @@ export interface OracleStep {
   waiting_order: string[];
   running?: string[];
 }
+/** vLLM's Request.num_computed_tokens read inside _preempt_request, just before it is reset (vLLM ≥ 0.12) */
+export interface OraclePreemption {
+  type: "preemption";
+  step: number;
+  req: string;
+  num_computed_tokens: number;
+  instance?: number;
+}
 export interface Oracle {
   meta: { vllm_version: string; anchor_monotonic_ns: number | string };
+  /** keyed by lifetimeKey(req, instance) */
   requests: Map<string, OracleRequest>;
   steps: Map<number, OracleStep>;
+  /** in the order vLLM preempted */
+  preemptions: OraclePreemption[];
 }
+
+/** one request lifetime: a request id can be used again once its request finished */
+export const lifetimeKey = (id: string, instance: number): string => `${id}#${instance}`;
 
 export function readOracle(name: string): Oracle {
   const lines = readLines(join(FIXTURES, name, "oracle.jsonl")).map((l) => JSON.parse(l));
   const meta = lines.find((l) => l.type === "meta");
   return {
     meta,
-    requests: new Map(lines.filter((l) => l.type === "request").map((l) => [l.req, l])),
+    requests: new Map(lines.filter((l) => l.type === "request").map((l) => [lifetimeKey(l.req, l.instance ?? 0), l])),
     steps: new Map(lines.filter((l) => l.type === "step").map((l) => [l.step, l])),
+    preemptions: lines.filter((l) => l.type === "preemption"),
   };
 }

@@ -425,8 +425,11 @@ export function simulate(o: FixtureOptions = {}): Fixture {
     finishRow(r, null, "unfinished", null);
   }
   events.sort((a, b) => (a.timestamp as number) - (b.timestamp as number));
-  tables.events = events.map((e) => ({ ...e, dp_rank: 0 }));
-  tables.state_transitions = transitions.map((x) => ({ ...x, dp_rank: 0 }));
+  tables.events = events.map((e) => ({ ...e, dp_rank: 0, request_instance: e.request_id === null ? null : 0 }));
+  tables.state_transitions = transitions.map((x) => ({ ...x, dp_rank: 0, request_instance: 0 }));
+  // schema 1.1: no id is reused here, and nothing is deferred
+  for (const row of [...tables.per_request, ...tables.per_iteration_requests]) row.request_instance = 0;
+  for (const row of tables.per_iteration) Object.assign(row, { waiting_queue_length: row.waiting_count, num_skipped_waiting_reqs: 0 });
   return { tables };
 }
 
@@ -464,7 +467,9 @@ export function writeLogsDir(dir: string, f: Fixture = simulate()): string {
  * the repository has none yet.
  */
 /** Fixtures recorded from vLLM's real scheduler that the summary and validate proofs run on. */
-export const REAL_FIXTURES = ["e2e-vllm-cpu", "priority-policy", "kv-pressure-preempt", "v0.11-azure-conv"] as const;
+export const REAL_FIXTURES = ["e2e-vllm-cpu", "priority-policy", "kv-pressure-preempt", "v0.11-azure-conv", "repreempt-priority"] as const;
+/** fixtures whose request ids are reused after finishing (vLLM's real scheduler): one row per lifetime */
+export const REUSED_ID_FIXTURES = ["reused-ids", "reused-ids-priority", "reused-ids-async"] as const;
 
 /** Converts one recorded fixture's trace files (never its oracle.jsonl) with the built CLI. */
 export async function realLogsDir(out: string, name: string): Promise<string> {

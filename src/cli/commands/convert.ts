@@ -9,8 +9,9 @@ import { buildManifest, manifestJson, type ManifestInput } from "../../sinks/man
 import { createProgress, NO_PROGRESS } from "../../render/progress.js";
 import { TABLE_NAMES, type TableName } from "../../schema/tables.js";
 import { VERSION } from "../../version.js";
-import { EXIT } from "../errors.js";
-import { progressEnabled, StagedOutputDir, warn } from "../io.js";
+import { EXIT, UsageError } from "../errors.js";
+import { outputError, progressEnabled, StagedOutputDir, warn } from "../io.js";
+import { examples } from "../examples.js";
 
 export interface ConvertOptions {
   inputs: string[];
@@ -45,6 +46,7 @@ export function registerConvert(program: Command): void {
     .option("--iteration-requests-every <n>", "per_iteration_requests.csv: keep only iterations whose id is a multiple of n", parsePositiveInt, 1)
     .option("--no-scheduled-events", "leave the per-step request_scheduled events out of events.csv (the largest share of it)")
     .option("-q, --quiet", "no progress bar and no summary line (warnings are still printed)")
+    .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events"))
     .action(async (inputs: string[], o: Record<string, unknown>) => {
       process.exitCode = await runConvert({
         inputs,
@@ -68,6 +70,7 @@ function parsePositiveInt(v: string): number {
 export async function runConvert(o: ConvertOptions): Promise<number> {
   const cwd = o.cwd ?? process.cwd();
   const stderr = (o.stderr ?? process.stderr) as NodeJS.WriteStream;
+  if (o.out.trim() === "") throw new UsageError("-o/--out: the output directory must not be empty");
   const plan = await planReplay(await resolveInputs(o.inputs, cwd));
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
@@ -83,6 +86,7 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
   try {
     const result = await replay(plan, o, tables.sink, {
       afterChunk: () => (tables.needsDrain ? tables.drain() : undefined),
+      shouldPause: () => tables.needsDrain,
       onRawBytes: progress.add,
       onWarning: (w) => {
         progress.done();
@@ -109,7 +113,7 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
     progress.done();
     tables.destroy();
     await staged.abort();
-    throw e;
+    throw outputError(e, outDisplay);
   } finally {
     process.off("SIGINT", stopOnSignal);
   }

@@ -5,6 +5,7 @@ import { allJsonSchemas } from "../../schema/json-schema.js";
 import { TABLE_NAMES } from "../../schema/tables.js";
 import { InputError, UsageError } from "../errors.js";
 import { writeAll } from "../io.js";
+import { examples } from "../examples.js";
 
 /** The file name of each selectable schema: `raw` or a table name. */
 export const SCHEMA_CHOICES: Record<string, string> = {
@@ -20,6 +21,7 @@ export function registerSchema(program: Command): void {
     .description("Print the JSON Schemas of the raw trace record and of each output table's rows (generated from vsched's zod declarations), or write them to a directory.")
     .option("--table <name>", `only one schema: raw, ${TABLE_NAMES.join(", ")}`)
     .option("--write <dir>", "write <name>.schema.json files into DIR instead of printing")
+    .addHelpText("after", examples("vsched schema --table per_request", "vsched schema --write schema-out/"))
     .action(async (opts: { table?: string; write?: string }) => {
       const all = allJsonSchemas();
       let names = Object.keys(all);

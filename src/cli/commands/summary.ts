@@ -4,6 +4,7 @@ import { chalkFor, colorEnabled, writeAll } from "../io.js";
 import { computeSummary, MissingTableError, type Slo } from "../../analysis/summary.js";
 import { renderSummaryText, PLAIN, type Style } from "../../render/summary-text.js";
 import { openTables } from "../../tables/index.js";
+import { examples } from "../examples.js";
 
 export function registerSummary(program: Command): void {
   program
@@ -12,6 +13,7 @@ export function registerSummary(program: Command): void {
     .argument("<inputs...>", "a logs directory written by vsched convert, or trace files / directories of traces (replayed, no CSV written)")
     .option("--json", "print the same figures as JSON (times in ns, keys ending _ns)")
     .option("--slo <list>", "goodput SLOs, e.g. ttft=500ms,tpot=50ms,e2e=10s (units ns, us, ms, s)")
+    .addHelpText("after", examples("vsched summary logs/", "vsched summary fixtures/e2e-vllm-cpu/trace --json --slo ttft=500ms,tpot=50ms"))
     .action(async (inputs: string[], opts: { json?: boolean; slo?: string }) => {
       const slo = opts.slo !== undefined ? parseSlo(opts.slo) : undefined;
       const source = await openTables(inputs);

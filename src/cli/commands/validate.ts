@@ -3,6 +3,7 @@ import { validateInputs } from "../../validate/index.js";
 import { renderValidateGithub, renderValidateJson, renderValidateText, validateExitCode, VALIDATE_FORMATS, type ValidateFormat } from "../../validate/render.js";
 import { writeAll } from "../io.js";
 import { terminalStyle } from "./summary.js";
+import { examples } from "../examples.js";
 
 export function registerValidate(program: Command): void {
   program
@@ -18,6 +19,7 @@ export function registerValidate(program: Command): void {
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
       return n;
     }, 50)
+    .addHelpText("after", examples("vsched validate logs/", "vsched validate fixtures/e2e-vllm-cpu/trace --format github"))
     .action(async (inputs: string[], opts: { format: ValidateFormat; strict?: boolean; maxPerCode: number }) => {
       const result = await validateInputs(inputs, { maxPerCode: opts.maxPerCode });
       const text =

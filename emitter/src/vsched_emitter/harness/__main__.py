@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import cost_model, workloads
-from .driver import SchedulerKnobs, run
+from .driver import SchedulerKnobs, has_reserve_full_isl, run
 
 
 def _ints(s: str) -> tuple[int, ...]:
@@ -60,6 +60,7 @@ KNOB_HELP = {
     "async_scheduling": "async scheduling",
     "long_prefill_token_threshold": "cap on one request's prefill chunk (0 = none)",
     "max_loras": "max LoRA adapters per batch",
+    "scheduler_reserve_full_isl": "vLLM >= 0.33: admit only if the whole prompt fits in KV (default: vLLM's own)",
 }
 
 
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--eos-fraction", type=float, default=0.0, help="fraction that sample EOS before max_tokens")
     w.add_argument("--lora-ids", type=_ints, default=())
     w.add_argument("--lora-fraction", type=float, default=1.0)
+    w.add_argument("--reuse-ids", type=int, default=0,
+                   help="the last N requests (by arrival) take the ids of the first N: vLLM lets a finished id be "
+                        "used again; one whose id is still live is handed over when that request finishes")
 
     k = p.add_argument_group("scheduler knobs")
     for f in dataclasses.fields(SchedulerKnobs):
@@ -103,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         default = f.default
         if isinstance(default, bool):
             k.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                           help=KNOB_HELP.get(f.name))
+        elif f.name == "scheduler_reserve_full_isl":
+            k.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                            help=KNOB_HELP.get(f.name))
         elif f.name == "max_loras":
             k.add_argument(flag, dest=f.name, type=int, default=default, help=KNOB_HELP.get(f.name))
@@ -136,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def reuse_ids(specs: list, n: int) -> list:
+    """The last n specs (in arrival order) take the request ids of the first n."""
+    if not 0 < n <= len(specs) // 2:
+        raise ValueError(f"--reuse-ids must be between 1 and half the requests ({len(specs) // 2}), got {n}")
+    out = list(specs)
+    for i in range(n):
+        out[len(out) - n + i] = dataclasses.replace(out[len(out) - n + i], req_id=out[i].req_id)
+    return out
+
+
 def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
     extras = workloads.Extras(priority_classes=a.priority_classes, priority_weights=a.priority_weights,
                               abort_fraction=a.abort_fraction, abort_after_s=a.abort_after,
@@ -160,6 +177,9 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
     desc = {"source": a.workload, **{k: v for k, v in params.items()}, "seed": a.seed,
             "max_prompt_tokens": a.max_prompt_tokens, "max_output_tokens": a.max_output_tokens,
             "extras": dataclasses.asdict(extras)}
+    if a.reuse_ids:
+        specs = reuse_ids(specs, a.reuse_ids)
+        desc["reuse_ids"] = a.reuse_ids  # only when set: older recipes keep their bytes
     if desc.get("rate") == math.inf:
         desc["rate"] = "inf"
     files = []
@@ -175,7 +195,8 @@ def _open(path: Path):
 def summarize_trace(paths) -> dict:
     """Counts read back from the written trace (all shards)."""
     c = Counter()
-    reasons: dict[str, str] = {}
+    reasons: dict[tuple[str, int], str] = {}  # (request id, lifetime): ids may be reused after finishing
+    lifetime: Counter = Counter()
     steps = set()
     for path in paths:
         path = Path(path)
@@ -190,6 +211,7 @@ def summarize_trace(paths) -> dict:
                 c["records"] += 1
                 if t == "arrival":
                     c["requests"] += 1
+                    lifetime[rec["req"]] += 1
                 elif t == "step":
                     steps.add(rec["step"])
                     c["preemptions"] += len(rec.get("preempted", ()))
@@ -202,9 +224,9 @@ def summarize_trace(paths) -> dict:
                     c["kv_fail"] += len(rec.get("kv_fail", ()))
                 elif t == "update":
                     for rid, reason, _ in rec.get("finished", ()):
-                        reasons.setdefault(rid, reason)
+                        reasons.setdefault((rid, lifetime[rid]), reason)
                 elif t == "finish":
-                    reasons.setdefault(rec["req"], rec["reason"])
+                    reasons.setdefault((rec["req"], lifetime[rec["req"]]), rec["reason"])
                     if rec.get("from") == "waiting":
                         c["finished_while_waiting"] += 1
                 elif t in ("dropped",):
@@ -242,11 +264,22 @@ def _rel(p) -> str:
         return p.name
 
 
+def _knobs_record(knobs) -> dict:
+    """Knobs for recipe.json; a knob added later is listed only when set, so older recipes stay byte-identical."""
+    d = dataclasses.asdict(knobs)
+    if d.get("scheduler_reserve_full_isl") is None:
+        d.pop("scheduler_reserve_full_isl", None)
+    return d
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     a = parser.parse_args(argv)
     knobs = SchedulerKnobs(**{f.name: getattr(a, f.name) for f in dataclasses.fields(SchedulerKnobs)})
+    if knobs.scheduler_reserve_full_isl is not None and not has_reserve_full_isl():
+        parser.error(f"this vLLM ({_vllm_version()}) has no scheduler_reserve_full_isl (it checks only the "
+                     "first chunk before admitting): drop --[no-]scheduler-reserve-full-isl")
     try:
         cost = cost_model.from_spec(a.cost, data_dir=a.data_dir)
         specs, info = build_workload(a, knobs)
@@ -275,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": "%d.%d" % sys.version_info[:2],
             "clock": a.clock,
             "level": a.level,
-            "knobs": dataclasses.asdict(knobs),
+            "knobs": _knobs_record(knobs),
             "cost": cost.describe() if hasattr(cost, "describe") else {"spec": a.cost},
             **{k: v for k, v in info.items() if k != "data_files"},
             "data": {_rel(p): _sha256(p) for p in info["data_files"]},

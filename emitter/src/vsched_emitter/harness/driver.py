@@ -44,6 +44,8 @@ class SchedulerKnobs:
     async_scheduling: bool = False
     long_prefill_token_threshold: int = 0
     max_loras: int | None = None
+    # vLLM >= 0.33: check that the whole prompt fits in KV before admitting (None = vLLM's default)
+    scheduler_reserve_full_isl: bool | None = None
 
 
 @dataclass
@@ -107,16 +109,41 @@ def _model_config(max_model_len: int):
     return mc
 
 
+def has_reserve_full_isl() -> bool:
+    """vLLM 0.33 added SchedulerConfig.scheduler_reserve_full_isl (feature-detected, not version-parsed)."""
+    from vllm.config import SchedulerConfig
+
+    fields = getattr(SchedulerConfig, "__dataclass_fields__", None) or getattr(SchedulerConfig, "model_fields", {})
+    return "scheduler_reserve_full_isl" in fields
+
+
+def _vllm_version() -> str:
+    try:
+        import vllm
+
+        return str(vllm.__version__)
+    except Exception:  # pragma: no cover
+        return "unknown"
+
+
 def build_vllm_config(knobs: SchedulerKnobs):
     from vllm.config import CacheConfig, DeviceConfig, SchedulerConfig, VllmConfig
 
     if knobs.policy not in ("fcfs", "priority"):
         raise ValueError(f"policy must be 'fcfs' or 'priority', not {knobs.policy!r}")
+    if knobs.scheduler_reserve_full_isl is not None and not has_reserve_full_isl():
+        raise ValueError(f"this vLLM ({_vllm_version()}) has no scheduler_reserve_full_isl: "
+                         "it always checks only the first chunk; drop --[no-]scheduler-reserve-full-isl")
     sc = _kw(SchedulerConfig, max_num_seqs=knobs.max_num_seqs, max_num_batched_tokens=knobs.max_num_batched_tokens,
              max_model_len=knobs.max_model_len, is_encoder_decoder=False,
              enable_chunked_prefill=knobs.enable_chunked_prefill, policy=knobs.policy,
              async_scheduling=bool(knobs.async_scheduling),
-             long_prefill_token_threshold=knobs.long_prefill_token_threshold)
+             long_prefill_token_threshold=knobs.long_prefill_token_threshold,
+             **({} if knobs.scheduler_reserve_full_isl is None
+                else {"scheduler_reserve_full_isl": knobs.scheduler_reserve_full_isl}))
+    if knobs.scheduler_reserve_full_isl is not None and \
+            bool(sc.scheduler_reserve_full_isl) != knobs.scheduler_reserve_full_isl:
+        raise RuntimeError(f"vLLM changed scheduler_reserve_full_isl to {sc.scheduler_reserve_full_isl}")
     cc = _kw(CacheConfig, block_size=knobs.block_size, gpu_memory_utilization=0.9, cache_dtype="auto",
              enable_prefix_caching=knobs.enable_prefix_caching)
     lora = None
@@ -276,11 +303,10 @@ class _Runner:
 
 
 def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
-    seen = set()
+    # A request id may repeat: vLLM lets a finished id be used again (its own tests do, and so
+    # does a client sending X-Request-Id). The loop hands a repeat to the scheduler only once the
+    # earlier request with that id has finished.
     for s in specs:
-        if s.req_id in seen:
-            raise ValueError(f"duplicate request id {s.req_id!r}")
-        seen.add(s.req_id)
         if not s.prompt_token_ids:
             raise ValueError(f"request {s.req_id!r} has an empty prompt")
         if len(s.prompt_token_ids) >= knobs.max_model_len:
@@ -390,26 +416,45 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, cf=None):
     queue_size = 2 if knobs.async_scheduling else 1
 
     pending = deque(specs)
-    aborts: list[tuple[float, int, str]] = []
-    finished: set[str] = set()
+    # a spec whose id is still live waits here until that request finishes (ids reused after finishing)
+    id_reuse: dict[str, deque] = {}
+    aborts: list[tuple[float, int, str, object]] = []
+    finished: set[tuple[str, int]] = set()  # (request id, its lifetime): ids may be reused
+    lifetimes: dict[str, int] = {}
     last_arrival = None
     nudge = 0
+
+    def add(s: RequestSpec, arrival_s: float, arrival_time: float) -> None:
+        by_id[s.req_id] = s
+        lifetimes[s.req_id] = lifetimes.get(s.req_id, -1) + 1
+        if oracle is not None:
+            oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens)
+        request = make_request(s, arrival_time, hasher)
+        sched.add_request(request)
+        if s.abort_after_s is not None:
+            heapq.heappush(aborts, (arrival_s + s.abort_after_s, len(aborts), s.req_id, request))
 
     def add_due(now: float) -> None:
         nonlocal last_arrival, nudge
         while pending and pending[0].arrival_s <= now:
             s = pending.popleft()
+            if live(s.req_id) or s.req_id in id_reuse:
+                id_reuse.setdefault(s.req_id, deque()).append(s)
+                continue
             # vLLM stamps arrival_time with time.time() in the frontend, so two requests never
             # share one; equal arrival_s get 1 us apart (also avoids v0.11's priority heap
             # comparing Request objects on ties).
             nudge = nudge + 1 if s.arrival_s == last_arrival else 0
             last_arrival = s.arrival_s
-            arrival_time = clock.wall_at(s.arrival_s) + nudge * 1e-6
-            if oracle is not None:
-                oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens)
-            sched.add_request(make_request(s, arrival_time, hasher))
-            if s.abort_after_s is not None:
-                heapq.heappush(aborts, (s.arrival_s + s.abort_after_s, len(aborts), s.req_id))
+            add(s, s.arrival_s, clock.wall_at(s.arrival_s) + nudge * 1e-6)
+
+    def add_reused(now: float) -> None:
+        """Specs that waited for their id: the earlier request with it has finished by now."""
+        for rid in [rid for rid in id_reuse if not live(rid)]:
+            s = id_reuse[rid].popleft()
+            if not id_reuse[rid]:
+                del id_reuse[rid]
+            add(s, now, clock.wall_at(now))
 
     def live(rid: str) -> bool:
         r = sched.requests.get(rid)
@@ -417,17 +462,17 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, cf=None):
 
     def abort_due(now: float) -> None:
         while aborts and aborts[0][0] <= now:
-            _, _, rid = heapq.heappop(aborts)
+            _, _, rid, request = heapq.heappop(aborts)
             r = sched.requests.get(rid)
-            if r is None or r.is_finished():
+            if r is None or r is not request or r.is_finished():
                 continue
             if oracle is not None:
                 oracle.on_abort(rid, list(r.events))
             sched.finish_requests(rid, RequestStatus.FINISHED_ABORTED)
-            finished.add(rid)
+            finished.add((rid, lifetimes[rid]))
 
     def next_event():
-        while aborts and not live(aborts[0][2]):
+        while aborts and (not live(aborts[0][2]) or sched.requests.get(aborts[0][2]) is not aborts[0][3]):
             heapq.heappop(aborts)
         times = []
         if pending:
@@ -438,12 +483,16 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, cf=None):
 
     batch_queue: deque = deque()
     steps = 0
+    if oracle is not None:
+        oracle.watch_preemptions(sched, lambda: steps)
     gpu_free_at = 0.0
     stalled = 0
     while True:
         now = clock.engine_s()
         add_due(now)
         abort_due(now)
+        if id_reuse:
+            add_reused(now)
         can_schedule = max_steps is None or steps < max_steps
         if can_schedule and sched.has_requests():
             runner.before_schedule()
@@ -475,7 +524,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, cf=None):
         for eco in engine_core_outputs.values():
             for o in eco.outputs:
                 if o.finish_reason is not None:
-                    finished.add(o.request_id)
+                    finished.add((o.request_id, lifetimes[o.request_id]))
         if oracle is not None:
             oracle.on_update(step, snap, engine_core_outputs)
         for observe in _update_observers:

@@ -17,6 +17,15 @@ kv_cache_usage) plus the waiting queue after schedule(): ``list(waiting)`` for F
 holding queue first where the version has one), heap-pop order of a copy for priority
 (that is what iterating vLLM's PriorityRequestQueue does).
 
+Preemptions (vLLM versions with ``Scheduler._preempt_request``, 0.12+): one
+``{"type": "preemption", "step", "req", "num_computed_tokens"}`` record per call, with
+``request.num_computed_tokens`` read just before vLLM resets it to 0 (the tokens the
+request had computed when it was preempted; ``step`` is the schedule() call it happened
+in). Written among the step records, in the order they happened.
+
+A request id used again after its request finished gets a new request record, with
+``"instance": n`` (the earlier requests with that id; absent for the first).
+
 Records are written by the driver, never by the emitter.
 """
 from __future__ import annotations
@@ -32,10 +41,12 @@ def _call(fn, **kwargs):
 
 
 class _Req:
-    __slots__ = ("arrival_time", "prompt_len", "max_tokens", "stats", "is_prefilling", "events",
-                 "finished", "finish_reason")
+    __slots__ = ("req_id", "instance", "arrival_time", "prompt_len", "max_tokens", "stats", "is_prefilling",
+                 "events", "finished", "finish_reason")
 
-    def __init__(self, stats_cls, arrival_time, prompt_len, max_tokens):
+    def __init__(self, stats_cls, req_id, instance, arrival_time, prompt_len, max_tokens):
+        self.req_id = req_id
+        self.instance = instance  # earlier requests with this id (vLLM lets a finished id be reused)
         self.arrival_time = arrival_time
         self.prompt_len = prompt_len
         self.max_tokens = max_tokens
@@ -57,14 +68,36 @@ class Oracle:
             self._lora_states = _call(lora_cls, log_stats=False) if lora_cls else None
         except Exception:
             self._lora_states = None
-        self.reqs: dict[str, _Req] = {}
-        self.order: list[str] = []
+        self.reqs: dict[str, _Req] = {}  # the latest request with each id
+        self.order: list[_Req] = []
         self.steps: list[dict] = []
 
     # ---- driver callbacks ---------------------------------------------------------
     def add_request(self, req_id: str, arrival_time: float, prompt_len: int, max_tokens: int) -> None:
-        self.reqs[req_id] = _Req(self._stats.RequestStateStats, arrival_time, prompt_len, max_tokens)
-        self.order.append(req_id)
+        earlier = self.reqs.get(req_id)
+        st = _Req(self._stats.RequestStateStats, req_id, 0 if earlier is None else earlier.instance + 1,
+                  arrival_time, prompt_len, max_tokens)
+        self.reqs[req_id] = st
+        self.order.append(st)
+
+    def watch_preemptions(self, sched, current_step) -> bool:
+        """Wrap this scheduler's _preempt_request (instance attribute; the class, and the
+        emitter's hook on it, stay as they are). False where vLLM has no such method."""
+        original = getattr(sched, "_preempt_request", None)
+        if original is None:
+            return False
+
+        def preempt(request, *args, **kwargs):
+            rec = {"type": "preemption", "step": current_step(), "req": request.request_id,
+                   "num_computed_tokens": request.num_computed_tokens}
+            st = self.reqs.get(request.request_id)
+            if st is not None and st.instance:
+                rec["instance"] = st.instance
+            self.steps.append(rec)
+            return original(request, *args, **kwargs)
+
+        sched._preempt_request = preempt
+        return True
 
     @staticmethod
     def snapshot(sched) -> dict:
@@ -135,13 +168,12 @@ class Oracle:
     # ---- output -------------------------------------------------------------------------
     def request_records(self) -> list[dict]:
         out = []
-        for rid in self.order:
-            st = self.reqs[rid]
+        for st in self.order:
             s = st.stats
             f = st.finished
-            out.append({
+            rec = {
                 "type": "request",
-                "req": rid,
+                "req": st.req_id,
                 "arrival_time": st.arrival_time,
                 "queued_ts": s.queued_ts,
                 "scheduled_ts": s.scheduled_ts,
@@ -156,7 +188,10 @@ class Oracle:
                 "num_preemptions": sum(1 for name, _ in st.events if name == "PREEMPTED"),
                 "finish_reason": st.finish_reason,
                 "events": st.events,
-            })
+            }
+            if st.instance:  # only for a reused id, so oracles without reuse keep their bytes
+                rec["instance"] = st.instance
+            out.append(rec)
         return out
 
     def write(self, meta: dict) -> None:
