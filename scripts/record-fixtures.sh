@@ -153,6 +153,13 @@ record cf-lora-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-sca
   --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 512 --enable-prefix-caching --waiting-probe 4 \
   --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
 
+# The KV-bound recipe with vLLM's full-prompt admission check off: admitted on the first chunk,
+# preempted while decoding; binding_limits has to notice the check is off (the header does not say).
+record cf-kv-no-reserve "$NEW" --workload synthetic --lengths sharegpt --n 24 --rate 10 \
+  --max-prompt-tokens 512 --max-output-tokens 128 --max-num-seqs 16 --max-num-batched-tokens 512 \
+  --num-blocks 96 --no-enable-prefix-caching --no-scheduler-reserve-full-isl \
+  --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
 # Prefix caching with shared prompt prefixes (Mooncake hash ids), 8 seats, tight KV: what a
 # waiting request would hit in the prefix cache changes what fits; the probe records it.
 record cf-prefix-probe "$NEW" --workload mooncake --mooncake-kind conversation --n 40 \

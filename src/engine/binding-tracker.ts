@@ -45,7 +45,7 @@ class BindClock {
  * as of the previous step (bounded by the batch).
  */
 export class BindingTracker {
-  private readonly cfg: LimitsConfig;
+  private cfg: LimitsConfig;
   private readonly full: boolean;
   private readonly clocks = new Map<string, BindClock>();
   private labels = new Map<string, string>();
@@ -108,6 +108,7 @@ export class BindingTracker {
       const evictable = computed > 0 ? (this.prevProbe.get(id) ?? 0) : 0; // the replay takes the same blocks again
       admitted.push({ req: { id, tokens: r.promptTokens + r.outputTokens, computed, evictable, lora: r.lora, blockedOther: false }, tokens: n, blocks });
     }
+    if (this.cfg.reserveFullIsl) this.checkFullPromptGate(s, admitted);
     const skipped = new Map<string, SkipCause>(s.skipped ?? []);
     // the prefix-cache hit a waiting request would get: recorded for the first few (step.probe,
     // VLLM_SCHEDULER_LOG_WAITING_PROBE); otherwise unknown and taken as none
@@ -146,6 +147,26 @@ export class BindingTracker {
       freeBlocks: s.free_blocks,
       eligible: s.running + v.waiting.length,
     };
+  }
+
+  /**
+   * The header does not say whether scheduler_reserve_full_isl was on; the version's default is
+   * assumed until an admission shows otherwise: a request admitted while its whole prompt did
+   * not fit in the free blocks. From then on the replay checks the first chunk only.
+   */
+  private checkFullPromptGate(s: StepRecord, admitted: StepInput["admitted"]): void {
+    if (s.preempted.length > 0) return;
+    const bs = this.cfg.blockSize;
+    let free = s.free_blocks + admitted.reduce((n, a) => n + a.blocks, 0);
+    for (const a of admitted) {
+      const held = Math.floor(a.req.computed / bs) - (a.req.evictable ?? 0);
+      const whole = Math.ceil(Math.min(a.req.tokens, this.cfg.maxModelLen) / bs) - held;
+      if (whole > free) {
+        this.cfg = { ...this.cfg, reserveFullIsl: false };
+        return;
+      }
+      free -= a.blocks;
+    }
   }
 
   private switchTo(id: string, waitStart: number, D: number, bucket: number): void {
