@@ -199,6 +199,9 @@ SCENARIOS = {
 
 
 # ---- the CLI's reconstruction rules, reimplemented --------------------------------------------
+from vsched_emitter.order_rule import expected_order  # noqa: E402  (the rule the emitter writes by)
+
+
 def fcfs_orders(trace: list[dict]) -> dict[int, list[str]]:
     """Waiting order after each step from `order` + the documented expectation."""
     order: list[str] = []
@@ -215,7 +218,7 @@ def fcfs_orders(trace: list[dict]) -> dict[int, list[str]]:
             finished.update(f[0] for f in rec["finished"])
         elif kind == "step":
             removed = {x[0] for x in rec["new"]} | {x[0] for x in rec["resumed"]} | finished
-            expected = [*reversed(rec["preempted"]), *(r for r in [*order, *arrivals] if r not in removed)]
+            expected = expected_order(order, arrivals, removed, rec["preempted"])
             order = rec["order"] if rec.get("order") is not None else expected
             orders[rec["step"]] = order
             arrivals, finished = [], set()

@@ -16,6 +16,7 @@ const lifetime = (a: Record<string, unknown>): string => (typeof a.request_insta
 
 /** Codes `vsched validate` reports for a logs directory. */
 export const LOGS_CODES = {
+  CSV_FORMULA_CELL: (a) => `${v(a.column)} holds ${v(a.value)}: a spreadsheet would run it as a formula (convert --spreadsheet-safe neutralises such cells)`,
   MANIFEST_MISSING: (a) => `manifest.json is missing: ${v(a.reason ?? "a logs directory written by vsched convert has one")}`,
   MANIFEST_INVALID: (a) => `manifest.json cannot be read: ${v(a.reason)}`,
   MANIFEST_SCHEMA_MISMATCH: (a) => `schema version ${v(a.found)} is not supported: this vsched reads ${v(a.supported_major)}.x (re-convert the trace with this vsched)`,
@@ -80,6 +81,7 @@ const OTHER_CODES: Record<string, Wording> = {
   RAW_BAD_HEADER: (a) => `invalid header record: ${v(a.reason ?? a.what)}`,
   RAW_LINE_TOO_LONG: (a) => `line is longer than ${v(a.limit)} bytes: not a JSONL trace`,
   RAW_SKIPPED_LINES: (a) => `--lenient: skipped ${plural(a.count, "malformed line")} (first at line ${v(a.first_line)})`,
+  OUT_FORMULA_CELLS: (a) => `${plural(a.count, "text cell")} start with = + - @ TAB or CR: a spreadsheet would run them as formulas (pandas reads them exactly); convert with --spreadsheet-safe before opening the CSVs in a spreadsheet`,
   ENGINE_DUPLICATE_ARRIVAL: (a) => `request ${v(a.request_id)} arrived again while still live; the second arrival was ignored`,
   ENGINE_EMITTER_DROPPED: (a) => `the emitter dropped ${plural(a.count, "record")} (buffer cap reached): figures around here are incomplete`,
   ENGINE_EMITTER_ERROR: (a) => `the emitter reported an error in ${v(a.where)}: ${v(a.error)}`,

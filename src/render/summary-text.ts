@@ -1,15 +1,8 @@
 import type { LatencyStats, Summary } from "../analysis/summary-types.js";
 
-/** Text styling the renderer may apply; the CLI passes chalk only on a colour TTY. */
-export interface Style {
-  heading(s: string): string;
-  dim(s: string): string;
-  error(s: string): string;
-  warning(s: string): string;
-  ok(s: string): string;
-}
+import { PLAIN, type Style } from "./style.js";
 
-export const PLAIN: Style = { heading: (s) => s, dim: (s) => s, error: (s) => s, warning: (s) => s, ok: (s) => s };
+export { PLAIN, type Style } from "./style.js";
 
 const DASH = "-";
 export const fmtMs = (ns: number | null | undefined): string => (ns === null || ns === undefined ? DASH : (ns / 1e6).toFixed(3));
@@ -53,7 +46,7 @@ const sloText = (slo: NonNullable<Summary["goodput"]>["slo"]): string =>
     .filter(Boolean)
     .join(", ");
 
-/** One screen of text: every figure with its unit. */
+/** One screen of text: every figure with its unit, section by section. */
 export function renderSummaryText(s: Summary, title: string, style: Style = PLAIN): string {
   const out: string[] = [];
   const h = (t: string) => out.push("", style.heading(t));
@@ -62,98 +55,106 @@ export function renderSummaryText(s: Summary, title: string, style: Style = PLAI
   out.push(
     `Requests: ${r.total} total, ${r.completed} completed, ${r.aborted} aborted, ${r.failed} error/ignored, ${r.unfinished} unfinished; span ${fmtS(s.span.duration_ns)} s`,
   );
-
-  h("Latency (ms, completed requests)");
-  const L = s.latency;
-  for (const line of table([
-    ["", "n", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"],
-    latencyRow("TTFT", L.ttft),
-    latencyRow("TPOT (excl. 1st token)", L.tpot),
-    latencyRow("ITL", L.itl),
-    latencyRow("Queue time", L.queue_time),
-    latencyRow("E2E", L.e2e),
-  ]))
-    out.push(`  ${line}`);
-
-  h("Throughput (over the span)");
-  const t = s.throughput;
-  out.push(`  ${fmtNum(t.requests_per_s)} req/s, ${fmtNum(t.output_tokens_per_s)} output tok/s, ${fmtNum(t.total_tokens_per_s)} total tok/s`);
-  if (s.goodput) {
-    const g = s.goodput;
-    out.push(`  goodput (${sloText(g.slo)}): ${g.requests} req (${fmtPct(g.share)} of completed), ${fmtNum(g.requests_per_s)} req/s`);
+  for (const section of [latencySection, throughputSection, schedulerSection, resourcesSection, waitingSection, fairnessSection, policySection]) {
+    const part = section(s);
+    if (!part) continue;
+    h(part.heading);
+    out.push(...part.lines);
   }
-
-  const sc = s.scheduler;
-  h(`Scheduler (${sc.iterations} iterations, ${sc.idle_iterations} idle)`);
-  for (const line of table(
-    [
-      ["", "mean ms", "p99 ms"],
-      ["scheduling overhead", fmtMs(sc.scheduling_overhead.mean_ns), fmtMs(sc.scheduling_overhead.p99_ns)],
-      ["forward time", fmtMs(sc.forward_duration.mean_ns), fmtMs(sc.forward_duration.p99_ns)],
-      ["step time", fmtMs(sc.step_duration.mean_ns), fmtMs(sc.step_duration.p99_ns)],
-    ],
-  ))
-    out.push(`  ${line}`);
-  out.push(`  scheduling share of step time: ${fmtPct(sc.scheduling_share)}`);
-  out.push(
-    `  tokens: ${sc.prefill_tokens} prefill (${fmtPct(sc.prefill_token_share)}), ${sc.decode_tokens} decode, ${sc.recompute_tokens} recomputed; prefill requests ${fmtPct(sc.prefill_request_share)} of scheduled`,
-  );
-  const pc = sc.prefill_chunks;
-  out.push(`  prefill chunks: ${pc.count}, mean ${fmtNum(pc.mean_tokens, 1)}, min ${fmtInt(pc.min_tokens)}, max ${fmtInt(pc.max_tokens)} tokens`);
-  const bs = sc.batch_size;
-  out.push(`  batch size (requests): mean ${fmtNum(bs.mean)}, p50 ${fmtNum(bs.p50, 1)}, p90 ${fmtNum(bs.p90, 1)}, p99 ${fmtNum(bs.p99, 1)}, max ${fmtInt(bs.max)}`);
-
-  const re = s.resources;
-  h("Resources");
-  out.push(`  KV cache utilisation: mean ${fmtPct(re.kv_utilization_mean)}, peak ${fmtPct(re.kv_utilization_peak)}`);
-  out.push(
-    `  preemption: ${re.preempted_requests} request${re.preempted_requests === 1 ? "" : "s"} preempted at least once (${fmtPct(re.preemption_rate)} of all), ${re.preemptions} preemptions, ${re.evictions} evictions, ${re.recomputed_tokens} recomputed tokens`,
-  );
-
-  const w = s.waiting;
-  h(`Waiting (total ${fmtS(w.total_waiting_ns)} s, all requests)`);
-  if (w.by_cause.length) {
-    for (const line of table([["cause", "share", "s"], ...w.by_cause.map((c) => [c.cause, fmtPct(c.share), fmtS(c.waiting_ns)])])) out.push(`  ${line}`);
-  } else out.push("  no request waited");
-  if (w.top_requests.length) {
-    out.push("  longest total waits:");
-    for (const line of table(
-      w.top_requests.map((q) => [q.request_id, `${fmtMs(q.waiting_ns)} ms`, q.dominant_cause ? `mostly ${q.dominant_cause} (${fmtMs(q.dominant_cause_ns)} ms)` : ""]),
-      [0, 2],
-    ))
-      out.push(`    ${line}`);
-  }
-
-  const f = s.fairness;
-  h("Fairness");
-  out.push(
-    `  longest continuous wait: ${f.longest_wait ? `${fmtMs(f.longest_wait.wait_ns)} ms (${f.longest_wait.request_id})` : DASH}; p99 over requests ${fmtMs(f.longest_wait_p99_ns)} ms`,
-  );
-  out.push(
-    `  service rate (output tokens / E2E): Jain's index ${fmtNum(f.service_rate_jain_index, 3)}, mean ${fmtNum(f.service_rate_mean_tokens_per_s)} tok/s, min ${fmtNum(f.service_rate_min_tokens_per_s)} tok/s`,
-  );
-  const q = f.queue_progress;
-  if (q) {
-    out.push(
-      `  queue position between waiting observations: ${q.advanced} advanced, ${q.unchanged} unchanged, ${q.overtaken} overtaken (${fmtPct(q.overtaken_share)}; ${q.requests_overtaken} requests)`,
-    );
-  }
-
-  if (s.policy) {
-    h("Policy scores (vs output_tokens of completed requests)");
-    const p = s.policy.predicted_remaining_tokens;
-    if (p) {
-      out.push(
-        `  predicted_remaining_tokens: n ${p.count}, mean error ${fmtNum(p.mean_error_tokens, 1)}, MAE ${fmtNum(p.mean_abs_error_tokens, 1)}, RMSE ${fmtNum(p.rmse_tokens, 1)} tokens; Kendall tau ${fmtNum(p.kendall_tau, 3)}`,
-      );
-    }
-    const ps = s.policy.priority_score;
-    if (ps) out.push(`  priority_score: n ${ps.count}; Kendall tau ${fmtNum(ps.kendall_tau, 3)}`);
-  }
-
   if (s.notes.length) {
     out.push("");
     for (const n of s.notes) out.push(style.dim(`note: ${SUMMARY_NOTES[n] ?? n}`));
   }
   return `${out.join("\n")}\n`;
 }
+
+type Section = (s: Summary) => { heading: string; lines: string[] } | null;
+const indent = (lines: string[], by = "  ") => lines.map((l) => `${by}${l}`);
+
+const latencySection: Section = (s) => {
+  const L = s.latency;
+  const rows = [
+    ["", "n", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"],
+    latencyRow("TTFT", L.ttft),
+    latencyRow("TPOT (excl. 1st token)", L.tpot),
+    latencyRow("ITL", L.itl),
+    latencyRow("Queue time", L.queue_time),
+    latencyRow("E2E", L.e2e),
+  ];
+  return { heading: "Latency (ms, completed requests)", lines: indent(table(rows)) };
+};
+
+const throughputSection: Section = (s) => {
+  const t = s.throughput;
+  const lines = [`${fmtNum(t.requests_per_s)} req/s, ${fmtNum(t.output_tokens_per_s)} output tok/s, ${fmtNum(t.total_tokens_per_s)} total tok/s`];
+  const g = s.goodput;
+  if (g) lines.push(`goodput (${sloText(g.slo)}): ${g.requests} req (${fmtPct(g.share)} of completed), ${fmtNum(g.requests_per_s)} req/s`);
+  return { heading: "Throughput (over the span)", lines: indent(lines) };
+};
+
+const schedulerSection: Section = (s) => {
+  const sc = s.scheduler;
+  const times = table([
+    ["", "mean ms", "p99 ms"],
+    ["scheduling overhead", fmtMs(sc.scheduling_overhead.mean_ns), fmtMs(sc.scheduling_overhead.p99_ns)],
+    ["forward time", fmtMs(sc.forward_duration.mean_ns), fmtMs(sc.forward_duration.p99_ns)],
+    ["step time", fmtMs(sc.step_duration.mean_ns), fmtMs(sc.step_duration.p99_ns)],
+  ]);
+  const pc = sc.prefill_chunks;
+  const bs = sc.batch_size;
+  const lines = [
+    ...times,
+    `scheduling share of step time: ${fmtPct(sc.scheduling_share)}`,
+    `tokens: ${sc.prefill_tokens} prefill (${fmtPct(sc.prefill_token_share)}), ${sc.decode_tokens} decode, ${sc.recompute_tokens} recomputed; prefill requests ${fmtPct(sc.prefill_request_share)} of scheduled`,
+    `prefill chunks: ${pc.count}, mean ${fmtNum(pc.mean_tokens, 1)}, min ${fmtInt(pc.min_tokens)}, max ${fmtInt(pc.max_tokens)} tokens`,
+    `batch size (requests): mean ${fmtNum(bs.mean)}, p50 ${fmtNum(bs.p50, 1)}, p90 ${fmtNum(bs.p90, 1)}, p99 ${fmtNum(bs.p99, 1)}, max ${fmtInt(bs.max)}`,
+  ];
+  return { heading: `Scheduler (${sc.iterations} iterations, ${sc.idle_iterations} idle)`, lines: indent(lines) };
+};
+
+const resourcesSection: Section = (s) => {
+  const re = s.resources;
+  return {
+    heading: "Resources",
+    lines: indent([
+      `KV cache utilisation: mean ${fmtPct(re.kv_utilization_mean)}, peak ${fmtPct(re.kv_utilization_peak)}`,
+      `preemption: ${re.preempted_requests} request${re.preempted_requests === 1 ? "" : "s"} preempted at least once (${fmtPct(re.preemption_rate)} of all), ${re.preemptions} preemptions, ${re.evictions} evictions, ${re.recomputed_tokens} recomputed tokens`,
+    ]),
+  };
+};
+
+const waitingSection: Section = (s) => {
+  const w = s.waiting;
+  const lines = w.by_cause.length ? indent(table([["cause", "share", "s"], ...w.by_cause.map((c) => [c.cause, fmtPct(c.share), fmtS(c.waiting_ns)])])) : ["  no request waited"];
+  if (w.top_requests.length) {
+    lines.push("  longest total waits:");
+    const rows = w.top_requests.map((q) => [q.request_id, `${fmtMs(q.waiting_ns)} ms`, q.dominant_cause ? `mostly ${q.dominant_cause} (${fmtMs(q.dominant_cause_ns)} ms)` : ""]);
+    lines.push(...indent(table(rows, [0, 2]), "    "));
+  }
+  return { heading: `Waiting (total ${fmtS(w.total_waiting_ns)} s, all requests)`, lines };
+};
+
+const fairnessSection: Section = (s) => {
+  const f = s.fairness;
+  const lines = [
+    `longest continuous wait: ${f.longest_wait ? `${fmtMs(f.longest_wait.wait_ns)} ms (${f.longest_wait.request_id})` : DASH}; p99 over requests ${fmtMs(f.longest_wait_p99_ns)} ms`,
+    `service rate (output tokens / E2E): Jain's index ${fmtNum(f.service_rate_jain_index, 3)}, mean ${fmtNum(f.service_rate_mean_tokens_per_s)} tok/s, min ${fmtNum(f.service_rate_min_tokens_per_s)} tok/s`,
+  ];
+  const q = f.queue_progress;
+  if (q) lines.push(`queue position between waiting observations: ${q.advanced} advanced, ${q.unchanged} unchanged, ${q.overtaken} overtaken (${fmtPct(q.overtaken_share)}; ${q.requests_overtaken} requests)`);
+  return { heading: "Fairness", lines: indent(lines) };
+};
+
+const policySection: Section = (s) => {
+  if (!s.policy) return null;
+  const lines: string[] = [];
+  const p = s.policy.predicted_remaining_tokens;
+  if (p) {
+    lines.push(
+      `predicted_remaining_tokens: n ${p.count}, mean error ${fmtNum(p.mean_error_tokens, 1)}, MAE ${fmtNum(p.mean_abs_error_tokens, 1)}, RMSE ${fmtNum(p.rmse_tokens, 1)} tokens; Kendall tau ${fmtNum(p.kendall_tau, 3)}`,
+    );
+  }
+  const ps = s.policy.priority_score;
+  if (ps) lines.push(`priority_score: n ${ps.count}; Kendall tau ${fmtNum(ps.kendall_tau, 3)}`);
+  return { heading: "Policy scores (vs output_tokens of completed requests)", lines: indent(lines) };
+};

@@ -30,6 +30,7 @@ export const ManifestOptions = z
     iteration_requests: z.enum(["all", "running", "none"]),
     iteration_requests_every: z.number().int().positive(),
     scheduled_events: z.boolean(),
+    spreadsheet_safe: z.boolean().optional(),
   })
   .loose();
 
@@ -59,7 +60,7 @@ export const Manifest = z
     options: ManifestOptions,
     time: z.object({ unit: z.literal("ns"), epoch_zero_ns: z.string().regex(/^-?\d+$/), t0: z.string() }).loose(),
     row_order: z.string(),
-    csv: z.record(z.string(), z.union([z.string(), z.number()])),
+    csv: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
     tables: z.array(z.object({ name: z.string(), file: z.string(), rows: Count, columns: z.array(ColumnEntry) }).loose()),
     sources: z.array(ManifestSourceEntry),
     totals: z.record(z.string(), z.unknown()),

@@ -207,4 +207,5 @@ export type ScoreRecord = z.infer<typeof ScoreRecord>;
 export type RawRecord = z.infer<typeof RawRecord>;
 export type RawRecordType = RawRecord["type"];
 
-export const RAW_RECORD_TYPES = ["header", "arrival", "step", "update", "finish", "score", "dropped", "emitter_error", "end"] as const satisfies readonly RawRecordType[];
+/** every record type, derived from the union so a new one cannot be missed */
+export const RAW_RECORD_TYPES = RawRecord.options.map((o) => o.shape.type.value) as RawRecordType[];

@@ -228,8 +228,23 @@ function putLongText(b: Buffer, off: number, s: string): number {
 
 const PUT: Record<ColumnKind, string> = { int: "i", float: "f", epoch_ns: "d", string: "s", json: "t" };
 
+/**
+ * Characters a spreadsheet reads as the start of a formula (OWASP's list), and the quote
+ * a spreadsheet-safe cell starts with. Request ids come from clients (X-Request-Id).
+ */
+const FORMULA_START = new Set(["=", "+", "-", "@", "\t", "\r"]);
+export const isFormulaLike = (s: string): boolean => s.length > 0 && FORMULA_START.has(s[0]);
+
+/** What the text cells of a table held that a spreadsheet would run. */
+export interface CellGuard {
+  /** prefix a formula-like cell with ' (and a cell starting with ' too, so reading back is exact) */
+  spreadsheetSafe: boolean;
+  /** formula-like text cells seen */
+  formulaCells: number;
+}
+
 /** Compiles a row encoder for a table: one straight-line function in tableColumns() order. */
-export function compileRowEncoder<N extends TableName>(table: N): RowEncoder<z.infer<(typeof TABLES)[N]>> {
+export function compileRowEncoder<N extends TableName>(table: N, guard?: CellGuard): RowEncoder<z.infer<(typeof TABLES)[N]>> {
   const shape = TABLES[table].shape as Record<string, z.ZodType>;
   const cols = tableColumns(table);
   if (cols.length > MAX_COLUMNS) throw new Error(`table ${table}: more than ${MAX_COLUMNS} columns; raise MAX_COLUMNS`);
@@ -237,7 +252,20 @@ export function compileRowEncoder<N extends TableName>(table: N): RowEncoder<z.i
     .map((name, k) => `o = ${PUT[columnMeta(shape[name]).kind]}(b, o, r[${JSON.stringify(name)}]); b[o++] = ${k === cols.length - 1 ? 10 : 44};`)
     .join("\n  ");
   const src = `return function encode_${table}(r, b, o) {\n  ${body}\n  return o;\n};`;
-  return new Function("i", "f", "d", "s", "t", src)(putInt, putFloat, putDigits, putString, putText) as RowEncoder<z.infer<(typeof TABLES)[N]>>;
+  const str = guard ? guardedString(guard) : putString;
+  return new Function("i", "f", "d", "s", "t", src)(putInt, putFloat, putDigits, str, putText) as RowEncoder<z.infer<(typeof TABLES)[N]>>;
+}
+
+function guardedString(g: CellGuard): typeof putString {
+  return (b, off, v) => {
+    if (v == null || v.length === 0) return putString(b, off, v);
+    const c = v[0];
+    if (FORMULA_START.has(c)) {
+      g.formulaCells++;
+      if (g.spreadsheetSafe) return putString(b, off, `'${v}`);
+    } else if (c === "'" && g.spreadsheetSafe) return putString(b, off, `'${v}`);
+    return putString(b, off, v);
+  };
 }
 
 /** One row as a string (tests, small outputs): the same bytes the writer produces. */

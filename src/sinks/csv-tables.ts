@@ -2,6 +2,7 @@ import { createWriteStream } from "node:fs";
 import path from "node:path";
 import type { RowSink } from "../engine/types.js";
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
+import type { CellGuard } from "./csv-format.js";
 import { CsvTableWriter, versionHeaderLine } from "./csv-writer.js";
 
 export const tableFileName = (table: TableName): string => `${table}.csv`;
@@ -12,10 +13,15 @@ export class CsvTableSet {
   readonly sink: Omit<RowSink, "finding">;
   private readonly list: CsvTableWriter<TableName>[];
 
-  constructor(dir: string, options: { versionHeader?: string | null } = {}) {
+  /** formula-like text cells written, over every table */
+  readonly guard: CellGuard;
+
+  constructor(dir: string, options: { versionHeader?: string | null; spreadsheetSafe?: boolean } = {}) {
+    const guard: CellGuard = (this.guard = { spreadsheetSafe: options.spreadsheetSafe === true, formulaCells: 0 });
     const open = <N extends TableName>(t: N) =>
       new CsvTableWriter(t, createWriteStream(path.join(dir, tableFileName(t)), { highWaterMark: 1 << 20 }), {
         versionHeader: options.versionHeader ? versionHeaderLine(options.versionHeader, t) : null,
+        guard,
       });
     this.writers = {
       per_request: open("per_request"),

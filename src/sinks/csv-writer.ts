@@ -2,7 +2,7 @@ import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { z } from "zod";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
-import { compileRowEncoder, ENCODER_HEADROOM, headerLine, RowOverflow, type RowEncoder } from "./csv-format.js";
+import { compileRowEncoder, ENCODER_HEADROOM, headerLine, RowOverflow, type CellGuard, type RowEncoder } from "./csv-format.js";
 
 /** `# vsched <version> schema <OUTPUT_SCHEMA_VERSION> table <name>`: the optional first line. */
 export function versionHeaderLine(vschedVersion: string, table: TableName): string {
@@ -14,6 +14,8 @@ export interface CsvWriterOptions {
   versionHeader?: string | null;
   /** bytes encoded before one write() to the stream */
   bufferBytes?: number;
+  /** watch text cells for formulas, and neutralise them when spreadsheetSafe */
+  guard?: CellGuard;
 }
 
 /**
@@ -35,7 +37,7 @@ export class CsvTableWriter<N extends TableName> {
     private readonly out: Writable,
     options: CsvWriterOptions = {},
   ) {
-    this.encode = compileRowEncoder(table);
+    this.encode = compileRowEncoder(table, options.guard);
     this.size = options.bufferBytes ?? 1 << 16;
     this.buf = Buffer.allocUnsafe(this.size + ENCODER_HEADROOM);
     out.on("error", (e) => {

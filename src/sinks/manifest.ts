@@ -25,6 +25,7 @@ export interface ManifestInput {
     iterationRequests: "all" | "running" | "none";
     iterationRequestsEvery: number;
     scheduledEvents: boolean;
+    spreadsheetSafe?: boolean;
   };
   epochZeroNs: bigint;
   rows: Record<TableName, number>;
@@ -58,6 +59,7 @@ export function buildManifest(m: ManifestInput): Manifest {
       iteration_requests: m.options.iterationRequests,
       iteration_requests_every: m.options.iterationRequestsEvery,
       scheduled_events: m.options.scheduledEvents,
+      spreadsheet_safe: m.options.spreadsheetSafe === true,
     },
     time: {
       unit: "ns",
@@ -65,7 +67,7 @@ export function buildManifest(m: ManifestInput): Manifest {
       t0: "the earliest header.clock.epoch_ns among the sources; *_time columns are relative to it, *_epoch_ns columns absolute",
     },
     row_order: "rows are grouped by source (in the order of 'sources'), then ordered by time within a source",
-    csv: CSV_FORMAT,
+    csv: { ...CSV_FORMAT, spreadsheet_safe: m.options.spreadsheetSafe === true },
     tables: TABLE_NAMES.map((t) => ({
       name: t,
       file: tableFileName(t),

@@ -33,9 +33,15 @@ export async function openLogsDir(dir: string, display = dir): Promise<TableSour
         if (!onRow || !headers.has(t)) continue;
         const missing = tableColumns(t).filter((c) => !headers.get(t)!.includes(c));
         const typed = typedColumns(t, headers.get(t)!);
+        // convert --spreadsheet-safe prefixed text cells with ': strip it, so ids read back exactly
+        const quoted = manifest?.options.spreadsheet_safe ? typed.filter((c) => c.text).map((c) => c.name) : [];
         const file = join(display, csvFileName(t));
         await forEachCsvRow(join(dir, csvFileName(t)), t, (rec, line) => {
           checkCells(rec, typed, file, line);
+          for (const c of quoted) {
+            const v = rec[c];
+            if (typeof v === "string" && v.startsWith("'")) rec[c] = v.slice(1);
+          }
           for (const c of missing) rec[c] = null;
           onRow(rec as TableRow<TableName>);
         });
@@ -81,6 +87,8 @@ function runInfo(m: Manifest | null, display: string): RunInfo {
 interface TypedColumn {
   name: string;
   numeric: boolean;
+  /** free text (ids), the cells --spreadsheet-safe may prefix */
+  text: boolean;
   nullable: boolean;
 }
 
@@ -89,7 +97,7 @@ function typedColumns(table: TableName, header: readonly string[]): TypedColumn[
   const shape = TABLES[table].shape as Record<string, import("zod").ZodType>;
   return header
     .filter((c) => Object.hasOwn(shape, c))
-    .map((c) => ({ name: c, numeric: ["int", "float"].includes(columnMeta(shape[c]).kind), nullable: shape[c].safeParse(null).success }));
+    .map((c) => ({ name: c, numeric: ["int", "float"].includes(columnMeta(shape[c]).kind), text: columnMeta(shape[c]).kind === "string", nullable: shape[c].safeParse(null).success }));
 }
 
 /**

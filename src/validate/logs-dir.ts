@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Finding } from "../engine/types.js";
+import { isFormulaLike } from "../sinks/csv-format.js";
 import { coerceRow, emptyCsvInfo, headerKinds, readCsvBatches } from "../parse/csv-read.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
 import { checkHeader } from "./columns.js";
@@ -89,6 +90,11 @@ async function validateTable(table: TableName, path: string, file: string, manif
         continue;
       }
       const row = coerceRow(fields, info.header, kinds);
+      if (!manifest?.spreadsheetSafe) {
+        for (let i = 0; i < kinds.length; i++) {
+          if (kinds[i] === "string" && isFormulaLike(fields[i])) findings.add("CSV_FORMULA_CELL", "warning", file, line, { column: info.header[i], value: fields[i].slice(0, 80) });
+        }
+      }
       const parsed = schema!.safeParse(row);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];

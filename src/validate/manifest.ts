@@ -1,33 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import { Manifest } from "../schema/manifest.js";
 import { OUTPUT_SCHEMA_VERSION, TABLE_NAMES, type TableName } from "../schema/tables.js";
 import type { Findings } from "./collector.js";
-
-/**
- * The parts of manifest.json (src/report/manifest.ts writes it) that validate checks.
- * Read loosely: other keys may come and go; these must be there and well-typed.
- */
-const ManifestShape = z.object({
-  output_schema_version: z.string().regex(/^\d+\.\d+$/),
-  options: z
-    .object({
-      iteration_requests: z.enum(["all", "running", "none"]).optional(),
-      iteration_requests_every: z.number().int().positive().optional(),
-    })
-    .loose()
-    .optional(),
-  tables: z.array(
-    z
-      .object({
-        name: z.string(),
-        file: z.string().optional(),
-        rows: z.number().int().nonnegative(),
-        columns: z.array(z.union([z.string(), z.object({ name: z.string() }).loose()])).optional(),
-      })
-      .loose(),
-  ),
-});
 
 export interface ManifestFacts {
   schemaVersion: string;
@@ -38,6 +13,8 @@ export interface ManifestFacts {
   tables: Map<TableName, { file: string; rows: number; columns: string[] | null }>;
   /** per_iteration_requests holds every scheduled request of every iteration */
   iterationRequestsComplete: boolean;
+  /** text cells were written with convert --spreadsheet-safe */
+  spreadsheetSafe: boolean;
 }
 
 export const MANIFEST_FILE = "manifest.json";
@@ -60,7 +37,7 @@ export async function readManifest(dir: string, display: string, findings: Findi
     findings.add("MANIFEST_INVALID", "error", file, undefined, { reason: `not JSON: ${(e as Error).message}` });
     return null;
   }
-  const parsed = ManifestShape.safeParse(json);
+  const parsed = Manifest.safeParse(json);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     findings.add("MANIFEST_INVALID", "error", file, undefined, { reason: `${i.path.join(".") || "(top level)"}: ${i.message}` });
@@ -80,16 +57,17 @@ export async function readManifest(dir: string, display: string, findings: Findi
     tables.set(t.name as TableName, {
       file: t.file ?? `${t.name}.csv`,
       rows: t.rows,
-      columns: t.columns ? t.columns.map((c) => (typeof c === "string" ? c : c.name)) : null,
+      columns: t.columns.map((c) => c.name),
     });
   }
-  const mode = m.options?.iteration_requests;
-  const every = m.options?.iteration_requests_every ?? 1;
+  const mode = m.options.iteration_requests;
+  const every = m.options.iteration_requests_every;
   return {
     schemaVersion: m.output_schema_version,
     newerMinor: supported && minor > OUR_MINOR,
     supported,
     tables,
     iterationRequestsComplete: (mode === "all" || mode === "running") && every === 1,
+    spreadsheetSafe: m.options.spreadsheet_safe === true,
   };
 }

@@ -1,6 +1,6 @@
 import { EXIT } from "../core/errors.js";
 import { formatFinding, formatFindingLine } from "../render/findings-text.js";
-import { PLAIN, type Style } from "../render/summary-text.js";
+import { PLAIN, type Style } from "../render/style.js";
 import type { ValidateResult } from "./index.js";
 
 export type ValidateFormat = "text" | "json" | "github";

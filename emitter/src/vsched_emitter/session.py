@@ -22,6 +22,7 @@ from pathlib import Path
 from . import capabilities
 from .env import Settings
 from .records import OMIT, Deferred, finite_or_none
+from .order_rule import expected_order
 from .writer import Writer
 
 logger = logging.getLogger("vsched_emitter")
@@ -557,15 +558,7 @@ class Session:
                     self.order = objs
                     return OMIT
         # exact: ids, as written
-        old_ids = list(map(_REQUEST_ID, self.order))
-        base = old_ids + list(map(_REQUEST_ID, arrivals)) if arrivals else old_ids
-        drop = removed.intersection(base) if removed else None
-        if drop:
-            k = 0
-            while k < len(base) and base[k] in drop:  # usual case: admitted from the head
-                k += 1
-            base = base[k:] if k == len(drop) else [rid for rid in base if rid not in drop]
-        expected = [*reversed(preempted), *base] if preempted else base
+        expected = expected_order(list(map(_REQUEST_ID, self.order)), list(map(_REQUEST_ID, arrivals)), removed, preempted)
         actual = list(map(_REQUEST_ID, objs))
         self.order = objs
         ids = set(actual)

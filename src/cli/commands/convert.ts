@@ -21,6 +21,8 @@ export interface ConvertOptions {
   iterationRequests: EngineOptions["iterationRequests"];
   iterationRequestsEvery: number;
   scheduledEvents: boolean;
+  /** prefix text cells a spreadsheet would run as formulas with ' (readers of vsched strip it) */
+  spreadsheetSafe?: boolean;
   quiet: boolean;
   /** for tests: the directory inputs and -o are relative to, and where diagnostics go */
   cwd?: string;
@@ -45,6 +47,7 @@ export function registerConvert(program: Command): void {
     )
     .option("--iteration-requests-every <n>", "per_iteration_requests.csv: keep only iterations whose id is a multiple of n", parsePositiveInt, 1)
     .option("--no-scheduled-events", "leave the per-step request_scheduled events out of events.csv (the largest share of it)")
+    .option("--spreadsheet-safe", "prefix text cells that start with = + - @ TAB CR or ' with ' so a spreadsheet shows them instead of running them (vsched's own readers strip it; pandas sees the ')")
     .option("-q, --quiet", "no progress bar and no summary line (warnings are still printed)")
     .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events"))
     .action(async (inputs: string[], o: Record<string, unknown>) => {
@@ -56,6 +59,7 @@ export function registerConvert(program: Command): void {
         iterationRequests: o.iterationRequests as ConvertOptions["iterationRequests"],
         iterationRequestsEvery: o.iterationRequestsEvery as number,
         scheduledEvents: o.scheduledEvents !== false,
+        spreadsheetSafe: o.spreadsheetSafe === true,
         quiet: o.quiet === true,
       });
     });
@@ -74,7 +78,7 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
   const plan = await planReplay(await resolveInputs(o.inputs, cwd));
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
-  const tables = new CsvTableSet(staged.staging, { versionHeader: o.versionHeader ? VERSION : null });
+  const tables = new CsvTableSet(staged.staging, { versionHeader: o.versionHeader ? VERSION : null, spreadsheetSafe: o.spreadsheetSafe });
   const progress = !o.quiet && progressEnabled(stderr) ? createProgress({ total: plan.inputs.reduce((a, i) => a + i.size, 0), stream: stderr }) : NO_PROGRESS;
   const stopOnSignal = () => {
     progress.done();
@@ -95,6 +99,11 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
     });
     await tables.close();
     const rows = tables.rowCounts();
+    if (tables.guard.formulaCells > 0 && !o.spreadsheetSafe) {
+      const w = { code: "OUT_FORMULA_CELLS", severity: "warning", args: { count: tables.guard.formulaCells } } as const;
+      result.warnings.push(w);
+      warn(formatFinding(w), { code: w.code }, stderr);
+    }
     const manifest = buildManifest({
       vschedVersion: VERSION,
       options: manifestOptions(o),
@@ -126,6 +135,7 @@ function manifestOptions(o: ConvertOptions): ManifestInput["options"] {
     iterationRequests: o.iterationRequests,
     iterationRequestsEvery: o.iterationRequestsEvery,
     scheduledEvents: o.scheduledEvents,
+    spreadsheetSafe: o.spreadsheetSafe === true,
   };
 }
 

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
-import { chalkFor, colorEnabled, writeAll } from "../io.js";
+import { writeAll } from "../io.js";
 import { computeSummary, MissingTableError, type Slo } from "../../analysis/summary.js";
-import { renderSummaryText, PLAIN, type Style } from "../../render/summary-text.js";
+import { renderSummaryText } from "../../render/summary-text.js";
+import { terminalStyle } from "../../render/style.js";
 import { openTables } from "../../tables/index.js";
 import { examples } from "../examples.js";
 
@@ -48,9 +49,3 @@ export function parseSlo(text: string): Slo {
   return slo;
 }
 
-/** Colour only on a TTY and never under NO_COLOR (chalk alone ignores NO_COLOR). */
-export function terminalStyle(): Style {
-  if (!colorEnabled(process.stdout)) return PLAIN;
-  const c = chalkFor(process.stdout);
-  return { heading: (s) => c.bold(s), dim: (s) => c.dim(s), error: (s) => c.red(s), warning: (s) => c.yellow(s), ok: (s) => c.green(s) };
-}

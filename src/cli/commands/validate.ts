@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { validateInputs } from "../../validate/index.js";
 import { renderValidateGithub, renderValidateJson, renderValidateText, validateExitCode, VALIDATE_FORMATS, type ValidateFormat } from "../../validate/render.js";
 import { writeAll } from "../io.js";
-import { terminalStyle } from "./summary.js";
+import { terminalStyle } from "../../render/style.js";
 import { examples } from "../examples.js";
 
 export function registerValidate(program: Command): void {

@@ -1,0 +1,27 @@
+"""The emitter's records against the one raw-trace contract (schema/raw-trace.schema.json,
+generated from src/schema/raw.ts): the schema version it writes is the one the contract
+declares, and every key it writes is declared (a key the CLI does not know would be
+silently ignored), with every required key present."""
+import json
+
+import vsched_testlib as lib
+from vsched_emitter.records import SCHEMA_VERSION
+
+SCHEMA = json.loads(lib.SCHEMA_PATH.read_text())
+BY_TYPE = {o["properties"]["type"]["const"]: o for o in SCHEMA["oneOf"]}
+
+
+def test_schema_version_is_the_contracts():
+    assert SCHEMA["$id"].endswith(f"raw-trace-{SCHEMA_VERSION}.json")
+    assert f"schema {SCHEMA_VERSION}" in SCHEMA["title"]
+
+
+def test_every_written_key_is_declared_and_every_required_key_written(scenarios):
+    seen = set()
+    for case in scenarios.values():
+        for rec in case.trace:
+            decl = BY_TYPE[rec["type"]]
+            assert set(rec) <= set(decl["properties"]), (rec["type"], set(rec) - set(decl["properties"]))
+            assert set(decl.get("required", [])) <= set(rec), (rec["type"], set(decl["required"]) - set(rec))
+            seen.add(rec["type"])
+    assert {"header", "arrival", "step", "update", "end"} <= seen
