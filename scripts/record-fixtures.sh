@@ -125,6 +125,48 @@ record lora-slots "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 
   --max-output-tokens 32 --max-prompt-tokens 1024 --lora-ids 1,2,3 --lora-fraction 0.8 --max-loras 1 \
   --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 1024 --cost splitwise:llama2-70b:a100-80gb:8
 
+# -- binding limits: the counterfactual oracle on (counterfactual.jsonl beside the trace) ------
+# Every 3rd/4th step, vLLM's schedule() is re-run on deep copies of the scheduler with limits
+# relaxed (emitter/src/vsched_emitter/harness/counterfactual.py); the trace is the same as
+# without it. test/binding-limits-agreement.test.ts compares binding_limits with it.
+CF=(--counterfactual-every 3 --counterfactual-max-requests 6)
+
+# KV-bound: ShareGPT lengths into 96 blocks; decoding outgrows the pool (preemptions).
+record cf-kv-bound "$NEW" --workload synthetic --lengths sharegpt --n 24 --rate 10 \
+  --max-prompt-tokens 512 --max-output-tokens 128 --max-num-seqs 16 --max-num-batched-tokens 512 \
+  --num-blocks 96 --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
+# Token-bound: a 256-token budget, 64 seats and plenty of KV.
+record cf-token-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 4 \
+  --max-output-tokens 24 --max-num-seqs 64 --max-num-batched-tokens 256 --num-blocks 1024 \
+  --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
+# Seqs-bound: 4 seats, a 2048-token budget and plenty of KV.
+record cf-seqs-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 4 \
+  --max-output-tokens 32 --max-num-seqs 4 --max-num-batched-tokens 2048 --num-blocks 1024 \
+  --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
+# LoRA-bound: one adapter slot, three adapters; prefix caching on, with the waiting-request
+# prefix-cache probe (VLLM_SCHEDULER_LOG_WAITING_PROBE) the estimate needs.
+record cf-lora-bound "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 8 \
+  --max-output-tokens 24 --max-prompt-tokens 1024 --lora-ids 1,2,3 --lora-fraction 0.8 --max-loras 1 \
+  --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 512 --enable-prefix-caching --waiting-probe 4 \
+  --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
+# The KV-bound recipe with vLLM's full-prompt admission check off: admitted on the first chunk,
+# preempted while decoding; binding_limits has to notice the check is off (the header does not say).
+record cf-kv-no-reserve "$NEW" --workload synthetic --lengths sharegpt --n 24 --rate 10 \
+  --max-prompt-tokens 512 --max-output-tokens 128 --max-num-seqs 16 --max-num-batched-tokens 512 \
+  --num-blocks 96 --no-enable-prefix-caching --no-scheduler-reserve-full-isl \
+  --cost splitwise:llama2-70b:a100-80gb:8 "${CF[@]}"
+
+# Prefix caching with shared prompt prefixes (Mooncake hash ids), 8 seats, tight KV: what a
+# waiting request would hit in the prefix cache changes what fits; the probe records it.
+record cf-prefix-probe "$NEW" --workload mooncake --mooncake-kind conversation --n 40 \
+  --tokens-per-hash-block 32 --output-scale 0.0625 --time-scale 2 --max-num-seqs 8 \
+  --max-num-batched-tokens 512 --num-blocks 320 --max-prompt-tokens 3072 --enable-prefix-caching --waiting-probe 6 \
+  --cost splitwise:llama2-70b:h100-80gb:8 "${CF[@]}"
+
 # Re-preemption while recomputing: long Azure code prompts into a 256-block pool with vLLM's
 # full-prompt admission check off (--no-scheduler-reserve-full-isl, vLLM >= 0.33), so requests
 # are admitted on their first chunk and some are preempted again before they have recomputed

@@ -8,7 +8,7 @@ import path from "node:path";
 import Papa from "papaparse";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Finding } from "../src/engine/types.js";
-import { tableColumns } from "../src/schema/tables.js";
+import { OUTPUT_SCHEMA_VERSION, tableColumns } from "../src/schema/tables.js";
 import { validateInputs } from "../src/validate/index.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
 import { REAL_FIXTURES, realLogsDir, REUSED_ID_FIXTURES, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
@@ -67,7 +67,7 @@ describe("corrupted copies", () => {
     writeGrid(file(d, "per_request"), g.map((r) => r.filter((_, j) => j !== i)));
     const r = await validate(d);
     const miss = only(r.findings, "CSV_COLUMN_MISSING");
-    expect(miss).toEqual([{ code: "CSV_COLUMN_MISSING", severity: "error", file: rel(d, "per_request.csv"), line: 1, args: { column: "ttft", position: i + 1, schema: "1.2" } }]);
+    expect(miss).toEqual([{ code: "CSV_COLUMN_MISSING", severity: "error", file: rel(d, "per_request.csv"), line: 1, args: { column: "ttft", position: i + 1, schema: OUTPUT_SCHEMA_VERSION } }]);
     expect(codes(r.findings)).toEqual(["CSV_COLUMN_MISSING", "MANIFEST_COLUMNS_MISMATCH"]);
   });
 
@@ -132,7 +132,7 @@ describe("corrupted copies", () => {
     writeFileSync(path.join(d, "manifest.json"), JSON.stringify(m));
     const r = await validate(d);
     expect(r.findings).toEqual([
-      { code: "MANIFEST_SCHEMA_MISMATCH", severity: "error", file: rel(d, "manifest.json"), args: { found: "2.0", supported: "1.2", supported_major: 1 } },
+      { code: "MANIFEST_SCHEMA_MISMATCH", severity: "error", file: rel(d, "manifest.json"), args: { found: "2.0", supported: OUTPUT_SCHEMA_VERSION, supported_major: 1 } },
     ]);
   });
 

@@ -346,6 +346,8 @@ export class Reconstructor implements Engine {
       if (n === 0) it.runningUnscheduled++;
       if (emitRows) this.runningRow(s, D, r, n);
     }
+    // -- binding limits (src/engine/binding-tracker.ts): the one hook it needs --
+    this.opts.onDecision?.({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted });
     const emitWaiting = emitRows && this.opts.iterationRequests === "all";
     const uniform = uniformReason(facts);
     const uniformIndex = uniform === null ? -1 : REASON_INDEX.get(uniform)!;

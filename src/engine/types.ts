@@ -1,4 +1,4 @@
-import type { HeaderRecord, RawRecord } from "../schema/raw.js";
+import type { HeaderRecord, RawRecord, StepRecord } from "../schema/raw.js";
 import type {
   EventRow,
   PerIterationRequestRow,
@@ -23,7 +23,37 @@ export interface RowSink {
   finding(f: Finding): void;
 }
 
+/** A request as the engine holds it, seen read-only by observers (RequestState satisfies it). */
+export interface RequestView {
+  readonly id: string;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  readonly lora: number | null;
+  /** num_computed_tokens after this step's schedule() */
+  readonly computed: number;
+  readonly blocks: number;
+  /** start of its current wait (arrival or preemption) */
+  readonly waitStart: number;
+}
+
+/** One scheduling decision after the engine applied it (src/engine/binding-tracker.ts reads it). */
+export interface DecisionView {
+  step: StepRecord;
+  /** the decision time (step.sched_t, else t_start) */
+  decisionT: number;
+  /** the waiting queue after schedule(), head first */
+  waiting: readonly RequestView[];
+  /** the running list after schedule() */
+  running: readonly RequestView[];
+  /** admitted or resumed this step */
+  admitted: ReadonlySet<string>;
+  /** preempted this step */
+  preempted: ReadonlySet<string>;
+}
+
 export interface EngineOptions {
+  /** called once per step after the waiting queue is rebuilt, before its rows are written */
+  onDecision?: (view: DecisionView) => void;
   /**
    * Added to every relative time so several traces (one per process / DP rank)
    * share one t=0: the earliest anchor among the inputs. Integer ns.

@@ -128,6 +128,10 @@ export const StepRecord = z.object({
   skipped: z.array(z.tuple([ReqId, SkipCause])).optional(),
   blocks: z.array(ReqCount).optional().meta({ description: "requests whose KV block count changed in schedule(): [id, blocks now]" }),
   order: z.array(ReqId).nullable().optional().meta({ description: "the waiting queue head→tail after schedule(), written only when it differs from the documented expectation" }),
+  probe: z
+    .array(z.tuple([ReqId, Count, Count]))
+    .optional()
+    .meta({ description: "VLLM_SCHEDULER_LOG_WAITING_PROBE=N, level full, prefix caching on: for the first N waiting requests with nothing computed, [id, prefix-cache hit tokens it would get, of the hit blocks those now free (evictable)]" }),
 });
 
 export const UpdateRecord = z.object({

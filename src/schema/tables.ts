@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { col } from "./columns.js";
 import type { FinishReason } from "./raw.js";
+import { BIND_BUCKETS, type BindBucket } from "./binding.js";
 import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
 
 /**
@@ -10,11 +11,15 @@ import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
  * All times are integer nanoseconds: *_time columns relative to the trace's clock
  * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
  */
-export const OUTPUT_SCHEMA_VERSION = "1.2"; // 1.1: request_instance columns; 1.2: predictions table
+export const OUTPUT_SCHEMA_VERSION = "1.2"; // 1.1: request_instance columns; 1.2: predictions table, binding limits
 
 const waitCols = Object.fromEntries(
   WAITING_REASONS.map((r) => [`wait_${r}_ns`, col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`)]),
 ) as Record<`wait_${WaitingReason}_ns`, ReturnType<typeof col.ns>>;
+
+const bindCols = Object.fromEntries(
+  BIND_BUCKETS.map((b) => [`bind_${b}_ns`, col.ns(`waiting time whose binding limits fall in bucket '${b}' (docs/waiting-reasons.md, binding limits); the bind_ columns sum to waiting_time`)]),
+) as Record<`bind_${BindBucket}_ns`, ReturnType<typeof col.ns>>;
 
 const FINISH = ["stop", "length", "abort", "error", "ignored", "repetition", "unfinished"] as const satisfies readonly (FinishReason | "unfinished")[];
 
@@ -65,6 +70,8 @@ export const PerRequestRow = z.object({
   ...waitCols,
   // schema 1.1
   request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
+  // schema 1.2
+  ...bindCols,
 });
 
 export const PerIterationRow = z.object({
@@ -134,6 +141,8 @@ export const PerIterationRequestRow = z.object({
   dp_rank: col.count("data-parallel rank"),
   // schema 1.1
   request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
+  // schema 1.2
+  binding_limits: z.string().nullable().optional().meta({ unit: "", kind: "string", description: "for waiting rows: the minimal sets of limits that, made larger, would have admitted it at this decision: sets joined by '|', limits by '+' (max_num_seqs, token_budget, kv_blocks, max_loras, head_only); 'none' when none would; 'unresolved' when the offline replay admits it with nothing relaxed (docs/waiting-reasons.md)" }),
 });
 
 export const EventType = [

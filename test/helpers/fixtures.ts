@@ -21,7 +21,7 @@ function readLines(path: string): string[] {
 
 export function traceFiles(name: string): string[] {
   const dir = join(FIXTURES, name);
-  const direct = readdirSync(dir).filter((f) => /\.jsonl(\.gz)?$/.test(f) && f !== "oracle.jsonl");
+  const direct = readdirSync(dir).filter((f) => /\.jsonl(\.gz)?$/.test(f) && f !== "oracle.jsonl" && f !== "counterfactual.jsonl");
   const sub = existsSync(join(dir, "trace")) ? readdirSync(join(dir, "trace")).map((f) => join("trace", f)) : [];
   return [...direct, ...sub].filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort().map((f) => join(dir, f));
 }

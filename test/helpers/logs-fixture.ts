@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Papa from "papaparse";
 import { OUTPUT_SCHEMA_VERSION, TABLE_NAMES, tableColumns, type TableName } from "../../src/schema/tables.js";
+import { BIND_BUCKETS } from "../../src/schema/binding.js";
 import { WAITING_REASONS } from "../../src/schema/waiting.js";
 
 type Row = Record<string, string | number | null>;
@@ -164,6 +165,7 @@ export function simulate(o: FixtureOptions = {}): Fixture {
       dp_rank: 0,
     };
     for (const c of WAITING_REASONS) row[`wait_${c}_ns`] = r.waits[c];
+    for (const b of BIND_BUCKETS) row[`bind_${b}_ns`] = b === "none" ? row.waiting_time : 0; // the bind_ columns sum to waiting_time
     tables.per_request.push(row);
   };
 
@@ -476,7 +478,7 @@ export async function realLogsDir(out: string, name: string): Promise<string> {
   const dir = path.join(ROOT, "fixtures", name);
   const where = existsSync(path.join(dir, "trace")) ? path.join(dir, "trace") : dir;
   const traces = readdirSync(where)
-    .filter((f) => /\.jsonl(\.gz)?$/.test(f) && f !== "oracle.jsonl")
+    .filter((f) => /\.jsonl(\.gz)?$/.test(f) && f !== "oracle.jsonl" && f !== "counterfactual.jsonl")
     .map((f) => path.join(where, f));
   if (!traces.length) throw new Error(`fixture ${name} has no trace file`);
   const r = await runCli(["convert", ...traces, "-o", out, "-q"]);

@@ -14,6 +14,9 @@ VLLM_SCHEDULER_LOG_GZIP            ``1`` writes a gzip file
 VLLM_SCHEDULER_LOG_MAX_BUFFERED    records buffered between the scheduler thread and the
                                    writer thread (default 65536); beyond it records are
                                    dropped, counted, and a ``dropped`` record is written
+VLLM_SCHEDULER_LOG_WAITING_PROBE   at level ``full`` with prefix caching on: look up the prefix-cache
+                                   hit of the first N waiting requests after each schedule() and
+                                   record it (step ``probe``), for binding_limits (default 0: off)
 VLLM_SCHEDULER_LOG_PID             process id recorded in the trace file name and header
                                    (default: the real pid; the harness sets it with the
                                    virtual clock so traces are byte-reproducible)
@@ -39,8 +42,9 @@ FLUSH_SECONDS = "VLLM_SCHEDULER_LOG_FLUSH_SECONDS"
 GZIP = "VLLM_SCHEDULER_LOG_GZIP"
 MAX_BUFFERED = "VLLM_SCHEDULER_LOG_MAX_BUFFERED"
 PID = "VLLM_SCHEDULER_LOG_PID"
+WAITING_PROBE = "VLLM_SCHEDULER_LOG_WAITING_PROBE"
 
-ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID)
+ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE)
 LEVELS = ("full", "summary", "off")
 
 logger = logging.getLogger("vsched_emitter")
@@ -56,6 +60,7 @@ class Settings:
     gzip: bool = False
     max_buffered: int = 65536
     pid: int | None = None  # recorded instead of os.getpid() (file name and header)
+    waiting_probe: int = 0  # level full, prefix caching on: probe the first N waiting requests
 
     @property
     def active(self) -> bool:
@@ -93,4 +98,5 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         gzip=env.get(GZIP, "").strip() == "1",
         max_buffered=_positive(env, MAX_BUFFERED, d.max_buffered, int),
         pid=_positive(env, PID, d.pid, int),
+        waiting_probe=_positive(env, WAITING_PROBE, d.waiting_probe, int),
     )

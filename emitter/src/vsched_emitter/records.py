@@ -22,7 +22,7 @@ KEYS: dict[str, tuple[str, ...]] = {
                 "lora", "status", "score", "predicted_remaining"),
     "step": ("step", "t_start", "t_end", "sched_t", "sched", "new", "resumed", "preempted", "kv_fail",
              "free_blocks", "running", "waiting", "budget_left", "paused", "stop", "skipped", "blocks",
-             "order"),
+             "order", "probe"),
     "update": ("step", "t_start", "t_end", "out_t", "tokens", "finished", "free_blocks", "running",
                "waiting", "blocks"),
     "finish": ("t", "req", "reason", "output_tokens", "from"),

@@ -100,6 +100,7 @@ class Session:
         self.has_pause = hasattr(type(sched), "pause_state")
         self.has_streaming_count = hasattr(sched, "num_waiting_for_streaming_input")
         self.block_map = capabilities.block_map(sched) if self.full else None
+        self.probe_n, self.probe_find = self._probe_setup(sched, settings)
         self.chunked = capabilities.chunked_prefill(sched)
         lora_config = getattr(sched, "lora_config", None)
         self.max_loras = int(lora_config.max_loras) if lora_config is not None else None
@@ -384,7 +385,7 @@ class Session:
             state = sched.pause_state
             if state.name != "UNPAUSED":
                 paused = state.name
-        stop = skipped = blocks = order = OMIT
+        stop = skipped = blocks = order = probe = OMIT
         if self.full:
             skipped, skipped_ids = self._skipped(sched, admitted)
             stop = self._stop(sched, in_step, paused, kv_fail, skipped_ids, budget_left)
@@ -404,18 +405,54 @@ class Session:
                         blocks.append([rid, c])
             if self.write_order:
                 order = self._order_check(sched, preempted, admitted)
+            if self.probe_n:
+                probe = self._probe(sched)
         self.arrivals_since = []
         self.finished_since = set()
 
         self.emit("step", Deferred(_step_values, nst, computed, (
             step, self._t_start, t_end, sched_t, None, new, resumed, preempted, kv_fail,
             sched.kv_cache_manager.block_pool.get_num_free_blocks(), len(sched.running),
-            self.waiting_count(sched), budget_left, paused, stop, skipped, blocks, order,
+            self.waiting_count(sched), budget_left, paused, stop, skipped, blocks, order, probe,
         )))
         if self.track_scores:
             self._scores(reqs, out.num_scheduled_tokens)
         if self.track_predictions:  # made inside schedule() (a fork's initial prediction)
             self._predictions(map(reqs.get, out.num_scheduled_tokens))
+
+    @staticmethod
+    def _probe_setup(sched, settings):
+        """(N, lookup) for the waiting-request prefix-cache probe, or (0, None) when off or
+        this vLLM has no side-effect-free lookup (coordinator.find_longest_cache_hit)."""
+        n = int(getattr(settings, "waiting_probe", 0) or 0)
+        kvm = getattr(sched, "kv_cache_manager", None)
+        if n <= 0 or settings.level != "full" or kvm is None or not getattr(kvm, "enable_caching", False):
+            return 0, None
+        find = getattr(getattr(kvm, "coordinator", None), "find_longest_cache_hit", None)
+        return (n, find) if find is not None else (0, None)
+
+    def _probe(self, sched):
+        """[id, hit tokens, hit blocks now free (evictable)] for the first N waiting requests
+        that start from nothing computed. The lookup reads the block pool only (it is what
+        get_computed_blocks calls, minus its KV events): it takes no block and counts no stats."""
+        out = []
+        n = 0
+        find = self.probe_find
+        for r in chain.from_iterable(self._queues(sched)):
+            if n >= self.probe_n:
+                break
+            n += 1
+            if r.num_computed_tokens or getattr(r, "skip_reading_prefix_cache", False):
+                continue
+            hashes = getattr(r, "block_hashes", None)
+            if not hashes:
+                out.append([r.request_id, 0, 0])
+                continue
+            found = find(hashes, r.num_tokens - 1)
+            blocks, hit = found[0], int(found[1])
+            evictable = sum(1 for b in (blocks[0] if blocks else ()) if b.ref_cnt == 0 and not getattr(b, "is_null", False))
+            out.append([r.request_id, hit, evictable])
+        return out or OMIT
 
     def _skipped(self, sched, admitted):
         popped = self._popped

@@ -158,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--gzip", action="store_true", help="gzip the trace and oracle.jsonl")
     r.add_argument("--no-oracle", dest="oracle", action="store_false",
                    help="do not write oracle.jsonl (vLLM's own figures; large on long runs)")
+    r.add_argument("--counterfactual-every", type=int, default=None, metavar="N",
+                   help="every Nth step, re-run schedule() on copies with limits relaxed and write "
+                        "counterfactual.jsonl (which minimal relaxations admit each waiting request); "
+                        "the trace is unchanged (vLLM 0.33)")
+    r.add_argument("--waiting-probe", type=int, default=0, metavar="N",
+                   help="record the prefix-cache hit of the first N waiting requests per step "
+                        "(VLLM_SCHEDULER_LOG_WAITING_PROBE; level full, prefix caching on)")
+    r.add_argument("--counterfactual-max-requests", type=int, default=8, metavar="K",
+                   help="with --counterfactual-every: the first K waiting requests of each sampled step")
     r.add_argument("--no-recipe", dest="recipe", action="store_false", help="do not write recipe.json")
     r.add_argument("--force", action="store_true", help="delete earlier *.jsonl[.gz] and recipe.json in --out first")
     return p
@@ -368,13 +377,17 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.force:
-        for old in [*out.glob("*.jsonl"), *out.glob("*.jsonl.gz"), out / "recipe.json"]:
+        for old in [*out.glob("*.jsonl"), *out.glob("*.jsonl.gz"), out / "recipe.json"]:  # counterfactual.jsonl too
             old.unlink(missing_ok=True)
     oracle = (out / ("oracle.jsonl.gz" if a.gzip else "oracle.jsonl")) if a.oracle else None  # --gzip: the oracle too
     pid = a.pid if a.pid is not None else (1 if a.clock == "virtual" else None)
     res = run(specs, knobs, cost, trace_dir=out, level=a.level, clock=a.clock, oracle_path=oracle,
-              max_steps=a.max_steps, gzip=a.gzip, pid=pid, dp_rank=a.dp_rank, isrtf=policy)
+              max_steps=a.max_steps, gzip=a.gzip, pid=pid, dp_rank=a.dp_rank, isrtf=policy,
+              waiting_probe=a.waiting_probe,
+              counterfactual=None if a.counterfactual_every is None
+              else (a.counterfactual_every, a.counterfactual_max_requests))
     trace_files = [Path(p) for p in (res.trace_files or [])]
+    cf_files = [out / "counterfactual.jsonl"] if a.counterfactual_every is not None else []
     summary = summarize_trace(trace_files)
     if a.recipe:
         recipe = {
@@ -388,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             "cost": cost.describe() if hasattr(cost, "describe") else {"spec": a.cost},
             **{k: v for k, v in info.items() if k != "data_files"},
             "data": {_rel(p): _sha256(p) for p in info["data_files"]},
-            "outputs": sorted(_rel(p) for p in [*trace_files, oracle] if p is not None and Path(p).exists()),
+            "outputs": sorted(_rel(p) for p in [*trace_files, oracle, *cf_files] if p is not None and Path(p).exists()),
             "summary": {"driver_steps": res.steps, "driver_finished": res.finished, **summary},
         }
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2, sort_keys=False) + "\n")

@@ -341,8 +341,10 @@ def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
 def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, trace_dir: Path | None,
         level: str = "full", clock: str = "virtual", oracle_path: Path | None = None,
         max_steps: int | None = None, gzip: bool = False, pid: int | None = None,
-        dp_rank: int = 0, isrtf=None) -> RunResult:
-    """``isrtf``: an ``isrtf.ISRTF`` (required with knobs.policy == "isrtf")."""
+        dp_rank: int = 0, isrtf=None, counterfactual: tuple[int, int] | None = None, waiting_probe: int = 0) -> RunResult:
+    """``isrtf``: an ``isrtf.ISRTF`` (required with knobs.policy == "isrtf").
+    counterfactual=(every, max_requests) writes counterfactual.jsonl beside the trace
+    (harness/counterfactual.py); the trace itself is the same with and without it."""
     from vsched_emitter import env, hooks
 
     specs = sorted(specs, key=lambda s: s.arrival_s)  # stable: ties keep the given order
@@ -359,11 +361,16 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
     saved_env = {k: os.environ.get(k) for k in env.ALL_VARS}
     the_clock = make_clock(clock)
     sched = None
+    cf = None
     try:
         if trace_dir is not None:
             Path(trace_dir).mkdir(parents=True, exist_ok=True)
             os.environ.update({env.ENABLE: "1", env.LOG_DIR: str(trace_dir), env.LEVEL: level,
                                env.GZIP: "1" if gzip else "0"})
+            if waiting_probe > 0:
+                os.environ[env.WAITING_PROBE] = str(waiting_probe)
+            else:
+                os.environ.pop(env.WAITING_PROBE, None)
             if pid is not None:  # recorded instead of the real pid (byte-reproducible traces)
                 os.environ[env.PID] = str(pid)
             else:
@@ -388,7 +395,16 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             from .oracle import Oracle
 
             oracle = Oracle(Path(oracle_path))
-        steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps, isrtf)
+        if counterfactual is not None:
+            from .counterfactual import Counterfactual
+
+            cf_dir = Path(trace_dir) if trace_dir is not None else Path(oracle_path).parent
+            cf = Counterfactual(cf_dir / "counterfactual.jsonl", *counterfactual, clock=the_clock)
+        try:
+            steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps, isrtf, cf)
+        finally:
+            if cf is not None:
+                cf.close()
         sched.shutdown()
         sched = None
     finally:
@@ -403,6 +419,10 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    if cf is not None and cf.unsupported:  # after the clock is restored: logging reads it
+        import logging
+
+        logging.getLogger("vsched_emitter").warning("counterfactual oracle not run: %s", cf.unsupported)
     trace_files = [session.path] if session is not None else []
     if oracle is not None:
         import vllm
@@ -417,7 +437,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
                      finished=finished)
 
 
-def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None):
+def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, cf=None):
     from vllm.v1.request import RequestStatus
 
     hasher = _block_hasher(vc, knobs.block_size)
@@ -508,9 +528,12 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None):
         can_schedule = max_steps is None or steps < max_steps
         if can_schedule and sched.has_requests():
             runner.before_schedule()
+            cf_snap = cf.before_schedule(sched, steps) if cf is not None else None
             out = sched.schedule()
             step = steps
             steps += 1
+            if cf_snap is not None:
+                cf.after_schedule(sched, out, step, cf_snap)
             for observe in _schedule_observers:
                 observe(sched, out)
             shape, mro = runner.after_schedule(out)

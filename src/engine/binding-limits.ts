@@ -1,0 +1,216 @@
+/**
+ * binding_limits: which limits would have had to be larger for a waiting request to be
+ * admitted at a decision (docs/waiting-reasons.md, "Binding limits"). Pure: a step's facts
+ * in, one label per waiting request out.
+ *
+ * It replays vLLM's waiting loop offline (requests examined head to tail; a break on
+ * max_num_seqs, the token budget, a prompt larger than the budget with chunked prefill off,
+ * or a failed KV allocation; LoRA-slot skips) once per relaxation set, with each limit
+ * either as it was or unlimited, and keeps the minimal sets that admit the request: a set
+ * is minimal when it admits it and no proper subset does. The counterfactual oracle of the
+ * harness (emitter/src/vsched_emitter/harness/counterfactual.py) does the same with vLLM's
+ * own schedule() on copies of the scheduler; test/binding-limits-agreement.test.ts compares.
+ */
+
+import { BIND_BUCKETS, formatLimitSets, LIMITS, type BindBucket, type Limit } from "../schema/binding.js";
+
+export { BIND_BUCKETS, LIMITS, type BindBucket, type Limit };
+
+export interface LimitsConfig {
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  blockSize: number;
+  maxModelLen: number;
+  chunkedPrefill: boolean;
+  longPrefillThreshold: number;
+  maxLoras: number | null;
+  /** vLLM checks that the whole prompt fits in KV before admitting (scheduler_reserve_full_isl) */
+  reserveFullIsl: boolean;
+  /** chunked prefill off and the prompt larger than the budget: skip it (v0.11) rather than stop */
+  skipOversizedPrompt: boolean;
+}
+
+/** One request as the waiting loop sees it. */
+export interface LoopRequest {
+  id: string;
+  /** tokens known: prompt, plus output tokens after a preemption */
+  tokens: number;
+  /** tokens it would start from (prefix-cache hit); for an admitted one, what it really had */
+  computed: number;
+  /** of its prefix-hit blocks, those in the free pool (evictable): admitting it takes them out */
+  evictable?: number;
+  lora: number | null;
+  /** skipped for a cause no limit here lifts (grammar, remote KV, ...) */
+  blockedOther: boolean;
+}
+
+export interface StepInput {
+  /** requests admitted or resumed this step, in loop order, with the tokens they got */
+  admitted: { req: LoopRequest; tokens: number; blocks: number }[];
+  /** the waiting queue after schedule(), head first (preempted-this-step requests included) */
+  waiting: LoopRequest[];
+  /** requests preempted this step, with the tokens they would have been given next */
+  victims: { req: LoopRequest; need: number }[];
+  /** len(running) after schedule() */
+  running: number;
+  /** LoRA ids of the running requests after schedule() minus those admitted this step */
+  runningLoras: ReadonlySet<number>;
+  budgetLeft: number;
+  freeBlocks: number;
+  /** requests running or waiting before schedule(): vLLM drops the long-prefill cap when only one */
+  eligible: number;
+  /**
+   * ids of `admitted` and `waiting` in the order the loop examined them, when it differs from
+   * admitted-then-waiting: FCFS puts requests it skipped (LoRA slots) back at the head, so the
+   * queue after the step is not the order they were examined in
+   */
+  order?: readonly string[];
+}
+
+const INF = Number.POSITIVE_INFINITY;
+const cdiv = (a: number, b: number) => Math.ceil(a / b);
+
+type Relax = ReadonlySet<Limit>;
+
+/** Start of the waiting loop under `relax`: running count, budget, free blocks. */
+function loopStart(cfg: LimitsConfig, st: StepInput, relax: Relax): { running: number; budget: number; free: number; ran: boolean } {
+  const admittedTokens = st.admitted.reduce((n, a) => n + a.tokens, 0);
+  const admittedBlocks = st.admitted.reduce((n, a) => n + a.blocks, 0);
+  const budget = relax.has("token_budget") ? INF : st.budgetLeft + admittedTokens;
+  if (st.victims.length === 0) {
+    return { running: st.running - st.admitted.length, budget, free: relax.has("kv_blocks") ? INF : st.freeBlocks + admittedBlocks, ran: true };
+  }
+  // vLLM preempted this step, so it skipped the waiting loop; only more KV avoids that. With
+  // more KV the victims would have run (unless the budget is relaxed: the running loop then
+  // keeps the tokens it really gave, and the victims got none).
+  if (!relax.has("kv_blocks")) return { running: st.running, budget: 0, free: 0, ran: false };
+  let b = budget;
+  if (!relax.has("token_budget")) for (const v of st.victims) b -= Math.min(v.need, Math.max(0, b));
+  return { running: st.running + st.victims.length, budget: b, free: INF, ran: true };
+}
+
+/**
+ * The ids this relaxation admits. `removeAhead` drops the waiting requests ahead of that
+ * index (head_only). Victims count as admitted when they keep running.
+ */
+export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead = -1): Set<string> {
+  const out = new Set<string>();
+  const start = loopStart(cfg, st, relax);
+  if (!start.ran) return out;
+  if (st.victims.length > 0 && !relax.has("token_budget")) {
+    let b = st.budgetLeft;
+    for (const v of st.victims) {
+      if (b <= 0) break;
+      out.add(v.req.id);
+      b -= v.need;
+    }
+  }
+  let { running, budget, free } = start;
+  const loras = new Set(st.runningLoras);
+  const threshold = cfg.longPrefillThreshold > 0 && st.eligible > 1 ? cfg.longPrefillThreshold : INF;
+  const queue = loopOrder(st);
+  const victims = new Set(st.victims.map((v) => v.req.id));
+  const removed = new Set(removeAhead > 0 ? st.waiting.slice(0, removeAhead).map((q) => q.id) : []);
+  for (const q of queue) {
+    if (victims.has(q.id)) continue; // handled by the running loop above
+    if (removed.has(q.id)) continue;
+    if (!relax.has("max_num_seqs") && running >= cfg.maxNumSeqs) break;
+    if (budget <= 0) break;
+    if (q.blockedOther) continue;
+    if (q.lora !== null && q.lora > 0 && cfg.maxLoras !== null && !relax.has("max_loras")) {
+      if (!loras.has(q.lora) && loras.size >= cfg.maxLoras) continue;
+    }
+    const need = Math.max(1, q.tokens - q.computed);
+    let chunk = Math.min(need, threshold);
+    if (!cfg.chunkedPrefill && chunk > budget) {
+      if (cfg.skipOversizedPrompt) continue;
+      break;
+    }
+    chunk = Math.min(chunk, budget);
+    const bs = cfg.blockSize;
+    // prefix-hit blocks held by running requests cost nothing; evictable ones come out of the free pool
+    const held = Math.floor(q.computed / bs) - (q.evictable ?? 0);
+    const alloc = Math.max(0, cdiv(q.computed + chunk, bs) - held);
+    const gate = cfg.reserveFullIsl ? Math.max(alloc, cdiv(Math.min(q.tokens, cfg.maxModelLen), bs) - held) : alloc;
+    if (gate > free) break;
+    running++;
+    budget -= chunk;
+    free -= alloc;
+    if (q.lora !== null && q.lora > 0) loras.add(q.lora);
+    out.add(q.id);
+  }
+  return out;
+}
+
+function loopOrder(st: StepInput): LoopRequest[] {
+  const all = [...st.admitted.map((a) => a.req), ...st.waiting];
+  if (!st.order) return all;
+  const byId = new Map(all.map((q) => [q.id, q]));
+  const out: LoopRequest[] = [];
+  for (const id of st.order) {
+    const q = byId.get(id);
+    if (q) {
+      out.push(q);
+      byId.delete(id);
+    }
+  }
+  for (const q of all) if (byId.has(q.id)) out.push(q);
+  return out;
+}
+
+function subsets(limits: readonly Limit[]): Limit[][] {
+  const out: Limit[][] = [];
+  for (let mask = 0; mask < 1 << limits.length; mask++) out.push(limits.filter((_, i) => mask & (1 << i)));
+  return out.sort((a, b) => a.length - b.length || LIMITS.indexOf(a[0]) - LIMITS.indexOf(b[0]));
+}
+
+/**
+ * The minimal relaxation sets for every waiting request, in queue order. A request that no
+ * set admits gets []: none of these limits holds it (a grammar, a remote KV transfer, ...).
+ * A request the replay admits with nothing relaxed (the replay disagrees with vLLM) gets
+ * null, and the caller falls back to the structural label.
+ */
+export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null)[] {
+  const limits = LIMITS.filter((l) => l !== "max_loras" || cfg.maxLoras !== null);
+  const cache = new Map<string, Set<string>>();
+  const under = (set: Limit[]) => {
+    const key = set.join("+");
+    let a = cache.get(key);
+    if (!a) cache.set(key, (a = admittedUnder(cfg, st, new Set(set))));
+    return a;
+  };
+  const order = subsets(limits);
+  return st.waiting.map((q, pos) => {
+    const minimal: Limit[][] = [];
+    for (const set of order) {
+      if (minimal.some((m) => m.every((l) => set.includes(l)))) continue;
+      let ok: boolean;
+      if (set.includes("head_only")) {
+        if (pos === 0) continue; // nothing ahead: head_only changes nothing
+        ok = admittedUnder(cfg, st, new Set(set.filter((l) => l !== "head_only")), pos).has(q.id);
+      } else {
+        ok = under(set).has(q.id);
+      }
+      if (ok) {
+        if (set.length === 0) return null;
+        minimal.push(set);
+      }
+    }
+    return minimal;
+  });
+}
+
+/** The column text: minimal sets joined by "|", a set's limits by "+"; "none" when no set admits. */
+export const formatSets = (sets: readonly (readonly Limit[])[]): string => formatLimitSets(sets);
+
+export function parseSets(text: string): Limit[][] {
+  if (text === "none" || text === "") return [];
+  return text.split("|").map((s) => s.split("+") as Limit[]);
+}
+
+/** The time-split bucket of one decision's sets. */
+export function bucketOf(sets: readonly (readonly Limit[])[]): BindBucket {
+  if (sets.length === 0) return "none";
+  if (sets.length > 1) return "alternatives";
+  return sets[0].length === 1 ? sets[0][0] : "joint";
+}
