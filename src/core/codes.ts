@@ -83,6 +83,8 @@ export const CODES = {
   OUT_UNWRITABLE: { severity: "input", section: "input", where: "output path", meaning: "the output cannot be written (no space, permissions, a directory where a file belongs, a read-only or pseudo filesystem); the previous output is left untouched and no staging debris remains", args: "" },
   LOGS_DIR_NOT_FOUND: { severity: "input", section: "input", where: "path", meaning: "a logs directory that does not exist", args: "" },
   LOGS_FILE_UNREADABLE: { severity: "input", section: "input", where: "table file", meaning: "a table of a logs directory cannot be read (a directory in its place, permissions)", args: "" },
+  PARQUET_UNREADABLE: { severity: "input", section: "input", where: "Parquet file", meaning: "a Parquet table of a logs directory cannot be read (corrupt, truncated, not Parquet)", args: "" },
+  PARQUET_TABLE_MISSING: { severity: "input", section: "input", where: "logs directory", meaning: "the manifest lists a Parquet table whose file or partitions are absent", args: "" },
   LOGS_VALUE_INVALID: { severity: "input", section: "input", where: "table row", meaning: "a command reading a logs directory met a cell that is not of its column's type (validate names every such cell as CSV_ROW_INVALID)", args: "" },
   SUMMARY_TABLE_MISSING: { severity: "input", section: "input", where: "logs directory", meaning: "a table the summary needs is absent", args: "" },
   SUMMARY_COLUMN_MISSING: { severity: "input", section: "input", where: "logs directory", meaning: "a column the summary needs is absent (an older schema, or an edited file)", args: "" },
