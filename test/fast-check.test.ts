@@ -2,17 +2,8 @@ import { describe, expect, it } from "vitest";
 import { compileChecker } from "../src/schema/fast-check.js";
 import { HeaderRecord, RawRecord } from "../src/schema/raw.js";
 import { readTrace, traceFiles } from "./helpers/fixtures.js";
+import { rng } from "./helpers/rng.js";
 
-/** Deterministic PRNG (mulberry32), so a failure names a reproducible case. */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_VALUES: unknown[] = ["5", "abc", "1e18", 1.5, -1, 2 ** 60, NaN, {}, [], [1, 2], null, true, "", "x".repeat(1_048_577), 0, 7, "cmpl-1", "00123"];
 

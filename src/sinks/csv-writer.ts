@@ -3,6 +3,7 @@ import { finished } from "node:stream/promises";
 import type { z } from "zod";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
 import { compileRowEncoder, ENCODER_HEADROOM, headerLine, RowOverflow, type CellGuard, type RowEncoder } from "./csv-format.js";
+import { drainStream } from "./stream-drain.js";
 
 /** `# vsched <version> schema <OUTPUT_SCHEMA_VERSION> table <name>`: the optional first line. */
 export function versionHeaderLine(vschedVersion: string, table: TableName): string {
@@ -69,19 +70,7 @@ export class CsvTableWriter<N extends TableName> {
 
   async drain(): Promise<void> {
     this.throwIfFailed();
-    if (!this.out.writableNeedDrain) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = () => {
-        this.out.off("error", fail);
-        resolve();
-      };
-      const fail = (e: Error) => {
-        this.out.off("drain", done);
-        reject(e);
-      };
-      this.out.once("drain", done);
-      this.out.once("error", fail);
-    });
+    await drainStream(this.out);
   }
 
   /** Flushes, ends the stream and resolves when the bytes are written. */

@@ -4,6 +4,7 @@ import { ByteWriter, ParquetWriter, type ColumnSource } from "hyparquet-writer";
 import type { z } from "zod";
 import type { TABLES, TableName } from "../schema/tables.js";
 import { PARQUET_ROW_GROUP_ROWS, parquetColumns, parquetSchemaElements, type KeyValue, type ParquetColumn } from "./parquet-schema.js";
+import { drainStream } from "./stream-drain.js";
 
 /**
  * Streams one table into one Parquet file, row group by row group.
@@ -133,19 +134,7 @@ export class ParquetTableWriter<N extends TableName> {
 
   async drain(): Promise<void> {
     this.throwIfFailed();
-    if (!this.out.writableNeedDrain) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = () => {
-        this.out.off("error", fail);
-        resolve();
-      };
-      const fail = (e: Error) => {
-        this.out.off("drain", done);
-        reject(e);
-      };
-      this.out.once("drain", done);
-      this.out.once("error", fail);
-    });
+    await drainStream(this.out);
   }
 
   /** Writes the last row group and the footer, ends the stream, resolves when the bytes are written. */

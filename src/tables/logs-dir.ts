@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../core/errors.js";
 import { forEachCsvRow, readCsvHeader } from "../parse/csv-read.js";
@@ -7,6 +7,7 @@ import { Manifest } from "../schema/manifest.js";
 import { columnMeta } from "../schema/columns.js";
 import { TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
 import type { RowHandlers, RunInfo, TableRow, TableSource } from "./types.js";
+import { readJsonFile } from "../parse/json-file.js";
 
 export const MANIFEST_FILE = "manifest.json";
 export const csvFileName = (table: TableName): string => `${table}.csv`;
@@ -55,21 +56,7 @@ export async function openLogsDir(dir: string, display = dir): Promise<TableSour
 
 function readManifestFile(dir: string, display: string): Manifest | null {
   const path = join(dir, MANIFEST_FILE);
-  if (!existsSync(path)) return null;
-  const where = join(display, MANIFEST_FILE);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new InputError(err.code ? `cannot read it: ${err.code}` : `not JSON: ${err.message}`, "MANIFEST_INVALID", where);
-  }
-  const parsed = Manifest.safeParse(json);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw new InputError(`field ${i.path.join(".") || "(top level)"}: ${i.message}`, "MANIFEST_INVALID", where);
-  }
-  return parsed.data;
+  return existsSync(path) ? readJsonFile(Manifest, path, "MANIFEST_INVALID", join(display, MANIFEST_FILE)) : null;
 }
 
 function runInfo(m: Manifest | null, display: string): RunInfo {

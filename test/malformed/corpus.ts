@@ -4,22 +4,13 @@
  * raw bytes; the generator is deterministic, so a failing case number reproduces.
  */
 import { readFileSync } from "node:fs";
+import { rng } from "../helpers/rng.js";
 
 export interface Case {
   id: string;
   kind: string;
   /** the trace file's bytes */
   bytes: Buffer;
-}
-
-export function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Rec = Record<string, unknown>;

@@ -1,25 +1,10 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { InputError } from "../errors.js";
 import { writeAll } from "../io.js";
 import { openTables } from "../../tables/index.js";
 import { calibrate } from "../../analysis/calibrate.js";
-import { StepModelFile } from "../../schema/fit.js";
 import { renderCalibrationText } from "../../render/calibrate-text.js";
 import { examples } from "../examples.js";
-
-function readModel(file: string): StepModelFile {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new InputError(err.code ? `cannot read it: ${err.code}` : `not JSON: ${err.message}`, "SIM_MODEL_INVALID", file);
-  }
-  const parsed = StepModelFile.safeParse(json);
-  if (!parsed.success) throw new InputError(`field ${parsed.error.issues[0].path.join(".")}: ${parsed.error.issues[0].message}`, "SIM_MODEL_INVALID", file);
-  return parsed.data;
-}
+import { readStepModel } from "../step-model-file.js";
 
 export function registerCalibrate(program: Command): void {
   program
@@ -31,7 +16,7 @@ export function registerCalibrate(program: Command): void {
     .option("--json", "print the figures as JSON (errors as fractions, times in ns)")
     .addHelpText("after", examples("vsched calibrate fixtures/known-linear/vsched-1-dp0.jsonl sim/logs --model coeffs.json", "vsched calibrate fixtures/known-linear/vsched-1-dp0.jsonl sim/logs --json"))
     .action(async (recorded: string, simulated: string, o: { model?: string; json?: boolean }) => {
-      const model = o.model ? readModel(o.model) : null;
+      const model = o.model ? readStepModel(o.model) : null;
       const result = await calibrate(await openTables([recorded]), await openTables([simulated]), model);
       await writeAll(process.stdout, o.json ? JSON.stringify(result, null, 2) + "\n" : renderCalibrationText(result));
     });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
@@ -10,6 +10,7 @@ import { StepModelFile } from "../../schema/fit.js";
 import { applySets, findPython, harnessKnobArgs, knobsOf, runHarness } from "../../sim/harness.js";
 import { runConvert } from "./convert.js";
 import { examples } from "../examples.js";
+import { readStepModel } from "../step-model-file.js";
 
 interface SimulateCliOptions {
   model?: string;
@@ -23,22 +24,6 @@ interface SimulateCliOptions {
 const WORKLOAD = "workload.jsonl";
 const TRACE_DIR = "trace";
 const LOGS_DIR = "logs";
-
-function readModel(file: string): StepModelFile {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new InputError(err.code ? `cannot read it: ${err.code}` : `not JSON: ${err.message}`, "SIM_MODEL_INVALID", file);
-  }
-  const parsed = StepModelFile.safeParse(json);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw new InputError(`field ${i.path.join(".") || "(top level)"}: ${i.message} (write it with vsched fit --out)`, "SIM_MODEL_INVALID", file);
-  }
-  return parsed.data;
-}
 
 function frontendDelayNs(o: SimulateCliOptions, model: StepModelFile | null): number {
   if (o.frontendDelay !== undefined) {
@@ -63,7 +48,7 @@ export function registerSimulate(program: Command): void {
     .addHelpText("after", examples("vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json -o sim/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --set max_num_seqs=6 -o sim-6/"))
     .action(async (inputs: string[], o: SimulateCliOptions) => {
       if (!o.model === !o.cost) throw new UsageError("give exactly one of --model FILE (from vsched fit --out) or --cost SPEC");
-      const model = o.model ? readModel(o.model) : null;
+      const model = o.model ? readStepModel(o.model) : null;
       const source = await openTables(inputs);
       if (source.info.sources.length !== 1) {
         throw new InputError(`simulate replays one scheduler; this run has ${source.info.sources.length} trace files (data-parallel ranks)`, "SIM_MULTI_RANK", source.info.label);
