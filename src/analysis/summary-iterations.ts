@@ -107,9 +107,6 @@ export class IterationAccumulator {
     if (b > 0) t.busy.set(id, 1);
   }
 
-  isBusy(rank: number, iteration: number): boolean {
-    return this.ranks.get(rank)?.busy.get(iteration) === 1;
-  }
 
   /** end of the update of this step (NaN if unknown) */
   updateEnd(rank: number, iteration: number): number {

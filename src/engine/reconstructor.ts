@@ -76,7 +76,6 @@ export class Reconstructor implements Engine {
     this.ctx = {
       off: opts.timeOffsetNs,
       epoch: epochFormatter(epochZeroNs),
-      epochZeroNs,
       bytesPerBlock: cfg.bytes_per_block,
       vllmClock: cfg.log_stats,
       dpRank: header.dp_rank,
@@ -338,7 +337,6 @@ export class Reconstructor implements Engine {
       maxNumSeqs: this.header.config.max_num_seqs,
       bestAdmittedPriority: st.bestAdmittedPriority,
       byPriority: this.byPriority,
-      fullLevel: this.full,
     };
     const emitRows = this.opts.iterationRequests !== "none" && s.step % this.everyN === 0;
     for (const r of this.running) {

@@ -135,7 +135,6 @@ export interface Completion {
 export interface RowContext {
   off: number;
   epoch: (rel: number) => string;
-  epochZeroNs: bigint;
   bytesPerBlock: number | null;
   vllmClock: boolean;
   dpRank: number;

@@ -24,7 +24,6 @@ export class WaitingQueue<T extends QueueEntry> {
   private order: T[] = [];
   private pendingArrivals: T[] = [];
   private readonly removed = new Set<string>();
-  private positions: Map<string, number> | null = null;
 
   constructor(
     private readonly byPriority: boolean,
@@ -33,13 +32,11 @@ export class WaitingQueue<T extends QueueEntry> {
 
   arrive(entry: T): void {
     this.pendingArrivals.push(entry);
-    this.positions = null;
   }
 
   /** Removal between steps (abort from waiting) or at admission. */
   remove(id: string): void {
     this.removed.add(id);
-    this.positions = null;
   }
 
   /**
@@ -76,7 +73,6 @@ export class WaitingQueue<T extends QueueEntry> {
       }
     }
     this.order = next;
-    this.positions = null;
     return { unexpected, missing };
   }
 
@@ -92,13 +88,6 @@ export class WaitingQueue<T extends QueueEntry> {
     return this.order;
   }
 
-  position(id: string): number | undefined {
-    if (!this.positions) {
-      this.positions = new Map();
-      for (let i = 0; i < this.order.length; i++) this.positions.set(this.order[i].id, i);
-    }
-    return this.positions.get(id);
-  }
 
   get size(): number {
     return this.order.length;

@@ -16,7 +16,6 @@ export interface StepFacts {
   /** best (lowest) priority value among requests admitted or resumed this step */
   bestAdmittedPriority: number | null;
   byPriority: boolean;
-  fullLevel: boolean;
 }
 
 const SKIP_TO_REASON: Record<SkipCause, WaitingReason> = {
