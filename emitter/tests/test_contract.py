@@ -5,15 +5,20 @@ silently ignored), with every required key present."""
 import json
 
 import vsched_testlib as lib
-from vsched_emitter.records import SCHEMA_VERSION
+from vsched_emitter.records import PREDICTION_SCHEMA_VERSION, SCHEMA_VERSION
 
 SCHEMA = json.loads(lib.SCHEMA_PATH.read_text())
 BY_TYPE = {o["properties"]["type"]["const"]: o for o in SCHEMA["oneOf"]}
 
 
-def test_schema_version_is_the_contracts():
-    assert SCHEMA["$id"].endswith(f"raw-trace-{SCHEMA_VERSION}.json")
-    assert f"schema {SCHEMA_VERSION}" in SCHEMA["title"]
+def test_schema_versions_are_the_contracts():
+    # the newest version the emitter writes (with predictions) is the contract's; without
+    # predictions it writes the older minor, which the same reader accepts
+    contract = SCHEMA["$id"].split("raw-trace-")[1].removesuffix(".json")
+    assert PREDICTION_SCHEMA_VERSION == contract
+    assert f"schema {contract}" in SCHEMA["title"]
+    assert SCHEMA_VERSION.split(".")[0] == contract.split(".")[0]
+    assert int(SCHEMA_VERSION.split(".")[1]) <= int(contract.split(".")[1])
 
 
 def test_every_written_key_is_declared_and_every_required_key_written(scenarios):
