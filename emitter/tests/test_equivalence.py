@@ -79,6 +79,11 @@ def test_buffer_cap_drops_and_counts(tmp_path, scenarios, monkeypatch):
     slow_write = Writer._write
 
     def slow(self, data):
+        # hold the writer until the scheduler has overflowed the cap once, so drops happen
+        # however fast this machine is; then keep it slow so more follow
+        deadline = time.monotonic() + 10
+        while self.buffer_dropped == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
         time.sleep(0.002)
         slow_write(self, data)
 
