@@ -21,6 +21,7 @@ import { spawnSync } from "node:child_process";
 import { createReadStream, existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { options, benchTrace } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -34,16 +35,7 @@ const VENV = "/root/.cache/vsched/bench-venv";
 const log = (...a) => console.error(...a);
 const r2 = (x) => Math.round(x * 100) / 100;
 
-function trace(mb) {
-  const file = path.join(out, `trace-${mb}mb.jsonl`);
-  if (!existsSync(file)) {
-    log(`generating ${file} …`);
-    const g = spawnSync(process.execPath, [path.join(root, "bench", "gen-trace.mjs"), "--mb", String(mb), "--out", file], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
-    if (g.status !== 0) throw new Error("gen-trace failed");
-    log(g.stdout.trim());
-  }
-  return file;
-}
+const trace = (mb) => benchTrace(mb, log);
 
 async function floor(file) {
   const t0 = performance.now();

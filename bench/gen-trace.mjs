@@ -18,12 +18,10 @@
 import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
+import { options } from "./lib.mjs";
 
 const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? def : args[i + 1];
-};
+const opt = options(args);
 const MB = Number(opt("mb", 1024));
 const OUT = opt("out", path.join("bench", "out", `trace-${MB}mb.jsonl`));
 const SEED = Number(opt("seed", 1));

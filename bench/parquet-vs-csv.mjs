@@ -13,6 +13,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { options, benchTrace } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -23,15 +24,7 @@ const out = path.join(root, "bench", "out");
 const log = (...a) => console.error(...a);
 const r3 = (x) => Math.round(x * 1000) / 1000;
 
-function trace(mb) {
-  const file = path.join(out, `trace-${mb}mb.jsonl`);
-  if (!existsSync(file)) {
-    log(`generating ${file} …`);
-    const g = spawnSync(process.execPath, [path.join(root, "bench", "gen-trace.mjs"), "--mb", String(mb), "--out", file], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
-    if (g.status !== 0) throw new Error("gen-trace failed");
-  }
-  return file;
-}
+const trace = (mb) => benchTrace(mb, log);
 
 function convert(file, dir, format) {
   rmSync(dir, { recursive: true, force: true });

@@ -16,12 +16,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { options } from "./lib.mjs";
 
 const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? def : args[i + 1];
-};
+const opt = options(args);
 const STEPS = Number(opt("steps", 1_000_000));
 const REQUESTS = Number(opt("requests", 100_000));
 const OUTDIR = path.join("bench", "out");
