@@ -15,10 +15,8 @@
 // `order` is never written (the queue is plain FCFS); `blocks` lists a request when
 // its KV block count changes; a rare abort of a waiting request writes a `finish`.
 // IDs look like vLLM's OpenAI server ids (cmpl-<32 hex>-0). Deterministic per seed.
-import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
-import { once } from "node:events";
-import { options } from "./lib.mjs";
+import { LineFile, options } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const opt = options(args);
@@ -51,21 +49,8 @@ const hex32 = () => {
   return h;
 };
 
-mkdirSync(path.dirname(OUT), { recursive: true });
-const out = createWriteStream(OUT, { highWaterMark: 1 << 22 });
-let buf = "";
-let bytes = 0;
-let records = 0;
-async function emit(line) {
-  buf += line + "\n";
-  records++;
-  if (buf.length > 1 << 20) {
-    bytes += Buffer.byteLength(buf);
-    const ok = out.write(buf);
-    buf = "";
-    if (!ok) await once(out, "drain");
-  }
-}
+const file = new LineFile(OUT);
+const emit = (line) => file.emit(line);
 
 const header = {
   type: "header",
@@ -124,8 +109,8 @@ for (let i = 0; i < WAITING_TARGET + MAX_NUM_SEQS; i++) await arrive();
 let step = 0;
 let steps = 0;
 let stepBytesStart = 0;
-while (opt("steps", null) !== null ? steps < MAX_STEPS : bytes + buf.length < TARGET_BYTES) {
-  if (step === 200) stepBytesStart = bytes + buf.length;
+while (opt("steps", null) !== null ? steps < MAX_STEPS : file.size < TARGET_BYTES) {
+  if (step === 200) stepBytesStart = file.size;
   const tStart = (t += randInt(50_000, 150_000));
   let budget = BUDGET;
   const sched = [];
@@ -216,10 +201,9 @@ while (opt("steps", null) !== null ? steps < MAX_STEPS : bytes + buf.length < TA
   step++;
   steps++;
 }
-await emit(`{"type":"end","t":${(t += 1000)},"steps":${steps},"records":${records + 1},"dropped":0}`);
-bytes += Buffer.byteLength(buf);
-out.end(buf);
-await once(out, "finish");
+await emit(`{"type":"end","t":${(t += 1000)},"steps":${steps},"records":${file.records + 1},"dropped":0}`);
+await file.end();
+const { bytes, records } = file;
 const perStep = steps > 200 ? (bytes - stepBytesStart) / (steps - 200) : bytes / Math.max(1, steps);
 console.log(
   JSON.stringify({ file: OUT, bytes, steps, records, requests: nextReq, bytes_per_step: Math.round(perStep), running: running.length, waiting: waiting.length }),

@@ -1,6 +1,7 @@
 // What the bench scripts share: the command-line option reader and the generated bench trace.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync } from "node:fs";
+import { once } from "node:events";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,4 +25,40 @@ export function benchTrace(mb, log = (...a) => console.error(...a)) {
     log(g.stdout.trim());
   }
   return file;
+}
+
+/**
+ * A generated trace written line by line in 1 MiB pieces, awaiting 'drain' (the bench
+ * generators' output). `size` counts what was emitted, flushed or not.
+ */
+export class LineFile {
+  constructor(file) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    this.out = createWriteStream(file, { highWaterMark: 1 << 22 });
+    this.buf = "";
+    this.bytes = 0;
+    this.records = 0;
+  }
+
+  get size() {
+    return this.bytes + this.buf.length;
+  }
+
+  async emit(line) {
+    this.buf += line + "\n";
+    this.records++;
+    if (this.buf.length > 1 << 20) {
+      this.bytes += Buffer.byteLength(this.buf);
+      const ok = this.out.write(this.buf);
+      this.buf = "";
+      if (!ok) await once(this.out, "drain");
+    }
+  }
+
+  async end() {
+    this.bytes += Buffer.byteLength(this.buf);
+    this.out.end(this.buf);
+    this.buf = "";
+    await once(this.out, "finish");
+  }
 }

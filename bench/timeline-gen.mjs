@@ -13,10 +13,8 @@
 // (freed blocks, computed reset, back to the queue head); a step that preempted admits
 // nothing (stop cause preemption); else the queue head is admitted while there are seats,
 // budget and blocks. Ids are short (`r<n>`) to keep the trace small. Deterministic per seed.
-import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
-import { once } from "node:events";
-import { options } from "./lib.mjs";
+import { LineFile, options } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const opt = options(args);
@@ -39,21 +37,8 @@ const rnd = () => {
 };
 const randInt = (a, b) => a + Math.floor(rnd() * (b - a + 1));
 
-mkdirSync(path.dirname(OUT), { recursive: true });
-const out = createWriteStream(OUT, { highWaterMark: 1 << 22 });
-let buf = "";
-let bytes = 0;
-let records = 0;
-async function emit(line) {
-  buf += line + "\n";
-  records++;
-  if (buf.length > 1 << 20) {
-    bytes += Buffer.byteLength(buf);
-    const ok = out.write(buf);
-    buf = "";
-    if (!ok) await once(out, "drain");
-  }
-}
+const file = new LineFile(OUT);
+const emit = (line) => file.emit(line);
 
 await emit(
   JSON.stringify({
@@ -167,8 +152,7 @@ for (let step = 0; step < STEPS; step++) {
     `{"type":"update","step":${step},"t_start":${uStart},"t_end":${uEnd},"out_t":${uStart + randInt(1000, 9000)},"tokens":[${tokens.join(",")}],"finished":[${finished.join(",")}],"free_blocks":${KV_TOTAL - used},"running":${running.length},"waiting":${waiting.length},"blocks":[${freed.join(",")}]}`,
   );
 }
-await emit(`{"type":"end","t":${(t += 1000)},"steps":${STEPS},"records":${records + 1},"dropped":0}`);
-bytes += Buffer.byteLength(buf);
-out.end(buf);
-await once(out, "finish");
+await emit(`{"type":"end","t":${(t += 1000)},"steps":${STEPS},"records":${file.records + 1},"dropped":0}`);
+await file.end();
+const { bytes, records } = file;
 console.log(JSON.stringify({ file: OUT, bytes, steps: STEPS, records, requests: nextId, preemptions, running: running.length, waiting: waiting.length }));
