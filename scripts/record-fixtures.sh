@@ -187,6 +187,20 @@ REUSE=(--workload azure --azure-kind conv --n 40 --time-scale 8 --max-output-tok
 record reused-ids "$NEW" "${REUSE[@]}"
 record reused-ids-priority "$NEW" "${REUSE[@]}" --priority-classes 0,1,2 --policy priority
 record reused-ids-async "$NEW" "${REUSE[@]}" --async-scheduling
+
+# Streaming-input sessions (vLLM >= 0.33, resumable requests; vLLM's own
+# test_resumable_request_handoff in miniature): half of 40 Azure conv requests are sessions whose
+# client sends two more chunks 0.5-6 s apart, some while the turn still runs (vLLM queues them)
+# and some after it ended (the session waits for input), then closes the session, some while a
+# turn runs (it finishes) and some while it waits (vLLM aborts it). A tight KV pool adds
+# preemptions. Under FCFS, priority and async scheduling.
+SESSIONS=(--workload azure --azure-kind conv --n 40 --time-scale 8 --max-output-tokens 32
+  --max-prompt-tokens 1024 --sessions 0.5 --session-turns 2 --session-gap 0.5:6 --max-num-seqs 8
+  --max-num-batched-tokens 512 --num-blocks 200 --no-scheduler-reserve-full-isl
+  --cost splitwise:llama2-70b:a100-80gb:8)
+record sessions-fcfs "$NEW" "${SESSIONS[@]}"
+record sessions-priority "$NEW" "${SESSIONS[@]}" --priority-classes 0,1,2 --policy priority
+record sessions-async "$NEW" "${SESSIONS[@]}" --async-scheduling
 # Seed 003's A/B study (vsched compare): the same 250 Azure conv requests (arrivals 2x
 # faster, so a backlog builds) under FCFS and under ISRTF (harness/isrtf.py) with three
 # predictors. Every request asks for max_tokens=512 and stops at EOS after its trace length,

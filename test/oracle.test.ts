@@ -69,6 +69,13 @@ describe.each(names)("fixture %s", (name) => {
     for (const o of oracle.requests.values()) {
       const r = rowOf(o)!;
       if (!o.scheduled_ts || !o.first_token_ts) continue;
+      if (o.turn_ends) {
+        // a session: vLLM's stats keep the last QUEUED and first SCHEDULED, so its queued time
+        // mixes turns (vLLM PR #56238); vsched's intervals are the first turn's (session test below)
+        const lastQueued = o.events.filter(([k]) => k === "QUEUED").at(-1)![1];
+        expect(Math.abs(o.queued_time - (o.scheduled_ts - lastQueued)), o.req).toBeLessThan(1e-9);
+        continue;
+      }
       compared++;
       const q = relNs(o.queued_ts, anchor);
       const s = relNs(o.scheduled_ts, anchor);

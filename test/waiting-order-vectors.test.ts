@@ -13,7 +13,7 @@ describe("the engine's FCFS waiting queue follows the documented rule", () => {
   for (const c of cases) {
     it(c.name, () => {
       const entries = new Map<string, QueueEntry>();
-      const entry = (id: string) => entries.get(id) ?? (entries.set(id, { id, priority: 0, arrivalKey: "" }), entries.get(id)!);
+      const entry = (id: string) => entries.get(id) ?? (entries.set(id, { id, priority: 0, arrivalKey: "", kvHolding: false }), entries.get(id)!);
       const q = new WaitingQueue<QueueEntry>(false, (id) => entries.get(id));
       for (const id of c.previous) q.arrive(entry(id));
       q.applyStep([], null);

@@ -5,17 +5,18 @@ silently ignored), with every required key present."""
 import json
 
 import vsched_testlib as lib
-from vsched_emitter.records import PREDICTION_SCHEMA_VERSION, SCHEMA_VERSION
+from vsched_emitter.records import PREDICTION_SCHEMA_VERSION, SCHEMA_VERSION, SESSION_SCHEMA_VERSION
 
 SCHEMA = json.loads(lib.SCHEMA_PATH.read_text())
 BY_TYPE = {o["properties"]["type"]["const"]: o for o in SCHEMA["oneOf"]}
 
 
 def test_schema_versions_are_the_contracts():
-    # the newest version the emitter writes (with predictions) is the contract's; without
-    # predictions it writes the older minor, which the same reader accepts
+    # the newest version the emitter writes (with the session hook) is the contract's; without
+    # it (or predictions) it writes the older minor, which the same reader accepts
     contract = SCHEMA["$id"].split("raw-trace-")[1].removesuffix(".json")
-    assert PREDICTION_SCHEMA_VERSION == contract
+    assert SESSION_SCHEMA_VERSION == contract
+    assert int(PREDICTION_SCHEMA_VERSION.split(".")[1]) < int(contract.split(".")[1])
     assert f"schema {contract}" in SCHEMA["title"]
     assert SCHEMA_VERSION.split(".")[0] == contract.split(".")[0]
     assert int(SCHEMA_VERSION.split(".")[1]) <= int(contract.split(".")[1])

@@ -107,7 +107,7 @@ export class BindingTracker {
       const fresh = Math.ceil((computed + n) / bs) - Math.floor(computed / bs);
       const blocks = computed > 0 ? fresh + (this.prevProbe.get(id) ?? 0) : this.full ? r.blocks : fresh;
       const evictable = computed > 0 ? (this.prevProbe.get(id) ?? 0) : 0; // the replay takes the same blocks again
-      admitted.push({ req: { id, tokens: r.promptTokens + r.outputTokens, computed, evictable, lora: r.lora, blockedOther: false }, tokens: n, blocks });
+      admitted.push({ req: { id, tokens: r.numTokens, computed, evictable, lora: r.lora, blockedOther: false }, tokens: n, blocks });
     }
     if (this.cfg.reserveFullIsl) this.checkFullPromptGate(s, admitted);
     const skipped = new Map<string, SkipCause>(s.skipped ?? []);
@@ -119,7 +119,7 @@ export class BindingTracker {
       const p = probe.get(r.id);
       return {
         id: r.id,
-        tokens: r.promptTokens + r.outputTokens,
+        tokens: r.numTokens,
         computed: p ? p.hit : 0,
         evictable: p ? p.evictable : 0,
         lora: r.lora,

@@ -1,4 +1,4 @@
-import type { ArrivalRecord, FinishReason, FinishRecord, HeaderRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
+import type { ArrivalRecord, ChunkRecord, FinishReason, FinishRecord, HeaderRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
 import type { EventRow, PredictionRow, StateTransitionRow } from "../schema/tables.js";
 import type { WaitingReason } from "../schema/waiting.js";
 import { epochFormatter, plausibleVllmArrival } from "./epoch.js";
@@ -13,6 +13,7 @@ import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.j
 
 type TransitionState = StateTransitionRow["to_state"];
 const STREAMING_INPUT = REASON_INDEX.get("streaming_input")!;
+const ARRIVED_AFTER_DECISION = REASON_INDEX.get("arrived_after_decision")!;
 
 /** What one step record's handling steps hand each other. */
 interface StepScratch {
@@ -49,6 +50,7 @@ export class Reconstructor implements Engine {
   private readonly counts: Record<string, number> = {};
   private readonly kvTotal: number;
   private readonly full: boolean;
+  private readonly kvHoldingQueue: boolean;
   private readonly byPriority: boolean;
   private readonly everyN: number;
   private readonly predictions: PredictionLog;
@@ -66,6 +68,7 @@ export class Reconstructor implements Engine {
   ) {
     const cfg = header.config;
     this.full = header.level === "full";
+    this.kvHoldingQueue = header.capabilities.kv_holding_waiting_queue === true;
     this.byPriority = cfg.policy.toLowerCase() === "priority";
     this.kvTotal = Math.max(0, cfg.num_gpu_blocks - 1);
     this.everyN = Math.max(1, opts.iterationRequestsEvery);
@@ -95,6 +98,8 @@ export class Reconstructor implements Engine {
         return this.onUpdate(rec);
       case "finish":
         return this.onFinish(rec);
+      case "chunk":
+        return this.onChunk(rec);
       case "score": {
         const r = this.reqs.get(rec.req);
         if (r) {
@@ -212,23 +217,25 @@ export class Reconstructor implements Engine {
 
   /**
    * A streaming-input session (vLLM ≥ 0.33, Request.resumable) admitted again for its next input
-   * chunk: QUEUED came again for the same request. The trace has no record of its turn ending (it
-   * left the running list in the update that sampled the turn's last token), so the session is
-   * taken to have waited from that last token to this admission, under cause streaming_input.
-   * Its first-turn stamps (first_scheduled_time, vLLM's intervals) stay those of its first turn,
-   * as vLLM's own RequestStateStats keep them.
+   * chunk. With trace schema 1.2 its turn end (update.turn_ends) and its chunk (chunk record)
+   * came first, so it waits like any queued request. A 1.0/1.1 trace has neither: the session
+   * is taken to have waited from its last token to this admission, under cause streaming_input.
+   * Its first-turn stamps (first_scheduled_time, vLLM's intervals) stay those of its first turn.
    */
   private nextTurn(st: StepScratch, r: RequestState, cached: number): void {
     const { s, D } = st;
     const from = r.state === "running" ? "running" : "waiting";
     if (r.state === "running") {
+      // a 1.0/1.1 trace: no turn end, no chunk record
       this.removeRunning(r);
       r.addWait(Math.min(D, r.lastTokenT ?? D), D, STREAMING_INPUT);
+      r.sessionPrefill = true;
+      r.turnStartOutputTokens = r.outputTokens;
     } else {
       r.endWait(D);
+      r.turnFirstTokenPending = true;
     }
     r.turns++;
-    r.sessionPrefill = true;
     r.computed = cached;
     this.enterRunning(st, r);
     this.event(D, "request_admitted", r.id, { cached_tokens: cached, turn: r.turns }, s.step);
@@ -351,8 +358,9 @@ export class Reconstructor implements Engine {
     const uniformIndex = uniform === null ? -1 : REASON_INDEX.get(uniform)!;
     for (let pos = 0; pos < order.length; pos++) {
       const r = order[pos];
-      const reason = uniform ?? waitingReason(r.id, r.priority, facts);
-      r.switchCauseIndex(D, uniform === null ? REASON_INDEX.get(reason)! : uniformIndex);
+      // a session waiting for its next chunk waits for its client, whatever stopped the loop
+      const reason = r.awaitingInput ? "streaming_input" : (uniform ?? waitingReason(r.id, r.priority, facts));
+      r.switchCauseIndex(D, r.awaitingInput ? STREAMING_INPUT : uniform === null ? REASON_INDEX.get(reason)! : uniformIndex);
       if (!emitWaiting) continue;
       this.row(s.step, r, {
         state: r.state === "preempted" ? "preempted" : "waiting",
@@ -362,7 +370,7 @@ export class Reconstructor implements Engine {
         time_in_state: Math.max(0, D - r.stateSince),
         scheduled_tokens: 0,
         running_reason: null,
-        waiting_phase: r.everAdmitted ? "after_preemption" : "initial",
+        waiting_phase: !r.everAdmitted ? "initial" : r.state === "preempted" ? "after_preemption" : "next_turn",
       });
     }
   }
@@ -408,6 +416,7 @@ export class Reconstructor implements Engine {
     this.deliverTokens(u, it, tokT);
     if (u.blocks) for (const [id, n] of u.blocks) this.blocks(id, n, tokT, u.step);
     it.update = u;
+    if (u.turn_ends) for (const [id, reason] of u.turn_ends) this.endTurn(id, reason, tokT, u.step);
     this.finishInUpdate(u, it, tokT);
     if (this.running.length !== u.running) {
       this.findings.report("ENGINE_RUNNING_COUNT_MISMATCH", "warning", this.line, { step: u.step, trace: u.running, reconstructed: this.running.length });
@@ -425,6 +434,9 @@ export class Reconstructor implements Engine {
       if (n > 0 && r.firstTokenT === null) {
         r.firstTokenT = tokT;
         this.event(tokT, "first_token_generated", id, { ttft_ns: tokT - r.arrivalT }, u.step);
+      } else if (n > 0 && r.turnFirstTokenPending) {
+        r.turnFirstTokenPending = false;
+        this.event(tokT, "first_token_generated", id, { ttft_ns: tokT - (r.turnQueuedT ?? r.arrivalT), turn: r.turns }, u.step);
       }
       if (n > 0) {
         r.lastTokenT = tokT;
@@ -444,8 +456,9 @@ export class Reconstructor implements Engine {
         this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record: "update" });
         continue;
       }
-      if (outputTokens !== r.outputTokens) {
-        this.findings.report("ENGINE_TOKEN_COUNT_MISMATCH", "warning", this.line, { request_id: id, trace: outputTokens, reconstructed: r.outputTokens });
+      // vLLM counts a session's output per turn
+      if (outputTokens !== r.outputTokens - r.turnStartOutputTokens) {
+        this.findings.report("ENGINE_TOKEN_COUNT_MISMATCH", "warning", this.line, { request_id: id, trace: outputTokens, reconstructed: r.outputTokens - r.turnStartOutputTokens });
       }
       it.completed++;
       if (emit && (this.opts.iterationRequests === "all" || r.state === "running")) {
@@ -474,6 +487,59 @@ export class Reconstructor implements Engine {
     this.complete(r, f.t, f.reason, f.from, null);
   }
 
+  /**
+   * A session's next input chunk commenced (vLLM recorded QUEUED again). Waiting for it, the
+   * session now queues like any request; still running its turn (the chunk had arrived while it
+   * ran, and commenced inside the update that ends that turn), it applies at the turn end.
+   */
+  private onChunk(c: ChunkRecord): void {
+    this.lastT = Math.max(this.lastT, c.t);
+    const r = this.reqs.get(c.req);
+    if (!r) {
+      this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: c.req, record: "chunk" });
+      return;
+    }
+    this.event(c.queued_t, "request_chunk_queued", r.id, { turn: r.turns + 1, prompt_tokens: c.prompt_tokens, max_tokens: c.max_tokens, computed_tokens: c.computed }, null);
+    if (r.state === "running") {
+      r.pendingChunk = c;
+      return;
+    }
+    if (r.awaitingInput) r.switchCauseIndex(c.queued_t, ARRIVED_AFTER_DECISION);
+    r.applyChunk(c);
+  }
+
+  /**
+   * A session's turn stopped and vLLM kept it (update.turn_ends): it leaves the running list and
+   * re-enters the waiting queue at its tail, waiting for its next chunk (cause streaming_input)
+   * unless that chunk already commenced in this update.
+   */
+  private endTurn(id: string, reason: FinishReason, t: number, step: number): void {
+    const r = this.reqs.get(id);
+    if (!r) {
+      this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record: "update" });
+      return;
+    }
+    this.event(t, "request_turn_ended", id, { turn: r.turns, reason, output_tokens: r.outputTokens - r.turnStartOutputTokens }, step);
+    const prev = r.state;
+    if (prev === "running") this.removeRunning(r);
+    else this.queue.remove(r.id);
+    r.turnStartOutputTokens = r.outputTokens;
+    r.state = "waiting";
+    r.stateSince = t;
+    r.kvHolding = this.kvHoldingQueue && r.computed > 0;
+    this.queue.arrive(r);
+    const chunk = r.pendingChunk;
+    r.pendingChunk = null;
+    if (chunk) {
+      r.startWait(t, "arrived_after_decision");
+      r.applyChunk(chunk);
+    } else {
+      r.awaitingInput = true;
+      r.startWait(t, "streaming_input");
+    }
+    this.transition(r, t, prev, "waiting", step, "turn_end");
+  }
+
   // ---- helpers ---------------------------------------------------------------
 
   private readonly predictionSink = (row: PredictionRow) => this.sink.prediction?.(row);
@@ -497,6 +563,7 @@ export class Reconstructor implements Engine {
   }
 
   private toRunning(r: RequestState, D: number): void {
+    r.kvHolding = false;
     r.state = "running";
     r.stateSince = D;
     this.running.push(r);

@@ -1,4 +1,4 @@
-import type { ArrivalRecord, FinishReason } from "../schema/raw.js";
+import type { ArrivalRecord, ChunkRecord, FinishReason } from "../schema/raw.js";
 import type { PerRequestRow } from "../schema/tables.js";
 import { WAITING_REASONS, type WaitingReason } from "../schema/waiting.js";
 import { diffAbsNs } from "./epoch.js";
@@ -13,11 +13,14 @@ export class RequestState {
   readonly arrivalT: number;
   /** vLLM's Request.arrival_time as epoch ns text; null when absent or not epoch time (see vllmArrivalIsEpoch) */
   readonly vllmArrivalEpoch: string | null;
-  readonly promptTokens: number;
-  readonly maxTokens: number | null;
+  /** first prompt; a session's later turns add to it (promptTokens) */
+  readonly inputTokens: number;
+  /** num_prompt_tokens of the current turn: positions below it are prefill */
+  promptTokens: number;
+  maxTokens: number | null;
   readonly priority: number;
-  /** vLLM's arrival time (epoch ns text), the priority queue's tie-breaker */
-  readonly arrivalKey: string;
+  /** vLLM's arrival time (epoch ns text), the priority queue's tie-breaker; a session's chunk replaces it */
+  arrivalKey: string;
   readonly lora: number | null;
   score: number | null;
   predictedRemaining: number | null;
@@ -49,8 +52,22 @@ export class RequestState {
   everAdmitted = false;
   /** streaming-input session: admissions after the first (0 = not a session, or its first turn) */
   turns = 0;
-  /** a session's new input chunk is being prefilled (until the turn's first token) */
+  /** a session's new input chunk is being prefilled (until the turn's first token); 1.0/1.1 traces only */
   sessionPrefill = false;
+  /** input chunks that commenced after the first prompt (chunk records) */
+  chunks = 0;
+  /** a session between turns whose next chunk has not arrived (vLLM's WAITING_FOR_STREAMING_REQ) */
+  awaitingInput = false;
+  /** a chunk that commenced inside the update that ends the running turn (applied at that turn end) */
+  pendingChunk: ChunkRecord | null = null;
+  /** the current turn's QUEUED time (its chunk record), once a later turn has commenced */
+  turnQueuedT: number | null = null;
+  /** the current later turn has not produced its first token yet */
+  turnFirstTokenPending = false;
+  /** output tokens when the current turn began */
+  turnStartOutputTokens = 0;
+  /** waiting in vLLM ≥ 0.33's kv_holding_waiting queue (a session between turns keeps its KV) */
+  kvHolding = false;
 
   waitTotal = 0;
   waitStart: number;
@@ -69,6 +86,7 @@ export class RequestState {
     this.instance = instance;
     this.arrivalT = a.t;
     this.vllmArrivalEpoch = vllmEpochOk ? a.vllm_arrival_epoch_ns : null;
+    this.inputTokens = a.prompt_tokens;
     this.promptTokens = a.prompt_tokens;
     this.maxTokens = a.max_tokens;
     this.priority = a.priority;
@@ -80,6 +98,11 @@ export class RequestState {
     this.waitStart = a.t;
     this.causeSince = a.t;
     this.startWait(a.t, "arrived_after_decision");
+  }
+
+  /** vLLM's num_tokens: the current turn's prompt plus its output so far */
+  get numTokens(): number {
+    return this.promptTokens + this.outputTokens - this.turnStartOutputTokens;
   }
 
   get waiting(): boolean {
@@ -116,6 +139,16 @@ export class RequestState {
     this.waitByCause[causeIndex] += span;
     this.waitTotal += span;
     if (span > this.longestWait) this.longestWait = span;
+  }
+
+  /** A session's next chunk commenced: its prompt, max_tokens and queue key are the chunk's. */
+  applyChunk(c: ChunkRecord): void {
+    this.promptTokens = c.prompt_tokens;
+    this.maxTokens = c.max_tokens;
+    if (c.vllm_arrival_epoch_ns !== null) this.arrivalKey = c.vllm_arrival_epoch_ns;
+    this.turnQueuedT = c.queued_t;
+    this.chunks++;
+    this.awaitingInput = false;
   }
 
   setBlocks(n: number): void {
@@ -162,7 +195,7 @@ export function perRequestRow(r: RequestState, c: Completion, ctx: RowContext): 
     waiting_time: waiting,
     execution_time: (e2e ?? end - arrival) - waiting,
     e2e_latency: e2e,
-    input_tokens: r.promptTokens,
+    input_tokens: r.inputTokens,
     output_tokens: n,
     ttft,
     tpot: decode !== null && n >= 2 ? Math.round(decode / (n - 1)) : null,
@@ -195,10 +228,11 @@ export function perRequestRow(r: RequestState, c: Completion, ctx: RowContext): 
     longest_wait: r.longestWait,
     recomputed_tokens: r.recomputedTokens,
     iterations_scheduled: r.iterationsScheduled,
-    total_tokens: r.promptTokens + n,
+    total_tokens: r.inputTokens + n,
     dp_rank: ctx.dpRank,
   };
   for (let i = 0; i < WAITING_REASONS.length; i++) row[`wait_${WAITING_REASONS[i]}_ns`] = r.waitByCause[i];
   row.request_instance = r.instance;
+  row.input_chunks = 1 + Math.max(r.chunks, r.turns);
   return row as PerRequestRow;
 }

@@ -28,6 +28,8 @@ export interface RequestView {
   readonly id: string;
   readonly promptTokens: number;
   readonly outputTokens: number;
+  /** vLLM's num_tokens: the current turn's prompt and output (a session's turns differ) */
+  readonly numTokens: number;
   readonly lora: number | null;
   /** num_computed_tokens after this step's schedule() */
   readonly computed: number;

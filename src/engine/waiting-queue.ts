@@ -6,6 +6,8 @@ export interface QueueEntry {
   priority: number;
   /** vLLM's arrival_time in epoch ns (decimal string); "" when unknown */
   arrivalKey: string;
+  /** in vLLM ≥ 0.33's kv_holding_waiting queue (it kept its KV: a session between turns), which schedule() drains first */
+  kvHolding: boolean;
 }
 
 /**
@@ -18,7 +20,9 @@ export interface QueueEntry {
  * (for example when skipped requests come back in another order); then it wins.
  *
  * Priority: vLLM pops by (priority, arrival_time, request_id); a preempted request
- * re-enters with its original arrival time, so the order is that sort.
+ * re-enters with its original arrival time, so the order is that sort. vLLM ≥ 0.33 keeps the
+ * waiting requests that hold KV blocks (a streaming-input session between turns) in a second
+ * queue of the same policy that it drains first, so those sort ahead.
  */
 export class WaitingQueue<T extends QueueEntry> {
   private order: T[] = [];
@@ -61,7 +65,9 @@ export class WaitingQueue<T extends QueueEntry> {
     }
     let unexpected: string[] = [];
     let missing: string[] = [];
-    if (recorded && !this.byPriority) {
+    // priority: recorded only where vLLM's heap departs from the sort (a session's chunk changed
+    // a queued entry's arrival_time in place), and the next step sorts again
+    if (recorded) {
       const expected = new Set(next.map((e) => e.id));
       const got = new Set(recorded);
       unexpected = recorded.filter((id) => !expected.has(id));
@@ -77,6 +83,7 @@ export class WaitingQueue<T extends QueueEntry> {
   }
 
   private comparePriority(ea: T, eb: T): number {
+    if (ea.kvHolding !== eb.kvHolding) return ea.kvHolding ? -1 : 1;
     if (ea.priority !== eb.priority) return ea.priority - eb.priority;
     const c = compareDecimal(ea.arrivalKey, eb.arrivalKey);
     if (c !== 0) return c;

@@ -13,17 +13,19 @@ const INTRO: Record<string, string> = {
 /** events.csv `details`, per event type: a new event type cannot go undocumented */
 const EVENT_DETAILS = {
   request_arrived: "`prompt_tokens`, `max_tokens`, `priority`",
-  request_admitted: "`cached_tokens`: computed tokens found at admission (prefix cache, KV connector)",
+  request_admitted: "`cached_tokens`: computed tokens found at admission (prefix cache, KV connector); a streaming-input session's later turn also has `turn` (1, 2, …)",
   request_scheduled: "`tokens` scheduled this step, `computed_before`: its num_computed_tokens before them",
   request_preempted: "`computed_tokens`: vLLM's num_computed_tokens when it was preempted (what the preemption threw away; less than an earlier preemption's when it is preempted again while recomputing), `preemptions` so far",
   request_evicted: "at a resume that found fewer full KV blocks in the prefix cache than the last preemption had computed: `computed_before_preemption` (that preemption's `computed_tokens`), `found_in_prefix_cache`",
   request_resumed: "`cached_tokens` found at resume, `recompute_tokens`: positions from there up to the most it ever computed before a preemption, i.e. what it will recompute unless preempted again (what it really recomputed is counted chunk by chunk: per_iteration.recompute_tokens, per_request.recomputed_tokens)",
   request_completed: "`reason` (finish reason), `from` (waiting or running), `output_tokens`",
-  first_token_generated: "`ttft_ns`: first token time − arrival_time",
+  first_token_generated: "`ttft_ns`: first token time − arrival_time; for a streaming-input session's later turn, `turn` and `ttft_ns` from that turn's `request_chunk_queued`",
   kv_cache_allocated: "`blocks` it now holds, `delta`",
   kv_cache_freed: "`blocks` it now holds, `delta` (negative)",
   kv_cache_allocation_failed: "`phase`: running or waiting (which loop of schedule() failed to allocate)",
   request_skipped: "`cause`: why the waiting loop examined it and kept it waiting (trace level full)",
+  request_turn_ended: "a streaming-input session's turn stopped and vLLM kept the session for its next chunk (trace schema 1.2): `turn` (0 = the first), `reason` (the turn's finish reason), `output_tokens` of that turn; at its update's token time",
+  request_chunk_queued: "a session's next input chunk commenced, vLLM's QUEUED again (trace schema 1.2): `turn` it starts, `prompt_tokens` (vLLM's num_prompt_tokens after the extension), `max_tokens`, `computed_tokens` kept",
 } as const satisfies Record<(typeof EventType)[number], string>;
 
 const CLOCK =

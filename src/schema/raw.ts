@@ -9,7 +9,7 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.1"; // 1.1: prediction records
+export const TRACE_SCHEMA_VERSION = "1.2"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends)
 export const TRACE_SCHEMA_MAJOR = 1;
 
 /**
@@ -127,7 +127,7 @@ export const StepRecord = z.object({
   stop: z.object({ cause: StopCause, req: ReqId.nullable() }).nullable().optional(),
   skipped: z.array(z.tuple([ReqId, SkipCause])).optional(),
   blocks: z.array(ReqCount).optional().meta({ description: "requests whose KV block count changed in schedule(): [id, blocks now]" }),
-  order: z.array(ReqId).nullable().optional().meta({ description: "the waiting queue head→tail after schedule(), written only when it differs from the documented expectation" }),
+  order: z.array(ReqId).nullable().optional().meta({ description: "the waiting queue head→tail after schedule(), written only when it differs from the documented expectation (FCFS: docs/tables.md; priority: the sort by priority, arrival_time, id, KV-holding queue first, which vLLM's heap departs from only after a session's chunk changed a queued arrival_time)" }),
   probe: z
     .array(z.tuple([ReqId, Count, Count]))
     .optional()
@@ -146,6 +146,28 @@ export const UpdateRecord = z.object({
   running: Count.meta({ description: "len(running) after the update: what SchedulerStats reports" }),
   waiting: Count,
   blocks: z.array(ReqCount).optional(),
+  turn_ends: z
+    .array(z.tuple([ReqId, FinishReason]))
+    .optional()
+    .meta({ description: "schema 1.2: streaming-input sessions whose turn stopped in this update and that vLLM kept for their next input chunk: [id, the turn's finish reason]; absent when none" }),
+});
+
+/**
+ * A streaming-input session's next input chunk commenced (schema 1.2): vLLM's
+ * `_update_request_as_session` extended the prompt, set the new arrival_time and recorded
+ * QUEUED again. Called from add_request() (the session was waiting for it) or from
+ * update_from_output() (the chunk had arrived while the turn ran), so it may come before the
+ * update record whose `turn_ends` names the turn it follows.
+ */
+export const ChunkRecord = z.object({
+  type: z.literal("chunk"),
+  t: RelNs.meta({ description: "when the emitter saw it: queued_t from add_request(); inside update_from_output() that update's t_start, so record times never go back" }),
+  queued_t: RelNs.meta({ description: "vLLM's QUEUED event time of this chunk when log_stats, else the emitter's clock at the hook" }),
+  req: ReqId,
+  vllm_arrival_epoch_ns: AbsNs.nullable().meta({ description: "the chunk's Request.arrival_time (frontend wall clock), in epoch ns" }),
+  prompt_tokens: Count.meta({ description: "num_prompt_tokens after the extension: every chunk so far plus the earlier turns' output tokens but the last of each" }),
+  max_tokens: Count.nullable().meta({ description: "the new turn's max_tokens" }),
+  computed: Count.meta({ description: "num_computed_tokens when the chunk commenced (KV the session kept)" }),
 });
 
 export const FinishRecord = z.object({
@@ -210,6 +232,7 @@ export const RawRecord = z.discriminatedUnion("type", [
   EmitterErrorRecord,
   EndRecord,
   PredictionRecord,
+  ChunkRecord,
 ]);
 
 export type HeaderRecord = z.infer<typeof HeaderRecord>;
@@ -219,6 +242,7 @@ export type UpdateRecord = z.infer<typeof UpdateRecord>;
 export type FinishRecord = z.infer<typeof FinishRecord>;
 export type ScoreRecord = z.infer<typeof ScoreRecord>;
 export type PredictionRecord = z.infer<typeof PredictionRecord>;
+export type ChunkRecord = z.infer<typeof ChunkRecord>;
 export type RawRecord = z.infer<typeof RawRecord>;
 export type RawRecordType = RawRecord["type"];
 

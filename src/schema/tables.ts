@@ -11,7 +11,7 @@ import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
  * All times are integer nanoseconds: *_time columns relative to the trace's clock
  * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
  */
-export const OUTPUT_SCHEMA_VERSION = "1.2"; // 1.1: request_instance columns; 1.2: predictions table, binding limits
+export const OUTPUT_SCHEMA_VERSION = "1.3"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns
 
 const waitCols = Object.fromEntries(
   WAITING_REASONS.map((r) => [`wait_${r}_ns`, col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`)]),
@@ -72,6 +72,8 @@ export const PerRequestRow = z.object({
   request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
   // schema 1.2
   ...bindCols,
+  // schema 1.3
+  input_chunks: col.count("input chunks it received: 1 for an ordinary request; a streaming-input session's first prompt plus every chunk that commenced (trace schema 1.2; a 1.0/1.1 trace counts its later admissions)"),
 });
 
 export const PerIterationRow = z.object({
@@ -136,7 +138,7 @@ export const PerIterationRequestRow = z.object({
   // appended
   scheduled_tokens: col.count("tokens scheduled for it this step", "tokens"),
   running_reason: col.oneOfOpt(RunningNote.options as unknown as readonly [RunningNote, ...RunningNote[]], "for running rows: chunked_prefill, recomputation or running_unscheduled"),
-  waiting_phase: col.oneOfOpt(["initial", "after_preemption"] as const, "for waiting rows: before the first admission or after a preemption"),
+  waiting_phase: col.oneOfOpt(["initial", "after_preemption", "next_turn"] as const, "for waiting rows: before the first admission, after a preemption, or a streaming-input session between turns"),
   computed_tokens: col.count("num_computed_tokens after this step's schedule()", "tokens"),
   dp_rank: col.count("data-parallel rank"),
   // schema 1.1
@@ -158,6 +160,8 @@ export const EventType = [
   "request_resumed",
   "kv_cache_allocation_failed",
   "request_skipped",
+  "request_turn_ended",
+  "request_chunk_queued",
 ] as const;
 
 export const EventRow = z.object({

@@ -49,6 +49,12 @@ export interface OracleRequest {
   finish_reason: string | null;
   /** earlier requests with this id (vLLM lets a finished id be reused); absent for the first */
   instance?: number;
+  /** vLLM's engine-core events of this request, in order: [QUEUED|SCHEDULED|PREEMPTED, monotonic s] */
+  events: [string, number][];
+  /** streaming-input sessions only: each chunk boundary's [EngineCoreOutputs.timestamp, finish reason] */
+  turn_ends?: [number, string][];
+  /** streaming-input sessions only: the token timestamp of each turn's first output */
+  turn_first_token_ts?: number[];
 }
 export interface OracleStep {
   type: "step";

@@ -166,6 +166,7 @@ export function simulate(o: FixtureOptions = {}): Fixture {
     };
     for (const c of WAITING_REASONS) row[`wait_${c}_ns`] = r.waits[c];
     for (const b of BIND_BUCKETS) row[`bind_${b}_ns`] = b === "none" ? row.waiting_time : 0; // the bind_ columns sum to waiting_time
+    row.input_chunks = 1; // no streaming-input sessions in this simulation
     tables.per_request.push(row);
   };
 

@@ -7,7 +7,7 @@ import inspect
 import os
 
 from . import __version__
-from .records import PREDICTION_SCHEMA_VERSION, SCHEMA_VERSION
+from .records import PREDICTION_SCHEMA_VERSION, SCHEMA_VERSION, SESSION_SCHEMA_VERSION
 
 
 def block_map(sched):
@@ -94,6 +94,24 @@ def can_predict(sched) -> bool:
         return False
 
 
+def has_sessions() -> bool:
+    """This vLLM has streaming-input sessions (Request(resumable=...), vLLM >= 0.33)."""
+    try:
+        from vllm.v1.request import Request
+
+        return "resumable" in inspect.signature(Request.__init__).parameters
+    except Exception:
+        return False
+
+
+def schema_version(sched, patched: frozenset) -> str:
+    """The oldest minor that holds every record this scheduler can produce, so traces of
+    schedulers without the newer features stay byte-identical to older ones."""
+    if "_update_request_as_session" in patched:
+        return SESSION_SCHEMA_VERSION
+    return PREDICTION_SCHEMA_VERSION if can_predict(sched) else SCHEMA_VERSION
+
+
 def _num_gpu_blocks(sched) -> int:
     try:
         return int(sched.kv_cache_manager.block_pool.num_gpu_blocks)
@@ -125,6 +143,9 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
         "queue_order": full and policy != "priority",
         "scores": request_has_scores(),
     }
+    sessions = has_sessions()
+    if sessions:  # only where vLLM has sessions, so older traces keep their bytes
+        caps["session_hook"] = "_update_request_as_session" in patched
     not_captured = []
     if not log_stats:
         not_captured.append({
@@ -135,6 +156,11 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
         not_captured.append({
             "what": "preemptions outside schedule()",
             "why": "Scheduler has no _preempt_request; preemptions are seen inside schedule() only",
+        })
+    if sessions and "_update_request_as_session" not in patched:
+        not_captured.append({
+            "what": "streaming-input session turns (chunk records, update.turn_ends)",
+            "why": "Scheduler has no _update_request_as_session; a later turn's admission is seen in step.new only",
         })
     if not has_pause:
         not_captured.append({"what": "pause state", "why": "Scheduler has no pause_state"})
@@ -164,7 +190,7 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
     }
     return {
         "type": "header",
-        "schema_version": PREDICTION_SCHEMA_VERSION if can_predict(sched) else SCHEMA_VERSION,
+        "schema_version": schema_version(sched, patched),
         "emitter_version": __version__,
         "vllm_version": str(getattr(vllm, "__version__", "unknown")),
         "pid": os.getpid() if pid is None else int(pid),

@@ -21,8 +21,9 @@ from .env import Settings
 logger = logging.getLogger("vsched_emitter")
 
 HOOKED = ("__init__", "add_request", "schedule", "update_from_output", "finish_requests",
-          "_free_request", "_preempt_request", "shutdown")
-OPTIONAL = frozenset({"_preempt_request", "shutdown"})
+          "_free_request", "_preempt_request", "shutdown", "_update_request_as_session")
+# _update_request_as_session: vLLM >= 0.33's streaming-input sessions (a chunk commences)
+OPTIONAL = frozenset({"_preempt_request", "shutdown", "_update_request_as_session"})
 SESSION_ATTR = "_vsched_session"
 
 _ABSENT = object()
@@ -313,6 +314,7 @@ def _w_after(method: str, callback: str):
 
 _w_free_request = _w_after("_free_request", "on_free")
 _w_preempt_request = _w_after("_preempt_request", "on_preempt")
+_w_update_request_as_session = _w_after("_update_request_as_session", "on_next_chunk")
 
 
 def _w_shutdown(orig):
@@ -335,5 +337,6 @@ _WRAPPERS = {
     "finish_requests": _w_finish_requests,
     "_free_request": _w_free_request,
     "_preempt_request": _w_preempt_request,
+    "_update_request_as_session": _w_update_request_as_session,
     "shutdown": _w_shutdown,
 }

@@ -16,6 +16,9 @@ SCHEMA_VERSION = "1.0"
 # 1.1 adds ``prediction`` records. A trace declares 1.1 only when its scheduler can
 # predict (capabilities.can_predict), so traces of every other scheduler stay byte-identical.
 PREDICTION_SCHEMA_VERSION = "1.1"
+# 1.2 adds streaming-input sessions: ``chunk`` records and ``update.turn_ends``. Declared only
+# where the session hook is in place (vLLM >= 0.33: Scheduler._update_request_as_session).
+SESSION_SCHEMA_VERSION = "1.2"
 
 KEYS: dict[str, tuple[str, ...]] = {
     "arrival": ("t", "req", "vllm_arrival_epoch_ns", "prompt_tokens", "max_tokens", "priority",
@@ -24,10 +27,11 @@ KEYS: dict[str, tuple[str, ...]] = {
              "free_blocks", "running", "waiting", "budget_left", "paused", "stop", "skipped", "blocks",
              "order", "probe"),
     "update": ("step", "t_start", "t_end", "out_t", "tokens", "finished", "free_blocks", "running",
-               "waiting", "blocks"),
+               "waiting", "blocks", "turn_ends"),
     "finish": ("t", "req", "reason", "output_tokens", "from"),
     "score": ("t", "req", "score", "predicted_remaining"),
     "prediction": ("t", "req", "output_tokens", "predicted_remaining"),
+    "chunk": ("t", "queued_t", "req", "vllm_arrival_epoch_ns", "prompt_tokens", "max_tokens", "computed"),
     "dropped": ("t", "count"),
     "emitter_error": ("t", "where", "error"),
     "end": ("t", "steps", "records", "dropped"),

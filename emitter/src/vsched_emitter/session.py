@@ -99,6 +99,12 @@ class Session:
         self.has_deferred = hasattr(sched, "deferred_waiting")
         self.has_pause = hasattr(type(sched), "pause_state")
         self.has_streaming_count = hasattr(sched, "num_waiting_for_streaming_input")
+        self.session_hook = "_update_request_as_session" in patched
+        # priority: a chunk that commences while its session waits in a heap changes that
+        # entry's arrival_time in place, so the heap pops in an order no sort gives; until it
+        # has left, the step records carry the true order (``order``) when it differs
+        self.track_stale_heap = self.full and self.policy == "priority" and self.session_hook
+        self.stale_heap_ids: set[str] = set()
         self.block_map = capabilities.block_map(sched) if self.full else None
         self.probe_n, self.probe_find = self._probe_setup(sched, settings)
         self.chunked = capabilities.chunked_prefill(sched)
@@ -227,6 +233,28 @@ class Session:
         self.arrivals_since.append(request)
         if self.track_predictions:
             self._predictions((request,))
+
+    def on_next_chunk(self, request) -> None:
+        """_update_request_as_session returned: a session's next input chunk commenced (vLLM
+        extended its prompt, took the chunk's arrival_time and recorded QUEUED again)."""
+        t = None
+        if self.log_stats:
+            for ev in reversed(request.events):
+                if ev.type == self.EV_QUEUED:
+                    t = self.rel(ev.timestamp)
+                    break
+        if t is None:
+            t = self.now()
+        arrival = getattr(request, "arrival_time", None)
+        if self.track_stale_heap and not self.in_update:
+            self.stale_heap_ids.add(request.request_id)
+        # inside update_from_output() (the chunk had come while the turn ran): stamped with the
+        # update's start, as that update's other records are, so record times never go back
+        self.emit("chunk", (
+            self._t_start if self.in_update else t, t, request.request_id, None if arrival is None else str(round(arrival * 1e9)),
+            int(request.num_prompt_tokens), getattr(request, "max_tokens", None),
+            int(request.num_computed_tokens),
+        ))
 
     # ---- schedule ----------------------------------------------------------------------
     def _patch(self, obj, name, fn) -> None:
@@ -405,6 +433,8 @@ class Session:
                         blocks.append([rid, c])
             if self.write_order:
                 order = self._order_check(sched, preempted, admitted)
+            elif self.stale_heap_ids:
+                order = self._heap_order_check(sched)
             if self.probe_n:
                 probe = self._probe(sched)
         self.arrivals_since = []
@@ -521,6 +551,19 @@ class Session:
             return {"cause": "encoder_budget", "req": head.request_id}
         return {"cause": "other", "req": head.request_id}
 
+    def _heap_order_check(self, sched):
+        """Priority policy with a mutated heap entry: the pop order (iterating vLLM's
+        PriorityRequestQueue pops a copy), or OMIT when it equals the sort the CLI assumes.
+        Tracking stops once no mutated entry is queued and the two agree again."""
+        queues = self._queues(sched)
+        actual = [r.request_id for q in queues for r in q]
+        expected = [r.request_id for q in queues for r in sorted(q._heap)] if all(hasattr(q, "_heap") for q in queues) else actual
+        if actual == expected:
+            if self.stale_heap_ids.isdisjoint(actual):
+                self.stale_heap_ids.clear()
+            return OMIT
+        return actual
+
     def _order_check(self, sched, preempted, admitted):
         """The waiting order, or OMIT when it equals the documented expectation:
         [preempted this step, reversed] + ([previous order + arrivals since, in order]
@@ -625,6 +668,7 @@ class Session:
         outputs = []  # EngineCoreOutput lists: not changed after update_from_output
         out_t = None
         ts_min = None
+        turn_ends = [] if self.session_hook else OMIT
         if result:
             running_ids = self.running_ids
             for eco in result.values():
@@ -634,12 +678,13 @@ class Session:
                 outs = eco.outputs
                 outputs.append(outs)
                 for o in compress(outs, map(is_not, map(_FINISH_REASON, outs), repeat(None))):
-                    if o.request_id in running_ids:
-                        # A resumable (streaming-input) request "finishes" a turn without
-                        # being freed: it is back in the waiting queue.
-                        r = sched.requests.get(o.request_id)
-                        if r is not None and r.status != self.RUNNING:
-                            running_ids.discard(o.request_id)
+                    # A resumable (streaming-input) request "finishes" a turn without being
+                    # freed: it is back in the waiting queue for its next input chunk.
+                    r = sched.requests.get(o.request_id)
+                    if r is not None and not r.is_finished():
+                        running_ids.discard(o.request_id)
+                        if turn_ends is not OMIT:
+                            turn_ends.append((o.request_id, str(o.finish_reason)))
         if ts_min is not None:
             out_t = self.rel(ts_min)
         finished = self.update_finished
@@ -653,7 +698,7 @@ class Session:
         self.emit("update", Deferred(_update_values, outputs, (
             step, self._t_start, t_end, out_t, None, finished,
             sched.kv_cache_manager.block_pool.get_num_free_blocks(), len(sched.running),
-            self.waiting_count(sched), blocks,
+            self.waiting_count(sched), blocks, turn_ends or OMIT,
         )))
         if self.track_scores:
             self._scores(sched.requests, scheduler_output.num_scheduled_tokens)

@@ -114,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--arrival-jitter", type=float, default=0.0,
                    help="add uniform [0, S) seconds to every arrival (same requests, other arrival times)")
     w.add_argument("--jitter-seed", type=int, default=0, help="seed of --arrival-jitter only")
+    w.add_argument("--sessions", type=float, default=0.0, metavar="FRACTION",
+                   help="that fraction of requests become streaming-input sessions (vLLM >= 0.33): "
+                        "resumable, with --session-turns more input chunks")
+    w.add_argument("--session-turns", type=int, default=2, help="input chunks after a session's first request")
+    w.add_argument("--session-gap", type=_range, default=(0.2, 4.0),
+                   help="LO:HI seconds between a session's chunks (uniform; a chunk may come while the turn runs)")
+    w.add_argument("--session-chunk-len", type=_range, default=(8, 64), help="LO:HI tokens per later chunk")
+    w.add_argument("--session-close-after", type=_range, default=(0.0, 1.0),
+                   help="LO:HI seconds after the last chunk the client closes the session")
     w.add_argument("--uniform-max-tokens", type=int, default=None,
                    help="every request asks for max_tokens=N and stops at EOS after its own output length "
                         "(when shorter), as a client with one fixed cap: max_tokens then says nothing about "
@@ -237,6 +246,10 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
             s.max_tokens = cap
             s.eos_at = length - 1 if length < cap else None
         desc["uniform_max_tokens"] = cap
+    if a.sessions:
+        make_sessions(specs, a)
+        desc["sessions"] = {"fraction": a.sessions, "turns": a.session_turns, "gap_s": list(a.session_gap),
+                            "chunk_len": list(a.session_chunk_len), "close_after_s": list(a.session_close_after)}
     if a.arrival_jitter:
         jitter = workloads._rng(a.jitter_seed, "arrival-jitter")
         for s in specs:
@@ -244,6 +257,26 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
         desc["arrival_jitter_s"] = a.arrival_jitter
         desc["jitter_seed"] = a.jitter_seed
     return specs, {"workload": desc, "data_files": files}
+
+
+def make_sessions(specs: list, a: argparse.Namespace) -> None:
+    """Turn a seeded fraction of the specs into streaming-input sessions (in place): each keeps
+    its first prompt and max_tokens, and gets --session-turns more chunks of that max_tokens."""
+    from .driver import FILLER_TOKEN_ID, TurnSpec
+
+    if not 0.0 < a.sessions <= 1.0 or a.session_turns < 1:
+        raise ValueError("--sessions must be in (0, 1] and --session-turns >= 1")
+    rng = workloads._rng(a.seed, "sessions")
+    for s in specs:
+        if rng.random() >= a.sessions:
+            continue
+        s.turns = [TurnSpec(after_s=round(rng.uniform(*a.session_gap), 6),
+                            prompt_token_ids=[FILLER_TOKEN_ID] * int(rng.uniform(*a.session_chunk_len)),
+                            max_tokens=s.max_tokens)
+                   for _ in range(a.session_turns)]
+        s.end_after_s = round(rng.uniform(*a.session_close_after), 6)
+        s.eos_at = None
+        s.abort_after_s = None
 
 
 def with_request_ids(specs: list, path: Path) -> list:

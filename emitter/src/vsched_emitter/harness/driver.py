@@ -49,6 +49,16 @@ class SchedulerKnobs:
 
 
 @dataclass
+class TurnSpec:
+    """A streaming-input session's next input chunk, sent ``after_s`` after the session's
+    previous chunk (its first request for the first TurnSpec), whether or not the turn before
+    it has ended: vLLM queues a chunk that arrives while the session runs."""
+    after_s: float
+    prompt_token_ids: list[int]
+    max_tokens: int
+
+
+@dataclass
 class RequestSpec:
     req_id: str
     arrival_s: float  # seconds from workload start
@@ -58,6 +68,11 @@ class RequestSpec:
     lora_id: int | None = None
     abort_after_s: float | None = None  # abort this long after arrival
     eos_at: int | None = None  # output index at which the fake model samples EOS (finish reason stop)
+    # A streaming-input session (vLLM >= 0.33, Request.resumable): these chunks follow, then the
+    # client closes the session ``end_after_s`` after its last chunk (vLLM finishes it at the end
+    # of the turn running then, or aborts it if it is waiting for input).
+    turns: list[TurnSpec] | None = None
+    end_after_s: float = 0.0
 
 
 @dataclass
@@ -248,8 +263,9 @@ def _ensure_plugin() -> None:
     hooks.install(None)  # settings from the environment at Scheduler construction
 
 
-def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None):
-    """vLLM's Request for a spec, as the frontend would hand it to the engine core."""
+def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None, *, resumable: bool | None = None):
+    """vLLM's Request for a spec, as the frontend would hand it to the engine core.
+    ``resumable``: a streaming-input session's request (default: the spec has turns)."""
     from vllm.sampling_params import SamplingParams
     from vllm.v1.request import Request
 
@@ -262,7 +278,8 @@ def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None):
     params = SamplingParams(max_tokens=spec.max_tokens, stop_token_ids=[EOS_TOKEN_ID])
     return _kw(Request, request_id=spec.req_id, prompt_token_ids=list(spec.prompt_token_ids),
                sampling_params=params, pooling_params=None, eos_token_id=None, arrival_time=arrival_time,
-               priority=spec.priority, lora_request=lora, block_hasher=block_hasher, mm_features=None)
+               priority=spec.priority, lora_request=lora, block_hasher=block_hasher, mm_features=None,
+               resumable=spec.turns is not None if resumable is None else resumable)
 
 
 class _Runner:
@@ -336,6 +353,20 @@ def _validate(specs: list[RequestSpec], knobs: SchedulerKnobs) -> None:
             raise ValueError(f"request {s.req_id!r}: lora_id needs knobs.max_loras and an id >= 1")
         if s.arrival_s < 0 or (s.abort_after_s is not None and s.abort_after_s < 0):
             raise ValueError(f"request {s.req_id!r}: negative time")
+        if s.turns is not None:
+            _validate_session(s)
+
+
+def _validate_session(s: RequestSpec) -> None:
+    from vsched_emitter.capabilities import has_sessions
+
+    if not has_sessions():
+        raise ValueError(f"request {s.req_id!r} is a streaming-input session: this vLLM ({_vllm_version()}) "
+                         "has no resumable requests (vLLM >= 0.33)")
+    if s.eos_at is not None or s.abort_after_s is not None:
+        raise ValueError(f"session {s.req_id!r}: eos_at and abort_after_s are not supported (turns end at max_tokens)")
+    if s.end_after_s < 0 or any(t.after_s < 0 or not t.prompt_token_ids or t.max_tokens < 1 for t in s.turns):
+        raise ValueError(f"session {s.req_id!r}: a turn needs after_s >= 0, a prompt and max_tokens >= 1")
 
 
 def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, trace_dir: Path | None,
@@ -454,17 +485,47 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
     last_arrival = None
     nudge = 0
 
+    # streaming-input sessions: (time, seq, request id, its request object, turn index or None = close)
+    chunks: list[tuple[float, int, str, object, int | None]] = []
+
     def add(s: RequestSpec, arrival_s: float, arrival_time: float) -> None:
         by_id[s.req_id] = s
         lifetimes[s.req_id] = lifetimes.get(s.req_id, -1) + 1
         if oracle is not None:
-            oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens)
+            oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens,
+                               session=s.turns is not None)
         request = make_request(s, arrival_time, hasher)
         if isrtf is not None:
             isrtf.on_new_request(request)
         sched.add_request(request)
         if s.abort_after_s is not None:
             heapq.heappush(aborts, (arrival_s + s.abort_after_s, len(aborts), s.req_id, request))
+        if s.turns is not None:
+            at = arrival_s
+            for k, turn in enumerate([*s.turns, None]):
+                at += s.end_after_s if turn is None else turn.after_s
+                heapq.heappush(chunks, (at, len(chunks), s.req_id, request, None if turn is None else k))
+
+    def send_chunks(now: float) -> None:
+        """The session's client sends its next input chunk (or closes the session), as the
+        frontend hands it to the engine core: a request with the same id."""
+        while chunks and chunks[0][0] <= now:
+            _, _, rid, first, k = heapq.heappop(chunks)
+            if sched.requests.get(rid) is not first:
+                continue  # the session already ended
+            s = by_id[rid]
+            if k is None:
+                spec = RequestSpec(rid, now, [FILLER_TOKEN_ID], 1)
+                request = make_request(spec, clock.wall_at(now), hasher, resumable=False)
+            else:
+                turn = s.turns[k]
+                spec = RequestSpec(rid, now, list(turn.prompt_token_ids), turn.max_tokens, priority=s.priority)
+                request = make_request(spec, clock.wall_at(now), hasher, resumable=True)
+            if oracle is not None:
+                oracle.on_chunk(rid, None if k is None else request.arrival_time, list(first.events))
+            sched.add_request(request)
+            if k is None and sched.requests.get(rid) is None:
+                finished.add((rid, lifetimes[rid]))  # closed while waiting for input: vLLM aborts it
 
     def add_due(now: float) -> None:
         nonlocal last_arrival, nudge
@@ -511,6 +572,8 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             times.append(pending[0].arrival_s)
         if aborts:
             times.append(aborts[0][0])
+        if chunks:
+            times.append(chunks[0][0])
         return min(times) if times else None
 
     batch_queue: deque = deque()
@@ -522,6 +585,8 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
     while True:
         now = clock.engine_s()
         add_due(now)
+        if chunks:
+            send_chunks(now)
         abort_due(now)
         if id_reuse:
             add_reused(now)

@@ -26,6 +26,17 @@ in). Written among the step records, in the order they happened.
 A request id used again after its request finished gets a new request record, with
 ``"instance": n`` (the earlier requests with that id; absent for the first).
 
+Streaming-input sessions (vLLM >= 0.33, resumable requests): the oracle plays the frontend's
+OutputProcessor for them too. A chunk sent while the previous input is still being answered
+waits in the frontend's chunk queue; an output with a finish reason (not abort/error) while
+more input may come is a chunk boundary, not a finish: the turn's end (``[timestamp, reason]``
+in ``turn_ends``), the next queued chunk applied (its arrival_time, prefilling again). vLLM's
+stats see one request: its queued_ts is the last QUEUED, its scheduled_ts the first SCHEDULED
+(so its queued_time can be negative, vLLM PR #56238) and first_token_ts the last turn's. The
+record also has ``turn_first_token_ts``: the token timestamp of each turn's first output.
+Closing a session that waits for input makes vLLM abort it (the frontend computes no stats);
+the oracle reports it as an abort.
+
 Records are written by the driver, never by the emitter.
 """
 from __future__ import annotations
@@ -34,6 +45,7 @@ import gzip
 import inspect
 import io
 import json
+from collections import deque
 from pathlib import Path
 
 
@@ -44,9 +56,10 @@ def _call(fn, **kwargs):
 
 class _Req:
     __slots__ = ("req_id", "instance", "arrival_time", "prompt_len", "max_tokens", "stats", "is_prefilling",
-                 "events", "finished", "finish_reason")
+                 "events", "finished", "finish_reason", "session", "streaming_input", "chunk_queue",
+                 "turn_ends", "turn_first_token_ts")
 
-    def __init__(self, stats_cls, req_id, instance, arrival_time, prompt_len, max_tokens):
+    def __init__(self, stats_cls, req_id, instance, arrival_time, prompt_len, max_tokens, session=False):
         self.req_id = req_id
         self.instance = instance  # earlier requests with this id (vLLM lets a finished id be reused)
         self.arrival_time = arrival_time
@@ -57,6 +70,18 @@ class _Req:
         self.events: list = []
         self.finished = None
         self.finish_reason = None
+        # the frontend's streaming-input state (output_processor.RequestState)
+        self.session = session
+        self.streaming_input = session
+        self.chunk_queue: deque | None = deque() if session else None
+        self.turn_ends: list = []
+        self.turn_first_token_ts: list = []
+
+    def apply_chunk(self, chunk: dict) -> None:
+        """RequestState.apply_streaming_update: the chunk's arrival_time, prefilling again."""
+        self.streaming_input = not chunk["final"]
+        self.stats.arrival_time = chunk["arrival_time"]
+        self.is_prefilling = True
 
 
 class Oracle:
@@ -75,12 +100,35 @@ class Oracle:
         self.steps: list[dict] = []
 
     # ---- driver callbacks ---------------------------------------------------------
-    def add_request(self, req_id: str, arrival_time: float, prompt_len: int, max_tokens: int) -> None:
+    def add_request(self, req_id: str, arrival_time: float, prompt_len: int, max_tokens: int,
+                    session: bool = False) -> None:
         earlier = self.reqs.get(req_id)
         st = _Req(self._stats.RequestStateStats, req_id, 0 if earlier is None else earlier.instance + 1,
-                  arrival_time, prompt_len, max_tokens)
+                  arrival_time, prompt_len, max_tokens, session)
         self.reqs[req_id] = st
         self.order.append(st)
+
+    def on_chunk(self, req_id: str, arrival_time: float | None, pending_events: list) -> None:
+        """The session's client sent its next chunk (arrival_time None: it closed the session),
+        just before the driver hands it to the scheduler (OutputProcessor's
+        _update_streaming_request_state)."""
+        st = self.reqs.get(req_id)
+        if st is None or st.finished is not None:
+            return
+        if arrival_time is None:
+            if st.chunk_queue is None:  # the last input is answered: vLLM aborts the waiting session
+                self.on_abort(req_id, pending_events)
+            elif st.chunk_queue:
+                st.chunk_queue[-1]["final"] = True
+            else:
+                st.streaming_input = False
+            return
+        chunk = {"arrival_time": arrival_time, "final": False}
+        if st.chunk_queue is None:
+            st.apply_chunk(chunk)
+            st.chunk_queue = deque()
+        else:
+            st.chunk_queue.append(chunk)
 
     def watch_preemptions(self, sched, current_step) -> bool:
         """Wrap this scheduler's _preempt_request (instance attribute; the class, and the
@@ -152,12 +200,24 @@ class Oracle:
             return
         if out.events:
             st.events.extend([e.type.name, e.timestamp] for e in out.events)
+        if st.session and st.is_prefilling:
+            st.turn_first_token_ts.append(timestamp)
         _call(it.update_from_output, output=out, engine_core_timestamp=timestamp,
               is_prefilling=st.is_prefilling, prompt_len=st.prompt_len, req_stats=st.stats,
               lora_stats=None, lora_states=self._lora_states, lora_name=None)
         st.is_prefilling = False
-        if out.finish_reason is not None:
-            self._finish(it, out.request_id, st, out.finish_reason)
+        if out.finish_reason is None:
+            return
+        from vllm.v1.engine import FinishReason
+
+        if st.streaming_input and out.finish_reason not in (FinishReason.ABORT, FinishReason.ERROR):
+            st.turn_ends.append([timestamp, str(out.finish_reason)])
+            if st.chunk_queue:
+                st.apply_chunk(st.chunk_queue.popleft())
+            else:
+                st.chunk_queue = None
+            return
+        self._finish(it, out.request_id, st, out.finish_reason)
 
     def _finish(self, it, req_id, st, reason) -> None:
         before = len(it.finished_requests)
@@ -193,6 +253,9 @@ class Oracle:
             }
             if st.instance:  # only for a reused id, so oracles without reuse keep their bytes
                 rec["instance"] = st.instance
+            if st.session:  # likewise only for sessions
+                rec["turn_ends"] = st.turn_ends
+                rec["turn_first_token_ts"] = st.turn_first_token_ts
             out.append(rec)
         return out
 
