@@ -8,7 +8,7 @@ import path from "node:path";
 import Papa from "papaparse";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Finding } from "../src/engine/types.js";
-import { OUTPUT_SCHEMA_VERSION, tableColumns } from "../src/schema/tables.js";
+import { OUTPUT_SCHEMA_VERSION, TABLE_NAMES, tableColumns, tableColumnsAt } from "../src/schema/tables.js";
 import { validateInputs } from "../src/validate/index.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";
 import { REAL_FIXTURES, realLogsDir, REUSED_ID_FIXTURES, simulate, writeLogsDir } from "./helpers/logs-fixture.js";
@@ -56,6 +56,47 @@ describe("a good logs directory", () => {
   test.each([...REAL_FIXTURES, ...REUSED_ID_FIXTURES])("fixture %s, converted from vLLM's real scheduler, has no findings", async (name) => {
     const r = await validateInputs([real.get(name)!]);
     expect(r.findings).toEqual([]);
+  });
+});
+
+describe("a logs directory of an older minor schema", () => {
+  /** what the previous minor wrote: the same rows without the columns this minor appended */
+  function asMinor(dir: string, version: string): void {
+    const m = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8"));
+    m.output_schema_version = version;
+    for (const t of m.tables) {
+      const keep = new Set(tableColumnsAt(t.name, version));
+      t.columns = t.columns.filter((c: { name: string }) => keep.has(c.name));
+      const g = grid(file(dir, t.name));
+      const idx = g[0].map((c, j) => (keep.has(c) ? j : -1)).filter((j) => j >= 0);
+      writeGrid(file(dir, t.name), g.map((r) => idx.map((j) => r[j])));
+    }
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(m, null, 2) + "\n");
+  }
+
+  test("each minor only appends: a table's columns at minor m are a prefix of those at m+1", () => {
+    const ours = Number(OUTPUT_SCHEMA_VERSION.split(".")[1]);
+    for (const t of TABLE_NAMES) {
+      for (let m = 0; m < ours; m++) {
+        const now = tableColumnsAt(t, `1.${m}`);
+        expect(tableColumnsAt(t, `1.${m + 1}`).slice(0, now.length), `${t} 1.${m}`).toEqual(now);
+      }
+      expect(tableColumnsAt(t, OUTPUT_SCHEMA_VERSION)).toEqual(tableColumns(t));
+    }
+    expect(tableColumnsAt("per_request", "1.2")).not.toContain("input_chunks");
+    expect(tableColumnsAt("per_request", "1.0")).not.toContain("request_instance");
+  });
+
+  test("the previous minor's directory validates clean; a column that minor had is still required", async () => {
+    const prev = `1.${Number(OUTPUT_SCHEMA_VERSION.split(".")[1]) - 1}`;
+    const d = copy();
+    asMinor(d, prev);
+    expect(grid(file(d, "per_request"))[0].length).toBeLessThan(tableColumns("per_request").length);
+    expect((await validate(d)).findings).toEqual([]);
+    const g = grid(file(d, "per_request"));
+    const i = g[0].indexOf("request_instance");
+    writeGrid(file(d, "per_request"), g.map((r) => r.filter((_, j) => j !== i)));
+    expect(codes((await validate(d)).findings)).toContain("CSV_COLUMN_MISSING");
   });
 });
 

@@ -33,6 +33,14 @@ export const col = {
   json: (description: string) => withMeta(z.string(), { description, unit: "JSON", kind: "json" }),
 };
 
+/**
+ * Columns appended by a later minor of the output schema (`since`): a logs directory written
+ * at an older minor lacks them, and validate expects only the columns of its own minor.
+ */
+export function added<S extends Record<string, z.ZodType>>(minor: string, cols: S): S {
+  return Object.fromEntries(Object.entries(cols).map(([k, s]) => [k, s.meta({ ...(s.meta() as object), since: minor })])) as S;
+}
+
 export function columnMeta(schema: z.ZodType): ColumnMeta {
   const m = schema.meta() as ColumnMeta | undefined;
   if (!m) throw new Error("column without metadata");

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { col } from "./columns.js";
+import { added, col, type ColumnMeta } from "./columns.js";
 import type { FinishReason } from "./raw.js";
 import { BIND_BUCKETS, type BindBucket } from "./binding.js";
 import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
@@ -68,12 +68,13 @@ export const PerRequestRow = z.object({
   total_tokens: col.count("input_tokens + output_tokens", "tokens"),
   dp_rank: col.count("data-parallel rank of the scheduler that served it"),
   ...waitCols,
-  // schema 1.1
-  request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
-  // schema 1.2
-  ...bindCols,
-  // schema 1.3
-  input_chunks: col.count("input chunks it received: 1 for an ordinary request; a streaming-input session's first prompt plus every chunk that commenced (trace schema 1.2; a 1.0/1.1 trace counts its later admissions)"),
+  ...added("1.1", {
+    request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
+  }),
+  ...added("1.2", bindCols),
+  ...added("1.3", {
+    input_chunks: col.count("input chunks it received: 1 for an ordinary request; a streaming-input session's first prompt plus every chunk that commenced (trace schema 1.2; a 1.0/1.1 trace counts its later admissions)"),
+  }),
 });
 
 export const PerIterationRow = z.object({
@@ -118,9 +119,10 @@ export const PerIterationRow = z.object({
   running_count_after_update: col.countOpt("len(running) after the update: SchedulerStats.num_running_reqs"),
   waiting_count_after_update: col.countOpt("waiting requests after the update, as waiting_count: SchedulerStats.num_waiting_reqs"),
   dp_rank: col.count("data-parallel rank"),
-  // schema 1.1
-  waiting_queue_length: col.count("requests in the waiting queues after schedule(), deferred ones included: len(waiting) (+ len(kv_holding_waiting), vLLM ≥ 0.33); the rows of this step with a queue_position"),
-  num_skipped_waiting_reqs: col.count("waiting requests vLLM deferred (skipped at least once, not yet admitted) after schedule(): SchedulerStats.num_skipped_waiting_reqs; waiting_queue_length - waiting_count; 0 where vLLM counts them as waiting (0.11)"),
+  ...added("1.1", {
+    waiting_queue_length: col.count("requests in the waiting queues after schedule(), deferred ones included: len(waiting) (+ len(kv_holding_waiting), vLLM ≥ 0.33); the rows of this step with a queue_position"),
+    num_skipped_waiting_reqs: col.count("waiting requests vLLM deferred (skipped at least once, not yet admitted) after schedule(): SchedulerStats.num_skipped_waiting_reqs; waiting_queue_length - waiting_count; 0 where vLLM counts them as waiting (0.11)"),
+  }),
 });
 
 export const RequestState = ["waiting", "running", "preempted", "completed"] as const;
@@ -141,10 +143,12 @@ export const PerIterationRequestRow = z.object({
   waiting_phase: col.oneOfOpt(["initial", "after_preemption", "next_turn"] as const, "for waiting rows: before the first admission, after a preemption, or a streaming-input session between turns"),
   computed_tokens: col.count("num_computed_tokens after this step's schedule()", "tokens"),
   dp_rank: col.count("data-parallel rank"),
-  // schema 1.1
-  request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
-  // schema 1.2
-  binding_limits: z.string().nullable().optional().meta({ unit: "", kind: "string", description: "for waiting rows: the minimal sets of limits that, made larger, would have admitted it at this decision: sets joined by '|', limits by '+' (max_num_seqs, token_budget, kv_blocks, max_loras, head_only); 'none' when none would; 'unresolved' when the offline replay admits it with nothing relaxed (docs/waiting-reasons.md)" }),
+  ...added("1.1", {
+    request_instance: col.count("which lifetime of this request_id in its scheduler (0 = the first): vLLM lets a finished id be reused; join tables on (request_id, request_instance, dp_rank)"),
+  }),
+  ...added("1.2", {
+    binding_limits: z.string().nullable().optional().meta({ unit: "", kind: "string", description: "for waiting rows: the minimal sets of limits that, made larger, would have admitted it at this decision: sets joined by '|', limits by '+' (max_num_seqs, token_budget, kv_blocks, max_loras, head_only); 'none' when none would; 'unresolved' when the offline replay admits it with nothing relaxed (docs/waiting-reasons.md)" }),
+  }),
 });
 
 export const EventType = [
@@ -174,8 +178,9 @@ export const EventRow = z.object({
   timestamp_epoch_ns: col.epochNs("timestamp as absolute epoch ns"),
   iteration_id: col.countOpt("step it happened in"),
   dp_rank: col.count("data-parallel rank"),
-  // schema 1.1
-  request_instance: col.countOpt("lifetime of request_id (per_request.request_instance); empty when the event concerns no request"),
+  ...added("1.1", {
+    request_instance: col.countOpt("lifetime of request_id (per_request.request_instance); empty when the event concerns no request"),
+  }),
 });
 
 export const StateTransitionRow = z.object({
@@ -187,8 +192,9 @@ export const StateTransitionRow = z.object({
   timestamp_epoch_ns: col.epochNs("timestamp as absolute epoch ns"),
   detail: col.strOpt("admit, resume, preempt, finish reason"),
   dp_rank: col.count("data-parallel rank"),
-  // schema 1.1
-  request_instance: col.count("lifetime of request_id (per_request.request_instance)"),
+  ...added("1.1", {
+    request_instance: col.count("lifetime of request_id (per_request.request_instance)"),
+  }),
 });
 
 /**
@@ -226,3 +232,15 @@ export const TABLES = {
 export type TableName = keyof typeof TABLES;
 export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
 export const tableColumns = (name: TableName): string[] => Object.keys(TABLES[name].shape);
+
+const minorOf = (version: string): number => Number(version.split(".")[1] ?? 0);
+
+/** The columns a table had at output schema `version` (same major): those appended later (`since`) left out. */
+export function tableColumnsAt(name: TableName, version: string): string[] {
+  const minor = minorOf(version);
+  const shape = TABLES[name].shape as Record<string, z.ZodType>;
+  return Object.keys(shape).filter((c) => {
+    const since = (shape[c].meta() as ColumnMeta | undefined)?.since;
+    return typeof since !== "string" || minorOf(since) <= minor;
+  });
+}

@@ -5,7 +5,7 @@ import type { Finding } from "../engine/types.js";
 import { isFormulaLike } from "../sinks/csv-format.js";
 import { coerceRow, emptyCsvInfo, headerKinds, readCsvBatches } from "../parse/csv-read.js";
 import { parquetTableFiles } from "../parse/parquet-read.js";
-import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
+import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumnsAt, type TableName } from "../schema/tables.js";
 import { checkHeader } from "./columns.js";
 import { Findings } from "./collector.js";
 import { InvariantChecker, TABLE_ORDER } from "./invariants.js";
@@ -64,7 +64,8 @@ export async function validateLogsDir(dir: string, display: string, findings: Fi
 }
 
 async function validateTable(table: TableName, path: string, file: string, manifest: ManifestFacts | null, checker: InvariantChecker, findings: Findings): Promise<{ rows: number; truncated: boolean }> {
-  const expected = tableColumns(table);
+  // a logs directory of an older minor has only that minor's columns (later ones are appended)
+  const expected = tableColumnsAt(table, manifest?.supported ? manifest.schemaVersion : OUTPUT_SCHEMA_VERSION);
   const info = emptyCsvInfo();
   let schema: z.ZodObject | null = null;
   let kinds: ReturnType<typeof headerKinds> = [];

@@ -468,7 +468,7 @@ export function writeLogsDir(dir: string, f: Fixture = simulate()): string {
  * the repository has none yet.
  */
 /** Fixtures recorded from vLLM's real scheduler that the summary and validate proofs run on. */
-export const REAL_FIXTURES = ["e2e-vllm-cpu", "priority-policy", "kv-pressure-preempt", "v0.11-azure-conv", "repreempt-priority"] as const;
+export const REAL_FIXTURES = ["e2e-vllm-cpu", "priority-policy", "kv-pressure-preempt", "v0.11-azure-conv", "repreempt-priority", "sessions-priority", "sessions-async"] as const;
 /** fixtures whose request ids are reused after finishing (vLLM's real scheduler): one row per lifetime */
 export const REUSED_ID_FIXTURES = ["reused-ids", "reused-ids-priority", "reused-ids-async"] as const;
 
