@@ -205,16 +205,17 @@ class Session:
         return len(self.block_map.get(rid, ()))
 
     # ---- add_request -----------------------------------------------------------------
-    def on_arrival(self, sched, request) -> None:
-        rid = request.request_id
-        t = None
+    def _queued_t(self, request) -> int:
+        """vLLM's latest QUEUED stamp of the request when it keeps events, else now."""
         if self.log_stats:
             for ev in reversed(request.events):
                 if ev.type == self.EV_QUEUED:
-                    t = self.rel(ev.timestamp)
-                    break
-        if t is None:
-            t = self.now()
+                    return self.rel(ev.timestamp)
+        return self.now()
+
+    def on_arrival(self, sched, request) -> None:
+        rid = request.request_id
+        t = self._queued_t(request)
         arrival = getattr(request, "arrival_time", None)
         lora = request.lora_request
         score = pred = OMIT
@@ -237,14 +238,7 @@ class Session:
     def on_next_chunk(self, request) -> None:
         """_update_request_as_session returned: a session's next input chunk commenced (vLLM
         extended its prompt, took the chunk's arrival_time and recorded QUEUED again)."""
-        t = None
-        if self.log_stats:
-            for ev in reversed(request.events):
-                if ev.type == self.EV_QUEUED:
-                    t = self.rel(ev.timestamp)
-                    break
-        if t is None:
-            t = self.now()
+        t = self._queued_t(request)
         arrival = getattr(request, "arrival_time", None)
         if self.track_stale_heap and not self.in_update:
             self.stale_heap_ids.add(request.request_id)
