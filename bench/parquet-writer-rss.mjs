@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Peak RSS of the Parquet writer alone, independent of the engine: per_iteration_requests
-// rows shaped like the engine's (1,000 waiting + 256 running per iteration, cmpl-<32 hex>-0
-// ids, fresh strings per row as the engine builds them) go through ParquetTableSet into a
-// directory. RSS must not grow with --rows: run two sizes.
+// Peak RSS, CPU and file size of the Parquet writer alone, independent of the engine (whose
+// replay of the bench trace costs ~5 CPU s per MB, most of it binding limits):
+//   synthetic   per_iteration_requests rows shaped like the engine's (1,000 waiting + 256
+//               running per iteration, cmpl-<32 hex>-0 ids, a fresh string per row as the
+//               engine's rows carry) through ParquetTableSet; RSS must not grow with --rows
+//   --from-csv  every table of a CSV logs directory (`vsched convert --format csv`), real
+//               rows, through one ParquetTableSet, table after table
 //
-//   node bench/parquet-writer-rss.mjs [--rows 3000000] [--out bench/out/pq-writer-bench]
+//   node bench/parquet-writer-rss.mjs [--rows 3000000 | --from-csv LOGS_DIR] [--out bench/out/pq-writer-bench]
 //
 // PARQUET_ROW_GROUP_ROWS=<n> in the environment sets the row-group size (src/sinks/parquet-schema.ts).
 import { build } from "esbuild";
@@ -20,8 +23,10 @@ mkdirSync(path.join(root, "bench", "out"), { recursive: true });
 
 // bundle the writer from source (the CLI bundle does not export it)
 const mod = path.join(root, "bench", "out", "parquet-tables.bundle.mjs");
-await build({ entryPoints: [path.join(root, "src/sinks/parquet-tables.ts")], bundle: true, format: "esm", platform: "node", outfile: mod, logLevel: "warning" });
-const { ParquetTableSet } = await import(pathToFileURL(mod).href);
+const entry = ["sinks/parquet-tables.ts", "parse/csv-read.ts", "schema/tables.ts"].map((f) => `export * from "./src/${f}";`).join("\n");
+await build({ stdin: { contents: entry, resolveDir: root, loader: "ts" }, bundle: true, format: "esm", platform: "node", outfile: mod, logLevel: "warning" });
+const { ParquetTableSet, forEachCsvRow, TABLE_NAMES } = await import(pathToFileURL(mod).href);
+const FROM_CSV = opt("from-csv", null);
 
 const hex = (i) => (i * 2654435761 >>> 0).toString(16).padStart(8, "0");
 function row(i) {
@@ -46,25 +51,41 @@ const sample = () => {
 const timer = setInterval(sample, 20);
 const t0 = performance.now();
 const set = new ParquetTableSet(OUT, { vschedVersion: "bench" });
-for (let i = 0; i < ROWS; i++) {
-  set.sink.perIterationRequest(row(i));
-  if ((i & 1023) === 0) {
-    sample();
+let rows = 0;
+if (FROM_CSV) {
+  const put = { per_request: "perRequest", per_iteration: "perIteration", per_iteration_requests: "perIterationRequest", events: "event", state_transitions: "stateTransition", predictions: "prediction" };
+  for (const table of TABLE_NAMES) {
+    const sink = set.sink[put[table]];
+    await forEachCsvRow(path.join(FROM_CSV, `${table}.csv`), table, (r) => {
+      sink(r);
+      if ((++rows & 1023) === 0) sample();
+    });
     if (set.needsDrain) await set.drain();
+  }
+} else {
+  for (let i = 0; i < ROWS; i++) {
+    set.sink.perIterationRequest(row(i));
+    rows++;
+    if ((i & 1023) === 0) {
+      sample();
+      if (set.needsDrain) await set.drain();
+    }
   }
 }
 await set.close();
 const wall = (performance.now() - t0) / 1000;
 clearInterval(timer);
 sample();
-const bytes = readdirSync(OUT).reduce((a, f) => a + statSync(path.join(OUT, f)).size, 0);
+const bytes = readdirSync(OUT).filter((f) => f.endsWith(".parquet")).reduce((a, f) => a + statSync(path.join(OUT, f)).size, 0);
 const u = process.resourceUsage();
 console.log(JSON.stringify({
-  rows: ROWS,
+  source: FROM_CSV ? path.relative(process.cwd(), FROM_CSV) : "synthetic per_iteration_requests",
+  rows,
   row_group_rows: process.env.PARQUET_ROW_GROUP_ROWS ?? "default",
   wall_s: Math.round(wall * 100) / 100,
   cpu_s: Math.round((u.userCPUTime + u.systemCPUTime) / 1e4) / 100,
-  rows_per_s: Math.round(ROWS / wall),
+  rows_per_s: Math.round(rows / wall),
+  page_rows: process.env.PARQUET_PAGE_ROWS ?? "default",
   peak_rss_mb: Math.round(u.maxRSS / 1024),
   peak_rss_sampled_mb: Math.round(peakRss / 2 ** 20),
   peak_heap_mb: Math.round(peakHeap / 2 ** 20),

@@ -44,17 +44,31 @@ export type OffsetIndex = NonNullable<ChunkIndexes["offsetIndex"]>;
 export const PARQUET_ROW_GROUP_ROWS = positiveIntFromEnv("PARQUET_ROW_GROUP_ROWS", 100_000);
 
 /**
- * Rows per data page: what each column holds raw before encoding it (8 bytes a value, so
- * 128 KB for a numeric column); ~7 pages a 100k-row group, each with its own page header
- * and delta-encoding start (a few dozen bytes).
+ * Data pages: each column holds one page of raw values (8 bytes a value, +1 for a nullable
+ * column's definition level) before it encodes and compresses it, so a writer holds about
+ * PARQUET_PAGE_BYTES raw, whatever its row-group size. The page rows follow from the
+ * table's width, and the group is cut into pages of equal length: per_iteration_requests
+ * (16 columns) gets 3 pages of 33,334 rows a group, per_request (~70) about 10. Fewer,
+ * longer pages compress better (snappy and the delta encoding restart at every page: on
+ * the bench trace 16k-row pages made per_iteration_requests 34% larger than one page per
+ * group, 33k-row pages 12%). PARQUET_PAGE_ROWS in the environment fixes the rows instead
+ * (tests write many pages per chunk from small fixtures with it).
  */
-export const PARQUET_PAGE_ROWS = 16_384;
+export const PARQUET_PAGE_BYTES = 6 << 20;
+const PAGE_ROWS_FROM_ENV = process.env.PARQUET_PAGE_ROWS ? positiveIntFromEnv("PARQUET_PAGE_ROWS", 0) : null;
+
+/** Rows per page for these columns in groups of `groupRows` (`fixed`: what the caller asked for). */
+export function parquetPageRows(columns: readonly ParquetColumn[], groupRows: number, fixed?: number): number {
+  const rowBytes = columns.reduce((a, c) => a + 8 + (c.nullable ? 1 : 0), 0);
+  const most = Math.max(1, Math.min(groupRows, fixed ?? PAGE_ROWS_FROM_ENV ?? Math.max(1024, Math.floor(PARQUET_PAGE_BYTES / rowBytes))));
+  return Math.ceil(groupRows / Math.ceil(groupRows / most));
+}
 
 function positiveIntFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer (rows per Parquet row group)`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer (rows)`);
   return n;
 }
 
@@ -117,6 +131,8 @@ export function parquetFormat(partitionBy: string | null) {
   return {
     types: { int: "INT64", epoch_ns: "INT64", float: "DOUBLE (NaN and infinities as null)", string: "UTF8, dictionary-encoded", json: "UTF8 text" },
     row_group_rows: PARQUET_ROW_GROUP_ROWS,
+    page_bytes: PAGE_ROWS_FROM_ENV ? undefined : PARQUET_PAGE_BYTES,
+    page_rows: PAGE_ROWS_FROM_ENV ?? undefined,
     compression: "SNAPPY",
     key_value_metadata: ["vsched.output_schema_version", "vsched.version", "vsched.table", "vsched.column_units"],
     partition_by: partitionBy,

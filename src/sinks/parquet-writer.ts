@@ -6,7 +6,7 @@ import { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import type { z } from "zod";
 import type { TABLES, TableName } from "../schema/tables.js";
 import { ColumnChunkBuilder } from "./parquet-chunk.js";
-import { PARQUET_PAGE_ROWS, PARQUET_ROW_GROUP_ROWS, parquetColumns, parquetSchemaElements, type ChunkIndexes, type ColumnChunk, type FileMetaData, type KeyValue, type RowGroup, type SchemaElement } from "./parquet-schema.js";
+import { PARQUET_ROW_GROUP_ROWS, parquetColumns, parquetPageRows, parquetSchemaElements, type ChunkIndexes, type ColumnChunk, type FileMetaData, type KeyValue, type RowGroup, type SchemaElement } from "./parquet-schema.js";
 import { drainStream } from "./stream-drain.js";
 
 /**
@@ -29,7 +29,9 @@ export interface ParquetWriterOptions {
   kvMetadata: KeyValue[];
   /** columns left out of the file (the partition column of a hive-style layout) */
   omit?: readonly string[];
+  /** rows per row group (default PARQUET_ROW_GROUP_ROWS) and at most per data page (default: parquetPageRows) */
   rowGroupRows?: number;
+  pageRows?: number;
 }
 
 /**
@@ -78,7 +80,7 @@ export class ParquetTableWriter<N extends TableName> {
   ) {
     const columns = parquetColumns(table, options.omit);
     this.groupRows = Math.max(1, options.rowGroupRows ?? PARQUET_ROW_GROUP_ROWS);
-    const pageRows = Math.min(this.groupRows, PARQUET_PAGE_ROWS);
+    const pageRows = parquetPageRows(columns, this.groupRows, options.pageRows);
     this.columns = columns.map((c) => new ColumnChunkBuilder(c, pageRows, `${table}.${c.name}`));
     this.schema = parquetSchemaElements(columns);
     out.on("error", (e) => {
