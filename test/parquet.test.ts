@@ -83,7 +83,7 @@ describe("Parquet tables", () => {
     expect(manifest.tables.map((t: { parquet_files: string[] }) => t.parquet_files)).toEqual(TABLE_NAMES.map((t) => [`${t}.parquet`]));
   });
 
-  it("streams row groups of the configured size and reads them back group by group", async () => {
+  it("streams row groups of the configured size, pages within them, and reads them back group by group", async () => {
     const out = path.join(tmpDir(), "logs");
     await convert([FIXTURE], out);
     const rows = await csvRows(path.join(out, "per_iteration_requests.csv"), "per_iteration_requests");
@@ -91,12 +91,22 @@ describe("Parquet tables", () => {
     const w = new ParquetTableWriter("per_iteration_requests", createWriteStream(file), {
       kvMetadata: parquetKeyValues("per_iteration_requests", "test"),
       rowGroupRows: 1000,
+      pageRows: 300,
     });
     for (const r of rows) w.write(r as never);
     await w.close();
     const meta = await parquetMetadataAsync(await asyncBufferFromFile(file));
+    expect(rows.length).toBeGreaterThan(2000);
     expect(meta.row_groups.length).toBe(Math.ceil(rows.length / 1000));
     expect(meta.row_groups.every((g) => Number(g.num_rows) <= 1000)).toBe(true);
+    // at most 300 rows a page: a full group is four pages of 250 in every column
+    for (const c of meta.row_groups[0].columns) {
+      const pages = c.meta_data!.encoding_stats!.filter((s) => s.page_type === "DATA_PAGE_V2");
+      expect(pages.map((s) => s.count), c.meta_data!.path_in_schema.join(".")).toEqual([4]);
+    }
+    const ids = meta.row_groups[0].columns.find((c) => c.meta_data!.path_in_schema[0] === "request_id")!.meta_data!;
+    expect(ids.encodings).toContain("RLE_DICTIONARY");
+    expect(ids.dictionary_page_offset).toBeDefined();
     const batches: number[] = [];
     const back: CsvRecord[] = [];
     for await (const b of readParquetFileBatches({ file, fromPath: {} }, "per_iteration_requests")) {

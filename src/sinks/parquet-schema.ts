@@ -1,4 +1,6 @@
 import type { ColumnSource, ParquetWriter } from "hyparquet-writer";
+import type { writeIndexes } from "hyparquet-writer/src/indexes.js";
+import type { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import type { z } from "zod";
 import { columnMeta, type ColumnKind } from "../schema/columns.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
@@ -13,10 +15,11 @@ import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../
  *                 writer then takes plain numbers for relative ns (no BigInt per cell);
  *   - float     → DOUBLE; NaN and ±Infinity become null, as the CSV writes them empty;
  *   - string    → UTF8, dictionary-encoded (ids, states, reasons, actions repeat row after
- *                 row); per_request.request_id is the one unique key and is left to the
- *                 writer's choice (a dictionary of unique values only adds indexes);
+ *                 row); per_request.request_id is the one unique key and is PLAIN (a
+ *                 dictionary of unique values only adds indexes);
  *   - json      → UTF8 text, exactly the CSV's text (no JSON logical type: pandas, Polars
- *                 and DuckDB read it as a plain string everywhere, as they read the CSV).
+ *                 and DuckDB read it as a plain string everywhere, as they read the CSV);
+ *                 dictionary-encoded in a row group where that halves its bytes.
  * Key-value metadata carries the schema version, the table and every column's unit.
  */
 
@@ -25,15 +28,56 @@ type WriterOptions = ConstructorParameters<typeof ParquetWriter>[0];
 export type SchemaElement = WriterOptions["schema"][number];
 export type KeyValue = NonNullable<WriterOptions["kvMetadata"]>[number];
 type Encoding = NonNullable<ColumnSource["encoding"]>;
+/** the footer and its parts, as hyparquet-writer's writeMetadata and writeIndexes take them */
+export type FileMetaData = Parameters<typeof writeMetadata>[1];
+export type RowGroup = FileMetaData["row_groups"][number];
+export type ChunkIndexes = Parameters<typeof writeIndexes>[1][number];
+export type ColumnChunk = ChunkIndexes["chunk"];
+export type OffsetIndex = NonNullable<ChunkIndexes["offsetIndex"]>;
 
-export const PARQUET_ROW_GROUP_ROWS = 100_000;
+/**
+ * Rows per row group: ~100k, what pandas, Polars and DuckDB read well (a row group is their
+ * unit of work and of skipping). Memory does not depend on it (each column encodes a page at
+ * a time, parquet-chunk.ts), so it is a file-layout choice; PARQUET_ROW_GROUP_ROWS in the
+ * environment overrides it (bench/parquet-writer-rss.mjs measures other sizes with it).
+ */
+export const PARQUET_ROW_GROUP_ROWS = positiveIntFromEnv("PARQUET_ROW_GROUP_ROWS", 100_000);
+
+/**
+ * Data pages: each column holds one page of raw values (8 bytes a value, +1 for a nullable
+ * column's definition level) before it encodes and compresses it, so a writer holds about
+ * PARQUET_PAGE_BYTES raw, whatever its row-group size. The page rows follow from the
+ * table's width, and the group is cut into pages of equal length: per_iteration_requests
+ * (16 columns) gets 3 pages of 33,334 rows a group, per_request (~70) about 10. Fewer,
+ * longer pages compress better (snappy and the delta encoding restart at every page: on
+ * the bench trace 16k-row pages made per_iteration_requests 34% larger than one page per
+ * group, 33k-row pages 12%). PARQUET_PAGE_ROWS in the environment fixes the rows instead
+ * (tests write many pages per chunk from small fixtures with it).
+ */
+export const PARQUET_PAGE_BYTES = 6 << 20;
+const PAGE_ROWS_FROM_ENV = process.env.PARQUET_PAGE_ROWS ? positiveIntFromEnv("PARQUET_PAGE_ROWS", 0) : null;
+
+/** Rows per page for these columns in groups of `groupRows` (`fixed`: what the caller asked for). */
+export function parquetPageRows(columns: readonly ParquetColumn[], groupRows: number, fixed?: number): number {
+  const rowBytes = columns.reduce((a, c) => a + 8 + (c.nullable ? 1 : 0), 0);
+  const most = Math.max(1, Math.min(groupRows, fixed ?? PAGE_ROWS_FROM_ENV ?? Math.max(1024, Math.floor(PARQUET_PAGE_BYTES / rowBytes))));
+  return Math.ceil(groupRows / Math.ceil(groupRows / most));
+}
+
+function positiveIntFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer (rows)`);
+  return n;
+}
 
 export interface ParquetColumn {
   name: string;
   kind: ColumnKind;
   nullable: boolean;
   element: SchemaElement;
-  /** forced encoding; undefined leaves it to hyparquet-writer (dictionary when it halves the size) */
+  /** forced encoding; undefined (json) decides per chunk: dictionary when its first page shows it halves the size */
   encoding?: Encoding;
 }
 
@@ -58,7 +102,8 @@ export function parquetColumns(table: TableName, omit: readonly string[] = []): 
             ? { name, type: "DOUBLE", repetition_type: "OPTIONAL" }
             : { name, type: "BYTE_ARRAY", repetition_type, converted_type: "UTF8", logical_type: { type: "STRING" } };
       const dictionary = kind === "string" && !UNIQUE_KEYS[table]?.includes(name);
-      const encoding = dictionary ? "RLE_DICTIONARY" : kind === "int" || kind === "epoch_ns" ? "DELTA_BINARY_PACKED" : undefined;
+      const unique = kind === "string" && !dictionary;
+      const encoding = dictionary ? "RLE_DICTIONARY" : unique ? "PLAIN" : kind === "int" || kind === "epoch_ns" ? "DELTA_BINARY_PACKED" : undefined;
       return { name, kind, nullable: kind === "float" || nullable, element, encoding } satisfies ParquetColumn;
     });
 }
@@ -86,6 +131,8 @@ export function parquetFormat(partitionBy: string | null) {
   return {
     types: { int: "INT64", epoch_ns: "INT64", float: "DOUBLE (NaN and infinities as null)", string: "UTF8, dictionary-encoded", json: "UTF8 text" },
     row_group_rows: PARQUET_ROW_GROUP_ROWS,
+    page_bytes: PAGE_ROWS_FROM_ENV ? undefined : PARQUET_PAGE_BYTES,
+    page_rows: PAGE_ROWS_FROM_ENV ?? undefined,
     compression: "SNAPPY",
     key_value_metadata: ["vsched.output_schema_version", "vsched.version", "vsched.table", "vsched.column_units"],
     partition_by: partitionBy,

@@ -1,46 +1,37 @@
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { ByteWriter, ParquetWriter, type ColumnSource } from "hyparquet-writer";
+import { ByteWriter } from "hyparquet-writer";
+import { writeIndexes } from "hyparquet-writer/src/indexes.js";
+import { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import type { z } from "zod";
 import type { TABLES, TableName } from "../schema/tables.js";
-import { PARQUET_ROW_GROUP_ROWS, parquetColumns, parquetSchemaElements, type KeyValue, type ParquetColumn } from "./parquet-schema.js";
+import { ColumnChunkBuilder } from "./parquet-chunk.js";
+import { PARQUET_ROW_GROUP_ROWS, parquetColumns, parquetPageRows, parquetSchemaElements, type ChunkIndexes, type ColumnChunk, type FileMetaData, type KeyValue, type RowGroup, type SchemaElement } from "./parquet-schema.js";
 import { drainStream } from "./stream-drain.js";
 
 /**
  * Streams one table into one Parquet file, row group by row group.
  *
- * Why hyparquet-writer: it is pure JS (no native build, like the rest of the CLI), and its
- * ParquetWriter is incremental: each write() call encodes whole row groups and hands the
- * bytes to our Writer's flush(); finish() writes the footer. So rows are buffered only up
- * to one row group (PARQUET_ROW_GROUP_ROWS, fewer for wide tables: ROW_GROUP_BYTES), then
- * encoded and written, and the buffers reused. A table is never held whole.
- *
- * Rows are buffered column-wise in typed arrays (numbers) and plain arrays (strings), not as
- * row objects; the conversion to what Parquet stores (BigInt for INT64) happens one column
- * at a time while the row group is encoded, so at most one column's BigInts are alive.
+ * Why hyparquet-writer: it is pure JS (no native build, like the rest of the CLI). We use its
+ * encoders (delta, RLE/bit-packing, PLAIN, snappy, page headers, footer thrift) but not its
+ * ParquetWriter, which encodes a whole column chunk at once from a JS array of the group's
+ * values and allocates several more arrays of that length per column (levels, indexes, page
+ * slices, boxed copies): with 100k-row groups that was ~130 MB of heap on top of convert.
+ * Here each column encodes a page at a time as rows arrive (parquet-chunk.ts); a row group
+ * holds only its compressed pages until it is complete, and then goes to the stream.
+ * So memory is one page of raw values per column plus a row group's compressed bytes,
+ * whatever the row-group size, and a table is never held whole.
  */
 
-/** raw buffer bytes per table before a row group is cut early (wide tables: per_request) */
-const ROW_GROUP_BYTES = 32 << 20;
-const INITIAL_ROWS = 4096;
-
 type Row<N extends TableName> = z.infer<(typeof TABLES)[N]>;
-
-interface ColumnBuffer {
-  col: ParquetColumn;
-  /** int and float values */
-  num: Float64Array | null;
-  /** 1 = null, for nullable numeric columns */
-  isNull: Uint8Array | null;
-  /** epoch_ns, string and json values */
-  str: (string | null)[] | null;
-}
 
 export interface ParquetWriterOptions {
   kvMetadata: KeyValue[];
   /** columns left out of the file (the partition column of a hive-style layout) */
   omit?: readonly string[];
+  /** rows per row group (default PARQUET_ROW_GROUP_ROWS) and at most per data page (default: parquetPageRows) */
   rowGroupRows?: number;
+  pageRows?: number;
 }
 
 /**
@@ -69,60 +60,39 @@ class StreamByteWriter extends ByteWriter {
   }
 }
 
+const MAGIC = 0x31524150; // "PAR1"
+
 export class ParquetTableWriter<N extends TableName> {
   rows = 0;
   readonly groupRows: number;
   private n = 0;
-  private capacity: number;
-  private readonly buffers: ColumnBuffer[];
-  private readonly pq: ParquetWriter;
+  private readonly columns: ColumnChunkBuilder[];
+  private readonly schema: SchemaElement[];
+  private readonly bytes: StreamByteWriter;
+  private readonly rowGroups: RowGroup[] = [];
+  private readonly indexes: ChunkIndexes[] = [];
   private error: Error | null = null;
 
   constructor(
     readonly table: N,
     private readonly out: Writable,
-    options: ParquetWriterOptions,
+    private readonly options: ParquetWriterOptions,
   ) {
     const columns = parquetColumns(table, options.omit);
-    const rowBytes = columns.reduce((a, c) => a + (c.kind === "int" || c.kind === "float" ? 9 : 8), 0);
-    this.groupRows = Math.max(1, Math.min(options.rowGroupRows ?? PARQUET_ROW_GROUP_ROWS, Math.floor(ROW_GROUP_BYTES / rowBytes)));
-    this.capacity = Math.min(this.groupRows, INITIAL_ROWS);
-    this.buffers = columns.map((col) => {
-      const numeric = col.kind === "int" || col.kind === "float";
-      return {
-        col,
-        num: numeric ? new Float64Array(this.capacity) : null,
-        isNull: numeric && col.nullable ? new Uint8Array(this.capacity) : null,
-        str: numeric ? null : new Array<string | null>(this.capacity).fill(null),
-      };
-    });
+    this.groupRows = Math.max(1, options.rowGroupRows ?? PARQUET_ROW_GROUP_ROWS);
+    const pageRows = parquetPageRows(columns, this.groupRows, options.pageRows);
+    this.columns = columns.map((c) => new ColumnChunkBuilder(c, pageRows, `${table}.${c.name}`));
+    this.schema = parquetSchemaElements(columns);
     out.on("error", (e) => {
       this.error ??= e;
     });
-    this.pq = new ParquetWriter({
-      writer: new StreamByteWriter(out),
-      schema: parquetSchemaElements(columns),
-      kvMetadata: options.kvMetadata,
-      createdBy: "vsched (hyparquet-writer)",
-    });
+    this.bytes = new StreamByteWriter(out);
+    this.bytes.appendUint32(MAGIC);
   }
 
   write(row: Row<N>): void {
     const r = row as Record<string, unknown>;
-    const i = this.n;
-    if (i === this.capacity) this.grow();
-    for (const b of this.buffers) {
-      const v = r[b.col.name];
-      if (b.num) {
-        if (v == null || (b.col.kind === "float" && !Number.isFinite(v as number))) {
-          if (!b.isNull) throw new Error(`${this.table}.${b.col.name}: null in a required column`);
-          b.isNull[i] = 1;
-        } else {
-          b.num[i] = v as number;
-          if (b.isNull) b.isNull[i] = 0;
-        }
-      } else b.str![i] = v == null ? null : (v as string);
-    }
+    for (const c of this.columns) c.push(r[c.col.name]);
     this.rows++;
     if (++this.n >= this.groupRows) this.flushGroup();
   }
@@ -141,7 +111,18 @@ export class ParquetTableWriter<N extends TableName> {
   async close(): Promise<void> {
     this.throwIfFailed();
     if (this.n > 0) this.flushGroup();
-    this.pq.finish();
+    writeIndexes(this.bytes, this.indexes);
+    const metadata: Omit<FileMetaData, "metadata_length"> = {
+      version: 2,
+      created_by: "vsched (hyparquet-writer)",
+      schema: this.schema,
+      num_rows: BigInt(this.rows),
+      row_groups: this.rowGroups,
+      key_value_metadata: this.options.kvMetadata,
+    };
+    writeMetadata(this.bytes, metadata as FileMetaData);
+    this.bytes.appendUint32(MAGIC);
+    this.bytes.finish();
     this.out.end();
     await finished(this.out);
     this.throwIfFailed();
@@ -152,65 +133,30 @@ export class ParquetTableWriter<N extends TableName> {
     this.out.destroy();
   }
 
-  /** Buffers start small and double up to a row group: a small table never holds a big one. */
-  private grow(): void {
-    const cap = Math.min(this.groupRows, this.capacity * 2);
-    for (const b of this.buffers) {
-      if (b.num) {
-        const num = new Float64Array(cap);
-        num.set(b.num);
-        b.num = num;
-      }
-      if (b.isNull) {
-        const isNull = new Uint8Array(cap);
-        isNull.set(b.isNull);
-        b.isNull = isNull;
-      }
-      if (b.str) for (let k = this.capacity; k < cap; k++) b.str.push(null);
-    }
-    this.capacity = cap;
-  }
-
+  /** The group's column chunks, one after the other, then its footer entry (kept for close()). */
   private flushGroup(): void {
-    const n = this.n;
-    const columnData: ColumnSource[] = this.buffers.map((b) => ({
-      name: b.col.name,
-      data: lazyColumn(b, n),
-      encoding: b.col.encoding,
-      // min/max of ids, enum labels and JSON text prune nothing and cost a string compare per value
-      statistics: b.col.kind !== "string" && b.col.kind !== "json",
-    }));
-    this.pq.write({ columnData, rowGroupSize: n });
-    for (const b of this.buffers) if (b.str) b.str.fill(null, 0, n);
+    const start = this.bytes.offset;
+    const chunks: ColumnChunk[] = [];
+    let uncompressed = 0n;
+    for (const c of this.columns) {
+      const written = c.writeChunk(this.bytes);
+      chunks.push(written.chunk);
+      uncompressed += written.chunk.meta_data!.total_uncompressed_size;
+      // the offset index is the page locations only: its footer entry is a few bytes a page
+      if (written.offsetIndex) this.indexes.push(written);
+    }
+    this.rowGroups.push({
+      columns: chunks,
+      total_byte_size: uncompressed,
+      num_rows: BigInt(this.n),
+      file_offset: BigInt(start),
+      total_compressed_size: BigInt(this.bytes.offset - start),
+    });
+    this.bytes.flush();
     this.n = 0;
   }
 
   private throwIfFailed(): void {
     if (this.error) throw this.error;
   }
-}
-
-/**
- * The column as ParquetWriter reads it: it takes `length`, then `slice()` once per row
- * group. Converting in slice() keeps a single column's converted values alive at a time.
- */
-function lazyColumn(b: ColumnBuffer, n: number): ColumnSource["data"] {
-  // a required integer column goes as numbers in a typed array: DELTA_BINARY_PACKED takes
-  // numbers for INT64 (no BigInt per value, no boxed array); nullable ones need null slots
-  if (b.col.kind === "int" && !b.isNull) return b.num!.subarray(0, n); // ParquetWriter slices (copies) it
-  const slice = (start = 0, end = n): unknown[] => {
-    end = Math.min(end, n);
-    const out = new Array<unknown>(Math.max(0, end - start));
-    const { num, isNull, str } = b;
-    const kind = b.col.kind;
-    for (let i = start, k = 0; i < end; i++, k++) {
-      if (isNull && isNull[i]) out[k] = null;
-      else if (kind === "int") out[k] = num![i];
-      else if (kind === "float") out[k] = num![i];
-      else if (kind === "epoch_ns") out[k] = str![i] == null ? null : BigInt(str![i]!);
-      else out[k] = str![i];
-    }
-    return out;
-  };
-  return { length: n, slice } as unknown as ColumnSource["data"];
 }
