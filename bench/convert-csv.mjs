@@ -20,11 +20,11 @@ mkdirSync(path.join(root, "bench", "out"), { recursive: true });
 
 // bundle the writer from source (the CLI bundle does not export it)
 const mod = path.join(root, "bench", "out", "csv-writer.bundle.mjs");
-await build({ entryPoints: [path.join(root, "src/report/csv-writer.ts")], bundle: true, format: "esm", platform: "node", outfile: mod, logLevel: "warning" });
+await build({ entryPoints: [path.join(root, "src/sinks/csv-writer.ts")], bundle: true, format: "esm", platform: "node", outfile: mod, logLevel: "warning" });
 const { CsvTableWriter } = await import(pathToFileURL(mod).href);
 const { compileRowEncoder } = await import(pathToFileURL(mod).href).then(async () => {
   const m2 = path.join(root, "bench", "out", "csv-format.bundle.mjs");
-  await build({ entryPoints: [path.join(root, "src/report/csv-format.ts")], bundle: true, format: "esm", platform: "node", outfile: m2, logLevel: "warning" });
+  await build({ entryPoints: [path.join(root, "src/sinks/csv-format.ts")], bundle: true, format: "esm", platform: "node", outfile: m2, logLevel: "warning" });
   return import(pathToFileURL(m2).href);
 });
 
