@@ -126,7 +126,9 @@ export class ThreadedReplay {
     const i = this.started++;
     this.running++;
     const input = this.plan.inputs[i];
-    const { onFault: _onFault, ...options } = this.options;
+    // only the replay options: the caller's object may carry more (streams, callbacks)
+    const { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents } = this.options;
+    const options = { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents };
     const data: ReplayWorkerData = { role: "replay", plan: this.plan, index: i, options, maxInFlight: MAX_IN_FLIGHT, progress: this.hooks.onRawBytes !== undefined };
     const worker = new Worker(file, { workerData: data });
     const state = this.inputs[i];
