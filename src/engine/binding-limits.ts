@@ -244,24 +244,24 @@ function subsets(limits: readonly Limit[]): Limit[][] {
  */
 export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null)[] {
   const limits = LIMITS.filter((l) => l !== "max_loras" || cfg.maxLoras !== null);
-  const cache = new Map<string, Set<string>>();
-  const under = (set: Limit[]) => {
-    const key = set.join("+");
-    let a = cache.get(key);
-    if (!a) cache.set(key, (a = admittedUnder(cfg, st, new Set(set))));
-    return a;
-  };
-  const order = subsets(limits);
+  // per relaxation set, once per step: its limits as a Set (without head_only), and what it admits
+  const order = subsets(limits).map((set) => ({
+    set,
+    headOnly: set.includes("head_only"),
+    relax: new Set(set.filter((l) => l !== "head_only")),
+    admitted: null as Set<string> | null,
+  }));
   return st.waiting.map((q, pos) => {
     const minimal: Limit[][] = [];
-    for (const set of order) {
+    for (const o of order) {
+      const set = o.set;
       if (minimal.some((m) => m.every((l) => set.includes(l)))) continue;
       let ok: boolean;
-      if (set.includes("head_only")) {
+      if (o.headOnly) {
         if (pos === 0) continue; // nothing ahead: head_only changes nothing
-        ok = admits(cfg, st, new Set(set.filter((l) => l !== "head_only")), pos, q.id);
+        ok = admits(cfg, st, o.relax, pos, q.id);
       } else {
-        ok = under(set).has(q.id);
+        ok = (o.admitted ??= admittedUnder(cfg, st, o.relax)).has(q.id);
       }
       if (ok) {
         if (set.length === 0) return null;
