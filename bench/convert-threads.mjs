@@ -28,6 +28,7 @@ const THREADS = String(opt("threads", "1,2")).split(",").map(Number);
 const out = path.join(root, "bench", "out");
 const log = (...a) => console.error(...a);
 const r2 = (x) => Math.round(x * 100) / 100;
+const r3 = (x) => Math.round(x * 1000) / 1000;
 
 async function floor(file) {
   const t0 = performance.now();
@@ -98,7 +99,7 @@ for (const k of kinds) {
       const { manifest, ...r } = runs[k][t];
       return [
         `threads_${t}`,
-        { ...r, wall_over_floor: r2(floorS / r.seconds), scaling_from_first: r2(first.seconds / r.seconds), manifest_identical: manifest === first.manifest },
+        { ...r, wall_over_floor: r3(floorS / r.seconds), scaling_from_first: r2(first.seconds / r.seconds), manifest_identical: manifest === first.manifest },
       ];
     }),
   );

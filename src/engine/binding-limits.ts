@@ -162,7 +162,8 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
     }
   }
   let { running, budget, free } = start;
-  const loras = new Set(st.runningLoras);
+  // only LoRA requests need the slots: no copy per call otherwise
+  let loras: Set<number> | null = null;
   const threshold = cfg.longPrefillThreshold > 0 && st.eligible > 1 ? cfg.longPrefillThreshold : INF;
   const { queue, victims, waitingIndex } = ix;
   // the target's last place in the queue: past it nothing can add it any more
@@ -184,6 +185,7 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
       continue;
     }
     if (q.lora !== null && q.lora > 0 && cfg.maxLoras !== null && !relax.has("max_loras")) {
+      loras ??= new Set(st.runningLoras);
       if (!loras.has(q.lora) && loras.size >= cfg.maxLoras) {
         if (k === targetAt) return;
         continue;
@@ -208,7 +210,7 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
     running++;
     budget -= chunk;
     free -= alloc;
-    if (q.lora !== null && q.lora > 0) loras.add(q.lora);
+    if (q.lora !== null && q.lora > 0) (loras ??= new Set(st.runningLoras)).add(q.lora);
     out.add(q.id);
     if (k === targetAt) return;
   }
@@ -247,15 +249,17 @@ export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null
   // per relaxation set, once per step: its limits as a Set (without head_only), and what it admits
   const order = subsets(limits).map((set) => ({
     set,
+    // the set as bits of LIMITS: "a minimal set is contained in this one" is one AND
+    mask: set.reduce((m, l) => m | (1 << LIMITS.indexOf(l)), 0),
     headOnly: set.includes("head_only"),
     relax: new Set(set.filter((l) => l !== "head_only")),
     admitted: null as Set<string> | null,
   }));
   return st.waiting.map((q, pos) => {
     const minimal: Limit[][] = [];
+    const masks: number[] = [];
     for (const o of order) {
-      const set = o.set;
-      if (minimal.some((m) => m.every((l) => set.includes(l)))) continue;
+      if (masks.some((m) => (m & o.mask) === m)) continue;
       let ok: boolean;
       if (o.headOnly) {
         if (pos === 0) continue; // nothing ahead: head_only changes nothing
@@ -264,8 +268,9 @@ export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null
         ok = (o.admitted ??= admittedUnder(cfg, st, o.relax)).has(q.id);
       }
       if (ok) {
-        if (set.length === 0) return null;
-        minimal.push(set);
+        if (o.set.length === 0) return null;
+        minimal.push(o.set);
+        masks.push(o.mask);
       }
     }
     return minimal;

@@ -3,6 +3,7 @@ import type { Finding } from "../core/finding.js";
 import { FindingTally, MANIFEST_MAX_FINDINGS } from "../pipeline/finding-tally.js";
 import type { ReplayHooks, ReplayOptions, ReplayPlan, ReplayResult, ReplayRowSink, ReplaySource } from "../pipeline/replay.js";
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
+import { CsvBatchEncoder } from "./csv-batch.js";
 import { CsvOutputs } from "./csv-outputs.js";
 import { fromWire, type EncodeWorkerData, type FromEncode, type FromReplay, type ReplayWorkerData, type TallyState, type ToEncode } from "./protocol.js";
 import { batchBuffers, decodeRows, type RowBatch } from "./row-batch.js";
@@ -10,10 +11,12 @@ import { convertWorkerPath } from "./worker-url.js";
 
 /**
  * convert on several threads. Each input file is replayed (reader + engine) by a worker of
- * its own, up to `threads` at once; its rows come back as RowBatches. CSV encoding runs on
- * `threads - 1` encoder workers (at least one), batches handed round the least busy; the
- * main thread writes the bytes in order (CsvOutputs) and feeds Parquet, when asked for,
- * itself (one ParquetTableSet: its row groups span inputs, so inputs then go one at a time).
+ * its own, up to `threads` at once; its rows come back as RowBatches. CSV encoding takes
+ * `threads - 1` slots: the main thread's own, and `threads - 2` encoder workers, batches
+ * handed round in turn; the main thread writes the bytes in order (CsvOutputs) and feeds
+ * Parquet, when asked for, itself (one ParquetTableSet: its row groups span inputs, so inputs
+ * then go one at a time). With 2 threads that is one replay worker and the main thread:
+ * no third V8 heap for the little a separate writer thread would save.
  *
  * Every queue has a cap: a replay worker has at most MAX_IN_FLIGHT batches out until the
  * main thread credits them back (bytes handed to a stream that is not over its buffer, or
@@ -24,6 +27,7 @@ import { convertWorkerPath } from "./worker-url.js";
  * stops at), even when a later input failed earlier in time.
  */
 export const MAX_IN_FLIGHT = 8;
+const REPLAY_YOUNG_GENERATION_MB = 8;
 
 export interface ThreadedSinks {
   /** CSV tables into this directory (header lines written here) */
@@ -50,6 +54,9 @@ export class ThreadedReplay {
   private readonly encoders: { worker: Worker; busy: number }[] = [];
   private readonly jobs = new Map<number, { input: number; table: TableName; seq: number; written: () => void }>();
   private nextJob = 0;
+  /** the main thread's encoder: the last slot of the round */
+  private inline: CsvBatchEncoder | null = null;
+  private turn = 0;
   private readonly inputs: InputState[];
   private readonly rows = Object.fromEntries(TABLE_NAMES.map((t) => [t, 0])) as Record<TableName, number>;
   private formulaCells = 0;
@@ -76,7 +83,8 @@ export class ThreadedReplay {
     if (this.sinks.csv) {
       this.csv = new CsvOutputs(this.sinks.csv.dir, this.plan.inputs.length, this.sinks.csv.versionHeader);
       this.csv.onError = (e) => this.fail(e);
-      for (let k = 0; k < Math.max(1, this.threads - 1); k++) this.startEncoder(file, this.sinks.csv.spreadsheetSafe);
+      this.inline = new CsvBatchEncoder({ spreadsheetSafe: this.sinks.csv.spreadsheetSafe, formulaCells: 0 });
+      for (let k = 0; k < this.threads - 2; k++) this.startEncoder(file, this.sinks.csv.spreadsheetSafe);
     }
     while (this.started < this.concurrent()) this.startInput(file);
     try {
@@ -85,7 +93,7 @@ export class ThreadedReplay {
     } finally {
       this.stop();
     }
-    return { result: this.result(), rows: this.rows, formulaCells: this.formulaCells };
+    return { result: this.result(), rows: this.rows, formulaCells: this.formulaCells + (this.inline?.guard.formulaCells ?? 0) };
   }
 
   /** After a failure or an interrupt: end every worker and stream (what was written is discarded). */
@@ -130,7 +138,9 @@ export class ThreadedReplay {
     const { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents } = this.options;
     const options = { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents };
     const data: ReplayWorkerData = { role: "replay", plan: this.plan, index: i, options, maxInFlight: MAX_IN_FLIGHT, progress: this.hooks.onRawBytes !== undefined };
-    const worker = new Worker(file, { workerData: data });
+    // a small young generation: the reader's and engine's garbage dies young, and a second
+    // isolate at V8's default (up to 48 MB) costs ~30 MB of peak RSS for no measurable speed
+    const worker = new Worker(file, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: REPLAY_YOUNG_GENERATION_MB } });
     const state = this.inputs[i];
     state.worker = worker;
     worker.on("message", (m: FromReplay) => {
@@ -173,9 +183,15 @@ export class ThreadedReplay {
       else credit();
     }
     if (this.csv) {
-      const enc = this.encoders.reduce((a, b) => (b.busy < a.busy ? b : a));
+      const seq = this.inputs[i].seq[table]++;
+      const slot = this.turn++ % (this.encoders.length + 1);
+      if (slot === this.encoders.length) {
+        this.csv.put(i, table, seq, this.inline!.encode(batch), credit);
+        return;
+      }
+      const enc = this.encoders[slot];
       const id = this.nextJob++;
-      this.jobs.set(id, { input: i, table, seq: this.inputs[i].seq[table]++, written: credit });
+      this.jobs.set(id, { input: i, table, seq, written: credit });
       enc.busy++;
       enc.worker.postMessage({ type: "encode", id, batch } satisfies ToEncode, batchBuffers(batch));
     }

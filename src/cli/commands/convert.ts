@@ -64,7 +64,7 @@ export function registerConvert(program: Command): void {
     .addOption(new Option("--partition-by <column>", "Parquet: one hive-style directory per value, e.g. per_request/dp_rank=0/part-0.parquet").choices(["dp_rank"]))
     .option("--threads <n>", "threads to convert on (default: the available cores); inputs convert in parallel and CSV encoding runs beside the replay; 1 = one thread; the output is the same bytes for any n", parsePositiveInt)
     .option("-q, --quiet", "no progress bar and no summary line (warnings are still printed)")
-    .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events", "vsched convert fixtures/dp-rank-1/trace -o logs-dp/ --threads 2"))
+    .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl fixtures/dp-rank-1/vsched-1-dp1.jsonl -o logs-dp/ --threads 2"))
     .action(async (inputs: string[], o: Record<string, unknown>) => {
       process.exitCode = await runConvert({
         inputs,
