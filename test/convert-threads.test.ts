@@ -153,7 +153,8 @@ describe("errors are the same on any number of threads", () => {
   it("a worker that dies is an internal error (exit 3) naming the thread, not a hang, and leaves no tables", () => {
     for (const which of ["replay", "encode"]) {
       const out = path.join(tmp, `crash-${which}`);
-      const r = spawnSync(process.execPath, [CLI, "convert", good, "-o", out, "--threads", "2"], {
+      // 3 threads: a replay worker, the main thread and one encoder worker
+      const r = spawnSync(process.execPath, [CLI, "convert", good, "-o", out, "--threads", "3"], {
         encoding: "utf8",
         timeout: 60_000,
         env: { ...process.env, VSCHED_TEST_WORKER_EXIT: which },
