@@ -27,7 +27,6 @@ import { convertWorkerPath } from "./worker-url.js";
  * stops at), even when a later input failed earlier in time.
  */
 export const MAX_IN_FLIGHT = 8;
-const REPLAY_YOUNG_GENERATION_MB = 8;
 
 export interface ThreadedSinks {
   /** CSV tables into this directory (header lines written here) */
@@ -138,9 +137,9 @@ export class ThreadedReplay {
     const { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents } = this.options;
     const options = { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents };
     const data: ReplayWorkerData = { role: "replay", plan: this.plan, index: i, options, maxInFlight: MAX_IN_FLIGHT, progress: this.hooks.onRawBytes !== undefined };
-    // a small young generation: the reader's and engine's garbage dies young, and a second
-    // isolate at V8's default (up to 48 MB) costs ~30 MB of peak RSS for no measurable speed
-    const worker = new Worker(file, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: REPLAY_YOUNG_GENERATION_MB } });
+    // V8's default heap limits: an 8 MB young generation saved ~25 MB of peak RSS but cost
+    // +40 % CPU on the 200 MB bench trace (bench/README.md)
+    const worker = new Worker(file, { workerData: data });
     const state = this.inputs[i];
     state.worker = worker;
     worker.on("message", (m: FromReplay) => {
