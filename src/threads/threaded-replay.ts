@@ -50,7 +50,7 @@ interface InputState {
 }
 
 export class ThreadedReplay {
-  private readonly encoders: { worker: Worker; busy: number }[] = [];
+  private readonly encoders: { worker: Worker }[] = [];
   private readonly jobs = new Map<number, { input: number; table: TableName; seq: number; written: () => void }>();
   private nextJob = 0;
   /** the main thread's encoder: the last slot of the round */
@@ -115,11 +115,9 @@ export class ThreadedReplay {
 
   private startEncoder(file: string, spreadsheetSafe: boolean): void {
     const worker = new Worker(file, { workerData: { role: "encode", spreadsheetSafe } satisfies EncodeWorkerData });
-    const enc = { worker, busy: 0 };
-    this.encoders.push(enc);
+    this.encoders.push({ worker });
     worker.on("message", (m: FromEncode) => {
       if (m.type === "error") return this.fail(fromWire(m.error));
-      enc.busy--;
       this.formulaCells += m.formulaCells;
       const job = this.jobs.get(m.id)!;
       this.jobs.delete(m.id);
@@ -191,7 +189,6 @@ export class ThreadedReplay {
       const enc = this.encoders[slot];
       const id = this.nextJob++;
       this.jobs.set(id, { input: i, table, seq, written: credit });
-      enc.busy++;
       enc.worker.postMessage({ type: "encode", id, batch } satisfies ToEncode, batchBuffers(batch));
     }
   }
