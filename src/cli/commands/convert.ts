@@ -32,7 +32,7 @@ export interface ConvertOptions {
   format?: OutputFormat;
   /** Parquet only: hive-style directories per value of this column */
   partitionBy?: PartitionColumn | null;
-  /** worker threads (default: os.availableParallelism()); 1 converts on the main thread alone */
+  /** worker threads (default: one per input, up to os.availableParallelism()); 1 converts on the main thread alone */
   threads?: number;
   /** for tests: the directory inputs and -o are relative to, and where diagnostics go */
   cwd?: string;
@@ -62,7 +62,7 @@ export function registerConvert(program: Command): void {
     .option("--spreadsheet-safe", "prefix text cells that start with = + - @ TAB CR or ' with ' so a spreadsheet shows them instead of running them (vsched's own readers strip it; pandas sees the ')")
     .addOption(new Option("--format <format>", "tables as CSV, Parquet (typed, compressed) or both").choices(["csv", "parquet", "both"]).default("csv"))
     .addOption(new Option("--partition-by <column>", "Parquet: one hive-style directory per value, e.g. per_request/dp_rank=0/part-0.parquet").choices(["dp_rank"]))
-    .option("--threads <n>", "threads to convert on (default: the available cores); inputs convert in parallel and CSV encoding runs beside the replay; 1 = one thread; the output is the same bytes for any n", parsePositiveInt)
+    .option("--threads <n>", "threads to convert on (default: one per input, up to the available cores); inputs convert in parallel and CSV encoding runs beside the replay; 1 = one thread; the output is the same bytes for any n", parsePositiveInt)
     .option("-q, --quiet", "no progress bar and no summary line (warnings are still printed)")
     .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl fixtures/dp-rank-1/vsched-1-dp1.jsonl -o logs-dp/ --threads 2"))
     .action(async (inputs: string[], o: Record<string, unknown>) => {
@@ -98,7 +98,9 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
   const plan = await planReplay(await resolveInputs(o.inputs, cwd));
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
-  const threads = o.threads ?? os.availableParallelism();
+  // measured (bench/convert-threads.mjs): on one input the threaded path costs more CPU and
+  // memory than it saves, so threads go to inputs (one per data-parallel rank) by default
+  const threads = o.threads ?? Math.min(os.availableParallelism(), plan.inputs.length);
   const csv = format === "parquet" ? null : { versionHeader: o.versionHeader ? VERSION : null, spreadsheetSafe: o.spreadsheetSafe === true };
   const parquet = format === "csv" ? null : new ParquetTableSet(staged.staging, { vschedVersion: VERSION, partitionBy: o.partitionBy ?? null });
   const progress = !o.quiet && progressEnabled(stderr) ? createProgress({ total: plan.inputs.reduce((a, i) => a + i.size, 0), stream: stderr }) : NO_PROGRESS;
