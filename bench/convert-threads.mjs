@@ -16,10 +16,10 @@
 // Targets (issue 13): lean ≥ 0.8× floor on 2 cores; all ≥ 0.4× floor with ≥ 1.5 M CSV rows/s;
 // peak RSS ≤ 256 MB.
 import { spawnSync } from "node:child_process";
-import { createReadStream, readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchTrace, options, root } from "./lib.mjs";
+import { benchTrace, options, readFloor, root } from "./lib.mjs";
 
 const opt = options();
 const flag = (n) => process.argv.includes(`--${n}`);
@@ -30,21 +30,7 @@ const log = (...a) => console.error(...a);
 const r2 = (x) => Math.round(x * 100) / 100;
 const r3 = (x) => Math.round(x * 1000) / 1000;
 
-async function floor(file) {
-  const t0 = performance.now();
-  let carry = null;
-  for await (let c of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    if (carry) c = Buffer.concat([carry, c]);
-    let start = 0;
-    let i;
-    while ((i = c.indexOf(10, start)) !== -1) {
-      JSON.parse(c.toString("utf8", start, i));
-      start = i + 1;
-    }
-    carry = start < c.length ? c.subarray(start) : null;
-  }
-  return (performance.now() - t0) / 1000;
-}
+const floor = async (file) => (await readFloor(file)).seconds;
 
 function convert(file, name, threads, extra) {
   const dir = path.join(out, `threads-${name}-${threads}`);

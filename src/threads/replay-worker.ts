@@ -1,4 +1,5 @@
 import type { MessagePort } from "node:worker_threads";
+import { tableSink } from "../engine/table-sink.js";
 import { FindingTally } from "../pipeline/finding-tally.js";
 import { replayInput, type ReplayRowSink } from "../pipeline/replay.js";
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
@@ -38,14 +39,7 @@ export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData)
       if (b.full) send(b);
     };
   };
-  const sink: ReplayRowSink = {
-    perRequest: put("per_request"),
-    perIteration: put("per_iteration"),
-    perIterationRequest: put("per_iteration_requests"),
-    event: put("events"),
-    stateTransition: put("state_transitions"),
-    prediction: put("predictions"),
-  };
+  const sink: ReplayRowSink = tableSink(put);
   const full = () => inFlight >= data.maxInFlight;
   try {
     const findings = new FindingTally();
