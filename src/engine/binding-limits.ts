@@ -120,10 +120,16 @@ interface StepIndex {
   lastAt: Map<string, number>;
   admittedTokens: number;
   admittedBlocks: number;
+  /** no reordering, no victims, no admitted id also waiting: admitsAlone's shortcut holds */
+  simple: boolean;
+  /** stateAfterAdmitted per relaxation set */
+  afterAdmitted: Map<Relax, LoopState | null>;
+  /** the long-prefill cap in effect */
+  threshold: number;
 }
 const stepIndexes = new WeakMap<StepInput, StepIndex>();
 
-function stepIndex(st: StepInput): StepIndex {
+function stepIndex(cfg: LimitsConfig, st: StepInput): StepIndex {
   let x = stepIndexes.get(st);
   if (!x) {
     const queue = loopOrder(st);
@@ -135,7 +141,12 @@ function stepIndex(st: StepInput): StepIndex {
       victims: new Set(st.victims.map((v) => v.req.id)),
       admittedTokens: st.admitted.reduce((n, a) => n + a.tokens, 0),
       admittedBlocks: st.admitted.reduce((n, a) => n + a.blocks, 0),
+      simple: false,
+      afterAdmitted: new Map(),
+      threshold: longPrefillCap(cfg, st),
     };
+    const waitingIndex = x.waitingIndex;
+    x.simple = !st.order && st.victims.length === 0 && !st.admitted.some((a) => waitingIndex.has(a.req.id));
     stepIndexes.set(st, x);
   }
   return x;
@@ -149,8 +160,50 @@ function firstIndex(waiting: readonly LoopRequest[]): Map<string, number> {
   return m;
 }
 
+/** The loop's running state while it walks the queue. */
+interface LoopState {
+  running: number;
+  budget: number;
+  free: number;
+  /** LoRA slots taken; null until a LoRA request needs them (no copy per call otherwise) */
+  loras: Set<number> | null;
+}
+
+const SKIP = 0;
+const ADMIT = 1;
+const BREAK = 2;
+type Outcome = typeof SKIP | typeof ADMIT | typeof BREAK;
+
+/** One request of vLLM's waiting loop, the same checks in the same order: updates `s` when it admits. */
+function examine(cfg: LimitsConfig, st: StepInput, relax: Relax, threshold: number, q: LoopRequest, s: LoopState): Outcome {
+  if (!relax.has("max_num_seqs") && s.running >= cfg.maxNumSeqs) return BREAK;
+  if (s.budget <= 0) return BREAK;
+  if (q.blockedOther) return SKIP;
+  if (q.lora !== null && q.lora > 0 && cfg.maxLoras !== null && !relax.has("max_loras")) {
+    s.loras ??= new Set(st.runningLoras);
+    if (!s.loras.has(q.lora) && s.loras.size >= cfg.maxLoras) return SKIP;
+  }
+  const need = Math.max(1, q.tokens - q.computed);
+  let chunk = Math.min(need, threshold);
+  if (!cfg.chunkedPrefill && chunk > s.budget) return cfg.skipOversizedPrompt ? SKIP : BREAK;
+  chunk = Math.min(chunk, s.budget);
+  const bs = cfg.blockSize;
+  // prefix-hit blocks held by running requests cost nothing; evictable ones come out of the free pool
+  const held = Math.floor(q.computed / bs) - (q.evictable ?? 0);
+  const alloc = Math.max(0, cdiv(q.computed + chunk, bs) - held);
+  const gate = cfg.reserveFullIsl ? Math.max(alloc, cdiv(Math.min(q.tokens, cfg.maxModelLen), bs) - held) : alloc;
+  if (gate > s.free) return BREAK;
+  s.running++;
+  s.budget -= chunk;
+  s.free -= alloc;
+  if (q.lora !== null && q.lora > 0) (s.loras ??= new Set(st.runningLoras)).add(q.lora);
+  return ADMIT;
+}
+
+const longPrefillCap = (cfg: LimitsConfig, st: StepInput) => (cfg.longPrefillThreshold > 0 && st.eligible > 1 ? cfg.longPrefillThreshold : INF);
+
 function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: number, target: string | null, out: Set<string>): void {
-  const ix = stepIndex(st);
+  const ix = stepIndex(cfg, st);
   const start = loopStart(cfg, st, relax, ix);
   if (!start.ran) return;
   if (st.victims.length > 0 && !relax.has("token_budget")) {
@@ -161,10 +214,8 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
       b -= v.need;
     }
   }
-  let { running, budget, free } = start;
-  // only LoRA requests need the slots: no copy per call otherwise
-  let loras: Set<number> | null = null;
-  const threshold = cfg.longPrefillThreshold > 0 && st.eligible > 1 ? cfg.longPrefillThreshold : INF;
+  const s: LoopState = { running: start.running, budget: start.budget, free: start.free, loras: null };
+  const threshold = longPrefillCap(cfg, st);
   const { queue, victims, waitingIndex } = ix;
   // the target's last place in the queue: past it nothing can add it any more
   const targetAt = target === null ? -1 : (ix.lastAt.get(target) ?? -1);
@@ -173,47 +224,47 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
   for (let k = 0; k < queue.length; k++) {
     if (k === jumpFrom && (k += removeAhead) >= queue.length) break;
     const q = queue[k];
-    // the same checks in the same order as vLLM's loop; the target decided, stop
-    if (victims.has(q.id) || (removeAhead > 0 && (waitingIndex.get(q.id) ?? INF) < removeAhead)) {
-      if (k === targetAt) return;
-      continue; // victims: handled by the running loop above
-    }
-    if (!relax.has("max_num_seqs") && running >= cfg.maxNumSeqs) break;
-    if (budget <= 0) break;
-    if (q.blockedOther) {
-      if (k === targetAt) return;
-      continue;
-    }
-    if (q.lora !== null && q.lora > 0 && cfg.maxLoras !== null && !relax.has("max_loras")) {
-      loras ??= new Set(st.runningLoras);
-      if (!loras.has(q.lora) && loras.size >= cfg.maxLoras) {
-        if (k === targetAt) return;
-        continue;
-      }
-    }
-    const need = Math.max(1, q.tokens - q.computed);
-    let chunk = Math.min(need, threshold);
-    if (!cfg.chunkedPrefill && chunk > budget) {
-      if (cfg.skipOversizedPrompt) {
-        if (k === targetAt) return;
-        continue;
-      }
-      break;
-    }
-    chunk = Math.min(chunk, budget);
-    const bs = cfg.blockSize;
-    // prefix-hit blocks held by running requests cost nothing; evictable ones come out of the free pool
-    const held = Math.floor(q.computed / bs) - (q.evictable ?? 0);
-    const alloc = Math.max(0, cdiv(q.computed + chunk, bs) - held);
-    const gate = cfg.reserveFullIsl ? Math.max(alloc, cdiv(Math.min(q.tokens, cfg.maxModelLen), bs) - held) : alloc;
-    if (gate > free) break;
-    running++;
-    budget -= chunk;
-    free -= alloc;
-    if (q.lora !== null && q.lora > 0) (loras ??= new Set(st.runningLoras)).add(q.lora);
-    out.add(q.id);
-    if (k === targetAt) return;
+    // victims: handled by the running loop above
+    const outcome = victims.has(q.id) || (removeAhead > 0 && (waitingIndex.get(q.id) ?? INF) < removeAhead) ? SKIP : examine(cfg, st, relax, threshold, q, s);
+    if (outcome === BREAK) break;
+    if (outcome === ADMIT) out.add(q.id);
+    if (k === targetAt) return; // the target decided: what follows cannot change it
   }
+}
+
+/**
+ * head_only for the waiting request at `pos`: the loop with everything ahead of it removed.
+ * Without reordering that is the admitted requests, then the request itself, so the state
+ * after the admitted ones is computed once per relaxation and each request costs one
+ * examine() (a 1,000-deep queue asks this ~10 times per request per step). Null when the
+ * shortcut does not hold (reordered queue, duplicate ids, victims): the caller walks the loop.
+ */
+function admitsAlone(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Relax, pos: number): boolean | null {
+  const q = st.waiting[pos];
+  if (!ix.simple || ix.waitingIndex.get(q.id) !== pos || ix.lastAt.get(q.id) !== st.admitted.length + pos) return null;
+  let after = ix.afterAdmitted.get(relax);
+  if (after === undefined) {
+    after = stateAfterAdmitted(cfg, st, relax, ix);
+    ix.afterAdmitted.set(relax, after);
+  }
+  if (after === null) return false;
+  scratch.running = after.running;
+  scratch.budget = after.budget;
+  scratch.free = after.free;
+  scratch.loras = after.loras && new Set(after.loras);
+  return examine(cfg, st, relax, ix.threshold, q, scratch) === ADMIT;
+}
+/** admitsAlone's copy of the state it examines one request from (one object, not one per call) */
+const scratch: LoopState = { running: 0, budget: 0, free: 0, loras: null };
+
+/** The loop's state once it has examined the admitted requests; null when it stopped among them. */
+function stateAfterAdmitted(cfg: LimitsConfig, st: StepInput, relax: Relax, ix: StepIndex): LoopState | null {
+  const start = loopStart(cfg, st, relax, ix);
+  if (!start.ran) return null;
+  const s: LoopState = { running: start.running, budget: start.budget, free: start.free, loras: null };
+  const threshold = longPrefillCap(cfg, st);
+  for (const a of st.admitted) if (examine(cfg, st, relax, threshold, a.req, s) === BREAK) return null;
+  return s;
 }
 
 function loopOrder(st: StepInput): LoopRequest[] {
@@ -244,41 +295,85 @@ function subsets(limits: readonly Limit[]): Limit[][] {
  * A request the replay admits with nothing relaxed (the replay disagrees with vLLM) gets
  * null, and the caller falls back to the structural label.
  */
+interface Relaxation {
+  set: Limit[];
+  /** the set as bits of LIMITS: "a minimal set is contained in this one" is one AND */
+  mask: number;
+  headOnly: boolean;
+  relax: Relax;
+}
+
+/** The relaxation sets, smallest first, for a config with or without LoRA slots (two lists, built once). */
+const relaxations = new Map<boolean, Relaxation[]>();
+function relaxationsFor(cfg: LimitsConfig): Relaxation[] {
+  const lora = cfg.maxLoras !== null;
+  let order = relaxations.get(lora);
+  if (!order) {
+    order = subsets(LIMITS.filter((l) => l !== "max_loras" || lora)).map((set) => ({
+      set,
+      mask: set.reduce((m, l) => m | (1 << LIMITS.indexOf(l)), 0),
+      headOnly: set.includes("head_only"),
+      relax: new Set(set.filter((l) => l !== "head_only")),
+    }));
+    relaxations.set(lora, order);
+  }
+  return order;
+}
+
+/**
+ * One array per distinct answer, shared by every request that gets it: most of a long queue
+ * gets one of a few answers, and formatSets then formats each once (formatting per request
+ * was a fifth of convert). Bounded by the antichains of 5 limits, a few hundred at most.
+ */
+const answers = new WeakMap<readonly Relaxation[], Map<number, Limit[][]>>();
+function shared(order: readonly Relaxation[], found: number): Limit[][] {
+  let byBits = answers.get(order);
+  if (!byBits) answers.set(order, (byBits = new Map()));
+  let a = byBits.get(found);
+  if (!a) {
+    a = order.filter((_, i) => found & (1 << i)).map((o) => o.set);
+    byBits.set(found, a);
+  }
+  return a;
+}
+
 export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null)[] {
-  const limits = LIMITS.filter((l) => l !== "max_loras" || cfg.maxLoras !== null);
-  // per relaxation set, once per step: its limits as a Set (without head_only), and what it admits
-  const order = subsets(limits).map((set) => ({
-    set,
-    // the set as bits of LIMITS: "a minimal set is contained in this one" is one AND
-    mask: set.reduce((m, l) => m | (1 << LIMITS.indexOf(l)), 0),
-    headOnly: set.includes("head_only"),
-    relax: new Set(set.filter((l) => l !== "head_only")),
-    admitted: null as Set<string> | null,
-  }));
+  const order = relaxationsFor(cfg);
+  const ix = stepIndex(cfg, st);
+  // what each relaxation admits, once per step, computed when first asked
+  const admitted: (Set<string> | undefined)[] = new Array(order.length);
+  const masks: number[] = [];
   return st.waiting.map((q, pos) => {
-    const minimal: Limit[][] = [];
-    const masks: number[] = [];
-    for (const o of order) {
-      if (masks.some((m) => (m & o.mask) === m)) continue;
+    let found = 0; // bit i: order[i] is a minimal set (at most 32 relaxations)
+    masks.length = 0;
+    next: for (let i = 0; i < order.length; i++) {
+      const o = order[i];
+      for (const m of masks) if ((m & o.mask) === m) continue next;
       let ok: boolean;
       if (o.headOnly) {
         if (pos === 0) continue; // nothing ahead: head_only changes nothing
-        ok = admits(cfg, st, o.relax, pos, q.id);
+        ok = admitsAlone(cfg, st, ix, o.relax, pos) ?? admits(cfg, st, o.relax, pos, q.id);
       } else {
-        ok = (o.admitted ??= admittedUnder(cfg, st, o.relax)).has(q.id);
+        ok = (admitted[i] ??= admittedUnder(cfg, st, o.relax)).has(q.id);
       }
       if (ok) {
         if (o.set.length === 0) return null;
-        minimal.push(o.set);
+        found |= 1 << i;
         masks.push(o.mask);
       }
     }
-    return minimal;
+    return shared(order, found >>> 0);
   });
 }
 
+const formatted = new WeakMap<readonly (readonly Limit[])[], string>();
+
 /** The column text: minimal sets joined by "|", a set's limits by "+"; "none" when no set admits. */
-export const formatSets = (sets: readonly (readonly Limit[])[]): string => formatLimitSets(sets);
+export function formatSets(sets: readonly (readonly Limit[])[]): string {
+  let text = formatted.get(sets);
+  if (text === undefined) formatted.set(sets, (text = formatLimitSets(sets)));
+  return text;
+}
 
 export function parseSets(text: string): Limit[][] {
   if (text === "none" || text === "") return [];
