@@ -19,7 +19,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, is_not, ne
 from pathlib import Path
 
-from . import capabilities
+from . import capabilities, interned
 from .env import Settings
 from .records import OMIT, Deferred, finite_or_none
 from .order_rule import expected_order
@@ -115,9 +115,14 @@ class Session:
 
         self.header = capabilities.header(sched, level=settings.level, anchor_epoch_ns=epoch_ns,
                                           anchor_mono_ns=self.anchor, patched=patched, pid=settings.pid)
+        encoder = None
+        if getattr(settings, "format", "interned") == "interned":
+            encoder = interned.Encoder()
+            self.header["schema_version"] = interned.SCHEMA_VERSION
         self.path = trace_path(settings.log_dir, self.header["dp_rank"], settings.gzip, self.header["pid"])
         self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
-                             flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered)
+                             flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered,
+                             encoder=encoder)
         self.writer.put("header", self.header)
 
         self.step_no = 0

@@ -50,12 +50,14 @@ HANDOFF_SECONDS = 0.05
 
 class Writer:
     def __init__(self, path: Path, *, use_gzip: bool, flush_steps: int, flush_seconds: float,
-                 max_buffered: int):
+                 max_buffered: int, encoder=None):
         self.path = path
         self.flush_steps = flush_steps
         self.flush_seconds = flush_seconds
         self.max_buffered = max_buffered
         self.queue: deque = deque()
+        # interned.Encoder (schema 1.3) or None: the resolved form (records.encode)
+        self.encoder = encoder
         self._wake = threading.Event()  # set by close() only
         raw = open(path, "wb", buffering=1 << 20)
         # mtime=0 and no file name keep gzip output reproducible.
@@ -141,6 +143,8 @@ class Writer:
         popleft = q.popleft
         wake = self._wake
         deferred = records.Deferred
+        encoder = self.encoder
+        encode = encoder.encode if encoder is not None else None
         perf = time.perf_counter
         steps_since_flush = 0
         dirty = False    # written since the last durable flush
@@ -179,13 +183,19 @@ class Writer:
                     t, steps, buffer_dropped = values
                     values = (t, steps, self.written, buffer_dropped + self.write_dropped)
                 try:
-                    if type(values) is deferred:
-                        values = values.build()
-                    self._write(records.encode(kind, values))
+                    if encode is not None:
+                        data = encode(kind, values)
+                    else:
+                        if type(values) is deferred:
+                            values = values.build()
+                        data = records.encode(kind, values)
+                    self._write(data)
                     self.written += 1
                     dirty = pending = True
                 except Exception as e:
                     self.write_dropped += 1
+                    if encoder is not None:
+                        encoder.lost()
                     self._io_failed(e)
                 if kind == "step":
                     steps_since_flush += 1
