@@ -17,8 +17,9 @@ loops only over what changed.
 from __future__ import annotations
 
 from collections import deque
-from itertools import compress, filterfalse, islice
-from operator import add, lt, ne, not_
+from itertools import chain as _chain
+from itertools import compress, filterfalse
+from operator import attrgetter, ne, or_, sub
 
 from . import records
 from .records import OMIT, Deferred
@@ -28,51 +29,92 @@ SCHEMA_VERSION = "1.3"
 KEYFRAME = 100
 
 _ARRIVAL_KEYS = ("t", "req", "h") + records.KEYS["arrival"][2:]
+_REQUEST_ID = attrgetter("request_id")
+_NEW_TOKENS = attrgetter("new_token_ids")
 _dumps = records._dumps
 
 
 class _Chain:
-    """The previous list of one delta chain: position of each reference, and each entry's
-    predicted values for the next record."""
+    """The previous list of one delta chain, by request id: the ids in order, their counts
+    and what the next record is predicted to carry (sched: computed after the step)."""
 
-    __slots__ = ("pos", "pred", "m", "since_full")
+    __slots__ = ("rids", "keys", "n", "after", "since_full", "released")
 
     def __init__(self):
-        self.pos = None
-        self.pred = None
-        self.m = 0
+        self.rids = None
+        self.keys = None  # a set-like of rids (the step's num_scheduled_tokens keys)
+        self.n = None
+        self.after = None
         self.since_full = KEYFRAME
+        self.released = set()  # ids freed since: their handle changed, never carried over
 
     def reset(self):
-        self.pos = None
+        self.rids = None
         self.since_full = KEYFRAME
 
 
-def _delta(chain: _Chain, refs: list, vals: list):
-    """(drop, add positions, fix positions) against ``chain``, or None when the list must be
-    written in full (no previous list, a reordering, or a delta no smaller)."""
-    pos = chain.pos
-    if pos is None or chain.since_full >= KEYFRAME:
+def _positions(lst: list, items) -> list:
+    return sorted(map(lst.index, items))
+
+
+def _without(lst: list, positions: list) -> list:
+    out = lst[:]
+    for p in reversed(positions):
+        del out[p]
+    return out
+
+
+def _delta(chain: _Chain, rids: list, keys, ns: list, before: list | None):
+    """(drop, add positions, fix positions) of the new list against ``chain``, or None when
+    it must be written in full (no previous list, a keyframe, a reordering, an id freed and
+    bound again since, or a delta no smaller).
+
+    Entries are compared by request id, not handle: ids and live handles are one to one,
+    and an id freed since the previous list (whose handle may now be another request's)
+    forces a full list. The common case is C-speed: set differences of the two id sets,
+    list comparisons, and ``list.index`` for the few ids that came and went."""
+    prev = chain.rids
+    if prev is None or chain.since_full >= KEYFRAME:
         return None
-    n = len(refs)
-    m = chain.m
-    pred = chain.pred
-    in_prev = list(map(pos.__contains__, refs))
-    nk = sum(in_prev)
-    if nk == n:
-        src = list(map(pos.__getitem__, refs))
-        kpos = range(n)
+    if chain.released and not chain.released.isdisjoint(rids):
+        return None
+    n = len(rids)
+    if rids == prev:
+        drop = adds = ()
+        kn, kb, pn, pa = ns, before, chain.n, chain.after
     else:
-        src = list(map(pos.__getitem__, compress(refs, in_prev)))
-        kpos = list(compress(range(n), in_prev))
-    if nk > 1 and not all(map(lt, src, islice(src, 1, None))):
-        return None  # carried-over entries reordered
-    drop = [] if nk == m else list(filterfalse(set(src).__contains__, range(m)))
-    adds = [] if nk == n else list(compress(range(n), map(not_, in_prev)))
-    fix = list(compress(kpos, map(ne, map(vals.__getitem__, kpos), map(pred.__getitem__, src))))
-    if len(drop) + 2 * (len(adds) + len(fix)) > n:
-        return None
+        dropped = chain.keys - keys
+        added = keys - chain.keys
+        if 2 * (len(dropped) + len(added)) > n:
+            return None
+        kept_prev = list(filterfalse(dropped.__contains__, prev)) if dropped else prev
+        kept_cur = list(filterfalse(added.__contains__, rids)) if added else rids
+        if kept_prev != kept_cur:
+            return None  # carried-over entries reordered
+        drop = _positions(prev, dropped)
+        adds = _positions(rids, added)
+        kn, pn = _without(ns, adds), _without(chain.n, drop)
+        if before is not None:
+            kb, pa = _without(before, adds), _without(chain.after, drop)
+    fix = []
+    if kn != pn or (before is not None and kb != pa):
+        bad = map(ne, kn, pn) if before is None else map(or_, map(ne, kn, pn), map(ne, kb, pa))
+        fix = list(compress(range(len(kn)), bad))
+        if adds:  # kept index -> position in the new list
+            fix = [_kept_to_pos(i, adds) for i in fix]
+        if len(drop) + 2 * (len(adds) + len(fix)) > n:
+            return None
     return drop, adds, fix
+
+
+def _kept_to_pos(i: int, adds) -> int:
+    p = i
+    for a in adds:
+        if a <= p:
+            p += 1
+        else:
+            break
+    return p
 
 
 class Encoder:
@@ -102,11 +144,9 @@ class Encoder:
         h = self.handles.pop(rid, None)
         if h is not None:
             self.free.append(h)
-            # a freed handle is not carried over: a request binding it next is new
-            if self.sched.pos is not None:
-                self.sched.pos.pop(h, None)
-            if self.tokens.pos is not None:
-                self.tokens.pos.pop(h, None)
+            # its id may come back bound to another handle: never carried over by id
+            self.sched.released.add(rid)
+            self.tokens.released.add(rid)
 
     def lost(self) -> None:
         """The last encoded record was not written: start the delta chains again. (A lost
@@ -141,15 +181,14 @@ class Encoder:
         nst, computed, v = d.args
         get = self.handles.get
         rids = list(nst)
-        refs = list(map(get, rids, rids))
         ns = list(nst.values())
         try:
-            cs = list(map(int.__sub__, computed, ns))
+            before = list(map(sub, computed, ns))
         except TypeError:  # a request vLLM no longer knew: computed None
-            cs = [(c - n) if c is not None else 0 for n, c in zip(ns, computed)]
-        vals = list(zip(ns, cs))
+            before = [(c - n) if c is not None else 0 for n, c in zip(ns, computed)]
+            computed = list(map(sum, zip(before, ns)))
         obj = {"type": "step", "step": v[0], "t_start": v[1], "t_end": v[2], "sched_t": v[3],
-               "sched": self._list(self.sched, refs, vals, list(zip(ns, map(add, cs, ns))))}
+               "sched": self._list(self.sched, rids, nst.keys(), ns, before, computed)}
         obj["new"] = self._refs(v[5])
         obj["resumed"] = self._refs(v[6])
         obj["preempted"] = list(map(get, v[7], v[7]))
@@ -175,19 +214,16 @@ class Encoder:
 
     def _update(self, d) -> dict:
         outputs, v = d.args
-        get = self.handles.get
-        rids = []
-        ns = []
-        for outs in outputs:
-            for o in outs:
-                n = len(o.new_token_ids)
-                if n:
-                    rids.append(o.request_id)
-                    ns.append(n)
-        refs = list(map(get, rids, rids))
+        outs = list(_chain.from_iterable(outputs))
+        rids = list(map(_REQUEST_ID, outs))
+        ns = list(map(len, map(_NEW_TOKENS, outs)))
+        if 0 in ns:  # only requests that received tokens are listed
+            keep = list(map(bool, ns))
+            rids = list(compress(rids, keep))
+            ns = list(compress(ns, keep))
         finished = v[5]
         obj = {"type": "update", "step": v[0], "t_start": v[1], "t_end": v[2], "out_t": v[3],
-               "tokens": self._list(self.tokens, refs, ns, ns),
+               "tokens": self._list(self.tokens, rids, None, ns, None, None),
                "finished": self._refs(finished)}
         obj["free_blocks"], obj["running"], obj["waiting"] = v[6:9]
         if v[9] is not OMIT:
@@ -196,33 +232,40 @@ class Encoder:
             self._release(f[0])
         return obj
 
-    def _list(self, chain: _Chain, refs: list, vals: list, pred_next: list):
-        """The full list or its delta; ``vals`` the entries' counts (an int or a tuple),
-        ``pred_next`` what the next record is predicted to carry for each."""
-        d = _delta(chain, refs, vals)
+    def _list(self, chain: _Chain, rids: list, keys, ns: list, before, after):
+        """The full list or its delta. ``keys``: the ids as a set-like (None: built here);
+        ``before``/``after``: sched's computed tokens before and after the step (None for
+        tokens, whose prediction is the same count)."""
+        if keys is None:
+            keys = dict.fromkeys(rids).keys()
+        unique = len(keys) == len(rids)  # a list naming a request twice is written in full
+        d = _delta(chain, rids, keys, ns, before) if unique else None
+        chain.released = set()
+        get = self.handles.get
         if d is None:
             chain.since_full = 0
-            scalar = vals and type(vals[0]) is int
-            out = [[r, v] for r, v in zip(refs, vals)] if scalar else [[r, *v] for r, v in zip(refs, vals)]
+            refs = list(map(get, rids, rids))
+            out = list(map(list, zip(refs, ns, before))) if before is not None else list(map(list, zip(refs, ns)))
         else:
             chain.since_full += 1
             drop, adds, fix = d
-            out = {"n": len(refs)}
+            out = {"n": len(rids)}
             if drop:
                 out["drop"] = drop
-            if vals and type(vals[0]) is int:
+            if before is None:
                 if adds:
-                    out["add"] = [[j, refs[j], vals[j]] for j in adds]
+                    out["add"] = [[j, get(rids[j], rids[j]), ns[j]] for j in adds]
                 if fix:
-                    out["fix"] = [[j, vals[j]] for j in fix]
+                    out["fix"] = [[j, ns[j]] for j in fix]
             else:
                 if adds:
-                    out["add"] = [[j, refs[j], *vals[j]] for j in adds]
+                    out["add"] = [[j, get(rids[j], rids[j]), ns[j], before[j]] for j in adds]
                 if fix:
-                    out["fix"] = [[j, *vals[j]] for j in fix]
-        chain.pos = dict(zip(refs, range(len(refs))))
-        chain.pred = pred_next
-        chain.m = len(refs)
+                    out["fix"] = [[j, ns[j], before[j]] for j in fix]
+        chain.rids = rids if unique else None
+        chain.keys = keys
+        chain.n = ns
+        chain.after = after
         return out
 
     def _finish(self, v) -> dict:
