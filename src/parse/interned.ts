@@ -100,6 +100,7 @@ export class InternedDecoder {
       }
       case "score":
       case "prediction":
+      case "chunk":
         rec.req = this.id(rec.req, "req");
         return;
       default:
@@ -154,6 +155,7 @@ export class InternedDecoder {
     const freed: Ref[] = finished.map((e) => e[0] as Ref);
     this.ids0(finished, "finished");
     this.ids0(rec.blocks as unknown[][] | undefined, "blocks");
+    this.ids0(rec.turn_ends as unknown[][] | undefined, "turn_ends");
     // freed after the whole record: its blocks may name the requests it finishes
     for (const ref of freed) if (typeof ref === "number") this.ids.delete(ref);
   }

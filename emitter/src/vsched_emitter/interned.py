@@ -228,6 +228,8 @@ class Encoder:
         obj["free_blocks"], obj["running"], obj["waiting"] = v[6:9]
         if v[9] is not OMIT:
             obj["blocks"] = self._refs(v[9])
+        if len(v) > 10 and v[10] is not OMIT:  # schema 1.2: sessions kept for their next chunk
+            obj["turn_ends"] = self._refs(v[10])
         for f in finished:  # after the whole record: its blocks name them too
             self._release(f[0])
         return obj
@@ -290,6 +292,7 @@ class Encoder:
 
     _score = _req_record("score")
     _prediction = _req_record("prediction")
+    _chunk = _req_record("chunk")
     del _req_record
 
 
@@ -300,6 +303,7 @@ _BY_KIND = {
     "finish": Encoder._finish,
     "score": Encoder._score,
     "prediction": Encoder._prediction,
+    "chunk": Encoder._chunk,
 }
 
 
@@ -356,12 +360,13 @@ class Decoder:
             rec["tokens"] = [[self._id(r), n] for r, n in lst]
             freed = [e[0] for e in rec["finished"]]
             self._ids0(rec["finished"])
-            if "blocks" in rec:
-                self._ids0(rec["blocks"])
+            for f in ("blocks", "turn_ends"):
+                if f in rec:
+                    self._ids0(rec[f])
             for ref in freed:
                 if type(ref) is int:
                     del self.ids[ref]
-        elif kind in ("finish", "score", "prediction"):
+        elif kind in ("finish", "score", "prediction", "chunk"):
             ref = rec["req"]
             rec["req"] = self._id(ref)
             if kind == "finish" and type(ref) is int:
