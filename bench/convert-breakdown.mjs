@@ -25,7 +25,7 @@ import { createReadStream, mkdirSync, rmSync } from "node:fs";
 import { createEngine } from "${root}/src/engine/index.ts";
 import { readTraceFile, readTraceHeader } from "${root}/src/parse/node.ts";
 import { resolveInputs } from "${root}/src/parse/inputs.ts";
-import { CsvTableSet } from "./${root}/src/sinks/csv-tables.ts";
+import { CsvTableSet } from "${root}/src/sinks/csv-tables.ts";
 const [file, stage, which] = process.argv.slice(2);
 const c0 = process.cpuUsage();
 let rows = 0;

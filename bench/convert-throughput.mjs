@@ -18,10 +18,10 @@
 //              /root/.cache/vsched/bench-venv) vs convert on a --baseline-mb trace
 // Targets: convert (lean) ≥ 60% of the floor, CSV ≥ 1.5 M rows/s, peak RSS ≤ 256 MB.
 import { spawnSync } from "node:child_process";
-import { createReadStream, existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { options, benchTrace } from "./lib.mjs";
+import { options, benchTrace, readFloor } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -38,21 +38,7 @@ const r2 = (x) => Math.round(x * 100) / 100;
 const trace = (mb) => benchTrace(mb, log);
 
 async function floor(file) {
-  const t0 = performance.now();
-  let carry = null;
-  let lines = 0;
-  for await (let c of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    if (carry) c = Buffer.concat([carry, c]);
-    let start = 0;
-    let i;
-    while ((i = c.indexOf(10, start)) !== -1) {
-      JSON.parse(c.toString("utf8", start, i));
-      lines++;
-      start = i + 1;
-    }
-    carry = start < c.length ? c.subarray(start) : null;
-  }
-  const s = (performance.now() - t0) / 1000;
+  const { seconds: s, lines } = await readFloor(file);
   return { seconds: r2(s), mb_per_s: r2(statSync(file).size / 1e6 / s), lines };
 }
 

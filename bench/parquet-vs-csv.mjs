@@ -8,7 +8,7 @@
 //
 //   npm run build && node bench/parquet-vs-csv.mjs [--mb 60] [--repeat 3] [--no-read] [--parallel]
 //
-// PARQUET_ROW_GROUP_ROWS / PARQUET_PAGE_ROWS in the environment reach the converts (src/sinks/parquet-schema.ts).
+// VSCHED_PARQUET_ROW_GROUP_ROWS / VSCHED_PARQUET_PAGE_ROWS in the environment reach the converts (src/sinks/parquet-schema.ts).
 // The replay costs ~5 CPU s per MB of this trace (binding limits of 1,000 waiting a step): 60 MB is ~6 CPU min per format.
 
 // The trace is bench/out/trace-<mb>mb.jsonl from bench/gen-trace.mjs (made if missing):
@@ -74,8 +74,8 @@ if (READ) {
 const over = (a, b) => ({ wall: r3(a.wall_s / b.wall_s), cpu: r3(a.cpu_s / b.cpu_s), rss: r3(a.peak_rss_mb / b.peak_rss_mb) });
 const result = {
   trace_mb: MB,
-  row_group_rows: process.env.PARQUET_ROW_GROUP_ROWS ?? "default",
-  page_rows: process.env.PARQUET_PAGE_ROWS ?? "default",
+  row_group_rows: process.env.VSCHED_PARQUET_ROW_GROUP_ROWS ?? "default",
+  page_rows: process.env.VSCHED_PARQUET_PAGE_ROWS ?? "default",
   rss_limit_mb: RSS_LIMIT_MB,
   parallel: PARALLEL,
   write: { csv, parquet: pq, both, parquet_over_csv: over(pq, csv), both_over_csv: over(both, csv) },

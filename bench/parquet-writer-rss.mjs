@@ -9,7 +9,7 @@
 //
 //   node bench/parquet-writer-rss.mjs [--rows 3000000 | --from-csv LOGS_DIR] [--out bench/out/pq-writer-bench]
 //
-// PARQUET_ROW_GROUP_ROWS=<n> in the environment sets the row-group size (src/sinks/parquet-schema.ts).
+// VSCHED_PARQUET_ROW_GROUP_ROWS=<n> in the environment sets the row-group size (src/sinks/parquet-schema.ts).
 import { build } from "esbuild";
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
@@ -81,11 +81,11 @@ const u = process.resourceUsage();
 console.log(JSON.stringify({
   source: FROM_CSV ? path.relative(process.cwd(), FROM_CSV) : "synthetic per_iteration_requests",
   rows,
-  row_group_rows: process.env.PARQUET_ROW_GROUP_ROWS ?? "default",
+  row_group_rows: process.env.VSCHED_PARQUET_ROW_GROUP_ROWS ?? "default",
   wall_s: Math.round(wall * 100) / 100,
   cpu_s: Math.round((u.userCPUTime + u.systemCPUTime) / 1e4) / 100,
   rows_per_s: Math.round(rows / wall),
-  page_rows: process.env.PARQUET_PAGE_ROWS ?? "default",
+  page_rows: process.env.VSCHED_PARQUET_PAGE_ROWS ?? "default",
   peak_rss_mb: Math.round(u.maxRSS / 1024),
   peak_rss_sampled_mb: Math.round(peakRss / 2 ** 20),
   peak_heap_mb: Math.round(peakHeap / 2 ** 20),

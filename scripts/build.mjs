@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Bundles the CLI: src/cli/main.ts → dist/cli.js (one ESM file, every dependency inside).
+// Bundles the CLI: src/cli/main.ts → dist/cli.js (one ESM file, every dependency inside), and
+// convert's worker threads: src/threads/worker-main.ts → dist/convert-worker.js.
 // The output is written to a temporary file and renamed, so a test reading dist/cli.js
 // while another process rebuilds it never sees half a file.
 import { build } from "esbuild";
@@ -25,10 +26,11 @@ const rawPlugin = {
   },
 };
 
+// dist/convert-worker.js: convert's worker threads (src/threads/worker-main.ts), found beside cli.js
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ["src/cli/main.ts"],
-  outfile,
+  entryPoints: { cli: "src/cli/main.ts", "convert-worker": "src/threads/worker-main.ts" },
+  outdir: path.dirname(outfile),
   bundle: true,
   platform: "node",
   format: "esm",

@@ -39,7 +39,9 @@ vi.mock("../src/engine/index.js", () => ({
 
 const { runConvert } = await import("../src/cli/commands/convert.js");
 
-const defaults = { lenient: false, versionHeader: false, iterationRequests: "all" as const, iterationRequestsEvery: 1, scheduledEvents: true, quiet: false };
+// threads: 1: the stand-in engine lives in this process; worker threads would load the real
+// one (test/convert-threads.test.ts checks that any thread count writes the same bytes)
+const defaults = { lenient: false, versionHeader: false, iterationRequests: "all" as const, iterationRequestsEvery: 1, scheduledEvents: true, quiet: false, threads: 1 };
 
 function setup() {
   const dir = tmpDir();

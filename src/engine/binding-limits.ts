@@ -73,9 +73,8 @@ const cdiv = (a: number, b: number) => Math.ceil(a / b);
 type Relax = ReadonlySet<Limit>;
 
 /** Start of the waiting loop under `relax`: running count, budget, free blocks. */
-function loopStart(cfg: LimitsConfig, st: StepInput, relax: Relax): { running: number; budget: number; free: number; ran: boolean } {
-  const admittedTokens = st.admitted.reduce((n, a) => n + a.tokens, 0);
-  const admittedBlocks = st.admitted.reduce((n, a) => n + a.blocks, 0);
+function loopStart(cfg: LimitsConfig, st: StepInput, relax: Relax, ix: { admittedTokens: number; admittedBlocks: number }): { running: number; budget: number; free: number; ran: boolean } {
+  const { admittedTokens, admittedBlocks } = ix;
   const budget = relax.has("token_budget") ? INF : st.budgetLeft + admittedTokens;
   if (st.victims.length === 0) {
     return { running: st.running - st.admitted.length, budget, free: relax.has("kv_blocks") ? INF : st.freeBlocks + admittedBlocks, ran: true };
@@ -95,8 +94,65 @@ function loopStart(cfg: LimitsConfig, st: StepInput, relax: Relax): { running: n
  */
 export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead = -1): Set<string> {
   const out = new Set<string>();
-  const start = loopStart(cfg, st, relax);
-  if (!start.ran) return out;
+  runLoop(cfg, st, relax, removeAhead, null, out);
+  return out;
+}
+
+/**
+ * admittedUnder(…).has(target) without walking past it: the loop's state when it reaches
+ * `target` decides, and what it does after cannot change that. With removeAhead = the
+ * target's index in the queue and no reordering, it goes straight from the admitted
+ * requests to the target, so head_only over a long queue costs O(admitted) per request,
+ * not O(queue).
+ */
+function admits(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: number, target: string): boolean {
+  const out = new Set<string>();
+  runLoop(cfg, st, relax, removeAhead, target, out);
+  return out.has(target);
+}
+
+/** What both share, per StepInput: the loop order, each waiting id's index, the victims' ids. */
+interface StepIndex {
+  queue: LoopRequest[];
+  waitingIndex: Map<string, number>;
+  victims: Set<string>;
+  /** each id's last index in queue */
+  lastAt: Map<string, number>;
+  admittedTokens: number;
+  admittedBlocks: number;
+}
+const stepIndexes = new WeakMap<StepInput, StepIndex>();
+
+function stepIndex(st: StepInput): StepIndex {
+  let x = stepIndexes.get(st);
+  if (!x) {
+    const queue = loopOrder(st);
+    x = {
+      queue,
+      lastAt: new Map(queue.map((q, k) => [q.id, k])),
+      // an id's first index: head_only removes an id if any of its entries is ahead
+      waitingIndex: firstIndex(st.waiting),
+      victims: new Set(st.victims.map((v) => v.req.id)),
+      admittedTokens: st.admitted.reduce((n, a) => n + a.tokens, 0),
+      admittedBlocks: st.admitted.reduce((n, a) => n + a.blocks, 0),
+    };
+    stepIndexes.set(st, x);
+  }
+  return x;
+}
+
+function firstIndex(waiting: readonly LoopRequest[]): Map<string, number> {
+  const m = new Map<string, number>();
+  waiting.forEach((q, i) => {
+    if (!m.has(q.id)) m.set(q.id, i);
+  });
+  return m;
+}
+
+function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: number, target: string | null, out: Set<string>): void {
+  const ix = stepIndex(st);
+  const start = loopStart(cfg, st, relax, ix);
+  if (!start.ran) return;
   if (st.victims.length > 0 && !relax.has("token_budget")) {
     let b = st.budgetLeft;
     for (const v of st.victims) {
@@ -106,24 +162,42 @@ export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, re
     }
   }
   let { running, budget, free } = start;
-  const loras = new Set(st.runningLoras);
+  // only LoRA requests need the slots: no copy per call otherwise
+  let loras: Set<number> | null = null;
   const threshold = cfg.longPrefillThreshold > 0 && st.eligible > 1 ? cfg.longPrefillThreshold : INF;
-  const queue = loopOrder(st);
-  const victims = new Set(st.victims.map((v) => v.req.id));
-  const removed = new Set(removeAhead > 0 ? st.waiting.slice(0, removeAhead).map((q) => q.id) : []);
-  for (const q of queue) {
-    if (victims.has(q.id)) continue; // handled by the running loop above
-    if (removed.has(q.id)) continue;
+  const { queue, victims, waitingIndex } = ix;
+  // the target's last place in the queue: past it nothing can add it any more
+  const targetAt = target === null ? -1 : (ix.lastAt.get(target) ?? -1);
+  // without reordering the queue is admitted ++ waiting: the removed ones are one stretch to jump over
+  const jumpFrom = !st.order && removeAhead > 0 ? st.admitted.length : -1;
+  for (let k = 0; k < queue.length; k++) {
+    if (k === jumpFrom && (k += removeAhead) >= queue.length) break;
+    const q = queue[k];
+    // the same checks in the same order as vLLM's loop; the target decided, stop
+    if (victims.has(q.id) || (removeAhead > 0 && (waitingIndex.get(q.id) ?? INF) < removeAhead)) {
+      if (k === targetAt) return;
+      continue; // victims: handled by the running loop above
+    }
     if (!relax.has("max_num_seqs") && running >= cfg.maxNumSeqs) break;
     if (budget <= 0) break;
-    if (q.blockedOther) continue;
+    if (q.blockedOther) {
+      if (k === targetAt) return;
+      continue;
+    }
     if (q.lora !== null && q.lora > 0 && cfg.maxLoras !== null && !relax.has("max_loras")) {
-      if (!loras.has(q.lora) && loras.size >= cfg.maxLoras) continue;
+      loras ??= new Set(st.runningLoras);
+      if (!loras.has(q.lora) && loras.size >= cfg.maxLoras) {
+        if (k === targetAt) return;
+        continue;
+      }
     }
     const need = Math.max(1, q.tokens - q.computed);
     let chunk = Math.min(need, threshold);
     if (!cfg.chunkedPrefill && chunk > budget) {
-      if (cfg.skipOversizedPrompt) continue;
+      if (cfg.skipOversizedPrompt) {
+        if (k === targetAt) return;
+        continue;
+      }
       break;
     }
     chunk = Math.min(chunk, budget);
@@ -136,10 +210,10 @@ export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, re
     running++;
     budget -= chunk;
     free -= alloc;
-    if (q.lora !== null && q.lora > 0) loras.add(q.lora);
+    if (q.lora !== null && q.lora > 0) (loras ??= new Set(st.runningLoras)).add(q.lora);
     out.add(q.id);
+    if (k === targetAt) return;
   }
-  return out;
 }
 
 function loopOrder(st: StepInput): LoopRequest[] {
@@ -172,28 +246,31 @@ function subsets(limits: readonly Limit[]): Limit[][] {
  */
 export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null)[] {
   const limits = LIMITS.filter((l) => l !== "max_loras" || cfg.maxLoras !== null);
-  const cache = new Map<string, Set<string>>();
-  const under = (set: Limit[]) => {
-    const key = set.join("+");
-    let a = cache.get(key);
-    if (!a) cache.set(key, (a = admittedUnder(cfg, st, new Set(set))));
-    return a;
-  };
-  const order = subsets(limits);
+  // per relaxation set, once per step: its limits as a Set (without head_only), and what it admits
+  const order = subsets(limits).map((set) => ({
+    set,
+    // the set as bits of LIMITS: "a minimal set is contained in this one" is one AND
+    mask: set.reduce((m, l) => m | (1 << LIMITS.indexOf(l)), 0),
+    headOnly: set.includes("head_only"),
+    relax: new Set(set.filter((l) => l !== "head_only")),
+    admitted: null as Set<string> | null,
+  }));
   return st.waiting.map((q, pos) => {
     const minimal: Limit[][] = [];
-    for (const set of order) {
-      if (minimal.some((m) => m.every((l) => set.includes(l)))) continue;
+    const masks: number[] = [];
+    for (const o of order) {
+      if (masks.some((m) => (m & o.mask) === m)) continue;
       let ok: boolean;
-      if (set.includes("head_only")) {
+      if (o.headOnly) {
         if (pos === 0) continue; // nothing ahead: head_only changes nothing
-        ok = admittedUnder(cfg, st, new Set(set.filter((l) => l !== "head_only")), pos).has(q.id);
+        ok = admits(cfg, st, o.relax, pos, q.id);
       } else {
-        ok = under(set).has(q.id);
+        ok = (o.admitted ??= admittedUnder(cfg, st, o.relax)).has(q.id);
       }
       if (ok) {
-        if (set.length === 0) return null;
-        minimal.push(set);
+        if (o.set.length === 0) return null;
+        minimal.push(o.set);
+        masks.push(o.mask);
       }
     }
     return minimal;

@@ -479,11 +479,8 @@ export class Reconstructor implements Engine {
 
   private onFinish(f: FinishRecord): void {
     this.lastT = Math.max(this.lastT, f.t);
-    const r = this.reqs.get(f.req);
-    if (!r) {
-      this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: f.req, record: "finish" });
-      return;
-    }
+    const r = this.need(f.req, "finish");
+    if (!r) return;
     this.complete(r, f.t, f.reason, f.from, null);
   }
 
@@ -494,11 +491,8 @@ export class Reconstructor implements Engine {
    */
   private onChunk(c: ChunkRecord): void {
     this.lastT = Math.max(this.lastT, c.t);
-    const r = this.reqs.get(c.req);
-    if (!r) {
-      this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: c.req, record: "chunk" });
-      return;
-    }
+    const r = this.need(c.req, "chunk");
+    if (!r) return;
     this.event(c.queued_t, "request_chunk_queued", r.id, { turn: r.turns + 1, prompt_tokens: c.prompt_tokens, max_tokens: c.max_tokens, computed_tokens: c.computed }, null);
     if (r.state === "running") {
       r.pendingChunk = c;
@@ -514,11 +508,8 @@ export class Reconstructor implements Engine {
    * unless that chunk already commenced in this update.
    */
   private endTurn(id: string, reason: FinishReason, t: number, step: number): void {
-    const r = this.reqs.get(id);
-    if (!r) {
-      this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record: "update" });
-      return;
-    }
+    const r = this.need(id, "update");
+    if (!r) return;
     this.event(t, "request_turn_ended", id, { turn: r.turns, reason, output_tokens: r.outputTokens - r.turnStartOutputTokens }, step);
     const prev = r.state;
     if (prev === "running") this.removeRunning(r);
@@ -556,9 +547,10 @@ export class Reconstructor implements Engine {
     return false;
   }
 
-  private need(id: string): RequestState | undefined {
+  /** The live request, or an ENGINE_UNKNOWN_REQUEST naming the record that named it. */
+  private need(id: string, record: RawRecord["type"] = "step"): RequestState | undefined {
     const r = this.reqs.get(id);
-    if (!r) this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record: "step" });
+    if (!r) this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record });
     return r;
   }
 

@@ -88,9 +88,7 @@ export async function replay(plan: ReplayPlan, options: ReplayOptions, sink: Rep
   const sources: ReplaySource[] = [];
   const warnings: Finding[] = [];
   for (let i = 0; i < plan.inputs.length; i++) {
-    const guard = guardRows(sink, (f) => findings.add({ ...f, file: plan.inputs[i].relative }));
-    const source = await replayOne(plan, i, options, { ...guard.sink, finding: findings.add }, hooks);
-    guard.end();
+    const source = await replayInput(plan, i, options, sink, findings, hooks);
     for (const w of source.warnings) {
       warnings.push(w);
       hooks.onWarning?.(w);
@@ -98,6 +96,17 @@ export async function replay(plan: ReplayPlan, options: ReplayOptions, sink: Rep
     sources.push(source.source);
   }
   return { epochZeroNs: plan.epochZeroNs, sources, warnings, findings };
+}
+
+/**
+ * One input of the plan, its rows checked (guardRows) and its findings added to `findings`:
+ * replay() runs it for each input in turn; convert's worker threads run it one input each.
+ */
+export async function replayInput(plan: ReplayPlan, i: number, options: ReplayOptions, sink: ReplayRowSink, findings: FindingTally, hooks: ReplayHooks = {}): Promise<{ source: ReplaySource; warnings: Finding[] }> {
+  const guard = guardRows(sink, (f) => findings.add({ ...f, file: plan.inputs[i].relative }));
+  const source = await replayOne(plan, i, options, { ...guard.sink, finding: findings.add }, hooks);
+  guard.end();
+  return source;
 }
 
 async function replayOne(plan: ReplayPlan, i: number, options: ReplayOptions, sink: RowSink, hooks: ReplayHooks) {

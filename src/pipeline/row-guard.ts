@@ -1,16 +1,9 @@
 import type { Finding } from "../core/finding.js";
 import { compileChecker, type Checker } from "../schema/fast-check.js";
 import { TABLES, TABLE_NAMES, type TableName } from "../schema/tables.js";
+import { SINK_TABLE } from "../engine/table-sink.js";
 import type { ReplayRowSink } from "./replay.js";
 
-const SINK_TABLE = {
-  perRequest: "per_request",
-  perIteration: "per_iteration",
-  perIterationRequest: "per_iteration_requests",
-  event: "events",
-  stateTransition: "state_transitions",
-  prediction: "predictions",
-} as const satisfies Record<keyof ReplayRowSink, TableName>;
 
 const GUARDED = new Set<TableName>(["per_request", "per_iteration", "state_transitions"]);
 const CHECKERS = Object.fromEntries(TABLE_NAMES.map((t) => [t, compileChecker(TABLES[t])])) as Record<TableName, Checker>;

@@ -32,12 +32,14 @@ export class CsvTableWriter<N extends TableName> {
   private readonly encode: RowEncoder<z.infer<(typeof TABLES)[N]>>;
   private readonly size: number;
   private error: Error | null = null;
+  private readonly guard: CellGuard | undefined;
 
   constructor(
     readonly table: N,
     private readonly out: Writable,
     options: CsvWriterOptions = {},
   ) {
+    this.guard = options.guard;
     this.encode = compileRowEncoder(table, options.guard);
     this.size = options.bufferBytes ?? 1 << 16;
     this.buf = Buffer.allocUnsafe(this.size + ENCODER_HEADROOM);
@@ -49,11 +51,12 @@ export class CsvTableWriter<N extends TableName> {
 
   write(row: z.infer<(typeof TABLES)[N]>): void {
     const start = this.off;
+    const cells = this.guard?.formulaCells ?? 0;
     try {
       this.off = this.encode(row, this.buf, start);
     } catch (e) {
       if (!(e instanceof RowOverflow)) throw e;
-      this.writeLarge(row, start, e.need);
+      this.writeLarge(row, start, e.need, cells);
     }
     this.rows++;
     if (this.off >= this.size) this.flushBuffer();
@@ -88,11 +91,13 @@ export class CsvTableWriter<N extends TableName> {
   }
 
   /** A row with a string field too long for the space left: flush, then retry in a buffer big enough. */
-  private writeLarge(row: z.infer<(typeof TABLES)[N]>, start: number, need: number): void {
+  private writeLarge(row: z.infer<(typeof TABLES)[N]>, start: number, need: number, cells: number): void {
     this.off = start;
     if (this.off > 0) this.flushBuffer();
     let size = Math.max(this.size, need * 2);
     for (;;) {
+      // the attempt that overflowed counted the row's formula cells up to there: count each once
+      if (this.guard) this.guard.formulaCells = cells;
       const big = Buffer.allocUnsafe(size + ENCODER_HEADROOM);
       try {
         const end = this.encode(row, big, 0);

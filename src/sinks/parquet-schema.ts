@@ -4,6 +4,7 @@ import type { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import type { z } from "zod";
 import { columnMeta, type ColumnKind } from "../schema/columns.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
+import { UsageError } from "../core/errors.js";
 
 /**
  * The Parquet form of every output table, derived from the same zod declarations as the
@@ -38,10 +39,15 @@ export type OffsetIndex = NonNullable<ChunkIndexes["offsetIndex"]>;
 /**
  * Rows per row group: ~100k, what pandas, Polars and DuckDB read well (a row group is their
  * unit of work and of skipping). Memory does not depend on it (each column encodes a page at
- * a time, parquet-chunk.ts), so it is a file-layout choice; PARQUET_ROW_GROUP_ROWS in the
+ * a time, parquet-chunk.ts), so it is a file-layout choice; VSCHED_PARQUET_ROW_GROUP_ROWS in the
  * environment overrides it (bench/parquet-writer-rss.mjs measures other sizes with it).
  */
-export const PARQUET_ROW_GROUP_ROWS = positiveIntFromEnv("PARQUET_ROW_GROUP_ROWS", 100_000);
+export const PARQUET_ROW_GROUP_ROWS = 100_000;
+
+/** The row-group size in effect: PARQUET_ROW_GROUP_ROWS unless the environment sets another. */
+export function parquetRowGroupRows(): number {
+  return positiveIntFromEnv("VSCHED_PARQUET_ROW_GROUP_ROWS") ?? PARQUET_ROW_GROUP_ROWS;
+}
 
 /**
  * Data pages: each column holds one page of raw values (8 bytes a value, +1 for a nullable
@@ -51,24 +57,27 @@ export const PARQUET_ROW_GROUP_ROWS = positiveIntFromEnv("PARQUET_ROW_GROUP_ROWS
  * (16 columns) gets 3 pages of 33,334 rows a group, per_request (~70) about 10. Fewer,
  * longer pages compress better (snappy and the delta encoding restart at every page: on
  * the bench trace 16k-row pages made per_iteration_requests 34% larger than one page per
- * group, 33k-row pages 12%). PARQUET_PAGE_ROWS in the environment fixes the rows instead
+ * group, 33k-row pages 12%). VSCHED_PARQUET_PAGE_ROWS in the environment fixes the rows instead
  * (tests write many pages per chunk from small fixtures with it).
  */
 export const PARQUET_PAGE_BYTES = 6 << 20;
-const PAGE_ROWS_FROM_ENV = process.env.PARQUET_PAGE_ROWS ? positiveIntFromEnv("PARQUET_PAGE_ROWS", 0) : null;
+
+/** The page rows the environment fixes, if it does. */
+const fixedPageRows = (): number | undefined => positiveIntFromEnv("VSCHED_PARQUET_PAGE_ROWS");
 
 /** Rows per page for these columns in groups of `groupRows` (`fixed`: what the caller asked for). */
 export function parquetPageRows(columns: readonly ParquetColumn[], groupRows: number, fixed?: number): number {
   const rowBytes = columns.reduce((a, c) => a + 8 + (c.nullable ? 1 : 0), 0);
-  const most = Math.max(1, Math.min(groupRows, fixed ?? PAGE_ROWS_FROM_ENV ?? Math.max(1024, Math.floor(PARQUET_PAGE_BYTES / rowBytes))));
+  const most = Math.max(1, Math.min(groupRows, fixed ?? fixedPageRows() ?? Math.max(1024, Math.floor(PARQUET_PAGE_BYTES / rowBytes))));
   return Math.ceil(groupRows / Math.ceil(groupRows / most));
 }
 
-function positiveIntFromEnv(name: string, fallback: number): number {
+/** Read when a writer starts, not at import, so a bad value is a usage error (exit 2) and not a crash. */
+function positiveIntFromEnv(name: string): number | undefined {
   const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
+  if (raw === undefined || raw === "") return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer (rows)`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${name}=${raw}: expected a positive integer (rows)`);
   return n;
 }
 
@@ -130,9 +139,9 @@ export function parquetKeyValues(table: TableName, vschedVersion: string, extra:
 export function parquetFormat(partitionBy: string | null) {
   return {
     types: { int: "INT64", epoch_ns: "INT64", float: "DOUBLE (NaN and infinities as null)", string: "UTF8, dictionary-encoded", json: "UTF8 text" },
-    row_group_rows: PARQUET_ROW_GROUP_ROWS,
-    page_bytes: PAGE_ROWS_FROM_ENV ? undefined : PARQUET_PAGE_BYTES,
-    page_rows: PAGE_ROWS_FROM_ENV ?? undefined,
+    row_group_rows: parquetRowGroupRows(),
+    page_bytes: fixedPageRows() ? undefined : PARQUET_PAGE_BYTES,
+    page_rows: fixedPageRows(),
     compression: "SNAPPY",
     key_value_metadata: ["vsched.output_schema_version", "vsched.version", "vsched.table", "vsched.column_units"],
     partition_by: partitionBy,

@@ -1,5 +1,6 @@
 import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
+import { tableSink } from "../engine/table-sink.js";
 import type { RowSink } from "../engine/types.js";
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
 import { parquetKeyValues } from "./parquet-schema.js";
@@ -56,14 +57,7 @@ export class ParquetTableSet {
       this.rows[t]++;
       this.writerFor(t, row.dp_rank).write(row as never);
     };
-    this.sink = {
-      perRequest: put("per_request"),
-      perIteration: put("per_iteration"),
-      perIterationRequest: put("per_iteration_requests"),
-      event: put("events"),
-      stateTransition: put("state_transitions"),
-      prediction: put("predictions"),
-    };
+    this.sink = tableSink(put);
   }
 
   /** Top-level names in the output directory (files, or partition directories) for StagedOutputDir.commit. */

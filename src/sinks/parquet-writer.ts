@@ -6,7 +6,7 @@ import { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import type { z } from "zod";
 import type { TABLES, TableName } from "../schema/tables.js";
 import { ColumnChunkBuilder } from "./parquet-chunk.js";
-import { PARQUET_ROW_GROUP_ROWS, parquetColumns, parquetPageRows, parquetSchemaElements, type ChunkIndexes, type ColumnChunk, type FileMetaData, type KeyValue, type RowGroup, type SchemaElement } from "./parquet-schema.js";
+import { parquetRowGroupRows, parquetColumns, parquetPageRows, parquetSchemaElements, type ChunkIndexes, type ColumnChunk, type FileMetaData, type KeyValue, type RowGroup, type SchemaElement } from "./parquet-schema.js";
 import { drainStream } from "./stream-drain.js";
 
 /**
@@ -79,7 +79,7 @@ export class ParquetTableWriter<N extends TableName> {
     private readonly options: ParquetWriterOptions,
   ) {
     const columns = parquetColumns(table, options.omit);
-    this.groupRows = Math.max(1, options.rowGroupRows ?? PARQUET_ROW_GROUP_ROWS);
+    this.groupRows = Math.max(1, options.rowGroupRows ?? parquetRowGroupRows());
     const pageRows = parquetPageRows(columns, this.groupRows, options.pageRows);
     this.columns = columns.map((c) => new ColumnChunkBuilder(c, pageRows, `${table}.${c.name}`));
     this.schema = parquetSchemaElements(columns);

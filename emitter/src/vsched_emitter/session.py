@@ -684,7 +684,7 @@ class Session:
         outputs = []  # EngineCoreOutput lists: not changed after update_from_output
         out_t = None
         ts_min = None
-        turn_ends = [] if self.session_hook else OMIT
+        turn_ends = None  # a list once a session's turn ends here (schema 1.2)
         if result:
             running_ids = self.running_ids
             for eco in result.values():
@@ -699,7 +699,8 @@ class Session:
                     r = sched.requests.get(o.request_id)
                     if r is not None and not r.is_finished():
                         running_ids.discard(o.request_id)
-                        if turn_ends is not OMIT:
+                        if self.session_hook:
+                            turn_ends = turn_ends or []
                             turn_ends.append((o.request_id, str(o.finish_reason)))
         if ts_min is not None:
             out_t = self.rel(ts_min)

@@ -1,8 +1,10 @@
+import os from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { EngineOptions } from "../../engine/types.js";
 import { resolveInputs } from "../../parse/inputs.js";
-import { planReplay, replay, type ReplayResult } from "../../pipeline/replay.js";
+import { planReplay, replay, type ReplayPlan, type ReplayResult } from "../../pipeline/replay.js";
+import { ThreadedReplay } from "../../threads/threaded-replay.js";
 import { formatFinding } from "../../render/findings-text.js";
 import { CsvTableSet, tableFileName } from "../../sinks/csv-tables.js";
 import { ParquetTableSet, type PartitionColumn } from "../../sinks/parquet-tables.js";
@@ -30,6 +32,8 @@ export interface ConvertOptions {
   format?: OutputFormat;
   /** Parquet only: hive-style directories per value of this column */
   partitionBy?: PartitionColumn | null;
+  /** worker threads (default: one per input, up to os.availableParallelism()); 1 converts on the main thread alone */
+  threads?: number;
   /** for tests: the directory inputs and -o are relative to, and where diagnostics go */
   cwd?: string;
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
@@ -58,8 +62,9 @@ export function registerConvert(program: Command): void {
     .option("--spreadsheet-safe", "prefix text cells that start with = + - @ TAB CR or ' with ' so a spreadsheet shows them instead of running them (vsched's own readers strip it; pandas sees the ')")
     .addOption(new Option("--format <format>", "tables as CSV, Parquet (typed, compressed) or both").choices(["csv", "parquet", "both"]).default("csv"))
     .addOption(new Option("--partition-by <column>", "Parquet: one hive-style directory per value, e.g. per_request/dp_rank=0/part-0.parquet").choices(["dp_rank"]))
+    .option("--threads <n>", "threads to convert on (default: one per input, up to the available cores); inputs convert in parallel and CSV encoding runs beside the replay; 1 = one thread; the output is the same bytes for any n", parsePositiveInt)
     .option("-q, --quiet", "no progress bar and no summary line (warnings are still printed)")
-    .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events"))
+    .addHelpText("after", examples("vsched convert fixtures/e2e-vllm-cpu/trace -o logs/", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl -o logs-lean/ --iteration-requests none --no-scheduled-events", "vsched convert fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl fixtures/dp-rank-1/vsched-1-dp1.jsonl -o logs-dp/ --threads 2"))
     .action(async (inputs: string[], o: Record<string, unknown>) => {
       process.exitCode = await runConvert({
         inputs,
@@ -73,6 +78,7 @@ export function registerConvert(program: Command): void {
         quiet: o.quiet === true,
         format: o.format as OutputFormat,
         partitionBy: (o.partitionBy as PartitionColumn | undefined) ?? null,
+        threads: o.threads as number | undefined,
       });
     });
 }
@@ -92,31 +98,28 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
   const plan = await planReplay(await resolveInputs(o.inputs, cwd));
   const outDisplay = o.out.replace(/\/+$/, "") || "/";
   const staged = await StagedOutputDir.create(path.resolve(cwd, o.out), outDisplay);
-  const csv = format === "parquet" ? null : new CsvTableSet(staged.staging, { versionHeader: o.versionHeader ? VERSION : null, spreadsheetSafe: o.spreadsheetSafe });
+  // measured (bench/convert-threads.mjs): on one input the threaded path costs more CPU and
+  // memory than it saves, so threads go to inputs (one per data-parallel rank) by default
+  const threads = o.threads ?? Math.min(os.availableParallelism(), plan.inputs.length);
+  const csv = format === "parquet" ? null : { versionHeader: o.versionHeader ? VERSION : null, spreadsheetSafe: o.spreadsheetSafe === true };
   const parquet = format === "csv" ? null : new ParquetTableSet(staged.staging, { vschedVersion: VERSION, partitionBy: o.partitionBy ?? null });
-  const tables: TableSetLike = new TeeTableSet([csv, parquet].filter((s) => s !== null));
   const progress = !o.quiet && progressEnabled(stderr) ? createProgress({ total: plan.inputs.reduce((a, i) => a + i.size, 0), stream: stderr }) : NO_PROGRESS;
+  const onWarning = (w: ReplayResult["warnings"][number]) => {
+    progress.done();
+    warn(formatFinding(w), { file: w.file, line: w.line, code: w.code }, stderr);
+  };
+  const run = threads > 1 ? threadedRun(plan, o, staged.staging, csv, parquet, threads, progress === NO_PROGRESS ? undefined : progress.add, onWarning) : singleRun(plan, o, staged.staging, csv, parquet, progress.add, onWarning);
   const stopOnSignal = () => {
     progress.done();
     stderr.write(`vsched: interrupted; nothing written to ${outDisplay}/\n`);
-    tables.destroy();
+    run.destroy();
     void staged.abort().finally(() => process.exit(130));
   };
   process.once("SIGINT", stopOnSignal);
   try {
-    const result = await replay(plan, o, tables.sink, {
-      afterChunk: () => (tables.needsDrain ? tables.drain() : undefined),
-      shouldPause: () => tables.needsDrain,
-      onRawBytes: progress.add,
-      onWarning: (w) => {
-        progress.done();
-        warn(formatFinding(w), { file: w.file, line: w.line, code: w.code }, stderr);
-      },
-    });
-    await tables.close();
-    const rows = tables.rowCounts();
-    if (csv && csv.guard.formulaCells > 0 && !o.spreadsheetSafe) {
-      const w = { code: "OUT_FORMULA_CELLS", severity: "warning", args: { count: csv.guard.formulaCells } } as const;
+    const { result, rows, formulaCells } = await run.done;
+    if (csv && formulaCells > 0 && !o.spreadsheetSafe) {
+      const w = { code: "OUT_FORMULA_CELLS", severity: "warning", args: { count: formulaCells } } as const;
       result.warnings.push(w);
       warn(formatFinding(w), { code: w.code }, stderr);
     }
@@ -138,12 +141,54 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
     return result.findings.errors > 0 ? EXIT.findings : EXIT.ok;
   } catch (e) {
     progress.done();
-    tables.destroy();
+    run.destroy();
     await staged.abort();
     throw outputError(e, outDisplay);
   } finally {
     process.off("SIGINT", stopOnSignal);
   }
+}
+
+interface TablesRun {
+  done: Promise<{ result: ReplayResult; rows: Record<TableName, number>; formulaCells: number }>;
+  /** after a failure or an interrupt: stop, and release the files (their content is discarded) */
+  destroy(): void;
+}
+
+type CsvChoice = { versionHeader: string | null; spreadsheetSafe: boolean } | null;
+
+/** --threads 1: reader, engine and writers on this thread, one input after another. */
+function singleRun(plan: ReplayPlan, o: ConvertOptions, dir: string, csvChoice: CsvChoice, parquet: ParquetTableSet | null, onRawBytes: (n: number) => void, onWarning: (w: ReplayResult["warnings"][number]) => void): TablesRun {
+  const csv = csvChoice && new CsvTableSet(dir, csvChoice);
+  const tables: TableSetLike = new TeeTableSet([csv, parquet].filter((s) => s !== null));
+  const done = (async () => {
+    const result = await replay(plan, o, tables.sink, {
+      afterChunk: () => (tables.needsDrain ? tables.drain() : undefined),
+      shouldPause: () => tables.needsDrain,
+      onRawBytes,
+      onWarning,
+    });
+    await tables.close();
+    return { result, rows: tables.rowCounts(), formulaCells: csv?.guard.formulaCells ?? 0 };
+  })();
+  return { done, destroy: () => tables.destroy() };
+}
+
+/** --threads n > 1: src/threads/ (one worker per input, CSV encoders beside them); the same bytes. */
+function threadedRun(plan: ReplayPlan, o: ConvertOptions, dir: string, csv: CsvChoice, parquet: ParquetTableSet | null, threads: number, onRawBytes: ((n: number) => void) | undefined, onWarning: (w: ReplayResult["warnings"][number]) => void): TablesRun {
+  const t = new ThreadedReplay(plan, o, { csv: csv && { dir, ...csv }, rows: parquet }, threads, { onRawBytes, onWarning });
+  const done = (async () => {
+    const r = await t.run();
+    await parquet?.close();
+    return r;
+  })();
+  return {
+    done,
+    destroy: () => {
+      t.destroy();
+      parquet?.destroy();
+    },
+  };
 }
 
 function manifestOptions(o: ConvertOptions): ManifestInput["options"] {

@@ -91,7 +91,7 @@ CASES = {
     # shape at 100k-row groups and 16k-row pages, scaled down to a fixture)
     "kv-pressure-preempt-small-pages": [ROOT / "fixtures" / "kv-pressure-preempt" / "vsched-1-dp0.jsonl"],
 }
-ENV = {"kv-pressure-preempt-small-pages": {"PARQUET_ROW_GROUP_ROWS": "700", "PARQUET_PAGE_ROWS": "128"}}
+ENV = {"kv-pressure-preempt-small-pages": {"VSCHED_PARQUET_ROW_GROUP_ROWS": "700", "VSCHED_PARQUET_PAGE_ROWS": "128"}}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,17 @@
+import type { TableName } from "../schema/tables.js";
+import type { RowSink } from "./types.js";
+
+/** The table each row method of a sink writes. */
+export const SINK_TABLE = {
+  perRequest: "per_request",
+  perIteration: "per_iteration",
+  perIterationRequest: "per_iteration_requests",
+  event: "events",
+  stateTransition: "state_transitions",
+  prediction: "predictions",
+} as const satisfies Record<keyof Omit<RowSink, "finding">, TableName>;
+
+/** A row sink that hands every table's rows to `put(table)`. */
+export function tableSink(put: (table: TableName) => (row: never) => void): Omit<RowSink, "finding"> {
+  return Object.fromEntries(Object.entries(SINK_TABLE).map(([k, t]) => [k, put(t)])) as unknown as Omit<RowSink, "finding">;
+}

@@ -1,0 +1,236 @@
+import { columnMeta } from "../schema/columns.js";
+import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
+import type { z } from "zod";
+
+/**
+ * Rows of one table, columnar, in buffers that move between threads by transfer (no
+ * structured clone of row objects): numbers in a Float64Array, strings in one byte heap
+ * (ASCII as latin1, anything else as UTF-16 so lone surrogates survive), and a tag per
+ * cell that tells null from undefined from a value. decodeRows() rebuilds rows whose
+ * values are identical to the ones pushed, so any sink downstream writes the same bytes.
+ *
+ * Functions are compiled per table from its zod columns (like the CSV encoders):
+ * straight-line code, one hidden class per table's rows.
+ */
+export interface RowBatch {
+  table: TableName;
+  rows: number;
+  /** per cell (row-major, every column): a CellTag */
+  tags: Uint8Array;
+  /** per numeric cell (row-major, numeric columns only): the number, or a string entry id (tag STRING/BIGINT) */
+  num: Float64Array;
+  /** per string cell (row-major, string columns only): a string entry id */
+  str: Int32Array;
+  /** entry k is heap[starts[k] .. starts[k + 1]), latin1, or UTF-16LE when wide[k] */
+  heap: Uint8Array;
+  starts: Int32Array;
+  wide: Uint8Array;
+}
+
+/** What a cell holds (the lane it is in follows from the column's kind). */
+const VALUE = 0;
+const NULL = 1;
+const UNDEFINED = 2;
+/** a string in a numeric column, or a bigint in any column: its text is a string entry */
+const STRING = 3;
+const BIGINT = 4;
+
+export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer] as ArrayBuffer[];
+
+interface Layout {
+  cols: string[];
+  /** per column: index in its lane, and whether that lane is the numeric one */
+  lane: { numeric: boolean; index: number; dedupe: boolean }[];
+  nNum: number;
+  nStr: number;
+}
+
+function layout(table: TableName): Layout {
+  const shape = TABLES[table].shape as Record<string, z.ZodType>;
+  const cols = tableColumns(table);
+  let nNum = 0;
+  let nStr = 0;
+  const lane = cols.map((c) => {
+    const kind = columnMeta(shape[c]).kind;
+    const numeric = kind === "int" || kind === "float";
+    // request ids and enum values repeat within a batch; epoch strings and JSON details do not
+    return { numeric, index: numeric ? nNum++ : nStr++, dedupe: kind === "string" };
+  });
+  return { cols, lane, nNum, nStr };
+}
+
+/** rows per batch: about 1 MiB of lanes, whatever the table's width */
+export function batchRowsFor(table: TableName): number {
+  const n = tableColumns(table).length;
+  return Math.max(256, Math.min(8192, Math.floor((1 << 20) / (9 * n))));
+}
+
+/** Collects rows of one table into a batch; take() hands the buffers over and starts afresh. */
+export class RowBatchBuilder {
+  rows = 0;
+  readonly capacity: number;
+  private readonly lay: Layout;
+  private readonly fill: (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void;
+  private tags!: Uint8Array;
+  private num!: Float64Array;
+  private str!: Int32Array;
+  private heap!: Buffer;
+  private heapUsed = 0;
+  private starts: number[] = [0];
+  private wide: number[] = [];
+  private dict = new Map<string, number>();
+
+  constructor(
+    readonly table: TableName,
+    capacity = batchRowsFor(table),
+  ) {
+    this.capacity = capacity;
+    this.lay = layout(table);
+    this.fill = compileFill(this.lay);
+    this.reset();
+  }
+
+  get full(): boolean {
+    return this.rows >= this.capacity;
+  }
+
+  push(row: object): void {
+    this.fill(row as Record<string, unknown>, this, this.rows++);
+  }
+
+  take(): RowBatch {
+    const b: RowBatch = {
+      table: this.table,
+      rows: this.rows,
+      tags: this.tags,
+      num: this.num,
+      str: this.str,
+      heap: new Uint8Array(this.heap.buffer, this.heap.byteOffset, this.heapUsed),
+      starts: Int32Array.from(this.starts),
+      wide: Uint8Array.from(this.wide),
+    };
+    this.reset();
+    return b;
+  }
+
+  private reset(): void {
+    const cap = this.capacity;
+    this.rows = 0;
+    this.tags = new Uint8Array(cap * this.lay.cols.length);
+    this.num = new Float64Array(cap * this.lay.nNum);
+    this.str = new Int32Array(cap * this.lay.nStr);
+    // not from Node's pool: the whole ArrayBuffer is ours to transfer
+    this.heap = Buffer.allocUnsafeSlow(Math.max(1024, cap * this.lay.nStr * 8));
+    this.heapUsed = 0;
+    this.starts = [0];
+    this.wide = [];
+    this.dict.clear();
+  }
+
+  /** @internal compiled fill: one cell of a numeric column */
+  n(cell: number, slot: number, v: unknown): void {
+    if (typeof v === "number") this.num[slot] = v;
+    else if (v === null) this.tags[cell] = NULL;
+    else if (v === undefined) this.tags[cell] = UNDEFINED;
+    else this.other(cell, v, (id) => (this.num[slot] = id));
+  }
+
+  /** @internal compiled fill: one cell of a string column */
+  s(cell: number, slot: number, v: unknown, dedupe: boolean): void {
+    if (typeof v === "string") {
+      let id = dedupe ? this.dict.get(v) : undefined;
+      if (id === undefined) {
+        id = this.entry(v);
+        if (dedupe) this.dict.set(v, id);
+      }
+      this.str[slot] = id;
+    } else if (v === null) this.tags[cell] = NULL;
+    else if (v === undefined) this.tags[cell] = UNDEFINED;
+    else this.other(cell, v, (id) => (this.str[slot] = id));
+  }
+
+  private other(cell: number, v: unknown, put: (id: number) => void): void {
+    if (typeof v === "bigint") this.tags[cell] = BIGINT;
+    else if (typeof v === "string") this.tags[cell] = STRING;
+    else throw new Error(`row batch ${this.table}: a ${typeof v} where the schema has a number or a string`);
+    put(this.entry(String(v)));
+  }
+
+  private entry(s: string): number {
+    const need = this.heapUsed + 2 * s.length;
+    if (need > this.heap.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.heap.length));
+      this.heap.copy(grown, 0, 0, this.heapUsed);
+      this.heap = grown;
+    }
+    // latin1 keeps one byte per character: exact only when every character is below 0x100;
+    // anything else goes as UTF-16 code units, exact for any JS string
+    const wide = isLatin1(s) ? 0 : 1;
+    this.heapUsed += this.heap.write(s, this.heapUsed, wide ? "utf16le" : "latin1");
+    this.starts.push(this.heapUsed);
+    this.wide.push(wide);
+    return this.wide.length - 1;
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const WIDE = /[^\u0000-\u00ff]/;
+const isLatin1 = (s: string): boolean => !WIDE.test(s);
+
+function compileFill(lay: Layout): (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void {
+  const n = lay.cols.length;
+  const body = lay.cols
+    .map((c, k) => {
+      const l = lay.lane[k];
+      const v = `row[${JSON.stringify(c)}]`;
+      return l.numeric ? `b.n(t + ${k}, p + ${l.index}, ${v});` : `b.s(t + ${k}, q + ${l.index}, ${v}, ${l.dedupe});`;
+    })
+    .join("\n  ");
+  const src = `return function fill(row, b, r) {\n  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr};\n  ${body}\n};`;
+  return new Function(src)() as (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void;
+}
+
+const decoders = new Map<TableName, (b: RowBatch, emit: (row: never) => void) => void>();
+
+/** Calls `emit` with every row of the batch, in order, each a fresh object. */
+export function decodeRows(b: RowBatch, emit: (row: never) => void): void {
+  let d = decoders.get(b.table);
+  if (!d) decoders.set(b.table, (d = compileDecode(layout(b.table))));
+  d(b, emit);
+}
+
+function compileDecode(lay: Layout): (b: RowBatch, emit: (row: never) => void) => void {
+  const n = lay.cols.length;
+  const fields = lay.cols
+    .map((c, k) => {
+      const l = lay.lane[k];
+      const lane = l.numeric ? `num[p + ${l.index}]` : `s[str[q + ${l.index}]]`;
+      return `${JSON.stringify(c)}: tags[t + ${k}] === 0 ? ${lane} : cell(tags[t + ${k}], ${l.numeric ? `num[p + ${l.index}]` : `str[q + ${l.index}]`}, s)`;
+    })
+    .join(",\n      ");
+  const src = `return function decode(b, emit) {
+  const { tags, num, str } = b;
+  const s = strings(b);
+  for (let r = 0; r < b.rows; r++) {
+    const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr};
+    emit({
+      ${fields}
+    });
+  }
+};`;
+  return new Function("strings", "cell", src)(strings, cell) as (b: RowBatch, emit: (row: never) => void) => void;
+}
+
+function strings(b: RowBatch): string[] {
+  const heap = Buffer.from(b.heap.buffer, b.heap.byteOffset, b.heap.byteLength);
+  const out = new Array<string>(b.wide.length);
+  for (let k = 0; k < out.length; k++) out[k] = heap.toString(b.wide[k] ? "utf16le" : "latin1", b.starts[k], b.starts[k + 1]);
+  return out;
+}
+
+function cell(tag: number, id: number, s: string[]): unknown {
+  if (tag === NULL) return null;
+  if (tag === UNDEFINED) return undefined;
+  if (tag === BIGINT) return BigInt(s[id]);
+  return s[id];
+}
