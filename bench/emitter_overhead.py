@@ -321,7 +321,9 @@ def main(argv=None) -> int:
               f"trimmed(paired) {trimmed/1e3:8.1f}us {100*trimmed/wmean_off:7.2f}%")
         results[c] = results[c] + (trimmed / wmean_off,)
     sizes = {c: trace_bytes(out_dir / c) for c in configs if c != "off"}
-    print("trace bytes per step: " + ", ".join(f"{c} {b / (a.warmup + a.steps):,.0f}" for c, b in sizes.items()))
+    print("trace bytes per step: " + ", ".join(f"{c} {b / (a.warmup + a.steps):,.0f}" for c, b in sizes.items())
+          + "; gzip ratio (level 9, uncompressed / compressed): "
+          + ", ".join(f"{c} {gzip_ratio(out_dir / c):.1f}x" for c in sizes))
     print("SUMMARY " + " ".join(f"{c}:cpu_trimmed={100*r[2]:.2f}%,wall_trimmed={100*r[4]:.2f}%,writer={100*r[3]:.2f}%"
                                 for c, r in results.items()))
     if spent:
@@ -355,6 +357,14 @@ def vllm_ids(specs, seed):
 
 def trace_bytes(d: Path) -> int:
     return sum(f.stat().st_size for f in d.glob("vsched-*.jsonl*")) if d.exists() else 0
+
+
+def gzip_ratio(d: Path) -> float:
+    """How much VLLM_SCHEDULER_LOG_GZIP=1 would save (GzipFile's default level 9, as the writer)."""
+    import gzip as gz
+
+    raw = b"".join(f.read_bytes() for f in sorted(d.glob("vsched-*.jsonl"))) if d.exists() else b""
+    return len(raw) / max(1, len(gz.compress(raw, 9)))
 
 
 # Session methods that run inside schedule()/update_from_output() (the measured window),

@@ -15,13 +15,24 @@
 // `order` is never written (the queue is plain FCFS); `blocks` lists a request when
 // its KV block count changes; a rare abort of a waiting request writes a `finish`.
 // IDs look like vLLM's OpenAI server ids (cmpl-<32 hex>-0). Deterministic per seed.
+//
+// --format interned writes the same run as schema 1.3 (src/schema/raw.ts, "Interned form"):
+// handles bound at arrival and freed by the finishing record (reused first in, first out),
+// `sched` and `tokens` as deltas against the previous record's list, in full every 100.
+// The random draws are the same in both formats, so both files hold the same logical
+// trace (vsched convert gives identical tables); the plain form is byte-identical to
+// what this script wrote before the option existed.
 import path from "node:path";
 import { LineFile, options } from "./lib.mjs";
+import { ListChain } from "./interned-lists.mjs";
 
 const args = process.argv.slice(2);
 const opt = options(args);
 const MB = Number(opt("mb", 1024));
-const OUT = opt("out", path.join("bench", "out", `trace-${MB}mb.jsonl`));
+const FORMAT = opt("format", "plain");
+if (FORMAT !== "plain" && FORMAT !== "interned") throw new Error(`--format plain|interned, got ${FORMAT}`);
+const INTERNED = FORMAT === "interned";
+const OUT = opt("out", path.join("bench", "out", `trace-${MB}mb${INTERNED ? "-interned" : ""}.jsonl`));
 const SEED = Number(opt("seed", 1));
 const TARGET_BYTES = MB * 1e6;
 
@@ -54,7 +65,7 @@ const emit = (line) => file.emit(line);
 
 const header = {
   type: "header",
-  schema_version: "1.0",
+  schema_version: INTERNED ? "1.3" : "1.0",
   emitter_version: "0.1.0",
   vllm_version: "0.11.0",
   pid: 4242,
@@ -83,6 +94,23 @@ const header = {
 };
 await emit(JSON.stringify(header));
 
+// handles (interned form): bound at arrival, freed by the finishing record, reused FIFO
+const freeHandles = [];
+let freeHead = 0;
+let nextHandle = 0;
+const schedChain = new ListChain();
+const tokensChain = new ListChain();
+const bind = () => (freeHead < freeHandles.length ? freeHandles[freeHead++] : nextHandle++);
+const release = (r) => {
+  freeHandles.push(r.h);
+  if (freeHead > 4096) freeHandles.splice(0, freeHead), (freeHead = 0);
+  schedChain.forget(r.h);
+  tokensChain.forget(r.h);
+};
+/** how a record names a request */
+const ref = INTERNED ? (r) => String(r.h) : (r) => `"${r.id}"`;
+const pairs = (list) => list.map((e) => `[${ref(e[0])},${e.slice(1).join(",")}]`).join(",");
+
 let t = 1_000_000; // ns since the anchor
 let nextReq = 0;
 /** @type {{id:string,prompt:number,max:number,eos:number,computed:number,out:number,blocks:number,cached:number}[]} */
@@ -98,10 +126,32 @@ async function arrive() {
   const r = { id: `cmpl-${hex32()}-0`, prompt, max, eos: rnd() < 0.6 ? randInt(4, max) : max + 1, computed: 0, out: 0, blocks: 0, cached: rnd() < 0.3 ? Math.min(prompt - 1, randInt(1, 32) * BLOCK) : 0 };
   nextReq++;
   t += randInt(1000, 20000);
+  if (INTERNED) r.h = bind();
   await emit(
-    `{"type":"arrival","t":${t},"req":"${r.id}","vllm_arrival_epoch_ns":"${EPOCH0 + BigInt(t - randInt(200000, 900000))}","prompt_tokens":${prompt},"max_tokens":${max},"priority":0,"lora":null,"status":"WAITING"}`,
+    `{"type":"arrival","t":${t},"req":"${r.id}",${INTERNED ? `"h":${r.h},` : ""}"vllm_arrival_epoch_ns":"${EPOCH0 + BigInt(t - randInt(200000, 900000))}","prompt_tokens":${prompt},"max_tokens":${max},"priority":0,"lora":null,"status":"WAITING"}`,
   );
   waiting.push(r);
+}
+
+/** a step's `sched`: [[req, n, computed]] in full, or (interned) its delta; computed advances by n */
+function schedField(list) {
+  if (!INTERNED) return `[${list.map(([r, n, c]) => `["${r.id}",${n},${c}]`).join(",")}]`;
+  return schedChain.field(
+    list.map((e) => e[0].h),
+    list.map((e) => [e[1], e[2]]),
+    list.map((e) => [e[1], e[2] + e[1]]),
+  );
+}
+
+/** an update's `tokens`: [[req, n]] in full, or (interned) its delta; the same n predicted */
+function tokensField(list) {
+  if (!INTERNED) return `[${list.map(([r, n]) => `["${r.id}",${n}]`).join(",")}]`;
+  const vals = list.map((e) => [e[1]]);
+  return tokensChain.field(
+    list.map((e) => e[0].h),
+    vals,
+    vals,
+  );
 }
 
 for (let i = 0; i < WAITING_TARGET + MAX_NUM_SEQS; i++) await arrive();
@@ -116,13 +166,13 @@ while (opt("steps", null) !== null ? steps < MAX_STEPS : file.size < TARGET_BYTE
   const sched = [];
   const blocks = [];
   const give = (r, n) => {
-    sched.push(`["${r.id}",${n},${r.computed}]`);
+    sched.push([r, n, r.computed]);
     r.computed += n;
     const nb = Math.ceil(r.computed / BLOCK);
     if (nb !== r.blocks) {
       usedBlocks += nb - r.blocks;
       r.blocks = nb;
-      blocks.push(`["${r.id}",${nb}]`);
+      blocks.push([r, nb]);
     }
     budget -= n;
   };
@@ -142,24 +192,24 @@ while (opt("steps", null) !== null ? steps < MAX_STEPS : file.size < TARGET_BYTE
       break;
     }
     if (running.length >= MAX_NUM_SEQS) {
-      stop = `{"cause":"max_num_seqs","req":"${head.id}"}`;
+      stop = `{"cause":"max_num_seqs","req":${ref(head)}}`;
       break;
     }
     if (budget === 0) {
-      stop = `{"cause":"token_budget","req":"${head.id}"}`;
+      stop = `{"cause":"token_budget","req":${ref(head)}}`;
       break;
     }
     waiting.shift();
     head.computed = head.cached;
     head.blocks = Math.ceil(head.cached / BLOCK);
     usedBlocks += head.blocks;
-    admitted.push(`["${head.id}",${head.cached}]`);
+    admitted.push([head, head.cached]);
     running.push(head);
     give(head, Math.min(head.prompt - head.computed, budget));
   }
   const tEnd = (t += randInt(150_000, 400_000));
   await emit(
-    `{"type":"step","step":${step},"t_start":${tStart},"t_end":${tEnd},"sched_t":${tStart + randInt(1000, 5000)},"sched":[${sched.join(",")}],"new":[${admitted.join(",")}],"resumed":[],"preempted":[],"kv_fail":[],"free_blocks":${freeBlocks()},"running":${running.length},"waiting":${waiting.length},"budget_left":${budget},"stop":${stop},"skipped":[],"blocks":[${blocks.join(",")}]}`,
+    `{"type":"step","step":${step},"t_start":${tStart},"t_end":${tEnd},"sched_t":${tStart + randInt(1000, 5000)},"sched":${schedField(sched)},"new":[${pairs(admitted)}],"resumed":[],"preempted":[],"kv_fail":[],"free_blocks":${freeBlocks()},"running":${running.length},"waiting":${waiting.length},"budget_left":${budget},"stop":${stop},"skipped":[],"blocks":[${pairs(blocks)}]}`,
   );
 
   // model runs; then update_from_output
@@ -171,11 +221,11 @@ while (opt("steps", null) !== null ? steps < MAX_STEPS : file.size < TARGET_BYTE
   for (const r of running) {
     if (r.computed >= r.prompt) {
       r.out++;
-      tokens.push(`["${r.id}",1]`);
+      tokens.push([r, 1]);
       if (r.out >= r.max || r.out >= r.eos) {
-        finished.push(`["${r.id}","${r.out >= r.eos ? "stop" : "length"}",${r.out}]`);
+        finished.push(`[${ref(r)},"${r.out >= r.eos ? "stop" : "length"}",${r.out}]`);
         usedBlocks -= r.blocks;
-        freed.push(`["${r.id}",0]`);
+        freed.push(r);
         continue;
       }
       // the sampled token is appended: the next decode writes its KV at position computed
@@ -186,14 +236,16 @@ while (opt("steps", null) !== null ? steps < MAX_STEPS : file.size < TARGET_BYTE
   running.push(...stillRunning);
   const uEnd = (t += randInt(300_000, 900_000));
   await emit(
-    `{"type":"update","step":${step},"t_start":${uStart},"t_end":${uEnd},"out_t":${uStart + randInt(1000, 9000)},"tokens":[${tokens.join(",")}],"finished":[${finished.join(",")}],"free_blocks":${freeBlocks()},"running":${running.length},"waiting":${waiting.length},"blocks":[${freed.join(",")}]}`,
+    `{"type":"update","step":${step},"t_start":${uStart},"t_end":${uEnd},"out_t":${uStart + randInt(1000, 9000)},"tokens":${tokensField(tokens)},"finished":[${finished.join(",")}],"free_blocks":${freeBlocks()},"running":${running.length},"waiting":${waiting.length},"blocks":[${freed.map((r) => `[${ref(r)},0]`).join(",")}]}`,
   );
+  if (INTERNED) for (const r of freed) release(r);
 
   // a rare abort of a waiting request (client went away)
   if (rnd() < 0.002 && waiting.length > 10) {
     const [r] = waiting.splice(randInt(1, waiting.length - 1), 1);
     t += randInt(1000, 9000);
-    await emit(`{"type":"finish","t":${t},"req":"${r.id}","reason":"abort","output_tokens":0,"from":"waiting"}`);
+    await emit(`{"type":"finish","t":${t},"req":${ref(r)},"reason":"abort","output_tokens":0,"from":"waiting"}`);
+    if (INTERNED) release(r);
   }
   // arrivals keep the waiting queue near its target
   const want = WAITING_TARGET - waiting.length + (rnd() < 0.5 ? 0 : randInt(0, 2));

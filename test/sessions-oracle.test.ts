@@ -59,8 +59,8 @@ describe.each(FIXTURES)("sessions fixture %s", (name) => {
     out.events.filter((e) => e.request_id === o.req && (e.request_instance ?? 0) === (o.instance ?? 0) && e.event_type === type);
   const rowOf = (o: OracleRequest): PerRequestRow => rows.get(lifetimeKey(o.req, o.instance ?? 0))!;
 
-  test("the trace is schema 1.2 with the session hook, and the run has sessions that waited for input and sessions whose chunk came while a turn ran", () => {
-    expect(header.schema_version).toBe("1.2");
+  test("the trace is schema 1.3 (interned; sessions need 1.2 or later) with the session hook, and the run has sessions that waited for input and sessions whose chunk came while a turn ran", () => {
+    expect(header.schema_version).toBe("1.3");
     expect(header.capabilities.session_hook).toBe(true);
     expect(sessions.length).toBeGreaterThanOrEqual(10);
     const chunks = records.filter((r) => r.type === "chunk");

@@ -111,9 +111,19 @@ def load_trace(trace_dir: str) -> list[dict]:
                     continue
                 raise
         header = next((r for r in recs if r.get("type") == "header"), None)
+        if header is not None and int(str(header.get("schema_version", "1.0")).split(".")[1]) >= 3:
+            recs = _resolved(recs)
         out.append({"file": os.path.basename(f), "header": header, "records": recs,
                     "truncated_tail": truncated})
     return out
+
+
+def _resolved(recs: list[dict]) -> list[dict]:
+    """Trace schema 1.3 (handles, delta lists) back to ids and full lists."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+    from vsched_emitter import interned
+
+    return interned.decode_all(recs)
 
 
 def derive(files: list[dict]) -> dict:

@@ -5,7 +5,7 @@ import os
 import pytest
 
 import vsched_testlib as lib
-from vsched_emitter import records
+from vsched_emitter import interned, records
 from vsched_emitter.session import Session
 from vsched_emitter.writer import Writer
 
@@ -37,6 +37,7 @@ def test_writer_raising_changes_nothing(tmp_path, untraced, monkeypatch):
         raise RuntimeError("serialiser exploded")
 
     monkeypatch.setattr(records, "encode", broken)
+    monkeypatch.setattr(interned.Encoder, "encode", lambda self, kind, values: broken(kind, values))
     for name in ("kv_preempt", "async"):
         case = lib.run_case(tmp_path / name, *lib.SCENARIOS[name]())
         assert case.outputs == untraced[name].outputs

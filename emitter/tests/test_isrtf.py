@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vsched_emitter import interned
 from vsched_emitter.harness import driver, isrtf
 from vsched_emitter.harness.driver import RequestSpec as Spec, SchedulerKnobs
 from vsched_testlib import cost, load_jsonl, prompt, schema_errors
@@ -74,9 +75,7 @@ def test_fcfs_would_have_admitted_in_arrival_order(tmp_path):
 
 def test_prediction_records_equal_vllm_requests_prediction_history(tmp_path):
     _, trace, seen = run(tmp_path, predictor="noisy:0.5")
-    # 1.1 declares prediction records; a vLLM with streaming-input sessions writes 1.2, which has them too
-    assert trace[0]["schema_version"] == ("1.2" if trace[0]["capabilities"].get("session_hook") else "1.1")
-    assert trace[0]["config"]["policy"] == "isrtf"
+    assert trace[0]["schema_version"] == interned.SCHEMA_VERSION and trace[0]["config"]["policy"] == "isrtf"
     assert not schema_errors(trace)
     recorded: dict[str, list] = {}
     for rec in trace:
@@ -89,7 +88,9 @@ def test_prediction_records_equal_vllm_requests_prediction_history(tmp_path):
     assert any(len(h) > 1 for h in recorded.values())
 
 
-def test_nothing_predicts_nothing_new(tmp_path):
+def test_nothing_predicts_nothing_new(tmp_path, monkeypatch):
+    # the plain format's version says whether predictions may follow
+    monkeypatch.setenv("VLLM_SCHEDULER_LOG_FORMAT", "plain")
     knobs = SchedulerKnobs(max_num_seqs=4, max_num_batched_tokens=256, num_blocks=512, enable_prefix_caching=False)
     res = driver.run(specs(8), knobs, cost, trace_dir=tmp_path / "t")
     trace = load_jsonl(res.trace_files[0])

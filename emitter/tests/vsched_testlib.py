@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from vsched_emitter import interned
 from vsched_emitter.harness import driver
 from vsched_emitter.harness.driver import RequestSpec as Spec
 from vsched_emitter.harness.driver import SchedulerKnobs as Knobs
@@ -16,10 +17,22 @@ SCHEMA_PATH = Path(__file__).parents[2] / "schema" / "raw-trace.schema.json"
 
 
 # ---- reading and validating -------------------------------------------------------------
+class Trace(list):
+    """A trace's records resolved (schema 1.3's handles and deltas decoded, so tests read
+    ids and full lists whatever the format); ``wire`` holds them as written."""
+
+    wire: list
+
+
 def load_jsonl(path: Path) -> list[dict]:
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+        wire = [json.loads(line) for line in f]
+    if not wire or wire[0].get("type") != "header":
+        return wire
+    trace = Trace(interned.decode_all(wire))
+    trace.wire = wire
+    return trace
 
 
 @lru_cache(maxsize=1)
@@ -33,6 +46,8 @@ def _validator():
 
 
 def schema_errors(records: list[dict]) -> list[str]:
+    """Checks records as written (a Trace's wire records)."""
+    records = getattr(records, "wire", records)
     validator, keys = _validator()
     errors = []
     for i, rec in enumerate(records):

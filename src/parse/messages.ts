@@ -20,6 +20,8 @@ export const PARSE_CODES = {
   truncatedTail: "RAW_TRUNCATED_TAIL",
   unknownType: "RAW_UNKNOWN_TYPE",
   skippedLines: "RAW_SKIPPED_LINES",
+  unknownHandle: "RAW_UNKNOWN_HANDLE",
+  badDelta: "RAW_BAD_DELTA",
 } as const;
 
 export const msg = {
@@ -33,6 +35,7 @@ export const msg = {
   emptyFile: () => "file holds no records: a raw trace starts with a header record",
   missingHeader: (type: string) =>
     `first record is a '${type}' record, not a header: each trace file must start with the header its emitter writes (is this the start of the file?)`,
+  badReference: (type: string, path: string, why: string) => `'${type}' record: ${path}: ${why}; use --lenient to skip such records`,
   badHeader: (what: string) => `invalid header record: ${what}`,
   duplicateHeader: () => "a second header record inside one file (two scheduler processes writing to one file?); use --lenient to skip it",
   unsupportedSchema: (theirs: string, major: number) =>

@@ -1,7 +1,8 @@
 import { InputError } from "../core/errors.js";
 import type { Finding } from "../engine/types.js";
 import { compileChecker, type Checker } from "../schema/fast-check.js";
-import { HeaderRecord, RAW_RECORD_TYPES, RawRecord, TRACE_SCHEMA_MAJOR, type RawRecordType } from "../schema/raw.js";
+import { HeaderRecord, INTERNED_SINCE_MINOR, RAW_RECORD_TYPES, RawRecord, TRACE_SCHEMA_MAJOR, WireRecord, type RawRecordType } from "../schema/raw.js";
+import { InternedDecoder } from "./interned.js";
 import type { UnterminatedTail } from "./lines.js";
 import { TraceChecks } from "./trace-checks.js";
 import { msg, PARSE_CODES } from "./messages.js";
@@ -22,6 +23,8 @@ export interface ParseOptions {
 }
 
 const CHECKERS = Object.fromEntries(RawRecord.options.map((o) => [o.shape.type.value, compileChecker(o)])) as Record<RawRecordType, Checker>;
+/** schema 1.3 on: records may hold handles and deltas (decoded by InternedDecoder before anything sees them) */
+const WIRE_CHECKERS = Object.fromEntries(WireRecord.options.map((o) => [o.shape.type.value, compileChecker(o)])) as Record<RawRecordType, Checker>;
 
 /** Receives every record after the header (the header goes to onHeader / parser.header). */
 export type RecordHandler = (record: RawRecord, line: number) => void;
@@ -56,6 +59,9 @@ export class TraceRecordParser {
   private readonly skippedLineNumbers: number[] = [];
   private truncatedTail: number | null = null;
   private lastLine = 0;
+  /** set by a header of schema 1.3 or later (feature detection on schema_version) */
+  private decoder: InternedDecoder | null = null;
+  private checkers = CHECKERS;
 
   constructor(
     readonly file: string,
@@ -158,6 +164,10 @@ export class TraceRecordParser {
     const type = rec.type;
     if (this.header === null) {
       this.header = checkHeader(rec, this.file, line);
+      if (Number(this.header.schema_version.split(".")[1]) >= INTERNED_SINCE_MINOR) {
+        this.decoder = new InternedDecoder();
+        this.checkers = WIRE_CHECKERS;
+      }
       this.counts.header++;
       this.onHeader?.(this.header, line);
       return;
@@ -171,11 +181,18 @@ export class TraceRecordParser {
       this.bad(line, PARSE_CODES.duplicateHeader, msg.duplicateHeader(), {});
       return;
     }
-    const issue = CHECKERS[type as RawRecordType](rec);
+    const issue = this.checkers[type as RawRecordType](rec);
     if (issue) {
       const path = issue.path.join(".");
       this.bad(line, PARSE_CODES.invalidRecord, msg.invalidRecord(type, `${path || "(record)"}: ${issue.message}`), { type, path, reason: issue.message });
       return;
+    }
+    if (this.decoder) {
+      const fault = this.decoder.decode(rec as WireRecord);
+      if (fault) {
+        this.bad(line, fault.code, msg.badReference(type, fault.path, fault.reason), { type, path: fault.path, reason: fault.reason });
+        return;
+      }
     }
     this.counts[type] = n + 1;
     this.traceChecks.record(rec as RawRecord, line);
@@ -183,6 +200,8 @@ export class TraceRecordParser {
   }
 
   private bad(line: number, code: string, message: string, args: Finding["args"]): void {
+    // what a skipped line held is unknown: no delta may apply across it
+    this.decoder?.broken();
     const report = this.options.onFault;
     if (report && this.header !== null) report({ code, severity: "error", file: this.file, line, args });
     else if (this.header === null || !this.options.lenient) throw new InputError(message, code, this.file, line);

@@ -59,6 +59,8 @@ export const RAW_CODES = {
   RAW_MALFORMED_LINE: (a) => (a.reason !== undefined ? v(a.reason) : `malformed line: not valid JSON${a.column != null ? ` (at column ${v(a.column)})` : ""}`),
   RAW_NOT_A_RECORD: (a) => a.reason !== undefined ? v(a.reason) : "line is JSON but not a trace record (an object with a string 'type')",
   RAW_INVALID_RECORD: (a) => `invalid ${v(a.type)} record: ${v(a.path) === "" ? "" : `${v(a.path)}: `}${v(a.reason)}`,
+  RAW_UNKNOWN_HANDLE: (a) => `${v(a.type)} record: ${v(a.path)}: ${v(a.reason)}`,
+  RAW_BAD_DELTA: (a) => `${v(a.type)} record: ${v(a.path)}: ${v(a.reason)}`,
   RAW_MISSING_HEADER: (a) => a.reason !== undefined ? v(a.reason) : `first record is a '${v(a.type)}' record, not a header: each trace file must start with its header`,
   RAW_DUPLICATE_HEADER: () => "a second header record inside one file (two scheduler processes writing to one file?)",
   RAW_UNSUPPORTED_SCHEMA: (a) => a.reason !== undefined ? v(a.reason) : `trace schema ${v(a.found)} is not supported: this vsched reads schema ${v(a.supported_major)}.x`,

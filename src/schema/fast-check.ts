@@ -98,18 +98,24 @@ function numberNode(def: Def): Node {
   let int = false;
   let lo = -Infinity;
   let loIncl = true;
+  let hi = Infinity;
+  let hiIncl = true;
   for (const c of def.checks ?? []) {
     const d = c._zod.def;
     if (d.check === "number_format" && d.format === "safeint") int = true;
     else if (d.check === "greater_than") {
       lo = d.value as number;
       loIncl = d.inclusive as boolean;
+    } else if (d.check === "less_than") {
+      hi = d.value as number;
+      hiIncl = d.inclusive as boolean;
     } else throw new Error(`fast-check: unsupported number check ${String(d.check)}`);
   }
   return (v, p) => {
     if (typeof v !== "number" || !Number.isFinite(v)) return issue(p, `expected a number, got ${typeof v === "string" ? truncate(JSON.stringify(v)) : describe(v)}`);
     if (int && !Number.isSafeInteger(v)) return issue(p, Number.isInteger(v) ? `integer beyond 2^53 (${v})` : `expected an integer, got ${v}`);
     if (loIncl ? v < lo : v <= lo) return issue(p, lo === 0 && loIncl ? `must not be negative, got ${v}` : `must be ${loIncl ? ">=" : ">"} ${lo}, got ${v}`);
+    if (hiIncl ? v > hi : v >= hi) return issue(p, `must be ${hiIncl ? "<=" : "<"} ${hi}, got ${v}`);
     return null;
   };
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RawRecord, TRACE_SCHEMA_VERSION } from "./raw.js";
+import { TRACE_SCHEMA_VERSION, WireRecord } from "./raw.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, type TableName } from "./tables.js";
 
 /** JSON Schemas generated from the zod declarations: what `vsched schema` prints and schema/ commits. */
@@ -7,7 +7,7 @@ export function rawTraceJsonSchema(): Record<string, unknown> {
   return {
     $id: `https://vsched.dev/schema/raw-trace-${TRACE_SCHEMA_VERSION}.json`,
     title: `vsched raw trace record, schema ${TRACE_SCHEMA_VERSION} (one JSON object per line)`,
-    ...z.toJSONSchema(RawRecord, { target: "draft-2020-12", io: "input" }),
+    ...z.toJSONSchema(WireRecord, { target: "draft-2020-12", io: "input" }),
   };
 }
 

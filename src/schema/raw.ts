@@ -9,8 +9,10 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.2"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends)
+export const TRACE_SCHEMA_VERSION = "1.3"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists
 export const TRACE_SCHEMA_MAJOR = 1;
+/** the first minor whose records may refer to requests by handle and write deltas (see "Interned form" below) */
+export const INTERNED_SINCE_MINOR = 3;
 
 /**
  * Request ids come from clients (vLLM takes X-Request-Id or the body's request_id), so
@@ -221,6 +223,77 @@ export const EndRecord = z.object({
   dropped: Count,
 });
 
+/**
+ * Interned form (schema 1.3). The record types above are what every reader hands on (the
+ * "resolved" records: request ids as strings, full lists). A 1.3 trace writes them smaller:
+ *
+ * - Handles: an arrival record carries `h`, a small integer now bound to its `req`; every
+ *   later record may write that integer wherever a request id belongs. The record that
+ *   finishes the request (a `finish` record, or its entry in an update's `finished`) frees
+ *   the handle after that record, and a later arrival may bind it again. A request with no
+ *   live handle (one finished already, or never seen arriving) is written by its id, so a
+ *   reference is either a handle or the id itself. A handle that is not bound is an error
+ *   (RAW_UNKNOWN_HANDLE); binding a bound handle again replaces it (its finish was lost).
+ * - Deltas: an update's `tokens` and a step's `sched` are a full list or a delta against
+ *   the same list of the previous record of that type: `drop` the entries at these
+ *   positions of the previous list (ascending), keep the rest in order, each kept entry
+ *   predicted to repeat (tokens: the same count; sched: the same count, computed advanced
+ *   by it), insert `add` entries at these positions of the new list (ascending), then
+ *   overwrite the counts of the entries at `fix` positions; `n` is the new list's length.
+ *   A delta with no previous list, or that does not fit it, is RAW_BAD_DELTA.
+ */
+export const MAX_HANDLE = 2 ** 31 - 1;
+const Handle = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_HANDLE)
+  .meta({ description: "a request handle (schema 1.3): the integer an arrival record bound to its id, until the record that finishes the request" });
+const ReqRef = z.union([Handle, ReqId]).meta({ description: "a request: its handle, or its id when it has no live handle" });
+const Pos = Count.meta({ description: "0-based position in a list" });
+
+function listDelta<E extends [z.ZodType, ...z.ZodType[]], F extends [z.ZodType, ...z.ZodType[]]>(entry: E, counts: F, what: string) {
+  return z
+    .object({
+      n: Count.meta({ description: "length of the list this delta makes" }),
+      drop: z.array(Pos).optional().meta({ description: "positions in the previous list of entries gone from this one, ascending" }),
+      add: z.array(z.tuple([Pos, ...entry])).optional().meta({ description: "[position in this list, ...entry]: entries not carried over, ascending" }),
+      fix: z.array(z.tuple([Pos, ...counts])).optional().meta({ description: "[position in this list, ...counts]: carried-over entries whose counts differ from the prediction" }),
+    })
+    .meta({ description: `the ${what} as a delta against the previous record's (schema 1.3)` });
+}
+
+const SchedRef = z.tuple([ReqRef, Positive, Count]);
+const ReqRefCount = z.tuple([ReqRef, Count]);
+const SchedList = z.union([z.array(SchedRef), listDelta([ReqRef, Positive, Count], [Positive, Count], "scheduled list")]);
+const TokensList = z.union([z.array(z.tuple([ReqRef, Positive])), listDelta([ReqRef, Positive], [Positive], "token list")]);
+
+export const InternedArrivalRecord = ArrivalRecord.extend({
+  h: Handle.optional().meta({ description: "schema 1.3: the handle later records use for this request" }),
+});
+export const InternedStepRecord = StepRecord.extend({
+  sched: SchedList,
+  new: z.array(ReqRefCount),
+  resumed: z.array(ReqRefCount),
+  preempted: z.array(ReqRef),
+  kv_fail: z.array(z.tuple([ReqRef, z.enum(["running", "waiting"])])),
+  stop: z.object({ cause: StopCause, req: ReqRef.nullable() }).nullable().optional(),
+  skipped: z.array(z.tuple([ReqRef, SkipCause])).optional(),
+  blocks: z.array(ReqRefCount).optional(),
+  order: z.array(ReqRef).nullable().optional(),
+  probe: z.array(z.tuple([ReqRef, Count, Count])).optional(),
+});
+export const InternedUpdateRecord = UpdateRecord.extend({
+  tokens: TokensList,
+  finished: z.array(z.tuple([ReqRef, FinishReason, Count])),
+  blocks: z.array(ReqRefCount).optional(),
+  turn_ends: z.array(z.tuple([ReqRef, FinishReason])).optional(),
+});
+export const InternedChunkRecord = ChunkRecord.extend({ req: ReqRef });
+export const InternedFinishRecord = FinishRecord.extend({ req: ReqRef });
+export const InternedScoreRecord = ScoreRecord.extend({ req: ReqRef });
+export const InternedPredictionRecord = PredictionRecord.extend({ req: ReqRef });
+
 export const RawRecord = z.discriminatedUnion("type", [
   HeaderRecord,
   ArrivalRecord,
@@ -235,6 +308,24 @@ export const RawRecord = z.discriminatedUnion("type", [
   ChunkRecord,
 ]);
 
+/**
+ * What a trace line may hold, any 1.x minor: the interned forms accept the resolved ones
+ * too. schema/raw-trace.schema.json is generated from this union.
+ */
+export const WireRecord = z.discriminatedUnion("type", [
+  HeaderRecord,
+  InternedArrivalRecord,
+  InternedStepRecord,
+  InternedUpdateRecord,
+  InternedFinishRecord,
+  InternedScoreRecord,
+  DroppedRecord,
+  EmitterErrorRecord,
+  EndRecord,
+  InternedPredictionRecord,
+  InternedChunkRecord,
+]);
+
 export type HeaderRecord = z.infer<typeof HeaderRecord>;
 export type ArrivalRecord = z.infer<typeof ArrivalRecord>;
 export type StepRecord = z.infer<typeof StepRecord>;
@@ -245,6 +336,9 @@ export type PredictionRecord = z.infer<typeof PredictionRecord>;
 export type ChunkRecord = z.infer<typeof ChunkRecord>;
 export type RawRecord = z.infer<typeof RawRecord>;
 export type RawRecordType = RawRecord["type"];
+export type WireRecord = z.infer<typeof WireRecord>;
+export type InternedStepRecord = z.infer<typeof InternedStepRecord>;
+export type InternedUpdateRecord = z.infer<typeof InternedUpdateRecord>;
 
 /** every record type, derived from the union so a new one cannot be missed */
 export const RAW_RECORD_TYPES = RawRecord.options.map((o) => o.shape.type.value) as RawRecordType[];

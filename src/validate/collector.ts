@@ -44,13 +44,21 @@ export class Findings {
   }
 }
 
+/** beyond this index IntByIndex keeps a Map: an absurd iteration id must not allocate gigabytes */
+const DENSE_MAX = 1 << 22;
+
 /** A growable integer array indexed by iteration id; `missing` where unset. */
 export class IntByIndex {
   private a: Float64Array;
+  private sparse: Map<number, number> | null = null;
   constructor(private readonly missing = -1) {
     this.a = new Float64Array(256).fill(missing);
   }
   set(i: number, v: number): void {
+    if (i >= DENSE_MAX) {
+      (this.sparse ??= new Map()).set(i, v);
+      return;
+    }
     if (i >= this.a.length) {
       let n = this.a.length;
       while (n <= i) n *= 2;
@@ -61,9 +69,12 @@ export class IntByIndex {
     this.a[i] = v;
   }
   get(i: number): number {
+    if (i >= DENSE_MAX) return this.sparse?.get(i) ?? this.missing;
     return i < this.a.length && i >= 0 ? this.a[i] : this.missing;
   }
-  get length(): number {
-    return this.a.length;
+  /** every index that may hold a value, ascending */
+  *indices(): Generator<number> {
+    for (let i = 0; i < this.a.length; i++) yield i;
+    if (this.sparse) yield* [...this.sparse.keys()].sort((x, y) => x - y);
   }
 }

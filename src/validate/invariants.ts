@@ -106,7 +106,7 @@ export class InvariantChecker {
     const ranks = [...this.batch.keys()].sort((a, b) => a - b);
     for (const rank of ranks) {
       const b = this.batch.get(rank)!;
-      for (let it = 0; it < b.size.length; it++) {
+      for (const it of b.size.indices()) {
         const size = b.size.get(it);
         if (size < 0) continue;
         const sched = Math.max(0, b.scheduled.get(it));

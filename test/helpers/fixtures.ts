@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { TraceRecordParser } from "../../src/parse/records.js";
 import type { RawRecord } from "../../src/schema/raw.js";
 
 export const FIXTURES = join(import.meta.dirname, "..", "..", "fixtures");
@@ -26,9 +27,21 @@ export function traceFiles(name: string): string[] {
   return [...direct, ...sub].filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort().map((f) => join(dir, f));
 }
 
-/** Test-side reader: fixtures are small, so whole-file reads are fine here (never in src/). */
+/**
+ * Test-side reader: fixtures are small, so whole-file reads are fine here (never in src/).
+ * Records go through the CLI's one reader, so schema 1.3's handles and deltas come back
+ * resolved, as the engine sees them; the header first.
+ */
 export function readTrace(path: string): RawRecord[] {
-  return readLines(path).map((l) => JSON.parse(l) as RawRecord);
+  const out: RawRecord[] = [];
+  const parser = new TraceRecordParser(path, { lenient: false }, (r) => out.push(r), (h) => out.push(h as unknown as RawRecord));
+  readLines(path).forEach((l, i) => parser.line(l, i + 1));
+  return out;
+}
+
+/** The records as written (no decoding): for tests of the wire form itself. */
+export function readWireRecords(path: string): Record<string, unknown>[] {
+  return readLines(path).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 export interface OracleRequest {

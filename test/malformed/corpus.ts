@@ -4,6 +4,7 @@
  * raw bytes; the generator is deterministic, so a failing case number reproduces.
  */
 import { readFileSync } from "node:fs";
+import { readTrace } from "../helpers/fixtures.js";
 import { rng } from "../helpers/rng.js";
 
 export interface Case {
@@ -71,7 +72,8 @@ export function generateCorpus(basePaths: string[], seed: number, count: number)
   const bases = basePaths.map((p) => {
     const text = readFileSync(p, "utf8");
     const lines = text.split("\n").filter((l) => l.length > 0);
-    return { name: p.split("/").slice(-3).join("/"), text, lines, recs: lines.map((l) => JSON.parse(l) as Rec) };
+    const recs = lines.map((l) => JSON.parse(l) as Rec);
+    return { name: p.split("/").slice(-3).join("/"), text, lines, recs, plain: plainForm(p, recs, lines) };
   });
   const makers: [string, (b: (typeof bases)[number]) => Buffer][] = [
     ["truncate", (b) => Buffer.from(b.text, "utf8").subarray(0, Math.floor(r() * b.text.length))],
@@ -124,10 +126,11 @@ export function generateCorpus(basePaths: string[], seed: number, count: number)
       if (choice >= 2) ls[0] = JSON.stringify(h);
       return enc(ls);
     }],
-    ["odd-id", (b) => enc(renameId(b.lines, pick(r, arrivalIds(b.recs)), pick(r, ODD_IDS)))],
+    // ids and lists as they mean something: on the resolved form of an interned trace
+    ["odd-id", (b) => enc(renameId(b.plain.lines, pick(r, arrivalIds(b.plain.recs)), pick(r, ODD_IDS)))],
     ["empty-or-blank", () => Buffer.from(pick(r, ["", "\n", "\n\n\n", "   \n", "\r\n"]), "utf8")],
     ["not-json", () => Buffer.from(pick(r, ["hello\n", "{\n", "[]\n", "null\n", '{"type":5}\n', '{"type":"arrival","t":1}\n', "\u0000\u0001\u0002\n"]), "utf8")],
-    ["contradiction", (b) => contradiction(b, r)],
+    ["contradiction", (b) => contradiction(b.plain, r)],
     ["huge-value", (b) => mutateRecord(b, (rec) => {
       if (rec.type === "arrival") rec.prompt_tokens = pick(r, [2 ** 60, 1e300, 2 ** 31, 1e15]);
       else if (rec.type === "step") rec.budget_left = pick(r, [-(2 ** 60), 2 ** 60]);
@@ -155,6 +158,18 @@ export function generateCorpus(basePaths: string[], seed: number, count: number)
     out.push({ id: `${n}:${kind}:${base.name}`, kind, bytes: make(base) });
   }
   return out;
+}
+
+/**
+ * A trace in schema 1.3's interned form (handles, delta lists) as the 1.1 records the
+ * reader resolves it to: the semantic mutations (renamed ids, contradictions) need ids and
+ * full lists; every other mutation works on the lines as written.
+ */
+function plainForm(file: string, recs: Rec[], lines: string[]): { lines: string[]; recs: Rec[] } {
+  if (Number(String(recs[0]?.schema_version ?? "1.0").split(".")[1]) < 3) return { lines, recs };
+  const resolved = readTrace(file) as unknown as Rec[];
+  resolved[0] = { ...resolved[0], schema_version: "1.1" };
+  return { lines: resolved.map((x) => JSON.stringify(x)), recs: resolved };
 }
 
 /** A record stream that contradicts itself in one of the ways a buggy emitter could. */

@@ -17,6 +17,9 @@ VLLM_SCHEDULER_LOG_MAX_BUFFERED    records buffered between the scheduler thread
 VLLM_SCHEDULER_LOG_WAITING_PROBE   at level ``full`` with prefix caching on: look up the prefix-cache
                                    hit of the first N waiting requests after each schedule() and
                                    record it (step ``probe``), for binding_limits (default 0: off)
+VLLM_SCHEDULER_LOG_FORMAT          ``interned`` (default: schema 1.3, request ids as small
+                                   integers, step lists as deltas; about a quarter of the
+                                   bytes) | ``plain`` (schema 1.0/1.1: every id spelled out)
 VLLM_SCHEDULER_LOG_PID             process id recorded in the trace file name and header
                                    (default: the real pid; the harness sets it with the
                                    virtual clock so traces are byte-reproducible)
@@ -43,9 +46,11 @@ GZIP = "VLLM_SCHEDULER_LOG_GZIP"
 MAX_BUFFERED = "VLLM_SCHEDULER_LOG_MAX_BUFFERED"
 PID = "VLLM_SCHEDULER_LOG_PID"
 WAITING_PROBE = "VLLM_SCHEDULER_LOG_WAITING_PROBE"
+FORMAT = "VLLM_SCHEDULER_LOG_FORMAT"
 
-ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE)
+ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE, FORMAT)
 LEVELS = ("full", "summary", "off")
+FORMATS = ("interned", "plain")
 
 logger = logging.getLogger("vsched_emitter")
 
@@ -61,6 +66,7 @@ class Settings:
     max_buffered: int = 65536
     pid: int | None = None  # recorded instead of os.getpid() (file name and header)
     waiting_probe: int = 0  # level full, prefix caching on: probe the first N waiting requests
+    format: str = "interned"  # "plain": schema 1.0/1.1 records, ids spelled out
 
     @property
     def active(self) -> bool:
@@ -89,7 +95,12 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if level not in LEVELS:
         logger.warning("vsched: ignoring %s=%r (expected one of %s)", LEVEL, level, "|".join(LEVELS))
         level = d.level
+    fmt = env.get(FORMAT, d.format).strip().lower() or d.format
+    if fmt not in FORMATS:
+        logger.warning("vsched: ignoring %s=%r (expected one of %s)", FORMAT, fmt, "|".join(FORMATS))
+        fmt = d.format
     return Settings(
+        format=fmt,
         enabled=env.get(ENABLE, "").strip() == "1",
         log_dir=Path(env.get(LOG_DIR) or d.log_dir),
         level=level,

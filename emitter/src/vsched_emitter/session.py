@@ -19,7 +19,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, is_not, ne
 from pathlib import Path
 
-from . import capabilities
+from . import capabilities, interned
 from .env import Settings
 from .records import OMIT, Deferred, finite_or_none
 from .order_rule import expected_order
@@ -57,6 +57,21 @@ def trace_path(log_dir: Path, rank: int, use_gzip: bool, pid: int | None = None)
     if pid is None:
         pid = os.getpid()
     return log_dir / f"vsched-{pid}-dp{rank}{suffix}.jsonl{'.gz' if use_gzip else ''}"
+
+
+def _in_order(nst, ids):
+    """The keys of ``nst`` that are in ``ids``, in ``nst``'s order. vLLM schedules running
+    requests first, so requests just admitted are at the end: scan from there and stop
+    once all are found (the whole dict only when they are not where expected)."""
+    want = len(ids)
+    found = []
+    for rid in reversed(nst):
+        if rid in ids:
+            found.append(rid)
+            if len(found) == want:
+                break
+    found.reverse()
+    return found
 
 
 def _step_values(nst, computed, values):
@@ -115,9 +130,14 @@ class Session:
 
         self.header = capabilities.header(sched, level=settings.level, anchor_epoch_ns=epoch_ns,
                                           anchor_mono_ns=self.anchor, patched=patched, pid=settings.pid)
+        encoder = None
+        if getattr(settings, "format", "interned") == "interned":
+            encoder = interned.Encoder()
+            self.header["schema_version"] = interned.SCHEMA_VERSION
         self.path = trace_path(settings.log_dir, self.header["dp_rank"], settings.gzip, self.header["pid"])
         self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
-                             flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered)
+                             flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered,
+                             encoder=encoder)
         self.writer.put("header", self.header)
 
         self.step_no = 0
@@ -374,7 +394,7 @@ class Session:
         admitted = nst.keys() - running_ids
         if admitted:
             running_ids |= admitted
-            for rid in filter(admitted.__contains__, nst):
+            for rid in _in_order(nst, admitted):
                 r = reqs.get(rid)
                 before = (r.num_computed_tokens - nst[rid]) if r is not None else 0
                 if rid in preempted_ids:
@@ -566,7 +586,9 @@ class Session:
         Fast path (C-speed list copies and identity comparisons of Request objects): the
         queue is the preempted requests followed by the previous order + arrivals with only
         removed requests dropped from its head. Anything else takes the exact id comparison."""
-        objs = list(chain.from_iterable(self._queues(sched)))
+        queues = self._queues(sched)
+        # unpacking, not list(chain(...)): sized, several times faster on 1,000 requests
+        objs = [*queues[0], *queues[1]] if len(queues) == 2 else [*queues[0]]
         arrivals = self.arrivals_since
         base = self.order + arrivals if arrivals else self.order
         removed = self.finished_since | admitted if self.finished_since else admitted

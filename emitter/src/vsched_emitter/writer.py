@@ -12,10 +12,12 @@ Two kinds of flush:
   a machine crash.
 
 The hand-off is a ``collections.deque`` (append and popleft are atomic under the GIL): the
-producer only appends (no lock, no signal); the writer drains it and polls every
-``POLL_SECONDS`` while it is empty. (Waking the writer from put() instead used less writer
-CPU but, in bench/emitter_overhead.py, more engine wall time: the woken writer asks for the
-GIL right as the scheduler carries on.)
+producer appends; only a ``step`` record also wakes the writer (once per schedule(), as
+vLLM turns to running the model), and otherwise the writer looks at the queue every
+``POLL_SECONDS``. Every wake-up costs the writer a GIL acquisition: polling every 5 ms made
+it half of the writer's CPU (bench/emitter_overhead.py), and waking it on every record
+asked for the GIL right as the scheduler carried on; a wake per step lets it work while
+the model runs, on the update and arrivals before and the step just written.
 ``values`` may be a ``records.Deferred``: the writer builds the tuple from data that cannot
 change after the hook ran (SchedulerOutput dicts, EngineCoreOutput lists).
 
@@ -42,7 +44,7 @@ _STOP = ("__stop__", None)
 #: flush when no record has arrived for this long (the scheduler went idle)
 IDLE_FLUSH_SECONDS = 1.0
 #: how often the writer looks at an empty buffer
-POLL_SECONDS = 0.005
+POLL_SECONDS = 0.02
 #: longest a written record stays in user space before write() hands it to the OS (the
 #: brief: at least every ~100 ms; half that leaves room for a step and a busy machine)
 HANDOFF_SECONDS = 0.05
@@ -50,13 +52,15 @@ HANDOFF_SECONDS = 0.05
 
 class Writer:
     def __init__(self, path: Path, *, use_gzip: bool, flush_steps: int, flush_seconds: float,
-                 max_buffered: int):
+                 max_buffered: int, encoder=None):
         self.path = path
         self.flush_steps = flush_steps
         self.flush_seconds = flush_seconds
         self.max_buffered = max_buffered
         self.queue: deque = deque()
-        self._wake = threading.Event()  # set by close() only
+        # interned.Encoder (schema 1.3) or None: the resolved form (records.encode)
+        self.encoder = encoder
+        self._wake = threading.Event()  # set by a step record and by close()
         raw = open(path, "wb", buffering=1 << 20)
         # mtime=0 and no file name keep gzip output reproducible.
         self._file = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if use_gzip else raw
@@ -87,6 +91,8 @@ class Writer:
             self.buffer_dropped += 1
         else:
             q.append((kind, values))
+            if kind == "step":
+                self._wake.set()
 
     def _put_waiting(self, item, timeout: float) -> bool:
         deadline = time.perf_counter() + timeout
@@ -141,6 +147,8 @@ class Writer:
         popleft = q.popleft
         wake = self._wake
         deferred = records.Deferred
+        encoder = self.encoder
+        encode = encoder.encode if encoder is not None else None
         perf = time.perf_counter
         steps_since_flush = 0
         dirty = False    # written since the last durable flush
@@ -159,7 +167,8 @@ class Writer:
                         wait = min(wait, max(0.0, HANDOFF_SECONDS - (now - last_handoff)))
                     idle_until = now + wait
                     while not q and perf() < idle_until:
-                        wake.wait(POLL_SECONDS)
+                        if wake.wait(min(POLL_SECONDS, max(0.0, idle_until - perf()))):
+                            wake.clear()
                     if not q:
                         now = perf()
                         if pending:
@@ -179,13 +188,19 @@ class Writer:
                     t, steps, buffer_dropped = values
                     values = (t, steps, self.written, buffer_dropped + self.write_dropped)
                 try:
-                    if type(values) is deferred:
-                        values = values.build()
-                    self._write(records.encode(kind, values))
+                    if encode is not None:
+                        data = encode(kind, values)
+                    else:
+                        if type(values) is deferred:
+                            values = values.build()
+                        data = records.encode(kind, values)
+                    self._write(data)
                     self.written += 1
                     dirty = pending = True
                 except Exception as e:
                     self.write_dropped += 1
+                    if encoder is not None:
+                        encoder.lost()
                     self._io_failed(e)
                 if kind == "step":
                     steps_since_flush += 1

@@ -27,6 +27,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from .. import interned
 from . import cost_model, workloads
 from .driver import SchedulerKnobs, has_reserve_full_isl, run
 
@@ -323,12 +324,17 @@ def summarize_trace(paths) -> dict:
         path = Path(path)
         if not path.exists():
             continue
+        decoder = None
         with _open(path) as f:
             for line in f:
                 if not line.strip():
                     continue
                 rec = json.loads(line)
                 t = rec.get("type")
+                if t == "header" and int(rec["schema_version"].split(".")[1]) >= 3:
+                    decoder = interned.Decoder()  # handles and deltas back to ids and lists
+                elif decoder is not None:
+                    rec = decoder.decode(rec)
                 c["records"] += 1
                 if t == "arrival":
                     c["requests"] += 1
