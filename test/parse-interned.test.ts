@@ -2,11 +2,11 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { InputError } from "../src/cli/errors.js";
 import { InternedDecoder } from "../src/parse/interned.js";
 import { TraceRecordParser } from "../src/parse/records.js";
 import type { RawRecord, WireRecord } from "../src/schema/raw.js";
 import { arrival, header, jsonl, tmpDir } from "./helpers/trace.js";
+import { inputError } from "./helpers/input-error.js";
 
 const root = path.join(import.meta.dirname, "..");
 const h13 = () => header({ schema_version: "1.3" });
@@ -47,16 +47,6 @@ function parse(text: string, lenient = false) {
   text.split("\n").forEach((l, i) => l && p.line(l, i + 1));
   p.end(null, text.split("\n").length);
   return got;
-}
-
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error("expected an InputError");
 }
 
 describe("schema 1.3 handles", () => {

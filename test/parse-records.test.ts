@@ -2,12 +2,12 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { InputError } from "../src/cli/errors.js";
 import { resolveInputs } from "../src/parse/inputs.js";
 import { LineSplitter } from "../src/parse/lines.js";
 import { readTraceFile, readTraceHeader } from "../src/parse/node.js";
 import { TraceRecordParser } from "../src/parse/records.js";
 import { arrival, header, jsonl, tmpDir } from "./helpers/trace.js";
+import { inputError } from "./helpers/input-error.js";
 
 /** Runs the push-style core over `text` in chunks of `chunk` bytes. */
 function parse(text: string, { lenient = false, chunk = 7 } = {}) {
@@ -18,16 +18,6 @@ function parse(text: string, { lenient = false, chunk = 7 } = {}) {
   for (let i = 0; i < b.length; i += chunk) s.push(b.subarray(i, i + chunk), p.line);
   const stats = p.end(s.end(), s.lines);
   return { got, stats, warnings: p.warnings, header: p.header };
-}
-
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error("expected an InputError");
 }
 
 describe("TraceRecordParser", () => {
