@@ -79,6 +79,13 @@ function toRowValue(v: unknown, kind: ColumnKind): unknown {
  * are taken from `fromPath` when given there (partition columns); unknown columns in
  * the file are passed through as strings would be (the row schema reports them).
  */
+/** A part's columns: those its file holds, then those its path gives (hive partitions). */
+export async function parquetPartColumns(part: ParquetTablePart): Promise<string[]> {
+  const file = await unreadable(part.file, () => asyncBufferFromFile(part.file));
+  const metadata = await unreadable(part.file, () => parquetMetadataAsync(file));
+  return [...parquetSchema(metadata).children.map((c) => c.element.name), ...Object.keys(part.fromPath)];
+}
+
 export async function* readParquetFileBatches(part: ParquetTablePart, table: TableName): AsyncGenerator<CsvRecord[]> {
   const file = await unreadable(part.file, () => asyncBufferFromFile(part.file));
   const metadata = await unreadable(part.file, () => parquetMetadataAsync(file));

@@ -1,8 +1,9 @@
 import { relative } from "node:path";
-import type { z } from "zod";
+import { z } from "zod";
 import type { Finding } from "../engine/types.js";
-import { parquetTableFiles, readParquetFileBatches } from "../parse/parquet-read.js";
-import { TABLES, type TableName } from "../schema/tables.js";
+import { parquetPartColumns, parquetTableFiles, readParquetFileBatches } from "../parse/parquet-read.js";
+import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumnsAt, type TableName } from "../schema/tables.js";
+import { checkHeader } from "./columns.js";
 import type { Findings } from "./collector.js";
 import type { InvariantChecker } from "./invariants.js";
 import type { ManifestFacts } from "./manifest.js";
@@ -13,7 +14,9 @@ const slash = (p: string) => p.replace(/\\/g, "/");
  * Validates a table written as Parquet (one file or hive partitions): every row against its
  * zod row schema and the cross-table invariants, as for a CSV. Findings name the file and
  * the 1-based row within it (a Parquet file has no lines). Column types are the file's own,
- * so there are no header or quoting checks; the row count is checked against the manifest.
+ * so there are no quoting checks; the columns are checked by name against the directory's own
+ * minor, as a CSV header is (not by position: a hive partition's column lives in its path),
+ * and the row count against the manifest.
  */
 export async function validateParquetTable(
   table: TableName,
@@ -24,12 +27,20 @@ export async function validateParquetTable(
   findings: Findings,
 ): Promise<{ rows: number; file: string }> {
   const parts = parquetTableFiles(dir, table)!;
-  const schema = TABLES[table] as z.ZodObject;
+  // a logs directory of an older minor has only that minor's columns (later ones are appended)
+  const version = manifest?.supported ? manifest.schemaVersion : OUTPUT_SCHEMA_VERSION;
+  const wanted = tableColumnsAt(table, version);
+  const shape = (TABLES[table] as z.ZodObject).shape as Record<string, z.ZodType>;
   let rows = 0;
   let first = "";
   for (const part of parts) {
     const file = slash(`${display.replace(/\/+$/, "")}/${relative(dir, part.file)}`);
     first ||= file;
+    const columns = await parquetPartColumns(part);
+    for (const issue of checkHeader(columns, wanted, manifest?.newerMinor ?? false)) {
+      if (issue.code !== "CSV_COLUMN_ORDER") findings.add(issue.code, "error", file, undefined, { ...issue.args, schema: version });
+    }
+    const schema = z.object(Object.fromEntries(columns.filter((c) => wanted.includes(c)).map((c) => [c, shape[c]])));
     let n = 0;
     for await (const batch of readParquetFileBatches(part, table)) {
       for (const row of batch) {
