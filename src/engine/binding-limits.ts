@@ -100,10 +100,8 @@ export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, re
 
 /**
  * admittedUnder(…).has(target) without walking past it: the loop's state when it reaches
- * `target` decides, and what it does after cannot change that. With removeAhead = the
- * target's index in the queue and no reordering, it goes straight from the admitted
- * requests to the target, so head_only over a long queue costs O(admitted) per request,
- * not O(queue).
+ * `target` decides, and what it does after cannot change that. head_only's general case
+ * (admitsAlone covers the usual one).
  */
 function admits(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: number, target: string): boolean {
   const out = new Set<string>();
@@ -120,7 +118,7 @@ interface StepIndex {
   lastAt: Map<string, number>;
   admittedTokens: number;
   admittedBlocks: number;
-  /** no reordering, no victims, no admitted id also waiting: admitsAlone's shortcut holds */
+  /** no reordering and no admitted id also waiting: admitsAlone's shortcut holds */
   simple: boolean;
   /** stateAfterAdmitted per relaxation set */
   afterAdmitted: Map<Relax, LoopState | null>;
@@ -146,7 +144,7 @@ function stepIndex(cfg: LimitsConfig, st: StepInput): StepIndex {
       threshold: longPrefillCap(cfg, st),
     };
     const waitingIndex = x.waitingIndex;
-    x.simple = !st.order && st.victims.length === 0 && !st.admitted.some((a) => waitingIndex.has(a.req.id));
+    x.simple = !st.order && !st.admitted.some((a) => waitingIndex.has(a.req.id));
     stepIndexes.set(st, x);
   }
   return x;
@@ -215,14 +213,10 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
     }
   }
   const s: LoopState = { running: start.running, budget: start.budget, free: start.free, loras: null };
-  const threshold = longPrefillCap(cfg, st);
-  const { queue, victims, waitingIndex } = ix;
+  const { queue, victims, waitingIndex, threshold } = ix;
   // the target's last place in the queue: past it nothing can add it any more
   const targetAt = target === null ? -1 : (ix.lastAt.get(target) ?? -1);
-  // without reordering the queue is admitted ++ waiting: the removed ones are one stretch to jump over
-  const jumpFrom = !st.order && removeAhead > 0 ? st.admitted.length : -1;
   for (let k = 0; k < queue.length; k++) {
-    if (k === jumpFrom && (k += removeAhead) >= queue.length) break;
     const q = queue[k];
     // victims: handled by the running loop above
     const outcome = victims.has(q.id) || (removeAhead > 0 && (waitingIndex.get(q.id) ?? INF) < removeAhead) ? SKIP : examine(cfg, st, relax, threshold, q, s);
@@ -236,12 +230,10 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
  * head_only for the waiting request at `pos`: the loop with everything ahead of it removed.
  * Without reordering that is the admitted requests, then the request itself, so the state
  * after the admitted ones is computed once per relaxation and each request costs one
- * examine() (a 1,000-deep queue asks this ~10 times per request per step). Null when the
- * shortcut does not hold (reordered queue, duplicate ids, victims): the caller walks the loop.
+ * examine() (a 1,000-deep queue asks this ~10 times per request per step). Only where
+ * canAskAlone holds.
  */
-function admitsAlone(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Relax, pos: number): boolean | null {
-  const q = st.waiting[pos];
-  if (!ix.simple || ix.waitingIndex.get(q.id) !== pos || ix.lastAt.get(q.id) !== st.admitted.length + pos) return null;
+function admitsAlone(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Relax, pos: number): boolean {
   let after = ix.afterAdmitted.get(relax);
   if (after === undefined) {
     after = stateAfterAdmitted(cfg, st, relax, ix);
@@ -252,8 +244,19 @@ function admitsAlone(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Rel
   scratch.budget = after.budget;
   scratch.free = after.free;
   scratch.loras = after.loras && new Set(after.loras);
-  return examine(cfg, st, relax, ix.threshold, q, scratch) === ADMIT;
+  return examine(cfg, st, relax, ix.threshold, st.waiting[pos], scratch) === ADMIT;
 }
+
+/**
+ * Whether admitsAlone answers for the request at `pos`: not with a reordered queue or
+ * duplicate ids (then "everything ahead" is not one stretch), nor for a victim (the running
+ * loop may admit it); admits() walks the loop then.
+ */
+function canAskAlone(st: StepInput, ix: StepIndex, pos: number): boolean {
+  const id = st.waiting[pos].id;
+  return ix.simple && !(st.victims.length > 0 && ix.victims.has(id)) && ix.waitingIndex.get(id) === pos && ix.lastAt.get(id) === st.admitted.length + pos;
+}
+
 /** admitsAlone's copy of the state it examines one request from (one object, not one per call) */
 const scratch: LoopState = { running: 0, budget: 0, free: 0, loras: null };
 
@@ -262,8 +265,10 @@ function stateAfterAdmitted(cfg: LimitsConfig, st: StepInput, relax: Relax, ix: 
   const start = loopStart(cfg, st, relax, ix);
   if (!start.ran) return null;
   const s: LoopState = { running: start.running, budget: start.budget, free: start.free, loras: null };
-  const threshold = longPrefillCap(cfg, st);
-  for (const a of st.admitted) if (examine(cfg, st, relax, threshold, a.req, s) === BREAK) return null;
+  for (const a of st.admitted) {
+    if (ix.victims.has(a.req.id)) continue; // as runLoop: the running loop handled it
+    if (examine(cfg, st, relax, ix.threshold, a.req, s) === BREAK) return null;
+  }
   return s;
 }
 
@@ -346,13 +351,14 @@ export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null
   return st.waiting.map((q, pos) => {
     let found = 0; // bit i: order[i] is a minimal set (at most 32 relaxations)
     masks.length = 0;
+    const alone = pos > 0 && canAskAlone(st, ix, pos);
     next: for (let i = 0; i < order.length; i++) {
       const o = order[i];
       for (const m of masks) if ((m & o.mask) === m) continue next;
       let ok: boolean;
       if (o.headOnly) {
         if (pos === 0) continue; // nothing ahead: head_only changes nothing
-        ok = admitsAlone(cfg, st, ix, o.relax, pos) ?? admits(cfg, st, o.relax, pos, q.id);
+        ok = alone ? admitsAlone(cfg, st, ix, o.relax, pos) : admits(cfg, st, o.relax, pos, q.id);
       } else {
         ok = (admitted[i] ??= admittedUnder(cfg, st, o.relax)).has(q.id);
       }
