@@ -18,8 +18,9 @@ VLLM_SCHEDULER_LOG_WAITING_PROBE   at level ``full`` with prefix caching on: loo
                                    hit of the first N waiting requests after each schedule() and
                                    record it (step ``probe``), for binding_limits (default 0: off)
 VLLM_SCHEDULER_LOG_FORMAT          ``interned`` (default: schema 1.3, request ids as small
-                                   integers, step lists as deltas; about a quarter of the
-                                   bytes) | ``plain`` (schema 1.0/1.1: every id spelled out)
+                                   integers, step lists as deltas; at 256 running about a
+                                   tenth of the bytes, bench/README.md) | ``plain`` (schema
+                                   1.0/1.1/1.2: every id spelled out)
 VLLM_SCHEDULER_LOG_PID             process id recorded in the trace file name and header
                                    (default: the real pid; the harness sets it with the
                                    virtual clock so traces are byte-reproducible)
@@ -66,7 +67,7 @@ class Settings:
     max_buffered: int = 65536
     pid: int | None = None  # recorded instead of os.getpid() (file name and header)
     waiting_probe: int = 0  # level full, prefix caching on: probe the first N waiting requests
-    format: str = "interned"  # "plain": schema 1.0/1.1 records, ids spelled out
+    format: str = "interned"  # "plain": schema 1.0/1.1/1.2 records, ids spelled out
 
     @property
     def active(self) -> bool:

@@ -131,7 +131,7 @@ class Session:
         self.header = capabilities.header(sched, level=settings.level, anchor_epoch_ns=epoch_ns,
                                           anchor_mono_ns=self.anchor, patched=patched, pid=settings.pid)
         encoder = None
-        if getattr(settings, "format", "interned") == "interned":
+        if settings.format == "interned":
             encoder = interned.Encoder()
             self.header["schema_version"] = interned.SCHEMA_VERSION
         self.path = trace_path(settings.log_dir, self.header["dp_rank"], settings.gzip, self.header["pid"])
