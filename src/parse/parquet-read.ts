@@ -79,17 +79,15 @@ function toRowValue(v: unknown, kind: ColumnKind): unknown {
  * are taken from `fromPath` when given there (partition columns); unknown columns in
  * the file are passed through as strings would be (the row schema reports them).
  */
-/** A part's columns: those its file holds, then those its path gives (hive partitions). */
-export async function parquetPartColumns(part: ParquetTablePart): Promise<string[]> {
-  const file = await unreadable(part.file, () => asyncBufferFromFile(part.file));
-  const metadata = await unreadable(part.file, () => parquetMetadataAsync(file));
-  return [...parquetSchema(metadata).children.map((c) => c.element.name), ...Object.keys(part.fromPath)];
-}
-
-export async function* readParquetFileBatches(part: ParquetTablePart, table: TableName): AsyncGenerator<CsvRecord[]> {
+/**
+ * One part's rows, a row group a batch. `onColumns` hears the part's columns (those its file
+ * holds, then those its path gives) before the first batch: validate judges them.
+ */
+export async function* readParquetFileBatches(part: ParquetTablePart, table: TableName, onColumns?: (columns: string[]) => void): AsyncGenerator<CsvRecord[]> {
   const file = await unreadable(part.file, () => asyncBufferFromFile(part.file));
   const metadata = await unreadable(part.file, () => parquetMetadataAsync(file));
   const fileColumns = parquetSchema(metadata).children.map((c) => c.element.name);
+  onColumns?.([...fileColumns, ...Object.keys(part.fromPath)]);
   const shape = TABLES[table].shape as Record<string, z.ZodType>;
   const kinds = fileColumns.map((c) => (Object.hasOwn(shape, c) ? columnMeta(shape[c]).kind : "string"));
   // output key order: the table's columns first (the CSV header order), then extras

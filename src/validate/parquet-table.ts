@@ -1,7 +1,7 @@
 import { relative } from "node:path";
 import { z } from "zod";
 import type { Finding } from "../engine/types.js";
-import { parquetPartColumns, parquetTableFiles, readParquetFileBatches } from "../parse/parquet-read.js";
+import { parquetTableFiles, readParquetFileBatches } from "../parse/parquet-read.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumnsAt, type TableName } from "../schema/tables.js";
 import { checkHeader } from "./columns.js";
 import type { Findings } from "./collector.js";
@@ -36,13 +36,15 @@ export async function validateParquetTable(
   for (const part of parts) {
     const file = slash(`${display.replace(/\/+$/, "")}/${relative(dir, part.file)}`);
     first ||= file;
-    const columns = await parquetPartColumns(part);
-    for (const issue of checkHeader(columns, wanted, manifest?.newerMinor ?? false)) {
-      if (issue.code !== "CSV_COLUMN_ORDER") findings.add(issue.code, "error", file, undefined, { ...issue.args, schema: version });
-    }
-    const schema = z.object(Object.fromEntries(columns.filter((c) => wanted.includes(c)).map((c) => [c, shape[c]])));
+    let schema = z.object({});
+    const judgeColumns = (columns: string[]) => {
+      for (const issue of checkHeader(columns, wanted, manifest?.newerMinor ?? false)) {
+        if (issue.code !== "CSV_COLUMN_ORDER") findings.add(issue.code, "error", file, undefined, { ...issue.args, schema: version });
+      }
+      schema = z.object(Object.fromEntries(columns.filter((c) => wanted.includes(c)).map((c) => [c, shape[c]])));
+    };
     let n = 0;
-    for await (const batch of readParquetFileBatches(part, table)) {
+    for await (const batch of readParquetFileBatches(part, table, judgeColumns)) {
       for (const row of batch) {
         const line = ++n;
         const emit = (code: string, l: number | undefined, args: Finding["args"]) => findings.add(code, "error", file, l ?? line, args);
