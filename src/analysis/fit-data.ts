@@ -1,5 +1,6 @@
 import type { TableSource } from "../tables/types.js";
 import type { AlphaTrainingRow, BetaTrainingRow, ExclusionReason } from "../schema/fit.js";
+import { captureSizesOf, chunkAttentionPairs, paddedTokens, type CaptureSizes } from "./fit-gpu.js";
 
 /**
  * Training data for vsched fit, gathered in one pass over per_iteration,
@@ -28,6 +29,8 @@ export interface FitData {
   perStepOverheadNs: number;
   sources: string[];
   vllmVersion: string;
+  /** CUDA-graph capture sizes used for padded_tokens (rank 0's) */
+  captureSizes: CaptureSizes;
 }
 
 /** Floats rounded as the CSV writes them (6 decimals), so the fit uses exactly the exported training data. */
@@ -37,12 +40,17 @@ interface StepAgg {
   ctx: number;
   decodeCtx: number;
   attn: number;
+  prefillAttn: number;
 }
 
 type Config = Pick<BetaTrainingRow, "max_num_seqs" | "max_num_batched_tokens" | "num_gpu_blocks" | "block_size" | "enable_chunked_prefill" | "async_scheduling" | "vllm_version">;
 
+function headerOf(source: TableSource, rank: number) {
+  return (source.info.sources.find((s) => s.header.dp_rank === rank) ?? source.info.sources[0])?.header;
+}
+
 function configOf(source: TableSource, rank: number): Config {
-  const h = (source.info.sources.find((s) => s.header.dp_rank === rank) ?? source.info.sources[0])?.header;
+  const h = headerOf(source, rank);
   const c = h?.config;
   return {
     max_num_seqs: c?.max_num_seqs ?? 0,
@@ -96,10 +104,11 @@ export async function collectFitData(source: TableSource, opts: FitDataOptions):
       if (r.scheduled_tokens <= 0) return;
       const key = `${r.dp_rank}:${r.iteration_id}`;
       let a = agg.get(key);
-      if (!a) agg.set(key, (a = { ctx: 0, decodeCtx: 0, attn: 0 }));
+      if (!a) agg.set(key, (a = { ctx: 0, decodeCtx: 0, attn: 0, prefillAttn: 0 }));
       a.ctx += r.computed_tokens;
       a.attn += r.scheduled_tokens * r.computed_tokens;
       if (r.scheduled_tokens === 1 && r.running_reason === null) a.decodeCtx += r.computed_tokens;
+      else a.prefillAttn += chunkAttentionPairs(r.scheduled_tokens, r.computed_tokens);
     },
     per_iteration: (r) => {
       const schedEnd = r.start_time + r.scheduling_overhead;
@@ -119,19 +128,49 @@ export async function collectFitData(source: TableSource, opts: FitDataOptions):
   const { rows, overheadNs } = betaRows(source, steps, agg, opts);
   const requests = alphaRows(source, reqs, steps, opts);
   const cfg = configOf(source, 0);
-  return { steps: rows, requests, perStepOverheadNs: overheadNs, sources: source.info.sources.map((s) => s.path), vllmVersion: cfg.vllm_version };
+  return { steps: rows, requests, perStepOverheadNs: overheadNs, sources: source.info.sources.map((s) => s.path), vllmVersion: cfg.vllm_version, captureSizes: captureSizesOf(headerOf(source, 0)) };
+}
+
+interface GpuFeatures {
+  padded: number;
+  hasPrefill: number;
+  decodeCtx: number;
+  prefillAttn: number;
+}
+const NO_STEP: GpuFeatures = { padded: 0, hasPrefill: 0, decodeCtx: 0, prefillAttn: 0 };
+
+function gpuFeatures(s: StepRaw, a: StepAgg | undefined, sizes: readonly number[]): GpuFeatures {
+  return { padded: paddedTokens(s.pt + s.dt, sizes), hasPrefill: s.pr > 0 ? 1 : 0, decodeCtx: a?.decodeCtx ?? 0, prefillAttn: a?.prefillAttn ?? 0 };
+}
+
+/**
+ * The step whose launch overlaps step i's wait for its output: under async scheduling vLLM
+ * schedules and launches N+1 before it collects N, and a launch that syncs with the device (a
+ * prefill) delays that collection, so N's measured time depends on N+1's batch too.
+ */
+function nextOverlapping(steps: StepRaw[], i: number): StepRaw | null {
+  const s = steps[i], n = steps[i + 1];
+  if (!n || n.rank !== s.rank || n.it !== s.it + 1 || s.updStart === null) return null;
+  return n.start < s.updStart && n.pt + n.dt > 0 ? n : null;
 }
 
 function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAgg>, opts: FitDataOptions): { rows: BetaTrainingRow[]; overheadNs: number } {
   const rows: BetaTrainingRow[] = [];
+  const sizesByRank = new Map<number, number[]>();
+  const sizesOf = (rank: number) => sizesByRank.get(rank) ?? sizesByRank.set(rank, captureSizesOf(headerOf(source, rank)).sizes).get(rank)!;
   const gaps: number[] = [];
   let prev: StepRaw | null = null;
   let seenInRank = 0;
-  for (const s of steps) {
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i];
     if (!prev || prev.rank !== s.rank) seenInRank = 0;
     const prevUpd = prev && prev.rank === s.rank && prev.it === s.it - 1 ? prev.updStart : null;
     const stepTime = s.updStart === null ? null : s.updStart - Math.max(s.schedEnd, prevUpd ?? -Infinity);
-    const a = agg.get(`${s.rank}:${s.it}`) ?? { ctx: 0, decodeCtx: 0, attn: 0 };
+    const a = agg.get(`${s.rank}:${s.it}`) ?? { ctx: 0, decodeCtx: 0, attn: 0, prefillAttn: 0 };
+    const sizes = sizesOf(s.rank);
+    const g = gpuFeatures(s, a, sizes);
+    const nx = nextOverlapping(steps, i);
+    const n = nx ? gpuFeatures(nx, agg.get(`${nx.rank}:${nx.it}`), sizes) : NO_STEP;
     let excluded: ExclusionReason | null = null;
     if (seenInRank < opts.warmupSteps) excluded = "warmup";
     else if (s.pt + s.dt === 0) excluded = "idle";
@@ -148,12 +187,25 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
       context_tokens: a.ctx, ...configOf(source, s.rank),
       batch_size: s.batch, decode_context_tokens: a.decodeCtx, attention_work: a.attn, iteration_id: s.it, dp_rank: s.rank,
       start_time: s.start, forward_duration: s.fwd, excluded, split: null,
+      padded_tokens: g.padded, has_prefill: g.hasPrefill, prefill_attention_work: g.prefillAttn,
+      next_has_prefill: n.hasPrefill, next_padded_tokens: n.padded, next_decode_context_tokens: n.decodeCtx, next_prefill_attention_work: n.prefillAttn,
+      block: null,
     });
     prev = s;
   }
-  markSplit(rows.filter((r) => r.excluded === null), (r) => r.start_time, opts.testFraction);
+  const kept = rows.filter((r) => r.excluded === null);
+  markSplit(kept, (r) => r.start_time, opts.testFraction);
+  markBlocks(kept, (r) => r.start_time, CV_BLOCKS);
   gaps.sort((x, y) => x - y);
   return { rows, overheadNs: gaps.length ? gaps[Math.floor(gaps.length / 2)] : 0 };
+}
+
+/** Folds of the blocked cross-validation: contiguous stretches of the run, so every phase (ramp-up, load, drain) is tested once. */
+export const CV_BLOCKS = 5;
+
+function markBlocks<R extends { block: number | null }>(rows: R[], time: (r: R) => number, k: number): void {
+  const order = [...rows].sort((a, b) => time(a) - time(b));
+  order.forEach((r, i) => (r.block = Math.floor((i * k) / order.length)));
 }
 
 /** The latest `fraction` of rows by time become "test", the rest "train". */

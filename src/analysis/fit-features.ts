@@ -16,6 +16,13 @@ export const STEP_FEATURES = [
   "context_tokens",
   "decode_context_tokens",
   "attention_work",
+  "padded_tokens",
+  "has_prefill",
+  "prefill_attention_work",
+  "next_has_prefill",
+  "next_padded_tokens",
+  "next_decode_context_tokens",
+  "next_prefill_attention_work",
 ] as const;
 export type StepFeature = (typeof STEP_FEATURES)[number];
 
@@ -34,6 +41,10 @@ const t = (...factors: string[]): Term => ({ name: factors.length ? factors.join
  * - context: tokens plus the KV the batch attends over (decode cost grows with context).
  * - interactions: context plus attention work (tokens × context), prefill_tokens² and decode_tokens × kv_ratio
  *   (seed §7's "batch size squared" and "decode × KV").
+ * - gpu: what a GPU step costs: the batch padded to its CUDA graph, a prefill's own overhead (no
+ *   full graph), decode context (KV reads) and prefill attention pairs.
+ * - gpu_next: gpu plus the same features of the step launched while this one's output was awaited
+ *   (async scheduling: a prefill launch that syncs with the device delays the collection).
  */
 export const BETA_FEATURE_SETS = {
   seed: [t(), t("prefill_reqs"), t("decode_reqs"), t("prefill_tokens"), t("decode_tokens"), t("kv_ratio")],
@@ -49,6 +60,18 @@ export const BETA_FEATURE_SETS = {
     t("attention_work"),
     t("prefill_tokens", "prefill_tokens"),
     t("decode_tokens", "kv_ratio"),
+  ],
+  gpu: [t(), t("has_prefill"), t("padded_tokens"), t("decode_context_tokens"), t("prefill_attention_work")],
+  gpu_next: [
+    t(),
+    t("has_prefill"),
+    t("padded_tokens"),
+    t("decode_context_tokens"),
+    t("prefill_attention_work"),
+    t("next_has_prefill"),
+    t("next_padded_tokens"),
+    t("next_decode_context_tokens"),
+    t("next_prefill_attention_work"),
   ],
 } as const satisfies Record<string, readonly Term[]>;
 export type BetaFeatureSet = keyof typeof BETA_FEATURE_SETS;

@@ -1,7 +1,8 @@
 import type { TableSource } from "../tables/types.js";
 import type { AlphaTrainingRow, BetaTrainingRow } from "../schema/fit.js";
 import { quantileSorted } from "./stats.js";
-import { collectFitData, type FitData } from "./fit-data.js";
+import { collectFitData, CV_BLOCKS, type FitData } from "./fit-data.js";
+import type { CaptureSizes } from "./fit-gpu.js";
 import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./fit-features.js";
 import { batchType, BATCH_TYPES, byDecile, errorMetrics, type ErrorMetrics, type GroupMetrics } from "./fit-metrics.js";
 import { huber, ols, predict, ridge, tQuantile, type Design } from "./linalg.js";
@@ -42,8 +43,11 @@ export interface ModelFit {
   estimator: Estimator;
   ridge_lambda: number | null;
   terms: CoefEstimate[];
-  /** MAPE on the last 20% of the training period, fitted on the first 80% (model choice uses this, never the test set) */
+  /** MAPE on the last 20% of the training period, fitted on the first 80% */
   validation_mape: number | null;
+  /** blocked cross-validation over the whole run (each contiguous fifth predicted by a fit on the rest): the basis of the model choice */
+  cv: ErrorMetrics | null;
+  cv_by_batch_type: GroupMetrics[];
   test: ErrorMetrics;
   train: ErrorMetrics;
   by_batch_type: GroupMetrics[];
@@ -63,10 +67,12 @@ export interface FitResult {
   kind: "vsched.fit";
   sources: string[];
   vllm_version: string;
+  /** max_num_seqs of the training run (rank 0), for re-deriving CUDA-graph sizes in a what-if */
+  config_max_num_seqs: number | null;
   target: { beta: string; alpha: string };
   filters: { steps: number; kept: number; warmup: number; idle: number; incomplete: number; dummy: number; warmup_steps: number; note: string };
   split: { method: "chronological"; test_fraction: number; train_steps: number; test_steps: number; test_from_ns: number | null };
-  beta: { models: ModelFit[]; chosen: string; per_step_overhead_ns: number };
+  beta: { models: ModelFit[]; chosen: string; per_step_overhead_ns: number; cv_blocks: number; capture_sizes: CaptureSizes };
   alpha: {
     regression: ModelFit | null;
     overheads: { frontend_delay: Spread; frontend_delay_idle_engine: Spread; queue_delay_idle_engine: Spread; frontend_delay_fixed_ns: number };
@@ -131,7 +137,28 @@ function validationMape<R extends Record<string, unknown>>(train: readonly R[], 
   return errorMetrics(predictRows(valRows, terms, est), targetOf(valRows, y)).mape;
 }
 
-function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator): ModelFit {
+/** Each block predicted by the model fitted on the other blocks; metrics overall and by batch type. */
+function blockedCv(kept: readonly BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator): { cv: ErrorMetrics | null; byType: GroupMetrics[] } {
+  const y = (r: BetaTrainingRow) => r.step_time_ns!;
+  const blocks = [...new Set(kept.map((r) => r.block!))];
+  const pred = new Float64Array(kept.length);
+  for (const b of blocks) {
+    const fitRows = kept.filter((r) => r.block !== b);
+    if (fitRows.length <= terms.length) return { cv: null, byType: [] };
+    const est = estimate(fitRows as unknown as Record<string, unknown>[], targetOf(fitRows, y), terms, lambda === null ? null : (lambda * fitRows.length) / kept.length, estimator);
+    const idx = kept.map((r, i) => (r.block === b ? i : -1)).filter((i) => i >= 0);
+    const p = predictRows(idx.map((i) => kept[i]) as unknown as Record<string, unknown>[], terms, est);
+    idx.forEach((i, k) => (pred[i] = p[k]));
+  }
+  const act = targetOf(kept, y);
+  const byType = BATCH_TYPES.map((bt) => {
+    const idx = kept.map((r, i) => (batchType(r.prefill_reqs, r.decode_reqs) === bt ? i : -1)).filter((i) => i >= 0);
+    return { group: bt, ...errorMetrics(idx.map((i) => pred[i]), idx.map((i) => act[i])) };
+  });
+  return { cv: errorMetrics(pred, act), byType };
+}
+
+function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, kept: readonly BetaTrainingRow[]): ModelFit {
   const y = (r: BetaTrainingRow) => r.step_time_ns!;
   const rows = train as unknown as Record<string, unknown>[];
   const est = estimate(rows, targetOf(train, y), terms, lambda, estimator);
@@ -141,9 +168,15 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
     const idx = test.map((r, i) => (batchType(r.prefill_reqs, r.decode_reqs) === bt ? i : -1)).filter((i) => i >= 0);
     return { group: bt, ...errorMetrics(idx.map((i) => predTest[i]), idx.map((i) => actTest[i])) };
   });
+  const cv = blockedCv(kept, terms, lambda, estimator);
+  // The exported coefficients use every kept step (the hold-out and the CV have measured the
+  // error already): the drain at the end of a run holds batches the training period never had.
+  const all = estimate(kept as unknown as Record<string, unknown>[], targetOf(kept, y), terms, lambda === null ? null : (lambda * kept.length) / train.length, estimator);
   return {
-    id, feature_set: set, estimator, ridge_lambda: lambda, terms: est,
+    id, feature_set: set, estimator, ridge_lambda: lambda, terms: all,
     validation_mape: validationMape(rows, (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, lambda, estimator),
+    cv: cv.cv,
+    cv_by_batch_type: cv.byType,
     test: errorMetrics(predTest, actTest),
     train: errorMetrics(predictRows(rows, terms, est), targetOf(train, y)),
     by_batch_type: byType,
@@ -167,25 +200,30 @@ function fitBeta(data: FitData, opts: FitOptions): { models: ModelFit[]; chosen:
   for (const set of BETA_FEATURE_SET_NAMES) {
     const terms = BETA_FEATURE_SETS[set];
     if (train.length <= terms.length) continue;
-    models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols"));
-    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho), "ridge"));
-    models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber"));
+    models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols", kept));
+    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho), "ridge", kept));
+    models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber", kept));
   }
   return { models, chosen: opts.use ?? chooseModel(models) };
 }
 
 /**
- * The exported model: the fewest terms among those whose validation MAPE is within 5%
- * (relative) plus half a point of the best, then the lowest validation MAPE. A simulation
- * extrapolates to batches the recording never had; a small model extrapolates sanely,
- * many nearly collinear terms do not.
+ * The exported model, chosen on the blocked cross-validation over the whole run (every phase
+ * tested, not just the drain at the end): score = CV MAPE + 5 × |CV total-time bias|, since a
+ * simulator accumulates step times and a biased clock shifts every queue (near saturation a 2%
+ * slower clock is a much longer queue). Among the models
+ * within 5% (relative) plus half a point of the best score, the fewest terms, then the best
+ * score: a small model extrapolates to unseen batches sanely, many collinear terms do not.
+ * Without CV (too few steps), the validation MAPE as before.
  */
 export function chooseModel(models: readonly ModelFit[]): string {
-  const scored = models.filter((m) => m.validation_mape !== null);
+  const score = (m: ModelFit): number | null =>
+    m.cv?.mape != null && m.cv.bias != null ? m.cv.mape + 5 * Math.abs(m.cv.bias) : m.validation_mape;
+  const scored = models.filter((m) => score(m) !== null);
   if (!scored.length) return models[0]?.id ?? "";
-  const best = Math.min(...scored.map((m) => m.validation_mape!));
-  const near = scored.filter((m) => m.validation_mape! <= best * 1.05 + 0.005);
-  near.sort((a, b) => a.terms.length - b.terms.length || a.validation_mape! - b.validation_mape!);
+  const best = Math.min(...scored.map((m) => score(m)!));
+  const near = scored.filter((m) => score(m)! <= best * 1.05 + 0.005);
+  near.sort((a, b) => a.terms.length - b.terms.length || score(a)! - score(b)!);
   return near[0].id;
 }
 
@@ -208,6 +246,7 @@ function fitAlpha(data: FitData): FitResult["alpha"] {
       id: "seed/ols", feature_set: "seed", estimator: "ols", ridge_lambda: null, terms: est,
       validation_mape: validationMape(tr, (r) => (r as unknown as AlphaTrainingRow).queue_delay_ns, ALPHA_TERMS, null),
       test: errorMetrics(pt, at), train: errorMetrics(predictRows(tr, ALPHA_TERMS, est), targetOf(train, y)),
+      cv: null, cv_by_batch_type: [],
       by_batch_type: [], by_batch_size_decile: [],
     };
   }
@@ -227,8 +266,15 @@ function fitAlpha(data: FitData): FitResult["alpha"] {
   };
 }
 
-export async function fitRun(source: TableSource, opts: FitOptions = DEFAULT_FIT_OPTIONS): Promise<FitOutcome> {
-  const data = await collectFitData(source, { warmupSteps: opts.warmupSteps, testFraction: opts.testFraction });
+/**
+ * One run, or several (`--with`): each run's steps are collected with its own configuration,
+ * hold-out and CV blocks, then pooled, so a model learns batches no single config reaches.
+ */
+export async function fitRun(sources: TableSource | readonly TableSource[], opts: FitOptions = DEFAULT_FIT_OPTIONS): Promise<FitOutcome> {
+  const list = Array.isArray(sources) ? sources : [sources as TableSource];
+  const parts: FitData[] = [];
+  for (const s of list) parts.push(await collectFitData(s, { warmupSteps: opts.warmupSteps, testFraction: opts.testFraction }));
+  const data = mergeFitData(parts);
   const count = (e: string) => data.steps.filter((r) => r.excluded === e).length;
   const kept = data.steps.filter((r) => r.excluded === null).sort((a, b) => a.start_time - b.start_time);
   const test = kept.filter((r) => r.split === "test");
@@ -237,16 +283,29 @@ export async function fitRun(source: TableSource, opts: FitOptions = DEFAULT_FIT
     kind: "vsched.fit",
     sources: data.sources,
     vllm_version: data.vllmVersion,
+    config_max_num_seqs: data.steps[0]?.max_num_seqs ?? null,
     target: {
       beta: "step_time_ns = update_from_output() entry − max(schedule() return, previous step's update_from_output() entry)",
       alpha: "queue_delay_ns = first_scheduled_time − arrival_time",
     },
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs },
+    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes },
     alpha: fitAlpha(data),
   };
   return { result, data, plot: plotOf(kept, result) };
+}
+
+function mergeFitData(parts: FitData[]): FitData {
+  if (parts.length === 1) return parts[0];
+  return {
+    steps: parts.flatMap((p) => p.steps),
+    requests: parts.flatMap((p) => p.requests),
+    perStepOverheadNs: parts[0].perStepOverheadNs,
+    sources: parts.flatMap((p) => p.sources),
+    vllmVersion: [...new Set(parts.map((p) => p.vllmVersion))].join(","),
+    captureSizes: parts[0].captureSizes,
+  };
 }
 
 function plotOf(kept: BetaTrainingRow[], result: FitResult): FitPlot {

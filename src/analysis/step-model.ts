@@ -1,5 +1,6 @@
 import type { StepModelFile } from "../schema/fit.js";
 import type { FitResult, ModelFit } from "./fit.js";
+import { defaultCaptureSizes } from "./fit-gpu.js";
 
 const NS_PER_S = 1e9;
 
@@ -15,12 +16,24 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
     per_step_overhead_s: fit.beta.per_step_overhead_ns / NS_PER_S,
     min_step_s: 0,
     frontend_delay_s: fit.alpha.overheads.frontend_delay_fixed_ns / NS_PER_S,
+    idle_wakeup_s: (fit.alpha.overheads.queue_delay_idle_engine.p50_ns ?? 0) / NS_PER_S,
     alpha: fit.alpha.regression
       ? { unit: "seconds", terms: fit.alpha.regression.terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })) }
       : null,
     trained_on: { sources: fit.sources, steps, vllm_version: fit.vllm_version },
+    cudagraph: cudagraphOf(fit),
   };
 }
+
+/** The training run's sizes; a what-if of another max_num_seqs re-derives them by vLLM's rule when the run used that rule. */
+function cudagraphOf(fit: FitResult): NonNullable<StepModelFile["cudagraph"]> {
+  const c = fit.beta.capture_sizes;
+  const maxSeqs = fit.config_max_num_seqs;
+  const followsDefault = c.source === "vllm-default" || (c.source === "header" && maxSeqs !== null && sameSizes(c.sizes, defaultCaptureSizes(maxSeqs)));
+  return { capture_sizes: [...c.sizes], source: c.source, rule: followsDefault ? "vllm-default" : "recorded" };
+}
+
+const sameSizes = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 export function chosenModel(fit: FitResult): ModelFit {
   const m = fit.beta.models.find((x) => x.id === fit.beta.chosen);

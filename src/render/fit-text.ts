@@ -35,6 +35,19 @@ function coefLines(m: ModelFit): string[] {
   return out;
 }
 
+function cvRow(m: ModelFit): string {
+  const g = (t: string) => m.cv_by_batch_type.find((x) => x.group === t);
+  const cells = [m.cv?.mape ?? null, m.cv?.bias ?? null, g("prefill_only")?.mape ?? null, g("mixed")?.mape ?? null, g("decode_only")?.mape ?? null, g("prefill_only")?.bias ?? null, g("mixed")?.bias ?? null, g("decode_only")?.bias ?? null];
+  return `  ${pad(m.id, 22)}${cells.map((c) => lpad(pct(c), 9)).join("")}`;
+}
+
+function captureLine(fit: FitResult): string {
+  const c = fit.beta.capture_sizes;
+  if (c.source === "none") return "none (eager or no CUDA graphs: no padding)";
+  const where = c.source === "header" ? "from the trace header" : "assumed: vLLM's default for max_num_seqs (the trace header has no engine block)";
+  return `${c.sizes.length} sizes up to ${c.sizes[c.sizes.length - 1] ?? 0}, ${where}`;
+}
+
 function spreadLine(name: string, s: Spread): string {
   return `  ${pad(name, 34)} n=${s.n}  min ${fmtNs(s.min_ns)}  p10 ${fmtNs(s.p10_ns)}  p50 ${fmtNs(s.p50_ns)}  p90 ${fmtNs(s.p90_ns)}`;
 }
@@ -52,7 +65,12 @@ export function renderFitText(fit: FitResult, label: string): string {
     "beta: step time, test set",
     METRICS_HEAD + lpad("val.MAPE", 10),
     ...fit.beta.models.map((x) => metricsRow(x.id, x.test, lpad(pct(x.validation_mape), 10))),
-    `chosen: ${fit.beta.chosen} (fewest terms within 5% + 0.5 pt of the best MAPE on the last 20% of the training period)`,
+    "",
+    `beta: blocked cross-validation over the whole run (${fit.beta.cv_blocks} contiguous blocks, each predicted by a fit on the others)`,
+    `  ${pad("", 22)}${lpad("MAPE", 9)}${lpad("bias", 9)}${lpad("prefill", 9)}${lpad("mixed", 9)}${lpad("decode", 9)}${lpad("pf.bias", 9)}${lpad("mx.bias", 9)}${lpad("dec.bias", 9)}`,
+    ...fit.beta.models.map(cvRow),
+    `chosen: ${fit.beta.chosen} (fewest terms within 5% + 0.5 pt of the best CV MAPE + 5 × |CV bias|; coefficients fitted on every kept step)`,
+    `CUDA-graph capture sizes for padded_tokens: ${captureLine(fit)}`,
     "",
     ...coefLines(m),
     "",

@@ -7,7 +7,7 @@ import { col } from "./columns.js";
  * Key order is the CSV column order, as for the output tables. docs/fit.md defines every
  * target and feature.
  */
-export const FIT_SCHEMA_VERSION = "1.0";
+export const FIT_SCHEMA_VERSION = "1.1"; // 1.1: GPU features, next-step features, CV blocks
 
 const configCols = {
   max_num_seqs: col.count("scheduler config: max_num_seqs"),
@@ -44,6 +44,15 @@ export const BetaTrainingRow = z.object({
   forward_duration: col.nsOpt("the table's forward_duration (overlaps the next step under async scheduling)"),
   excluded: col.oneOfOpt(ExclusionReason, "why the fit leaves the step out (empty: kept): warmup, idle (no tokens), incomplete (no update or no positive step time)"),
   split: col.oneOfOpt(SplitName, "train or test (the chronological hold-out) for kept steps"),
+  // appended (fit 1.1): what decides a step's time on a GPU (docs/fit.md, "GPU features")
+  padded_tokens: col.count("scheduled_tokens padded up to the next CUDA-graph capture size when at most the largest (the batch the GPU runs); scheduled_tokens without graphs", "tokens"),
+  has_prefill: col.count("1 when any scheduled request has prompt or recompute positions (no full CUDA graph)", "bool"),
+  prefill_attention_work: col.count("sum over the prefill chunks of the attention score pairs: n x (computed − n) + n(n+1)/2 for a chunk of n tokens", "token pairs"),
+  next_has_prefill: col.count("has_prefill of the step scheduled before this step's update (async scheduling: its launch overlaps this step); 0 when none", "bool"),
+  next_padded_tokens: col.count("padded_tokens of that next step; 0 when none", "tokens"),
+  next_decode_context_tokens: col.count("decode_context_tokens of that next step; 0 when none", "tokens"),
+  next_prefill_attention_work: col.count("prefill_attention_work of that next step; 0 when none", "token pairs"),
+  block: col.countOpt("blocked cross-validation fold of a kept step (contiguous in time, 0-based)"),
 });
 export type BetaTrainingRow = z.infer<typeof BetaTrainingRow>;
 
@@ -76,10 +85,19 @@ export const StepModelFile = z.object({
   per_step_overhead_s: z.number().meta({ description: "CPU time per step outside the model (synchronous engines only)" }),
   min_step_s: z.number().meta({ description: "floor on a predicted step time" }),
   frontend_delay_s: z.number().meta({ description: "fixed delay from vLLM's arrival to add_request(), added to simulated arrivals" }),
+  idle_wakeup_s: z.number().optional().meta({ description: "from a request reaching an idle engine core to its schedule() (the loop's own latency; the queue delay at an idle engine, median): arrivals within it share the first batch" }),
   alpha: z
     .object({ terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })), unit: z.literal("seconds") })
     .nullable()
     .meta({ description: "the queue-delay regression (seed 004 §5), for comparison only: simulate replays queueing" }),
   trained_on: z.object({ sources: z.array(z.string()), steps: z.number().int(), vllm_version: z.string() }),
+  cudagraph: z
+    .object({
+      capture_sizes: z.array(z.number().int()).meta({ description: "capture sizes of the training run, ascending" }),
+      source: z.enum(["header", "vllm-default", "none"]),
+      rule: z.enum(["recorded", "vllm-default"]).meta({ description: "vllm-default: a changed max_num_seqs gets vLLM's default sizes for it (min(2 × max_num_seqs, 512)), as a real engine would; recorded: the training sizes as they are" }),
+    })
+    .optional()
+    .meta({ description: "padding for padded_tokens; absent in 1.0 files" }),
 });
 export type StepModelFile = z.infer<typeof StepModelFile>;

@@ -54,6 +54,33 @@ export const SkipCause = z.enum([
 ]);
 export type SkipCause = z.infer<typeof SkipCause>;
 
+const OptCount = Count.nullable();
+/** The engine behind the scheduler: the step-time model's inputs (docs/fit.md). */
+export const EngineInfo = z.object({
+  model: z.object({
+    hidden_size: OptCount,
+    num_hidden_layers: OptCount,
+    num_attention_heads: OptCount,
+    num_key_value_heads: OptCount,
+    intermediate_size: OptCount,
+    vocab_size: OptCount,
+    head_dim: OptCount,
+    architecture: z.string().nullable(),
+  }),
+  dtype: z.string().nullable(),
+  kv_cache_dtype: z.string().nullable(),
+  enforce_eager: z.boolean(),
+  tensor_parallel_size: OptCount,
+  pipeline_parallel_size: OptCount,
+  data_parallel_size: OptCount,
+  attention_backend: z.string().meta({ description: "the configured backend, `auto` when vLLM picks it" }),
+  device: z.string().nullable().meta({ description: "the CUDA device's name where CUDA was already up in the scheduler's process" }),
+  compilation_mode: OptCount.meta({ description: "vLLM's CompilationMode (0 none, 3 VLLM_COMPILE)" }),
+  cudagraph_mode: z.string().nullable(),
+  cudagraph_capture_sizes: z.array(Count).meta({ description: "batch sizes (tokens) with a captured CUDA graph, ascending: a decode batch runs padded to the next one" }),
+});
+export type EngineInfo = z.infer<typeof EngineInfo>;
+
 export const HeaderRecord = z.object({
   type: z.literal("header"),
   schema_version: z.string().regex(/^\d+\.\d+$/),
@@ -85,6 +112,7 @@ export const HeaderRecord = z.object({
   }),
   capabilities: z.record(z.string(), z.boolean()).meta({ description: "what this vLLM version let the emitter capture" }),
   not_captured: z.array(z.object({ what: z.string(), why: z.string() })),
+  engine: EngineInfo.optional().meta({ description: "what decides a step's time on the device; absent where no real model runner executes the steps (the CPU harness) or on emitters before 0.2" }),
 });
 
 export const ArrivalRecord = z.object({

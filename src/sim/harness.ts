@@ -128,6 +128,8 @@ export interface HarnessRun {
   python: string;
   args: string[];
   cwd: string;
+  /** a directory put on PYTHONPATH after the harness, where a researcher's policy module lives */
+  importFrom?: string;
 }
 
 /** Runs the harness; resolves with its stdout, or throws naming its last stderr line. */
@@ -136,7 +138,7 @@ export function runHarness(run: HarnessRun): Promise<string> {
     const child = spawn(run.python, ["-m", "vsched_emitter.harness", ...run.args], {
       cwd: run.cwd,
       env: {
-        ...process.env, PYTHONPATH: [emitterSrc(), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+        ...process.env, PYTHONPATH: [emitterSrc(), run.importFrom, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
         // the splitwise table ships in fixtures/data (the harness's own default is ../shared/data)
         ...(process.env.VSCHED_DATA_DIR ? {} : dataDirEnv()),
         PYTHONHASHSEED: "0", TZ: "UTC", VLLM_LOGGING_LEVEL: "ERROR", HF_HUB_OFFLINE: "1", TRANSFORMERS_OFFLINE: "1",

@@ -188,7 +188,7 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
         "num_spec_tokens": int(getattr(sched, "num_spec_tokens", 0) or 0),
         "log_stats": log_stats,
     }
-    return {
+    out = {
         "type": "header",
         "schema_version": schema_version(sched, patched),
         "emitter_version": __version__,
@@ -201,3 +201,97 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
         "capabilities": caps,
         "not_captured": not_captured,
     }
+    try:
+        engine = engine_info(sched)
+    except Exception:  # a fork's config objects: say nothing rather than break the header
+        engine = None
+    if engine is not None:
+        out["engine"] = engine
+    return out
+
+
+def _text(value):
+    """An enum, dtype or plain value as the short text vLLM prints for it."""
+    if value is None:
+        return None
+    name = getattr(value, "name", None)
+    return name if isinstance(name, str) else str(value).replace("torch.", "")
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _model_shape(model_config) -> dict:
+    hf = getattr(model_config, "hf_text_config", None) or getattr(model_config, "hf_config", None)
+    keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+            "intermediate_size", "vocab_size", "head_dim")
+    shape = {k: _int_or_none(getattr(hf, k, None)) for k in keys}
+    archs = getattr(getattr(model_config, "hf_config", None), "architectures", None) or []
+    shape["architecture"] = str(archs[0]) if archs else None
+    return shape
+
+
+def _compilation(vllm_config) -> dict:
+    cc = getattr(vllm_config, "compilation_config", None)
+    mode = getattr(cc, "mode", None)
+    if mode is None:
+        mode = getattr(cc, "level", None)  # vLLM < 0.11 called it level
+    sizes = getattr(cc, "cudagraph_capture_sizes", None) or []
+    return {
+        "compilation_mode": _int_or_none(getattr(mode, "value", mode)),
+        "cudagraph_mode": _text(getattr(cc, "cudagraph_mode", None)),
+        "cudagraph_capture_sizes": sorted(int(s) for s in sizes),
+    }
+
+
+def _attention_backend(vllm_config):
+    backend = getattr(getattr(vllm_config, "attention_config", None), "backend", None)
+    if backend is None:
+        backend = os.environ.get("VLLM_ATTENTION_BACKEND")
+    return _text(backend) or "auto"
+
+
+def _device_name():
+    """Named only where CUDA is already up in this process: never initialise it here."""
+    try:
+        import sys
+
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_initialized():
+            return str(torch.cuda.get_device_name(torch.cuda.current_device()))
+    except Exception:
+        return None
+    return None
+
+
+def engine_info(sched):
+    """What decides a step's time on the device (seed 004 §4): model shape, dtype, parallelism,
+    compilation and CUDA-graph capture sizes (a decode batch is padded up to the next size),
+    attention backend. None where no real model runner executes the steps (the CPU harness
+    drives the scheduler with a cost model), so harness traces keep their bytes."""
+    import sys
+
+    if "vsched_emitter.harness.driver" in sys.modules:
+        return None
+    vc = getattr(sched, "vllm_config", None)
+    mc = getattr(vc, "model_config", None)
+    if vc is None or mc is None:
+        return None
+    pc = getattr(vc, "parallel_config", None)
+    info = {
+        "model": _model_shape(mc),
+        "dtype": _text(getattr(mc, "dtype", None)),
+        "kv_cache_dtype": _text(getattr(getattr(vc, "cache_config", None), "cache_dtype", None)),
+        "enforce_eager": bool(getattr(mc, "enforce_eager", False)),
+        "tensor_parallel_size": _int_or_none(getattr(pc, "tensor_parallel_size", None)),
+        "pipeline_parallel_size": _int_or_none(getattr(pc, "pipeline_parallel_size", None)),
+        "data_parallel_size": _int_or_none(getattr(pc, "data_parallel_size", None)),
+        "attention_backend": _attention_backend(vc),
+        "device": _device_name(),
+    }
+    info.update(_compilation(vc))
+    return info

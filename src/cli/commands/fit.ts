@@ -22,6 +22,7 @@ interface FitCliOptions {
   warmup: string;
   testFraction: string;
   use?: string;
+  with?: string[];
 }
 
 /** Writes next to the target and renames, so a failed run never leaves half a file. */
@@ -55,15 +56,17 @@ export function registerFit(program: Command): void {
     .option("--warmup <steps>", "steps left out at the start of each rank", String(DEFAULT_FIT_OPTIONS.warmupSteps))
     .option("--test-fraction <f>", "latest share of steps held out for testing", String(DEFAULT_FIT_OPTIONS.testFraction))
     .option("--use <model>", "export this model instead of the lowest validation MAPE, e.g. tokens/ols")
+    .option("--with <run>", "another run to train on (a logs directory or its raw traces; its own configuration), repeatable: one model over several configurations", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addHelpText("after", examples("vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --out coeffs.json --html fit.html", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --export training/ --json", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --use tokens/ols --yaml blis.yaml"))
     .action(async (inputs: string[], o: FitCliOptions) => {
       const opts = parseOptions(o);
       const source = await openTables(inputs);
+      const others = await Promise.all((o.with ?? []).map((run) => openTables([run])));
       const ir = source.info.options;
       if (ir.iterationRequests === "none" || ir.iterationRequestsEvery > 1) {
         warn(formatFinding({ code: "FIT_NO_CONTEXT", args: { which: ir.iterationRequests, every: ir.iterationRequestsEvery } }), { code: "FIT_NO_CONTEXT" });
       }
-      const { result, data, plot } = await fitRun(source, opts);
+      const { result, data, plot } = await fitRun([source, ...others], opts);
       for (const w of (source as Partial<TraceSource>).lastReplay?.warnings ?? []) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
       if (!result.beta.models.length) {
         const f = result.filters;

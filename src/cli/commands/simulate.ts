@@ -19,6 +19,8 @@ interface SimulateCliOptions {
   out: string;
   python?: string;
   frontendDelay?: string;
+  schedulerCls?: string;
+  requestQueueCls?: string;
 }
 
 const WORKLOAD = "workload.jsonl";
@@ -34,6 +36,32 @@ function frontendDelayNs(o: SimulateCliOptions, model: StepModelFile | null): nu
   return model ? Math.round(model.frontend_delay_s * 1e9) : 0;
 }
 
+function policyArgs(o: SimulateCliOptions): string[] {
+  return [...(o.schedulerCls ? ["--scheduler-cls", o.schedulerCls] : []), ...(o.requestQueueCls ? ["--request-queue-cls", o.requestQueueCls] : [])];
+}
+
+/** vLLM version in the simulated trace's header (its first line). */
+async function simulatedVersion(trace: string): Promise<string | null> {
+  const { createReadStream } = await import("node:fs");
+  const { createInterface } = await import("node:readline");
+  const lines = createInterface({ input: createReadStream(trace), crlfDelay: Infinity });
+  for await (const line of lines) {
+    lines.close();
+    try {
+      return String(JSON.parse(line).vllm_version ?? "") || null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Said on stdout whenever the scheduler that replayed the run is not the one that recorded it. */
+export function versionNote(recorded: string, simulated: string | null): string {
+  if (simulated === null || simulated === recorded) return "";
+  return `note: recorded on vLLM ${recorded}, replayed through vLLM ${simulated}'s scheduler (for the recorded one: bash emitter/scripts/vllm_env.sh ${recorded}, then --python or ${"$"}VSCHED_PYTHON)\n`;
+}
+
 export function registerSimulate(program: Command): void {
   program
     .command("simulate")
@@ -45,6 +73,8 @@ export function registerSimulate(program: Command): void {
     .requiredOption("-o, --out <dir>", "output directory: workload.jsonl, trace/ (the new trace), logs/ (its tables)")
     .option("--python <path>", "Python with vLLM (default: $VSCHED_PYTHON, else the harness venv in ~/.cache/vsched from emitter/scripts/vllm_env.sh)")
     .option("--frontend-delay <duration>", "fixed delay added to every arrival (default: the model's frontend_delay_s)")
+    .option("--scheduler-cls <module:Class>", "your own vLLM Scheduler subclass (vLLM's --scheduler-cls; extend AsyncScheduler when async scheduling is on), importable from the current directory")
+    .option("--request-queue-cls <module:Class>", "your own waiting-queue class (built where vLLM calls create_request_queue), importable from the current directory")
     .addHelpText("after", examples("vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json -o sim/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --set max_num_seqs=6 -o sim-6/"))
     .action(async (inputs: string[], o: SimulateCliOptions) => {
       if (!o.model === !o.cost) throw new UsageError("give exactly one of --model FILE (from vsched fit --out) or --cost SPEC");
@@ -67,7 +97,8 @@ export function registerSimulate(program: Command): void {
         const line = await runHarness({
           python,
           cwd: stage,
-          args: ["--workload", `file:${WORKLOAD}`, "--out", TRACE_DIR, "--clock", "virtual", "--cost", cost, ...harnessKnobArgs(knobs)],
+          args: ["--workload", `file:${WORKLOAD}`, "--out", TRACE_DIR, "--clock", "virtual", "--cost", cost, ...harnessKnobArgs(knobs), ...policyArgs(o)],
+          importFrom: process.cwd(),
         });
         const traceFile = path.join(TRACE_DIR, "vsched-1-dp0.jsonl");
         if (!existsSync(path.join(stage, traceFile))) throw new InputError("the harness wrote no trace", "SIM_HARNESS_FAILED", python);
@@ -76,8 +107,10 @@ export function registerSimulate(program: Command): void {
           await rm(path.join(out, name), { recursive: true, force: true });
           await rename(path.join(stage, name), path.join(out, name));
         }
-        const changed = o.set.length ? ` with ${o.set.join(", ")}` : " under the recorded configuration";
-        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${changed}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n`);
+        const changed = [...o.set, ...(o.schedulerCls ? [`scheduler ${o.schedulerCls}`] : []), ...(o.requestQueueCls ? [`queue ${o.requestQueueCls}`] : [])];
+        const how = changed.length ? ` with ${changed.join(", ")}` : " under the recorded configuration";
+        const note = versionNote(header.vllm_version, await simulatedVersion(path.join(out, TRACE_DIR, "vsched-1-dp0.jsonl")));
+        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${how}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n${note}`);
       } finally {
         await rm(stage, { recursive: true, force: true });
       }

@@ -68,6 +68,8 @@ KNOB_HELP = {
     "long_prefill_token_threshold": "cap on one request's prefill chunk (0 = none)",
     "max_loras": "max LoRA adapters per batch",
     "scheduler_reserve_full_isl": "vLLM >= 0.33: admit only if the whole prompt fits in KV (default: vLLM's own)",
+    "scheduler_cls": "your own Scheduler subclass (vLLM's --scheduler-cls; extend AsyncScheduler with async scheduling)",
+    "request_queue_cls": "your own waiting-queue class, built where vLLM calls create_request_queue",
 }
 
 
@@ -148,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help=KNOB_HELP.get(f.name))
         elif f.name == "max_loras":
             k.add_argument(flag, dest=f.name, type=int, default=default, help=KNOB_HELP.get(f.name))
+        elif f.name in ("scheduler_cls", "request_queue_cls"):
+            k.add_argument(flag, dest=f.name, default=None, metavar="MODULE:CLASS", help=KNOB_HELP.get(f.name))
         elif f.name == "policy":
             k.add_argument(flag, dest=f.name, choices=["fcfs", "priority", "isrtf"], default=default, help=KNOB_HELP.get(f.name))
         else:
@@ -409,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
                      "first chunk before admitting): drop --[no-]scheduler-reserve-full-isl")
     try:
         cost = cost_model.from_spec(a.cost, data_dir=a.data_dir)
+        if hasattr(cost, "configure"):  # a fitted model's CUDA graphs follow the simulated max_num_seqs
+            cost.configure(knobs.max_num_seqs)
         specs, info = build_workload(a, knobs)
         policy = build_isrtf(a, specs, info)
     except (ValueError, FileNotFoundError) as e:

@@ -260,7 +260,33 @@ FITTED_FEATURES: dict[str, Callable[[Any], float]] = {
     "context_tokens": lambda s: getattr(s, "context_tokens", 0),
     "decode_context_tokens": lambda s: getattr(s, "decode_context_tokens", 0),
     "attention_work": lambda s: getattr(s, "attention_work", 0),
+    # GPU features (docs/fit.md): padded_tokens is set by FittedCost from its CUDA-graph sizes
+    "padded_tokens": lambda s: getattr(s, "padded_tokens", s.prefill_tokens + s.decode_tokens),
+    "has_prefill": lambda s: 1 if s.num_prefill_reqs > 0 else 0,
+    "prefill_attention_work": lambda s: getattr(s, "prefill_attention_work", 0),
+    # the step launched while this one's output was awaited (async scheduling), or none
+    "next_has_prefill": lambda s: 1 if s.next is not None and s.next.num_prefill_reqs > 0 else 0,
+    "next_padded_tokens": lambda s: getattr(s.next, "padded_tokens", 0) if s.next is not None else 0,
+    "next_decode_context_tokens": lambda s: s.next.decode_context_tokens if s.next is not None else 0,
+    "next_prefill_attention_work": lambda s: s.next.prefill_attention_work if s.next is not None else 0,
 }
+
+
+def default_capture_sizes(max_num_seqs: int) -> list[int]:
+    """vLLM's default CUDA-graph capture sizes (0.11 and later): up to min(2 x max_num_seqs, 512);
+    1, 2, 4, then every 8 below 256, every 16 from 256 (src/analysis/fit-gpu.ts says the same)."""
+    top = min(2 * max_num_seqs, 512)
+    sizes = [s for s in (1, 2, 4) if s <= top]
+    sizes += list(range(8, min(top + 1, 256), 8))
+    sizes += list(range(256, top + 1, 16))
+    return sizes
+
+
+def padded(tokens: int, sizes: Sequence[int]) -> int:
+    """tokens padded up to the next capture size when at most the largest (sizes ascending)."""
+    if not sizes or tokens <= 0 or tokens > sizes[-1]:
+        return tokens
+    return sizes[bisect.bisect_left(sizes, tokens)]
 
 FITTED_FORMAT = "vsched-step-model"
 
@@ -303,10 +329,27 @@ class FittedCost:
         self.overhead_s = float(doc.get("per_step_overhead_s", 0.0))
         self.min_step_s = float(doc.get("min_step_s", 0.0))
         self.model = doc.get("model")
+        self.idle_wakeup_s = float(doc.get("idle_wakeup_s", 0.0))
+        cg = doc.get("cudagraph") or {}
+        self.capture_sizes = sorted(int(x) for x in cg.get("capture_sizes") or [])
+        self.capture_rule = cg.get("rule", "recorded")
+        self.uses_next = any(n.startswith("next_") for t in doc.get("terms") or [] for n in t.get("factors") or [])
+
+    def configure(self, max_num_seqs: int) -> None:
+        """The simulated engine's CUDA graphs: a run that used vLLM's default sizes gets the
+        default for the simulated max_num_seqs, as a real engine of that config would."""
+        if self.capture_rule == "vllm-default" and self.capture_sizes:
+            self.capture_sizes = default_capture_sizes(max_num_seqs)
+
+    def _pad(self, shape: Any) -> None:
+        if shape is not None:
+            shape.padded_tokens = padded(shape.prefill_tokens + shape.decode_tokens, self.capture_sizes)
 
     def __call__(self, shape: Any) -> float:
         if shape.prefill_tokens == 0 and shape.decode_tokens == 0:
             return 0.0
+        self._pad(shape)
+        self._pad(getattr(shape, "next", None))
         total = 0.0
         for _, fs, coef in self.terms:
             v = coef
@@ -318,7 +361,9 @@ class FittedCost:
     def describe(self) -> dict:
         return {"kind": "fitted", "units": "seconds", "file": self.path.name if self.path else None,
                 "model": self.model, "terms": {n: c for n, _, c in self.terms},
-                "per_step_overhead_s": self.overhead_s, "min_step_s": self.min_step_s}
+                "per_step_overhead_s": self.overhead_s, "min_step_s": self.min_step_s,
+                "capture_sizes": len(self.capture_sizes), "capture_rule": self.capture_rule,
+                "idle_wakeup_s": self.idle_wakeup_s}
 
 
 def fitted(path: str | Path) -> FittedCost:

@@ -13,6 +13,7 @@ vLLM is imported lazily, so importing this module is cheap.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import inspect
 import os
@@ -46,6 +47,10 @@ class SchedulerKnobs:
     max_loras: int | None = None
     # vLLM >= 0.33: check that the whole prompt fits in KV before admitting (None = vLLM's default)
     scheduler_reserve_full_isl: bool | None = None
+    # a researcher's own policy: "pkg.module:Class" (or pkg.module.Class), a subclass of vLLM's
+    # Scheduler/AsyncScheduler (vLLM's --scheduler-cls), and/or the waiting queue's class
+    scheduler_cls: str | None = None
+    request_queue_cls: str | None = None
 
 
 @dataclass
@@ -91,6 +96,10 @@ class BatchShape:
     attention_work: int = 0
     running_depth: int = 0
     kv_ratio: float = 0.0
+    # GPU features: attention pairs of the prefill chunks, and (async scheduling) the batch
+    # launched while this one's output was awaited, which a fitted model may charge to it
+    prefill_attention_work: int = 0
+    next: "BatchShape | None" = None
 
 
 StepCost = Callable[[BatchShape], float]  # seconds of model time for one step
@@ -183,7 +192,62 @@ def build_vllm_config(knobs: SchedulerKnobs):
     if bool(vc.scheduler_config.async_scheduling) != bool(knobs.async_scheduling):
         raise RuntimeError(f"vLLM changed async_scheduling to {vc.scheduler_config.async_scheduling}")
     vc.cache_config.num_gpu_blocks = knobs.num_blocks
+    if knobs.scheduler_cls is not None:
+        from vllm.v1.core.sched.scheduler import Scheduler
+
+        cls = load_class(knobs.scheduler_cls)
+        if not issubclass(cls, Scheduler):
+            raise ValueError(f"{knobs.scheduler_cls!r} is not a subclass of vLLM's Scheduler")
+        if knobs.async_scheduling and not any(c.__name__ == "AsyncScheduler" for c in cls.__mro__):
+            # vLLM #43724: with async scheduling a plugin must extend AsyncScheduler
+            raise ValueError(f"{knobs.scheduler_cls!r} does not extend AsyncScheduler, which async "
+                             "scheduling needs (vLLM #43724): extend it, or simulate with async_scheduling off")
+        vc.scheduler_config.scheduler_cls = cls
     return vc
+
+
+def load_class(qualname: str):
+    """``pkg.module:Class`` or ``pkg.module.Class``, imported from sys.path (the caller's
+    directory first, where a researcher keeps their policy module)."""
+    import importlib
+
+    module, sep, name = qualname.partition(":")
+    if not sep:
+        module, _, name = qualname.rpartition(".")
+    if not module or not name:
+        raise ValueError(f"expected MODULE:CLASS, got {qualname!r}")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as e:
+        raise ValueError(f"cannot import {module!r} for {qualname!r}: {e}") from None
+    for part in name.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ValueError(f"{module!r} has no {name!r}")
+    if not isinstance(obj, type):
+        raise ValueError(f"{qualname!r} is not a class")
+    return obj
+
+
+@contextlib.contextmanager
+def custom_request_queue(qualname: str | None):
+    """While a Scheduler is constructed, vLLM's create_request_queue returns the given class's
+    instances (a fork that swaps the queue, as seed 003's ISRTF does)."""
+    if qualname is None:
+        yield
+        return
+    import vllm.v1.core.sched.scheduler as module
+
+    cls = load_class(qualname)
+    original = getattr(module, "create_request_queue", None)
+    if original is None:
+        raise ValueError("this vLLM's Scheduler does not build its waiting queue with create_request_queue: "
+                         "a request-queue class cannot be installed")
+    module.create_request_queue = lambda policy: cls()
+    try:
+        yield
+    finally:
+        module.create_request_queue = original
 
 
 def scheduler_class(vllm_config):
@@ -321,6 +385,8 @@ class _Runner:
             else:
                 shape.num_prefill_reqs += 1
                 shape.prefill_tokens += n
+                c = r.num_computed_tokens
+                shape.prefill_attention_work += n * (c - n) + n * (n + 1) // 2
             ids.append(rid)
             if produces:
                 eos_at = self.specs[rid].eos_at
@@ -417,7 +483,8 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
                 sched = build_scheduler(knobs, vc)
             isrtf.check(sched)
         else:
-            sched = build_scheduler(knobs, vc)
+            with custom_request_queue(knobs.request_queue_cls):
+                sched = build_scheduler(knobs, vc)
         session = hooks.session_of(sched)
         if trace_dir is not None and session is None:
             raise RuntimeError("the emitter did not attach to the scheduler (see the vsched_emitter log)")
@@ -577,6 +644,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
         return min(times) if times else None
 
     batch_queue: deque = deque()
+    wakeup_s = float(getattr(cost, "idle_wakeup_s", 0.0))
     steps = 0
     if oracle is not None:
         oracle.watch_preemptions(sched, lambda: steps)
@@ -602,20 +670,29 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             for observe in _schedule_observers:
                 observe(sched, out)
             shape, mro = runner.after_schedule(out)
-            executed = out.total_num_scheduled_tokens > 0
-            done = max(now, gpu_free_at) + (float(cost(shape)) if executed else 0.0)
-            gpu_free_at = done
             snap = oracle.snapshot(sched) if oracle is not None else None
-            batch_queue.appendleft((out, mro, done, snap, step))
-            if executed and len(batch_queue) < queue_size:
+            batch_queue.appendleft((out, mro, (now, shape), snap, step))
+            if out.total_num_scheduled_tokens > 0 and len(batch_queue) < queue_size:
                 continue  # async: keep the batch queue full before blocking on the oldest
         if not batch_queue:
             nxt = next_event() if can_schedule else None
             if nxt is None:
                 break
-            clock.advance_to(max(nxt, now))
+            # an idle engine core blocks on its input queue; woken by a request, it reaches
+            # schedule() this long after (a fitted model's idle_wakeup_s, 0 otherwise), and
+            # every request that arrived meanwhile is in the same first batch
+            clock.advance_to(max(nxt, now) + wakeup_s)
             continue
-        out, mro, done, snap, step = batch_queue.pop()
+        out, mro, (scheduled_at, shape), snap, step = batch_queue.pop()
+        # Costed when its output is collected, so a model may charge the batch launched in the
+        # meantime (async: the one left in the queue) to this step, as the real engine's
+        # timeline does (docs/fit.md); the device runs batches back to back.
+        if out.total_num_scheduled_tokens > 0:
+            shape.next = batch_queue[-1][2][1] if batch_queue else None
+            done = max(scheduled_at, gpu_free_at) + float(cost(shape))
+        else:
+            done = max(scheduled_at, gpu_free_at)
+        gpu_free_at = done
         clock.advance_to(done)
         engine_core_outputs = sched.update_from_output(out, mro)
         for eco in engine_core_outputs.values():
@@ -632,7 +709,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             # Nothing could run. Wait for the next arrival/abort instead of spinning.
             nxt = next_event()
             if nxt is not None and nxt > clock.engine_s():
-                clock.advance_to(nxt)
+                clock.advance_to(nxt + wakeup_s)
                 stalled = 0
             else:
                 stalled += 1

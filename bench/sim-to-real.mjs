@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Sim-to-real on real GPU runs (issue 17): for each case, vsched fit on the training runs
+// (pooled with --with), vsched simulate the held-out run's workload under its own recorded
+// configuration, vsched calibrate against the recording. The model never saw the held-out run.
+// Signed errors of the means and of the P90s (simulated − recorded) / recorded; simulate speed
+// as simulated seconds (the recorded makespan) per wall second of `vsched simulate`.
+//
+//   node bench/sim-to-real.mjs --data DIR CASES.json   cases: [{"name", "kind", "train": [RUN...], "test": RUN}], RUNs under DIR
+//   node bench/sim-to-real.mjs --json CASES.json     the same figures as JSON
+//
+// RUN is a directory holding a run's trace/ (gpu/README.md) or raw traces. Figures, not
+// assertions: the targets are in issue 17 and docs/fit.md ("Sim-to-real on an H100").
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i === -1 ? undefined : args.splice(i, 2)[1];
+};
+const dataDir = flag("--data");
+const only = flag("--only");
+const asJson = args[0] === "--json";
+const casesFile = asJson ? args[1] : args[0];
+if (!casesFile) {
+  console.error("usage: node bench/sim-to-real.mjs [--json] [--data DIR] [--only NAME,...] CASES.json");
+  process.exit(2);
+}
+const base = dataDir ? path.resolve(dataDir) : path.dirname(path.resolve(casesFile));
+const cases = JSON.parse(readFileSync(casesFile, "utf8")).filter((c) => !only || only.split(",").includes(c.name));
+const vsched = (...a) => execFileSync(process.execPath, [path.join(root, "bin", "vsched.js"), ...a], { encoding: "utf8", maxBuffer: 1 << 28 });
+const tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-s2r-"));
+const runPath = (r) => path.resolve(base, r);
+const pct = (v) => (v === null || v === undefined ? "-" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`);
+const signed = (m, which) => (m[`simulated_${which}_ns`] - m[`recorded_${which}_ns`]) / m[`recorded_${which}_ns`];
+
+const rows = [];
+for (const c of cases) {
+  const model = path.join(tmp, `${c.name}.coeffs.json`);
+  const [first, ...rest] = c.train.map(runPath);
+  const fit = JSON.parse(vsched("fit", first, ...rest.flatMap((r) => ["--with", r]), "--json", "--out", model, ...(c.use ? ["--use", c.use] : [])));
+  const chosen = fit.beta.models.find((m) => m.id === fit.beta.chosen);
+  const out = path.join(tmp, c.name);
+  const t0 = process.hrtime.bigint();
+  const simOut = vsched("simulate", runPath(c.test), "--model", model, "-o", out);
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cal = JSON.parse(vsched("calibrate", runPath(c.test), path.join(out, "logs"), "--json"));
+  const lat = Object.fromEntries(cal.latency.map((m) => [m.metric, m]));
+  const makespanS = cal.makespan?.recorded_ns ? cal.makespan.recorded_ns / 1e9 : null;
+  rows.push({
+    name: c.name, kind: c.kind, test: c.test, train: c.train, model: fit.beta.chosen,
+    cv_mape: chosen.cv?.mape ?? null, cv_bias: chosen.cv?.bias ?? null,
+    e2e_mean: signed(lat.e2e, "mean"), ttft_mean: signed(lat.ttft, "mean"), e2e_p90: signed(lat.e2e, "p90"), ttft_p90: signed(lat.ttft, "p90"),
+    makespan: cal.makespan ? (cal.makespan.simulated_ns - cal.makespan.recorded_ns) / cal.makespan.recorded_ns : null,
+    same_steps: cal.steps?.exact_share ?? null,
+    sim_wall_s: wallS, speed_x: makespanS ? makespanS / wallS : null,
+    note: simOut.split("\n").find((l) => l.startsWith("note:")) ?? null,
+  });
+}
+if (asJson) {
+  process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
+} else {
+  console.log("| case | kind | trained on | model (CV MAPE, bias) | E2E mean | TTFT mean | E2E p90 | TTFT p90 | makespan | sim speed |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    console.log(`| ${r.name} | ${r.kind} | ${r.train.map((t) => path.basename(t)).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} |`);
+  }
+  for (const r of rows) if (r.note) console.log(`${r.name}: ${r.note}`);
+}
