@@ -1,8 +1,8 @@
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { computeReport } from "../../analysis/report.js";
-import { MissingTableError } from "../../analysis/summary.js";
+import { computeReport } from "../../analysis/report/index.js";
+import { MissingTableError } from "../../analysis/summary/index.js";
 import { renderReportHtml } from "../../render/html/page.js";
 import { requireChromium } from "../../render/html/browser.js";
 import { writePngs } from "../../render/html/png.js";

@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { ReportData } from "../../analysis/report-types.js";
+import type { ReportData } from "../../analysis/report/types.js";
 import { launchChromium } from "./browser.js";
 import { csvLine, statisticsRows } from "./statistics-csv.js";
 

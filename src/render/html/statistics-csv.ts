@@ -1,4 +1,4 @@
-import type { ReportData } from "../../analysis/report-types.js";
+import type { ReportData } from "../../analysis/report/types.js";
 
 /** The figures of the statistics cards, as rows: name, value (ns for times), where it comes from. */
 export function statisticsRows(d: ReportData): { figure: string; value: number | null; source: "summary" | "statistics" }[] {

@@ -1,4 +1,4 @@
-import { TIMELINE_COUNTERS, type ChildSlice, type IterationSlice, type RequestSlice, type TimelineProcess, type TimelineSink, type TimelineTotals } from "../../analysis/timeline-types.js";
+import { TIMELINE_COUNTERS, type ChildSlice, type IterationSlice, type RequestSlice, type TimelineProcess, type TimelineSink, type TimelineTotals } from "../../analysis/timeline/types.js";
 import type { ChunkedFileWriter } from "./proto.js";
 
 /**

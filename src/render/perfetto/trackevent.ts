@@ -1,4 +1,4 @@
-import { TIMELINE_COUNTERS, type ChildSlice, type IterationSlice, type RequestSlice, type TimelineProcess, type TimelineSink, type TimelineTotals } from "../../analysis/timeline-types.js";
+import { TIMELINE_COUNTERS, type ChildSlice, type IterationSlice, type RequestSlice, type TimelineProcess, type TimelineSink, type TimelineTotals } from "../../analysis/timeline/types.js";
 import { ChunkedFileWriter, ProtoWriter } from "./proto.js";
 import { F, intAnn, internedEntry, ORDER_EXPLICIT, SEQ_CLEARED, SEQ_NEEDS, Sequence, strIidAnn, TYPE } from "./trackevent-fields.js";
 

@@ -1,5 +1,5 @@
-import type { TableSource } from "../tables/types.js";
-import type { AlphaTrainingRow, BetaTrainingRow, ExclusionReason } from "../schema/fit.js";
+import type { TableSource } from "../../tables/types.js";
+import type { AlphaTrainingRow, BetaTrainingRow, ExclusionReason } from "../../schema/fit.js";
 
 /**
  * Training data for vsched fit, gathered in one pass over per_iteration,

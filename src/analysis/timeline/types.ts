@@ -1,4 +1,4 @@
-import type { WaitingReason } from "../schema/waiting.js";
+import type { WaitingReason } from "../../schema/waiting.js";
 
 /**
  * What `vsched timeline` draws, as plain objects (times in ns since the run's t=0).

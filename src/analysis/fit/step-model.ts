@@ -1,5 +1,5 @@
-import type { StepModelFile } from "../schema/fit.js";
-import type { FitResult, ModelFit } from "./fit.js";
+import type { StepModelFile } from "../../schema/fit.js";
+import type { FitResult, ModelFit } from "./index.js";
 
 const NS_PER_S = 1e9;
 

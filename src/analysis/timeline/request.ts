@@ -1,7 +1,7 @@
-import { CAUSE_COLORS, STATE_COLORS } from "../render/palette.js";
-import type { TableRow } from "../tables/types.js";
-import { WAITING_REASONS, type WaitingReason } from "../schema/waiting.js";
-import type { ChildSlice } from "./timeline-types.js";
+import { CAUSE_COLORS, STATE_COLORS } from "../../render/palette.js";
+import type { TableRow } from "../../tables/types.js";
+import { WAITING_REASONS, type WaitingReason } from "../../schema/waiting.js";
+import type { ChildSlice } from "./types.js";
 
 /**
  * One request's states, rebuilt from the tables the way the engine accounts them
