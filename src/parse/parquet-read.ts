@@ -4,7 +4,7 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema }
 import type { z } from "zod";
 import { columnMeta, type ColumnKind } from "../schema/columns.js";
 import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
-import { InputError } from "../cli/errors.js";
+import { InputError } from "../core/errors.js";
 import type { CsvRecord } from "./csv-read.js";
 
 /**

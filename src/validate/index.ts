@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { InputError } from "../core/errors.js";
-import type { Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
 import { resolveInputs } from "../parse/inputs.js";
 import { TABLE_NAMES } from "../schema/tables.js";
 import { Findings } from "./collector.js";

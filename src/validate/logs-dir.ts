@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import type { Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
 import { isFormulaLike } from "../sinks/csv-format.js";
 import { coerceRow, emptyCsvInfo, headerKinds, readCsvBatches } from "../parse/csv-read.js";
 import { parquetTableFiles } from "../parse/parquet-read.js";
