@@ -5,12 +5,12 @@ import type { z } from "zod";
 import { columnMeta, type ColumnKind } from "../schema/columns.js";
 import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
 import { InputError } from "../core/errors.js";
-import type { CsvRecord } from "./csv-read.js";
+import type { CsvRecord } from "../logs/csv-read.js";
 
 /**
  * Typed rows of vsched's Parquet tables, streamed one row group at a time (memory holds
  * one row group, never the table). The rows are the objects the CSV reader yields
- * (csv-read.ts coerceRow): integers as numbers, epoch ns as decimal strings, floats as
+ * (logs/csv-read.ts coerceRow): integers as numbers, epoch ns as decimal strings, floats as
  * numbers, and null for what the CSV writes as an empty field (an empty string too: the
  * CSV reader cannot tell the two apart). Floats carry full precision here; the CSV
  * rounds them to 6 decimals.

@@ -2,7 +2,7 @@ import { createWriteStream } from "node:fs";
 import path from "node:path";
 import type { RowSink } from "../engine/types.js";
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
-import type { CellGuard } from "./csv-format.js";
+import type { CellGuard } from "../logs/csv-format.js";
 import { CsvTableWriter, versionHeaderLine } from "./csv-writer.js";
 
 export const tableFileName = (table: TableName): string => `${table}.csv`;

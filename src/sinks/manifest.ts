@@ -6,7 +6,7 @@ import { HeaderRecord, TRACE_SCHEMA_VERSION } from "../schema/raw.js";
 import type { Manifest } from "../schema/manifest.js";
 import { columnMeta } from "../schema/columns.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
-import { CSV_FORMAT } from "./csv-format.js";
+import { CSV_FORMAT } from "../logs/csv-format.js";
 import { tableFileName } from "./csv-tables.js";
 import { parquetFormat } from "../sinks/parquet-schema.js";
 

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../core/errors.js";
-import { forEachCsvRow, readCsvHeader } from "../parse/csv-read.js";
+import { forEachCsvRow, readCsvHeader } from "../logs/csv-read.js";
 import { readParquetTable } from "../parse/parquet-read.js";
 import { Manifest } from "../schema/manifest.js";
 import { columnMeta } from "../schema/columns.js";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { finished, pipeline } from "node:stream/promises";
 import { tableColumns, TABLE_NAMES, type TableName } from "../schema/tables.js";
 import { tableFileName } from "../sinks/csv-tables.js";
-import { headerLine } from "../sinks/csv-format.js";
+import { headerLine } from "../logs/csv-format.js";
 import { versionHeaderLine } from "../sinks/csv-writer.js";
 
 /**
