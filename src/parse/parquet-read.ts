@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { columnMeta, type ColumnKind } from "../schema/columns.js";
 import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
 import { InputError } from "../core/errors.js";
+import { parquetFileName } from "../logs/layout.js";
 import type { CsvRecord } from "../logs/csv-read.js";
 
 /**
@@ -28,7 +29,7 @@ export interface ParquetTablePart {
 
 /** The files of a table in a logs directory, in reading order; null when it has no Parquet form. */
 export function parquetTableFiles(dir: string, table: TableName): ParquetTablePart[] | null {
-  const single = path.join(dir, `${table}.parquet`);
+  const single = path.join(dir, parquetFileName(table));
   if (existsSync(single)) return [{ file: single, fromPath: {} }];
   const root = path.join(dir, table);
   if (!existsSync(root) || !statSync(root).isDirectory()) return null;

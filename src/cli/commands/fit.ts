@@ -1,8 +1,6 @@
-import { rename, writeFile } from "node:fs/promises";
-import path from "node:path";
 import type { Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
-import { StagedOutputDir, warn, writeAll } from "../io.js";
+import { StagedOutputDir, warn, writeAll, writeFileAtomic } from "../io.js";
 import { openTables, type TraceSource } from "../../tables/index.js";
 import { formatFinding } from "../../render/findings-text.js";
 import { DEFAULT_FIT_OPTIONS, fitRun, type FitOptions } from "../../analysis/fit/index.js";
@@ -22,17 +20,6 @@ interface FitCliOptions {
   warmup: string;
   testFraction: string;
   use?: string;
-}
-
-/** Writes next to the target and renames, so a failed run never leaves half a file. */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.vsched-tmp`);
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (e) {
-    throw new InputError(`cannot write it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, "OUT_UNWRITABLE", file);
-  }
 }
 
 function parseOptions(o: FitCliOptions): FitOptions {

@@ -34,7 +34,3 @@ export function statisticsRows(d: ReportData): { figure: string; value: number |
     sum("kv_utilization_mean", s.resources.kv_utilization_mean),
   ];
 }
-
-export function csvLine(fields: string[]): string {
-  return fields.map((f) => (/[",\n\r]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(",") + "\n";
-}
