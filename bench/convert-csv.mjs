@@ -24,7 +24,7 @@ await build({ entryPoints: [path.join(root, "src/sinks/csv-writer.ts")], bundle:
 const { CsvTableWriter } = await import(pathToFileURL(mod).href);
 const { compileRowEncoder } = await import(pathToFileURL(mod).href).then(async () => {
   const m2 = path.join(root, "bench", "out", "csv-format.bundle.mjs");
-  await build({ entryPoints: [path.join(root, "src/sinks/csv-format.ts")], bundle: true, format: "esm", platform: "node", outfile: m2, logLevel: "warning" });
+  await build({ entryPoints: [path.join(root, "src/logs/csv-format.ts")], bundle: true, format: "esm", platform: "node", outfile: m2, logLevel: "warning" });
   return import(pathToFileURL(m2).href);
 });
 

@@ -23,7 +23,7 @@ mkdirSync(path.join(root, "bench", "out"), { recursive: true });
 
 // bundle the writer from source (the CLI bundle does not export it)
 const mod = path.join(root, "bench", "out", "parquet-tables.bundle.mjs");
-const entry = ["sinks/parquet-tables.ts", "parse/csv-read.ts", "schema/tables.ts"].map((f) => `export * from "./src/${f}";`).join("\n");
+const entry = ["sinks/parquet-tables.ts", "logs/csv-read.ts", "schema/tables.ts"].map((f) => `export * from "./src/${f}";`).join("\n");
 await build({ stdin: { contents: entry, resolveDir: root, loader: "ts" }, bundle: true, format: "esm", platform: "node", outfile: mod, logLevel: "warning" });
 const { ParquetTableSet, forEachCsvRow, TABLE_NAMES } = await import(pathToFileURL(mod).href);
 const FROM_CSV = opt("from-csv", null);

@@ -3,7 +3,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { CsvTableSet } from "../src/sinks/csv-tables.js";
-import { formatFloat, formatRow, formatString, headerLine } from "../src/sinks/csv-format.js";
+import { formatFloat, formatRow, formatString, headerLine } from "../src/logs/csv-format.js";
 import { CsvTableWriter, versionHeaderLine } from "../src/sinks/csv-writer.js";
 import { tableColumns, type PerIterationRequestRow } from "../src/schema/tables.js";
 import { tmpDir } from "./helpers/trace.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ols, ridge, tCdf, tQuantile, type Design } from "../src/analysis/linalg.js";
-import { errorMetrics, byDecile } from "../src/analysis/fit-metrics.js";
+import { ols, ridge, tCdf, tQuantile, type Design } from "../src/analysis/math/linalg.js";
+import { errorMetrics, byDecile } from "../src/analysis/fit/metrics.js";
 
 /** A design from rows of numbers. */
 const design = (rows: number[][]): Design => ({ n: rows.length, p: rows[0].length, x: Float64Array.from(rows.flat()) });

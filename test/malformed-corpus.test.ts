@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
-import { computeSummary } from "../src/analysis/summary.js";
+import { computeSummary } from "../src/analysis/summary/index.js";
 import { runConvert, type ConvertOptions } from "../src/cli/commands/convert.js";
 import { InputError, UsageError } from "../src/core/errors.js";
 import { openTables } from "../src/tables/index.js";

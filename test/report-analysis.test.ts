@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { compactLane } from "../src/analysis/report-requests.js";
+import { compactLane } from "../src/analysis/report/requests.js";
 import { minMaxPerBucket, stackedPerBucket } from "../src/render/html/downsample.js";
 import { escapeHtml, scriptJson } from "../src/render/html/encode.js";
 

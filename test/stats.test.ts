@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { jainIndex, kendallTauB, mean, quantileSorted, TopK, Values } from "../src/analysis/stats.js";
+import { jainIndex, kendallTauB, mean, quantileSorted, TopK, Values } from "../src/analysis/math/stats.js";
 import { kendallTauBrute } from "./helpers/kendall.js";
 
 /** O(n²) τ-b straight from the definition */

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import Papa from "papaparse";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { computeSummary } from "../src/analysis/summary.js";
+import { computeSummary } from "../src/analysis/summary/index.js";
 import { openLogsDir } from "../src/tables/index.js";
 import { WAITING_REASONS } from "../src/schema/waiting.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";

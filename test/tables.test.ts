@@ -80,7 +80,7 @@ describe("TableSource over Parquet output: the same typed rows as the replay", (
 describe("summary reads typed tables: a raw trace gives the same figures as its logs directory", () => {
   for (const fixture of ["e2e-vllm-cpu", "kv-pressure-preempt", "async-scheduling"]) {
     it(fixture, async () => {
-      const { computeSummary } = await import("../src/analysis/summary.js");
+      const { computeSummary } = await import("../src/analysis/summary/index.js");
       const dir = mkdtempSync(path.join(os.tmpdir(), "vsched-sum-"));
       const traces = traceFiles(fixture);
       await runConvert({

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { LanePacker } from "../src/analysis/timeline-lanes.js";
+import { LanePacker } from "../src/analysis/timeline/lanes.js";
 import { ProtoWriter } from "../src/render/perfetto/proto.js";
 import { expectGolden, runCli } from "./helpers/golden.js";
 import { tmpDir } from "./helpers/trace.js";

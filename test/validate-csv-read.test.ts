@@ -1,10 +1,10 @@
-/** The streaming CSV reader (src/parse/csv-read.ts) that validate and summary share. */
+/** The streaming CSV reader (src/logs/csv-read.ts) that validate and summary share. */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Papa from "papaparse";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { coerceField, emptyCsvInfo, forEachCsvRow, readCsvBatches, type CsvRawRow } from "../src/parse/csv-read.js";
+import { coerceField, emptyCsvInfo, forEachCsvRow, readCsvBatches, type CsvRawRow } from "../src/logs/csv-read.js";
 
 let tmp: string;
 beforeAll(() => {

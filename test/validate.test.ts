@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import Papa from "papaparse";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { Finding } from "../src/engine/types.js";
+import type { Finding } from "../src/core/finding.js";
 import { OUTPUT_SCHEMA_VERSION, TABLE_NAMES, tableColumns, tableColumnsAt } from "../src/schema/tables.js";
 import { validateInputs } from "../src/validate/index.js";
 import { expectGolden, ROOT, runCli } from "./helpers/golden.js";

@@ -281,7 +281,7 @@ def run_cli(out: str, metrics_text: str, recipe: dict) -> list[dict]:
 # ---------------------------------------------------------------- main
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out_dir")
     ap.add_argument("--python", default=os.path.join(DEFAULT_VENV, "bin", "python"))
@@ -310,162 +310,218 @@ def main(argv=None) -> int:
     ap.add_argument("--ready-timeout", type=float, default=900.0,
                     help="seconds to wait for /health (a loaded 2-core machine needs minutes)")
     ap.add_argument("--budget", type=float, default=1800.0, help="overall time budget, seconds")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    # SIGTERM (e.g. a test timeout) unwinds through the finally blocks that stop the server.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    t_start = time.monotonic()
-    deadline = t_start + args.budget
-    out = os.path.abspath(args.out_dir)
-    os.makedirs(out, exist_ok=True)
-    for sub in ("trace", "offline_trace"):
-        shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
-        os.makedirs(os.path.join(out, sub))
-    model_dir = os.path.abspath(args.model_dir or os.path.join(out, "model"))
-    py = args.python
-    env = base_env(args)
-    recipe: dict = {"started_epoch": time.time(), "args": vars(args), "phases": {}}
-    result_ok = False
 
-    def left():
-        return max(5.0, deadline - time.monotonic())
+class E2ERun:
+    """One run, as the steps of the module docstring. Each step records what it did in
+    `recipe` (written as recipe.json even when a step fails); the server is stopped
+    whatever happens; every subprocess is bounded by what is left of --budget."""
 
-    try:
-        # -- versions / plugin presence
-        t = time.monotonic()
-        versions = probe(py, env)
-        recipe["versions"] = versions
-        plugin = bool(versions.get("plugin_entry_point")) and versions.get("plugin_importable") is True
-        recipe["plugin_active"] = plugin
-        log(f"versions {versions}")
-        if args.require_plugin and not plugin:
-            raise RuntimeError(f"plugin not installed/importable: {versions}")
-        recipe["phases"]["probe_s"] = round(time.monotonic() - t, 2)
-
-        # -- 1. tiny model
-        t = time.monotonic()
-        if not os.path.exists(os.path.join(model_dir, "model.safetensors")):
-            subprocess.run([py, os.path.join(HERE, "make_tiny_model.py"), model_dir],
-                           env=env, check=True, timeout=min(300, left()))
-        recipe["model"] = json.load(open(os.path.join(model_dir, "vsched_tiny_model.json")))
-        recipe["model"]["config"] = json.load(open(os.path.join(model_dir, "config.json")))
-        recipe["phases"]["make_model_s"] = round(time.monotonic() - t, 2)
-
-        logging_env = dict(env, VLLM_SCHEDULER_LOGGING="1")
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.t_start = time.monotonic()
+        self.deadline = self.t_start + args.budget
+        self.out = os.path.abspath(args.out_dir)
+        self.model_dir = os.path.abspath(args.model_dir or os.path.join(self.out, "model"))
+        self.py = args.python
+        self.env = base_env(args)
+        # the engine's environment with the emitter on
+        self.logging_env = dict(self.env, VLLM_SCHEDULER_LOGGING="1")
         if args.flush_seconds:
-            logging_env["VLLM_SCHEDULER_LOG_FLUSH_SECONDS"] = str(args.flush_seconds)
+            self.logging_env["VLLM_SCHEDULER_LOG_FLUSH_SECONDS"] = str(args.flush_seconds)
+        self.recipe: dict = {}
+        self.plugin = False
+        self.results: list[dict] = []
+        self.metrics = b""
 
-        # -- 2. offline engine
-        if not args.no_offline:
-            t = time.monotonic()
-            log("offline vllm.LLM ...")
-            oenv = dict(logging_env, VLLM_SCHEDULER_LOG_DIR=os.path.join(out, "offline_trace"))
-            with open(os.path.join(out, "offline.log"), "wb") as lf:
-                r = subprocess.run([py, os.path.join(HERE, "offline_check.py"), model_dir,
-                                    os.path.join(out, "offline.json")],
-                                   env=oenv, stdout=lf, stderr=subprocess.STDOUT,
-                                   timeout=min(600, left()), start_new_session=True)
-            recipe["phases"]["offline_s"] = round(time.monotonic() - t, 2)
-            recipe["offline_exit_code"] = r.returncode
-            if r.returncode != 0:
-                raise RuntimeError(f"offline_check.py exited {r.returncode}; see offline.log")
-            recipe["offline"] = {k: v for k, v in json.load(open(os.path.join(out, "offline.json"))).items()
-                                 if k != "outputs"}
-            recipe["offline"]["trace_files"] = sorted(os.listdir(os.path.join(out, "offline_trace")))
-            log(f"offline ok in {recipe['phases']['offline_s']} s: {recipe['offline']}")
+    def left(self) -> float:
+        return max(5.0, self.deadline - time.monotonic())
 
-        # -- 3. server
-        port = free_port()
-        cmd = [py, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir,
+    def _phase(self, name: str, t0: float) -> None:
+        self.recipe["phases"][name] = round(time.monotonic() - t0, 2)
+
+    def run(self) -> int:
+        ok = False
+        self.prepare_dirs()
+        try:
+            self.probe_versions()
+            self.make_model()
+            if not self.args.no_offline:
+                self.run_offline()
+            self.serve()
+            ok = self.compare()
+        except Exception as e:
+            self.recipe["error"] = f"{type(e).__name__}: {e}"
+            log(f"ERROR {self.recipe['error']}")
+        finally:
+            self.write_recipe(ok)
+        return 0 if ok else 1
+
+    def prepare_dirs(self) -> None:
+        os.makedirs(self.out, exist_ok=True)
+        for sub in ("trace", "offline_trace"):
+            shutil.rmtree(os.path.join(self.out, sub), ignore_errors=True)
+            os.makedirs(os.path.join(self.out, sub))
+        self.recipe = {"started_epoch": time.time(), "args": vars(self.args), "phases": {}}
+
+    def probe_versions(self) -> None:
+        """Versions, and whether the plugin is installed and importable."""
+        t = time.monotonic()
+        versions = probe(self.py, self.env)
+        self.recipe["versions"] = versions
+        self.plugin = bool(versions.get("plugin_entry_point")) and versions.get("plugin_importable") is True
+        self.recipe["plugin_active"] = self.plugin
+        log(f"versions {versions}")
+        if self.args.require_plugin and not self.plugin:
+            raise RuntimeError(f"plugin not installed/importable: {versions}")
+        self._phase("probe_s", t)
+
+    def make_model(self) -> None:
+        """Step 1: the tiny model (kept when it is there already)."""
+        t = time.monotonic()
+        if not os.path.exists(os.path.join(self.model_dir, "model.safetensors")):
+            subprocess.run([self.py, os.path.join(HERE, "make_tiny_model.py"), self.model_dir],
+                           env=self.env, check=True, timeout=min(300, self.left()))
+        self.recipe["model"] = json.load(open(os.path.join(self.model_dir, "vsched_tiny_model.json")))
+        self.recipe["model"]["config"] = json.load(open(os.path.join(self.model_dir, "config.json")))
+        self._phase("make_model_s", t)
+
+    def run_offline(self) -> None:
+        """Step 2: vllm.LLM in-process, tracing into offline_trace/."""
+        out = self.out
+        t = time.monotonic()
+        log("offline vllm.LLM ...")
+        oenv = dict(self.logging_env, VLLM_SCHEDULER_LOG_DIR=os.path.join(out, "offline_trace"))
+        with open(os.path.join(out, "offline.log"), "wb") as lf:
+            r = subprocess.run([self.py, os.path.join(HERE, "offline_check.py"), self.model_dir,
+                                os.path.join(out, "offline.json")],
+                               env=oenv, stdout=lf, stderr=subprocess.STDOUT,
+                               timeout=min(600, self.left()), start_new_session=True)
+        self._phase("offline_s", t)
+        self.recipe["offline_exit_code"] = r.returncode
+        if r.returncode != 0:
+            raise RuntimeError(f"offline_check.py exited {r.returncode}; see offline.log")
+        self.recipe["offline"] = {k: v for k, v in json.load(open(os.path.join(out, "offline.json"))).items()
+                                  if k != "outputs"}
+        self.recipe["offline"]["trace_files"] = sorted(os.listdir(os.path.join(out, "offline_trace")))
+        log(f"offline ok in {self.recipe['phases']['offline_s']} s: {self.recipe['offline']}")
+
+    def server_cmd(self, port: int) -> list[str]:
+        a = self.args
+        cmd = [self.py, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model_dir,
                "--served-model-name", "tiny-llama",
                "--host", HOST, "--port", str(port), "--dtype", "float32",
-               "--max-model-len", str(args.max_model_len), "--max-num-seqs", str(args.max_num_seqs),
-               "--block-size", str(args.block_size), "--num-gpu-blocks-override", str(args.num_blocks),
-               "--enforce-eager", "--seed", str(args.seed), "--disable-uvicorn-access-log"]
-        if args.shutdown_timeout is not None:
-            cmd += ["--shutdown-timeout", str(args.shutdown_timeout)]
-        cmd += args.extra_server_arg
-        recipe["server_cmd"] = ["python"] + cmd[1:]
-        senv = dict(logging_env, VLLM_SCHEDULER_LOG_DIR=os.path.join(out, "trace"))
+               "--max-model-len", str(a.max_model_len), "--max-num-seqs", str(a.max_num_seqs),
+               "--block-size", str(a.block_size), "--num-gpu-blocks-override", str(a.num_blocks),
+               "--enforce-eager", "--seed", str(a.seed), "--disable-uvicorn-access-log"]
+        if a.shutdown_timeout is not None:
+            cmd += ["--shutdown-timeout", str(a.shutdown_timeout)]
+        return cmd + a.extra_server_arg
+
+    def serve(self) -> None:
+        """Steps 3-5: the API server, the requests, /metrics; the server is stopped in every case."""
+        port = free_port()
+        cmd = self.server_cmd(port)
+        self.recipe["server_cmd"] = ["python"] + cmd[1:]
+        senv = dict(self.logging_env, VLLM_SCHEDULER_LOG_DIR=os.path.join(self.out, "trace"))
         log(f"starting server on {HOST}:{port}")
         t_srv = time.monotonic()
-        srv = Server(cmd, senv, os.path.join(out, "server.log"))
+        srv = Server(cmd, senv, os.path.join(self.out, "server.log"))
         try:
-            recipe["phases"]["server_ready_s"] = round(wait_ready(srv, port, min(deadline, time.monotonic() + args.ready_timeout)), 2)
-            log(f"server ready in {recipe['phases']['server_ready_s']} s")
-
-            # -- 4. requests
-            t = time.monotonic()
-            specs = plan_requests(args.sequential, args.burst, args.seed, args.max_model_len)
-            results = []
-            for s in specs[:args.sequential]:
-                results.append(completion(port, "tiny-llama", s, timeout=min(120, left())))
-            lock = threading.Lock()
-
-            def run(s):
-                rec = completion(port, "tiny-llama", s, timeout=min(300, left()))
-                with lock:
-                    results.append(rec)
-
-            with ThreadPoolExecutor(max_workers=args.concurrency) as ex:
-                list(ex.map(run, specs[args.sequential:]))
-            results.sort(key=lambda r: r["i"])
-            recipe["phases"]["requests_s"] = round(time.monotonic() - t, 2)
-            n_ok = sum(r["ok"] for r in results)
-            log(f"{n_ok}/{len(results)} requests ok in {recipe['phases']['requests_s']} s")
-            with open(os.path.join(out, "requests.json"), "w") as f:
-                json.dump({"port_note": "127.0.0.1 only", "requests": results,
-                           "prompts": {s["i"]: s["prompt"] for s in specs}}, f, indent=1)
-
-            # -- 5. metrics (stats are pushed per engine step; let the last ones land, and
-            # let the emitter's timer flush what it buffered before vLLM kills EngineCore)
-            fs = float(args.flush_seconds) if args.flush_seconds else 0.0
-            time.sleep(1.5 + (fs + 1.0 if 0 < fs <= 10 else 0.0))
-            st, metrics = http_json(port, "GET", "/metrics", timeout=30)
-            if st != 200:
-                raise RuntimeError(f"/metrics returned {st}")
-            with open(os.path.join(out, "metrics.prom"), "wb") as f:
-                f.write(metrics)
+            ready = min(self.deadline, time.monotonic() + self.args.ready_timeout)
+            self.recipe["phases"]["server_ready_s"] = round(wait_ready(srv, port, ready), 2)
+            log(f"server ready in {self.recipe['phases']['server_ready_s']} s")
+            self.send_requests(port)
+            self.scrape_metrics(port)
         finally:
-            recipe["shutdown"] = srv.stop()
-            log(f"server stopped: {recipe['shutdown']}")
-        recipe["phases"]["server_total_s"] = round(time.monotonic() - t_srv, 2)
+            self.recipe["shutdown"] = srv.stop()
+            log(f"server stopped: {self.recipe['shutdown']}")
+        self._phase("server_total_s", t_srv)
 
-        # -- 6. compare
-        recipe["trace_files"] = sorted(os.listdir(os.path.join(out, "trace")))
-        if plugin:
-            checks = compare.compare(os.path.join(out, "trace"), metrics.decode(), results)
-            with open(os.path.join(out, "comparison.json"), "w") as f:
-                json.dump(checks, f, indent=1)
-            bad = [c for c in checks if not c["ok"] and not c.get("informational")]
-            for c in checks:
-                flag = "ok  " if c["ok"] else ("info" if c.get("informational") else "FAIL")
-                log(f"{flag} {c['check']}: trace={c['trace']} prom={c['prometheus']} {c['note']}")
-            recipe["trace_summary"] = compare.summary_figures(os.path.join(out, "trace"))
-            if not args.no_cli:
-                cli_checks = run_cli(out, metrics.decode(), recipe)
-                for c in cli_checks:
-                    log(f"{'ok  ' if c['ok'] else 'FAIL'} {c['check']}: trace={c['trace']} "
-                        f"prom={c['prometheus']} {c['note']}")
-                checks += cli_checks
-                with open(os.path.join(out, "comparison.json"), "w") as f:
-                    json.dump(checks, f, indent=1)
-                bad = [c for c in checks if not c["ok"] and not c.get("informational")]
-            recipe["comparison"] = {"checks": len(checks), "failed": [c["check"] for c in bad]}
-            result_ok = n_ok == len(results) and not bad
-        else:
+    def send_requests(self, port: int) -> None:
+        """Step 4: the sequential requests, then the burst with --concurrency in flight."""
+        a = self.args
+        t = time.monotonic()
+        specs = plan_requests(a.sequential, a.burst, a.seed, a.max_model_len)
+        results = []
+        for s in specs[:a.sequential]:
+            results.append(completion(port, "tiny-llama", s, timeout=min(120, self.left())))
+        lock = threading.Lock()
+
+        def send(s):
+            rec = completion(port, "tiny-llama", s, timeout=min(300, self.left()))
+            with lock:
+                results.append(rec)
+
+        with ThreadPoolExecutor(max_workers=a.concurrency) as ex:
+            list(ex.map(send, specs[a.sequential:]))
+        results.sort(key=lambda r: r["i"])
+        self.results = results
+        self._phase("requests_s", t)
+        log(f"{self.n_ok()}/{len(results)} requests ok in {self.recipe['phases']['requests_s']} s")
+        with open(os.path.join(self.out, "requests.json"), "w") as f:
+            json.dump({"port_note": "127.0.0.1 only", "requests": results,
+                       "prompts": {s["i"]: s["prompt"] for s in specs}}, f, indent=1)
+
+    def n_ok(self) -> int:
+        return sum(r["ok"] for r in self.results)
+
+    def scrape_metrics(self, port: int) -> None:
+        """Step 5: /metrics into metrics.prom. Stats are pushed per engine step: let the last
+        ones land, and let the emitter's timer flush what it buffered before vLLM kills EngineCore."""
+        fs = float(self.args.flush_seconds) if self.args.flush_seconds else 0.0
+        time.sleep(1.5 + (fs + 1.0 if 0 < fs <= 10 else 0.0))
+        st, metrics = http_json(port, "GET", "/metrics", timeout=30)
+        if st != 200:
+            raise RuntimeError(f"/metrics returned {st}")
+        with open(os.path.join(self.out, "metrics.prom"), "wb") as f:
+            f.write(metrics)
+        self.metrics = metrics
+
+    def compare(self) -> bool:
+        """Steps 6-7: trace vs Prometheus vs client, then the CLI on the trace. True when the
+        engine served every request and every comparison that counts passed."""
+        out = self.out
+        all_served = self.n_ok() == len(self.results)
+        self.recipe["trace_files"] = sorted(os.listdir(os.path.join(out, "trace")))
+        if not self.plugin:
             log("plugin not active: engine-only run, no trace comparison")
-            result_ok = n_ok == len(results)
-    except Exception as e:
-        recipe["error"] = f"{type(e).__name__}: {e}"
-        log(f"ERROR {recipe['error']}")
-    finally:
-        recipe["wall_s"] = round(time.monotonic() - t_start, 2)
-        recipe["ok"] = result_ok
-        with open(os.path.join(out, "recipe.json"), "w") as f:
-            json.dump(recipe, f, indent=2, default=str)
-        log(f"done in {recipe['wall_s']} s, ok={result_ok}; {out}/recipe.json")
-    return 0 if result_ok else 1
+            return all_served
+        checks = compare.compare(os.path.join(out, "trace"), self.metrics.decode(), self.results)
+        self.write_checks(checks)
+        for c in checks:
+            flag = "ok  " if c["ok"] else ("info" if c.get("informational") else "FAIL")
+            log(f"{flag} {c['check']}: trace={c['trace']} prom={c['prometheus']} {c['note']}")
+        self.recipe["trace_summary"] = compare.summary_figures(os.path.join(out, "trace"))
+        if not self.args.no_cli:
+            cli_checks = run_cli(out, self.metrics.decode(), self.recipe)
+            for c in cli_checks:
+                log(f"{'ok  ' if c['ok'] else 'FAIL'} {c['check']}: trace={c['trace']} "
+                    f"prom={c['prometheus']} {c['note']}")
+            checks += cli_checks
+            self.write_checks(checks)
+        bad = [c for c in checks if not c["ok"] and not c.get("informational")]
+        self.recipe["comparison"] = {"checks": len(checks), "failed": [c["check"] for c in bad]}
+        return all_served and not bad
+
+    def write_checks(self, checks: list[dict]) -> None:
+        with open(os.path.join(self.out, "comparison.json"), "w") as f:
+            json.dump(checks, f, indent=1)
+
+    def write_recipe(self, ok: bool) -> None:
+        self.recipe["wall_s"] = round(time.monotonic() - self.t_start, 2)
+        self.recipe["ok"] = ok
+        with open(os.path.join(self.out, "recipe.json"), "w") as f:
+            json.dump(self.recipe, f, indent=2, default=str)
+        log(f"done in {self.recipe['wall_s']} s, ok={ok}; {self.out}/recipe.json")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    # SIGTERM (e.g. a test timeout) unwinds through the finally blocks that stop the server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    return E2ERun(args).run()
 
 
 if __name__ == "__main__":

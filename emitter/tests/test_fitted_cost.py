@@ -71,7 +71,7 @@ def test_fitted_cost_file_errors_name_the_file(tmp_path):
 
 
 def test_feature_names_agree_with_vsched_fit():
-    ts = (REPO / "src" / "analysis" / "fit-features.ts").read_text()
+    ts = (REPO / "src" / "analysis" / "fit" / "features.ts").read_text()
     block = re.search(r"STEP_FEATURES = \[(.*?)\] as const", ts, re.S).group(1)
     names = re.findall(r'"([a-z_]+)"', block)
     assert names == list(cm.FITTED_FEATURES)

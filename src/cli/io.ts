@@ -48,4 +48,5 @@ export function writeAll(stream: Writable, data: string | Uint8Array): Promise<v
   });
 }
 
-export { StagedOutputDir, outputError } from "./staged-output.js";
+export { StagedOutputDir } from "./staged-output.js";
+export { outputError, writeFileAtomic } from "../sinks/write-file-atomic.js";

@@ -1,30 +1,7 @@
 import { lstat, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { InputError, UsageError } from "../core/errors.js";
-
-/** errno codes of a failed write, in words a user can act on */
-const FS_WORDS: Record<string, string> = {
-  ENOSPC: "no space left on the device",
-  EDQUOT: "disk quota exceeded",
-  EACCES: "permission denied",
-  EPERM: "operation not permitted",
-  EROFS: "read-only file system",
-  EISDIR: "a directory stands where a file belongs",
-  ENOTDIR: "a file stands where a directory belongs",
-  EEXIST: "a file stands where the output directory belongs",
-  ENOENT: "the path cannot be created there",
-  EIO: "I/O error",
-  EMFILE: "too many open files",
-  ENAMETOOLONG: "name too long",
-};
-
-/** An error of the file system while writing output, as the one-line OUT_UNWRITABLE error. */
-export function outputError(e: unknown, display: string): unknown {
-  if (e instanceof InputError || e instanceof UsageError) return e;
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (typeof code !== "string" || !/^E[A-Z]+$/.test(code)) return e;
-  return new InputError(`cannot write the output: ${FS_WORDS[code] ?? code} (${code}); nothing was changed there`, "OUT_UNWRITABLE", display);
-}
+import { outputError } from "../sinks/write-file-atomic.js";
 
 /**
  * mkdir -p without Node's recursive mkdir, which loops forever under /proc: find the

@@ -1,4 +1,5 @@
-import type { Finding, RowSink } from "./types.js";
+import type { Finding } from "../core/finding.js";
+import type { RowSink } from "./types.js";
 
 /**
  * Engine findings, aggregated per code: the first occurrence is reported with its

@@ -1,6 +1,9 @@
 import type { TableName } from "../schema/tables.js";
 import type { RowSink } from "./types.js";
 
+/** A RowSink without findings: the table rows alone (a replay counts the findings itself). */
+export type TableRowSink = Omit<RowSink, "finding">;
+
 /** The table each row method of a sink writes. */
 export const SINK_TABLE = {
   perRequest: "per_request",
@@ -9,9 +12,9 @@ export const SINK_TABLE = {
   event: "events",
   stateTransition: "state_transitions",
   prediction: "predictions",
-} as const satisfies Record<keyof Omit<RowSink, "finding">, TableName>;
+} as const satisfies Record<keyof TableRowSink, TableName>;
 
 /** A row sink that hands every table's rows to `put(table)`. */
-export function tableSink(put: (table: TableName) => (row: never) => void): Omit<RowSink, "finding"> {
-  return Object.fromEntries(Object.entries(SINK_TABLE).map(([k, t]) => [k, put(t)])) as unknown as Omit<RowSink, "finding">;
+export function tableSink(put: (table: TableName) => (row: never) => void): TableRowSink {
+  return Object.fromEntries(Object.entries(SINK_TABLE).map(([k, t]) => [k, put(t)])) as unknown as TableRowSink;
 }

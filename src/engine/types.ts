@@ -8,7 +8,6 @@ import type {
   StateTransitionRow,
 } from "../schema/tables.js";
 
-export type { Finding } from "../core/finding.js";
 import type { Finding } from "../core/finding.js";
 
 /** Where the engine's rows go. Implementations stream them out; the engine keeps no rows. */

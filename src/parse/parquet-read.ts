@@ -4,13 +4,14 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema }
 import type { z } from "zod";
 import { columnMeta, type ColumnKind } from "../schema/columns.js";
 import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
-import { InputError } from "../cli/errors.js";
-import type { CsvRecord } from "./csv-read.js";
+import { InputError } from "../core/errors.js";
+import { parquetFileName } from "../logs/layout.js";
+import type { CsvRecord } from "../logs/csv-read.js";
 
 /**
  * Typed rows of vsched's Parquet tables, streamed one row group at a time (memory holds
  * one row group, never the table). The rows are the objects the CSV reader yields
- * (csv-read.ts coerceRow): integers as numbers, epoch ns as decimal strings, floats as
+ * (logs/csv-read.ts coerceRow): integers as numbers, epoch ns as decimal strings, floats as
  * numbers, and null for what the CSV writes as an empty field (an empty string too: the
  * CSV reader cannot tell the two apart). Floats carry full precision here; the CSV
  * rounds them to 6 decimals.
@@ -28,7 +29,7 @@ export interface ParquetTablePart {
 
 /** The files of a table in a logs directory, in reading order; null when it has no Parquet form. */
 export function parquetTableFiles(dir: string, table: TableName): ParquetTablePart[] | null {
-  const single = path.join(dir, `${table}.parquet`);
+  const single = path.join(dir, parquetFileName(table));
   if (existsSync(single)) return [{ file: single, fromPath: {} }];
   const root = path.join(dir, table);
   if (!existsSync(root) || !statSync(root).isDirectory()) return null;

@@ -1,5 +1,5 @@
 import { InputError } from "../core/errors.js";
-import type { Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
 import { compileChecker, type Checker } from "../schema/fast-check.js";
 import { HeaderRecord, INTERNED_SINCE_MINOR, RAW_RECORD_TYPES, RawRecord, TRACE_SCHEMA_MAJOR, WireRecord, type RawRecordType } from "../schema/raw.js";
 import { InternedDecoder } from "./interned.js";

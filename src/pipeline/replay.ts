@@ -1,4 +1,5 @@
 import { createEngine } from "../engine/index.js";
+import type { TableRowSink } from "../engine/table-sink.js";
 import type { EngineOptions, EngineTotals, RowSink } from "../engine/types.js";
 import type { Finding } from "../core/finding.js";
 import type { TraceInput } from "../parse/inputs.js";
@@ -14,7 +15,7 @@ import { guardRows } from "./row-guard.js";
  * for input that cannot be read. Every command that needs rows goes through here
  * (convert's CSV and Parquet sinks, and TableSources built straight from a trace).
  */
-export type ReplayRowSink = Omit<RowSink, "finding">;
+export type ReplayRowSink = TableRowSink;
 
 export interface ReplayOptions {
   lenient: boolean;

@@ -1,8 +1,7 @@
 import type { Finding } from "../core/finding.js";
 import { compileChecker, type Checker } from "../schema/fast-check.js";
 import { TABLES, TABLE_NAMES, type TableName } from "../schema/tables.js";
-import { SINK_TABLE } from "../engine/table-sink.js";
-import type { ReplayRowSink } from "./replay.js";
+import { SINK_TABLE, type TableRowSink } from "../engine/table-sink.js";
 
 
 const GUARDED = new Set<TableName>(["per_request", "per_iteration", "state_transitions"]);
@@ -17,13 +16,13 @@ const CHECKERS = Object.fromEntries(TABLE_NAMES.map((t) => [t, compileChecker(TA
  * table and column as an error finding, so convert exits 1, never 0 with tables that
  * validate would reject.
  */
-export function guardRows(sink: ReplayRowSink, report: (f: Finding) => void): { sink: ReplayRowSink; end(): void } {
+export function guardRows(sink: TableRowSink, report: (f: Finding) => void): { sink: TableRowSink; end(): void } {
   const seen = new Map<string, { finding: Finding; rows: number }>();
-  const wrap = <K extends keyof ReplayRowSink>(key: K): ReplayRowSink[K] => {
+  const wrap = <K extends keyof TableRowSink>(key: K): TableRowSink[K] => {
     const table = SINK_TABLE[key];
     const check = CHECKERS[table];
     const next = sink[key] as (row: unknown) => void;
-    if (!GUARDED.has(table)) return next as ReplayRowSink[K];
+    if (!GUARDED.has(table)) return next as TableRowSink[K];
     return ((row: unknown) => {
       const issue = check(row);
       if (issue) {
@@ -34,9 +33,9 @@ export function guardRows(sink: ReplayRowSink, report: (f: Finding) => void): { 
         else seen.set(k, { finding: { code: "ENGINE_ROW_INVALID", severity: "error", args: { table, column, reason: issue.message } }, rows: 1 });
       }
       next(row);
-    }) as ReplayRowSink[K];
+    }) as TableRowSink[K];
   };
-  const guarded = Object.fromEntries((Object.keys(SINK_TABLE) as (keyof ReplayRowSink)[]).map((k) => [k, wrap(k)])) as unknown as ReplayRowSink;
+  const guarded = Object.fromEntries((Object.keys(SINK_TABLE) as (keyof TableRowSink)[]).map((k) => [k, wrap(k)])) as unknown as TableRowSink;
   return {
     sink: guarded,
     end() {

@@ -1,4 +1,4 @@
-import type { CalibrationResult, LatencyAgreement } from "../analysis/calibrate.js";
+import type { CalibrationResult, LatencyAgreement } from "../analysis/fit/calibrate.js";
 import { fmtNs } from "./fit-text.js";
 
 /** vsched calibrate as text. */

@@ -1,4 +1,4 @@
-import type { Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
 
 /**
  * All finding wording, for every code in vsched (validate, the trace reader, the engine).

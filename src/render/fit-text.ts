@@ -1,6 +1,6 @@
-import type { FitResult, ModelFit, Spread } from "../analysis/fit.js";
-import type { ErrorMetrics } from "../analysis/fit-metrics.js";
-import { chosenModel } from "../analysis/step-model.js";
+import type { FitResult, ModelFit, Spread } from "../analysis/fit/index.js";
+import type { ErrorMetrics } from "../analysis/fit/metrics.js";
+import { chosenModel } from "../analysis/fit/step-model.js";
 
 /** vsched fit as text: plain, deterministic, fixed decimals. */
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)}%`);

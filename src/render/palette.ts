@@ -1,3 +1,4 @@
+import type { ChildName } from "../analysis/timeline/types.js";
 import type { WaitingReason } from "../schema/waiting.js";
 
 /**
@@ -33,3 +34,15 @@ export const STATE_COLORS = {
   running_unscheduled: "#9ecae1",
   completed: "#636363",
 } as const;
+
+/**
+ * The colour of a timeline child slice, from its name: a waiting stretch takes its cause's
+ * colour (plain `waiting`, cause unknown, the unknown grey); a state its own, and `running`
+ * (prefill and decode not told apart) the prefill blue.
+ */
+export function childSliceColor(name: ChildName): string {
+  if (name === "waiting") return CAUSE_COLORS.unknown;
+  if (name === "running") return STATE_COLORS.prefill;
+  if (name.startsWith("waiting:")) return CAUSE_COLORS[name.slice("waiting:".length) as WaitingReason];
+  return STATE_COLORS[name as keyof typeof STATE_COLORS];
+}

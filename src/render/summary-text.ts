@@ -1,4 +1,4 @@
-import type { LatencyStats, Summary } from "../analysis/summary-types.js";
+import type { LatencyStats, Summary } from "../analysis/summary/types.js";
 
 import { PLAIN, type Style } from "./style.js";
 

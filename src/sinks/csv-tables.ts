@@ -1,11 +1,10 @@
 import { createWriteStream } from "node:fs";
 import path from "node:path";
 import type { RowSink } from "../engine/types.js";
+import { csvFileName } from "../logs/layout.js";
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
-import type { CellGuard } from "./csv-format.js";
+import type { CellGuard } from "../logs/csv-format.js";
 import { CsvTableWriter, versionHeaderLine } from "./csv-writer.js";
-
-export const tableFileName = (table: TableName): string => `${table}.csv`;
 
 /** The five table writers of one output directory, as the engine's RowSink. */
 export class CsvTableSet {
@@ -19,7 +18,7 @@ export class CsvTableSet {
   constructor(dir: string, options: { versionHeader?: string | null; spreadsheetSafe?: boolean } = {}) {
     const guard: CellGuard = (this.guard = { spreadsheetSafe: options.spreadsheetSafe === true, formulaCells: 0 });
     const open = <N extends TableName>(t: N) =>
-      new CsvTableWriter(t, createWriteStream(path.join(dir, tableFileName(t)), { highWaterMark: 1 << 20 }), {
+      new CsvTableWriter(t, createWriteStream(path.join(dir, csvFileName(t)), { highWaterMark: 1 << 20 }), {
         versionHeader: options.versionHeader ? versionHeaderLine(options.versionHeader, t) : null,
         guard,
       });

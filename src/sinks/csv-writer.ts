@@ -2,7 +2,7 @@ import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { z } from "zod";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
-import { compileRowEncoder, ENCODER_HEADROOM, headerLine, RowOverflow, type CellGuard, type RowEncoder } from "./csv-format.js";
+import { compileRowEncoder, ENCODER_HEADROOM, headerLine, RowOverflow, type CellGuard, type RowEncoder } from "../logs/csv-format.js";
 import { drainStream } from "./stream-drain.js";
 
 /** `# vsched <version> schema <OUTPUT_SCHEMA_VERSION> table <name>`: the optional first line. */

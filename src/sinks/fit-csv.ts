@@ -1,10 +1,10 @@
 import type { z } from "zod";
 import { columnMeta } from "../schema/columns.js";
-import { formatFloat, formatString, headerLine } from "./csv-format.js";
+import { formatFloat, formatString, headerLine } from "../logs/csv-format.js";
 
 /**
  * The training tables of vsched fit --export as CSV text, in the same format as the
- * output tables (csv-format.ts): columns from the zod declaration's key order, floats with
+ * output tables (logs/csv-format.ts): columns from the zod declaration's key order, floats with
  * fixed decimals, strings quoted by RFC 4180. They hold one row per step or request, small
  * enough to build as one string.
  */

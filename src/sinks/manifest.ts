@@ -6,8 +6,8 @@ import { HeaderRecord, TRACE_SCHEMA_VERSION } from "../schema/raw.js";
 import type { Manifest } from "../schema/manifest.js";
 import { columnMeta } from "../schema/columns.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
-import { CSV_FORMAT } from "./csv-format.js";
-import { tableFileName } from "./csv-tables.js";
+import { CSV_FORMAT } from "../logs/csv-format.js";
+import { csvFileName } from "../logs/layout.js";
 import { parquetFormat } from "../sinks/parquet-schema.js";
 
 /**
@@ -76,7 +76,7 @@ export function buildManifest(m: ManifestInput): Manifest {
     ...(m.parquet ? { parquet: parquetFormat(m.parquet.partitionBy) } : {}),
     tables: TABLE_NAMES.map((t) => ({
       name: t,
-      ...(m.csv !== false ? { file: tableFileName(t) } : {}),
+      ...(m.csv !== false ? { file: csvFileName(t) } : {}),
       ...(m.parquet ? { parquet_files: m.parquet.files.filter((f) => f === `${t}.parquet` || f.startsWith(`${t}/`)) } : {}),
       rows: m.rows[t],
       columns: tableColumns(t).map((c) => columnEntry(c, (TABLES[t].shape as Record<string, z.ZodType>)[c])),

@@ -2,20 +2,10 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
 import { tableSink } from "../engine/table-sink.js";
 import type { RowSink } from "../engine/types.js";
+import { parquetEntryName, parquetFileName, partitionFile, type PartitionColumn } from "../logs/layout.js";
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
 import { parquetKeyValues } from "./parquet-schema.js";
 import { ParquetTableWriter } from "./parquet-writer.js";
-
-/** The column a hive-style layout splits by; every table has it. */
-export type PartitionColumn = "dp_rank";
-
-/** What each table is called in an output directory: one file, or a directory of partitions. */
-export const parquetEntryName = (table: TableName, partitionBy: PartitionColumn | null): string =>
-  partitionBy ? table : `${table}.parquet`;
-
-/** `per_iteration_requests/dp_rank=3/part-0.parquet`, relative to the output directory */
-export const partitionFile = (table: TableName, column: PartitionColumn, value: number, part: number): string =>
-  path.join(table, `${column}=${value}`, `part-${part}.parquet`);
 
 /**
  * Partitioned writers open at once per table. Rows arrive grouped by source file (one
@@ -51,7 +41,7 @@ export class ParquetTableSet {
     private readonly options: ParquetTableSetOptions,
   ) {
     this.partitionBy = options.partitionBy ?? null;
-    if (!this.partitionBy) for (const t of TABLE_NAMES) this.single.set(t, this.openWriter(t, `${t}.parquet`, []));
+    if (!this.partitionBy) for (const t of TABLE_NAMES) this.single.set(t, this.openWriter(t, parquetFileName(t), []));
     else for (const t of TABLE_NAMES) this.open.set(t, new Map());
     const put = (t: TableName) => (row: { dp_rank: number }) => {
       this.rows[t]++;

@@ -1,21 +1,15 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../core/errors.js";
-import { forEachCsvRow, readCsvHeader } from "../parse/csv-read.js";
+import { unprefixSafeCell } from "../logs/csv-format.js";
+import { csvFileName, MANIFEST_FILE } from "../logs/layout.js";
+import { forEachCsvRow, readCsvHeader } from "../logs/csv-read.js";
 import { readParquetTable } from "../parse/parquet-read.js";
 import { Manifest } from "../schema/manifest.js";
 import { columnMeta } from "../schema/columns.js";
 import { TABLES, TABLE_NAMES, tableColumns, type TableName } from "../schema/tables.js";
 import type { RowHandlers, RunInfo, TableRow, TableSource } from "./types.js";
 import { readJsonFile } from "../parse/json-file.js";
-
-export const MANIFEST_FILE = "manifest.json";
-export const csvFileName = (table: TableName): string => `${table}.csv`;
-
-/** true when `dir` looks like convert's output rather than a directory of traces */
-export function isLogsDir(dir: string): boolean {
-  return existsSync(join(dir, MANIFEST_FILE)) || existsSync(join(dir, csvFileName("per_request")));
-}
 
 /** A logs directory as a TableSource: manifest.json through its zod schema, the CSVs streamed and typed. */
 export async function openLogsDir(dir: string, display = dir): Promise<TableSource> {
@@ -44,7 +38,7 @@ export async function openLogsDir(dir: string, display = dir): Promise<TableSour
           checkCells(rec, typed, file, line);
           for (const c of quoted) {
             const v = rec[c];
-            if (typeof v === "string" && v.startsWith("'")) rec[c] = v.slice(1);
+            if (typeof v === "string") rec[c] = unprefixSafeCell(v);
           }
           for (const c of missing) rec[c] = null;
           onRow(rec as TableRow<TableName>);

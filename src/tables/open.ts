@@ -1,6 +1,7 @@
 import path from "node:path";
 import { resolveInputs } from "../parse/inputs.js";
-import { isLogsDir, openLogsDir } from "./logs-dir.js";
+import { isLogsDir } from "../logs/layout.js";
+import { openLogsDir } from "./logs-dir.js";
 import { openTraces } from "./from-trace.js";
 import type { TableSource } from "./types.js";
 

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { TABLES, TableName } from "../schema/tables.js";
-import { compileRowEncoder, ENCODER_HEADROOM, RowOverflow, type CellGuard, type RowEncoder } from "../sinks/csv-format.js";
+import { compileRowEncoder, ENCODER_HEADROOM, RowOverflow, type CellGuard, type RowEncoder } from "../logs/csv-format.js";
 import { decodeRows, type RowBatch } from "./row-batch.js";
 
 type AnyRow = z.infer<(typeof TABLES)[TableName]>;

@@ -3,8 +3,8 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { finished, pipeline } from "node:stream/promises";
 import { tableColumns, TABLE_NAMES, type TableName } from "../schema/tables.js";
-import { tableFileName } from "../sinks/csv-tables.js";
-import { headerLine } from "../sinks/csv-format.js";
+import { csvFileName } from "../logs/layout.js";
+import { headerLine } from "../logs/csv-format.js";
 import { versionHeaderLine } from "../sinks/csv-writer.js";
 
 /**
@@ -70,7 +70,7 @@ export class CsvOutputs {
     const k = key(input, table);
     let d = this.dests.get(k);
     if (!d) {
-      const file = input === 0 ? path.join(this.dir, tableFileName(table)) : path.join(this.dir, `.part-${input}-${tableFileName(table)}`);
+      const file = input === 0 ? path.join(this.dir, csvFileName(table)) : path.join(this.dir, `.part-${input}-${csvFileName(table)}`);
       const stream = createWriteStream(file, { highWaterMark: 1 << 20 });
       stream.on("error", (e) => {
         this.error ??= e;

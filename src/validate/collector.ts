@@ -1,4 +1,4 @@
-import type { Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
 
 /**
  * Collects findings in discovery order, keeping at most `cap` per (file, code) so a

@@ -1,12 +1,11 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { InputError } from "../core/errors.js";
-import type { Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
 import { resolveInputs } from "../parse/inputs.js";
-import { TABLE_NAMES } from "../schema/tables.js";
 import { Findings } from "./collector.js";
 import { validateLogsDir } from "./logs-dir.js";
-import { MANIFEST_FILE } from "./manifest.js";
+import { isLogsDir } from "../logs/layout.js";
 import { validateRawTraces } from "./raw-trace.js";
 
 /** What `vsched validate` found: a plain object the renderers and the exit code read. */
@@ -24,11 +23,6 @@ export interface ValidateOptions {
   /** findings kept per (file, code); more are counted */
   maxPerCode?: number;
   cwd?: string;
-}
-
-/** A directory is a logs directory when it holds manifest.json or any output table. */
-export function isLogsDir(abs: string): boolean {
-  return existsSync(path.join(abs, MANIFEST_FILE)) || TABLE_NAMES.some((t) => existsSync(path.join(abs, `${t}.csv`)));
 }
 
 /**

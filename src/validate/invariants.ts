@@ -1,4 +1,4 @@
-import type { Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
 import { WAITING_REASONS } from "../schema/waiting.js";
 import type { TableName } from "../schema/tables.js";
 import { IntByIndex } from "./collector.js";

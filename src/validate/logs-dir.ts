@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import type { Finding } from "../engine/types.js";
-import { isFormulaLike } from "../sinks/csv-format.js";
-import { coerceRow, emptyCsvInfo, headerKinds, readCsvBatches } from "../parse/csv-read.js";
+import type { Finding } from "../core/finding.js";
+import { isFormulaLike } from "../logs/csv-format.js";
+import { csvFileName } from "../logs/layout.js";
+import { coerceRow, emptyCsvInfo, headerKinds, readCsvBatches } from "../logs/csv-read.js";
 import { parquetTableFiles } from "../parse/parquet-read.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumnsAt, type TableName } from "../schema/tables.js";
 import { checkHeader } from "./columns.js";
@@ -31,7 +32,7 @@ export async function validateLogsDir(dir: string, display: string, findings: Fi
   const fileOf = new Map<TableName, string>();
 
   for (const table of TABLE_ORDER) {
-    const name = manifest?.tables.get(table)?.file ?? `${table}.csv`;
+    const name = manifest?.tables.get(table)?.file ?? csvFileName(table);
     const file = slash(join(display, name));
     fileOf.set(table, file);
     const path = join(dir, name);

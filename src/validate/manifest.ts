@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { csvFileName, MANIFEST_FILE } from "../logs/layout.js";
 import { Manifest } from "../schema/manifest.js";
 import { OUTPUT_SCHEMA_VERSION, TABLE_NAMES, type TableName } from "../schema/tables.js";
 import type { Findings } from "./collector.js";
@@ -17,7 +18,6 @@ export interface ManifestFacts {
   spreadsheetSafe: boolean;
 }
 
-export const MANIFEST_FILE = "manifest.json";
 const [OUR_MAJOR, OUR_MINOR] = OUTPUT_SCHEMA_VERSION.split(".").map(Number);
 
 /** Reads and checks manifest.json; reports findings and returns what later checks need (null when unusable). */
@@ -55,7 +55,7 @@ export async function readManifest(dir: string, display: string, findings: Findi
   for (const t of m.tables) {
     if (!(TABLE_NAMES as string[]).includes(t.name)) continue;
     tables.set(t.name as TableName, {
-      file: t.file ?? `${t.name}.csv`,
+      file: t.file ?? csvFileName(t.name as TableName),
       rows: t.rows,
       columns: t.columns.map((c) => c.name),
     });

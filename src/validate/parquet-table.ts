@@ -1,6 +1,6 @@
 import { relative } from "node:path";
 import { z } from "zod";
-import type { Finding } from "../engine/types.js";
+import type { Finding } from "../core/finding.js";
 import { parquetTableFiles, readParquetFileBatches } from "../parse/parquet-read.js";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumnsAt, type TableName } from "../schema/tables.js";
 import { checkHeader } from "./columns.js";

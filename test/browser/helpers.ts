@@ -58,7 +58,7 @@ export function get(obj: unknown, key: string): unknown {
   return key.split(".").reduce<unknown>((o, k) => (o === null || o === undefined ? null : (o as Record<string, unknown>)[k]), obj);
 }
 
-/** type-7 quantile (numpy's default), written here independently of src/report/stats.ts */
+/** type-7 quantile (numpy's default), written here independently of src/analysis/math/stats.ts */
 export function q7(values: number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);
   const h = (s.length - 1) * q;

@@ -1,4 +1,5 @@
-import { createEngine, DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Finding, type RowSink } from "../../src/engine/index.js";
+import type { Finding } from "../../src/core/finding.js";
+import { createEngine, DEFAULT_ENGINE_OPTIONS, type EngineOptions, type RowSink } from "../../src/engine/index.js";
 import type { HeaderRecord, RawRecord } from "../../src/schema/raw.js";
 import type { EventRow, PerIterationRequestRow, PerIterationRow, PerRequestRow, PredictionRow, StateTransitionRow } from "../../src/schema/tables.js";
 

@@ -1,6 +1,6 @@
 /**
  * Kendall's τ-b the slow, obvious way (every pair), as an independent reference for the
- * O(n log n) implementation in src/report/stats.ts.
+ * O(n log n) implementation in src/analysis/math/stats.ts.
  */
 export function kendallTauBrute(x: number[], y: number[]): number | null {
   let c = 0;

@@ -1,4 +1,4 @@
-import { kendallTauB } from "../stats.js";
+import { kendallTauB } from "../math/stats.js";
 import type { PredictionPoint, RunData } from "./collect.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { writeAll } from "../io.js";
 import { openTables } from "../../tables/index.js";
-import { calibrate } from "../../analysis/calibrate.js";
+import { calibrate } from "../../analysis/fit/calibrate.js";
 import { renderCalibrationText } from "../../render/calibrate-text.js";
 import { examples } from "../examples.js";
 import { readStepModel } from "../step-model-file.js";

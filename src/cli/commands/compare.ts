@@ -1,8 +1,6 @@
-import { rename, writeFile } from "node:fs/promises";
-import path from "node:path";
 import type { Command } from "commander";
-import { InputError, UsageError } from "../errors.js";
-import { chalkFor, colorEnabled, writeAll } from "../io.js";
+import { UsageError } from "../errors.js";
+import { chalkFor, colorEnabled, writeAll, writeFileAtomic } from "../io.js";
 import { parseSlo } from "./summary.js";
 import { compareRuns } from "../../analysis/compare/index.js";
 import { renderCompareText, PLAIN_STYLE, type TextStyle } from "../../render/compare-text.js";
@@ -50,20 +48,9 @@ export function registerCompare(program: Command): void {
       const sources = [];
       for (const a of args) sources.push(await openTables([a]));
       const result = await compareRuns(sources, { resamples, seed, slo });
-      if (opts.html) await writeHtml(opts.html, renderCompareHtml(result));
+      if (opts.html) await writeFileAtomic(opts.html, renderCompareHtml(result));
       await writeAll(process.stdout, opts.json ? `${JSON.stringify(result, null, 2)}\n` : renderCompareText(result, style()));
     });
-}
-
-/** Written beside the target and renamed: never a half-written page. */
-async function writeHtml(file: string, html: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.vsched-tmp`);
-  try {
-    await writeFile(tmp, html);
-    await rename(tmp, file);
-  } catch (e) {
-    throw new InputError(`cannot write the HTML page: ${(e as Error).message.replace(/^[A-Z]+: /, "")}`, "OUT_UNWRITABLE", file);
-  }
 }
 
 function style(): TextStyle {

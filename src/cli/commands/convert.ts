@@ -6,8 +6,9 @@ import { resolveInputs } from "../../parse/inputs.js";
 import { planReplay, replay, type ReplayPlan, type ReplayResult } from "../../pipeline/replay.js";
 import { ThreadedReplay } from "../../threads/threaded-replay.js";
 import { formatFinding } from "../../render/findings-text.js";
-import { CsvTableSet, tableFileName } from "../../sinks/csv-tables.js";
-import { ParquetTableSet, type PartitionColumn } from "../../sinks/parquet-tables.js";
+import { csvFileName, MANIFEST_FILE, type PartitionColumn } from "../../logs/layout.js";
+import { CsvTableSet } from "../../sinks/csv-tables.js";
+import { ParquetTableSet } from "../../sinks/parquet-tables.js";
 import { TeeTableSet, type TableSetLike } from "../../sinks/table-sets.js";
 import { buildManifest, manifestJson, type ManifestInput } from "../../sinks/manifest.js";
 import { createProgress, NO_PROGRESS } from "../../render/progress.js";
@@ -134,8 +135,8 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
       csv: csv !== null,
       parquet: parquet && { files: parquet.files(), partitionBy: parquet.partitionBy },
     });
-    await staged.writeFile("manifest.json", manifestJson(manifest));
-    await staged.commit([...(csv ? TABLE_NAMES.map(tableFileName) : []), ...(parquet?.entries() ?? []), "manifest.json"]);
+    await staged.writeFile(MANIFEST_FILE, manifestJson(manifest));
+    await staged.commit([...(csv ? TABLE_NAMES.map(csvFileName) : []), ...(parquet?.entries() ?? []), MANIFEST_FILE]);
     progress.done();
     if (!o.quiet) stderr.write(convertedLine(result, rows, outDisplay));
     return result.findings.errors > 0 ? EXIT.findings : EXIT.ok;

@@ -1,12 +1,10 @@
-import { rename, writeFile } from "node:fs/promises";
-import path from "node:path";
 import type { Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
-import { StagedOutputDir, warn, writeAll } from "../io.js";
+import { StagedOutputDir, warn, writeAll, writeFileAtomic } from "../io.js";
 import { openTables, type TraceSource } from "../../tables/index.js";
 import { formatFinding } from "../../render/findings-text.js";
-import { DEFAULT_FIT_OPTIONS, fitRun, type FitOptions } from "../../analysis/fit.js";
-import { blisYaml, stepModelFile } from "../../analysis/step-model.js";
+import { DEFAULT_FIT_OPTIONS, fitRun, type FitOptions } from "../../analysis/fit/index.js";
+import { blisYaml, stepModelFile } from "../../analysis/fit/step-model.js";
 import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../schema/fit.js";
 import { formatCsv } from "../../sinks/fit-csv.js";
 import { renderFitText } from "../../render/fit-text.js";
@@ -23,17 +21,6 @@ interface FitCliOptions {
   testFraction: string;
   use?: string;
   with?: string[];
-}
-
-/** Writes next to the target and renames, so a failed run never leaves half a file. */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.vsched-tmp`);
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (e) {
-    throw new InputError(`cannot write it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, "OUT_UNWRITABLE", file);
-  }
 }
 
 function parseOptions(o: FitCliOptions): FitOptions {

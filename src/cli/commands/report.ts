@@ -1,8 +1,8 @@
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { computeReport } from "../../analysis/report.js";
-import { MissingTableError } from "../../analysis/summary.js";
+import { computeReport } from "../../analysis/report/index.js";
+import { MissingTableError } from "../../analysis/summary/index.js";
 import { renderReportHtml } from "../../render/html/page.js";
 import { requireChromium } from "../../render/html/browser.js";
 import { writePngs } from "../../render/html/png.js";
@@ -11,7 +11,7 @@ import { formatFinding } from "../../render/findings-text.js";
 import type { TraceSource } from "../../tables/from-trace.js";
 import type { TableSource } from "../../tables/types.js";
 import { InputError, UsageError } from "../errors.js";
-import { warn } from "../io.js";
+import { warn, writeFileAtomic } from "../io.js";
 import { parseSlo } from "./summary.js";
 import { examples } from "../examples.js";
 
@@ -51,7 +51,8 @@ export function registerReport(program: Command): void {
       }
       const findings = traceFindings(source);
       const html = renderReportHtml(data);
-      await writeAtomically(out, html);
+      await mkdir(path.dirname(path.resolve(out)), { recursive: true });
+      await writeFileAtomic(out, html, "REPORT_WRITE_FAILED");
       const mb = (Buffer.byteLength(html) / 1e6).toFixed(1);
       process.stderr.write(
         `vsched: wrote ${out} (${mb} MB): ${data.summary.requests.total} requests, ${data.summary.scheduler.iterations} steps, ${data.ranks.length} rank${data.ranks.length === 1 ? "" : "s"}; open it in a browser (works offline)\n`,
@@ -76,19 +77,4 @@ function traceFindings(source: TableSource): { errors: number; byCode: Record<st
   const byCode: Record<string, number> = {};
   for (const f of r.findings.listed) if (f.severity === "error") byCode[f.code] = (byCode[f.code] ?? 0) + 1;
   return { errors: r.findings.errors, byCode };
-}
-
-/** the file appears whole or not at all */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    if (err.code) throw new InputError(`cannot write it: ${err.code}`, "REPORT_WRITE_FAILED", file);
-    throw e;
-  }
 }

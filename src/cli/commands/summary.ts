@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
 import { writeAll } from "../io.js";
-import { computeSummary, MissingTableError, type Slo } from "../../analysis/summary.js";
+import { computeSummary, MissingTableError, type Slo } from "../../analysis/summary/index.js";
 import { renderSummaryText } from "../../render/summary-text.js";
 import { terminalStyle } from "../../render/style.js";
 import { openTables } from "../../tables/index.js";

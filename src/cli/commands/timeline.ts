@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { Option, type Command } from "commander";
-import { buildTimeline, type TimelineSink, type TimelineTotals } from "../../analysis/timeline.js";
+import { buildTimeline, type TimelineSink, type TimelineTotals } from "../../analysis/timeline/index.js";
 import { ChromeJsonRenderer } from "../../render/perfetto/chrome-json.js";
 import { ChunkedFileWriter } from "../../render/perfetto/proto.js";
 import { TrackEventRenderer } from "../../render/perfetto/trackevent.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { FitPlot, FitResult } from "../../analysis/fit.js";
-import { chosenModel } from "../../analysis/step-model.js";
+import type { FitPlot, FitResult } from "../../analysis/fit/index.js";
+import { chosenModel } from "../../analysis/fit/step-model.js";
 
 /**
  * The residual plots of vsched fit as one self-contained HTML page: uPlot inlined from

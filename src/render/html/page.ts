@@ -1,6 +1,6 @@
 import uplotJs from "uplot/dist/uPlot.iife.min.js?raw";
 import uplotCss from "uplot/dist/uPlot.min.css?raw";
-import type { ReportData } from "../../analysis/report-types.js";
+import type { ReportData } from "../../analysis/report/types.js";
 import { VERSION } from "../../version.js";
 import clientJs from "./client.js?raw";
 import pageCss from "./page.css?raw";

@@ -1,8 +1,10 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import type { ReportData } from "../../analysis/report-types.js";
+import type { ReportData } from "../../analysis/report/types.js";
 import { launchChromium } from "./browser.js";
-import { csvLine, statisticsRows } from "./statistics-csv.js";
+import { csvLine } from "../../logs/csv-format.js";
+import { writeFileAtomic } from "../../sinks/write-file-atomic.js";
+import { statisticsRows } from "./statistics-csv.js";
 
 /**
  * Figures for papers: the same page opened in headless Chromium, each chart's element
@@ -30,10 +32,8 @@ export async function writePngs(html: string, data: ReportData, dir: string): Pr
   } finally {
     await browser.close();
   }
-  const csv = ["figure,value,source\n", ...statisticsRows(data).map((r) => csvLine([r.figure, r.value === null ? "" : String(r.value), r.source]))].join("");
-  const tmp = path.join(dir, `.statistics.csv.${process.pid}.tmp`);
-  await writeFile(tmp, csv);
-  await rename(tmp, path.join(dir, "statistics.csv"));
+  const csv = [csvLine(["figure", "value", "source"]), ...statisticsRows(data).map((r) => csvLine([r.figure, r.value === null ? null : String(r.value), r.source]))].join("");
+  await writeFileAtomic(path.join(dir, "statistics.csv"), csv);
   written.push("statistics.csv");
   return written;
 }

@@ -1,4 +1,4 @@
-import type { ReportData } from "../../analysis/report-types.js";
+import type { ReportData } from "../../analysis/report/types.js";
 
 /** The figures of the statistics cards, as rows: name, value (ns for times), where it comes from. */
 export function statisticsRows(d: ReportData): { figure: string; value: number | null; source: "summary" | "statistics" }[] {
@@ -33,8 +33,4 @@ export function statisticsRows(d: ReportData): { figure: string; value: number |
     sum("preemptions", s.resources.preemptions),
     sum("kv_utilization_mean", s.resources.kv_utilization_mean),
   ];
-}
-
-export function csvLine(fields: string[]): string {
-  return fields.map((f) => (/[",\n\r]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(",") + "\n";
 }

@@ -1,4 +1,4 @@
-import type { Lanes, RankSeries, ReportData } from "../../analysis/report-types.js";
+import type { Lanes, RankSeries, ReportData } from "../../analysis/report/types.js";
 import { CAUSE_COLORS, STATE_COLORS } from "../palette.js";
 import { BUCKETS, minMaxPerBucket, stackedPerBucket, type Downsampled } from "./downsample.js";
 

@@ -1,4 +1,5 @@
-import { TIMELINE_COUNTERS, type ChildSlice, type IterationSlice, type RequestSlice, type TimelineProcess, type TimelineSink, type TimelineTotals } from "../../analysis/timeline-types.js";
+import { TIMELINE_COUNTERS, type ChildSlice, type IterationSlice, type RequestSlice, type TimelineProcess, type TimelineSink, type TimelineTotals } from "../../analysis/timeline/types.js";
+import { childSliceColor } from "../palette.js";
 import type { ChunkedFileWriter } from "./proto.js";
 
 /**
@@ -75,7 +76,7 @@ export class ChromeJsonRenderer implements TimelineSink {
   }
 
   private child(pid: number, tid: number, c: ChildSlice): void {
-    this.event({ ph: "X", pid, tid, ts: us(c.start_ns), dur: us(c.end_ns - c.start_ns), name: c.name, args: { color: c.color, ...c.args } });
+    this.event({ ph: "X", pid, tid, ts: us(c.start_ns), dur: us(c.end_ns - c.start_ns), name: c.name, args: { color: childSliceColor(c.name), ...c.args } });
     // flow v1, both ends bound to the enclosing slice ("bp":"e"): written just after the slice
     // that begins at their ts (the preempted one, the resumed one), which by then encloses them
     if (c.flow_out !== undefined) this.event({ ph: "s", pid, tid, ts: us(c.start_ns), id: c.flow_out, cat: "preemption", name: "preempted → resumed" });

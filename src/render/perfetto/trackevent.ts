@@ -1,4 +1,5 @@
-import { TIMELINE_COUNTERS, type ChildSlice, type IterationSlice, type RequestSlice, type TimelineProcess, type TimelineSink, type TimelineTotals } from "../../analysis/timeline-types.js";
+import { TIMELINE_COUNTERS, type ChildSlice, type IterationSlice, type RequestSlice, type TimelineProcess, type TimelineSink, type TimelineTotals } from "../../analysis/timeline/types.js";
+import { childSliceColor } from "../palette.js";
 import { ChunkedFileWriter, ProtoWriter } from "./proto.js";
 import { F, intAnn, internedEntry, ORDER_EXPLICIT, SEQ_CLEARED, SEQ_NEEDS, Sequence, strIidAnn, TYPE } from "./trackevent-fields.js";
 
@@ -153,7 +154,7 @@ export class TrackEventRenderer implements TimelineSink {
     const p = this.p;
     const name = seq.name(c.name);
     const colorName = seq.annName("color");
-    const color = seq.str(c.color);
+    const color = seq.str(childSliceColor(c.name));
     const args = Object.entries(c.args).map(([k, v]) => [seq.annName(k), v] as const);
     this.eventPacket(seq, c.start_ns, () => {
       p.uint(F.type, TYPE.begin);

@@ -247,7 +247,7 @@ def splitwise(model: str = "llama2-70b", hardware: str = "a100-80gb", tensor_par
 # --------------------------------------------------------------------------- fitted
 
 # The batch features a fitted model may multiply, by the names vsched fit uses (its
-# src/analysis/fit-features.ts declares the same list; tests check they agree).
+# src/analysis/fit/features.ts declares the same list; tests check they agree).
 FITTED_FEATURES: dict[str, Callable[[Any], float]] = {
     "batch_size": lambda s: s.num_reqs,
     "prefill_reqs": lambda s: s.num_prefill_reqs,

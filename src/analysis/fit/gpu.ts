@@ -1,4 +1,4 @@
-import type { HeaderRecord } from "../schema/raw.js";
+import type { HeaderRecord } from "../../schema/raw.js";
 
 /**
  * What a GPU step's time depends on beyond token counts (docs/fit.md, "GPU features").

@@ -1,11 +1,11 @@
-import type { TableSource } from "../tables/types.js";
-import type { AlphaTrainingRow, BetaTrainingRow } from "../schema/fit.js";
-import { quantileSorted } from "./stats.js";
-import { collectFitData, CV_BLOCKS, type FitData } from "./fit-data.js";
-import type { CaptureSizes } from "./fit-gpu.js";
-import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./fit-features.js";
-import { batchType, BATCH_TYPES, byDecile, errorMetrics, type ErrorMetrics, type GroupMetrics } from "./fit-metrics.js";
-import { huber, ols, predict, ridge, tQuantile, type Design } from "./linalg.js";
+import type { TableSource } from "../../tables/types.js";
+import type { AlphaTrainingRow, BetaTrainingRow } from "../../schema/fit.js";
+import { quantileSorted } from "../math/stats.js";
+import { collectFitData, CV_BLOCKS, type FitData } from "./data.js";
+import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./features.js";
+import { batchType, BATCH_TYPES, byDecile, errorMetrics, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
+import { huber, ols, predict, ridge, tQuantile, type Design } from "../math/linalg.js";
+import type { CaptureSizes } from "./gpu.js";
 
 /**
  * vsched fit: β (step time) and α (queue delay) regressions with a chronological hold-out

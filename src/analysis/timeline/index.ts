@@ -1,11 +1,11 @@
-import { InputError } from "../core/errors.js";
-import { WAITING_REASONS } from "../schema/waiting.js";
-import type { RunInfo, TableRow, TableSource } from "../tables/types.js";
-import { LanePacker } from "./timeline-lanes.js";
-import { RequestBuilder } from "./timeline-request.js";
-import type { IterationSlice, RequestSlice, TimelineProcess, TimelineSink, TimelineTotals } from "./timeline-types.js";
+import { InputError } from "../../core/errors.js";
+import { WAITING_REASONS } from "../../schema/waiting.js";
+import type { RunInfo, TableRow, TableSource } from "../../tables/types.js";
+import { LanePacker } from "./lanes.js";
+import { RequestBuilder } from "./request.js";
+import type { IterationSlice, RequestSlice, TimelineProcess, TimelineSink, TimelineTotals } from "./types.js";
 
-export * from "./timeline-types.js";
+export * from "./types.js";
 
 export interface TimelineOptions {
   /** keep what overlaps [fromNs, toNs] (ns since t=0); null: unbounded */

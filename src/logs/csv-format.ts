@@ -41,9 +41,12 @@ export function formatString(v: string | null | undefined): string {
   return NEEDS_QUOTES.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-export function headerLine(columns: readonly string[]): string {
-  return columns.map(formatString).join(",") + "\n";
+/** One line of text cells (a header, a small table): each as formatString writes it. */
+export function csvLine(cells: readonly (string | null)[]): string {
+  return cells.map(formatString).join(",") + "\n";
 }
+
+export const headerLine = (columns: readonly string[]): string => csvLine(columns);
 
 /** Thrown by an encoder when a string field does not fit in the buffer; the writer retries the row in a bigger one. */
 export class RowOverflow extends Error {
@@ -233,7 +236,11 @@ const PUT: Record<ColumnKind, string> = { int: "i", float: "f", epoch_ns: "d", s
  * a spreadsheet-safe cell starts with. Request ids come from clients (X-Request-Id).
  */
 const FORMULA_START = new Set(["=", "+", "-", "@", "\t", "\r"]);
+const SAFE_PREFIX = "'";
 export const isFormulaLike = (s: string): boolean => s.length > 0 && FORMULA_START.has(s[0]);
+
+/** A text cell of a --spreadsheet-safe table read back: the prefix the writer added comes off, so ids read back exactly. */
+export const unprefixSafeCell = (s: string): string => (s.startsWith(SAFE_PREFIX) ? s.slice(SAFE_PREFIX.length) : s);
 
 /** What the text cells of a table held that a spreadsheet would run. */
 export interface CellGuard {
@@ -262,8 +269,8 @@ function guardedString(g: CellGuard): typeof putString {
     const c = v[0];
     if (FORMULA_START.has(c)) {
       g.formulaCells++;
-      if (g.spreadsheetSafe) return putString(b, off, `'${v}`);
-    } else if (c === "'" && g.spreadsheetSafe) return putString(b, off, `'${v}`);
+      if (g.spreadsheetSafe) return putString(b, off, SAFE_PREFIX + v);
+    } else if (c === SAFE_PREFIX && g.spreadsheetSafe) return putString(b, off, SAFE_PREFIX + v);
     return putString(b, off, v);
   };
 }

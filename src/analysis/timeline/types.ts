@@ -1,4 +1,4 @@
-import type { WaitingReason } from "../schema/waiting.js";
+import type { WaitingReason } from "../../schema/waiting.js";
 
 /**
  * What `vsched timeline` draws, as plain objects (times in ns since the run's t=0).
@@ -52,8 +52,6 @@ export interface ChildSlice {
   depth: 1 | 2;
   start_ns: number;
   end_ns: number;
-  /** the palette colour (src/render/palette.ts) of the cause or state */
-  color: string;
   /** integer figures carried as arguments (prefill: steps and tokens) */
   args: Record<string, number | string>;
   /** this slice starts a flow (a preemption) with this id */

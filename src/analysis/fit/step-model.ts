@@ -1,6 +1,6 @@
-import type { StepModelFile } from "../schema/fit.js";
-import type { FitResult, ModelFit } from "./fit.js";
-import { defaultCaptureSizes } from "./fit-gpu.js";
+import type { StepModelFile } from "../../schema/fit.js";
+import type { FitResult, ModelFit } from "./index.js";
+import { defaultCaptureSizes } from "./gpu.js";
 
 const NS_PER_S = 1e9;
 

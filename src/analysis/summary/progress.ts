@@ -1,8 +1,8 @@
-import type { TableRow } from "../tables/types.js";
-import { Values } from "./stats.js";
-import type { IterationAccumulator } from "./summary-iterations.js";
-import type { Summary } from "./summary-types.js";
-import { lifetimeKey } from "./summary-requests.js";
+import type { TableRow } from "../../tables/types.js";
+import { Values } from "../math/stats.js";
+import type { IterationAccumulator } from "./iterations.js";
+import type { Summary } from "./types.js";
+import { lifetimeKey } from "./requests.js";
 
 /**
  * Accumulates per_iteration_requests.csv for two figures the per-request table cannot give:

@@ -1,4 +1,4 @@
-import { quantileSorted } from "./stats.js";
+import { quantileSorted } from "../math/stats.js";
 
 /**
  * Error metrics of predictions against actual values (both in ns), as docs/fit.md defines them:

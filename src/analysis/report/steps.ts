@@ -1,6 +1,6 @@
-import type { TableRow } from "../tables/types.js";
-import { Indexed } from "./report-arrays.js";
-import type { RankSeries } from "./report-types.js";
+import type { TableRow } from "../../tables/types.js";
+import { Indexed } from "./arrays.js";
+import type { RankSeries } from "./types.js";
 
 type F64 = Indexed<Float64Array>;
 type F32 = Indexed<Float32Array>;

@@ -1,7 +1,6 @@
-import { CAUSE_COLORS, STATE_COLORS } from "../render/palette.js";
-import type { TableRow } from "../tables/types.js";
-import { WAITING_REASONS, type WaitingReason } from "../schema/waiting.js";
-import type { ChildSlice } from "./timeline-types.js";
+import type { TableRow } from "../../tables/types.js";
+import { WAITING_REASONS, type WaitingReason } from "../../schema/waiting.js";
+import type { ChildSlice } from "./types.js";
 
 /**
  * One request's states, rebuilt from the tables the way the engine accounts them
@@ -127,7 +126,7 @@ export class RequestBuilder {
         let depth: 1 | 2 = 1;
         if (s.to === "preempted") {
           preemptedAt = out.length;
-          out.push({ name: "preempted", depth: 1, start_ns: s.t, end_ns: endT, color: STATE_COLORS.preempted, args: {} });
+          out.push({ name: "preempted", depth: 1, start_ns: s.t, end_ns: endT, args: {} });
           depth = 2;
         }
         const cause0 = REASON_INDEX.get(s.to === "preempted" ? "preempted" : "arrived_after_decision")!;
@@ -144,7 +143,7 @@ export class RequestBuilder {
       if (to - since > 0 && cause !== NO) {
         const c = WAITING_REASONS[cause];
         // without every step's waiting rows the cause is unknown: one plain `waiting` slice per stretch
-        out.push(causes ? { name: `waiting:${c}`, depth, start_ns: since, end_ns: to, color: CAUSE_COLORS[c], args: {} } : { name: "waiting", depth, start_ns: since, end_ns: to, color: CAUSE_COLORS.unknown, args: {} });
+        out.push(causes ? { name: `waiting:${c}`, depth, start_ns: since, end_ns: to, args: {} } : { name: "waiting", depth, start_ns: since, end_ns: to, args: {} });
       }
     };
     for (; mi < this.marks.length && upTo(this.marks[mi]); mi++) {
@@ -183,6 +182,5 @@ export class RequestBuilder {
 const REASON_INDEX = new Map<WaitingReason, number>(WAITING_REASONS.map((r, i) => [r, i]));
 
 function phase(name: "prefill" | "decode" | "running", start: number, end: number, args: Record<string, number>): ChildSlice {
-  const color = name === "running" ? STATE_COLORS.prefill : STATE_COLORS[name];
-  return { name, depth: 1, start_ns: start, end_ns: end, color, args };
+  return { name, depth: 1, start_ns: start, end_ns: end, args };
 }

@@ -1,8 +1,8 @@
-import type { TableSource } from "../tables/types.js";
-import type { StepModelFile } from "../schema/fit.js";
-import { quantileSorted } from "./stats.js";
-import { collectFitData } from "./fit-data.js";
-import { termValue } from "./fit-features.js";
+import type { TableSource } from "../../tables/types.js";
+import type { StepModelFile } from "../../schema/fit.js";
+import { quantileSorted } from "../math/stats.js";
+import { collectFitData } from "./data.js";
+import { termValue } from "./features.js";
 
 /**
  * Calibration of a simulated run against the recorded one (docs/fit.md): requests paired

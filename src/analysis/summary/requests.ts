@@ -1,7 +1,7 @@
-import { WAITING_REASONS } from "../schema/waiting.js";
-import type { TableRow } from "../tables/types.js";
-import { jainIndex, kendallTauB, mean, quantileSorted, TopK, Values } from "./stats.js";
-import type { Slo, Summary } from "./summary-types.js";
+import { WAITING_REASONS } from "../../schema/waiting.js";
+import type { TableRow } from "../../tables/types.js";
+import { jainIndex, kendallTauB, mean, quantileSorted, TopK, Values } from "../math/stats.js";
+import type { Slo, Summary } from "./types.js";
 
 const NS_PER_S = 1e9;
 const WAIT_KEYS = WAITING_REASONS.map((r) => `wait_${r}_ns` as const);

@@ -1,6 +1,6 @@
-import type { TableRow } from "../tables/types.js";
-import { mean, quantileSorted, Values } from "./stats.js";
-import type { Summary } from "./summary-types.js";
+import type { TableRow } from "../../tables/types.js";
+import { mean, quantileSorted, Values } from "../math/stats.js";
+import type { Summary } from "./types.js";
 
 /** A number per iteration id, growable, NaN where unknown. */
 class ByIteration {

@@ -1,13 +1,13 @@
-import type { TableName } from "../schema/tables.js";
-import type { TableSource } from "../tables/types.js";
-import { mean, quantileSorted, Values } from "./stats.js";
-import { IterationAccumulator } from "./summary-iterations.js";
-import { ProgressAccumulator } from "./summary-progress.js";
-import { RequestAccumulator } from "./summary-requests.js";
-import { SUMMARY_FORMAT_VERSION, type LatencyStats, type Slo, type Summary } from "./summary-types.js";
+import type { TableName } from "../../schema/tables.js";
+import type { TableSource } from "../../tables/types.js";
+import { mean, quantileSorted, Values } from "../math/stats.js";
+import { IterationAccumulator } from "./iterations.js";
+import { ProgressAccumulator } from "./progress.js";
+import { RequestAccumulator } from "./requests.js";
+import { SUMMARY_FORMAT_VERSION, type LatencyStats, type Slo, type Summary } from "./types.js";
 
-export type { Summary, Slo, LatencyStats } from "./summary-types.js";
-export { meetsSlo, cmpStr, isCompleted } from "./summary-requests.js";
+export type { Summary, Slo, LatencyStats } from "./types.js";
+export { meetsSlo, cmpStr, isCompleted } from "./requests.js";
 
 export interface SummaryOptions {
   slo?: Slo;

@@ -1,8 +1,8 @@
-import { WAITING_REASONS } from "../schema/waiting.js";
-import type { TableRow } from "../tables/types.js";
-import { Appender, Indexed } from "./report-arrays.js";
-import type { StepCollector } from "./report-steps.js";
-import type { Lanes, RequestTable } from "./report-types.js";
+import { WAITING_REASONS } from "../../schema/waiting.js";
+import type { TableRow } from "../../tables/types.js";
+import { Appender, Indexed } from "./arrays.js";
+import type { StepCollector } from "./steps.js";
+import type { Lanes, RequestTable } from "./types.js";
 
 /** lane codes: the running states first, then one per waiting cause (palette.ts colours both) */
 export const LANE_STATES = ["prefill", "decode", "running_unscheduled"] as const;

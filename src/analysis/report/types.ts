@@ -1,4 +1,4 @@
-import type { Summary } from "./summary-types.js";
+import type { Summary } from "../summary/types.js";
 
 /**
  * What `vsched report` shows, as plain data (times in ns; series as typed arrays so a

@@ -1,12 +1,12 @@
-import { computeSummary, type Slo } from "./summary.js";
-import type { RowHandlers, TableSource } from "../tables/types.js";
-import { distribution, histogram, SCATTER_POINTS_MAX, seed002Statistics, valuesOf } from "./report-distributions.js";
-import { RequestCollector } from "./report-requests.js";
-import { StepCollector } from "./report-steps.js";
-import type { Distributions, Fairness, Predictions, RankSeries, ReportData } from "./report-types.js";
-import { Values } from "./stats.js";
+import { computeSummary, type Slo } from "../summary/index.js";
+import type { RowHandlers, TableSource } from "../../tables/types.js";
+import { distribution, histogram, SCATTER_POINTS_MAX, seed002Statistics, valuesOf } from "./distributions.js";
+import { RequestCollector } from "./requests.js";
+import { StepCollector } from "./steps.js";
+import type { Distributions, Fairness, Predictions, RankSeries, ReportData } from "./types.js";
+import { Values } from "../math/stats.js";
 
-export type { ReportData } from "./report-types.js";
+export type { ReportData } from "./types.js";
 
 export interface ReportOptions {
   title?: string;

@@ -1,6 +1,6 @@
-import type { TableSource } from "../tables/types.js";
-import type { AlphaTrainingRow, BetaTrainingRow, ExclusionReason } from "../schema/fit.js";
-import { captureSizesOf, chunkAttentionPairs, paddedTokens, type CaptureSizes } from "./fit-gpu.js";
+import type { TableSource } from "../../tables/types.js";
+import type { AlphaTrainingRow, BetaTrainingRow, ExclusionReason } from "../../schema/fit.js";
+import { captureSizesOf, chunkAttentionPairs, paddedTokens, type CaptureSizes } from "./gpu.js";
 
 /**
  * Training data for vsched fit, gathered in one pass over per_iteration,

@@ -1,5 +1,5 @@
-import { mean, quantileSorted, Values } from "./stats.js";
-import type { Distribution, Histogram, RankSeries, Seed002Statistics } from "./report-types.js";
+import { mean, quantileSorted, Values } from "../math/stats.js";
+import type { Distribution, Histogram, RankSeries, Seed002Statistics } from "./types.js";
 
 /** quantile points per distribution: enough for a smooth CDF at any zoom, small at any run size */
 const CDF_POINTS = 401;
