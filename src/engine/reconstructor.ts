@@ -352,7 +352,11 @@ export class Reconstructor implements Engine {
       if (emitRows) this.runningRow(s, D, r, n);
     }
     // -- binding limits (src/engine/binding-tracker.ts): the one hook it needs --
-    this.opts.onDecision?.({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted });
+    if (this.opts.onDecision) {
+      let distinct = this.queue.distinct;
+      for (const id of st.admittedIds) if (distinct && this.reqs.get(id) && this.queue.holds(this.reqs.get(id)!)) distinct = false;
+      this.opts.onDecision({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted, distinct });
+    }
     const emitWaiting = emitRows && this.opts.iterationRequests === "all";
     const uniform = uniformReason(facts);
     const uniformIndex = uniform === null ? -1 : REASON_INDEX.get(uniform)!;

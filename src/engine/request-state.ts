@@ -68,6 +68,8 @@ export class RequestState {
   turnStartOutputTokens = 0;
   /** waiting in vLLM ≥ 0.33's kv_holding_waiting queue (a session between turns keeps its KV) */
   kvHolding = false;
+  /** WaitingQueue's stamp (QueueEntry.queueMark) */
+  queueMark = 0;
 
   waitTotal = 0;
   waitStart: number;
