@@ -433,11 +433,15 @@ export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null
 function plainStepSets(cfg: LimitsConfig, st: StepInput, ix: StepIndex, order: readonly Relaxation[]): (Limit[][] | null)[] {
   const n = st.waiting.length;
   const okBits = new Int32Array(n);
-  const heads: { bit: number; relax: Relax; after: LoopState | null; lo: number; hi: number }[] = [];
+  const heads: HeadOnly[] = [];
   for (let i = 0; i < order.length; i++) {
     const o = order[i];
-    if (o.headOnly) heads.push({ bit: 1 << i, relax: o.relax, after: stateAfterAdmitted(cfg, st, o.relax, ix), lo: -INF, hi: INF });
-    else markAdmitted(cfg, st, ix, o.relax, 1 << i, okBits);
+    if (!o.headOnly) markAdmitted(cfg, st, ix, o.relax, 1 << i, okBits);
+    else {
+      const after = stateAfterAdmitted(cfg, st, o.relax, ix);
+      // the loop would stop before looking at anyone: no request alone at the head gets in
+      if (after !== null && after.budget > 0 && (o.relax & SEQS || after.running < cfg.maxNumSeqs)) heads.push({ bit: 1 << i, relax: o.relax, after, lo: -INF, hi: INF });
+    }
   }
   const out: (Limit[][] | null)[] = new Array(n);
   const memo = minimalMemo(order);
@@ -447,7 +451,6 @@ function plainStepSets(cfg: LimitsConfig, st: StepInput, ix: StepIndex, order: r
       const q = st.waiting[pos];
       const plain = q.computed === 0 && !q.evictable && !(q.lora !== null && q.lora > 0) && !q.blockedOther;
       for (const h of heads) {
-        if (h.after === null) continue;
         let ok: boolean;
         if (plain && q.tokens <= h.lo) ok = true;
         else if (plain && q.tokens >= h.hi) ok = false;
@@ -466,6 +469,16 @@ function plainStepSets(cfg: LimitsConfig, st: StepInput, ix: StepIndex, order: r
     out[pos] = a;
   }
   return out;
+}
+
+/** A head_only relaxation that can admit someone this step, with its token bounds. */
+interface HeadOnly {
+  bit: number;
+  relax: Relax;
+  after: LoopState;
+  /** plain requests of at most `lo` tokens are admitted, of at least `hi` are not */
+  lo: number;
+  hi: number;
 }
 
 /** runLoop without victims or removals: bit `b` set on every waiting position it admits. */

@@ -56,6 +56,10 @@ class BindClock {
   readonly acc = new Float64Array(BIND_BUCKETS.length);
   bucket = -1; // -1: not waiting
   since = 0;
+  /** its queue position at the last decision (the next one finds it there, shifted) */
+  pos = -1;
+  /** its request finished: the clock left the map */
+  done = false;
 }
 
 /**
@@ -80,6 +84,10 @@ export class BindingTracker {
   private readonly fcfs: boolean;
   /** the LoopRequest of each waiting position, reused from step to step (bindingSets keeps none) */
   private readonly pool: LoopRequest[] = [];
+  /** the last decision's waiting queue and each position's clock (switchAll) */
+  private prevViews: readonly RequestView[] = [];
+  private prevClocks: BindClock[] = [];
+  private spareClocks: BindClock[] = [];
   readonly sink: RowSink;
 
   constructor(header: HeaderRecord, inner: RowSink) {
@@ -107,10 +115,7 @@ export class BindingTracker {
     this.labelSets = sets;
     this.labelDistinct = v.distinct;
     for (const id of v.admitted) this.close(id, D);
-    for (let i = 0; i < v.waiting.length; i++) {
-      const r = v.waiting[i];
-      this.switchTo(r.id, r.waitStart, D, bucketIndex(sets[i]));
-    }
+    this.switchAll(v.waiting, sets, D);
     this.prevStep = s;
     if (this.fcfs) this.prevOrder = v.waiting;
   }
@@ -208,8 +213,39 @@ export class BindingTracker {
     }
   }
 
-  private switchTo(id: string, waitStart: number, D: number, bucket: number): void {
-    let c = this.clocks.get(id);
+  /**
+   * Each waiting request's clock to this decision's bucket. Most of a queue sits where it sat
+   * at the last decision, moved up by the requests that left its head, so a request's clock
+   * is looked for at its old position shifted by that much before the map is asked.
+   */
+  private switchAll(waiting: readonly RequestView[], sets: readonly (Limit[][] | null)[], D: number): void {
+    const prev = this.prevViews;
+    const prevClocks = this.prevClocks;
+    const clocks = this.spareClocks;
+    clocks.length = waiting.length;
+    let shift = 0;
+    let lastFound: Limit[][] | null | undefined;
+    let bucket = 0;
+    for (let i = 0; i < waiting.length; i++) {
+      const r = waiting[i];
+      const found = sets[i];
+      if (found !== lastFound) bucket = bucketIndex((lastFound = found));
+      const j = i + shift;
+      let c = j < prev.length && prev[j] === r ? prevClocks[j] : undefined;
+      if (c === undefined || c.done) {
+        c = this.clocks.get(r.id);
+        if (c && c.pos >= 0) shift = c.pos - i;
+      }
+      clocks[i] = this.switchTo(c, r.id, r.waitStart, D, bucket);
+      clocks[i].pos = i;
+    }
+    this.prevViews = waiting;
+    this.spareClocks = prevClocks;
+    this.prevClocks = clocks;
+  }
+
+  private switchTo(found: BindClock | undefined, id: string, waitStart: number, D: number, bucket: number): BindClock {
+    let c = found;
     if (!c) {
       c = new BindClock();
       this.clocks.set(id, c);
@@ -219,10 +255,11 @@ export class BindingTracker {
     } else if (c.bucket !== bucket) {
       c.acc[c.bucket] += Math.max(0, D - c.since);
     } else {
-      return;
+      return c;
     }
     c.bucket = bucket;
     c.since = D;
+    return c;
   }
 
   private close(id: string, D: number): void {
@@ -254,6 +291,7 @@ export class BindingTracker {
   private fillRequest(row: PerRequestRow): PerRequestRow {
     const c = this.clocks.get(row.request_id);
     this.clocks.delete(row.request_id);
+    if (c) c.done = true;
     const acc = c ? c.acc : new Float64Array(BIND_BUCKETS.length);
     let sum = 0;
     for (const x of acc) sum += x;
