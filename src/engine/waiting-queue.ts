@@ -54,7 +54,7 @@ export class WaitingQueue<T extends QueueEntry> {
    */
   applyStep(preempted: readonly T[], recorded: readonly string[] | null | undefined): { unexpected: string[]; missing: string[] } {
     const removed = this.removed;
-    const merged = removed.size ? this.order.concat(this.pendingArrivals).filter((e) => !removed.has(e.id)) : this.order.concat(this.pendingArrivals);
+    const merged = removed.size ? without(removed, this.order, this.pendingArrivals) : this.order.concat(this.pendingArrivals);
     // a request preempted between steps can be resumed in the same step; the emitter's
     // FCFS rule keeps the preempted head as is (its `order` corrects it), priority sorts
     const back = this.byPriority ? preempted.filter((e) => !removed.has(e.id)) : preempted;
@@ -125,4 +125,12 @@ export class WaitingQueue<T extends QueueEntry> {
   get size(): number {
     return this.order.length;
   }
+}
+
+/** a and b in order, less every entry whose id was removed: one array, no intermediate copy */
+function without<T extends QueueEntry>(removed: ReadonlySet<string>, a: readonly T[], b: readonly T[]): T[] {
+  const out: T[] = [];
+  for (const e of a) if (!removed.has(e.id)) out.push(e);
+  for (const e of b) if (!removed.has(e.id)) out.push(e);
+  return out;
 }
