@@ -10,7 +10,8 @@
 // lean = --iteration-requests none --no-scheduled-events; all = the defaults. Both builds'
 // tables are compared byte for byte (cmp of every CSV) after the first pair of each mode.
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { benchTrace, options, readFloor, root } from "./lib.mjs";
 
@@ -53,9 +54,18 @@ function convert(build, mode) {
   return { out, wall_s: r2(wall), cpu_s: r2(u.user_s + u.sys_s), peak_rss_mb: Math.round(u.max_rss_kb / 1024), rows: m.totals.rows, load: load() };
 }
 
-function sameTables(a, b) {
+// streamed: reading a GB of CSV into this process would grow it, and a child forked from a big
+// process reports the parent's size as its own peak RSS (ru_maxrss survives exec)
+async function sha256(file) {
+  const h = createHash("sha256");
+  for await (const c of createReadStream(file)) h.update(c);
+  return h.digest("hex");
+}
+
+async function sameTables(a, b) {
   const csv = readdirSync(a).filter((f) => f.endsWith(".csv"));
-  const differ = csv.filter((f) => !readFileSync(path.join(a, f)).equals(readFileSync(path.join(b, f))));
+  const differ = [];
+  for (const f of csv) if ((await sha256(path.join(a, f))) !== (await sha256(path.join(b, f)))) differ.push(f);
   return differ.length ? `DIFFER: ${differ.join(", ")}` : `${csv.length} CSVs identical`;
 }
 
@@ -73,7 +83,7 @@ for (const mode of MODES) {
       log(`${mode} ${which}: ${JSON.stringify({ ...got[which], out: undefined })}`);
       runs[mode][which].push(got[which]);
     }
-    if (k === 0) identical[mode] = sameTables(got.before.out, got.after.out);
+    if (k === 0) identical[mode] = await sameTables(got.before.out, got.after.out);
     for (const g of Object.values(got)) rmSync(g.out, { recursive: true, force: true });
   }
 }

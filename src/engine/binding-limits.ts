@@ -445,6 +445,8 @@ function plainStepSets(cfg: LimitsConfig, st: StepInput, ix: StepIndex, order: r
   }
   const out: (Limit[][] | null)[] = new Array(n);
   const memo = minimalMemo(order);
+  // without LoRA slots 16 relaxations: the answers fit an array indexed by okBits
+  const small = order.length <= 16 ? minimalArray(order) : null;
   for (let pos = 0; pos < n; pos++) {
     let bits = okBits[pos];
     if (pos > 0) {
@@ -464,11 +466,22 @@ function plainStepSets(cfg: LimitsConfig, st: StepInput, ix: StepIndex, order: r
         if (ok) bits |= h.bit;
       }
     }
-    let a = memo.get(bits);
-    if (a === undefined) memo.set(bits, (a = minimalFrom(order, bits)));
+    let a = small ? small[bits] : memo.get(bits);
+    if (a === undefined) {
+      a = minimalFrom(order, bits);
+      if (small) small[bits] = a;
+      else memo.set(bits, a);
+    }
     out[pos] = a;
   }
   return out;
+}
+
+const minimalArrays = new WeakMap<readonly Relaxation[], (Limit[][] | null | undefined)[]>();
+function minimalArray(order: readonly Relaxation[]): (Limit[][] | null | undefined)[] {
+  let m = minimalArrays.get(order);
+  if (!m) minimalArrays.set(order, (m = new Array<Limit[][] | null | undefined>(1 << order.length).fill(undefined)));
+  return m;
 }
 
 /** A head_only relaxation that can admit someone this step, with its token bounds. */
@@ -485,6 +498,13 @@ interface HeadOnly {
 function markAdmitted(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Relax, b: number, okBits: Int32Array): void {
   const start = loopStart(cfg, st, relax, ix);
   if (!start.ran) return;
+  if ((relax & (SEQS | BUDGET | KV)) === (SEQS | BUDGET | KV) && (cfg.maxLoras === null || relax & LORAS)) {
+    // nothing left to stop the loop or to skip for (the budget and the pool are unlimited): it
+    // admits every request no other cause blocks, whatever came before
+    const w = st.waiting;
+    for (let pos = 0; pos < w.length; pos++) if (!w[pos].blockedOther) okBits[pos] |= b;
+    return;
+  }
   const s: LoopState = { running: start.running, budget: start.budget, free: start.free, loras: null };
   for (const a of st.admitted) if (examine(cfg, st, relax, ix.threshold, a.req, s) === BREAK) return;
   const w = st.waiting;

@@ -5,6 +5,8 @@ import type { DecisionView, RequestView, RowSink } from "./types.js";
 
 const BUCKET_INDEX = new Map<BindBucket, number>(BIND_BUCKETS.map((b, i) => [b, i]));
 const NONE_BUCKET = BUCKET_INDEX.get("none")!;
+/** per_request's bind_<bucket>_ns column names, built once (not a template string per request) */
+const BIND_KEYS = BIND_BUCKETS.map((b) => `bind_${b}_ns`);
 /** bindingSets shares one array per distinct answer, so each array's bucket is found once */
 const bucketOfSets = new WeakMap<readonly (readonly Limit[])[], number>();
 function bucketIndex(found: Limit[][] | null): number {
@@ -298,7 +300,7 @@ export class BindingTracker {
     const rest = row.waiting_time - sum;
     if (rest !== 0) acc[c && c.bucket >= 0 ? c.bucket : c ? lastBucket(acc) : ARRIVED] += rest;
     const out = row as Record<string, unknown>;
-    for (let i = 0; i < BIND_BUCKETS.length; i++) out[`bind_${BIND_BUCKETS[i]}_ns`] = acc[i];
+    for (let i = 0; i < BIND_KEYS.length; i++) out[BIND_KEYS[i]] = acc[i];
     return row;
   }
 }
