@@ -5,9 +5,11 @@
 // (the timeline needs the same replay, plus every per_iteration_requests row).
 //
 //   npm run build
-//   node bench/timeline.mjs [--steps 1000000] [--requests 100000] [--json] [--logs]
+//   node bench/timeline.mjs [--steps 1000000] [--requests 100000] [--json] [--logs] [--base DIR]
 //     --json: also the Chrome JSON form; --logs: also from a logs directory (convert with every
-//     per_iteration_requests row first, untimed), where requests wait for the last table
+//     per_iteration_requests row first, untimed), where requests wait for the last table;
+//     --base DIR: also the protobuf timeline by another build (DIR/bin/vsched.js, e.g. main's),
+//     run between this checkout's two, and whether its file is byte-identical
 //
 // Targets (issue 12): ≤ 30 s, ≤ 400 MB peak RSS, file ≤ 150 MB for the protobuf form.
 // This machine is shared: wall times swing with the load; CPU seconds and the ratio to
@@ -30,10 +32,10 @@ if (!existsSync(trace)) {
   execFileSync(process.execPath, ["bench/timeline-gen.mjs", "--steps", String(STEPS), "--requests", String(REQUESTS), "--out", trace], { stdio: ["ignore", "inherit", "inherit"] });
 }
 
-function measure(label, cliArgs, output) {
+function measure(label, cliArgs, output, cli = "bin/vsched.js") {
   const usage = path.join(os.tmpdir(), `vsched-bench-${process.pid}-${label}.json`);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ["--import", "./bench/convert-rss.mjs", "bin/vsched.js", ...cliArgs], {
+  const r = spawnSync(process.execPath, ["--import", "./bench/convert-rss.mjs", cli, ...cliArgs], {
     env: { ...process.env, VSCHED_BENCH_RUSAGE: usage },
     encoding: "utf8",
   });
@@ -50,6 +52,15 @@ const lean = path.join(OUTDIR, "timeline-baseline-logs");
 const rows = [measure("baseline: convert lean", ["convert", trace, "-o", lean, "-q", "--iteration-requests", "none", "--no-scheduled-events"], null)];
 const proto = path.join(OUTDIR, "timeline.perfetto-trace");
 rows.push(measure("timeline proto", ["timeline", trace, "-o", proto, "-q"], proto));
+const BASE = opt("base", null);
+if (BASE) {
+  const baseProto = path.join(OUTDIR, "timeline-base.perfetto-trace");
+  rows.push(measure("timeline proto, --base build", ["timeline", trace, "-o", baseProto, "-q"], baseProto, path.join(path.resolve(BASE), "bin", "vsched.js")));
+  rows.push(measure("timeline proto (again, after the base)", ["timeline", trace, "-o", proto, "-q"], proto));
+  const same = spawnSync("cmp", ["-s", baseProto, proto]).status === 0; // not read in here: a big parent inflates its children's ru_maxrss
+  process.stderr.write(`--base build's timeline ${same ? "byte-identical" : "DIFFERS"}\n`);
+  rmSync(baseProto, { force: true });
+}
 if (args.includes("--json")) {
   const json = path.join(OUTDIR, "timeline.json");
   rows.push(measure("timeline json", ["timeline", trace, "-o", json, "--format", "json", "-q"], json));

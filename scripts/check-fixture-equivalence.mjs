@@ -10,6 +10,11 @@
 // fixture, the trace bytes before and after and whether the CSVs are identical; what may
 // differ in manifest.json is listed (the sources' path, bytes and sha256, and the header's
 // schema_version). Exit 1 when any table differs.
+//
+//   node scripts/check-fixture-equivalence.mjs --base-cli DIR/bin/vsched.js [NAME...]
+//
+// Proof that an engine change changed no table: the working tree's traces converted by
+// another build of vsched (a checkout of main, built) and by this checkout, compared the same way.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -20,7 +25,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
 const revAt = argv.indexOf("--rev");
 const rev = revAt === -1 ? "main" : argv[revAt + 1];
-const only = argv.filter((a, i) => !a.startsWith("--") && (revAt === -1 || i !== revAt + 1));
+const baseAt = argv.indexOf("--base-cli");
+const baseCli = baseAt === -1 ? null : path.resolve(argv[baseAt + 1]);
+const only = argv.filter((a, i) => !a.startsWith("--") && (revAt === -1 || i !== revAt + 1) && (baseAt === -1 || i !== baseAt + 1));
 const cli = path.join(root, "bin", "vsched.js");
 const fixtures = path.join(root, "fixtures");
 
@@ -37,8 +44,8 @@ function gitShow(rel) {
   return r.status === 0 ? r.stdout : null;
 }
 
-function convert(files, out) {
-  const r = spawnSync(process.execPath, [cli, "convert", ...files, "-o", out], { encoding: "utf8" });
+function convert(files, out, by = cli) {
+  const r = spawnSync(process.execPath, [by, "convert", ...files, "-o", out], { encoding: "utf8" });
   if (r.status !== 0 && r.status !== 1) throw new Error(`convert ${files.join(" ")}: exit ${r.status}: ${r.stderr.trim()}`);
 }
 
@@ -59,7 +66,7 @@ let failed = 0;
 const manifestKeys = new Set();
 let sumOld = 0;
 let sumNew = 0;
-console.log(`fixture traces at ${rev} vs the working tree, converted by this checkout`);
+console.log(baseCli ? `fixture traces converted by ${baseCli} vs this checkout` : `fixture traces at ${rev} vs the working tree, converted by this checkout`);
 for (const name of names) {
   const rels = traceFiles(name);
   const oldDir = path.join(tmp, name, "old-trace");
@@ -68,7 +75,7 @@ for (const name of names) {
   let newBytes = 0;
   let missing = false;
   for (const rel of rels) {
-    const buf = gitShow(path.posix.join("fixtures", name, rel));
+    const buf = baseCli ? readFileSync(path.join(fixtures, name, rel)) : gitShow(path.posix.join("fixtures", name, rel));
     if (buf === null) {
       missing = true;
       break;
@@ -86,12 +93,13 @@ for (const name of names) {
   }
   const outOld = path.join(tmp, name, "old");
   const outNew = path.join(tmp, name, "new");
-  convert(oldFiles, outOld);
+  convert(oldFiles, outOld, baseCli ?? cli);
   convert(
     rels.map((r) => path.join(fixtures, name, r)),
     outNew,
   );
   const tables = readdirSync(outOld).filter((f) => f.endsWith(".csv"));
+  if (readdirSync(outNew).filter((f) => f.endsWith(".csv")).length !== tables.length) tables.push("(a table missing or added)");
   const differ = tables.filter((t) => !existsSync(path.join(outNew, t)) || !readFileSync(path.join(outOld, t)).equals(readFileSync(path.join(outNew, t))));
   for (const k of manifestDiff(JSON.parse(readFileSync(path.join(outOld, "manifest.json"), "utf8")), JSON.parse(readFileSync(path.join(outNew, "manifest.json"), "utf8")))) manifestKeys.add(k);
   sumOld += oldBytes;

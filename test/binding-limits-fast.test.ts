@@ -142,7 +142,45 @@ function randomStep(r: () => number): { cfg: LimitsConfig; st: StepInput } {
   return { cfg, st };
 }
 
+/**
+ * The usual step (every id once, no victims, no reordering) takes bindingSets' plain-step path:
+ * a walk per relaxation and, for head_only, token-count bounds per step. Queues here are longer
+ * and mostly plain requests (no prefix hit, no LoRA), with repeated token counts, so the bounds
+ * decide most answers.
+ */
+function plainStep(r: () => number): { cfg: LimitsConfig; st: StepInput } {
+  const { cfg, st } = randomStep(r);
+  const int = (n: number) => Math.floor(r() * n);
+  let next = 0;
+  const req = (): LoopRequest => {
+    const plain = int(4) !== 0;
+    return {
+      id: `p${next++}`,
+      tokens: 1 + (int(2) ? int(40) * 8 : int(600)),
+      computed: plain || int(2) ? 0 : int(64),
+      evictable: plain || int(2) ? 0 : int(3),
+      lora: plain || int(2) ? null : 1 + int(3),
+      blockedOther: !plain && int(4) === 0,
+    };
+  };
+  const admitted = Array.from({ length: int(4) }, () => ({ req: req(), tokens: 1 + int(64), blocks: int(6) }));
+  const waiting = Array.from({ length: int(40) }, req);
+  return { cfg, st: { ...st, admitted, waiting, victims: [], order: undefined, running: admitted.length + int(8), freeBlocks: int(120), eligible: 1 + admitted.length + waiting.length } };
+}
+
 describe("binding limits: the fast head_only replay gives the reference's labels", () => {
+  it("on 5,000 random plain steps (seed 2003)", () => {
+    const r = rng(2003);
+    let headOnly = 0;
+    for (let n = 0; n < 5000; n++) {
+      const { cfg, st } = plainStep(r);
+      const want = referenceSets(cfg, st);
+      expect(bindingSets(cfg, st), `step ${n}: ${JSON.stringify({ cfg, st: { ...st, runningLoras: [...st.runningLoras] } })}`).toEqual(want);
+      headOnly += want.filter((s) => s?.some((set) => set.includes("head_only"))).length;
+    }
+    expect(headOnly).toBeGreaterThan(2000);
+  });
+
   it("on 5,000 random steps (seed 1302)", () => {
     const r = rng(1302);
     let headOnly = 0;

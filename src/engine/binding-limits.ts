@@ -65,26 +65,42 @@ export interface StepInput {
    * queue after the step is not the order they were examined in
    */
   order?: readonly string[];
+  /**
+   * the caller vouches that every waiting id appears once and none is also admitted (the
+   * engine knows it from its queue); otherwise bindingSets checks with a map of the ids
+   */
+  distinct?: boolean;
 }
 
 const INF = Number.POSITIVE_INFINITY;
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
-type Relax = ReadonlySet<Limit>;
+/** A relaxation set as bits of LIMITS (one AND per check; the loop asks several per request). */
+type Relax = number;
+const bit = (l: Limit) => 1 << LIMITS.indexOf(l);
+const SEQS = bit("max_num_seqs");
+const BUDGET = bit("token_budget");
+const KV = bit("kv_blocks");
+const LORAS = bit("max_loras");
+const relaxBits = (set: Iterable<Limit>): Relax => {
+  let m = 0;
+  for (const l of set) m |= bit(l);
+  return m;
+};
 
 /** Start of the waiting loop under `relax`: running count, budget, free blocks. */
 function loopStart(cfg: LimitsConfig, st: StepInput, relax: Relax, ix: { admittedTokens: number; admittedBlocks: number }): { running: number; budget: number; free: number; ran: boolean } {
   const { admittedTokens, admittedBlocks } = ix;
-  const budget = relax.has("token_budget") ? INF : st.budgetLeft + admittedTokens;
+  const budget = relax & BUDGET ? INF : st.budgetLeft + admittedTokens;
   if (st.victims.length === 0) {
-    return { running: st.running - st.admitted.length, budget, free: relax.has("kv_blocks") ? INF : st.freeBlocks + admittedBlocks, ran: true };
+    return { running: st.running - st.admitted.length, budget, free: relax & KV ? INF : st.freeBlocks + admittedBlocks, ran: true };
   }
   // vLLM preempted this step, so it skipped the waiting loop; only more KV avoids that. With
   // more KV the victims would have run (unless the budget is relaxed: the running loop then
   // keeps the tokens it really gave, and the victims got none).
-  if (!relax.has("kv_blocks")) return { running: st.running, budget: 0, free: 0, ran: false };
+  if (!(relax & KV)) return { running: st.running, budget: 0, free: 0, ran: false };
   let b = budget;
-  if (!relax.has("token_budget")) for (const v of st.victims) b -= Math.min(v.need, Math.max(0, b));
+  if (!(relax & BUDGET)) for (const v of st.victims) b -= Math.min(v.need, Math.max(0, b));
   return { running: st.running + st.victims.length, budget: b, free: INF, ran: true };
 }
 
@@ -92,7 +108,11 @@ function loopStart(cfg: LimitsConfig, st: StepInput, relax: Relax, ix: { admitte
  * The ids this relaxation admits. `removeAhead` drops the waiting requests ahead of that
  * index (head_only). Victims count as admitted when they keep running.
  */
-export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead = -1): Set<string> {
+export function admittedUnder(cfg: LimitsConfig, st: StepInput, relax: ReadonlySet<Limit>, removeAhead = -1): Set<string> {
+  return admittedUnderBits(cfg, st, relaxBits(relax), removeAhead);
+}
+
+function admittedUnderBits(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead = -1): Set<string> {
   const out = new Set<string>();
   runLoop(cfg, st, relax, removeAhead, null, out);
   return out;
@@ -109,45 +129,71 @@ function admits(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: num
   return out.has(target);
 }
 
-/** What both share, per StepInput: the loop order, each waiting id's index, the victims' ids. */
+/** What both share, per StepInput: the admitted requests' totals, the victims' ids, the cap in effect. */
 interface StepIndex {
-  queue: LoopRequest[];
-  waitingIndex: Map<string, number>;
   victims: Set<string>;
-  /** each id's last index in queue */
-  lastAt: Map<string, number>;
   admittedTokens: number;
   admittedBlocks: number;
-  /** no reordering and no admitted id also waiting: admitsAlone's shortcut holds */
-  simple: boolean;
   /** stateAfterAdmitted per relaxation set */
   afterAdmitted: Map<Relax, LoopState | null>;
   /** the long-prefill cap in effect */
   threshold: number;
+  /** built when a step needs the general walk (not plainStepSets) */
+  walk: WalkIndex | null;
+}
+
+/** The general walk's lookups: the loop order and where each id sits in it. */
+interface WalkIndex {
+  queue: LoopRequest[];
+  waitingIndex: Map<string, number>;
+  /** each id's last index in queue */
+  lastAt: Map<string, number>;
+  /** no reordering and no admitted id also waiting: admitsAlone's shortcut holds */
+  simple: boolean;
 }
 const stepIndexes = new WeakMap<StepInput, StepIndex>();
 
 function stepIndex(cfg: LimitsConfig, st: StepInput): StepIndex {
   let x = stepIndexes.get(st);
   if (!x) {
-    const queue = loopOrder(st);
+    let admittedTokens = 0;
+    let admittedBlocks = 0;
+    for (const a of st.admitted) {
+      admittedTokens += a.tokens;
+      admittedBlocks += a.blocks;
+    }
     x = {
-      queue,
-      lastAt: new Map(queue.map((q, k) => [q.id, k])),
-      // an id's first index: head_only removes an id if any of its entries is ahead
-      waitingIndex: firstIndex(st.waiting),
       victims: new Set(st.victims.map((v) => v.req.id)),
-      admittedTokens: st.admitted.reduce((n, a) => n + a.tokens, 0),
-      admittedBlocks: st.admitted.reduce((n, a) => n + a.blocks, 0),
-      simple: false,
+      admittedTokens,
+      admittedBlocks,
       afterAdmitted: new Map(),
       threshold: longPrefillCap(cfg, st),
+      walk: null,
     };
-    const waitingIndex = x.waitingIndex;
-    x.simple = !st.order && !st.admitted.some((a) => waitingIndex.has(a.req.id));
     stepIndexes.set(st, x);
   }
   return x;
+}
+
+function walkIndex(st: StepInput, ix: StepIndex): WalkIndex {
+  if (ix.walk) return ix.walk;
+  const queue = loopOrder(st);
+  // an id's first index: head_only removes an id if any of its entries is ahead
+  const waitingIndex = firstIndex(st.waiting);
+  return (ix.walk = {
+    queue,
+    lastAt: new Map(queue.map((q, k) => [q.id, k])),
+    waitingIndex,
+    simple: !st.order && !st.admitted.some((a) => waitingIndex.has(a.req.id)),
+  });
+}
+
+/** Every waiting id once, none of them admitted, no reordering: the step plainStepSets answers. */
+function isPlainStep(st: StepInput, ix: StepIndex): boolean {
+  if (st.victims.length > 0 || st.order) return false;
+  if (st.distinct) return true;
+  const w = walkIndex(st, ix);
+  return w.simple && w.waitingIndex.size === st.waiting.length;
 }
 
 function firstIndex(waiting: readonly LoopRequest[]): Map<string, number> {
@@ -174,10 +220,10 @@ type Outcome = typeof SKIP | typeof ADMIT | typeof BREAK;
 
 /** One request of vLLM's waiting loop, the same checks in the same order: updates `s` when it admits. */
 function examine(cfg: LimitsConfig, st: StepInput, relax: Relax, threshold: number, q: LoopRequest, s: LoopState): Outcome {
-  if (!relax.has("max_num_seqs") && s.running >= cfg.maxNumSeqs) return BREAK;
+  if (!(relax & SEQS) && s.running >= cfg.maxNumSeqs) return BREAK;
   if (s.budget <= 0) return BREAK;
   if (q.blockedOther) return SKIP;
-  if (q.lora !== null && q.lora > 0 && cfg.maxLoras !== null && !relax.has("max_loras")) {
+  if (q.lora !== null && q.lora > 0 && cfg.maxLoras !== null && !(relax & LORAS)) {
     s.loras ??= new Set(st.runningLoras);
     if (!s.loras.has(q.lora) && s.loras.size >= cfg.maxLoras) return SKIP;
   }
@@ -204,7 +250,7 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
   const ix = stepIndex(cfg, st);
   const start = loopStart(cfg, st, relax, ix);
   if (!start.ran) return;
-  if (st.victims.length > 0 && !relax.has("token_budget")) {
+  if (st.victims.length > 0 && !(relax & BUDGET)) {
     let b = st.budgetLeft;
     for (const v of st.victims) {
       if (b <= 0) break;
@@ -213,9 +259,10 @@ function runLoop(cfg: LimitsConfig, st: StepInput, relax: Relax, removeAhead: nu
     }
   }
   const s: LoopState = { running: start.running, budget: start.budget, free: start.free, loras: null };
-  const { queue, victims, waitingIndex, threshold } = ix;
+  const { victims, threshold } = ix;
+  const { queue, waitingIndex, lastAt } = walkIndex(st, ix);
   // the target's last place in the queue: past it nothing can add it any more
-  const targetAt = target === null ? -1 : (ix.lastAt.get(target) ?? -1);
+  const targetAt = target === null ? -1 : (lastAt.get(target) ?? -1);
   for (let k = 0; k < queue.length; k++) {
     const q = queue[k];
     // victims: handled by the running loop above
@@ -254,7 +301,8 @@ function admitsAlone(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Rel
  */
 function canAskAlone(st: StepInput, ix: StepIndex, pos: number): boolean {
   const id = st.waiting[pos].id;
-  return ix.simple && !(st.victims.length > 0 && ix.victims.has(id)) && ix.waitingIndex.get(id) === pos && ix.lastAt.get(id) === st.admitted.length + pos;
+  const w = walkIndex(st, ix);
+  return w.simple && !(st.victims.length > 0 && ix.victims.has(id)) && w.waitingIndex.get(id) === pos && w.lastAt.get(id) === st.admitted.length + pos;
 }
 
 /** admitsAlone's copy of the state it examines one request from (one object, not one per call) */
@@ -318,7 +366,7 @@ function relaxationsFor(cfg: LimitsConfig): Relaxation[] {
       set,
       mask: set.reduce((m, l) => m | (1 << LIMITS.indexOf(l)), 0),
       headOnly: set.includes("head_only"),
-      relax: new Set(set.filter((l) => l !== "head_only")),
+      relax: relaxBits(set.filter((l) => l !== "head_only")),
     }));
     relaxations.set(lora, order);
   }
@@ -345,6 +393,7 @@ function shared(order: readonly Relaxation[], found: number): Limit[][] {
 export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null)[] {
   const order = relaxationsFor(cfg);
   const ix = stepIndex(cfg, st);
+  if (isPlainStep(st, ix)) return plainStepSets(cfg, st, ix, order);
   // what each relaxation admits, once per step, computed when first asked
   const admitted: (Set<string> | undefined)[] = new Array(order.length);
   const masks: number[] = [];
@@ -360,7 +409,7 @@ export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null
         if (pos === 0) continue; // nothing ahead: head_only changes nothing
         ok = alone ? admitsAlone(cfg, st, ix, o.relax, pos) : admits(cfg, st, o.relax, pos, q.id);
       } else {
-        ok = (admitted[i] ??= admittedUnder(cfg, st, o.relax)).has(q.id);
+        ok = (admitted[i] ??= admittedUnderBits(cfg, st, o.relax)).has(q.id);
       }
       if (ok) {
         if (o.set.length === 0) return null;
@@ -370,6 +419,131 @@ export function bindingSets(cfg: LimitsConfig, st: StepInput): (Limit[][] | null
     }
     return shared(order, found >>> 0);
   });
+}
+
+/**
+ * bindingSets for the usual step (no victims, no reordering, every id once): each relaxation
+ * without head_only walks the queue once, marking the positions it admits (bit i of
+ * okBits[pos] for order[i]); head_only asks one examine() of the request from the state after
+ * the admitted ones, and for a plain request (no prefix hit, no LoRA, not blocked) that answer
+ * only falls as its tokens grow, so each relaxation keeps the largest admitted and the smallest
+ * refused token count seen this step and examines only what falls between. A request's answer
+ * is then a function of its okBits alone (minimalFrom), computed once per distinct okBits.
+ */
+function plainStepSets(cfg: LimitsConfig, st: StepInput, ix: StepIndex, order: readonly Relaxation[]): (Limit[][] | null)[] {
+  const n = st.waiting.length;
+  const okBits = new Int32Array(n);
+  const heads: HeadOnly[] = [];
+  for (let i = 0; i < order.length; i++) {
+    const o = order[i];
+    if (!o.headOnly) markAdmitted(cfg, st, ix, o.relax, 1 << i, okBits);
+    else {
+      const after = stateAfterAdmitted(cfg, st, o.relax, ix);
+      // the loop would stop before looking at anyone: no request alone at the head gets in
+      if (after !== null && after.budget > 0 && (o.relax & SEQS || after.running < cfg.maxNumSeqs)) heads.push({ bit: 1 << i, relax: o.relax, after, lo: -INF, hi: INF });
+    }
+  }
+  const out: (Limit[][] | null)[] = new Array(n);
+  const memo = minimalMemo(order);
+  // without LoRA slots 16 relaxations: the answers fit an array indexed by okBits
+  const small = order.length <= 16 ? minimalArray(order) : null;
+  for (let pos = 0; pos < n; pos++) {
+    let bits = okBits[pos];
+    if (pos > 0) {
+      const q = st.waiting[pos];
+      const plain = q.computed === 0 && !q.evictable && !(q.lora !== null && q.lora > 0) && !q.blockedOther;
+      for (const h of heads) {
+        let ok: boolean;
+        if (plain && q.tokens <= h.lo) ok = true;
+        else if (plain && q.tokens >= h.hi) ok = false;
+        else {
+          ok = examineFrom(cfg, st, ix, h.after, h.relax, q);
+          if (plain) {
+            if (ok) h.lo = q.tokens;
+            else h.hi = q.tokens;
+          }
+        }
+        if (ok) bits |= h.bit;
+      }
+    }
+    let a = small ? small[bits] : memo.get(bits);
+    if (a === undefined) {
+      a = minimalFrom(order, bits);
+      if (small) small[bits] = a;
+      else memo.set(bits, a);
+    }
+    out[pos] = a;
+  }
+  return out;
+}
+
+const minimalArrays = new WeakMap<readonly Relaxation[], (Limit[][] | null | undefined)[]>();
+function minimalArray(order: readonly Relaxation[]): (Limit[][] | null | undefined)[] {
+  let m = minimalArrays.get(order);
+  if (!m) minimalArrays.set(order, (m = new Array<Limit[][] | null | undefined>(1 << order.length).fill(undefined)));
+  return m;
+}
+
+/** A head_only relaxation that can admit someone this step, with its token bounds. */
+interface HeadOnly {
+  bit: number;
+  relax: Relax;
+  after: LoopState;
+  /** plain requests of at most `lo` tokens are admitted, of at least `hi` are not */
+  lo: number;
+  hi: number;
+}
+
+/** runLoop without victims or removals: bit `b` set on every waiting position it admits. */
+function markAdmitted(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Relax, b: number, okBits: Int32Array): void {
+  const start = loopStart(cfg, st, relax, ix);
+  if (!start.ran) return;
+  if ((relax & (SEQS | BUDGET | KV)) === (SEQS | BUDGET | KV) && (cfg.maxLoras === null || relax & LORAS)) {
+    // nothing left to stop the loop or to skip for (the budget and the pool are unlimited): it
+    // admits every request no other cause blocks, whatever came before
+    const w = st.waiting;
+    for (let pos = 0; pos < w.length; pos++) if (!w[pos].blockedOther) okBits[pos] |= b;
+    return;
+  }
+  const s: LoopState = { running: start.running, budget: start.budget, free: start.free, loras: null };
+  for (const a of st.admitted) if (examine(cfg, st, relax, ix.threshold, a.req, s) === BREAK) return;
+  const w = st.waiting;
+  for (let pos = 0; pos < w.length; pos++) {
+    const outcome = examine(cfg, st, relax, ix.threshold, w[pos], s);
+    if (outcome === BREAK) return;
+    if (outcome === ADMIT) okBits[pos] |= b;
+  }
+}
+
+/** One examine() from a copy of `after` (admitsAlone's step, with the state already computed). */
+function examineFrom(cfg: LimitsConfig, st: StepInput, ix: StepIndex, after: LoopState, relax: Relax, q: LoopRequest): boolean {
+  scratch.running = after.running;
+  scratch.budget = after.budget;
+  scratch.free = after.free;
+  scratch.loras = after.loras && new Set(after.loras);
+  return examine(cfg, st, relax, ix.threshold, q, scratch) === ADMIT;
+}
+
+/** bindingSets' selection of minimal sets, with every relaxation's answer given as bit i of okBits. */
+function minimalFrom(order: readonly Relaxation[], okBits: number): Limit[][] | null {
+  let found = 0;
+  const masks: number[] = [];
+  next: for (let i = 0; i < order.length; i++) {
+    if (!(okBits & (1 << i))) continue;
+    const o = order[i];
+    for (const m of masks) if ((m & o.mask) === m) continue next;
+    if (o.set.length === 0) return null;
+    found |= 1 << i;
+    masks.push(o.mask);
+  }
+  return shared(order, found >>> 0);
+}
+
+const minimalMemos = new WeakMap<readonly Relaxation[], Map<number, Limit[][] | null>>();
+function minimalMemo(order: readonly Relaxation[]): Map<number, Limit[][] | null> {
+  let m = minimalMemos.get(order);
+  if (!m) minimalMemos.set(order, (m = new Map()));
+  return m;
 }
 
 const formatted = new WeakMap<readonly (readonly Limit[])[], string>();

@@ -1,9 +1,31 @@
 import type { HeaderRecord, SkipCause, StepRecord } from "../schema/raw.js";
 import type { PerIterationRequestRow, PerRequestRow } from "../schema/tables.js";
-import { BIND_BUCKETS, bindingSets, bucketOf, formatSets, type BindBucket, type LimitsConfig, type LoopRequest, type StepInput } from "./binding-limits.js";
-import type { DecisionView, RowSink } from "./types.js";
+import { BIND_BUCKETS, bindingSets, bucketOf, formatSets, type BindBucket, type Limit, type LimitsConfig, type LoopRequest, type StepInput } from "./binding-limits.js";
+import type { DecisionView, RequestView, RowSink } from "./types.js";
 
 const BUCKET_INDEX = new Map<BindBucket, number>(BIND_BUCKETS.map((b, i) => [b, i]));
+const NONE_BUCKET = BUCKET_INDEX.get("none")!;
+/** per_request's bind_<bucket>_ns column names, built once (not a template string per request) */
+const BIND_KEYS = BIND_BUCKETS.map((b) => `bind_${b}_ns`);
+/** bindingSets shares one array per distinct answer, so each array's bucket is found once */
+const bucketOfSets = new WeakMap<readonly (readonly Limit[])[], number>();
+function bucketIndex(found: Limit[][] | null): number {
+  if (found === null) return NONE_BUCKET;
+  let b = bucketOfSets.get(found);
+  if (b === undefined) bucketOfSets.set(found, (b = BUCKET_INDEX.get(bucketOf(found))!));
+  return b;
+}
+
+/** The admitted requests' views: vLLM appends them to the running list, so look from its end. */
+function admittedById(v: DecisionView): Map<string, RequestView> {
+  const m = new Map<string, RequestView>();
+  if (v.admitted.size === 0) return m;
+  for (let i = v.running.length - 1; i >= 0 && m.size < v.admitted.size; i--) {
+    const r = v.running[i];
+    if (v.admitted.has(r.id) && !m.has(r.id)) m.set(r.id, r);
+  }
+  return m;
+}
 const ARRIVED = 0;
 /** skip causes the replay models itself; any other skip keeps the request out whatever the limits */
 const MODELLED_SKIPS = new Set<SkipCause>(["lora_slots", "prompt_exceeds_budget"]);
@@ -36,6 +58,10 @@ class BindClock {
   readonly acc = new Float64Array(BIND_BUCKETS.length);
   bucket = -1; // -1: not waiting
   since = 0;
+  /** its queue position at the last decision (the next one finds it there, shifted) */
+  pos = -1;
+  /** its request finished: the clock left the map */
+  done = false;
 }
 
 /**
@@ -48,13 +74,22 @@ export class BindingTracker {
   private cfg: LimitsConfig;
   private readonly full: boolean;
   private readonly clocks = new Map<string, BindClock>();
-  private labels = new Map<string, string>();
+  /** the current step's waiting queue and each position's minimal sets (formatted when a row asks) */
   private labelStep = -1;
-  private prevComputed = new Map<string, number>();
-  private prevProbe = new Map<string, number>();
+  private labelIds: readonly RequestView[] = [];
+  private labelSets: readonly (Limit[][] | null)[] = [];
+  private labelDistinct = true;
+  /** the previous step record: its sched (victims' need) and probe (admitted requests' evictable hits) */
+  private prevStep: StepRecord | null = null;
   /** FCFS: the waiting queue after the previous step, the order this step's loop examines */
-  private prevOrder: string[] = [];
+  private prevOrder: readonly RequestView[] = [];
   private readonly fcfs: boolean;
+  /** the LoopRequest of each waiting position, reused from step to step (bindingSets keeps none) */
+  private readonly pool: LoopRequest[] = [];
+  /** the last decision's waiting queue and each position's clock (switchAll) */
+  private prevViews: readonly RequestView[] = [];
+  private prevClocks: BindClock[] = [];
+  private spareClocks: BindClock[] = [];
   readonly sink: RowSink;
 
   constructor(header: HeaderRecord, inner: RowSink) {
@@ -77,65 +112,54 @@ export class BindingTracker {
     const D = v.decisionT;
     const st = this.stepInput(v);
     const sets = bindingSets(this.cfg, st);
-    this.labels = new Map();
     this.labelStep = s.step;
+    this.labelIds = v.waiting;
+    this.labelSets = sets;
+    this.labelDistinct = v.distinct;
     for (const id of v.admitted) this.close(id, D);
-    for (let i = 0; i < v.waiting.length; i++) {
-      const r = v.waiting[i];
-      const found = sets[i];
-      const label = found === null ? "unresolved" : formatSets(found);
-      this.labels.set(r.id, label);
-      this.switchTo(r.id, r.waitStart, D, found === null ? BUCKET_INDEX.get("none")! : BUCKET_INDEX.get(bucketOf(found))!);
-    }
-    this.prevComputed = new Map(s.sched.map(([id, n, before]) => [id, before + n]));
-    this.prevProbe = new Map((s.probe ?? []).map(([id, , evictable]) => [id, evictable]));
-    if (this.fcfs) this.prevOrder = v.waiting.map((r) => r.id);
+    this.switchAll(v.waiting, sets, D);
+    this.prevStep = s;
+    if (this.fcfs) this.prevOrder = v.waiting;
   }
 
   private stepInput(v: DecisionView): StepInput {
     const s: StepRecord = v.step;
     const bs = this.cfg.blockSize;
-    const runningById = new Map(v.running.map((r) => [r.id, r]));
+    const prevProbe = this.prevStep?.probe?.length ? new Map(this.prevStep.probe.map(([id, , evictable]) => [id, evictable])) : null;
+    const admittedViews = admittedById(v);
     const admitted: StepInput["admitted"] = [];
-    for (const [id, n] of s.sched) {
-      if (!v.admitted.has(id)) continue;
-      const r = runningById.get(id);
-      if (!r) continue;
-      const computed = Math.max(0, r.computed - n);
-      // blocks it took from the free pool: new ones, plus prefix-hit blocks that were free
-      // (known from the previous step's probe); r.blocks also counts hits shared with others
-      const fresh = Math.ceil((computed + n) / bs) - Math.floor(computed / bs);
-      const blocks = computed > 0 ? fresh + (this.prevProbe.get(id) ?? 0) : this.full ? r.blocks : fresh;
-      const evictable = computed > 0 ? (this.prevProbe.get(id) ?? 0) : 0; // the replay takes the same blocks again
-      admitted.push({ req: { id, tokens: r.numTokens, computed, evictable, lora: r.lora, blockedOther: false }, tokens: n, blocks });
+    if (admittedViews.size > 0) {
+      for (const [id, n] of s.sched) {
+        const r = admittedViews.get(id);
+        if (!r) continue;
+        const computed = Math.max(0, r.computed - n);
+        // blocks it took from the free pool: new ones, plus prefix-hit blocks that were free
+        // (known from the previous step's probe); r.blocks also counts hits shared with others
+        const hit = prevProbe?.get(id) ?? 0;
+        const fresh = Math.ceil((computed + n) / bs) - Math.floor(computed / bs);
+        const blocks = computed > 0 ? fresh + hit : this.full ? r.blocks : fresh;
+        const evictable = computed > 0 ? hit : 0; // the replay takes the same blocks again
+        admitted.push({ req: { id, tokens: r.numTokens, computed, evictable, lora: r.lora, blockedOther: false }, tokens: n, blocks });
+      }
     }
     if (this.cfg.reserveFullIsl) this.checkFullPromptGate(s, admitted);
-    const skipped = new Map<string, SkipCause>(s.skipped ?? []);
+    const skipped = s.skipped?.length ? new Map<string, SkipCause>(s.skipped) : null;
     // the prefix-cache hit a waiting request would get: recorded for the first few (step.probe,
     // VLLM_SCHEDULER_LOG_WAITING_PROBE); otherwise unknown and taken as none
-    const probe = new Map((s.probe ?? []).map(([id, hit, evictable]) => [id, { hit, evictable }]));
-    const waiting: LoopRequest[] = v.waiting.map((r) => {
-      const skip = skipped.get(r.id);
-      const p = probe.get(r.id);
-      return {
-        id: r.id,
-        tokens: r.numTokens,
-        computed: p ? p.hit : 0,
-        evictable: p ? p.evictable : 0,
-        lora: r.lora,
-        blockedOther: skip !== undefined && !MODELLED_SKIPS.has(skip),
-      };
-    });
-    const victims = waiting
-      .filter((q) => v.preempted.has(q.id))
-      .map((q) => ({ req: q, need: Math.max(1, q.tokens - (this.prevComputed.get(q.id) ?? q.tokens - 1)) }));
+    const probe = s.probe?.length ? new Map(s.probe.map(([id, hit, evictable]) => [id, { hit, evictable }])) : null;
+    const waiting = this.waitingInput(v.waiting, skipped, probe);
+    let victims: StepInput["victims"] = [];
+    if (v.preempted.size > 0) {
+      const prevComputed = new Map((this.prevStep?.sched ?? []).map(([id, n, before]) => [id, before + n]));
+      victims = waiting.filter((q) => v.preempted.has(q.id)).map((q) => ({ req: q, need: Math.max(1, q.tokens - (prevComputed.get(q.id) ?? q.tokens - 1)) }));
+    }
     const runningLoras = new Set<number>();
-    for (const r of v.running) if (!v.admitted.has(r.id) && r.lora !== null && r.lora > 0) runningLoras.add(r.lora);
+    for (const r of v.running) if (r.lora !== null && r.lora > 0 && !v.admitted.has(r.id)) runningLoras.add(r.lora);
     let order: string[] | undefined;
     if (this.fcfs && s.skipped && s.skipped.length > 0) {
       // skipped requests went back to the head: examine in the previous queue order, arrivals after
       const here = new Set([...admitted.map((a) => a.req.id), ...waiting.map((q) => q.id)]);
-      order = this.prevOrder.filter((id) => here.has(id) && !v.preempted.has(id));
+      order = this.prevOrder.map((r) => r.id).filter((id) => here.has(id) && !v.preempted.has(id));
     }
     return {
       order,
@@ -147,7 +171,28 @@ export class BindingTracker {
       budgetLeft: s.budget_left,
       freeBlocks: s.free_blocks,
       eligible: s.running + v.waiting.length,
+      distinct: v.distinct,
     };
+  }
+
+  /** The waiting queue as the loop sees it, in pooled objects (a new array: the pool outlives it). */
+  private waitingInput(views: readonly RequestView[], skipped: Map<string, SkipCause> | null, probe: Map<string, { hit: number; evictable: number }> | null): LoopRequest[] {
+    const out: LoopRequest[] = new Array(views.length);
+    for (let i = 0; i < views.length; i++) {
+      const r = views[i];
+      let q = this.pool[i];
+      if (!q) this.pool.push((q = { id: "", tokens: 0, computed: 0, evictable: 0, lora: null, blockedOther: false }));
+      const skip = skipped?.get(r.id);
+      const p = probe?.get(r.id);
+      q.id = r.id;
+      q.tokens = r.numTokens;
+      q.computed = p ? p.hit : 0;
+      q.evictable = p ? p.evictable : 0;
+      q.lora = r.lora;
+      q.blockedOther = skip !== undefined && !MODELLED_SKIPS.has(skip);
+      out[i] = q;
+    }
+    return out;
   }
 
   /**
@@ -170,8 +215,39 @@ export class BindingTracker {
     }
   }
 
-  private switchTo(id: string, waitStart: number, D: number, bucket: number): void {
-    let c = this.clocks.get(id);
+  /**
+   * Each waiting request's clock to this decision's bucket. Most of a queue sits where it sat
+   * at the last decision, moved up by the requests that left its head, so a request's clock
+   * is looked for at its old position shifted by that much before the map is asked.
+   */
+  private switchAll(waiting: readonly RequestView[], sets: readonly (Limit[][] | null)[], D: number): void {
+    const prev = this.prevViews;
+    const prevClocks = this.prevClocks;
+    const clocks = this.spareClocks;
+    clocks.length = waiting.length;
+    let shift = 0;
+    let lastFound: Limit[][] | null | undefined;
+    let bucket = 0;
+    for (let i = 0; i < waiting.length; i++) {
+      const r = waiting[i];
+      const found = sets[i];
+      if (found !== lastFound) bucket = bucketIndex((lastFound = found));
+      const j = i + shift;
+      let c = j < prev.length && prev[j] === r ? prevClocks[j] : undefined;
+      if (c === undefined || c.done) {
+        c = this.clocks.get(r.id);
+        if (c && c.pos >= 0) shift = c.pos - i;
+      }
+      clocks[i] = this.switchTo(c, r.id, r.waitStart, D, bucket);
+      clocks[i].pos = i;
+    }
+    this.prevViews = waiting;
+    this.spareClocks = prevClocks;
+    this.prevClocks = clocks;
+  }
+
+  private switchTo(found: BindClock | undefined, id: string, waitStart: number, D: number, bucket: number): BindClock {
+    let c = found;
     if (!c) {
       c = new BindClock();
       this.clocks.set(id, c);
@@ -181,10 +257,11 @@ export class BindingTracker {
     } else if (c.bucket !== bucket) {
       c.acc[c.bucket] += Math.max(0, D - c.since);
     } else {
-      return;
+      return c;
     }
     c.bucket = bucket;
     c.since = D;
+    return c;
   }
 
   private close(id: string, D: number): void {
@@ -196,21 +273,34 @@ export class BindingTracker {
 
   private fillIterationRequest(row: PerIterationRequestRow): PerIterationRequestRow {
     const waiting = row.state === "waiting" || row.state === "preempted";
-    row.binding_limits = waiting && row.iteration_id === this.labelStep ? (this.labels.get(row.request_id) ?? null) : null;
+    row.binding_limits = waiting && row.iteration_id === this.labelStep ? this.labelOf(row.request_id, row.queue_position) : null;
     return row;
+  }
+
+  /**
+   * The label of a request waiting at this step; its row's queue_position finds it without a
+   * map. An id queued twice (a malformed trace) takes its last entry's label, as one map did.
+   */
+  private labelOf(id: string, pos: number | null): string | null {
+    let i = this.labelDistinct && pos !== null && this.labelIds[pos]?.id === id ? pos : -1;
+    for (let k = this.labelIds.length - 1; i < 0 && k >= 0; k--) if (this.labelIds[k].id === id) i = k;
+    if (i < 0) return null;
+    const found = this.labelSets[i];
+    return found === null ? "unresolved" : formatSets(found);
   }
 
   /** The open segment (or the whole wait of a request never seen at a decision) takes the rest, so the columns sum to waiting_time. */
   private fillRequest(row: PerRequestRow): PerRequestRow {
     const c = this.clocks.get(row.request_id);
     this.clocks.delete(row.request_id);
+    if (c) c.done = true;
     const acc = c ? c.acc : new Float64Array(BIND_BUCKETS.length);
     let sum = 0;
     for (const x of acc) sum += x;
     const rest = row.waiting_time - sum;
     if (rest !== 0) acc[c && c.bucket >= 0 ? c.bucket : c ? lastBucket(acc) : ARRIVED] += rest;
     const out = row as Record<string, unknown>;
-    for (let i = 0; i < BIND_BUCKETS.length; i++) out[`bind_${BIND_BUCKETS[i]}_ns`] = acc[i];
+    for (let i = 0; i < BIND_KEYS.length; i++) out[BIND_KEYS[i]] = acc[i];
     return row;
   }
 }

@@ -6,6 +6,8 @@ import { diffAbsNs } from "./epoch.js";
 export type LiveState = "waiting" | "preempted" | "running";
 export const REASON_INDEX = new Map<WaitingReason, number>(WAITING_REASONS.map((r, i) => [r, i]));
 const NOT_WAITING = -1;
+/** per_request's wait_<reason>_ns column names, built once */
+const WAIT_KEYS = WAITING_REASONS.map((r) => `wait_${r}_ns`);
 
 /** Everything the engine tracks for one live request. Dropped when it finishes. */
 export class RequestState {
@@ -68,6 +70,8 @@ export class RequestState {
   turnStartOutputTokens = 0;
   /** waiting in vLLM ≥ 0.33's kv_holding_waiting queue (a session between turns keeps its KV) */
   kvHolding = false;
+  /** WaitingQueue's stamp (QueueEntry.queueMark) */
+  queueMark = 0;
 
   waitTotal = 0;
   waitStart: number;
@@ -231,7 +235,7 @@ export function perRequestRow(r: RequestState, c: Completion, ctx: RowContext): 
     total_tokens: r.inputTokens + n,
     dp_rank: ctx.dpRank,
   };
-  for (let i = 0; i < WAITING_REASONS.length; i++) row[`wait_${WAITING_REASONS[i]}_ns`] = r.waitByCause[i];
+  for (let i = 0; i < WAIT_KEYS.length; i++) row[WAIT_KEYS[i]] = r.waitByCause[i];
   row.request_instance = r.instance;
   row.input_chunks = 1 + Math.max(r.chunks, r.turns);
   return row as PerRequestRow;

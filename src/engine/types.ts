@@ -50,6 +50,8 @@ export interface DecisionView {
   admitted: ReadonlySet<string>;
   /** preempted this step */
   preempted: ReadonlySet<string>;
+  /** every waiting request appears once and none of them is among `admitted` */
+  distinct: boolean;
 }
 
 export interface EngineOptions {

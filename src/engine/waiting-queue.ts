@@ -8,6 +8,8 @@ export interface QueueEntry {
   arrivalKey: string;
   /** in vLLM ≥ 0.33's kv_holding_waiting queue (it kept its KV: a session between turns), which schedule() drains first */
   kvHolding: boolean;
+  /** the queue's own mark: which applyStep last placed it (finds duplicates without a set) */
+  queueMark?: number;
 }
 
 /**
@@ -28,6 +30,8 @@ export class WaitingQueue<T extends QueueEntry> {
   private order: T[] = [];
   private pendingArrivals: T[] = [];
   private readonly removed = new Set<string>();
+  private mark = 0;
+  private distinctOrder = true;
 
   constructor(
     private readonly byPriority: boolean,
@@ -50,7 +54,7 @@ export class WaitingQueue<T extends QueueEntry> {
    */
   applyStep(preempted: readonly T[], recorded: readonly string[] | null | undefined): { unexpected: string[]; missing: string[] } {
     const removed = this.removed;
-    const merged = removed.size ? this.order.concat(this.pendingArrivals).filter((e) => !removed.has(e.id)) : this.order.concat(this.pendingArrivals);
+    const merged = removed.size ? without(removed, this.order, this.pendingArrivals) : this.order.concat(this.pendingArrivals);
     // a request preempted between steps can be resumed in the same step; the emitter's
     // FCFS rule keeps the preempted head as is (its `order` corrects it), priority sorts
     const back = this.byPriority ? preempted.filter((e) => !removed.has(e.id)) : preempted;
@@ -79,7 +83,29 @@ export class WaitingQueue<T extends QueueEntry> {
       }
     }
     this.order = next;
+    this.markOrder();
     return { unexpected, missing };
+  }
+
+  /** Stamps every entry of the new order; an entry already stamped this step is there twice. */
+  private markOrder(): void {
+    const mark = ++this.mark;
+    let distinct = true;
+    for (const e of this.order) {
+      if (e.queueMark === mark) distinct = false;
+      e.queueMark = mark;
+    }
+    this.distinctOrder = distinct;
+  }
+
+  /** Every entry of current() appears once. */
+  get distinct(): boolean {
+    return this.distinctOrder;
+  }
+
+  /** Whether `e` is in current() (as of the last applied step). */
+  holds(e: T): boolean {
+    return e.queueMark === this.mark;
   }
 
   private comparePriority(ea: T, eb: T): number {
@@ -99,4 +125,12 @@ export class WaitingQueue<T extends QueueEntry> {
   get size(): number {
     return this.order.length;
   }
+}
+
+/** a and b in order, less every entry whose id was removed: one array, no intermediate copy */
+function without<T extends QueueEntry>(removed: ReadonlySet<string>, a: readonly T[], b: readonly T[]): T[] {
+  const out: T[] = [];
+  for (const e of a) if (!removed.has(e.id)) out.push(e);
+  for (const e of b) if (!removed.has(e.id)) out.push(e);
+  return out;
 }

@@ -6,6 +6,8 @@ import type { RowHandlers, RunInfo, TableRow, TableSource } from "./types.js";
 export interface TraceSource extends TableSource {
   /** what the last pass's replay found (reader warnings, engine findings) */
   readonly lastReplay: ReplayResult | null;
+  /** replays run so far: one per scan(), so a command that reads its tables in one pass shows 1 */
+  readonly replays: number;
 }
 
 type AnyHandler = (row: TableRow<never>) => void;
@@ -31,9 +33,11 @@ export async function openTraces(inputs: TraceInput[], opts: { lenient?: boolean
   const source: TraceSource = {
     info,
     lastReplay: null,
+    replays: 0,
     // a replay produces every column of this vsched's schema
     columns: (t) => tableColumns(t),
     async scan(h: RowHandlers) {
+      (source as { replays: number }).replays++;
       const none = () => {};
       const pick = (f: AnyHandler | undefined) => (f ?? none) as never;
       const r = await replay(

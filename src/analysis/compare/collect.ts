@@ -60,6 +60,8 @@ export interface RunData {
   fit: StepFit;
   /** per request, in prediction order; null when the run has no predictions table or no rows */
   predictions: Map<string, PredictionPoint[]> | null;
+  /** each iteration's start_time by `${dp_rank}:${iteration_id}`, for the predictor's queue pass; null without predictions */
+  iterationStarts: Map<string, number> | null;
 }
 
 const NEEDED: Partial<Record<TableName, readonly string[]>> = {
@@ -117,6 +119,7 @@ export async function collectRun(source: TableSource): Promise<RunData> {
   let preempted = 0;
   const hasPredictions = source.columns("predictions") !== null;
   const predictions = new Map<string, PredictionPoint[]>();
+  const starts = new Map<string, number>();
   await source.scan({
     per_request: (r) => requests.push(requestFacts(r)),
     per_iteration: (it) => {
@@ -124,6 +127,7 @@ export async function collectRun(source: TableSource): Promise<RunData> {
       preempted += it.preempted_count;
       occupancy.add(it.start_time, it.waiting_count, it.running_count, it.dp_rank);
       if (it.duration !== null && it.prefill_tokens + it.decode_tokens > 0) fit.add(it.prefill_tokens, it.decode_tokens, it.duration);
+      if (hasPredictions) starts.set(`${it.dp_rank}:${it.iteration_id}`, it.start_time);
     },
     ...(hasPredictions
       ? {
@@ -149,5 +153,6 @@ export async function collectRun(source: TableSource): Promise<RunData> {
     occupancy,
     fit,
     predictions: predictions.size ? predictions : null,
+    iterationStarts: predictions.size ? starts : null,
   };
 }

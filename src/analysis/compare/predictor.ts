@@ -125,9 +125,8 @@ export async function predictorQuality(run: RunData): Promise<PredictorQuality |
   }
   const finalTokens = new Map<string, number>();
   for (const r of run.requests) if (r.completed) finalTokens.set(r.id, r.output_tokens);
-  // iteration start times for pass 2: one number per iteration
-  const starts = new Map<string, number>();
-  await run.source.scan({ per_iteration: (it) => void starts.set(`${it.dp_rank}:${it.iteration_id}`, it.start_time) });
+  // iteration start times for pass 2, read in collectRun's pass: one number per iteration
+  const starts = run.iterationStarts ?? new Map<string, number>();
   return {
     predictions: all.length,
     requests: preds.size,

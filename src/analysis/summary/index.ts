@@ -1,5 +1,5 @@
 import type { TableName } from "../../schema/tables.js";
-import type { TableSource } from "../../tables/types.js";
+import type { TableRow, TableSource } from "../../tables/types.js";
 import { mean, quantileSorted, Values } from "../math/stats.js";
 import { IterationAccumulator } from "./iterations.js";
 import { ProgressAccumulator } from "./progress.js";
@@ -49,21 +49,21 @@ export function latencyStats(values: Values): LatencyStats {
 const ratio = (a: number, b: number | null): number | null => (b === null || b <= 0 ? null : a / b);
 
 /**
- * Every figure of the summary in two passes: per_request with per_iteration, then
- * per_iteration_requests (inter-token latency needs the completed requests and the step
- * times of the first pass).
+ * Every figure of the summary in one pass over per_request, per_iteration and
+ * per_iteration_requests (a trace is replayed once); inter-token latency, which needs the
+ * completed requests and the step times, is derived when the pass is over.
  */
 export async function computeSummary(source: TableSource, opts: SummaryOptions = {}): Promise<Summary> {
   requireColumns(source);
   const slo = opts.slo && Object.keys(opts.slo).length ? opts.slo : null;
   const reqs = new RequestAccumulator(slo, opts.topWaiting ?? 5);
   const iters = new IterationAccumulator();
-  await source.scan({ per_request: (r) => reqs.add(r), per_iteration: (r) => iters.add(r) });
-  let progress: ProgressAccumulator | null = null;
-  if (source.columns("per_iteration_requests")) {
-    const p = (progress = new ProgressAccumulator(iters, reqs.completedIds));
-    await source.scan({ per_iteration_requests: (r) => p.add(r) });
-  }
+  const progress = source.columns("per_iteration_requests") ? new ProgressAccumulator(iters, reqs.completedIds) : null;
+  await source.scan({
+    per_request: (r) => reqs.add(r),
+    per_iteration: (r) => iters.add(r),
+    ...(progress ? { per_iteration_requests: (r: TableRow<"per_iteration_requests">) => progress.add(r) } : {}),
+  });
   return assemble(source, reqs, iters, progress, slo);
 }
 

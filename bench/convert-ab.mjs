@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// Before/after of `vsched convert` in one run: another build (BASE: a checkout of main with
+// `npm run build` done, or a copy of its bin/ and dist/) and this checkout convert the same
+// bench trace, alternating (A B B A …) so both see the same load, with the floor (read +
+// JSON.parse per line) measured before and after. Prints wall and CPU per run, the medians,
+// and each as a ratio of the floor: on a shared machine the CPU ratios are the ones to trust.
+//
+//   npm run build && node bench/convert-ab.mjs --base /tmp/main-build [--mb 200] [--repeat 2] [--modes lean,all] [--threads 1]
+//
+// lean = --iteration-requests none --no-scheduled-events; all = the defaults. Both builds'
+// tables are compared byte for byte (cmp of every CSV) after the first pair of each mode.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createReadStream, readdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { benchTrace, options, readFloor, root } from "./lib.mjs";
+
+const opt = options();
+const BASE = opt("base", null);
+if (!BASE) throw new Error("--base DIR: a built vsched (DIR/bin/vsched.js) to compare with");
+const MB = Number(opt("mb", 200));
+const REPEAT = Number(opt("repeat", 2));
+const MODES = String(opt("modes", "lean,all")).split(",");
+const THREADS = String(opt("threads", "1"));
+const log = (...a) => console.error(...a);
+const r2 = (x) => Math.round(x * 100) / 100;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const load = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+
+const trace = benchTrace(MB, log);
+const builds = { before: path.resolve(BASE), after: root };
+const MODE_ARGS = { lean: ["--iteration-requests", "none", "--no-scheduled-events"], all: [] };
+
+async function floor() {
+  const c0 = process.cpuUsage();
+  const f = await readFloor(trace);
+  const c = process.cpuUsage(c0);
+  return { wall_s: r2(f.seconds), cpu_s: r2((c.user + c.system) / 1e6) };
+}
+
+function convert(build, mode) {
+  const out = path.join(root, "bench", "out", `ab-${mode}-${build === root ? "after" : "before"}`);
+  rmSync(out, { recursive: true, force: true });
+  const rusage = path.join(root, "bench", "out", `ab-rusage-${process.pid}.json`);
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ["--import", path.join(root, "bench", "convert-rss.mjs"), path.join(build, "bin", "vsched.js"), "convert", trace, "-o", out, "--quiet", "--threads", THREADS, ...MODE_ARGS[mode]], {
+    env: { ...process.env, VSCHED_BENCH_RUSAGE: rusage },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0 && r.status !== 1) throw new Error(`convert exited ${r.status}`);
+  const u = JSON.parse(readFileSync(rusage, "utf8"));
+  const m = JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8"));
+  return { out, wall_s: r2(wall), cpu_s: r2(u.user_s + u.sys_s), peak_rss_mb: Math.round(u.max_rss_kb / 1024), rows: m.totals.rows, load: load() };
+}
+
+// streamed: reading a GB of CSV into this process would grow it, and a child forked from a big
+// process reports the parent's size as its own peak RSS (ru_maxrss survives exec)
+async function sha256(file) {
+  const h = createHash("sha256");
+  for await (const c of createReadStream(file)) h.update(c);
+  return h.digest("hex");
+}
+
+async function sameTables(a, b) {
+  const csv = readdirSync(a).filter((f) => f.endsWith(".csv"));
+  const differ = [];
+  for (const f of csv) if ((await sha256(path.join(a, f))) !== (await sha256(path.join(b, f)))) differ.push(f);
+  return differ.length ? `DIFFER: ${differ.join(", ")}` : `${csv.length} CSVs identical`;
+}
+
+const floors = [await floor()];
+log(`floor ${JSON.stringify(floors[0])}, load ${load()}`);
+const runs = {};
+const identical = {};
+for (const mode of MODES) {
+  runs[mode] = { before: [], after: [] };
+  for (let k = 0; k < REPEAT; k++) {
+    const order = k % 2 ? ["after", "before"] : ["before", "after"];
+    const got = {};
+    for (const which of order) {
+      got[which] = convert(builds[which], mode);
+      log(`${mode} ${which}: ${JSON.stringify({ ...got[which], out: undefined })}`);
+      runs[mode][which].push(got[which]);
+    }
+    if (k === 0) identical[mode] = await sameTables(got.before.out, got.after.out);
+    for (const g of Object.values(got)) rmSync(g.out, { recursive: true, force: true });
+  }
+}
+floors.push(await floor());
+const fl = { wall_s: Math.min(...floors.map((f) => f.wall_s)), cpu_s: Math.min(...floors.map((f) => f.cpu_s)) };
+const result = { trace: path.relative(root, trace), mb: MB, threads: Number(THREADS), floor: fl, floors, modes: {} };
+for (const mode of MODES) {
+  const m = {};
+  for (const which of ["before", "after"]) {
+    const rs = runs[mode][which];
+    const wall = median(rs.map((r) => r.wall_s));
+    const cpu = median(rs.map((r) => r.cpu_s));
+    m[which] = {
+      wall_s: rs.map((r) => r.wall_s),
+      cpu_s: rs.map((r) => r.cpu_s),
+      peak_rss_mb: Math.max(...rs.map((r) => r.peak_rss_mb)),
+      rows: rs[0].rows,
+      floor_ratio_wall: r2(fl.wall_s / wall),
+      floor_ratio_cpu: r2(fl.cpu_s / cpu),
+      rows_per_wall_s: Math.round(rs[0].rows / wall),
+      rows_per_cpu_s: Math.round(rs[0].rows / cpu),
+      load: rs.map((r) => r.load),
+    };
+  }
+  m.speedup_cpu = r2(median(runs[mode].before.map((r) => r.cpu_s)) / median(runs[mode].after.map((r) => r.cpu_s)));
+  m.speedup_wall = r2(median(runs[mode].before.map((r) => r.wall_s)) / median(runs[mode].after.map((r) => r.wall_s)));
+  m.tables = identical[mode];
+  result.modes[mode] = m;
+}
+console.log(JSON.stringify(result, null, 2));
