@@ -118,5 +118,4 @@ export const CODES = {
 } as const satisfies Record<string, CodeEntry>;
 
 export type Code = keyof typeof CODES;
-export const CODE_NAMES = Object.keys(CODES) as Code[];
 export const isCode = (s: string): s is Code => Object.hasOwn(CODES, s);

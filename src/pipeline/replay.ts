@@ -25,8 +25,6 @@ export interface ReplayOptions {
   scheduledEvents: boolean;
 }
 
-export const DEFAULT_REPLAY_OPTIONS: ReplayOptions = { lenient: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true };
-
 export interface ReplayHooks {
   /** awaited after each input chunk when it returns a promise: the sinks' backpressure */
   afterChunk?: () => void | Promise<void>;
