@@ -18,10 +18,10 @@ export function rng(seed: number): () => number {
 }
 
 /**
- * Block length: round(n^(1/3)), the usual rate for a mean. Measured coverage of the 95%
- * percentile interval of a mean over 300 synthetic runs: 93-94% for independent requests
- * (n = 100, 250), 91-92% for AR(1) dependence phi = 0.3, 87-91% at phi = 0.5 (longer
- * blocks help strong dependence but under-cover at small n: sqrt(n) gives 89% at n = 200).
+ * Block length: round(n^(1/3)), the usual rate for a mean. Coverage (bench/compare-coverage.mjs,
+ * docs/compare.md): 92-95% for a mean of independent requests, 89-91% under AR(1) phi = 0.3,
+ * 86-91% at phi = 0.5 (longer blocks help strong dependence but under-cover at small n:
+ * sqrt(n) gave 89% at n = 200).
  */
 export const blockLength = (n: number): number => Math.max(1, Math.round(Math.cbrt(n)));
 
