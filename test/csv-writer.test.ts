@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
+import Papa from "papaparse";
 import { describe, expect, it } from "vitest";
 import { CsvTableSet } from "../src/sinks/csv-tables.js";
 import { formatFloat, formatRow, formatString, headerLine } from "../src/logs/csv-format.js";
@@ -180,7 +181,14 @@ describe("CsvTableWriter", () => {
     clearInterval(pump);
     const lines = sink.chunks.join("").split("\n");
     expect(lines).toHaveLength(1 + 5 + 1);
-    for (let i = 0; i < 5; i++) expect(lines[1 + i]).toBe(formatRow("events", ev(i)).trimEnd());
+    expect(lines[0]).toBe("timestamp,event_type,request_id,details,timestamp_epoch_ns,iteration_id,dp_rank,request_instance");
+    // by hand (RFC 4180: the field quoted, each quote doubled; JSON's \" keeps its backslash)
+    const x = "x".repeat(50_000);
+    for (let i = 0; i < 5; i++) expect(lines[1 + i]).toBe(`${i},request_skipped,r${i},"{""note"":""${x}"",""q"":""a\\""b""}",1,${i},0,0`);
+    // and read back by another parser: the details exact
+    const back = Papa.parse<Record<string, string>>(sink.chunks.join(""), { header: true, skipEmptyLines: true });
+    expect(back.errors).toEqual([]);
+    expect(back.data.map((r) => [r.request_id, r.details])).toEqual([0, 1, 2, 3, 4].map((i) => [`r${i}`, details]));
   });
 
   it("CsvTableSet writes six files named after the tables, header rows only when empty", async () => {

@@ -81,3 +81,15 @@ describe("linear algebra of vsched fit", () => {
     expect(d[0].n).toBe(2);
   });
 });
+
+describe("β features", () => {
+  it("every β term is built from STEP_FEATURES (the list the harness's fitted cost model mirrors), each a beta_training column", async () => {
+    const { BETA_FEATURE_SETS, STEP_FEATURES } = await import("../src/analysis/fit/features.js");
+    const { BetaTrainingRow } = await import("../src/schema/fit.js");
+    const columns = Object.keys(BetaTrainingRow.shape);
+    const used = new Set(Object.values(BETA_FEATURE_SETS).flatMap((terms) => terms.flatMap((t) => [...t.factors])));
+    for (const f of used) expect(STEP_FEATURES as readonly string[], f).toContain(f);
+    for (const f of STEP_FEATURES) expect(columns, f).toContain(f);
+    expect(used.size).toBeGreaterThan(5);
+  });
+});

@@ -1,7 +1,6 @@
 """Unit tests of the harness workload generators (vsched_emitter.harness.workloads).
 
-They read the repo's data slices (fixtures/data), and the full public traces in
-../shared/data when present.
+They read only the repo's data slices (fixtures/data): a clone has nothing beside it.
 """
 import csv
 import json
@@ -15,14 +14,6 @@ from vsched_emitter.harness import workloads as wl
 
 REPO = Path(__file__).resolve().parents[2]
 SLICES = REPO / "fixtures" / "data"
-FULL = REPO.parent / "shared" / "data"
-needs_full = pytest.mark.usefixtures("full_traces")
-
-
-@pytest.fixture
-def full_traces():
-    # the public traces live in shared/data beside the repo (as in CI); fixtures/data holds slices
-    assert (FULL / wl.MOONCAKE_FILES["conversation"]).exists(), f"public traces not found in {FULL}"
 
 
 def as_tuples(specs):
@@ -77,17 +68,20 @@ def test_fit_lengths():
     assert wl.fit_lengths(0, 0) == (1, 1)
 
 
-@needs_full
-def test_azure_full_trace_shape():
-    conv = wl.azure("conv", data_dir=FULL, max_prompt_tokens=8)  # short prompts: fast
-    assert len(conv) == 19366
-    span = conv[-1].arrival_s
-    assert 3500 < span < 3700  # about an hour
-    assert 5.0 < len(conv) / span < 6.0  # 5.5 req/s
-    assert statistics.median(s.max_tokens for s in conv) == 129
-    code = wl.azure("code", n=2000, data_dir=FULL, time_scale=10)
-    assert code[-1].arrival_s < 2000 / 2.6 / 10 * 1.5
-
+def test_azure_whole_slice_shape():
+    """Without n the whole file is read; its span and lengths match the CSV read by datetime."""
+    from datetime import datetime
+    for kind, rows_expected in (("conv", 400), ("code", 300)):
+        with open(SLICES / wl.AZURE_FILES[kind], newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == rows_expected
+        specs = wl.azure(kind, data_dir=SLICES, max_prompt_tokens=8)  # short prompts: fast
+        assert len(specs) == len(rows)
+        stamp = [datetime.strptime(r["TIMESTAMP"][:26], "%Y-%m-%d %H:%M:%S.%f") for r in rows]
+        assert specs[-1].arrival_s == pytest.approx((stamp[-1] - stamp[0]).total_seconds(), abs=2e-6)
+        assert statistics.median(s.max_tokens for s in specs) == statistics.median(int(r["GeneratedTokens"]) for r in rows)
+        fast = wl.azure(kind, data_dir=SLICES, time_scale=10, max_prompt_tokens=8)
+        assert fast[-1].arrival_s == pytest.approx(specs[-1].arrival_s / 10, abs=1e-8)
 
 # --------------------------------------------------------------------------- mooncake
 
@@ -155,12 +149,21 @@ def test_mooncake_prompt_truncation_keeps_prefix():
         assert x.prompt_token_ids[:len(y.prompt_token_ids)] == y.prompt_token_ids
 
 
-@needs_full
-def test_mooncake_full_traces_have_real_sharing():
-    for kind in ("conversation", "synthetic"):
-        specs = wl.mooncake(kind, n=500, tokens_per_hash_block=16, data_dir=FULL)
-        assert wl.shared_prefix_blocks(specs, 16) > 500
-
+@pytest.mark.parametrize("kind,n", [("conversation", 300), ("synthetic", 200)])
+def test_mooncake_slices_have_real_sharing(kind, n):
+    """At 16 tokens per hash id and 16-token KV blocks, a shared block is a full hash block
+    whose leading hash ids appeared before: counted here from the hash ids alone."""
+    lines = mooncake_lines(SLICES / wl.MOONCAKE_FILES[kind], n)
+    seen, expected = set(), 0
+    for rec in lines:
+        ids = rec["hash_ids"]
+        last_tokens = math.ceil((rec["input_length"] - 512 * (len(ids) - 1)) * 16 / 512)
+        full = len(ids) - 1 + (last_tokens == 16)
+        for k in range(len(ids)):
+            expected += k < full and tuple(ids[:k + 1]) in seen
+            seen.add(tuple(ids[:k + 1]))
+    specs = wl.mooncake(kind, n=n, tokens_per_hash_block=16, data_dir=SLICES)
+    assert wl.shared_prefix_blocks(specs, 16) == expected > 300
 
 # --------------------------------------------------------------------------- synthetic
 

@@ -22,6 +22,9 @@ export async function runMain(program: Command): Promise<void> {
   }
 }
 
+/** An error is one stderr line: a newline inside a message (quoted input, a library's text) becomes a space. */
+const oneLine = (s: string): string => s.replace(/\s*[\r\n]+\s*/g, " ");
+
 export function exitCodeFor(err: unknown, debug: boolean): number {
   if (err instanceof CommanderError) {
     // commander already printed its message; help and version are successes
@@ -29,12 +32,12 @@ export function exitCodeFor(err: unknown, debug: boolean): number {
     return EXIT.input;
   }
   if (err instanceof UsageError) {
-    process.stderr.write(`vsched: ${err.message}\n`);
+    process.stderr.write(`vsched: ${oneLine(err.message)}\n`);
     return err.exitCode;
   }
   if (err instanceof InputError) {
     const where = err.file ? `${err.file}${err.line !== undefined ? `:${err.line}` : ""}: ` : "";
-    process.stderr.write(`vsched: ${where}${err.message} [${err.code}]\n`);
+    process.stderr.write(`vsched: ${oneLine(`${where}${err.message}`)} [${err.code}]\n`);
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));

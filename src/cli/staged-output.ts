@@ -1,17 +1,19 @@
-import { lstat, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { InputError, UsageError } from "../core/errors.js";
 import { outputError } from "../sinks/write-file-atomic.js";
 
 /**
  * mkdir -p without Node's recursive mkdir, which loops forever under /proc: find the
- * deepest ancestor that exists, require a directory there, create the rest one by one.
+ * deepest ancestor that exists, require a directory there (a symlink to one is followed:
+ * clusters put output on linked storage), create the rest one by one. Returns the
+ * directories it created, outermost first, so a failed run can take them away again.
  */
-async function ensureDir(dir: string): Promise<void> {
+async function ensureDir(dir: string): Promise<string[]> {
   const missing: string[] = [];
   let p = dir;
   for (;;) {
-    const st = await lstat(p).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? null : Promise.reject(e)));
+    const st = await stat(p).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? null : Promise.reject(e)));
     if (st) {
       if (!st.isDirectory()) throw Object.assign(new Error(`${p} is not a directory`), { code: p === dir ? "EEXIST" : "ENOTDIR" });
       break;
@@ -21,12 +23,19 @@ async function ensureDir(dir: string): Promise<void> {
     if (up === p) break;
     p = up;
   }
+  const created: string[] = [];
   for (const m of missing) {
     // another process may create the same parent at the same moment: a directory there is fine
-    await mkdir(m).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== "EEXIST" || !(await lstat(m)).isDirectory()) throw e;
-    });
+    const made = await mkdir(m).then(
+      () => true,
+      async (e: NodeJS.ErrnoException) => {
+        if (e.code !== "EEXIST" || !(await stat(m)).isDirectory()) throw e;
+        return false;
+      },
+    );
+    if (made) created.push(m);
   }
+  return created;
 }
 
 /**
@@ -34,21 +43,25 @@ async function ensureDir(dir: string): Promise<void> {
  * files are written into a hidden staging directory inside it; commit() first checks
  * every destination, moves the old files aside, renames the new ones into place and
  * restores the old ones if any rename fails. A failed run never leaves half a set of
- * tables, staging debris, or a changed previous output.
+ * tables, staging debris, a changed previous output, or a directory it created.
  */
 export class StagedOutputDir {
   private constructor(
     readonly dir: string,
     readonly staging: string,
     readonly display: string,
+    /** directories create() made (outermost first): abort() removes them again while empty */
+    private readonly created: string[],
   ) {}
 
   static async create(dir: string, display = dir): Promise<StagedOutputDir> {
     if (display.trim() === "") throw new UsageError("-o/--out: the output directory must not be empty");
+    let created: string[] = [];
     try {
-      await ensureDir(dir);
-      return new StagedOutputDir(dir, await mkdtemp(path.join(dir, ".vsched-tmp-")), display);
+      created = await ensureDir(dir);
+      return new StagedOutputDir(dir, await mkdtemp(path.join(dir, ".vsched-tmp-")), display, created);
     } catch (e) {
+      for (const d of created.reverse()) await rmdir(d).catch(() => {});
       throw outputError(e, display);
     }
   }
@@ -94,10 +107,17 @@ export class StagedOutputDir {
       await this.abort();
       throw outputError(e, this.display);
     }
-    await this.abort();
+    await this.removeStaging();
+    this.created.length = 0; // committed: they hold the output now
   }
 
+  /** A failed or interrupted run: the staging directory goes, and so do the directories create() made (rmdir: only while empty). */
   async abort(): Promise<void> {
+    await this.removeStaging();
+    for (const d of [...this.created].reverse()) await rmdir(d).catch(() => {});
+  }
+
+  private async removeStaging(): Promise<void> {
     await rm(this.staging, { recursive: true, force: true }).catch(() => {});
   }
 }

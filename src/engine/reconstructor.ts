@@ -109,7 +109,7 @@ export class Reconstructor implements Engine {
         return;
       }
       case "prediction":
-        if (!this.reqs.has(rec.req)) this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", line, { request_id: rec.req, record: "prediction" });
+        if (!this.reqs.has(rec.req)) this.missingRecord("ENGINE_UNKNOWN_REQUEST", line, { request_id: rec.req, record: "prediction" });
         else if (!this.predictions.add(rec, rec.t + this.ctx.off)) this.findings.report("ENGINE_PREDICTIONS_CAPPED", "warning", line, { request_id: rec.req });
         return;
       case "dropped":
@@ -158,6 +158,8 @@ export class Reconstructor implements Engine {
       runningPhaseTokens: 0,
       skipped: new Map<string, SkipCause>(),
     };
+    // a stop cause names the request the waiting loop stopped at: it must be live
+    if (s.stop?.req != null && !this.reqs.has(s.stop.req)) this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: s.stop.req, record: "step" });
     this.preempt(st);
     this.admit(st);
     this.resume(st);
@@ -179,6 +181,12 @@ export class Reconstructor implements Engine {
     for (const id of s.preempted) {
       const r = this.need(id);
       if (!r) continue;
+      if (r.state !== "running") {
+        // vLLM preempts only running requests: the entry contradicts the trace so far
+        this.findings.report("ENGINE_STATE_CONTRADICTION", "error", this.line, { request_id: id, field: "preempted", state: r.state });
+        st.preempted.delete(id);
+        continue;
+      }
       st.preemptedReqs.push(r);
       this.removeRunning(r);
       r.recomputeUntil = Math.max(r.recomputeUntil, r.computed);
@@ -250,6 +258,11 @@ export class Reconstructor implements Engine {
     for (const [id, cached] of s.resumed) {
       const r = this.need(id);
       if (!r) continue;
+      if (r.state !== "preempted") {
+        // vLLM resumes only preempted requests (a first admission is in `new`)
+        this.findings.report("ENGINE_STATE_CONTRADICTION", "error", this.line, { request_id: id, field: "resumed", state: r.state });
+        continue;
+      }
       r.endWait(D);
       // what it must recompute to get back to its high-water mark (the chunks count what it really does)
       const lost = Math.max(0, r.recomputeUntil - cached);
@@ -276,7 +289,7 @@ export class Reconstructor implements Engine {
     for (const [id, n, before] of s.sched) {
       const r = this.reqs.get(id);
       if (!r) {
-        this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record: "step" });
+        this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "step" });
         continue;
       }
       if (st.preempted.size > 0 && st.preempted.has(id)) continue;
@@ -405,7 +418,7 @@ export class Reconstructor implements Engine {
     this.lastT = Math.max(this.lastT, u.t_end);
     const it = this.pending.get(u.step);
     if (!it) {
-      this.findings.report("ENGINE_UPDATE_UNKNOWN_STEP", "error", this.line, { step: u.step });
+      this.missingRecord("ENGINE_UPDATE_UNKNOWN_STEP", this.line, { step: u.step });
       return;
     }
     this.pending.delete(u.step);
@@ -432,7 +445,7 @@ export class Reconstructor implements Engine {
     for (const [id, n] of u.tokens) {
       const r = this.reqs.get(id);
       if (!r) {
-        this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record: "update" });
+        this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "update" });
         continue;
       }
       if (n > 0 && r.firstTokenT === null) {
@@ -457,7 +470,7 @@ export class Reconstructor implements Engine {
     for (const [id, reason, outputTokens] of u.finished) {
       const r = this.reqs.get(id);
       if (!r) {
-        this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record: "update" });
+        this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "update" });
         continue;
       }
       // vLLM counts a session's output per turn
@@ -551,10 +564,20 @@ export class Reconstructor implements Engine {
     return false;
   }
 
+  /**
+   * A record naming a request or a step the trace never showed: an error, unless the emitter
+   * dropped records before it (buffer cap): the drop explains it, and it is a warning
+   * (ENGINE_LOST_RECORD) beside ENGINE_EMITTER_DROPPED; the entry is ignored either way.
+   */
+  private missingRecord(code: "ENGINE_UNKNOWN_REQUEST" | "ENGINE_UPDATE_UNKNOWN_STEP", line: number, args: Record<string, string | number>): void {
+    if (this.dropped > 0) this.findings.report("ENGINE_LOST_RECORD", "warning", line, { code, ...args });
+    else this.findings.report(code, "error", line, args);
+  }
+
   /** The live request, or an ENGINE_UNKNOWN_REQUEST naming the record that named it. */
   private need(id: string, record: RawRecord["type"] = "step"): RequestState | undefined {
     const r = this.reqs.get(id);
-    if (!r) this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: id, record });
+    if (!r) this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record });
     return r;
   }
 

@@ -160,6 +160,8 @@ export function emptyCsvInfo(): CsvFileInfo {
 }
 
 const INT = /^[+-]?\d+$/;
+/** decimal notation only: Number() would also take "0x10", "0b1", "0o7" and surrounding blanks */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Turn one field's text into the value its column kind calls for; empty → null. Unparseable text stays a string, so the row schema reports it. */
 export function coerceField(text: string, kind: ColumnKind): unknown {
@@ -182,8 +184,7 @@ function numericOrText(text: string): unknown {
   if (t === "inf" || t === "+inf" || t === "infinity" || t === "+infinity") return Infinity;
   if (t === "-inf" || t === "-infinity") return -Infinity;
   if (t === "nan") return NaN;
-  const n = Number(text);
-  return text.trim() !== "" && !Number.isNaN(n) ? n : text;
+  return DECIMAL.test(text) ? Number(text) : text;
 }
 
 /** The column kind of each header name for a table; unknown columns are strings. */

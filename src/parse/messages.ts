@@ -22,6 +22,7 @@ export const PARSE_CODES = {
   skippedLines: "RAW_SKIPPED_LINES",
   unknownHandle: "RAW_UNKNOWN_HANDLE",
   badDelta: "RAW_BAD_DELTA",
+  repeatedRank: "RAW_DUPLICATE_RANK",
 } as const;
 
 export const msg = {
@@ -44,5 +45,7 @@ export const msg = {
     }`,
   malformedLine: (column: number | null) => `malformed line: not valid JSON${column !== null ? ` (at column ${column})` : ""}; use --lenient to skip such lines`,
   notARecord: () => "line is JSON but not a trace record (an object with a string 'type'); use --lenient to skip such lines",
+  repeatedRank: (rank: number, other: string) =>
+    `dp_rank ${rank} again (${other} has it too): one trace per scheduler process; the same trace given twice (.jsonl and .jsonl.gz?) or two runs in one directory: convert them separately`,
   lineTooLong: (limit: number) => `line is longer than ${limit} bytes: not a JSONL trace`,
 };

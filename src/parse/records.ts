@@ -204,7 +204,11 @@ export class TraceRecordParser {
     this.decoder?.broken();
     const report = this.options.onFault;
     if (report && this.header !== null) report({ code, severity: "error", file: this.file, line, args });
-    else if (this.header === null || !this.options.lenient) throw new InputError(message, code, this.file, line);
+    else if (this.header === null || !this.options.lenient) {
+      // before the header even --lenient cannot go on: a trace starts with its header
+      const text = this.header === null ? `${message.replace(/; use --lenient to skip such (lines|records)$/, "")}, before any header: not a trace (--lenient skips bad lines only after the header)` : message;
+      throw new InputError(text, code, this.file, line);
+    }
     this.skipped++;
     if (this.skippedLineNumbers.length < SKIPPED_LINES_KEPT) this.skippedLineNumbers.push(line);
   }

@@ -6,6 +6,8 @@ import type { RawRecord } from "../schema/raw.js";
  * record that disagrees with the file. Run by the one reader, so convert and validate
  * report them alike.
  */
+const STAMP_SLACK_NS = 1_000_000;
+
 export class TraceChecks {
   private lastStep = -1;
   private lastT = -Infinity;
@@ -48,6 +50,16 @@ export class TraceChecks {
     }
     if ("t_end" in rec && rec.t_end < rec.t_start) {
       this.report({ code: "RAW_TIME_ORDER", severity: "error", file: this.file, line, args: { field: "t_end", t: rec.t_end, previous: rec.t_start, previous_line: line } });
+    }
+    // vLLM takes both stamps inside the call the record times (its float seconds: 1 ms slack)
+    const inner = rec.type === "step" ? ["sched_t", rec.sched_t] as const : rec.type === "update" ? ["out_t", rec.out_t] as const : null;
+    // (an out_t before the record is RAW_TIME_ORDER above)
+    const early = (t: number) => rec.type === "step" && t < rec.t_start - STAMP_SLACK_NS;
+    if (inner && inner[1] !== null && "t_end" in rec && (early(inner[1]) || inner[1] > rec.t_end + STAMP_SLACK_NS)) {
+      this.report({ code: "RAW_TIME_OUTSIDE_RECORD", severity: "error", file: this.file, line, args: { field: inner[0], t: inner[1], t_start: rec.t_start, t_end: rec.t_end } });
+      // not used: the replay goes on as for a vLLM that does not expose the stamp
+      if (rec.type === "step") rec.sched_t = null;
+      else if (rec.type === "update") rec.out_t = null;
     }
   }
 

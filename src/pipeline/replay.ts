@@ -5,6 +5,8 @@ import type { Finding } from "../core/finding.js";
 import type { TraceInput } from "../parse/inputs.js";
 import { readTraceFile, readTraceHeader } from "../parse/node.js";
 import { explainRecordFailure } from "../parse/records.js";
+import { msg, PARSE_CODES } from "../parse/messages.js";
+import { InputError } from "../core/errors.js";
 import type { HeaderRecord, RawRecord } from "../schema/raw.js";
 import { FindingTally } from "./finding-tally.js";
 import { guardRows } from "./row-guard.js";
@@ -25,8 +27,6 @@ export interface ReplayOptions {
   iterationRequestsEvery: number;
   scheduledEvents: boolean;
 }
-
-export const DEFAULT_REPLAY_OPTIONS: ReplayOptions = { lenient: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true };
 
 export interface ReplayHooks {
   /** awaited after each input chunk when it returns a promise: the sinks' backpressure */
@@ -75,13 +75,32 @@ export interface ReplayPlan {
   offsetsNs: number[];
 }
 
-export async function planReplay(inputs: TraceInput[]): Promise<ReplayPlan> {
+/**
+ * `distinctRanks` (default): the inputs are one run, merged into one set of tables, so two
+ * with one dp_rank are refused; validate checks each trace file on its own and passes false.
+ */
+export async function planReplay(inputs: TraceInput[], { distinctRanks = true } = {}): Promise<ReplayPlan> {
   const headers: HeaderRecord[] = [];
   for (const input of inputs) headers.push(await readTraceHeader(input));
+  if (distinctRanks) refuseRepeatedRanks(inputs, headers);
   // BigInt: epoch ns exceed 2^53; the differences between ranks' anchors do not.
   const epochs = headers.map((h) => BigInt(h.clock.epoch_ns));
   const epochZeroNs = epochs.reduce((a, b) => (b < a ? b : a));
   return { inputs, headers, epochZeroNs, offsetsNs: epochs.map((e) => Number(e - epochZeroNs)) };
+}
+
+/**
+ * One trace per scheduler process: two inputs with one dp_rank are the same trace twice (as
+ * .jsonl and .jsonl.gz, say) or two runs in one directory, and replaying both would merge
+ * two schedulers' iterations and requests into one rank's tables.
+ */
+function refuseRepeatedRanks(inputs: TraceInput[], headers: HeaderRecord[]): void {
+  const seen = new Map<number, number>();
+  headers.forEach((h, i) => {
+    const first = seen.get(h.dp_rank);
+    if (first === undefined) seen.set(h.dp_rank, i);
+    else throw new InputError(msg.repeatedRank(h.dp_rank, inputs[first].display), PARSE_CODES.repeatedRank, inputs[i].display);
+  });
 }
 
 export async function replay(plan: ReplayPlan, options: ReplayOptions, sink: ReplayRowSink, hooks: ReplayHooks = {}): Promise<ReplayResult> {

@@ -16,21 +16,36 @@ export function safeId(id: string): string {
 const DETAILED = new Set(["jct", "ttft", "queue_time"]);
 const NAME_W = 30;
 
+/** A time's display unit by its magnitude (ns in, s/ms/us/ns out). */
+function timeUnit(ns: number): { div: number; unit: string } {
+  const a = Math.abs(ns);
+  return a >= 1e9 ? { div: 1e9, unit: "s" } : a >= 1e6 ? { div: 1e6, unit: "ms" } : a >= 1e3 ? { div: 1e3, unit: "us" } : { div: 1, unit: "ns" };
+}
+
 function unitScale(m: MetricResult): { div: number; unit: string } {
   if (m.unit !== "ns") return { div: 1, unit: m.unit === "x" ? "x" : "" };
-  const base = Math.abs(m.runs[0]?.mean ?? 0);
-  return base >= 1e9 ? { div: 1e9, unit: "s" } : { div: 1e6, unit: "ms" };
+  return timeUnit(m.runs[0]?.mean ?? 0);
 }
 
 const num = (x: number, digits = 2): string => (Math.abs(x) >= 1000 ? x.toFixed(0) : x.toFixed(digits));
-const pct = (x: number | null): string => (x === null ? "n/a" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`);
+const signed = (x: number): string => `${x >= 0 ? "+" : ""}${num(x)}`;
+const pctNum = (x: number): string => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}`;
+const pct = (x: number | null): string => (x === null ? "n/a" : `${pctNum(x)}%`);
 const pText = (p: number | null): string => (p === null ? "" : p < 0.001 ? " p<0.001" : ` p=${p.toFixed(3)}`);
 
-function diffCell(d: Difference | undefined, div: number): string {
+/**
+ * "-46.7% [-62.1, -13.4]  Δ -34.73 s [-74.79, -10.04]*": the relative change with its own
+ * interval (bootstrapped as a ratio), then the difference with its interval; a baseline near
+ * zero gets the difference alone.
+ */
+function diffCell(d: Difference | undefined, metricUnit: string): string {
   if (!d) return "n/a";
-  const rel = (x: number) => (d.baseline !== 0 ? `${x >= 0 ? "+" : ""}${((x / d.baseline) * 100).toFixed(1)}` : num(x / div));
+  const { div, unit } = metricUnit === "ns" ? timeUnit(Math.max(Math.abs(d.ci95_lo), Math.abs(d.ci95_hi), Math.abs(d.value))) : { div: 1, unit: metricUnit === "x" ? "x" : "" };
   const excl = d.ci95_lo > 0 || d.ci95_hi < 0 ? "*" : " ";
-  return `${pct(d.relative)} [${rel(d.ci95_lo)}, ${rel(d.ci95_hi)}]${excl}${pText(d.wilcoxon_p)}`;
+  const abs = `Δ ${signed(d.value / div)} [${signed(d.ci95_lo / div)}, ${signed(d.ci95_hi / div)}]${unit ? ` ${unit}` : ""}`;
+  const rel = d.relative === null || d.relative_ci95_lo === null || d.relative_ci95_hi === null ? "" :
+    `${pct(d.relative)} [${pctNum(d.relative_ci95_lo)}, ${pctNum(d.relative_ci95_hi)}]  `;
+  return `${rel}${abs}${excl}${pText(d.wilcoxon_p)}`;
 }
 
 function metricRows(r: CompareResult, m: MetricResult, labels: string[]): string[] {
@@ -41,9 +56,9 @@ function metricRows(r: CompareResult, m: MetricResult, labels: string[]): string
   for (const stat of stats) {
     const base = m.runs[0][stat];
     if (base === null && stat !== "mean") continue;
-    const cells = labels.slice(1).map((l) => diffCell(m.differences.find((d) => d.run === l && d.stat === stat), div));
+    const cells = labels.slice(1).map((l) => diffCell(m.differences.find((d) => d.run === l && d.stat === stat), m.unit));
     const head = `${stat === "mean" ? m.name : ""}`.padEnd(NAME_W) + stat.padEnd(5);
-    rows.push(`  ${head}${(base === null ? "n/a" : `${num(base / div)} ${unit}`).padStart(12)}   ${cells.map((c) => c.padEnd(34)).join("")}`.trimEnd());
+    rows.push(`  ${head}${(base === null ? "n/a" : `${num(base / div)} ${unit}`).padStart(12)}   ${cells.map((c) => c.padEnd(64)).join("")}`.trimEnd());
   }
   return rows;
 }
@@ -92,8 +107,8 @@ export function renderCompareText(r: CompareResult, style: TextStyle = PLAIN_STY
     out.push(`  ${tag} vs A: ${p.paired ? `paired by request id (${p.n_paired} requests completed in both; prompt and max_tokens checked)` : `${p.note}${p.example_id !== null ? `; e.g. id ${safeId(p.example_id)}` : ""}`}`);
   });
   out.push("");
-  out.push(style.heading(`differences vs A: relative change [95% CI, moving-block bootstrap, ${r.settings.resamples} resamples] * = CI excludes 0; p = Wilcoxon signed-rank (paired)`));
-  out.push(`  ${"metric".padEnd(NAME_W)}${"stat".padEnd(5)}${"A".padStart(12)}   ${labels.slice(1).map((_, i) => `${String.fromCharCode(66 + i)} vs A`.padEnd(34)).join("")}`.trimEnd());
+  out.push(style.heading(`differences vs A: relative change [95% CI]  Δ difference [95% CI] (moving-block bootstrap, ${r.settings.resamples} resamples; no % where A is near zero) * = CI excludes 0; p = Wilcoxon signed-rank (paired)`));
+  out.push(`  ${"metric".padEnd(NAME_W)}${"stat".padEnd(5)}${"A".padStart(12)}   ${labels.slice(1).map((_, i) => `${String.fromCharCode(66 + i)} vs A`.padEnd(64)).join("")}`.trimEnd());
   for (const m of r.metrics) out.push(...metricRows(r, m, labels));
   const withheld = r.metrics.filter((m) => m.note && DETAILED.has(m.name)).map((m) => `${m.name}: ${m.note}`);
   const starv = r.metrics.find((m) => m.name === "queue_time_longest10pct");

@@ -67,6 +67,7 @@ export const RAW_CODES = {
   RAW_UNKNOWN_TYPE: (a) =>
     `skipped ${plural(a.count, "record")} of unknown type (${v(a.types)}): written by a newer emitter${a.schema_version ? ` (schema ${a.schema_version})` : ""}; upgrade vsched to use them`,
   RAW_TIME_ORDER: (a) => `${v(a.field)} = ${v(a.t)} ns goes back in time (previous ${v(a.previous)} ns, line ${v(a.previous_line)})`,
+  RAW_TIME_OUTSIDE_RECORD: (a) => `${v(a.field)} = ${v(a.t)} ns lies outside its record's ${v(a.t_start)}..${v(a.t_end)} ns`,
   RAW_STEP_ORDER: (a) => `step ${v(a.step)} does not increase (previous step ${v(a.previous)})`,
   RAW_END_MISSING: () => "no end record: the trace was not closed (process killed?) and may lack its last records",
   RAW_END_MISMATCH: (a) => `end record says ${v(a.field)} = ${v(a.end)}, but the file has ${v(a.actual)}`,
@@ -92,6 +93,8 @@ const OTHER_CODES: Record<string, Wording> = {
   ENGINE_PREDICTIONS_CAPPED: (a) => `request ${v(a.request_id)} has more predictions than predictions.csv keeps per request (4096); later ones were counted, not written`,
   ENGINE_REPEATED: (a) => `${plural(a.more, "more finding")} ${v(a.of)} after the first`,
   ENGINE_RUNNING_COUNT_MISMATCH: (a) => `step ${v(a.step)}: the trace says ${v(a.trace)} running requests, the reconstruction has ${v(a.reconstructed)}`,
+  ENGINE_STATE_CONTRADICTION: (a) => `step ${a.field === "preempted" ? "preempts" : "resumes"} request ${v(a.request_id)}, which is ${v(a.state)}${a.field === "preempted" ? ", not running" : ", not preempted"}; the entry was ignored`,
+  ENGINE_LOST_RECORD: (a) => `${a.code === "ENGINE_UPDATE_UNKNOWN_STEP" ? `update for step ${v(a.step)}, whose step record` : `${v(a.record)} record refers to request ${v(a.request_id)}, whose arrival`} was among the records the emitter dropped; ignored`,
   ENGINE_SECOND_HEADER: () => "a second header record inside one trace; ignored",
   ENGINE_TOKEN_COUNT_MISMATCH: (a) => `request ${v(a.request_id)} finished with ${v(a.trace)} output tokens per the trace, ${v(a.reconstructed)} reconstructed`,
   ENGINE_ROW_INVALID: (a) => `a ${v(a.table)} row breaks its declaration at ${v(a.column)}: ${v(a.reason)}${Number(a.rows) > 1 ? ` (${v(a.rows)} such rows)` : ""}`,

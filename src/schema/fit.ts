@@ -72,9 +72,6 @@ export const AlphaTrainingRow = z.object({
 });
 export type AlphaTrainingRow = z.infer<typeof AlphaTrainingRow>;
 
-export const FIT_TABLES = { beta_training: BetaTrainingRow, alpha_training: AlphaTrainingRow } as const;
-export type FitTableName = keyof typeof FIT_TABLES;
-
 /** The step-model file `vsched fit --out` writes and the harness loads (`--cost fitted:FILE`). */
 export const StepModelFile = z.object({
   format: z.literal("vsched-step-model"),

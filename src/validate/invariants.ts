@@ -37,14 +37,17 @@ export const DURATION_COLUMNS: Partial<Record<TableName, readonly string[]>> = {
 };
 
 const n = (row: Row, c: string): number | null => (typeof row[c] === "number" ? (row[c] as number) : null);
-/** one request lifetime: (request_instance, request_id); tables before schema 1.1 have no instance (0) */
-const lifetimeKey = (row: Row, id: string): string => `${n(row, "request_instance") ?? 0}\u0000${id}`;
+/**
+ * one request lifetime: (dp_rank, request_instance, request_id); tables before schema 1.1
+ * have no instance (0). Each DP rank is its own scheduler: a client may send one id to two.
+ */
+const lifetimeKey = (row: Row, id: string): string => `${n(row, "dp_rank") ?? 0}\u0000${n(row, "request_instance") ?? 0}\u0000${id}`;
 const has = (row: Row, ...cols: string[]) => cols.every((c) => c in row);
 
 export class InvariantChecker {
-  /** (request_instance, request_id) → line in per_request.csv */
+  /** (dp_rank, request_instance, request_id) → line in per_request.csv */
   private readonly requests = new Map<string, number>();
-  /** request_id → [arrival_time, completion_time] of its last lifetime read, to catch overlapping lifetimes */
+  /** (dp_rank, request_id) → [arrival_time, completion_time] of its last lifetime read, to catch overlapping lifetimes */
   private readonly lastLifetime = new Map<string, [number | null, number | null]>();
   private requestsKnown = false;
   /** per dp_rank: batch_size and line of each iteration, and rows with scheduled_tokens > 0 */
@@ -152,8 +155,9 @@ export class InvariantChecker {
   private lifetimeOverlap(row: Row, id: string, line: number, emit: Emit): void {
     const arrival = n(row, "arrival_time");
     const completion = n(row, "completion_time");
-    const other = this.lastLifetime.get(id);
-    this.lastLifetime.set(id, [arrival, completion]);
+    const key = `${n(row, "dp_rank") ?? 0}\u0000${id}`;
+    const other = this.lastLifetime.get(key);
+    this.lastLifetime.set(key, [arrival, completion]);
     if (!other || arrival === null || other[0] === null) return;
     const endsAfter = (end: number | null, start: number) => end === null || end > start;
     if (endsAfter(other[1], arrival) && endsAfter(completion, other[0])) {

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { csvFileName, MANIFEST_FILE } from "../logs/layout.js";
+import { parseJsonText } from "../parse/json-file.js";
 import { Manifest } from "../schema/manifest.js";
 import { OUTPUT_SCHEMA_VERSION, TABLE_NAMES, type TableName } from "../schema/tables.js";
 import type { Findings } from "./collector.js";
@@ -32,7 +33,7 @@ export async function readManifest(dir: string, display: string, findings: Findi
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonText(text);
   } catch (e) {
     findings.add("MANIFEST_INVALID", "error", file, undefined, { reason: `not JSON: ${(e as Error).message}` });
     return null;

@@ -10,8 +10,8 @@
  *   bar); dist/cli.js is rebuilt first when missing or older than src/ (once per process);
  * - normalises: the repository root → <ROOT>, temporary directories → <TMP>, and any
  *   extra `replace` pairs you pass;
- * - compares with the file, or rewrites it when UPDATE_GOLDEN=1 (a missing file is
- *   written too, except under CI, where it fails).
+ * - compares with the file, or rewrites it when UPDATE_GOLDEN=1; a missing file fails
+ *   (a golden that wrote itself would pass its first run unread).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
@@ -131,8 +131,7 @@ export function renderTranscript(r: CliResult, sections: { title: string; body: 
 export function expectGolden(file: string, r: CliResult, sections: { title: string; body: string; lang?: string }[] = []): void {
   const abs = path.resolve(ROOT, file);
   const actual = renderTranscript(r, sections);
-  const update = process.env.UPDATE_GOLDEN === "1" || (!existsSync(abs) && !process.env.CI);
-  if (update) {
+  if (process.env.UPDATE_GOLDEN === "1") {
     mkdirSync(path.dirname(abs), { recursive: true });
     writeFileSync(abs, actual);
     return;

@@ -118,3 +118,38 @@ def test_truth_of_predictions_csv(runs):
     m = p.merge(r, on="request_id")
     assert (m.actual_remaining_tokens == m.output_tokens - m.output_tokens_at_prediction).all()
     assert (m.final_output_tokens == m.output_tokens).all()
+
+
+def test_relative_interval_matches_scipy_bootstrap_on_independent_data():
+    """The relative change's interval is the percentile interval of B/A - 1 over resamples;
+    on independent requests the moving blocks draw as the i.i.d. bootstrap, so scipy's
+    percentile interval of the same ratio (paired and unpaired) must agree up to Monte Carlo
+    noise. A bootstrap of the difference scaled by A, or of mean(B/A), would not."""
+    rows = json.loads(subprocess.run(["node", str(ROOT / "test" / "python" / "compare_ratio_intervals.mjs")], cwd=ROOT,
+                                     capture_output=True, text=True, check=True).stdout)
+    off = {}
+    for r in rows:
+        a, b = np.array(r["a"]), np.array(r["b"])
+        f = np.mean if r["stat"] == "mean" else np.median
+        ref = stats.bootstrap((a, b), lambda x, y, axis=-1: f(y, axis=axis) / f(x, axis=axis) - 1, paired=r["paired"],
+                              vectorized=True, method="percentile", n_resamples=4000, random_state=1).confidence_interval
+        width = ref.high - ref.low
+        assert r["ratio"]["lo"] >= -1
+        off.setdefault((r["stat"], r["paired"]), []).extend(
+            [abs(r["ratio"]["lo"] - ref.low) / width, abs(r["ratio"]["hi"] - ref.high) / width])
+    for key, v in off.items():
+        assert np.median(v) < 0.05 and max(v) < 0.25, (key, np.median(v), max(v))
+
+
+@pytest.mark.parametrize("metric", ["jct", "ttft", "queue_time"])
+def test_relative_point_estimate_and_bounds(runs, metric):
+    tmp, out = runs
+    a = pd.read_csv(tmp / BASE / "per_request.csv").set_index("request_id")
+    b = pd.read_csv(tmp / RUN / "per_request.csv").set_index("request_id")
+    col = {"jct": "e2e_latency", "ttft": "ttft", "queue_time": "waiting_time"}[metric]
+    both = a.index.intersection(b.index)
+    x, y = a.loc[both, col].to_numpy(dtype=float), b.loc[both, col].to_numpy(dtype=float)
+    for stat, f in (("mean", np.mean), ("p50", np.median)):
+        got = diff(out, metric, stat)
+        assert got["relative"] == pytest.approx(f(y) / f(x) - 1, rel=1e-9)
+        assert -1 <= got["relative_ci95_lo"] <= got["relative"] <= got["relative_ci95_hi"]

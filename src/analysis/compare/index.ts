@@ -5,7 +5,7 @@ import type { OccupancyBucket } from "./occupancy.js";
 import { pairRuns, type Pairing } from "./pairing.js";
 import { predictorQuality, type PredictorQuality } from "./predictor.js";
 import { fitSlowdownModel, slowdownOf, type SlowdownModel } from "./slowdown.js";
-import { blockLength, minNForQuantile, pairedDiffCI, statOf, unpairedDiffCI, wilcoxonSignedRank, type Statistic } from "./stats.js";
+import { blockLength, bootstrapCIs, minNForQuantile, statOf, wilcoxonSignedRank, type Statistic } from "./stats.js";
 
 /**
  * `vsched compare A B [C…]`: runs against a baseline (A). Pure over TableSources; returns a
@@ -50,10 +50,17 @@ export interface Difference {
   n: number;
   baseline: number;
   value: number;
-  /** value / baseline; null when the baseline is 0 */
+  /**
+   * value / baseline (= B/A - 1); null when the baseline is near zero (below NEAR_ZERO for its
+   * unit, or not positive in every bootstrap resample): the difference is reported alone
+   */
   relative: number | null;
+  /** 95% interval of the difference (value), in the metric's unit */
   ci95_lo: number;
   ci95_hi: number;
+  /** 95% interval of the relative change, bootstrapped as B/A - 1 per resample (never below -1); null with relative */
+  relative_ci95_lo: number | null;
+  relative_ci95_hi: number | null;
   /** two-sided Wilcoxon signed-rank p of the paired differences (mean rows of paired runs) */
   wilcoxon_p: number | null;
 }
@@ -161,6 +168,13 @@ function seedFor(seed: number, ...parts: string[]): number {
   return h >>> 0;
 }
 
+/**
+ * A baseline below this is "near zero" for a percentage: a few microseconds are the
+ * scheduler's own bookkeeping (wait_arrived_after_decision is 1-2 us a request), and a
+ * percentage of them says nothing. Other units need only a positive baseline.
+ */
+const NEAR_ZERO: Record<string, number> = { ns: 10_000 };
+
 function differences(base: RunData, run: RunData, def: MetricDef, paired: [RequestFacts, RequestFacts][] | null, opts: CompareOptions): Difference[] {
   let a: number[];
   let b: number[];
@@ -188,9 +202,15 @@ function differences(base: RunData, run: RunData, def: MetricDef, paired: [Reque
     const sa = statOf(a, s);
     const value = statOf(b, s) - sa;
     const seed = seedFor(opts.seed, def.name, name, run.label);
-    const ci = paired ? pairedDiffCI(a, b, s, opts.resamples, seed) : unpairedDiffCI(a, b, s, opts.resamples, seed);
+    const ci = bootstrapCIs(a, b, s, opts.resamples, seed, paired !== null);
+    const ratio = sa > 0 && sa >= (NEAR_ZERO[def.unit] ?? 0) ? ci.ratio : null;
     const w = paired && name === "mean" ? wilcoxonSignedRank(b.map((x, i) => x - a[i])) : null;
-    out.push({ run: run.label, stat: name, paired: paired !== null, n, baseline: sa, value, relative: sa !== 0 ? value / sa : null, ci95_lo: ci.lo, ci95_hi: ci.hi, wilcoxon_p: paired && name === "mean" ? (w ? w.p_value : 1) : null });
+    out.push({
+      run: run.label, stat: name, paired: paired !== null, n, baseline: sa, value,
+      relative: ratio ? value / sa : null, ci95_lo: ci.diff.lo, ci95_hi: ci.diff.hi,
+      relative_ci95_lo: ratio?.lo ?? null, relative_ci95_hi: ratio?.hi ?? null,
+      wilcoxon_p: paired && name === "mean" ? (w ? w.p_value : 1) : null,
+    });
   }
   return out;
 }

@@ -18,10 +18,10 @@ export function rng(seed: number): () => number {
 }
 
 /**
- * Block length: round(n^(1/3)), the usual rate for a mean. Measured coverage of the 95%
- * percentile interval of a mean over 300 synthetic runs: 93-94% for independent requests
- * (n = 100, 250), 91-92% for AR(1) dependence phi = 0.3, 87-91% at phi = 0.5 (longer
- * blocks help strong dependence but under-cover at small n: sqrt(n) gives 89% at n = 200).
+ * Block length: round(n^(1/3)), the usual rate for a mean. Coverage (bench/compare-coverage.mjs,
+ * docs/compare.md): 92-95% for a mean of independent requests, 89-91% under AR(1) phi = 0.3,
+ * 86-91% at phi = 0.5 (longer blocks help strong dependence but under-cover at small n:
+ * sqrt(n) gave 89% at n = 200).
  */
 export const blockLength = (n: number): number => Math.max(1, Math.round(Math.cbrt(n)));
 
@@ -78,39 +78,51 @@ function percentileInterval(reps: Float64Array): Interval {
 }
 
 /**
- * 95% CI of stat(b) - stat(a) for paired runs: a[i] and b[i] are the same request, in the
- * baseline's arrival order; one resample of indices serves both (the pairing is kept).
+ * The two 95% intervals of one comparison, from the same resamples: the difference
+ * stat(b) - stat(a), and the relative change stat(b) / stat(a) - 1 bootstrapped as a ratio in
+ * each resample (so a non-negative quantity's interval never goes below -100%; the percentile
+ * interval is the same as the log ratio's transformed back). `ratio` is null when stat(a) is
+ * not positive in every resample: the ratio is then undefined for part of the distribution.
  */
-export function pairedDiffCI(a: ArrayLike<number>, b: ArrayLike<number>, s: Statistic, resamples: number, seed: number): Interval {
-  const n = a.length;
-  const rand = rng(seed);
-  const len = blockLength(n);
-  const idx = new Int32Array(n);
-  const ta = new Float64Array(n);
-  const tb = new Float64Array(n);
-  const reps = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    blockResample(n, len, rand, idx);
-    reps[r] = statOf(take(b, idx, tb), s) - statOf(take(a, idx, ta), s);
-  }
-  return percentileInterval(reps);
+export interface DiffIntervals {
+  diff: Interval;
+  ratio: Interval | null;
 }
 
-/** 95% CI of stat(b) - stat(a) for unpaired runs: each run resampled in its own arrival order. */
-export function unpairedDiffCI(a: ArrayLike<number>, b: ArrayLike<number>, s: Statistic, resamples: number, seed: number): Interval {
+/**
+ * Paired runs: a[i] and b[i] are the same request, in the baseline's arrival order; one
+ * resample of indices serves both (the pairing is kept). Unpaired runs: each run resampled in
+ * its own arrival order.
+ */
+export function bootstrapCIs(a: ArrayLike<number>, b: ArrayLike<number>, s: Statistic, resamples: number, seed: number, paired: boolean): DiffIntervals {
+  if (paired && a.length !== b.length) throw new Error("paired samples differ in length");
   const rand = rng(seed);
   const ia = new Int32Array(a.length);
-  const ib = new Int32Array(b.length);
+  const ib = paired ? ia : new Int32Array(b.length);
   const ta = new Float64Array(a.length);
   const tb = new Float64Array(b.length);
-  const reps = new Float64Array(resamples);
+  const diffs = new Float64Array(resamples);
+  const ratios = new Float64Array(resamples);
+  let ratioDefined = true;
   for (let r = 0; r < resamples; r++) {
     blockResample(a.length, blockLength(a.length), rand, ia);
-    blockResample(b.length, blockLength(b.length), rand, ib);
-    reps[r] = statOf(take(b, ib, tb), s) - statOf(take(a, ia, ta), s);
+    if (!paired) blockResample(b.length, blockLength(b.length), rand, ib);
+    const sa = statOf(take(a, ia, ta), s);
+    const sb = statOf(take(b, ib, tb), s);
+    diffs[r] = sb - sa;
+    if (sa > 0) ratios[r] = sb / sa - 1;
+    else ratioDefined = false;
   }
-  return percentileInterval(reps);
+  return { diff: percentileInterval(diffs), ratio: ratioDefined ? percentileInterval(ratios) : null };
 }
+
+/** 95% CI of stat(b) - stat(a) for paired runs (bootstrapCIs' difference). */
+export const pairedDiffCI = (a: ArrayLike<number>, b: ArrayLike<number>, s: Statistic, resamples: number, seed: number): Interval =>
+  bootstrapCIs(a, b, s, resamples, seed, true).diff;
+
+/** 95% CI of stat(b) - stat(a) for unpaired runs (bootstrapCIs' difference). */
+export const unpairedDiffCI = (a: ArrayLike<number>, b: ArrayLike<number>, s: Statistic, resamples: number, seed: number): Interval =>
+  bootstrapCIs(a, b, s, resamples, seed, false).diff;
 
 /**
  * A percentile q is reported only when at least MIN_TAIL observations lie beyond it

@@ -24,7 +24,6 @@ export const STEP_FEATURES = [
   "next_decode_context_tokens",
   "next_prefill_attention_work",
 ] as const;
-export type StepFeature = (typeof STEP_FEATURES)[number];
 
 /** A regression term: the product of its factors (none: the intercept). */
 export interface Term {
@@ -77,8 +76,7 @@ export const BETA_FEATURE_SETS = {
 export type BetaFeatureSet = keyof typeof BETA_FEATURE_SETS;
 export const BETA_FEATURE_SET_NAMES = Object.keys(BETA_FEATURE_SETS) as BetaFeatureSet[];
 
-/** α (queue delay) features of seed 004 §5, and its suggested interactions (§7). */
-export const ALPHA_FEATURES = ["prompt_tokens", "waiting_depth", "running_depth", "kv_ratio"] as const;
+/** α (queue delay) features of seed 004 §5 (prompt_tokens, waiting_depth, running_depth, kv_ratio), and its suggested interactions (§7). */
 export const ALPHA_TERMS: readonly Term[] = [
   t(),
   t("prompt_tokens"),

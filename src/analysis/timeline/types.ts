@@ -18,7 +18,6 @@ export const TIMELINE_COUNTERS = [
   { key: "decode_tokens", name: "scheduled decode tokens", unit: "tokens" },
   { key: "token_budget_left", name: "token budget left", unit: "tokens" },
 ] as const;
-export type CounterKey = (typeof TIMELINE_COUNTERS)[number]["key"];
 
 export interface TimelineProcess {
   rank: number;

@@ -124,6 +124,13 @@ export async function runConvert(o: ConvertOptions): Promise<number> {
       result.warnings.push(w);
       warn(formatFinding(w), { code: w.code }, stderr);
     }
+    // records lost to the emitter's buffer cap: the tables are usable (exit 0), but the user must see it
+    for (const src of result.sources) {
+      if (src.engine.droppedByEmitter > 0) {
+        const w = { code: "ENGINE_EMITTER_DROPPED", severity: "warning", file: src.path, args: { count: src.engine.droppedByEmitter } } as const;
+        warn(formatFinding(w), { file: w.file, code: w.code }, stderr);
+      }
+    }
     const manifest = buildManifest({
       vschedVersion: VERSION,
       options: manifestOptions(o),

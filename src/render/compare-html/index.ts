@@ -28,14 +28,16 @@ function diffTable(r: CompareResult): string {
   const rows: string[] = [];
   for (const m of r.metrics) {
     for (const d of m.differences.filter((x) => x.stat === "mean" || ["jct", "ttft", "queue_time"].includes(m.name))) {
-      const rel = (x: number) => (d.baseline !== 0 ? `${((x / d.baseline) * 100).toFixed(1)}%` : x.toPrecision(3));
+      const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(1)}%`);
+      const relCi = d.relative_ci95_lo === null || d.relative_ci95_hi === null ? "" : `[${pct(d.relative_ci95_lo)}, ${pct(d.relative_ci95_hi)}]`;
+      const abs = (x: number) => (m.unit === "ns" ? `${(x / 1e6).toPrecision(3)} ms` : x.toPrecision(3));
       const excl = d.ci95_lo > 0 || d.ci95_hi < 0;
       rows.push(
-        `<tr${excl ? ' class="sig"' : ""}><td>${escapeHtml(m.name)}</td><td>${d.stat}</td><td>${escapeHtml(d.run)}</td><td>${d.relative === null ? "n/a" : `${(d.relative * 100).toFixed(1)}%`}</td><td>[${rel(d.ci95_lo)}, ${rel(d.ci95_hi)}]</td><td>${d.wilcoxon_p === null ? "" : d.wilcoxon_p.toExponential(2)}</td><td>${d.n}${d.paired ? " paired" : ""}</td></tr>`,
+        `<tr${excl ? ' class="sig"' : ""}><td>${escapeHtml(m.name)}</td><td>${d.stat}</td><td>${escapeHtml(d.run)}</td><td>${pct(d.relative)}</td><td>${relCi}</td><td>${abs(d.value)}</td><td>[${abs(d.ci95_lo)}, ${abs(d.ci95_hi)}]</td><td>${d.wilcoxon_p === null ? "" : d.wilcoxon_p.toExponential(2)}</td><td>${d.n}${d.paired ? " paired" : ""}</td></tr>`,
       );
     }
   }
-  return `<table><thead><tr><th>metric</th><th>stat</th><th>run vs baseline</th><th>change</th><th>95% CI</th><th>Wilcoxon p</th><th>n</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return `<table><thead><tr><th>metric</th><th>stat</th><th>run vs baseline</th><th>change</th><th>95% CI</th><th>difference</th><th>95% CI</th><th>Wilcoxon p</th><th>n</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 function runList(r: CompareResult): string {
