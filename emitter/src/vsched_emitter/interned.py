@@ -214,6 +214,10 @@ class Encoder:
             obj["order"] = None if order is None else list(map(get, order, order))
         if v.probe is not OMIT:
             obj["probe"] = self._refs(v.probe)
+        reorder = v.reorder
+        if reorder is not OMIT:
+            obj["reorder"] = {"cause": reorder["cause"], "before": list(map(get, reorder["before"], reorder["before"])),
+                              "after": list(map(get, reorder["after"], reorder["after"]))}
         return obj
 
     def _update(self, d) -> dict:
@@ -359,6 +363,9 @@ class Decoder:
                 rec["stop"]["req"] = self._id(rec["stop"]["req"])
             if rec.get("order") is not None:
                 rec["order"] = [self._id(r) for r in rec["order"]]
+            if "reorder" in rec:
+                for f in ("before", "after"):
+                    rec["reorder"][f] = [self._id(r) for r in rec["reorder"][f]]
         elif kind == "update":
             t = rec["tokens"]
             lst = [tuple(e) for e in t] if isinstance(t, list) else self._apply(self.tokens, t, lambda e: e)

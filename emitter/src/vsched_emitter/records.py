@@ -44,6 +44,7 @@ class StepValues(NamedTuple):
     blocks: Any
     order: Any
     probe: Any
+    reorder: Any = OMIT  # vLLM 0.34 cache-aware admission: {cause, before, after}
 
 
 class UpdateValues(NamedTuple):

@@ -111,7 +111,7 @@ class Session:
         self.log_stats = bool(getattr(sched, "log_stats", False))
         self.policy = capabilities.policy_name(sched)
         self.preempt_hooked = "_preempt_request" in patched
-        self.queues = WaitingQueues(sched)
+        self.queues = WaitingQueues(sched, self.policy)
         self.has_pause = hasattr(type(sched), "pause_state")
         self.session_hook = "_update_request_as_session" in patched
         self.why = WhyWaited(sched, settings, self.queues, policy=self.policy, session_hook=self.session_hook)
@@ -270,7 +270,7 @@ class Session:
         self.in_schedule = True
         if self.track_predictions:  # made between steps (the harness re-predicts after updates)
             self._predictions(sched.running, self._t_start)
-            for q in self.queues.of(sched):
+            for q in self.queues.objects(sched):
                 self._predictions(q, self._t_start)
         kv_fail = self._kv_fail = []
         kvm = sched.kv_cache_manager
@@ -304,8 +304,11 @@ class Session:
         if self.full:
             popped = self._popped = []
             max_loras = self.max_loras
-            for q in self.queues.of(sched):
+            for q in self.queues.objects(sched):
                 self._patch(q, "pop_request", self._make_pop(q.pop_request, popped, sched, max_loras))
+            if self.why.cache_aware:  # vLLM 0.34: reorders the queue head before admitting
+                self._patch(sched, "_reorder_waiting_by_cached_prefix",
+                            self.why.watch_reorder(sched, sched._reorder_waiting_by_cached_prefix))
 
     def _alloc_may_fail(self, sched, kvm) -> bool:
         """False only when this step cannot run out of KV blocks: twice a bound on the blocks
@@ -382,16 +385,18 @@ class Session:
             state = sched.pause_state
             if state.name != "UNPAUSED":
                 paused = state.name
-        stop = skipped = blocks = order = probe = OMIT
+        stop = skipped = blocks = order = probe = reorder = OMIT
         if self.full:
             why = self.why
             popped = self._popped
             self._popped = []
-            skipped, skipped_ids = why.skipped(sched, popped, admitted)
+            loop_ran = not in_step and paused is OMIT
+            skipped, skipped_ids = why.skipped(sched, popped, admitted, loop_ran)
             stop = why.stop(sched, in_step, paused, kv_fail, skipped_ids, budget_left)
             blocks = self._block_changes(nst, preempted)
             order = why.order_of_step(sched, preempted, admitted)
             probe = why.probe(sched)
+            reorder = why.take_reorder()
 
         self.emit("step", Deferred(_step_values, nst, computed, StepValues(
             step=step, t_start=self._t_start, t_end=t_end, sched_t=sched_t, sched=None,
@@ -399,6 +404,7 @@ class Session:
             free_blocks=sched.kv_cache_manager.block_pool.get_num_free_blocks(),
             running=len(sched.running), waiting=self.waiting_count(sched), budget_left=budget_left,
             paused=paused, stop=stop, skipped=skipped, blocks=blocks, order=order, probe=probe,
+            reorder=reorder,
         )))
         if self.track_scores:
             self._scores(reqs, out.num_scheduled_tokens)

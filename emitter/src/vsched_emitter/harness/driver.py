@@ -46,6 +46,17 @@ class SchedulerKnobs:
     max_loras: int | None = None
     # vLLM >= 0.33: check that the whole prompt fits in KV before admitting (None = vLLM's default)
     scheduler_reserve_full_isl: bool | None = None
+    # vLLM >= 0.34 (feature-detected; None/0 = vLLM's default, left out of recipes)
+    max_num_inflight_kv_loads: int | None = None  # cap on async KV loads (remote-prefill requests)
+    cache_aware_admission_window: int = 0  # FCFS + prefix caching: cached prefixes first in this window
+    cache_aware_admission_threshold: float | None = None  # KV usage from which the window applies
+    # harness: seconds a remote-prefill request's KV load takes (harness/remote_kv.py)
+    remote_kv_load_s: float = 0.05
+    # vLLM >= 0.34's EngineCoreProc._wait_for_output: arrivals and aborts are handled while a
+    # step executes, between schedule() and update_from_output() (older engines: after it)
+    mid_step_inputs: bool = False
+    # a researcher's scheduler class, as --scheduler-cls takes it (harness/research_schedulers.py)
+    scheduler_cls: str | None = None
 
 
 @dataclass
@@ -67,6 +78,7 @@ class RequestSpec:
     priority: int = 0
     lora_id: int | None = None
     abort_after_s: float | None = None  # abort this long after arrival
+    remote_prefill: bool = False  # its prompt's KV comes from a prefill instance (harness/remote_kv.py)
     eos_at: int | None = None  # output index at which the fake model samples EOS (finish reason stop)
     # A streaming-input session (vLLM >= 0.33, Request.resumable): these chunks follow, then the
     # client closes the session ``end_after_s`` after its last chunk (vLLM finishes it at the end
@@ -170,6 +182,9 @@ def build_vllm_config(knobs: SchedulerKnobs):
     if knobs.scheduler_reserve_full_isl is not None and \
             bool(sc.scheduler_reserve_full_isl) != knobs.scheduler_reserve_full_isl:
         raise RuntimeError(f"vLLM changed scheduler_reserve_full_isl to {sc.scheduler_reserve_full_isl}")
+    _cache_aware_admission(sc, knobs)
+    if knobs.scheduler_cls is not None:
+        sc.scheduler_cls = knobs.scheduler_cls
     cc = _kw(CacheConfig, block_size=knobs.block_size, gpu_memory_utilization=0.9, cache_dtype="auto",
              enable_prefix_caching=knobs.enable_prefix_caching)
     lora = None
@@ -184,6 +199,21 @@ def build_vllm_config(knobs: SchedulerKnobs):
         raise RuntimeError(f"vLLM changed async_scheduling to {vc.scheduler_config.async_scheduling}")
     vc.cache_config.num_gpu_blocks = knobs.num_blocks
     return vc
+
+
+def _cache_aware_admission(sc, knobs: SchedulerKnobs) -> None:
+    """vLLM 0.34's cache-aware admission knobs, set only where this vLLM has them."""
+    wanted = {k: v for k, v in (("cache_aware_admission_window", knobs.cache_aware_admission_window or None),
+                                ("cache_aware_admission_threshold", knobs.cache_aware_admission_threshold))
+              if v is not None}
+    for name, value in wanted.items():
+        if not hasattr(sc, name):
+            raise ValueError(f"this vLLM ({_vllm_version()}) has no {name} (vLLM >= 0.34)")
+        setattr(sc, name, value)
+
+
+def uses_remote_kv(specs, knobs: SchedulerKnobs) -> bool:
+    return knobs.max_num_inflight_kv_loads is not None or any(s.remote_prefill for s in specs)
 
 
 def scheduler_class(vllm_config):
@@ -263,7 +293,8 @@ def _ensure_plugin() -> None:
     hooks.install(None)  # settings from the environment at Scheduler construction
 
 
-def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None, *, resumable: bool | None = None):
+def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None, *, resumable: bool | None = None,
+                 block_size: int = 16):
     """vLLM's Request for a spec, as the frontend would hand it to the engine core.
     ``resumable``: a streaming-input session's request (default: the spec has turns)."""
     from vllm.sampling_params import SamplingParams
@@ -276,10 +307,15 @@ def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None, *, r
         lora = _kw(LoRARequest, lora_name=f"lora{spec.lora_id}", lora_int_id=spec.lora_id,
                    lora_path=f"/nonexistent/lora{spec.lora_id}")
     params = SamplingParams(max_tokens=spec.max_tokens, stop_token_ids=[EOS_TOKEN_ID])
-    return _kw(Request, request_id=spec.req_id, prompt_token_ids=list(spec.prompt_token_ids),
-               sampling_params=params, pooling_params=None, eos_token_id=None, arrival_time=arrival_time,
-               priority=spec.priority, lora_request=lora, block_hasher=block_hasher, mm_features=None,
-               resumable=spec.turns is not None if resumable is None else resumable)
+    request = _kw(Request, request_id=spec.req_id, prompt_token_ids=list(spec.prompt_token_ids),
+                  sampling_params=params, pooling_params=None, eos_token_id=None, arrival_time=arrival_time,
+                  priority=spec.priority, lora_request=lora, block_hasher=block_hasher, mm_features=None,
+                  resumable=spec.turns is not None if resumable is None else resumable)
+    if spec.remote_prefill:  # as the frontend sets it from the prefill instance's response
+        from .remote_kv import transfer_params
+
+        request.kv_transfer_params = transfer_params(spec.req_id, len(spec.prompt_token_ids), block_size)
+    return request
 
 
 class _Runner:
@@ -385,6 +421,12 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
     if level not in ("full", "summary"):
         raise ValueError(f"level must be 'full' or 'summary', not {level!r}")
     vc = build_vllm_config(knobs)  # before the virtual clock: the first build is slow and untimed
+    if uses_remote_kv(specs, knobs):
+        from . import remote_kv
+
+        if knobs.max_num_inflight_kv_loads is not None and not remote_kv.has_inflight_kv_cap():
+            raise ValueError(f"this vLLM ({_vllm_version()}) has no max_num_inflight_kv_loads (vLLM >= 0.34)")
+        remote_kv.configure(vc, knobs.max_num_inflight_kv_loads)
     if dp_rank:  # the rank a data-parallel engine core would have; the emitter records it
         vc.parallel_config.data_parallel_rank = dp_rank
         if hasattr(vc.parallel_config, "data_parallel_index"):
@@ -474,6 +516,11 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
     hasher = _block_hasher(vc, knobs.block_size)
     by_id = {s.req_id: s for s in specs}
     runner = _Runner(sched, by_id, knobs.async_scheduling)
+    remote = None
+    if getattr(sched, "connector", None) is not None and uses_remote_kv(specs, knobs):
+        from .remote_kv import RemoteLoads
+
+        remote = RemoteLoads(sched, knobs.remote_kv_load_s)
     queue_size = 2 if knobs.async_scheduling else 1
 
     pending = deque(specs)
@@ -494,7 +541,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
         if oracle is not None:
             oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens,
                                session=s.turns is not None)
-        request = make_request(s, arrival_time, hasher)
+        request = make_request(s, arrival_time, hasher, block_size=knobs.block_size)
         if isrtf is not None:
             isrtf.on_new_request(request)
         sched.add_request(request)
@@ -574,7 +621,24 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             times.append(aborts[0][0])
         if chunks:
             times.append(chunks[0][0])
+        if remote is not None and remote.done_at:
+            times.append(remote.next_t())
         return min(times) if times else None
+
+    def inputs_during_step(until: float) -> None:
+        """vLLM >= 0.34 (EngineCoreProc._wait_for_output): new requests and aborts that come
+        while a step executes are handled before its update_from_output()."""
+        while True:
+            times = [t for t in (pending[0].arrival_s if pending else None, aborts[0][0] if aborts else None,
+                                 chunks[0][0] if chunks else None) if t is not None]
+            t = min(times) if times else None
+            if t is None or t > until:
+                return
+            clock.advance_to(max(t, clock.engine_s()))
+            add_due(t)
+            if chunks:
+                send_chunks(t)
+            abort_due(t)
 
     batch_queue: deque = deque()
     steps = 0
@@ -605,6 +669,9 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             executed = out.total_num_scheduled_tokens > 0
             done = max(now, gpu_free_at) + (float(cost(shape)) if executed else 0.0)
             gpu_free_at = done
+            if remote is not None:
+                remote.after_schedule(now)
+                mro.kv_connector_output = remote.output(done)
             snap = oracle.snapshot(sched) if oracle is not None else None
             batch_queue.appendleft((out, mro, done, snap, step))
             if executed and len(batch_queue) < queue_size:
@@ -616,6 +683,8 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             clock.advance_to(max(nxt, now))
             continue
         out, mro, done, snap, step = batch_queue.pop()
+        if knobs.mid_step_inputs:
+            inputs_during_step(done)
         clock.advance_to(done)
         engine_core_outputs = sched.update_from_output(out, mro)
         for eco in engine_core_outputs.values():
