@@ -8,12 +8,13 @@
 # usage: scripts/record-fixtures.sh [--check] [NAME...]
 #   NAME...   only these fixtures (default: all)
 #   --check   snapshot the existing fixtures, re-record, and diff (exit 1 on any difference)
-# env:  VSCHED_VENV_0_33_0 / VSCHED_VENV_0_11_0  use this venv instead of vllm_env.sh's
+# env:  VSCHED_VENV_0_34_0 / VSCHED_VENV_0_33_0 / VSCHED_VENV_0_11_0  use this venv instead of vllm_env.sh's
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-NEW=0.33.0   # newest vLLM we record on
+NEW=0.33.0   # the vLLM most fixtures were recorded on
+V34=0.34.0   # the newest release: fixtures of the paths it added
 OLD=0.11.0   # oldest supported
 
 check=0
@@ -255,6 +256,39 @@ record dp-rank-1 "$NEW" --workload azure --azure-kind conv --n 40 --time-scale 8
   --max-prompt-tokens 1024 --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 256 \
   --no-enable-prefix-caching --dp-rank 1 --request-id-prefix rank1- --cost splitwise:llama2-70b:a100-80gb:8
 
+
+# -- vLLM 0.34's new scheduler paths (recorded on 0.34.0) -----------------------------------
+# The third waiting queue: 60% of requests are remote-prefill (vLLM's own NixlConnector, decode
+# side; the harness reports each KV load done 80 ms after it starts) and at most 2 loads may be
+# in flight (--max-num-inflight-kv-loads): the rest wait in async_kv_waiting (kv_load_cap).
+record v0.34-async-kv-cap "$V34" --workload synthetic --n 24 --rate 40 --prompt-len uniform:64:256 \
+  --output-len uniform:8:32 --remote-prefill-fraction 0.6 --max-num-inflight-kv-loads 2 --remote-kv-load-s 0.08 \
+  --max-num-seqs 4 --max-num-batched-tokens 512 --num-blocks 256 --cost splitwise:llama2-70b:a100-80gb:8
+
+# Cache-aware admission: half the prompts share a 192-token prefix; within a window of 8 vLLM
+# moves those with a cached prefix ahead (threshold 0: at any KV usage).
+record v0.34-cache-aware "$V34" --workload synthetic --n 30 --rate 30 --prompt-len uniform:256:512 \
+  --output-len uniform:8:24 --shared-prefix 0.5:192 --max-num-seqs 4 --max-num-batched-tokens 512 \
+  --num-blocks 256 --enable-prefix-caching --cache-aware-admission-window 8 \
+  --cache-aware-admission-threshold 0.0 --cost splitwise:llama2-70b:a100-80gb:8
+
+# Arrivals and aborts handled while a step executes, between schedule() and
+# update_from_output() (0.34's EngineCoreProc._wait_for_output); 30% aborted 50 ms-2 s in.
+record v0.34-mid-step-inputs "$V34" --workload azure --azure-kind conv --n 40 --time-scale 8 \
+  --max-output-tokens 48 --max-prompt-tokens 1024 --abort-fraction 0.3 --abort-after 0.05:2 \
+  --max-num-seqs 8 --max-num-batched-tokens 512 --num-blocks 1024 --no-enable-prefix-caching \
+  --mid-step-inputs --cost splitwise:llama2-70b:a100-80gb:8
+
+# Researchers' own scheduler classes (harness/research_schedulers.py, loaded as --scheduler-cls):
+# schedule() overridden for shortest job first (extends AsyncScheduler, as vLLM #43724 asks),
+# and the waiting queue swapped for a shortest-prompt heap.
+RESEARCH=(--workload azure --azure-kind conv --n 24 --time-scale 4 --max-output-tokens 32
+  --max-prompt-tokens 1024 --max-num-seqs 6 --max-num-batched-tokens 512 --num-blocks 1024
+  --no-enable-prefix-caching --cost splitwise:llama2-70b:a100-80gb:8)
+record v0.34-sjf-schedule "$V34" "${RESEARCH[@]}" --async-scheduling \
+  --scheduler-cls vsched_emitter.harness.research_schedulers.AsyncSJFScheduler
+record v0.34-queue-swap "$V34" "${RESEARCH[@]}" \
+  --scheduler-cls vsched_emitter.harness.research_schedulers.ShortestPromptQueueScheduler
 
 # true when two fixture directories differ only in .gz files whose decompressed bytes match
 same_but_gzip_framing() {

@@ -166,14 +166,14 @@ describe("Parquet tables", () => {
     expect(bad.stdout + bad.stderr).toMatch(/per_request\/dp_rank=0\/part-0\.parquet:3/);
   });
 
-  it("validate judges a Parquet directory's columns by its own minor: without the columns 1.3 appended it is clean as 1.2 and wrong as 1.3", async () => {
+  it("validate judges a Parquet directory's columns by its own minor: without the columns 1.4 appended it is clean as 1.3 and wrong as 1.4", async () => {
     const out = path.join(tmpDir(), "logs");
     await convert([FIXTURE], out, { format: "parquet" });
     const file = path.join(out, "per_request.parquet");
     const rows = await collect(readParquetFileBatches({ file, fromPath: {} }, "per_request"));
-    const older = new Set(tableColumnsAt("per_request", "1.2"));
+    const older = new Set(tableColumnsAt("per_request", "1.3"));
     const appended = tableColumns("per_request").filter((c) => !older.has(c));
-    expect(appended).toEqual(["input_chunks"]);
+    expect(appended).toEqual(["wait_kv_load_cap_ns", "wait_cache_aware_outranked_ns"]);
     const w = new ParquetTableWriter("per_request", createWriteStream(file), { kvMetadata: parquetKeyValues("per_request", "test"), omit: appended });
     for (const r of rows) w.write(r as never);
     await w.close();
@@ -181,13 +181,16 @@ describe("Parquet tables", () => {
     const asCurrent = await runCli(["validate", "--format", "json", out]);
     expect(asCurrent.exitCode).toBe(1);
     const found = JSON.parse(asCurrent.stdout).findings as { code: string; file: string; args: Record<string, unknown> }[];
-    expect(found.filter((f) => f.code === "CSV_COLUMN_MISSING").map((f) => [f.file.endsWith("per_request.parquet"), f.args.column])).toEqual([[true, "input_chunks"]]);
+    expect(found.filter((f) => f.code === "CSV_COLUMN_MISSING").map((f) => [f.file.endsWith("per_request.parquet"), f.args.column])).toEqual([
+      [true, "wait_kv_load_cap_ns"],
+      [true, "wait_cache_aware_outranked_ns"],
+    ]);
     expect(found.filter((f) => f.code === "CSV_ROW_INVALID")).toEqual([]); // one finding for the file, not one per row
 
     const manifestFile = path.join(out, "manifest.json");
     const m = JSON.parse(readFileSync(manifestFile, "utf8"));
-    m.output_schema_version = "1.2";
-    for (const t of m.tables) t.columns = t.columns.filter((c: { name: string }) => tableColumnsAt(t.name, "1.2").includes(c.name));
+    m.output_schema_version = "1.3";
+    for (const t of m.tables) t.columns = t.columns.filter((c: { name: string }) => tableColumnsAt(t.name, "1.3").includes(c.name));
     writeFileSync(manifestFile, JSON.stringify(m, null, 2) + "\n");
     const asOlder = await runCli(["validate", out]);
     expect([asOlder.exitCode, asOlder.stderr]).toEqual([0, ""]);

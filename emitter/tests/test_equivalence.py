@@ -6,7 +6,7 @@ import pytest
 
 import vsched_testlib as lib
 from vsched_emitter import interned, records
-from vsched_emitter.session import Session
+from vsched_emitter.why_waited import WhyWaited
 from vsched_emitter.writer import Writer
 
 EQUIV = ["kv_preempt", "async", "lora", "no_chunk", "priority", "abort"]
@@ -57,7 +57,7 @@ def test_disk_full_changes_nothing(tmp_path, untraced):
 
 def test_failing_hook_disables_itself_once(tmp_path, untraced, monkeypatch):
     calls = []
-    original = Session._order_check
+    original = WhyWaited._order_check
 
     def flaky(self, *args):
         calls.append(1)
@@ -65,7 +65,7 @@ def test_failing_hook_disables_itself_once(tmp_path, untraced, monkeypatch):
             raise ValueError("bug in the emitter")
         return original(self, *args)
 
-    monkeypatch.setattr(Session, "_order_check", flaky)
+    monkeypatch.setattr(WhyWaited, "_order_check", flaky)
     case = lib.run_case(tmp_path / "kv", *lib.SCENARIOS["kv_preempt"]())
     assert case.outputs == untraced["kv_preempt"].outputs
     errors = case.of("emitter_error")

@@ -64,7 +64,7 @@ def _random_run(seed: int, steps: int = 300):
     again, counts that follow or break the prediction), as the session queues them."""
     import random
 
-    from vsched_emitter.records import OMIT, Deferred
+    from vsched_emitter.records import OMIT, Deferred, StepValues, UpdateValues
     from vsched_emitter.session import _step_values, _update_values
 
     rng = random.Random(seed)
@@ -96,8 +96,8 @@ def _random_run(seed: int, steps: int = 300):
         nst = {r: (1 if rng.random() < 0.8 else rng.randrange(1, 30)) for r in sched}
         for r in nst:
             computed[r] += nst[r] + (rng.randrange(3) if rng.random() < 0.05 else 0)
-        vals = (s, s, s, None, None, [[r, 0] for r in sched[:1]], [], [], [], 10, len(running), 0, 3,
-                OMIT, None, OMIT, [[r, 2] for r in sched[-2:]], OMIT, OMIT)
+        vals = StepValues(s, s, s, None, None, [[r, 0] for r in sched[:1]], [], [], [], 10, len(running), 0, 3,
+                          OMIT, None, OMIT, [[r, 2] for r in sched[-2:]], OMIT, OMIT)
         queued.append(("step", Deferred(_step_values, nst, [computed[r] for r in nst], vals)))
         outs = [[_Out(r, n) for r, n in nst.items() if rng.random() < 0.97]]
         if outs[0] and rng.random() < 0.05:
@@ -107,7 +107,7 @@ def _random_run(seed: int, steps: int = 300):
             running.remove(r)
             live.remove(r)
         finished = [[r, "stop", 1] for r in done]
-        queued.append(("update", Deferred(_update_values, outs, (s, s, s, None, None, finished, 10, 0, 0, [[r, 0] for r in done]))))
+        queued.append(("update", Deferred(_update_values, outs, UpdateValues(s, s, s, None, None, finished, 10, 0, 0, [[r, 0] for r in done]))))
         if live and rng.random() < 0.05:
             r = rng.choice([x for x in live if x not in running] or [live[0]])
             if r in running:

@@ -63,6 +63,33 @@ def trace_dir_name(nodeid: str) -> str:
     return name
 
 
+def _waive_triton_for_cpu_configs() -> None:
+    """vLLM >= 0.34's CpuPlatform refuses every VllmConfig on an x86 CPU without triton-cpu
+    (its model runner needs it). The scheduler tests run no model: while the platform checks a
+    config, vllm.triton_utils.HAS_TRITON reads True. Both runs (emitter off and on) get this, so
+    the emitter stays the only difference; versions without the check are left alone."""
+    import inspect
+
+    try:
+        from vllm.platforms.cpu import CpuPlatform
+        import vllm.triton_utils as triton_utils
+    except Exception:
+        return
+    check = CpuPlatform.__dict__.get("check_and_update_config")
+    if check is None or "requires Triton" not in inspect.getsource(check.__func__):
+        return
+    original = check.__func__
+
+    def check_and_update_config(cls, vllm_config):
+        saved = triton_utils.HAS_TRITON
+        triton_utils.HAS_TRITON = True
+        try:
+            return original(cls, vllm_config)
+        finally:
+            triton_utils.HAS_TRITON = saved
+    CpuPlatform.check_and_update_config = classmethod(check_and_update_config)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     mode = config.getoption("--vsched-mode")
@@ -80,6 +107,7 @@ def pytest_configure(config):
     for name in ("cpu_test", "skip_global_cleanup", "slow_test", "core_model", "cpu_model",
                  "hybrid_model", "split", "distributed", "optional"):
         config.addinivalue_line("markers", f"{name}: vLLM's marker")
+    _waive_triton_for_cpu_configs()
     from vllm.plugins import load_general_plugins
 
     load_general_plugins()

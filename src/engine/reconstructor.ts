@@ -29,6 +29,8 @@ interface StepScratch {
   /** tokens given to requests that were already running (phase 1 of schedule()) */
   runningPhaseTokens: number;
   skipped: Map<string, SkipCause>;
+  /** waiting requests cache-aware admission moved behind one admitted this step */
+  cacheAwareOutranked: Set<string>;
 }
 
 /**
@@ -51,6 +53,7 @@ export class Reconstructor implements Engine {
   private readonly kvTotal: number;
   private readonly full: boolean;
   private readonly kvHoldingQueue: boolean;
+  private readonly positionsKnown: boolean;
   private readonly byPriority: boolean;
   private readonly everyN: number;
   private readonly predictions: PredictionLog;
@@ -69,6 +72,9 @@ export class Reconstructor implements Engine {
     const cfg = header.config;
     this.full = header.level === "full";
     this.kvHoldingQueue = header.capabilities.kv_holding_waiting_queue === true;
+    // a scheduler class that orders its own queue (emitter: capabilities.queue_order_rule
+    // false): positions only from a full-level trace, whose steps carry the true order
+    this.positionsKnown = this.full || header.capabilities.queue_order_rule !== false;
     this.byPriority = cfg.policy.toLowerCase() === "priority";
     this.kvTotal = Math.max(0, cfg.num_gpu_blocks - 1);
     this.everyN = Math.max(1, opts.iterationRequestsEvery);
@@ -157,6 +163,7 @@ export class Reconstructor implements Engine {
       bestAdmittedPriority: null,
       runningPhaseTokens: 0,
       skipped: new Map<string, SkipCause>(),
+      cacheAwareOutranked: new Set<string>(),
     };
     // a stop cause names the request the waiting loop stopped at: it must be live
     if (s.stop?.req != null && !this.reqs.has(s.stop.req)) this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: s.stop.req, record: "step" });
@@ -325,6 +332,10 @@ export class Reconstructor implements Engine {
       }
     }
     it.skipped = s.skipped ? s.skipped.length : null;
+    if (s.reorder) {
+      this.event(D, "waiting_reordered", null, { cause: s.reorder.cause, before: s.reorder.before, after: s.reorder.after }, s.step);
+      st.cacheAwareOutranked = outrankedByReorder(s.reorder.before, s.reorder.after, st.admittedIds);
+    }
   }
 
   /** 4. the waiting queue after this decision, checked against the trace's counts */
@@ -357,6 +368,7 @@ export class Reconstructor implements Engine {
       maxNumSeqs: this.header.config.max_num_seqs,
       bestAdmittedPriority: st.bestAdmittedPriority,
       byPriority: this.byPriority,
+      cacheAwareOutranked: st.cacheAwareOutranked,
     };
     const emitRows = this.opts.iterationRequests !== "none" && s.step % this.everyN === 0;
     for (const r of this.running) {
@@ -381,7 +393,7 @@ export class Reconstructor implements Engine {
       if (!emitWaiting) continue;
       this.row(s.step, r, {
         state: r.state === "preempted" ? "preempted" : "waiting",
-        queue_position: pos,
+        queue_position: this.positionsKnown ? pos : null,
         waiting_reason: reason,
         kv_cache_blocks: r.blocks,
         time_in_state: Math.max(0, D - r.stateSince),
@@ -681,4 +693,25 @@ export type { WaitingReason };
 function scheduledDetails(tokens: number, computedBefore: number): string | Record<string, unknown> {
   if (!Number.isSafeInteger(tokens) || !Number.isSafeInteger(computedBefore)) return { tokens, computed_before: computedBefore };
   return `{"tokens":${tokens},"computed_before":${computedBefore}}`;
+}
+
+/**
+ * The requests of a reordered window that vLLM moved behind a request it then admitted:
+ * ahead of that request before the reorder, behind it after, and not admitted themselves.
+ */
+export function outrankedByReorder(before: readonly string[], after: readonly string[], admitted: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  const was = new Map(before.map((id, i) => [id, i]));
+  for (let j = 0; j < after.length; j++) {
+    const y = after[j];
+    if (!admitted.has(y)) continue;
+    const yWas = was.get(y);
+    if (yWas === undefined) continue;
+    for (let k = j + 1; k < after.length; k++) {
+      const x = after[k];
+      const xWas = was.get(x);
+      if (!admitted.has(x) && xWas !== undefined && xWas < yWas) out.add(x);
+    }
+  }
+  return out;
 }

@@ -16,6 +16,8 @@ export interface StepFacts {
   /** best (lowest) priority value among requests admitted or resumed this step */
   bestAdmittedPriority: number | null;
   byPriority: boolean;
+  /** waiting requests that vLLM's cache-aware admission moved behind a request admitted this step */
+  cacheAwareOutranked: ReadonlySet<string>;
 }
 
 const SKIP_TO_REASON: Record<SkipCause, WaitingReason> = {
@@ -27,10 +29,11 @@ const SKIP_TO_REASON: Record<SkipCause, WaitingReason> = {
   prompt_exceeds_budget: "prompt_exceeds_budget",
   encoder_budget: "encoder_budget",
   other: "unknown",
+  kv_load_cap: "kv_load_cap",
 };
 
 /** stop causes that single out the request the loop stopped at (rule 7) */
-const HEAD_SPECIFIC = new Set(["kv_full", "prompt_exceeds_budget", "encoder_budget"]);
+const HEAD_SPECIFIC = new Set(["kv_full", "prompt_exceeds_budget", "encoder_budget", "kv_load_cap"]);
 
 /**
  * The reason every waiting request gets at this decision when nothing singles it out, or
@@ -39,7 +42,7 @@ const HEAD_SPECIFIC = new Set(["kv_full", "prompt_exceeds_budget", "encoder_budg
  */
 export function uniformReason(f: StepFacts): WaitingReason | null {
   const s = f.step;
-  if (f.preempted.size > 0 || f.skipped.size > 0 || f.byPriority) return null;
+  if (f.preempted.size > 0 || f.skipped.size > 0 || f.byPriority || f.cacheAwareOutranked.size > 0) return null;
   if (s.paused) return "paused";
   if (s.stop ? HEAD_SPECIFIC.has(s.stop.cause) : s.kv_fail.length > 0) return null;
   return resourceReason("", f);
@@ -55,6 +58,9 @@ export function waitingReason(id: string, priority: number, f: StepFacts): Waiti
   // Preemptions between steps (reset_prefix_cache) are listed too but do not skip it, so
   // full-level traces say which it was; summary-level ones only have the list.
   if (s.stop ? s.stop.cause === "preemption" : f.preempted.size > 0) return "memory_insufficient";
+  // vLLM 0.34 cache-aware admission moved a request with a cached prefix ahead of it and
+  // admitted that one instead: its own cause, not a departure from FCFS
+  if (f.cacheAwareOutranked.has(id)) return "cache_aware_outranked";
   const resource = resourceReason(id, f);
   if (f.byPriority && (resource === "max_num_seqs" || resource === "max_num_batched_tokens")) {
     if (f.bestAdmittedPriority !== null && f.bestAdmittedPriority < priority) return "priority_outranked";
@@ -82,6 +88,8 @@ function resourceReason(id: string, f: StepFacts): WaitingReason {
         return stop.req === id ? "prompt_exceeds_budget" : "head_of_line_blocked";
       case "encoder_budget":
         return stop.req === id ? "encoder_budget" : "head_of_line_blocked";
+      case "kv_load_cap":
+        return stop.req === id ? "kv_load_cap" : "head_of_line_blocked";
       case "preemption":
         return "memory_insufficient";
       case "paused":

@@ -143,6 +143,12 @@ export class InternedDecoder {
       for (let i = 0; i < o.length; i++) o[i] = this.id(o[i], `order.${i}`);
     }
     this.ids0(rec.probe as unknown[][] | undefined, "probe");
+    if (rec.reorder) {
+      for (const f of ["before", "after"] as const) {
+        const o = rec.reorder[f] as Ref[];
+        for (let i = 0; i < o.length; i++) o[i] = this.id(o[i], `reorder.${f}.${i}`);
+      }
+    }
   }
 
   private update(rec: InternedUpdateRecord): void {

@@ -25,6 +25,8 @@ export const CAUSE_COLORS = {
   max_num_batched_tokens: "#f16913",
   priority_outranked: "#807dba",
   unknown: "#d9d9d9",
+  kv_load_cap: "#1d91c0",
+  cache_aware_outranked: "#54278f",
 } as const satisfies Record<WaitingReason, string>;
 
 export const STATE_COLORS = {

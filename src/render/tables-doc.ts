@@ -26,6 +26,7 @@ const EVENT_DETAILS = {
   request_skipped: "`cause`: why the waiting loop examined it and kept it waiting (trace level full)",
   request_turn_ended: "a streaming-input session's turn stopped and vLLM kept the session for its next chunk (trace schema 1.2): `turn` (0 = the first), `reason` (the turn's finish reason), `output_tokens` of that turn; at its update's token time",
   request_chunk_queued: "a session's next input chunk commenced, vLLM's QUEUED again (trace schema 1.2): `turn` it starts, `prompt_tokens` (vLLM's num_prompt_tokens after the extension), `max_tokens`, `computed_tokens` kept",
+  waiting_reordered: "vLLM reordered the waiting queue's head inside schedule() (trace level full, vLLM ≥ 0.34): `cause` (`cache_aware_admission`: requests with a cached prefix first within cache_aware_admission_window), `before` and `after` (the window's request ids head→tail); no request_id",
 } as const satisfies Record<(typeof EventType)[number], string>;
 
 const CLOCK =

@@ -38,6 +38,7 @@ export const StopCause = z.enum([
   "preemption", // a running request was preempted this step, so vLLM skipped the waiting loop
   "paused", // scheduler paused (PAUSED_NEW / PAUSED_ALL)
   "other", // stopped at `req` for a reason this emitter could not classify
+  "kv_load_cap", // vLLM ≥ 0.34: `req` would start an async KV load past --max-num-inflight-kv-loads
 ]);
 export type StopCause = z.infer<typeof StopCause>;
 
@@ -51,7 +52,14 @@ export const SkipCause = z.enum([
   "prompt_exceeds_budget", // chunked prefill off, prompt larger than the budget left (v0.11 skips)
   "encoder_budget", // encoder budget or cache gave it zero tokens
   "other", // skipped for a reason this emitter could not classify
+  "kv_load_cap", // vLLM ≥ 0.34: in async_kv_waiting while --max-num-inflight-kv-loads loads are in flight: its load cannot start
 ]);
+
+/** Why vLLM reordered the waiting queue's head inside schedule() (not a departure from FCFS). */
+export const ReorderCause = z.enum([
+  "cache_aware_admission", // vLLM ≥ 0.34 cache_aware_admission_window: cached prefixes first within the window
+]);
+export type ReorderCause = z.infer<typeof ReorderCause>;
 export type SkipCause = z.infer<typeof SkipCause>;
 
 const OptCount = Count.nullable();
@@ -162,6 +170,10 @@ export const StepRecord = z.object({
     .array(z.tuple([ReqId, Count, Count]))
     .optional()
     .meta({ description: "VLLM_SCHEDULER_LOG_WAITING_PROBE=N, level full, prefix caching on: for the first N waiting requests with nothing computed, [id, prefix-cache hit tokens it would get, of the hit blocks those now free (evictable)]" }),
+  reorder: z
+    .object({ cause: ReorderCause, before: z.array(ReqId), after: z.array(ReqId) })
+    .optional()
+    .meta({ description: "level full: vLLM reordered the head of the waiting queue before admitting (before/after: the window's ids head→tail); absent when it kept its order" }),
 });
 
 export const UpdateRecord = z.object({
@@ -310,6 +322,7 @@ export const InternedStepRecord = StepRecord.extend({
   blocks: z.array(ReqRefCount).optional(),
   order: z.array(ReqRef).nullable().optional(),
   probe: z.array(z.tuple([ReqRef, Count, Count])).optional(),
+  reorder: z.object({ cause: ReorderCause, before: z.array(ReqRef), after: z.array(ReqRef) }).optional(),
 });
 export const InternedUpdateRecord = UpdateRecord.extend({
   tokens: TokensList,

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { added, col, type ColumnMeta } from "./columns.js";
 import type { FinishReason } from "./raw.js";
 import { BIND_BUCKETS, type BindBucket } from "./binding.js";
-import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
+import { RunningNote, WaitingReason, WAITING_REASONS_1_0, WAITING_REASONS_1_4 } from "./waiting.js";
 
 /**
  * The output tables. Key order of each z.object is the CSV column order: the columns
@@ -11,11 +11,17 @@ import { RunningNote, WaitingReason, WAITING_REASONS } from "./waiting.js";
  * All times are integer nanoseconds: *_time columns relative to the trace's clock
  * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
  */
-export const OUTPUT_SCHEMA_VERSION = "1.3"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns
+export const OUTPUT_SCHEMA_VERSION = "1.4"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns; 1.4: vLLM 0.34's waiting causes (kv_load_cap, cache_aware_outranked)
 
-const waitCols = Object.fromEntries(
-  WAITING_REASONS.map((r) => [`wait_${r}_ns`, col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`)]),
-) as Record<`wait_${WaitingReason}_ns`, ReturnType<typeof col.ns>>;
+const waitCol = (r: WaitingReason) => col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`);
+const waitCols = Object.fromEntries(WAITING_REASONS_1_0.map((r) => [`wait_${r}_ns`, waitCol(r)])) as Record<
+  `wait_${(typeof WAITING_REASONS_1_0)[number]}_ns`,
+  ReturnType<typeof col.ns>
+>;
+const waitCols14 = Object.fromEntries(WAITING_REASONS_1_4.map((r) => [`wait_${r}_ns`, waitCol(r)])) as Record<
+  `wait_${(typeof WAITING_REASONS_1_4)[number]}_ns`,
+  ReturnType<typeof col.ns>
+>;
 
 const bindCols = Object.fromEntries(
   BIND_BUCKETS.map((b) => [`bind_${b}_ns`, col.ns(`waiting time whose binding limits fall in bucket '${b}' (docs/waiting-reasons.md, binding limits); the bind_ columns sum to waiting_time`)]),
@@ -75,6 +81,7 @@ export const PerRequestRow = z.object({
   ...added("1.3", {
     input_chunks: col.count("input chunks it received: 1 for an ordinary request; a streaming-input session's first prompt plus every chunk that commenced (trace schema 1.2; a 1.0/1.1 trace counts its later admissions)"),
   }),
+  ...added("1.4", waitCols14),
 });
 
 export const PerIterationRow = z.object({
@@ -166,6 +173,7 @@ export const EventType = [
   "request_skipped",
   "request_turn_ended",
   "request_chunk_queued",
+  "waiting_reordered",
 ] as const;
 
 export const EventRow = z.object({

@@ -37,8 +37,56 @@ def policy_name(sched) -> str:
         p = getattr(getattr(sched, "policy", None), "value", "unknown")
     # A waiting-queue class that names its own policy (the harness's ISRTF queue, installed
     # under vLLM's fcfs config) is what actually orders the queue.
-    own = getattr(type(getattr(sched, "waiting", None)), "policy_name", None)
-    return own if isinstance(own, str) else str(p)
+    queue_cls = type(getattr(sched, "waiting", None))
+    own = getattr(queue_cls, "policy_name", None)
+    if isinstance(own, str):
+        return own
+    # a researcher's queue class swapped in (not vLLM's): it, not the config, orders the queue
+    return queue_cls.__qualname__ if _outside_vllm(queue_cls) else str(p)
+
+
+def _outside_vllm(cls) -> bool:
+    return not (cls.__module__ or "").startswith("vllm.") and cls.__module__ != "builtins"
+
+
+# Scheduler methods the emitter hooks; a plugin class may override them
+HOOKED_METHODS = ("schedule", "update_from_output", "add_request", "finish_requests")
+
+
+def plugin_overrides(sched) -> list[tuple[str, str]]:
+    """(method, class) for each hooked method a class outside vLLM defines itself: the
+    emitter records vLLM's own method inside it, not what the override does around it."""
+    out = []
+    for name in HOOKED_METHODS:
+        for cls in type(sched).__mro__:
+            if name in cls.__dict__:
+                if _outside_vllm(cls):
+                    out.append((name, cls.__qualname__))
+                break
+    return out
+
+
+def _plugin_features(sched, full: bool, caps: dict, not_captured: list) -> None:
+    """A researcher's scheduler class (--scheduler-cls): keys only where one is loaded, so
+    traces of vLLM's own classes keep their bytes."""
+    overrides = plugin_overrides(sched)
+    queue_cls = type(getattr(sched, "waiting", None))
+    custom_queue = _outside_vllm(queue_cls) and not isinstance(getattr(queue_cls, "policy_name", None), str)
+    for name, cls in overrides:
+        not_captured.append({
+            "what": f"what {cls}.{name} does around vLLM's own {name}",
+            "why": f"{cls} overrides {name}: the emitter records vLLM's Scheduler.{name} inside it (the override's "
+                   "own time and work are outside the records; a call that never reaches vLLM's is not recorded)",
+        })
+    if any(name == "schedule" for name, _ in overrides) or custom_queue:
+        # the queue is not ordered by the documented FCFS/priority rule: only a full-level
+        # trace (whose steps carry the true order where it differs) gives queue positions
+        caps["queue_order_rule"] = False
+        if not full:
+            not_captured.append({
+                "what": "waiting-queue positions",
+                "why": "the scheduler class orders its own queue and level summary records no order",
+            })
 
 
 def chunked_prefill(sched) -> bool:
@@ -119,6 +167,27 @@ def _num_gpu_blocks(sched) -> int:
         return int(sched.kv_cache_config.num_blocks)
 
 
+def _vllm_034_features(sched, full: bool, caps: dict, not_captured: list) -> None:
+    """vLLM 0.34's third waiting queue and cache-aware admission: capability keys only where
+    this vLLM has them, so traces of older versions keep their bytes."""
+    sc = sched.scheduler_config
+    if hasattr(sched, "async_kv_waiting"):
+        caps["async_kv_waiting_queue"] = True
+        capped = bool(getattr(sc, "max_num_inflight_kv_loads", None)) and getattr(sched, "connector", None) is not None
+        caps["kv_load_cap"] = full and capped and hasattr(sched, "_admits_inflight_kv_load")
+        if capped and not caps["kv_load_cap"]:
+            not_captured.append({
+                "what": "the in-flight KV-load cap as a waiting cause (kv_load_cap)",
+                "why": "VLLM_SCHEDULER_LOG_LEVEL=summary" if not full else "Scheduler has no _admits_inflight_kv_load",
+            })
+    if hasattr(sched, "_reorder_waiting_by_cached_prefix"):
+        window = bool(getattr(sched, "cache_aware_window", 0))
+        caps["cache_aware_reorder"] = full and window
+        if window and not full:
+            not_captured.append({"what": "cache-aware admission reorders (step.reorder)",
+                                 "why": "VLLM_SCHEDULER_LOG_LEVEL=summary"})
+
+
 def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patched: frozenset,
            pid: int | None = None) -> dict:
     import vllm
@@ -147,6 +216,8 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
     if sessions:  # only where vLLM has sessions, so older traces keep their bytes
         caps["session_hook"] = "_update_request_as_session" in patched
     not_captured = []
+    _vllm_034_features(sched, full, caps, not_captured)
+    _plugin_features(sched, full, caps, not_captured)
     if not log_stats:
         not_captured.append({
             "what": "vLLM's QUEUED/SCHEDULED/PREEMPTED event timestamps",

@@ -25,6 +25,9 @@ HOOKED = ("__init__", "add_request", "schedule", "update_from_output", "finish_r
 # _update_request_as_session: vLLM >= 0.33's streaming-input sessions (a chunk commences)
 OPTIONAL = frozenset({"_preempt_request", "shutdown", "_update_request_as_session"})
 SESSION_ATTR = "_vsched_session"
+# set by vLLM's __init__ when a plugin class's own __init__ continues after it (it may swap
+# the waiting queue, as seed 003's fork does): the session starts at the first hooked call
+PENDING_ATTR = "_vsched_session_pending"
 
 _ABSENT = object()
 _lock = threading.RLock()
@@ -117,7 +120,10 @@ def sessions() -> list:
 
 
 def session_of(sched):
-    return sched.__dict__.get(SESSION_ATTR)
+    d = sched.__dict__
+    if SESSION_ATTR not in d and d.pop(PENDING_ATTR, False):
+        _new_session(sched)
+    return d.get(SESSION_ATTR)
 
 
 def install(settings: Settings | None = None) -> bool:
@@ -196,8 +202,24 @@ def _new_session(sched) -> None:
 
 
 def _active(sched):
-    s = sched.__dict__.get(SESSION_ATTR)
+    d = sched.__dict__
+    s = d.get(SESSION_ATTR)
+    if s is None and d.pop(PENDING_ATTR, False):
+        _new_session(sched)
+        s = d.get(SESSION_ATTR)
     return s if s is not None and s.enabled else None
+
+
+_plugin_inits: dict[type, bool] = {}
+
+
+def _plugin_init(cls) -> bool:
+    """Whether cls's __init__ is a plugin's, outside vLLM, that runs on after vLLM's."""
+    known = _plugin_inits.get(cls)
+    if known is None:
+        owner = next((c for c in cls.__mro__ if "__init__" in c.__dict__), object)
+        known = _plugin_inits[cls] = not (owner.__module__ or "").startswith("vllm.")
+    return known
 
 
 # ---- wrappers ------------------------------------------------------------------------
@@ -207,7 +229,10 @@ def _w_init(orig):
     @functools.wraps(orig)
     def __init__(self, *args, **kwargs):
         orig(self, *args, **kwargs)
-        _new_session(self)
+        if _plugin_init(type(self)):
+            self.__dict__[PENDING_ATTR] = True
+        else:
+            _new_session(self)
     return __init__
 
 

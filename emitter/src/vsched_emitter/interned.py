@@ -119,7 +119,8 @@ def _kept_to_pos(i: int, adds) -> int:
 
 class Encoder:
     """``encode(kind, values) -> bytes`` for the writer; ``values`` as the session queues
-    them (a tuple in ``records.KEYS`` order, or a ``Deferred``)."""
+    them (a tuple in ``records.KEYS`` order, or a ``Deferred`` whose args end with a
+    ``records.StepValues``/``UpdateValues``)."""
 
     def __init__(self):
         self.handles: dict[str, int] = {}
@@ -187,29 +188,36 @@ class Encoder:
         except TypeError:  # a request vLLM no longer knew: computed None
             before = [(c - n) if c is not None else 0 for n, c in zip(ns, computed)]
             computed = list(map(sum, zip(before, ns)))
-        obj = {"type": "step", "step": v[0], "t_start": v[1], "t_end": v[2], "sched_t": v[3],
+        obj = {"type": "step", "step": v.step, "t_start": v.t_start, "t_end": v.t_end, "sched_t": v.sched_t,
                "sched": self._list(self.sched, rids, nst.keys(), ns, before, computed)}
-        obj["new"] = self._refs(v[5])
-        obj["resumed"] = self._refs(v[6])
-        obj["preempted"] = list(map(get, v[7], v[7]))
-        obj["kv_fail"] = self._refs(v[8])
-        obj["free_blocks"], obj["running"], obj["waiting"], obj["budget_left"] = v[9:13]
-        if v[13] is not OMIT:
-            obj["paused"] = v[13]
-        stop = v[14]
+        obj["new"] = self._refs(v.new)
+        obj["resumed"] = self._refs(v.resumed)
+        obj["preempted"] = list(map(get, v.preempted, v.preempted))
+        obj["kv_fail"] = self._refs(v.kv_fail)
+        obj["free_blocks"] = v.free_blocks
+        obj["running"] = v.running
+        obj["waiting"] = v.waiting
+        obj["budget_left"] = v.budget_left
+        if v.paused is not OMIT:
+            obj["paused"] = v.paused
+        stop = v.stop
         if stop is not OMIT:
             if stop is not None and stop["req"] is not None:
                 stop = {"cause": stop["cause"], "req": get(stop["req"], stop["req"])}
             obj["stop"] = stop
-        if v[15] is not OMIT:
-            obj["skipped"] = self._refs(v[15])
-        if v[16] is not OMIT:
-            obj["blocks"] = self._refs(v[16])
-        order = v[17]
+        if v.skipped is not OMIT:
+            obj["skipped"] = self._refs(v.skipped)
+        if v.blocks is not OMIT:
+            obj["blocks"] = self._refs(v.blocks)
+        order = v.order
         if order is not OMIT:
             obj["order"] = None if order is None else list(map(get, order, order))
-        if v[18] is not OMIT:
-            obj["probe"] = self._refs(v[18])
+        if v.probe is not OMIT:
+            obj["probe"] = self._refs(v.probe)
+        reorder = v.reorder
+        if reorder is not OMIT:
+            obj["reorder"] = {"cause": reorder["cause"], "before": list(map(get, reorder["before"], reorder["before"])),
+                              "after": list(map(get, reorder["after"], reorder["after"]))}
         return obj
 
     def _update(self, d) -> dict:
@@ -221,15 +229,17 @@ class Encoder:
             keep = list(map(bool, ns))
             rids = list(compress(rids, keep))
             ns = list(compress(ns, keep))
-        finished = v[5]
-        obj = {"type": "update", "step": v[0], "t_start": v[1], "t_end": v[2], "out_t": v[3],
+        finished = v.finished
+        obj = {"type": "update", "step": v.step, "t_start": v.t_start, "t_end": v.t_end, "out_t": v.out_t,
                "tokens": self._list(self.tokens, rids, None, ns, None, None),
                "finished": self._refs(finished)}
-        obj["free_blocks"], obj["running"], obj["waiting"] = v[6:9]
-        if v[9] is not OMIT:
-            obj["blocks"] = self._refs(v[9])
-        if len(v) > 10 and v[10] is not OMIT:  # schema 1.2: sessions kept for their next chunk
-            obj["turn_ends"] = self._refs(v[10])
+        obj["free_blocks"] = v.free_blocks
+        obj["running"] = v.running
+        obj["waiting"] = v.waiting
+        if v.blocks is not OMIT:
+            obj["blocks"] = self._refs(v.blocks)
+        if v.turn_ends is not OMIT:  # schema 1.2: sessions kept for their next chunk
+            obj["turn_ends"] = self._refs(v.turn_ends)
         for f in finished:  # after the whole record: its blocks name them too
             self._release(f[0])
         return obj
@@ -353,6 +363,9 @@ class Decoder:
                 rec["stop"]["req"] = self._id(rec["stop"]["req"])
             if rec.get("order") is not None:
                 rec["order"] = [self._id(r) for r in rec["order"]]
+            if "reorder" in rec:
+                for f in ("before", "after"):
+                    rec["reorder"][f] = [self._id(r) for r in rec["reorder"][f]]
         elif kind == "update":
             t = rec["tokens"]
             lst = [tuple(e) for e in t] if isinstance(t, list) else self._apply(self.tokens, t, lambda e: e)

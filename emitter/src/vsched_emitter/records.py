@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any, NamedTuple
 
 OMIT = object()
 
@@ -20,14 +21,52 @@ PREDICTION_SCHEMA_VERSION = "1.1"
 # where the session hook is in place (vLLM >= 0.33: Scheduler._update_request_as_session).
 SESSION_SCHEMA_VERSION = "1.2"
 
+
+class StepValues(NamedTuple):
+    """A ``step`` record's values, in schema key order; OMIT leaves an optional key out.
+    ``sched`` is None on the scheduler thread: the writer fills it in (session._step_values)."""
+    step: int
+    t_start: int
+    t_end: int
+    sched_t: Any
+    sched: Any
+    new: list
+    resumed: list
+    preempted: list
+    kv_fail: list
+    free_blocks: int
+    running: int
+    waiting: int
+    budget_left: int
+    paused: Any
+    stop: Any
+    skipped: Any
+    blocks: Any
+    order: Any
+    probe: Any
+    reorder: Any = OMIT  # vLLM 0.34 cache-aware admission: {cause, before, after}
+
+
+class UpdateValues(NamedTuple):
+    """An ``update`` record's values; ``tokens`` is filled in on the writer thread."""
+    step: int
+    t_start: int
+    t_end: int
+    out_t: Any
+    tokens: Any
+    finished: list
+    free_blocks: int
+    running: int
+    waiting: int
+    blocks: Any
+    turn_ends: Any = OMIT
+
+
 KEYS: dict[str, tuple[str, ...]] = {
     "arrival": ("t", "req", "vllm_arrival_epoch_ns", "prompt_tokens", "max_tokens", "priority",
                 "lora", "status", "score", "predicted_remaining"),
-    "step": ("step", "t_start", "t_end", "sched_t", "sched", "new", "resumed", "preempted", "kv_fail",
-             "free_blocks", "running", "waiting", "budget_left", "paused", "stop", "skipped", "blocks",
-             "order", "probe"),
-    "update": ("step", "t_start", "t_end", "out_t", "tokens", "finished", "free_blocks", "running",
-               "waiting", "blocks", "turn_ends"),
+    "step": StepValues._fields,
+    "update": UpdateValues._fields,
     "finish": ("t", "req", "reason", "output_tokens", "from"),
     "score": ("t", "req", "score", "predicted_remaining"),
     "prediction": ("t", "req", "output_tokens", "predicted_remaining"),

@@ -6,6 +6,9 @@ take_events, make_prefix_cache_stats, kv_cache_manager.take_events), builds tupl
 hands them to the writer thread. Per-step cost is O(#scheduled + #preempted + #popped),
 plus one pass over the waiting queue at level full for the order check.
 
+The session records what vLLM did; why the others waited (skip and stop causes, the
+waiting order, the prefix-cache probe) is inferred in why_waited.py.
+
 Times: every ``t`` is ``time.monotonic_ns() - anchor``; vLLM's float monotonic seconds
 (event and output timestamps) become ``round(x * 1e9) - anchor``.
 """
@@ -21,8 +24,9 @@ from pathlib import Path
 
 from . import capabilities, interned
 from .env import Settings
-from .records import OMIT, Deferred, finite_or_none
-from .order_rule import expected_order
+from .records import OMIT, Deferred, StepValues, UpdateValues, finite_or_none
+from .waiting_queues import WaitingQueues
+from .why_waited import WhyWaited
 from .writer import Writer
 
 logger = logging.getLogger("vsched_emitter")
@@ -36,10 +40,8 @@ FINISH_REASONS = {
     "FINISHED_IGNORED": "ignored",
     "FINISHED_REPETITION": "repetition",
 }
-_REQUEST_ID = attrgetter("request_id")
 _NUM_COMPUTED = attrgetter("num_computed_tokens")
 _FINISH_REASON = attrgetter("finish_reason")
-GRAMMAR_WAIT = frozenset({"WAITING_FOR_FSM", "WAITING_FOR_STRUCTURED_OUTPUT_GRAMMAR"})
 
 _path_lock = threading.Lock()
 _path_seq: dict[tuple[str, int], int] = {}
@@ -74,17 +76,17 @@ def _in_order(nst, ids):
     return found
 
 
-def _step_values(nst, computed, values):
+def _step_values(nst, computed, values: StepValues) -> StepValues:
     """Writer thread: fill in ``sched`` = [[id, scheduled, computed before], ...]."""
     # tuples: cheaper to build and to encode than lists, and the same JSON arrays
     sched_list = [(rid, n, (c - n) if c is not None else 0) for (rid, n), c in zip(nst.items(), computed)]
-    return values[:4] + (sched_list,) + values[5:]
+    return values._replace(sched=sched_list)
 
 
-def _update_values(outputs, values):
+def _update_values(outputs, values: UpdateValues) -> UpdateValues:
     """Writer thread: fill in ``tokens`` = [[id, new tokens], ...] from the EngineCoreOutputs."""
     tokens = [(o.request_id, n) for outs in outputs for o in outs if (n := len(o.new_token_ids))]
-    return values[:4] + (tokens,) + values[5:]
+    return values._replace(tokens=tokens)
 
 
 class Session:
@@ -108,25 +110,15 @@ class Session:
 
         self.log_stats = bool(getattr(sched, "log_stats", False))
         self.policy = capabilities.policy_name(sched)
-        self.write_order = self.full and self.policy != "priority"
         self.preempt_hooked = "_preempt_request" in patched
-        self.has_kvh = hasattr(sched, "kv_holding_waiting")
-        self.has_deferred = hasattr(sched, "deferred_waiting")
+        self.queues = WaitingQueues(sched, self.policy)
         self.has_pause = hasattr(type(sched), "pause_state")
-        self.has_streaming_count = hasattr(sched, "num_waiting_for_streaming_input")
         self.session_hook = "_update_request_as_session" in patched
-        # priority: a chunk that commences while its session waits in a heap changes that
-        # entry's arrival_time in place, so the heap pops in an order no sort gives; until it
-        # has left, the step records carry the true order (``order``) when it differs
-        self.track_stale_heap = self.full and self.policy == "priority" and self.session_hook
-        self.stale_heap_ids: set[str] = set()
+        self.why = WhyWaited(sched, settings, self.queues, policy=self.policy, session_hook=self.session_hook)
         self.block_map = capabilities.block_map(sched) if self.full else None
-        self.probe_n, self.probe_find = self._probe_setup(sched, settings)
-        self.chunked = capabilities.chunked_prefill(sched)
         lora_config = getattr(sched, "lora_config", None)
         self.max_loras = int(lora_config.max_loras) if lora_config is not None else None
-        self.max_active = int(getattr(sched, "max_num_active_reqs", None) or sched.max_num_running_reqs)
-        self.long_prefill = int(getattr(sched.scheduler_config, "long_prefill_token_threshold", 0) or 0)
+        self.max_active = self.why.max_active
 
         self.header = capabilities.header(sched, level=settings.level, anchor_epoch_ns=epoch_ns,
                                           anchor_mono_ns=self.anchor, patched=patched, pid=settings.pid)
@@ -147,11 +139,6 @@ class Session:
         self.outside_preempted: list[str] = []   # preempted between schedule() calls
         self.step_preempted: list[str] = []      # preempted inside the current schedule()
         self.blocks: dict[str, int] = {}         # last block count written per request
-        self.order: list = []                    # waiting queue (Request objects) as of the last step record
-        self.order_ids: set[str] = set()         # their ids (exact while not order_dups)
-        self.order_dups = False                  # an id twice in order: no fast path
-        self.arrivals_since: list = []           # Request objects added since the last step record
-        self.finished_since: set[str] = set()
         self.scores: dict[str, tuple] = {}
         self.track_scores = False
         # prediction_history (seed 003's fork): entries already written, per live request
@@ -209,17 +196,7 @@ class Session:
             pass
 
     def waiting_count(self, sched) -> int:
-        """What vLLM's SchedulerStats.num_waiting_reqs says (skipped/deferred excluded where
-        this vLLM excludes them)."""
-        n = len(sched.waiting)
-        if self.has_kvh:
-            n += len(sched.kv_holding_waiting)
-        if self.has_deferred:
-            n -= len(sched.deferred_waiting)
-        return n
-
-    def _queues(self, sched):
-        return (sched.kv_holding_waiting, sched.waiting) if self.has_kvh else (sched.waiting,)
+        return self.queues.count(sched)
 
     def _blocks_of(self, rid: str) -> int:
         return len(self.block_map.get(rid, ()))
@@ -251,7 +228,7 @@ class Session:
             int(request.num_prompt_tokens), getattr(request, "max_tokens", None), int(request.priority),
             lora.lora_int_id if lora is not None else None, request.status.name, score, pred,
         ))
-        self.arrivals_since.append(request)
+        self.why.arrived(request)
         if self.track_predictions:
             self._predictions((request,))
 
@@ -260,8 +237,8 @@ class Session:
         extended its prompt, took the chunk's arrival_time and recorded QUEUED again)."""
         t = self._queued_t(request)
         arrival = getattr(request, "arrival_time", None)
-        if self.track_stale_heap and not self.in_update:
-            self.stale_heap_ids.add(request.request_id)
+        if not self.in_update:
+            self.why.chunk_commenced(request.request_id)
         # inside update_from_output() (the chunk had come while the turn ran): stamped with the
         # update's start, as that update's other records are, so record times never go back
         self.emit("chunk", (
@@ -293,7 +270,7 @@ class Session:
         self.in_schedule = True
         if self.track_predictions:  # made between steps (the harness re-predicts after updates)
             self._predictions(sched.running, self._t_start)
-            for q in self._queues(sched):
+            for q in self.queues.objects(sched):
                 self._predictions(q, self._t_start)
         kv_fail = self._kv_fail = []
         kvm = sched.kv_cache_manager
@@ -327,8 +304,11 @@ class Session:
         if self.full:
             popped = self._popped = []
             max_loras = self.max_loras
-            for q in self._queues(sched):
+            for q in self.queues.objects(sched):
                 self._patch(q, "pop_request", self._make_pop(q.pop_request, popped, sched, max_loras))
+            if self.why.cache_aware:  # vLLM 0.34: reorders the queue head before admitting
+                self._patch(sched, "_reorder_waiting_by_cached_prefix",
+                            self.why.watch_reorder(sched, sched._reorder_waiting_by_cached_prefix))
 
     def _alloc_may_fail(self, sched, kvm) -> bool:
         """False only when this step cannot run out of KV blocks: twice a bound on the blocks
@@ -337,7 +317,7 @@ class Session:
         tokens of all of them share the token budget); an admitted one at most its whole
         length (prefix-cache hits on evictable blocks count too); per KV cache group."""
         running = len(sched.running)
-        waiting = len(sched.waiting) + (len(sched.kv_holding_waiting) if self.has_kvh else 0)
+        waiting = self.queues.length(sched)
         admitted = min(waiting, max(self.max_active - running, 0) + 1)
         need = (self.alloc_budget + running * self.alloc_per_running + admitted * self.alloc_per_admitted)
         return 2 * need * self.alloc_groups + 64 >= kvm.block_pool.get_num_free_blocks()
@@ -382,13 +362,60 @@ class Session:
                 del out_steps[key]
 
         reqs = sched.requests
-        running_ids = self.running_ids
-        preempted_ids = self.preempted_ids
         nst = out.num_scheduled_tokens
         try:  # C speed; the writer thread pairs these with nst (which does not change)
             computed = list(map(_NUM_COMPUTED, map(reqs.__getitem__, nst)))
         except (KeyError, AttributeError):
             computed = [(r.num_computed_tokens if r is not None else None) for r in map(reqs.get, nst)]
+        admitted, new, resumed = self._admissions(reqs, nst)
+        in_step = self.step_preempted
+        self.step_preempted = []
+        for rid in in_step:
+            self.running_ids.discard(rid)
+            self.preempted_ids.add(rid)
+        preempted = self.outside_preempted + in_step if self.outside_preempted else in_step
+        self.outside_preempted = []
+        sched_t = self._sched_t(reqs, new, resumed, in_step) if self.log_stats else None
+
+        kv_fail = self._kv_fail
+        self._kv_fail = []
+        budget_left = int(sched.max_num_scheduled_tokens - out.total_num_scheduled_tokens)
+        paused = OMIT
+        if self.has_pause:
+            state = sched.pause_state
+            if state.name != "UNPAUSED":
+                paused = state.name
+        stop = skipped = blocks = order = probe = reorder = OMIT
+        if self.full:
+            why = self.why
+            popped = self._popped
+            self._popped = []
+            loop_ran = not in_step and paused is OMIT
+            skipped, skipped_ids = why.skipped(sched, popped, admitted, loop_ran)
+            stop = why.stop(sched, in_step, paused, kv_fail, skipped_ids, budget_left)
+            blocks = self._block_changes(nst, preempted)
+            order = why.order_of_step(sched, preempted, admitted)
+            probe = why.probe(sched)
+            reorder = why.take_reorder()
+
+        self.emit("step", Deferred(_step_values, nst, computed, StepValues(
+            step=step, t_start=self._t_start, t_end=t_end, sched_t=sched_t, sched=None,
+            new=new, resumed=resumed, preempted=preempted, kv_fail=kv_fail,
+            free_blocks=sched.kv_cache_manager.block_pool.get_num_free_blocks(),
+            running=len(sched.running), waiting=self.waiting_count(sched), budget_left=budget_left,
+            paused=paused, stop=stop, skipped=skipped, blocks=blocks, order=order, probe=probe,
+            reorder=reorder,
+        )))
+        if self.track_scores:
+            self._scores(reqs, out.num_scheduled_tokens)
+        if self.track_predictions:  # made inside schedule() (a fork's initial prediction)
+            self._predictions(map(reqs.get, out.num_scheduled_tokens))
+
+    def _admissions(self, reqs, nst):
+        """(ids admitted or resumed this step, new [[id, computed before]], resumed [...]):
+        the scheduled requests that were not running, in schedule order."""
+        running_ids = self.running_ids
+        preempted_ids = self.preempted_ids
         new = []
         resumed = []
         admitted = nst.keys() - running_ids
@@ -402,237 +429,35 @@ class Session:
                     resumed.append([rid, before])
                 else:
                     new.append([rid, before])
-        in_step = self.step_preempted
-        self.step_preempted = []
-        for rid in in_step:
-            running_ids.discard(rid)
-            preempted_ids.add(rid)
-        preempted = self.outside_preempted + in_step if self.outside_preempted else in_step
-        self.outside_preempted = []
+        return admitted, new, resumed
 
-        sched_t = None
-        if self.log_stats:
-            for rid, ev_type in chain(((x[0], self.EV_SCHEDULED) for x in chain(new, resumed)),
-                                      ((rid, self.EV_PREEMPTED) for rid in in_step)):
-                r = reqs.get(rid)
-                if r is not None and r.events and r.events[-1].type == ev_type:
-                    sched_t = self.rel(r.events[-1].timestamp)
-                    break
+    def _sched_t(self, reqs, new, resumed, in_step):
+        """vLLM's own SCHEDULED/PREEMPTED stamp of the step (the first one found), or None."""
+        for rid, ev_type in chain(((x[0], self.EV_SCHEDULED) for x in chain(new, resumed)),
+                                  ((rid, self.EV_PREEMPTED) for rid in in_step)):
+            r = reqs.get(rid)
+            if r is not None and r.events and r.events[-1].type == ev_type:
+                return self.rel(r.events[-1].timestamp)
+        return None
 
-        kv_fail = self._kv_fail
-        self._kv_fail = []
-        budget_left = int(sched.max_num_scheduled_tokens - out.total_num_scheduled_tokens)
-        paused = OMIT
-        if self.has_pause:
-            state = sched.pause_state
-            if state.name != "UNPAUSED":
-                paused = state.name
-        stop = skipped = blocks = order = probe = OMIT
-        if self.full:
-            skipped, skipped_ids = self._skipped(sched, admitted)
-            stop = self._stop(sched, in_step, paused, kv_fail, skipped_ids, budget_left)
-            blocks = []
-            if self.block_map is not None:
-                last = self.blocks
-                bm = self.block_map
-                counts = list(map(len, map(bm.get, nst, repeat(()))))
-                changed = list(compress(zip(nst, counts), map(ne, counts, map(last.get, nst, repeat(0)))))
-                if changed:
-                    last.update(changed)
-                    blocks.extend(map(list, changed))
-                for rid in preempted:
-                    c = self._blocks_of(rid)
-                    if last.get(rid, 0) != c:
-                        last[rid] = c
-                        blocks.append([rid, c])
-            if self.write_order:
-                order = self._order_check(sched, preempted, admitted)
-            elif self.stale_heap_ids:
-                order = self._heap_order_check(sched)
-            if self.probe_n:
-                probe = self._probe(sched)
-        self.arrivals_since = []
-        self.finished_since = set()
-
-        self.emit("step", Deferred(_step_values, nst, computed, (
-            step, self._t_start, t_end, sched_t, None, new, resumed, preempted, kv_fail,
-            sched.kv_cache_manager.block_pool.get_num_free_blocks(), len(sched.running),
-            self.waiting_count(sched), budget_left, paused, stop, skipped, blocks, order, probe,
-        )))
-        if self.track_scores:
-            self._scores(reqs, out.num_scheduled_tokens)
-        if self.track_predictions:  # made inside schedule() (a fork's initial prediction)
-            self._predictions(map(reqs.get, out.num_scheduled_tokens))
-
-    @staticmethod
-    def _probe_setup(sched, settings):
-        """(N, lookup) for the waiting-request prefix-cache probe, or (0, None) when off or
-        this vLLM has no side-effect-free lookup (coordinator.find_longest_cache_hit)."""
-        n = int(getattr(settings, "waiting_probe", 0) or 0)
-        kvm = getattr(sched, "kv_cache_manager", None)
-        if n <= 0 or settings.level != "full" or kvm is None or not getattr(kvm, "enable_caching", False):
-            return 0, None
-        find = getattr(getattr(kvm, "coordinator", None), "find_longest_cache_hit", None)
-        return (n, find) if find is not None else (0, None)
-
-    def _probe(self, sched):
-        """[id, hit tokens, hit blocks now free (evictable)] for the first N waiting requests
-        that start from nothing computed. The lookup reads the block pool only (it is what
-        get_computed_blocks calls, minus its KV events): it takes no block and counts no stats."""
-        out = []
-        n = 0
-        find = self.probe_find
-        for r in chain.from_iterable(self._queues(sched)):
-            if n >= self.probe_n:
-                break
-            n += 1
-            if r.num_computed_tokens or getattr(r, "skip_reading_prefix_cache", False):
-                continue
-            hashes = getattr(r, "block_hashes", None)
-            if not hashes:
-                out.append([r.request_id, 0, 0])
-                continue
-            found = find(hashes, r.num_tokens - 1)
-            blocks, hit = found[0], int(found[1])
-            evictable = sum(1 for b in (blocks[0] if blocks else ()) if b.ref_cnt == 0 and not getattr(b, "is_null", False))
-            out.append([r.request_id, hit, evictable])
-        return out or OMIT
-
-    def _skipped(self, sched, admitted):
-        popped = self._popped
-        self._popped = []
-        skipped = []
-        ids = set()
-        for r, status, lora_blocked in popped:
-            rid = r.request_id
-            if rid in admitted or rid in ids:
-                continue
-            ids.add(rid)
-            skipped.append([rid, self._skip_cause(sched, r, status.name, lora_blocked)])
-        return skipped, ids
-
-    def _skip_cause(self, sched, r, at_pop: str, lora_blocked: bool) -> str:
-        if at_pop in GRAMMAR_WAIT:
-            return "grammar_compiling"
-        if at_pop == "WAITING_FOR_REMOTE_KVS" or r.status.name == "WAITING_FOR_REMOTE_KVS":
-            return "remote_kv_transfer"
-        if at_pop == "WAITING_FOR_STREAMING_REQ":
-            return "streaming_input"
-        if getattr(r, "num_stale_output_tokens", 0) and not getattr(r, "drop_stale_output", True):
-            return "other"  # async: output of a preempted step still in flight
-        if lora_blocked:
-            return "lora_slots"
-        if getattr(sched, "connector", None) is not None:
-            return "kv_connector_pending"
-        if not self.chunked:
-            return "prompt_exceeds_budget"
-        if getattr(r, "has_encoder_inputs", False):
-            return "encoder_budget"
-        return "other"
-
-    def _stop(self, sched, in_step, paused, kv_fail, skipped_ids, budget_left):
-        if in_step:
-            return {"cause": "preemption", "req": None}
-        if paused is not OMIT:
-            return {"cause": "paused", "req": None}
-        for rid, phase in kv_fail:
-            if phase == "waiting":  # a failed waiting allocation always ends the loop
-                return {"cause": "kv_full", "req": rid}
-        queues = self._queues(sched)
-        if sum(len(q) for q in queues) <= len(skipped_ids):
-            return {"cause": "empty", "req": None}
-        if budget_left <= 0:
-            return {"cause": "token_budget", "req": None}
-        running = len(sched.running)
-        if self.has_streaming_count:
-            running += sched.num_waiting_for_streaming_input
-        if running >= self.max_active:
-            return {"cause": "max_num_seqs", "req": None}
-        head = None
-        for r in chain.from_iterable(queues):
-            if r.request_id not in skipped_ids:
-                head = r
-                break
-        if head is None:
-            return {"cause": "empty", "req": None}
-        if not self.chunked:
-            need = head.num_tokens - head.num_computed_tokens
-            if 0 < self.long_prefill < need:
-                need = self.long_prefill
-            if need > budget_left:
-                return {"cause": "prompt_exceeds_budget", "req": head.request_id}
-        if getattr(head, "has_encoder_inputs", False):
-            return {"cause": "encoder_budget", "req": head.request_id}
-        return {"cause": "other", "req": head.request_id}
-
-    def _heap_order_check(self, sched):
-        """Priority policy with a mutated heap entry: the pop order (iterating vLLM's
-        PriorityRequestQueue pops a copy), or OMIT when it equals the sort the CLI assumes.
-        Tracking stops once no mutated entry is queued and the two agree again."""
-        queues = self._queues(sched)
-        actual = [r.request_id for q in queues for r in q]
-        expected = [r.request_id for q in queues for r in sorted(q._heap)] if all(hasattr(q, "_heap") for q in queues) else actual
-        if actual == expected:
-            if self.stale_heap_ids.isdisjoint(actual):
-                self.stale_heap_ids.clear()
-            return OMIT
-        return actual
-
-    def _order_check(self, sched, preempted, admitted):
-        """The waiting order, or OMIT when it equals the documented expectation:
-        [preempted this step, reversed] + ([previous order + arrivals since, in order]
-        minus requests admitted/resumed this step and requests finished since).
-
-        Fast path (C-speed list copies and identity comparisons of Request objects): the
-        queue is the preempted requests followed by the previous order + arrivals with only
-        removed requests dropped from its head. Anything else takes the exact id comparison."""
-        queues = self._queues(sched)
-        # unpacking, not list(chain(...)): sized, several times faster on 1,000 requests
-        objs = [*queues[0], *queues[1]] if len(queues) == 2 else [*queues[0]]
-        arrivals = self.arrivals_since
-        base = self.order + arrivals if arrivals else self.order
-        removed = self.finished_since | admitted if self.finished_since else admitted
-        order_ids = self.order_ids
-        n_pre = len(preempted)
-        fast = not self.order_dups and len(objs) >= n_pre
-        if fast and arrivals:
-            for r in arrivals:
-                rid = r.request_id
-                if rid in order_ids:
-                    fast = False
-                    break
-                order_ids.add(rid)
-            if not fast:
-                self.order_dups = True
-        if fast and n_pre:
-            for r, rid in zip(objs, reversed(preempted)):
-                if r.request_id != rid:
-                    fast = False
-                    break
-        if fast:
-            k = 0
-            n_base = len(base)
-            while k < n_base and base[k].request_id in removed:
-                k += 1
-            rest = objs[n_pre:] if n_pre else objs
-            if (rest == base[k:] if k else rest == base):
-                for r in base[:k]:
-                    order_ids.discard(r.request_id)
-                if removed.isdisjoint(order_ids):
-                    for rid in preempted:
-                        if rid in order_ids:
-                            self.order_dups = True
-                        order_ids.add(rid)
-                    self.order = objs
-                    return OMIT
-        # exact: ids, as written
-        expected = expected_order(list(map(_REQUEST_ID, self.order)), list(map(_REQUEST_ID, arrivals)), removed, preempted)
-        actual = list(map(_REQUEST_ID, objs))
-        self.order = objs
-        ids = set(actual)
-        self.order_ids = ids
-        self.order_dups = len(ids) != len(actual)
-        return OMIT if actual == expected else actual
+    def _block_changes(self, nst, preempted) -> list:
+        """[[id, blocks held], ...] for scheduled and preempted requests whose count changed."""
+        blocks = []
+        if self.block_map is None:
+            return blocks
+        last = self.blocks
+        bm = self.block_map
+        counts = list(map(len, map(bm.get, nst, repeat(()))))
+        changed = list(compress(zip(nst, counts), map(ne, counts, map(last.get, nst, repeat(0)))))
+        if changed:
+            last.update(changed)
+            blocks.extend(map(list, changed))
+        for rid in preempted:
+            c = self._blocks_of(rid)
+            if last.get(rid, 0) != c:
+                last[rid] = c
+                blocks.append([rid, c])
+        return blocks
 
     def _scores(self, reqs, ids) -> None:
         scores = self.scores
@@ -712,10 +537,11 @@ class Session:
             for rid, _reason, _n in finished:
                 if self.blocks.pop(rid, 0) != 0:
                     blocks.append([rid, 0])
-        self.emit("update", Deferred(_update_values, outputs, (
-            step, self._t_start, t_end, out_t, None, finished,
-            sched.kv_cache_manager.block_pool.get_num_free_blocks(), len(sched.running),
-            self.waiting_count(sched), blocks, turn_ends or OMIT,
+        self.emit("update", Deferred(_update_values, outputs, UpdateValues(
+            step=step, t_start=self._t_start, t_end=t_end, out_t=out_t, tokens=None, finished=finished,
+            free_blocks=sched.kv_cache_manager.block_pool.get_num_free_blocks(),
+            running=len(sched.running), waiting=self.waiting_count(sched), blocks=blocks,
+            turn_ends=turn_ends or OMIT,
         )))
         if self.track_scores:
             self._scores(sched.requests, scheduler_output.num_scheduled_tokens)
@@ -754,7 +580,7 @@ class Session:
             self.blocks.pop(rid, None)
         self.running_ids.discard(rid)
         self.preempted_ids.discard(rid)
-        self.finished_since.add(rid)
+        self.why.left(rid)
         self.scores.pop(rid, None)
         if self.track_predictions:  # inside update_from_output: stamped at its start, as its update record
             self._predictions((request,), self._t_start if self.in_update else None)

@@ -68,9 +68,22 @@ KNOB_HELP = {
     "long_prefill_token_threshold": "cap on one request's prefill chunk (0 = none)",
     "max_loras": "max LoRA adapters per batch",
     "scheduler_reserve_full_isl": "vLLM >= 0.33: admit only if the whole prompt fits in KV (default: vLLM's own)",
-    "scheduler_cls": "your own Scheduler subclass (vLLM's --scheduler-cls; extend AsyncScheduler with async scheduling)",
-    "request_queue_cls": "your own waiting-queue class, built where vLLM calls create_request_queue",
+    "max_num_inflight_kv_loads": "vLLM >= 0.34: cap on async KV loads; remote-prefill requests wait in async_kv_waiting",
+    "cache_aware_admission_window": "vLLM >= 0.34: FCFS + prefix caching admit cached prefixes first within this window (0 = off)",
+    "cache_aware_admission_threshold": "vLLM >= 0.34: KV usage from which the window applies (default: vLLM's 0.5)",
+    "remote_kv_load_s": "seconds a remote-prefill request's KV load takes (--remote-prefill-fraction)",
+    "mid_step_inputs": "handle arrivals and aborts while a step executes, before its update (vLLM >= 0.34's engine)",
+    "scheduler_cls": "your own Scheduler subclass, MODULE:CLASS or a dotted name (vLLM's --scheduler-cls; extend "
+                     "AsyncScheduler with async scheduling), e.g. vsched_emitter.harness.research_schedulers.AsyncSJFScheduler",
+    "request_queue_cls": "your own waiting-queue class (MODULE:CLASS), built where vLLM calls create_request_queue",
 }
+# knobs added after fixtures were recorded: left out of recipe.json at their default, so
+# older recipes stay byte-identical
+_LATER_KNOBS = {"max_num_inflight_kv_loads": None, "cache_aware_admission_window": 0,
+                "cache_aware_admission_threshold": None, "remote_kv_load_s": 0.05, "mid_step_inputs": False,
+                "scheduler_cls": None, "request_queue_cls": None}
+_OPTIONAL_KNOB_TYPES = {"max_loras": int, "max_num_inflight_kv_loads": int, "cache_aware_admission_threshold": float,
+                        "scheduler_cls": str, "request_queue_cls": str}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--abort-fraction", type=float, default=0.0)
     w.add_argument("--abort-after", type=_range, default=(0.5, 2.0), help="LO:HI seconds after arrival")
     w.add_argument("--eos-fraction", type=float, default=0.0, help="fraction that sample EOS before max_tokens")
+    w.add_argument("--shared-prefix", type=_shared_prefix, default=None, metavar="FRACTION:TOKENS",
+                   help="this fraction of requests starts with one common prefix of TOKENS tokens (prefix-cache hits)")
+    w.add_argument("--remote-prefill-fraction", type=float, default=0.0,
+                   help="fraction whose prompt KV a prefill instance sends (vLLM's NixlConnector, decode side)")
     w.add_argument("--lora-ids", type=_ints, default=())
     w.add_argument("--lora-fraction", type=float, default=1.0)
     w.add_argument("--request-id-prefix", default="", help="prepended to every request id")
@@ -148,10 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         elif f.name == "scheduler_reserve_full_isl":
             k.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                            help=KNOB_HELP.get(f.name))
-        elif f.name == "max_loras":
-            k.add_argument(flag, dest=f.name, type=int, default=default, help=KNOB_HELP.get(f.name))
-        elif f.name in ("scheduler_cls", "request_queue_cls"):
-            k.add_argument(flag, dest=f.name, default=None, metavar="MODULE:CLASS", help=KNOB_HELP.get(f.name))
+        elif f.name in _OPTIONAL_KNOB_TYPES:
+            k.add_argument(flag, dest=f.name, type=_OPTIONAL_KNOB_TYPES[f.name], default=default, help=KNOB_HELP.get(f.name))
         elif f.name == "policy":
             k.add_argument(flag, dest=f.name, choices=["fcfs", "priority", "isrtf"], default=default, help=KNOB_HELP.get(f.name))
         else:
@@ -194,6 +209,27 @@ def reuse_ids(specs: list, n: int) -> list:
     for i in range(n):
         out[len(out) - n + i] = dataclasses.replace(out[len(out) - n + i], req_id=out[i].req_id)
     return out
+
+
+def _shared_prefix(text: str) -> tuple[float, int]:
+    try:
+        fraction, tokens = text.split(":")
+        out = (float(fraction), int(tokens))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FRACTION:TOKENS, got {text!r}") from None
+    if not (0 < out[0] <= 1 and out[1] > 0):
+        raise argparse.ArgumentTypeError(f"expected 0 < FRACTION <= 1 and TOKENS > 0, got {text!r}")
+    return out
+
+
+def share_prefix(specs: list, fraction: float, tokens: int, *, seed: int) -> None:
+    """The chosen requests' prompts start with one common prefix (their own tokens after it);
+    prompts shorter than prefix + 1 are left alone."""
+    rng = workloads._rng(seed, "shared-prefix")
+    prefix = [rng.randrange(workloads.TOKEN_LO, workloads.TOKEN_HI) for _ in range(tokens)]
+    for s in specs:
+        if rng.random() < fraction and len(s.prompt_token_ids) > tokens:
+            s.prompt_token_ids = prefix + list(s.prompt_token_ids[tokens:])
 
 
 def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
@@ -255,6 +291,14 @@ def build_workload(a: argparse.Namespace, knobs) -> tuple[list, dict]:
         make_sessions(specs, a)
         desc["sessions"] = {"fraction": a.sessions, "turns": a.session_turns, "gap_s": list(a.session_gap),
                             "chunk_len": list(a.session_chunk_len), "close_after_s": list(a.session_close_after)}
+    if a.shared_prefix:
+        share_prefix(specs, *a.shared_prefix, seed=a.seed)
+        desc["shared_prefix"] = list(a.shared_prefix)  # only when set
+    if a.remote_prefill_fraction:
+        pick = workloads._rng(a.seed, "remote-prefill")
+        for s in specs:
+            s.remote_prefill = pick.random() < a.remote_prefill_fraction
+        desc["remote_prefill_fraction"] = a.remote_prefill_fraction  # only when set
     if a.arrival_jitter:
         jitter = workloads._rng(a.jitter_seed, "arrival-jitter")
         for s in specs:
@@ -400,6 +444,9 @@ def _knobs_record(knobs) -> dict:
     d = dataclasses.asdict(knobs)
     if d.get("scheduler_reserve_full_isl") is None:
         d.pop("scheduler_reserve_full_isl", None)
+    for name, default in _LATER_KNOBS.items():
+        if d.get(name) == default:
+            d.pop(name, None)
     return d
 
 

@@ -47,9 +47,18 @@ class SchedulerKnobs:
     max_loras: int | None = None
     # vLLM >= 0.33: check that the whole prompt fits in KV before admitting (None = vLLM's default)
     scheduler_reserve_full_isl: bool | None = None
-    # a researcher's own policy: "pkg.module:Class" (or pkg.module.Class), a subclass of vLLM's
-    # Scheduler/AsyncScheduler (vLLM's --scheduler-cls), and/or the waiting queue's class
+    # vLLM >= 0.34 (feature-detected; None/0 = vLLM's default, left out of recipes)
+    max_num_inflight_kv_loads: int | None = None  # cap on async KV loads (remote-prefill requests)
+    cache_aware_admission_window: int = 0  # FCFS + prefix caching: cached prefixes first in this window
+    cache_aware_admission_threshold: float | None = None  # KV usage from which the window applies
+    # harness: seconds a remote-prefill request's KV load takes (harness/remote_kv.py)
+    remote_kv_load_s: float = 0.05
+    # vLLM >= 0.34's EngineCoreProc._wait_for_output: arrivals and aborts are handled while a
+    # step executes, between schedule() and update_from_output() (older engines: after it)
+    mid_step_inputs: bool = False
+    # a researcher's scheduler class, as --scheduler-cls takes it (harness/research_schedulers.py)
     scheduler_cls: str | None = None
+    # a researcher's own waiting queue ("pkg.module:Class"), built where vLLM calls create_request_queue
     request_queue_cls: str | None = None
 
 
@@ -72,6 +81,7 @@ class RequestSpec:
     priority: int = 0
     lora_id: int | None = None
     abort_after_s: float | None = None  # abort this long after arrival
+    remote_prefill: bool = False  # its prompt's KV comes from a prefill instance (harness/remote_kv.py)
     eos_at: int | None = None  # output index at which the fake model samples EOS (finish reason stop)
     # A streaming-input session (vLLM >= 0.33, Request.resumable): these chunks follow, then the
     # client closes the session ``end_after_s`` after its last chunk (vLLM finishes it at the end
@@ -179,6 +189,7 @@ def build_vllm_config(knobs: SchedulerKnobs):
     if knobs.scheduler_reserve_full_isl is not None and \
             bool(sc.scheduler_reserve_full_isl) != knobs.scheduler_reserve_full_isl:
         raise RuntimeError(f"vLLM changed scheduler_reserve_full_isl to {sc.scheduler_reserve_full_isl}")
+    _cache_aware_admission(sc, knobs)
     cc = _kw(CacheConfig, block_size=knobs.block_size, gpu_memory_utilization=0.9, cache_dtype="auto",
              enable_prefix_caching=knobs.enable_prefix_caching)
     lora = None
@@ -248,6 +259,21 @@ def custom_request_queue(qualname: str | None):
         yield
     finally:
         module.create_request_queue = original
+
+
+def _cache_aware_admission(sc, knobs: SchedulerKnobs) -> None:
+    """vLLM 0.34's cache-aware admission knobs, set only where this vLLM has them."""
+    wanted = {k: v for k, v in (("cache_aware_admission_window", knobs.cache_aware_admission_window or None),
+                                ("cache_aware_admission_threshold", knobs.cache_aware_admission_threshold))
+              if v is not None}
+    for name, value in wanted.items():
+        if not hasattr(sc, name):
+            raise ValueError(f"this vLLM ({_vllm_version()}) has no {name} (vLLM >= 0.34)")
+        setattr(sc, name, value)
+
+
+def uses_remote_kv(specs, knobs: SchedulerKnobs) -> bool:
+    return knobs.max_num_inflight_kv_loads is not None or any(s.remote_prefill for s in specs)
 
 
 def scheduler_class(vllm_config):
@@ -327,7 +353,8 @@ def _ensure_plugin() -> None:
     hooks.install(None)  # settings from the environment at Scheduler construction
 
 
-def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None, *, resumable: bool | None = None):
+def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None, *, resumable: bool | None = None,
+                 block_size: int = 16):
     """vLLM's Request for a spec, as the frontend would hand it to the engine core.
     ``resumable``: a streaming-input session's request (default: the spec has turns)."""
     from vllm.sampling_params import SamplingParams
@@ -340,10 +367,15 @@ def make_request(spec: RequestSpec, arrival_time: float, block_hasher=None, *, r
         lora = _kw(LoRARequest, lora_name=f"lora{spec.lora_id}", lora_int_id=spec.lora_id,
                    lora_path=f"/nonexistent/lora{spec.lora_id}")
     params = SamplingParams(max_tokens=spec.max_tokens, stop_token_ids=[EOS_TOKEN_ID])
-    return _kw(Request, request_id=spec.req_id, prompt_token_ids=list(spec.prompt_token_ids),
-               sampling_params=params, pooling_params=None, eos_token_id=None, arrival_time=arrival_time,
-               priority=spec.priority, lora_request=lora, block_hasher=block_hasher, mm_features=None,
-               resumable=spec.turns is not None if resumable is None else resumable)
+    request = _kw(Request, request_id=spec.req_id, prompt_token_ids=list(spec.prompt_token_ids),
+                  sampling_params=params, pooling_params=None, eos_token_id=None, arrival_time=arrival_time,
+                  priority=spec.priority, lora_request=lora, block_hasher=block_hasher, mm_features=None,
+                  resumable=spec.turns is not None if resumable is None else resumable)
+    if spec.remote_prefill:  # as the frontend sets it from the prefill instance's response
+        from .remote_kv import transfer_params
+
+        request.kv_transfer_params = transfer_params(spec.req_id, len(spec.prompt_token_ids), block_size)
+    return request
 
 
 class _Runner:
@@ -451,6 +483,12 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
     if level not in ("full", "summary"):
         raise ValueError(f"level must be 'full' or 'summary', not {level!r}")
     vc = build_vllm_config(knobs)  # before the virtual clock: the first build is slow and untimed
+    if uses_remote_kv(specs, knobs):
+        from . import remote_kv
+
+        if knobs.max_num_inflight_kv_loads is not None and not remote_kv.has_inflight_kv_cap():
+            raise ValueError(f"this vLLM ({_vllm_version()}) has no max_num_inflight_kv_loads (vLLM >= 0.34)")
+        remote_kv.configure(vc, knobs.max_num_inflight_kv_loads)
     if dp_rank:  # the rank a data-parallel engine core would have; the emitter records it
         vc.parallel_config.data_parallel_rank = dp_rank
         if hasattr(vc.parallel_config, "data_parallel_index"):
@@ -541,6 +579,11 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
     hasher = _block_hasher(vc, knobs.block_size)
     by_id = {s.req_id: s for s in specs}
     runner = _Runner(sched, by_id, knobs.async_scheduling)
+    remote = None
+    if getattr(sched, "connector", None) is not None and uses_remote_kv(specs, knobs):
+        from .remote_kv import RemoteLoads
+
+        remote = RemoteLoads(sched, knobs.remote_kv_load_s)
     queue_size = 2 if knobs.async_scheduling else 1
 
     pending = deque(specs)
@@ -561,7 +604,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
         if oracle is not None:
             oracle.add_request(s.req_id, arrival_time, len(s.prompt_token_ids), s.max_tokens,
                                session=s.turns is not None)
-        request = make_request(s, arrival_time, hasher)
+        request = make_request(s, arrival_time, hasher, block_size=knobs.block_size)
         if isrtf is not None:
             isrtf.on_new_request(request)
         sched.add_request(request)
@@ -641,7 +684,24 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             times.append(aborts[0][0])
         if chunks:
             times.append(chunks[0][0])
+        if remote is not None and remote.done_at:
+            times.append(remote.next_t())
         return min(times) if times else None
+
+    def inputs_during_step(until: float) -> None:
+        """vLLM >= 0.34 (EngineCoreProc._wait_for_output): new requests and aborts that come
+        while a step executes are handled before its update_from_output()."""
+        while True:
+            times = [t for t in (pending[0].arrival_s if pending else None, aborts[0][0] if aborts else None,
+                                 chunks[0][0] if chunks else None) if t is not None]
+            t = min(times) if times else None
+            if t is None or t > until:
+                return
+            clock.advance_to(max(t, clock.engine_s()))
+            add_due(t)
+            if chunks:
+                send_chunks(t)
+            abort_due(t)
 
     batch_queue: deque = deque()
     wakeup_s = float(getattr(cost, "idle_wakeup_s", 0.0))
@@ -670,9 +730,20 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             for observe in _schedule_observers:
                 observe(sched, out)
             shape, mro = runner.after_schedule(out)
+            executed = out.total_num_scheduled_tokens > 0
+            # A fitted model that charges the batch launched while this one's output is awaited
+            # (next_* terms) is costed when the output is collected; every other cost at once.
+            done = None
+            if not getattr(cost, "uses_next", False):
+                done = max(now, gpu_free_at) + (float(cost(shape)) if executed else 0.0)
+                gpu_free_at = done
+            if remote is not None:
+                remote.after_schedule(now)
+                if done is not None:
+                    mro.kv_connector_output = remote.output(done)
             snap = oracle.snapshot(sched) if oracle is not None else None
-            batch_queue.appendleft((out, mro, (now, shape), snap, step))
-            if out.total_num_scheduled_tokens > 0 and len(batch_queue) < queue_size:
+            batch_queue.appendleft((out, mro, done, (now, shape), snap, step))
+            if executed and len(batch_queue) < queue_size:
                 continue  # async: keep the batch queue full before blocking on the oldest
         if not batch_queue:
             nxt = next_event() if can_schedule else None
@@ -683,16 +754,18 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             # every request that arrived meanwhile is in the same first batch
             clock.advance_to(max(nxt, now) + wakeup_s)
             continue
-        out, mro, (scheduled_at, shape), snap, step = batch_queue.pop()
-        # Costed when its output is collected, so a model may charge the batch launched in the
-        # meantime (async: the one left in the queue) to this step, as the real engine's
-        # timeline does (docs/fit.md); the device runs batches back to back.
-        if out.total_num_scheduled_tokens > 0:
-            shape.next = batch_queue[-1][2][1] if batch_queue else None
-            done = max(scheduled_at, gpu_free_at) + float(cost(shape))
-        else:
-            done = max(scheduled_at, gpu_free_at)
-        gpu_free_at = done
+        out, mro, done, (scheduled_at, shape), snap, step = batch_queue.pop()
+        if done is None:
+            # the device runs batches back to back; the batch left in the queue was launched
+            # while this one ran (docs/fit.md, "GPU features")
+            shape.next = batch_queue[-1][3][1] if batch_queue else None
+            executed = out.total_num_scheduled_tokens > 0
+            done = max(scheduled_at, gpu_free_at) + (float(cost(shape)) if executed else 0.0)
+            gpu_free_at = done
+            if remote is not None:
+                mro.kv_connector_output = remote.output(done)
+        if knobs.mid_step_inputs:
+            inputs_during_step(done)
         clock.advance_to(done)
         engine_core_outputs = sched.update_from_output(out, mro)
         for eco in engine_core_outputs.values():

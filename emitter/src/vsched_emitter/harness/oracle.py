@@ -17,6 +17,11 @@ kv_cache_usage) plus the waiting queue after schedule(): ``list(waiting)`` for F
 holding queue first where the version has one), heap-pop order of a copy for priority
 (that is what iterating vLLM's PriorityRequestQueue does).
 
+vLLM >= 0.34: with requests in ``async_kv_waiting`` the order is the one schedule() takes
+them in (vLLM's own ``_next_waiting_queue`` on copies of the two queues) and the step has
+``async_kv_waiting`` (that queue's ids); a cache-aware admission reorder is a ``reorder``
+record (the queue before and after, in the step it happened in).
+
 Preemptions (vLLM versions with ``Scheduler._preempt_request``, 0.12+): one
 ``{"type": "preemption", "step", "req", "num_computed_tokens"}`` record per call, with
 ``request.num_computed_tokens`` read just before vLLM resets it to 0 (the tokens the
@@ -147,7 +152,25 @@ class Oracle:
             return original(request, *args, **kwargs)
 
         sched._preempt_request = preempt
+        self._watch_reorders(sched, current_step)
         return True
+
+    def _watch_reorders(self, sched, current_step) -> None:
+        """vLLM >= 0.34 cache-aware admission: one ``{"type": "reorder", "step", "before",
+        "after"}`` record (the whole waiting queue, ids) per call that changed the order."""
+        original = getattr(sched, "_reorder_waiting_by_cached_prefix", None)
+        if original is None or not getattr(sched, "cache_aware_window", 0):
+            return
+
+        def reorder(*args, **kwargs):
+            before = [r.request_id for r in sched.waiting]
+            result = original(*args, **kwargs)
+            after = [r.request_id for r in sched.waiting]
+            if after != before:
+                self.steps.append({"type": "reorder", "step": current_step(), "before": before, "after": after})
+            return result
+
+        sched._reorder_waiting_by_cached_prefix = reorder
 
     @staticmethod
     def snapshot(sched) -> dict:
@@ -155,8 +178,13 @@ class Oracle:
         waiting = []
         if hasattr(sched, "kv_holding_waiting"):
             waiting.extend(r.request_id for r in sched.kv_holding_waiting)
-        waiting.extend(r.request_id for r in sched.waiting)
-        return {"waiting_order": waiting, "running": [r.request_id for r in sched.running]}
+        snap = {}
+        if getattr(sched, "async_kv_waiting", None):
+            waiting.extend(_take_order(sched))
+            snap["async_kv_waiting"] = [r.request_id for r in sched.async_kv_waiting]
+        else:
+            waiting.extend(r.request_id for r in sched.waiting)
+        return {"waiting_order": waiting, "running": [r.request_id for r in sched.running], **snap}
 
     def on_update(self, step: int, snap: dict, engine_core_outputs: dict) -> None:
         stats_obj = None
@@ -267,3 +295,21 @@ class Oracle:
         with raw, f:
             for rec in [meta, *self.steps, *self.request_records()]:
                 f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+
+def _take_order(sched) -> list[str]:
+    """vLLM >= 0.34 with async_kv_waiting: the order schedule() takes waiting and
+    async_kv_waiting in, by vLLM's own Scheduler._next_waiting_queue on copies of both."""
+    from types import SimpleNamespace
+
+    from vllm.v1.core.sched.request_queue import create_request_queue
+
+    copies = SimpleNamespace(policy=sched.policy, waiting=create_request_queue(sched.policy),
+                             async_kv_waiting=create_request_queue(sched.policy))
+    for name in ("waiting", "async_kv_waiting"):
+        for r in getattr(sched, name):
+            getattr(copies, name).add_request(r)
+    order = []
+    while copies.waiting or copies.async_kv_waiting:
+        order.append(type(sched)._next_waiting_queue(copies, True).pop_request().request_id)
+    return order
