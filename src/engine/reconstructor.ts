@@ -6,6 +6,7 @@ import { FindingCollector } from "./findings.js";
 import { perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
 import type { Engine, EngineOptions, EngineTotals, RowSink } from "./types.js";
 import { PendingIteration } from "./iteration.js";
+import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
 import { iterationRequestRow, type IterationRequestFields } from "./iteration-request-row.js";
 import { WaitingQueue } from "./waiting-queue.js";
@@ -54,6 +55,7 @@ export class Reconstructor implements Engine {
   private readonly byPriority: boolean;
   private readonly everyN: number;
   private readonly predictions: PredictionLog;
+  private readonly gpu: GpuJoin;
   private lastT = 0;
   private requestsSeen = 0;
   private finished = 0;
@@ -74,6 +76,7 @@ export class Reconstructor implements Engine {
     this.everyN = Math.max(1, opts.iterationRequestsEvery);
     this.findings = new FindingCollector(sink, opts.file);
     this.predictions = new PredictionLog(header.dp_rank);
+    this.gpu = new GpuJoin(header);
     this.queue = new WaitingQueue<RequestState>(this.byPriority, (id) => this.reqs.get(id));
     const epochZeroNs = opts.epochZeroNs ?? BigInt(header.clock.epoch_ns);
     this.ctx = {
@@ -111,6 +114,9 @@ export class Reconstructor implements Engine {
       case "prediction":
         if (!this.reqs.has(rec.req)) this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", line, { request_id: rec.req, record: "prediction" });
         else if (!this.predictions.add(rec, rec.t + this.ctx.off)) this.findings.report("ENGINE_PREDICTIONS_CAPPED", "warning", line, { request_id: rec.req });
+        return;
+      case "gpu":
+        this.gpu.add(rec);
         return;
       case "dropped":
         this.dropped += rec.count;
@@ -591,7 +597,8 @@ export class Reconstructor implements Engine {
 
   private emitIteration(it: PendingIteration, u: UpdateRecord | null): void {
     this.iterations++;
-    this.sink.perIteration(it.row(u, this.ctx, this.header.config.max_num_batched_tokens));
+    const gpu = this.gpu.at(u ? u.t_end : it.rec.t_end);
+    this.sink.perIteration(it.row(u, this.ctx, this.header.config.max_num_batched_tokens, gpu));
   }
 
   private event(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown>, step: number | null): void {

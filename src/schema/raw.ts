@@ -9,7 +9,7 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.3"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists
+export const TRACE_SCHEMA_VERSION = "1.4"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats
 export const TRACE_SCHEMA_MAJOR = 1;
 /** the first minor whose records may refer to requests by handle and write deltas (see "Interned form" below) */
 export const INTERNED_SINCE_MINOR = 3;
@@ -85,6 +85,19 @@ export const HeaderRecord = z.object({
   }),
   capabilities: z.record(z.string(), z.boolean()).meta({ description: "what this vLLM version let the emitter capture" }),
   not_captured: z.array(z.object({ what: z.string(), why: z.string() })),
+  gpu_stats: z
+    .object({
+      interval_ns: Count.meta({ description: "how often the emitter's sampler thread reads NVML (VLLM_SCHEDULER_LOG_GPU_STATS_MS)" }),
+      devices: z.array(
+        z.object({
+          index: Count.meta({ description: "NVML device index" }),
+          name: z.string().nullable(),
+          memory_total_bytes: Count.nullable(),
+        }),
+      ),
+    })
+    .optional()
+    .meta({ description: "schema 1.4: present when the emitter samples NVML (gpu records follow); absent otherwise, and not_captured says why" }),
 });
 
 export const ArrivalRecord = z.object({
@@ -202,6 +215,27 @@ export const PredictionRecord = z.object({
   predicted_remaining: z.number().nullable().meta({ description: "predicted output tokens still to come (null: not finite)" }),
 });
 
+/** [NVML device index, GPU utilisation %, memory used bytes, SM clock MHz, power mW]; null: the device cannot report it */
+const GpuDeviceSample = z.tuple([
+  Count,
+  z.number().int().min(0).max(100).nullable(),
+  Count.nullable(),
+  Count.nullable(),
+  Count.nullable(),
+]);
+
+/**
+ * One NVML sample (schema 1.4), read by the emitter's sampler thread every header.gpu_stats
+ * interval, off the scheduler thread. The CLI joins samples to steps by time (per_iteration
+ * gpu_* columns). Utilisation is NVML's: the share of its last sample period (1/6 s to 1 s,
+ * by device) in which a kernel ran.
+ */
+export const GpuRecord = z.object({
+  type: z.literal("gpu"),
+  t: RelNs.meta({ description: "when the reads finished, on the trace's clock" }),
+  devices: z.array(GpuDeviceSample).meta({ description: "per sampled device: [NVML index, GPU utilisation %, memory used bytes, SM clock MHz, power mW]" }),
+});
+
 export const DroppedRecord = z.object({
   type: z.literal("dropped"),
   t: RelNs,
@@ -306,6 +340,7 @@ export const RawRecord = z.discriminatedUnion("type", [
   EndRecord,
   PredictionRecord,
   ChunkRecord,
+  GpuRecord,
 ]);
 
 /**
@@ -324,6 +359,7 @@ export const WireRecord = z.discriminatedUnion("type", [
   EndRecord,
   InternedPredictionRecord,
   InternedChunkRecord,
+  GpuRecord,
 ]);
 
 export type HeaderRecord = z.infer<typeof HeaderRecord>;
@@ -334,6 +370,7 @@ export type FinishRecord = z.infer<typeof FinishRecord>;
 export type ScoreRecord = z.infer<typeof ScoreRecord>;
 export type PredictionRecord = z.infer<typeof PredictionRecord>;
 export type ChunkRecord = z.infer<typeof ChunkRecord>;
+export type GpuRecord = z.infer<typeof GpuRecord>;
 export type RawRecord = z.infer<typeof RawRecord>;
 export type RawRecordType = RawRecord["type"];
 export type WireRecord = z.infer<typeof WireRecord>;

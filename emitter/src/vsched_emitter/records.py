@@ -32,6 +32,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "score": ("t", "req", "score", "predicted_remaining"),
     "prediction": ("t", "req", "output_tokens", "predicted_remaining"),
     "chunk": ("t", "queued_t", "req", "vllm_arrival_epoch_ns", "prompt_tokens", "max_tokens", "computed"),
+    "gpu": ("t", "devices"),  # schema 1.4: NVML samples (gpu_stats.py)
     "dropped": ("t", "count"),
     "emitter_error": ("t", "where", "error"),
     "end": ("t", "steps", "records", "dropped"),

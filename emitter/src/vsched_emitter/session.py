@@ -19,7 +19,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, is_not, ne
 from pathlib import Path
 
-from . import capabilities, interned
+from . import capabilities, gpu_stats, interned
 from .env import Settings
 from .records import OMIT, Deferred, finite_or_none
 from .order_rule import expected_order
@@ -95,6 +95,7 @@ class Session:
         self.enabled = False
         self.closed = False
         self._failed = False
+        self.gpu_sampler = None
         self.full = settings.level == "full"
         # Clock anchor: sampled back to back.
         epoch_ns = time.time_ns()
@@ -138,6 +139,8 @@ class Session:
         self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
                              flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered,
                              encoder=encoder)
+        # NVML sampling on a thread of its own (gpu_stats.py); decided before the header is written
+        self.gpu_sampler = gpu_stats.prepare(getattr(settings, "gpu_stats_ms", 0), self.header)
         self.writer.put("header", self.header)
 
         self.step_no = 0
@@ -184,6 +187,8 @@ class Session:
             self.alloc_per_running = look // bs + 3
             self.alloc_per_admitted = (max_len + look) // bs + 3
         self.enabled = True
+        if self.gpu_sampler is not None:
+            self.gpu_sampler.start(self.writer.put, self.now)
 
     # ---- helpers -----------------------------------------------------------------
     def now(self) -> int:
@@ -766,6 +771,8 @@ class Session:
             return
         self.closed = True
         self.enabled = False
+        if self.gpu_sampler is not None:
+            self.gpu_sampler.stop()
         try:
             self.writer.close((self.now(), self.step_no, self.writer.buffer_dropped))
         except Exception as e:
