@@ -4,6 +4,8 @@ import { GpuJoin } from "../src/engine/gpu-join.js";
 import { TraceChecks } from "../src/parse/trace-checks.js";
 import type { Finding } from "../src/core/finding.js";
 import { replay } from "./helpers/collect.js";
+import { computeReport } from "../src/analysis/report.js";
+import { memorySource } from "../src/tables/memory.js";
 
 // The join of NVML samples (trace gpu records) to steps, on hand-made traces whose answers
 // are worked out below from the rule in docs/tables.md: the latest sample at or before the
@@ -85,5 +87,32 @@ describe("per_iteration GPU columns", () => {
     expect(ok.filter((f) => f.code === "RAW_TIME_ORDER")).toEqual([]);
     const bad = timeChecks([header(100 * MS), gpu(8 * MS, [[0, 1, 1, 1, 1]]), gpu(5 * MS, [[0, 1, 1, 1, 1]])]);
     expect(bad.filter((f) => f.code === "RAW_TIME_ORDER").map((f) => f.line)).toEqual([3]);
+  });
+});
+
+describe("the report's GPU charts", () => {
+  const records: RawRecord[] = [
+    header(100 * MS),
+    gpu(5 * MS, [[0, 40, 2 ** 30, 1400, 200_000], [1, 60, 2 ** 31, 1600, 300_000]]),
+    step(0, 10 * MS),
+    update(0, 20 * MS),
+  ];
+  const source = (recs: RawRecord[]) => {
+    const out = replay(recs);
+    const { type: _t, ...h } = recs[0] as HeaderRecord;
+    return memorySource({ per_request: out.perRequest, per_iteration: out.perIteration, per_iteration_requests: out.perIterationRequests }, {
+      sources: [{ path: "t.jsonl", header: h, timeOffsetNs: 0 }],
+    });
+  };
+  test("steps with samples give the series: utilisation and clock averaged, memory (GiB) and power summed", async () => {
+    const rep = await computeReport(source(records));
+    expect(rep.gpu_stats_missing).toBeNull();
+    const g = rep.ranks[0].gpu!;
+    expect([g.util_percent[0], g.memory_used_gib[0], g.sm_clock_mhz[0], g.power_w[0]]).toEqual([50, 3, 1500, 500]);
+  });
+  test("without samples the page says why, in the header's words", async () => {
+    const rep = await computeReport(source([header(null), step(0, 10 * MS), update(0, 20 * MS)]));
+    expect(rep.ranks[0].gpu).toBeNull();
+    expect(rep.gpu_stats_missing).toBe("no NVML");
   });
 });
