@@ -1,4 +1,4 @@
-import type { ArrivalRecord, ChunkRecord, FinishReason, FinishRecord, HeaderRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
+import type { ArrivalRecord, ChunkRecord, FinishReason, FinishRecord, HeaderRecord, KvRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
 import type { EventRow, PredictionRow, StateTransitionRow } from "../schema/tables.js";
 import type { WaitingReason } from "../schema/waiting.js";
 import { epochFormatter, plausibleVllmArrival } from "./epoch.js";
@@ -14,6 +14,15 @@ import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.j
 
 type TransitionState = StateTransitionRow["to_state"];
 const STREAMING_INPUT = REASON_INDEX.get("streaming_input")!;
+const KV_EVENT_TYPES = {
+  load_start: "kv_load_started",
+  load_end: "kv_load_finished",
+  load_failed: "kv_load_failed",
+  store_start: "kv_store_started",
+  store_end: "kv_store_finished",
+  transfer_start: "kv_transfer_started",
+  transfer_end: "kv_transfer_finished",
+} as const satisfies Record<KvRecord["event"], EventRow["event_type"]>;
 const ARRIVED_AFTER_DECISION = REASON_INDEX.get("arrived_after_decision")!;
 
 /** What one step record's handling steps hand each other. */
@@ -56,6 +65,8 @@ export class Reconstructor implements Engine {
   private readonly everyN: number;
   private readonly predictions: PredictionLog;
   private readonly gpu: GpuJoin;
+  /** requests whose asynchronous KV-connector load is in flight (kv load_start async … load_end) */
+  private readonly remoteKv = new Set<string>();
   private lastT = 0;
   private requestsSeen = 0;
   private finished = 0;
@@ -118,6 +129,8 @@ export class Reconstructor implements Engine {
       case "gpu":
         this.gpu.add(rec);
         return;
+      case "kv":
+        return this.onKv(rec);
       case "dropped":
         this.dropped += rec.count;
         this.findings.report("ENGINE_EMITTER_DROPPED", "warning", line, { count: rec.count });
@@ -350,6 +363,7 @@ export class Reconstructor implements Engine {
       maxNumSeqs: this.header.config.max_num_seqs,
       bestAdmittedPriority: st.bestAdmittedPriority,
       byPriority: this.byPriority,
+      remoteKv: this.remoteKv,
     };
     const emitRows = this.opts.iterationRequests !== "none" && s.step % this.everyN === 0;
     for (const r of this.running) {
@@ -591,8 +605,23 @@ export class Reconstructor implements Engine {
     this.sink.perRequest(perRequestRow(r, { t, reason, from, traceEndT: this.lastT }, this.ctx));
     this.predictions.complete(r.id, r.instance, r.outputTokens, reason, this.predictionSink);
     this.reqs.delete(r.id);
+    this.remoteKv.delete(r.id);
     this.lifetimes.set(r.id, r.instance + 1);
     this.finished++;
+  }
+
+  /** a KV-connector load or store: an event row; an async load makes the request wait for it */
+  private onKv(k: KvRecord): void {
+    this.lastT = Math.max(this.lastT, k.t);
+    if (k.event === "load_start" && k.async === true && this.reqs.has(k.req)) this.remoteKv.add(k.req);
+    else if (k.event === "load_end" || k.event === "load_failed") this.remoteKv.delete(k.req);
+    const details: Record<string, unknown> = {};
+    if (k.tokens !== null) details.tokens = k.tokens;
+    if (k.async !== null) details.async = k.async;
+    if (k.job !== null) details.job = k.job;
+    if (k.direction !== null) details.direction = k.direction;
+    if (k.blocks !== null) details.blocks = k.blocks;
+    this.event(k.t, KV_EVENT_TYPES[k.event], k.req, details, null);
   }
 
   private emitIteration(it: PendingIteration, u: UpdateRecord | null): void {

@@ -16,6 +16,8 @@ export interface StepFacts {
   /** best (lowest) priority value among requests admitted or resumed this step */
   bestAdmittedPriority: number | null;
   byPriority: boolean;
+  /** requests whose asynchronous KV-connector load is in flight (WAITING_FOR_REMOTE_KVS; trace kv records) */
+  remoteKv?: ReadonlySet<string>;
 }
 
 const SKIP_TO_REASON: Record<SkipCause, WaitingReason> = {
@@ -39,7 +41,7 @@ const HEAD_SPECIFIC = new Set(["kv_full", "prompt_exceeds_budget", "encoder_budg
  */
 export function uniformReason(f: StepFacts): WaitingReason | null {
   const s = f.step;
-  if (f.preempted.size > 0 || f.skipped.size > 0 || f.byPriority) return null;
+  if (f.preempted.size > 0 || f.skipped.size > 0 || f.byPriority || (f.remoteKv?.size ?? 0) > 0) return null;
   if (s.paused) return "paused";
   if (s.stop ? HEAD_SPECIFIC.has(s.stop.cause) : s.kv_fail.length > 0) return null;
   return resourceReason("", f);
@@ -49,6 +51,8 @@ export function waitingReason(id: string, priority: number, f: StepFacts): Waiti
   const s = f.step;
   if (f.preempted.has(id)) return "preempted";
   if (s.paused) return "paused";
+  // its blocks are allocated and the connector is still filling them: nothing else could admit it
+  if (f.remoteKv?.has(id)) return "remote_kv_transfer";
   const skip = f.skipped.get(id);
   if (skip) return SKIP_TO_REASON[skip];
   // vLLM skips the whole waiting loop in a step that had to preempt (memory pressure).

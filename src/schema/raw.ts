@@ -9,7 +9,7 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.4"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats
+export const TRACE_SCHEMA_VERSION = "1.4"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats, kv records (KV-connector loads and stores)
 export const TRACE_SCHEMA_MAJOR = 1;
 /** the first minor whose records may refer to requests by handle and write deltas (see "Interned form" below) */
 export const INTERNED_SINCE_MINOR = 3;
@@ -236,6 +236,36 @@ export const GpuRecord = z.object({
   devices: z.array(GpuDeviceSample).meta({ description: "per sampled device: [NVML index, GPU utilisation %, memory used bytes, SM clock MHz, power mW]" }),
 });
 
+/**
+ * A KV-connector load or store the emitter saw (schema 1.4), where vLLM runs a connector
+ * (emitter/src/vsched_emitter/kv_connector.py). Request-level events come through vLLM's
+ * connector API (any connector); transfer_start/transfer_end are the jobs of a connector that
+ * keeps a job table (vLLM's OffloadingConnector). Written after the step or update record of
+ * the call that saw it, stamped when seen.
+ */
+export const KvEvent = z.enum([
+  "load_start", // update_state_after_alloc with external tokens: the connector fills `tokens` of its new blocks
+  "load_end", // the worker reported it in finished_recving (an async load is done)
+  "load_failed", // failed_recving: vLLM recomputes what did not arrive
+  "store_start", // request_finished kept the finished request's blocks until the connector has sent them
+  "store_end", // finished_sending: those blocks are freed
+  "transfer_start", // a transfer job created by build_connector_meta (job, direction, blocks)
+  "transfer_end", // that job completed on every worker
+]);
+export type KvEvent = z.infer<typeof KvEvent>;
+
+export const KvRecord = z.object({
+  type: z.literal("kv"),
+  t: RelNs,
+  req: ReqId,
+  event: KvEvent,
+  tokens: Count.nullable().meta({ description: "load_start: tokens the connector loads" }),
+  async: z.boolean().nullable().meta({ description: "load_start: true when the request waits in WAITING_FOR_REMOTE_KVS until load_end, false when the load runs with its step" }),
+  job: Count.nullable().meta({ description: "transfer_*: the connector's job id" }),
+  direction: z.enum(["load", "store"]).nullable().meta({ description: "transfer_*: load (into the GPU cache) or store (out of it)" }),
+  blocks: Count.nullable().meta({ description: "transfer_start: offload blocks (keys) the job moves" }),
+});
+
 export const DroppedRecord = z.object({
   type: z.literal("dropped"),
   t: RelNs,
@@ -341,6 +371,7 @@ export const RawRecord = z.discriminatedUnion("type", [
   PredictionRecord,
   ChunkRecord,
   GpuRecord,
+  KvRecord,
 ]);
 
 /**
@@ -360,6 +391,7 @@ export const WireRecord = z.discriminatedUnion("type", [
   InternedPredictionRecord,
   InternedChunkRecord,
   GpuRecord,
+  KvRecord,
 ]);
 
 export type HeaderRecord = z.infer<typeof HeaderRecord>;
@@ -371,6 +403,7 @@ export type ScoreRecord = z.infer<typeof ScoreRecord>;
 export type PredictionRecord = z.infer<typeof PredictionRecord>;
 export type ChunkRecord = z.infer<typeof ChunkRecord>;
 export type GpuRecord = z.infer<typeof GpuRecord>;
+export type KvRecord = z.infer<typeof KvRecord>;
 export type RawRecord = z.infer<typeof RawRecord>;
 export type RawRecordType = RawRecord["type"];
 export type WireRecord = z.infer<typeof WireRecord>;

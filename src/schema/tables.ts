@@ -176,6 +176,14 @@ export const EventType = [
   "request_skipped",
   "request_turn_ended",
   "request_chunk_queued",
+  // KV connector (trace kv records, schema 1.4)
+  "kv_load_started",
+  "kv_load_finished",
+  "kv_load_failed",
+  "kv_store_started",
+  "kv_store_finished",
+  "kv_transfer_started",
+  "kv_transfer_finished",
 ] as const;
 
 export const EventRow = z.object({

@@ -187,12 +187,17 @@ def prepare(interval_ms: int, header: dict, environ=None, nvml=None):
         else:
             header["gpu_stats"] = sampler.info()
             header["capabilities"]["gpu_stats"] = True
-            if _minor(header.get("schema_version", "1.0")) < _minor(GPU_SCHEMA_VERSION):
-                header["schema_version"] = GPU_SCHEMA_VERSION
+            declare_minor(header, GPU_SCHEMA_VERSION)
     except Exception as e:  # a header we cannot annotate: do not sample either
         logger.warning("vsched: GPU stats off: %r", e)
         return None
     return sampler
+
+
+def declare_minor(header: dict, version: str) -> None:
+    """Raise the header's schema version to ``version`` (never lower it)."""
+    if _minor(header.get("schema_version", "1.0")) < _minor(version):
+        header["schema_version"] = version
 
 
 def _minor(version: str) -> int:

@@ -33,6 +33,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "prediction": ("t", "req", "output_tokens", "predicted_remaining"),
     "chunk": ("t", "queued_t", "req", "vllm_arrival_epoch_ns", "prompt_tokens", "max_tokens", "computed"),
     "gpu": ("t", "devices"),  # schema 1.4: NVML samples (gpu_stats.py)
+    "kv": ("t", "req", "event", "tokens", "async", "job", "direction", "blocks"),  # 1.4: kv_connector.py
     "dropped": ("t", "count"),
     "emitter_error": ("t", "where", "error"),
     "end": ("t", "steps", "records", "dropped"),

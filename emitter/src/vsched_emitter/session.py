@@ -19,7 +19,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, is_not, ne
 from pathlib import Path
 
-from . import capabilities, gpu_stats, interned
+from . import capabilities, gpu_stats, interned, kv_connector, waiting_probe
 from .env import Settings
 from .records import OMIT, Deferred, finite_or_none
 from .order_rule import expected_order
@@ -96,6 +96,7 @@ class Session:
         self.closed = False
         self._failed = False
         self.gpu_sampler = None
+        self.kv = None
         self.full = settings.level == "full"
         # Clock anchor: sampled back to back.
         epoch_ns = time.time_ns()
@@ -122,7 +123,7 @@ class Session:
         self.track_stale_heap = self.full and self.policy == "priority" and self.session_hook
         self.stale_heap_ids: set[str] = set()
         self.block_map = capabilities.block_map(sched) if self.full else None
-        self.probe_n, self.probe_find = self._probe_setup(sched, settings)
+        self.waiting_probe = waiting_probe.setup(sched, settings)
         self.chunked = capabilities.chunked_prefill(sched)
         lora_config = getattr(sched, "lora_config", None)
         self.max_loras = int(lora_config.max_loras) if lora_config is not None else None
@@ -141,6 +142,12 @@ class Session:
                              encoder=encoder)
         # NVML sampling on a thread of its own (gpu_stats.py); decided before the header is written
         self.gpu_sampler = gpu_stats.prepare(getattr(settings, "gpu_stats_ms", 0), self.header)
+        # KV connector loads/stores (kv_connector.py): where vLLM built a connector
+        self.kv = kv_connector.attach(self, sched)
+        if self.kv is not None:
+            self.header["capabilities"]["kv_connector_transfers"] = True
+            self.header["capabilities"]["kv_connector_jobs"] = self.kv.jobs is not None
+            gpu_stats.declare_minor(self.header, kv_connector.KV_SCHEMA_VERSION)
         self.writer.put("header", self.header)
 
         self.step_no = 0
@@ -454,8 +461,8 @@ class Session:
                 order = self._order_check(sched, preempted, admitted)
             elif self.stale_heap_ids:
                 order = self._heap_order_check(sched)
-            if self.probe_n:
-                probe = self._probe(sched)
+            if self.waiting_probe is not None:
+                probe = self.waiting_probe(self._queues(sched)) or OMIT
         self.arrivals_since = []
         self.finished_since = set()
 
@@ -468,40 +475,8 @@ class Session:
             self._scores(reqs, out.num_scheduled_tokens)
         if self.track_predictions:  # made inside schedule() (a fork's initial prediction)
             self._predictions(map(reqs.get, out.num_scheduled_tokens))
-
-    @staticmethod
-    def _probe_setup(sched, settings):
-        """(N, lookup) for the waiting-request prefix-cache probe, or (0, None) when off or
-        this vLLM has no side-effect-free lookup (coordinator.find_longest_cache_hit)."""
-        n = int(getattr(settings, "waiting_probe", 0) or 0)
-        kvm = getattr(sched, "kv_cache_manager", None)
-        if n <= 0 or settings.level != "full" or kvm is None or not getattr(kvm, "enable_caching", False):
-            return 0, None
-        find = getattr(getattr(kvm, "coordinator", None), "find_longest_cache_hit", None)
-        return (n, find) if find is not None else (0, None)
-
-    def _probe(self, sched):
-        """[id, hit tokens, hit blocks now free (evictable)] for the first N waiting requests
-        that start from nothing computed. The lookup reads the block pool only (it is what
-        get_computed_blocks calls, minus its KV events): it takes no block and counts no stats."""
-        out = []
-        n = 0
-        find = self.probe_find
-        for r in chain.from_iterable(self._queues(sched)):
-            if n >= self.probe_n:
-                break
-            n += 1
-            if r.num_computed_tokens or getattr(r, "skip_reading_prefix_cache", False):
-                continue
-            hashes = getattr(r, "block_hashes", None)
-            if not hashes:
-                out.append([r.request_id, 0, 0])
-                continue
-            found = find(hashes, r.num_tokens - 1)
-            blocks, hit = found[0], int(found[1])
-            evictable = sum(1 for b in (blocks[0] if blocks else ()) if b.ref_cnt == 0 and not getattr(b, "is_null", False))
-            out.append([r.request_id, hit, evictable])
-        return out or OMIT
+        if self.kv is not None:
+            self.kv.flush()
 
     def _skipped(self, sched, admitted):
         popped = self._popped
@@ -726,6 +701,8 @@ class Session:
             self._scores(sched.requests, scheduler_output.num_scheduled_tokens)
         if self.track_predictions:  # made inside update_from_output() (the fork's re-prediction)
             self._predictions(map(sched.requests.get, scheduler_output.num_scheduled_tokens))
+        if self.kv is not None:
+            self.kv.flush()
 
     # ---- finishing ---------------------------------------------------------------------
     def before_finish(self, sched, request_ids) -> None:
@@ -773,6 +750,8 @@ class Session:
         self.enabled = False
         if self.gpu_sampler is not None:
             self.gpu_sampler.stop()
+        if self.kv is not None:
+            self.kv.restore()
         try:
             self.writer.close((self.now(), self.step_no, self.writer.buffer_dropped))
         except Exception as e:
