@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import capabilities, gpu_stats, interned, kv_connector, waiting_probe
 from .env import Settings
-from .records import OMIT, Deferred, finite_or_none
+from .records import OMIT, ComputedFromOutput, Deferred, computed_list, finite_or_none
 from .order_rule import expected_order
 from .writer import Writer
 
@@ -77,6 +77,7 @@ def _in_order(nst, ids):
 def _step_values(nst, computed, values):
     """Writer thread: fill in ``sched`` = [[id, scheduled, computed before], ...]."""
     # tuples: cheaper to build and to encode than lists, and the same JSON arrays
+    computed = computed_list(nst, computed)
     sched_list = [(rid, n, (c - n) if c is not None else 0) for (rid, n), c in zip(nst.items(), computed)]
     return values[:4] + (sched_list,) + values[5:]
 
@@ -397,10 +398,13 @@ class Session:
         running_ids = self.running_ids
         preempted_ids = self.preempted_ids
         nst = out.num_scheduled_tokens
-        try:  # C speed; the writer thread pairs these with nst (which does not change)
-            computed = list(map(_NUM_COMPUTED, map(reqs.__getitem__, nst)))
-        except (KeyError, AttributeError):
-            computed = [(r.num_computed_tokens if r is not None else None) for r in map(reqs.get, nst)]
+        if ComputedFromOutput.applies(out, nst):  # read on the writer thread (records.py)
+            computed = ComputedFromOutput(out)
+        else:
+            try:  # C speed; the writer thread pairs these with nst (which does not change)
+                computed = list(map(_NUM_COMPUTED, map(reqs.__getitem__, nst)))
+            except (KeyError, AttributeError):
+                computed = [(r.num_computed_tokens if r is not None else None) for r in map(reqs.get, nst)]
         new = []
         resumed = []
         admitted = nst.keys() - running_ids

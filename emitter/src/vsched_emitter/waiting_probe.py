@@ -106,6 +106,10 @@ class WaitingProbe:
                              or get_cached(hashes[k], self.group_ids) is None)):
                     blocks, hit = m_blocks, m_hit
                     self.reused += 1
+            if blocks is None and get_cached is not None and (
+                    max_len < self.block_size or get_cached(hashes[0], self.group_ids) is None):
+                blocks, hit = (), 0  # its first block is not cached: a prefix hit of nothing
+                m = (hashes, len(hashes), max_len, blocks, [], 0)
             if blocks is None:
                 blocks, hit = self._lookup(r, hashes, max_len)
                 if get_cached is not None:
