@@ -140,6 +140,9 @@ def main(argv=None) -> int:
         specs = vllm_ids(specs, a.seed)
     by_id = {s.req_id: s for s in specs}
 
+    # full as users get it: the emitter's default waiting probe (8 from issue 18 §6; none before)
+    from vsched_emitter import env as emitter_env
+    default_probe = getattr(emitter_env, "WAITING_PROBE_DEFAULT", 0)
     out_dir = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="vsched-bench-"))
     configs = (a.profile,) if a.profile else CONFIGS + (("probe",) if a.waiting_probe else ())
     scheds = {}
@@ -150,7 +153,7 @@ def main(argv=None) -> int:
         else:
             hooks.install(Settings(enabled=True, level="full" if cfg == "probe" else cfg, log_dir=out_dir / cfg,
                                    flush_steps=100, flush_seconds=60.0, max_buffered=1 << 20,
-                                   waiting_probe=a.waiting_probe if cfg == "probe" else 0))
+                                   waiting_probe=a.waiting_probe if cfg == "probe" else default_probe))
             s = driver.build_scheduler(knobs, vc)
             if hooks.session_of(s) is None:
                 print(f"the emitter did not attach at level {cfg}", file=sys.stderr)

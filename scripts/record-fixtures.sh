@@ -168,6 +168,14 @@ record cf-prefix-probe "$NEW" --workload mooncake --mooncake-kind conversation -
   --max-num-batched-tokens 512 --num-blocks 320 --max-prompt-tokens 3072 --enable-prefix-caching --waiting-probe 6 \
   --cost splitwise:llama2-70b:h100-80gb:8 "${CF[@]}"
 
+# The cf-prefix-probe recipe with the emitter's DEFAULT settings (no --waiting-probe: the probe's
+# default, the first 8 waiting requests), the oracle asked about the first 24 waiting requests:
+# what binding_limits gets on vLLM's default prefix caching as users record it (issue 18 §6).
+record cf-prefix-default "$NEW" --workload mooncake --mooncake-kind conversation --n 40 \
+  --tokens-per-hash-block 32 --output-scale 0.0625 --time-scale 2 --max-num-seqs 8 \
+  --max-num-batched-tokens 512 --num-blocks 320 --max-prompt-tokens 3072 --enable-prefix-caching \
+  --cost splitwise:llama2-70b:h100-80gb:8 --counterfactual-every 3 --counterfactual-max-requests 24
+
 # Re-preemption while recomputing: long Azure code prompts into a 256-block pool with vLLM's
 # full-prompt admission check off (--no-scheduler-reserve-full-isl, vLLM >= 0.33), so requests
 # are admitted on their first chunk and some are preempted again before they have recomputed

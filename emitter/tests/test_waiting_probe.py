@@ -4,6 +4,7 @@ does or counts (its SchedulerStats, prefix-cache counters included, are the same
 import json
 
 import vsched_testlib as lib
+from vsched_emitter import env
 from vsched_emitter.harness import driver
 from vsched_emitter.harness.driver import RequestSpec as Spec, SchedulerKnobs as Knobs
 
@@ -15,8 +16,10 @@ def _case():
     return specs, Knobs(max_num_seqs=1, max_num_batched_tokens=256, num_blocks=64, max_model_len=512)
 
 
-def _run(tmp, probe):
+def _run(tmp, probe, monkeypatch=None):
     specs, knobs = _case()
+    if probe == 0:  # the driver leaves the variable unset for 0: the default is what we turn off
+        monkeypatch.setattr(env, "WAITING_PROBE_DEFAULT", 0)
     res = driver.run(specs, knobs, lib.cost, trace_dir=tmp / "trace", oracle_path=tmp / "oracle.jsonl", pid=3,
                      waiting_probe=probe)
     trace = lib.load_jsonl(res.trace_files[0])
@@ -24,8 +27,9 @@ def _run(tmp, probe):
     return trace, oracle
 
 
-def test_probe_reports_the_hit_vllm_gives_and_changes_nothing(tmp_path):
-    off_trace, off_oracle = _run(tmp_path / "off", 0)
+def test_probe_reports_the_hit_vllm_gives_and_changes_nothing(tmp_path, monkeypatch):
+    off_trace, off_oracle = _run(tmp_path / "off", 0, monkeypatch)
+    monkeypatch.undo()
     on_trace, on_oracle = _run(tmp_path / "on", 4)
     assert on_oracle == off_oracle  # vLLM's own per-step stats, prefix-cache counters included
     strip = [{k: v for k, v in r.items() if k != "probe"} for r in on_trace]
@@ -39,3 +43,37 @@ def test_probe_reports_the_hit_vllm_gives_and_changes_nothing(tmp_path):
     assert any(p.get("x1") == (64, 0) and p.get("y") == (0, 0) for p in probes)
     admitted_x1 = [c for s in steps for rid, c in s["new"] if rid == "x1"]
     assert admitted_x1 == [64]  # vLLM's own hit at admission: the shared blocks
+
+
+def test_reused_answers_equal_fresh_lookups_under_eviction(tmp_path, monkeypatch):
+    """The memo (answers kept while their blocks are unchanged) against a lookup at every
+    probe, on a run whose shared prefixes are cached, held, freed and evicted (a small pool)."""
+    from vsched_emitter import waiting_probe
+
+    prefixes = [lib.prompt(96, 100 + k) for k in range(3)]
+    specs = [Spec(f"r{i}", 0.02 * i, prefixes[i % 3] + lib.prompt(16 + 8 * (i % 4), i), 8 + i % 5) for i in range(18)]
+    knobs = Knobs(max_num_seqs=3, max_num_batched_tokens=128, num_blocks=40, max_model_len=512)
+
+    def run(name):
+        res = driver.run(specs, knobs, lib.cost, trace_dir=tmp_path / name / "trace", oracle_path=tmp_path / name / "o.jsonl",
+                         pid=3, waiting_probe=6)
+        return lib.load_jsonl(res.trace_files[0])
+
+    made = []
+    setup = waiting_probe.setup
+    monkeypatch.setattr(waiting_probe, "setup", lambda *a: made.append(setup(*a)) or made[-1])
+    with_memo = run("memo")
+    assert made and made[0].get_cached is not None and made[0].reused >= 5  # the memo was used
+    init = waiting_probe.WaitingProbe.__init__
+
+    def no_memo(self, *a, **k):
+        init(self, *a, **k)
+        self.get_cached = None
+
+    monkeypatch.setattr(waiting_probe.WaitingProbe, "__init__", no_memo)
+    fresh = run("fresh")
+    probes = [s.get("probe") for s in fresh if s["type"] == "step"]
+    assert sum(1 for p in probes if p and any(hit for _, hit, _ in p)) >= 5  # hits were there to get wrong
+    assert any(s["preempted"] for s in fresh if s["type"] == "step") or any(
+        ev < hit // 16 for p in probes if p for _, hit, ev in p)  # blocks held, freed, evicted
+    assert json.dumps(with_memo) == json.dumps(fresh)

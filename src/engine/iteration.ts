@@ -1,6 +1,7 @@
 import type { StepRecord, UpdateRecord } from "../schema/raw.js";
 import type { PerIterationRow } from "../schema/tables.js";
 import type { RowContext } from "./request-state.js";
+import type { GpuColumns } from "./gpu-join.js";
 
 /** One step's facts, held from its schedule() record until its update arrives. */
 export class PendingIteration {
@@ -63,7 +64,7 @@ export class PendingIteration {
     return a.length ? a.join("+") : "idle";
   }
 
-  row(u: UpdateRecord | null, ctx: RowContext, maxBatched: number): PerIterationRow {
+  row(u: UpdateRecord | null, ctx: RowContext, maxBatched: number, gpu: GpuColumns): PerIterationRow {
     const s = this.rec;
     const off = ctx.off;
     const usedAfterSched = Math.max(0, this.numGpuBlocks - 1 - s.free_blocks);
@@ -110,6 +111,7 @@ export class PendingIteration {
       dp_rank: ctx.dpRank,
       waiting_queue_length: this.waitingQueueLength,
       num_skipped_waiting_reqs: Math.max(0, this.waitingQueueLength - this.waitingCount),
+      ...gpu,
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { ArrivalRecord, ChunkRecord, FinishReason, FinishRecord, HeaderRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
+import type { ArrivalRecord, ChunkRecord, FinishReason, FinishRecord, HeaderRecord, KvRecord, RawRecord, SkipCause, StepRecord, UpdateRecord } from "../schema/raw.js";
 import type { EventRow, PredictionRow, StateTransitionRow } from "../schema/tables.js";
 import type { WaitingReason } from "../schema/waiting.js";
 import { epochFormatter, plausibleVllmArrival } from "./epoch.js";
@@ -6,6 +6,7 @@ import { FindingCollector } from "./findings.js";
 import { perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
 import type { Engine, EngineOptions, EngineTotals, RowSink } from "./types.js";
 import { PendingIteration } from "./iteration.js";
+import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
 import { iterationRequestRow, type IterationRequestFields } from "./iteration-request-row.js";
 import { WaitingQueue } from "./waiting-queue.js";
@@ -13,6 +14,15 @@ import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.j
 
 type TransitionState = StateTransitionRow["to_state"];
 const STREAMING_INPUT = REASON_INDEX.get("streaming_input")!;
+const KV_EVENT_TYPES = {
+  load_start: "kv_load_started",
+  load_end: "kv_load_finished",
+  load_failed: "kv_load_failed",
+  store_start: "kv_store_started",
+  store_end: "kv_store_finished",
+  transfer_start: "kv_transfer_started",
+  transfer_end: "kv_transfer_finished",
+} as const satisfies Record<KvRecord["event"], EventRow["event_type"]>;
 const ARRIVED_AFTER_DECISION = REASON_INDEX.get("arrived_after_decision")!;
 
 /** What one step record's handling steps hand each other. */
@@ -57,6 +67,9 @@ export class Reconstructor implements Engine {
   private readonly byPriority: boolean;
   private readonly everyN: number;
   private readonly predictions: PredictionLog;
+  private readonly gpu: GpuJoin;
+  /** requests whose asynchronous KV-connector load is in flight (kv load_start async … load_end) */
+  private readonly remoteKv = new Set<string>();
   private lastT = 0;
   private requestsSeen = 0;
   private finished = 0;
@@ -80,6 +93,7 @@ export class Reconstructor implements Engine {
     this.everyN = Math.max(1, opts.iterationRequestsEvery);
     this.findings = new FindingCollector(sink, opts.file);
     this.predictions = new PredictionLog(header.dp_rank);
+    this.gpu = new GpuJoin(header);
     this.queue = new WaitingQueue<RequestState>(this.byPriority, (id) => this.reqs.get(id));
     const epochZeroNs = opts.epochZeroNs ?? BigInt(header.clock.epoch_ns);
     this.ctx = {
@@ -118,6 +132,11 @@ export class Reconstructor implements Engine {
         if (!this.reqs.has(rec.req)) this.missingRecord("ENGINE_UNKNOWN_REQUEST", line, { request_id: rec.req, record: "prediction" });
         else if (!this.predictions.add(rec, rec.t + this.ctx.off)) this.findings.report("ENGINE_PREDICTIONS_CAPPED", "warning", line, { request_id: rec.req });
         return;
+      case "gpu":
+        this.gpu.add(rec);
+        return;
+      case "kv":
+        return this.onKv(rec);
       case "dropped":
         this.dropped += rec.count;
         this.findings.report("ENGINE_EMITTER_DROPPED", "warning", line, { count: rec.count });
@@ -369,6 +388,7 @@ export class Reconstructor implements Engine {
       bestAdmittedPriority: st.bestAdmittedPriority,
       byPriority: this.byPriority,
       cacheAwareOutranked: st.cacheAwareOutranked,
+      remoteKv: this.remoteKv,
     };
     const emitRows = this.opts.iterationRequests !== "none" && s.step % this.everyN === 0;
     for (const r of this.running) {
@@ -624,13 +644,29 @@ export class Reconstructor implements Engine {
     this.sink.perRequest(perRequestRow(r, { t, reason, from, traceEndT: this.lastT }, this.ctx));
     this.predictions.complete(r.id, r.instance, r.outputTokens, reason, this.predictionSink);
     this.reqs.delete(r.id);
+    this.remoteKv.delete(r.id);
     this.lifetimes.set(r.id, r.instance + 1);
     this.finished++;
   }
 
+  /** a KV-connector load or store: an event row; an async load makes the request wait for it */
+  private onKv(k: KvRecord): void {
+    this.lastT = Math.max(this.lastT, k.t);
+    if (k.event === "load_start" && k.async === true && this.reqs.has(k.req)) this.remoteKv.add(k.req);
+    else if (k.event === "load_end" || k.event === "load_failed") this.remoteKv.delete(k.req);
+    const details: Record<string, unknown> = {};
+    if (k.tokens !== null) details.tokens = k.tokens;
+    if (k.async !== null) details.async = k.async;
+    if (k.job !== null) details.job = k.job;
+    if (k.direction !== null) details.direction = k.direction;
+    if (k.blocks !== null) details.blocks = k.blocks;
+    this.event(k.t, KV_EVENT_TYPES[k.event], k.req, details, null);
+  }
+
   private emitIteration(it: PendingIteration, u: UpdateRecord | null): void {
     this.iterations++;
-    this.sink.perIteration(it.row(u, this.ctx, this.header.config.max_num_batched_tokens));
+    const gpu = this.gpu.at(u ? u.t_end : it.rec.t_end);
+    this.sink.perIteration(it.row(u, this.ctx, this.header.config.max_num_batched_tokens, gpu));
   }
 
   private event(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown> | string, step: number | null): void {

@@ -18,6 +18,8 @@ export interface StepFacts {
   byPriority: boolean;
   /** waiting requests that vLLM's cache-aware admission moved behind a request admitted this step */
   cacheAwareOutranked: ReadonlySet<string>;
+  /** requests whose asynchronous KV-connector load is in flight (WAITING_FOR_REMOTE_KVS; trace kv records) */
+  remoteKv?: ReadonlySet<string>;
 }
 
 const SKIP_TO_REASON: Record<SkipCause, WaitingReason> = {
@@ -42,7 +44,7 @@ const HEAD_SPECIFIC = new Set(["kv_full", "prompt_exceeds_budget", "encoder_budg
  */
 export function uniformReason(f: StepFacts): WaitingReason | null {
   const s = f.step;
-  if (f.preempted.size > 0 || f.skipped.size > 0 || f.byPriority || f.cacheAwareOutranked.size > 0) return null;
+  if (f.preempted.size > 0 || f.skipped.size > 0 || f.byPriority || f.cacheAwareOutranked.size > 0 || (f.remoteKv?.size ?? 0) > 0) return null;
   if (s.paused) return "paused";
   if (s.stop ? HEAD_SPECIFIC.has(s.stop.cause) : s.kv_fail.length > 0) return null;
   return resourceReason("", f);
@@ -52,6 +54,8 @@ export function waitingReason(id: string, priority: number, f: StepFacts): Waiti
   const s = f.step;
   if (f.preempted.has(id)) return "preempted";
   if (s.paused) return "paused";
+  // its blocks are allocated and the connector is still filling them: nothing else could admit it
+  if (f.remoteKv?.has(id)) return "remote_kv_transfer";
   const skip = f.skipped.get(id);
   if (skip) return SKIP_TO_REASON[skip];
   // vLLM skips the whole waiting loop in a step that had to preempt (memory pressure).

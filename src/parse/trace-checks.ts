@@ -12,6 +12,8 @@ export class TraceChecks {
   private lastStep = -1;
   private lastT = -Infinity;
   private lastTLine = 0;
+  private lastGpuT = -Infinity;
+  private lastGpuLine = 0;
   private steps = 0;
   private end: { line: number; steps: number; dropped: number } | null = null;
 
@@ -35,6 +37,7 @@ export class TraceChecks {
    * where they do cannot be replayed into meaningful durations.
    */
   private timeOrder(rec: RawRecord, line: number): void {
+    if (rec.type === "gpu") return this.gpuTimeOrder(rec.t, line);
     const start = "t" in rec ? rec.t : "t_start" in rec ? rec.t_start : null;
     if (start === null) return;
     const [prevT, prevLine] = [this.lastT, this.lastTLine];
@@ -61,6 +64,20 @@ export class TraceChecks {
       if (rec.type === "step") rec.sched_t = null;
       else if (rec.type === "update") rec.out_t = null;
     }
+  }
+
+  /**
+   * gpu records come from the emitter's sampler thread, stamped before they are queued: one
+   * may land just before or after a scheduler record stamped earlier or later. They keep an
+   * order of their own and leave the scheduler records' order alone.
+   */
+  private gpuTimeOrder(t: number, line: number): void {
+    if (t < this.lastGpuT) {
+      this.report({ code: "RAW_TIME_ORDER", severity: "error", file: this.file, line, args: { field: "t", t, previous: this.lastGpuT, previous_line: this.lastGpuLine } });
+      return;
+    }
+    this.lastGpuT = t;
+    this.lastGpuLine = line;
   }
 
   /** `skipped`: lines the reader could not use (a count mismatch may only echo them) */

@@ -9,7 +9,7 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.3"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists
+export const TRACE_SCHEMA_VERSION = "1.4"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats, kv records (KV-connector loads and stores)
 export const TRACE_SCHEMA_MAJOR = 1;
 /** the first minor whose records may refer to requests by handle and write deltas (see "Interned form" below) */
 export const INTERNED_SINCE_MINOR = 3;
@@ -121,6 +121,19 @@ export const HeaderRecord = z.object({
   capabilities: z.record(z.string(), z.boolean()).meta({ description: "what this vLLM version let the emitter capture" }),
   not_captured: z.array(z.object({ what: z.string(), why: z.string() })),
   engine: EngineInfo.optional().meta({ description: "what decides a step's time on the device; absent where no real model runner executes the steps (the CPU harness) or on emitters before 0.2" }),
+  gpu_stats: z
+    .object({
+      interval_ns: Count.meta({ description: "how often the emitter's sampler thread reads NVML (VLLM_SCHEDULER_LOG_GPU_STATS_MS)" }),
+      devices: z.array(
+        z.object({
+          index: Count.meta({ description: "NVML device index" }),
+          name: z.string().nullable(),
+          memory_total_bytes: Count.nullable(),
+        }),
+      ),
+    })
+    .optional()
+    .meta({ description: "schema 1.4: present when the emitter samples NVML (gpu records follow); absent otherwise, and not_captured says why" }),
 });
 
 export const ArrivalRecord = z.object({
@@ -242,6 +255,57 @@ export const PredictionRecord = z.object({
   predicted_remaining: z.number().nullable().meta({ description: "predicted output tokens still to come (null: not finite)" }),
 });
 
+/** [NVML device index, GPU utilisation %, memory used bytes, SM clock MHz, power mW]; null: the device cannot report it */
+const GpuDeviceSample = z.tuple([
+  Count,
+  z.number().int().min(0).max(100).nullable(),
+  Count.nullable(),
+  Count.nullable(),
+  Count.nullable(),
+]);
+
+/**
+ * One NVML sample (schema 1.4), read by the emitter's sampler thread every header.gpu_stats
+ * interval, off the scheduler thread. The CLI joins samples to steps by time (per_iteration
+ * gpu_* columns). Utilisation is NVML's: the share of its last sample period (1/6 s to 1 s,
+ * by device) in which a kernel ran.
+ */
+export const GpuRecord = z.object({
+  type: z.literal("gpu"),
+  t: RelNs.meta({ description: "when the reads finished, on the trace's clock" }),
+  devices: z.array(GpuDeviceSample).meta({ description: "per sampled device: [NVML index, GPU utilisation %, memory used bytes, SM clock MHz, power mW]" }),
+});
+
+/**
+ * A KV-connector load or store the emitter saw (schema 1.4), where vLLM runs a connector
+ * (emitter/src/vsched_emitter/kv_connector.py). Request-level events come through vLLM's
+ * connector API (any connector); transfer_start/transfer_end are the jobs of a connector that
+ * keeps a job table (vLLM's OffloadingConnector). Written after the step or update record of
+ * the call that saw it, stamped when seen.
+ */
+export const KvEvent = z.enum([
+  "load_start", // update_state_after_alloc with external tokens: the connector fills `tokens` of its new blocks
+  "load_end", // the worker reported it in finished_recving (an async load is done)
+  "load_failed", // failed_recving: vLLM recomputes what did not arrive
+  "store_start", // request_finished kept the finished request's blocks until the connector has sent them
+  "store_end", // finished_sending: those blocks are freed
+  "transfer_start", // a transfer job created by build_connector_meta (job, direction, blocks)
+  "transfer_end", // that job completed on every worker
+]);
+export type KvEvent = z.infer<typeof KvEvent>;
+
+export const KvRecord = z.object({
+  type: z.literal("kv"),
+  t: RelNs,
+  req: ReqId,
+  event: KvEvent,
+  tokens: Count.nullable().meta({ description: "load_start: tokens the connector loads" }),
+  async: z.boolean().nullable().meta({ description: "load_start: true when the request waits in WAITING_FOR_REMOTE_KVS until load_end, false when the load runs with its step" }),
+  job: Count.nullable().meta({ description: "transfer_*: the connector's job id" }),
+  direction: z.enum(["load", "store"]).nullable().meta({ description: "transfer_*: load (into the GPU cache) or store (out of it)" }),
+  blocks: Count.nullable().meta({ description: "transfer_start: offload blocks (keys) the job moves" }),
+});
+
 export const DroppedRecord = z.object({
   type: z.literal("dropped"),
   t: RelNs,
@@ -347,6 +411,8 @@ export const RawRecord = z.discriminatedUnion("type", [
   EndRecord,
   PredictionRecord,
   ChunkRecord,
+  GpuRecord,
+  KvRecord,
 ]);
 
 /**
@@ -365,6 +431,8 @@ export const WireRecord = z.discriminatedUnion("type", [
   EndRecord,
   InternedPredictionRecord,
   InternedChunkRecord,
+  GpuRecord,
+  KvRecord,
 ]);
 
 export type HeaderRecord = z.infer<typeof HeaderRecord>;
@@ -375,6 +443,8 @@ export type FinishRecord = z.infer<typeof FinishRecord>;
 export type ScoreRecord = z.infer<typeof ScoreRecord>;
 export type PredictionRecord = z.infer<typeof PredictionRecord>;
 export type ChunkRecord = z.infer<typeof ChunkRecord>;
+export type GpuRecord = z.infer<typeof GpuRecord>;
+export type KvRecord = z.infer<typeof KvRecord>;
 export type RawRecord = z.infer<typeof RawRecord>;
 export type RawRecordType = RawRecord["type"];
 export type WireRecord = z.infer<typeof WireRecord>;

@@ -11,7 +11,7 @@ import { RunningNote, WaitingReason, WAITING_REASONS_1_0, WAITING_REASONS_1_4 } 
  * All times are integer nanoseconds: *_time columns relative to the trace's clock
  * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
  */
-export const OUTPUT_SCHEMA_VERSION = "1.4"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns; 1.4: vLLM 0.34's waiting causes (kv_load_cap, cache_aware_outranked)
+export const OUTPUT_SCHEMA_VERSION = "1.4"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns; 1.4: vLLM 0.34's waiting causes (kv_load_cap, cache_aware_outranked), per_iteration GPU stats, KV-connector events
 
 const waitCol = (r: WaitingReason) => col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`);
 const waitCols = Object.fromEntries(WAITING_REASONS_1_0.map((r) => [`wait_${r}_ns`, waitCol(r)])) as Record<
@@ -130,6 +130,16 @@ export const PerIterationRow = z.object({
     waiting_queue_length: col.count("requests in the waiting queues after schedule(), deferred ones included: len(waiting) (+ len(kv_holding_waiting), vLLM ≥ 0.33); the rows of this step with a queue_position"),
     num_skipped_waiting_reqs: col.count("waiting requests vLLM deferred (skipped at least once, not yet admitted) after schedule(): SchedulerStats.num_skipped_waiting_reqs; waiting_queue_length - waiting_count; 0 where vLLM counts them as waiting (0.11)"),
   }),
+  // NVML samples (trace gpu records, VLLM_SCHEDULER_LOG_GPU_STATS_MS) joined to the step: the
+  // latest one taken at or before end_time (step end when there is no update); empty where the
+  // trace has none (no NVML: the header's not_captured says why) or the latest is stale
+  ...added("1.4", {
+    gpu_util_percent: col.float("NVML GPU utilisation of the joined sample (share of its last sample period with a kernel running), averaged over the sampled devices", "%"),
+    gpu_memory_used_bytes: col.countOpt("GPU memory in use at the joined sample, summed over the sampled devices", "bytes"),
+    gpu_sm_clock_mhz: col.float("SM clock at the joined sample, averaged over the sampled devices", "MHz"),
+    gpu_power_w: col.float("power draw at the joined sample, summed over the sampled devices", "W"),
+    gpu_sample_age_ns: col.nsOpt("end_time (or the step's end without an update) minus the joined sample's time"),
+  }),
 });
 
 export const RequestState = ["waiting", "running", "preempted", "completed"] as const;
@@ -174,6 +184,14 @@ export const EventType = [
   "request_turn_ended",
   "request_chunk_queued",
   "waiting_reordered",
+  // KV connector (trace kv records, schema 1.4)
+  "kv_load_started",
+  "kv_load_finished",
+  "kv_load_failed",
+  "kv_store_started",
+  "kv_store_finished",
+  "kv_transfer_started",
+  "kv_transfer_finished",
 ] as const;
 
 export const EventRow = z.object({

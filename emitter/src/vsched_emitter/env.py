@@ -16,11 +16,21 @@ VLLM_SCHEDULER_LOG_MAX_BUFFERED    records buffered between the scheduler thread
                                    dropped, counted, and a ``dropped`` record is written
 VLLM_SCHEDULER_LOG_WAITING_PROBE   at level ``full`` with prefix caching on: look up the prefix-cache
                                    hit of the first N waiting requests after each schedule() and
-                                   record it (step ``probe``), for binding_limits (default 0: off)
+                                   record it (step ``probe``), for binding_limits (default 8;
+                                   ``0`` off; answers are reused while the blocks they found are
+                                   unchanged: waiting_probe.py)
 VLLM_SCHEDULER_LOG_FORMAT          ``interned`` (default: schema 1.3, request ids as small
                                    integers, step lists as deltas; at 256 running about a
                                    tenth of the bytes, bench/README.md) | ``plain`` (schema
                                    1.0/1.1/1.2: every id spelled out)
+VLLM_SCHEDULER_LOG_GPU_STATS_MS    sample NVML (GPU utilisation, memory used, SM clock, power) on a
+                                   thread of its own every N ms and record ``gpu`` records, which
+                                   the CLI joins to steps (per_iteration ``gpu_*`` columns); default
+                                   100, ``0`` off. Needs ``pynvml`` (``nvidia-ml-py``) or vLLM's
+                                   vendored copy and an NVIDIA driver; otherwise the header's
+                                   ``not_captured`` says why (gpu_stats.py)
+VLLM_SCHEDULER_LOG_GPU_DEVICES     NVML device indices to sample, comma-separated (default: those
+                                   CUDA_VISIBLE_DEVICES names, else all)
 VLLM_SCHEDULER_LOG_PID             process id recorded in the trace file name and header
                                    (default: the real pid; the harness sets it with the
                                    virtual clock so traces are byte-reproducible)
@@ -48,9 +58,16 @@ MAX_BUFFERED = "VLLM_SCHEDULER_LOG_MAX_BUFFERED"
 PID = "VLLM_SCHEDULER_LOG_PID"
 WAITING_PROBE = "VLLM_SCHEDULER_LOG_WAITING_PROBE"
 FORMAT = "VLLM_SCHEDULER_LOG_FORMAT"
+GPU_STATS_MS = "VLLM_SCHEDULER_LOG_GPU_STATS_MS"
+GPU_DEVICES = "VLLM_SCHEDULER_LOG_GPU_DEVICES"  # read by gpu_stats.py at Scheduler construction
 
-ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE, FORMAT)
+ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE, FORMAT,
+            GPU_STATS_MS, GPU_DEVICES)
 LEVELS = ("full", "summary", "off")
+#: the first N waiting requests probed by default (issue 18 §6: binding_limits needs their
+#: prefix-cache hits when prefix caching is on, vLLM's default); a module constant so a test
+#: can record the same run without the probe
+WAITING_PROBE_DEFAULT = 8
 FORMATS = ("interned", "plain")
 
 logger = logging.getLogger("vsched_emitter")
@@ -66,8 +83,9 @@ class Settings:
     gzip: bool = False
     max_buffered: int = 65536
     pid: int | None = None  # recorded instead of os.getpid() (file name and header)
-    waiting_probe: int = 0  # level full, prefix caching on: probe the first N waiting requests
+    waiting_probe: int = WAITING_PROBE_DEFAULT  # level full, prefix caching on: probe the first N waiting requests (0: off)
     format: str = "interned"  # "plain": schema 1.0/1.1/1.2 records, ids spelled out
+    gpu_stats_ms: int = 100  # NVML sampling interval (gpu_stats.py); 0: off
 
     @property
     def active(self) -> bool:
@@ -85,6 +103,20 @@ def _positive(environ: Mapping[str, str], name: str, default, cast):
         value = None
     if value is None or value <= 0:
         logger.warning("vsched: ignoring %s=%r (expected a positive number)", name, raw)
+        return default
+    return value
+
+
+def _non_negative_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        logger.warning("vsched: ignoring %s=%r (expected a whole number >= 0)", name, raw)
         return default
     return value
 
@@ -110,5 +142,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         gzip=env.get(GZIP, "").strip() == "1",
         max_buffered=_positive(env, MAX_BUFFERED, d.max_buffered, int),
         pid=_positive(env, PID, d.pid, int),
-        waiting_probe=_positive(env, WAITING_PROBE, d.waiting_probe, int),
+        waiting_probe=_non_negative_int(env, WAITING_PROBE, WAITING_PROBE_DEFAULT),
+        gpu_stats_ms=_non_negative_int(env, GPU_STATS_MS, d.gpu_stats_ms),
     )

@@ -180,6 +180,7 @@ class Encoder:
 
     def _step(self, d) -> dict:
         nst, computed, v = d.args
+        computed = records.computed_list(nst, computed)
         get = self.handles.get
         rids = list(nst)
         ns = list(nst.values())

@@ -71,6 +71,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "score": ("t", "req", "score", "predicted_remaining"),
     "prediction": ("t", "req", "output_tokens", "predicted_remaining"),
     "chunk": ("t", "queued_t", "req", "vllm_arrival_epoch_ns", "prompt_tokens", "max_tokens", "computed"),
+    "gpu": ("t", "devices"),  # schema 1.4: NVML samples (gpu_stats.py)
+    "kv": ("t", "req", "event", "tokens", "async", "job", "direction", "blocks"),  # 1.4: kv_connector.py
     "dropped": ("t", "count"),
     "emitter_error": ("t", "where", "error"),
     "end": ("t", "steps", "records", "dropped"),
@@ -88,6 +90,42 @@ class Deferred:
 
     def build(self):
         return self.fn(*self.args)
+
+
+class ComputedFromOutput:
+    """The computed-token counts of a step, read on the writer thread from vLLM's own
+    SchedulerOutput (``scheduled_new_reqs[i].num_computed_tokens`` and
+    ``scheduled_cached_reqs.num_computed_tokens``: each scheduled request's count before the
+    step, which vLLM built for the model runner and does not change afterwards) instead of
+    from every Request object on the scheduler thread. ``resolve(nst)`` gives the counts after
+    the step in ``nst`` order (None for a request the output does not list)."""
+
+    __slots__ = ("out",)
+
+    def __init__(self, out):
+        self.out = out
+
+    @staticmethod
+    def applies(out, nst) -> bool:
+        """Whether this output lists every scheduled request (checked by count, O(1))."""
+        try:
+            return len(out.scheduled_new_reqs) + len(out.scheduled_cached_reqs.req_ids) == len(nst)
+        except (AttributeError, TypeError):
+            return False
+
+    def resolve(self, nst) -> list:
+        out = self.out
+        cached = out.scheduled_cached_reqs
+        before = dict(zip(cached.req_ids, cached.num_computed_tokens))
+        for r in out.scheduled_new_reqs:
+            before[r.req_id] = r.num_computed_tokens
+        get = before.get
+        return [(b + n) if (b := get(rid)) is not None else None for rid, n in nst.items()]
+
+
+def computed_list(nst, computed) -> list:
+    """Computed-token counts after the step, in nst order, whichever way they were captured."""
+    return computed.resolve(nst) if type(computed) is ComputedFromOutput else computed
 
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode

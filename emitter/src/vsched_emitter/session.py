@@ -22,9 +22,9 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, is_not, ne
 from pathlib import Path
 
-from . import capabilities, interned
+from . import capabilities, gpu_stats, interned, kv_connector
 from .env import Settings
-from .records import OMIT, Deferred, StepValues, UpdateValues, finite_or_none
+from .records import OMIT, ComputedFromOutput, Deferred, StepValues, UpdateValues, computed_list, finite_or_none
 from .waiting_queues import WaitingQueues
 from .why_waited import WhyWaited
 from .writer import Writer
@@ -79,6 +79,7 @@ def _in_order(nst, ids):
 def _step_values(nst, computed, values: StepValues) -> StepValues:
     """Writer thread: fill in ``sched`` = [[id, scheduled, computed before], ...]."""
     # tuples: cheaper to build and to encode than lists, and the same JSON arrays
+    computed = computed_list(nst, computed)
     sched_list = [(rid, n, (c - n) if c is not None else 0) for (rid, n), c in zip(nst.items(), computed)]
     return values._replace(sched=sched_list)
 
@@ -97,6 +98,8 @@ class Session:
         self.enabled = False
         self.closed = False
         self._failed = False
+        self.gpu_sampler = None
+        self.kv = None
         self.full = settings.level == "full"
         # Clock anchor: sampled back to back.
         epoch_ns = time.time_ns()
@@ -130,6 +133,14 @@ class Session:
         self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
                              flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered,
                              encoder=encoder)
+        # NVML sampling on a thread of its own (gpu_stats.py); decided before the header is written
+        self.gpu_sampler = gpu_stats.prepare(getattr(settings, "gpu_stats_ms", 0), self.header)
+        # KV connector loads/stores (kv_connector.py): where vLLM built a connector
+        self.kv = kv_connector.attach(self, sched)
+        if self.kv is not None:
+            self.header["capabilities"]["kv_connector_transfers"] = True
+            self.header["capabilities"]["kv_connector_jobs"] = self.kv.jobs is not None
+            gpu_stats.declare_minor(self.header, kv_connector.KV_SCHEMA_VERSION)
         self.writer.put("header", self.header)
 
         self.step_no = 0
@@ -171,6 +182,8 @@ class Session:
             self.alloc_per_running = look // bs + 3
             self.alloc_per_admitted = (max_len + look) // bs + 3
         self.enabled = True
+        if self.gpu_sampler is not None:
+            self.gpu_sampler.start(self.writer.put, self.now)
 
     # ---- helpers -----------------------------------------------------------------
     def now(self) -> int:
@@ -363,10 +376,13 @@ class Session:
 
         reqs = sched.requests
         nst = out.num_scheduled_tokens
-        try:  # C speed; the writer thread pairs these with nst (which does not change)
-            computed = list(map(_NUM_COMPUTED, map(reqs.__getitem__, nst)))
-        except (KeyError, AttributeError):
-            computed = [(r.num_computed_tokens if r is not None else None) for r in map(reqs.get, nst)]
+        if ComputedFromOutput.applies(out, nst):  # read on the writer thread (records.py)
+            computed = ComputedFromOutput(out)
+        else:
+            try:  # C speed; the writer thread pairs these with nst (which does not change)
+                computed = list(map(_NUM_COMPUTED, map(reqs.__getitem__, nst)))
+            except (KeyError, AttributeError):
+                computed = [(r.num_computed_tokens if r is not None else None) for r in map(reqs.get, nst)]
         admitted, new, resumed = self._admissions(reqs, nst)
         in_step = self.step_preempted
         self.step_preempted = []
@@ -410,6 +426,8 @@ class Session:
             self._scores(reqs, out.num_scheduled_tokens)
         if self.track_predictions:  # made inside schedule() (a fork's initial prediction)
             self._predictions(map(reqs.get, out.num_scheduled_tokens))
+        if self.kv is not None:
+            self.kv.flush()
 
     def _admissions(self, reqs, nst):
         """(ids admitted or resumed this step, new [[id, computed before]], resumed [...]):
@@ -547,6 +565,8 @@ class Session:
             self._scores(sched.requests, scheduler_output.num_scheduled_tokens)
         if self.track_predictions:  # made inside update_from_output() (the fork's re-prediction)
             self._predictions(map(sched.requests.get, scheduler_output.num_scheduled_tokens))
+        if self.kv is not None:
+            self.kv.flush()
 
     # ---- finishing ---------------------------------------------------------------------
     def before_finish(self, sched, request_ids) -> None:
@@ -592,6 +612,10 @@ class Session:
             return
         self.closed = True
         self.enabled = False
+        if self.gpu_sampler is not None:
+            self.gpu_sampler.stop()
+        if self.kv is not None:
+            self.kv.restore()
         try:
             self.writer.close((self.now(), self.step_no, self.writer.buffer_dropped))
         except Exception as e:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from itertools import islice
 from operator import attrgetter
 
-from . import capabilities
+from . import capabilities, waiting_probe
+from .waiting_probe import hit_limit as _hit_limit  # noqa: F401 (vLLM 0.34 tests)
 from .order_rule import expected_order
 from .records import OMIT
 
@@ -28,7 +29,7 @@ class WhyWaited:
         self.max_active = int(getattr(sched, "max_num_active_reqs", None) or sched.max_num_running_reqs)
         self.long_prefill = int(getattr(sched.scheduler_config, "long_prefill_token_threshold", 0) or 0)
         self.has_streaming_count = hasattr(sched, "num_waiting_for_streaming_input")
-        self.probe_n, self.probe_find = self._probe_setup(sched, settings)
+        self.waiting_probe = waiting_probe.setup(sched, settings)
         # vLLM 0.34 --max-num-inflight-kv-loads: async KV loads past the cap wait in their queue
         self.load_capped = None
         if getattr(sched.scheduler_config, "max_num_inflight_kv_loads", None) and \
@@ -225,39 +226,13 @@ class WhyWaited:
         return OMIT if actual == expected else actual
 
     # ---- probe: prefix-cache hits of the first waiting requests -------------------------
-    @staticmethod
-    def _probe_setup(sched, settings):
-        """(N, lookup) for the waiting-request prefix-cache probe, or (0, None) when off or
-        this vLLM has no side-effect-free lookup (coordinator.find_longest_cache_hit)."""
-        n = int(getattr(settings, "waiting_probe", 0) or 0)
-        kvm = getattr(sched, "kv_cache_manager", None)
-        if n <= 0 or settings.level != "full" or kvm is None or not getattr(kvm, "enable_caching", False):
-            return 0, None
-        find = getattr(getattr(kvm, "coordinator", None), "find_longest_cache_hit", None)
-        return (n, find) if find is not None else (0, None)
-
     def probe(self, sched):
         """[id, hit tokens, hit blocks now free (evictable)] for the first N waiting requests
-        that start from nothing computed, or OMIT when the probe is off. The lookup reads the
-        block pool only (it is what get_computed_blocks calls, minus its KV events): it takes
-        no block and counts no stats."""
-        if not self.probe_n:
+        that start from nothing computed, or OMIT when the probe is off (waiting_probe.py: on
+        by default for the head, answers reused while their blocks are unchanged)."""
+        if self.waiting_probe is None:
             return OMIT
-        out = []
-        find = self.probe_find
-        for r in islice(self.queues.iterate(sched), self.probe_n):
-            limit = _hit_limit(r)
-            if r.num_computed_tokens or limit == 0:
-                continue
-            hashes = getattr(r, "block_hashes", None)
-            if not hashes:
-                out.append([r.request_id, 0, 0])
-                continue
-            found = find(hashes, limit)
-            blocks, hit = found[0], int(found[1])
-            evictable = sum(1 for b in (blocks[0] if blocks else ()) if b.ref_cnt == 0 and not getattr(b, "is_null", False))
-            out.append([r.request_id, hit, evictable])
-        return out or OMIT
+        return self.waiting_probe([self.queues.iterate(sched)]) or OMIT
 
     # ---- reorder: vLLM 0.34's cache-aware admission --------------------------------------
     def watch_reorder(self, sched, reorder):
@@ -280,13 +255,3 @@ class WhyWaited:
         return r
 
 
-def _hit_limit(r) -> int:
-    """The longest prefix-cache hit vLLM allows the request (get_computed_blocks' bound):
-    vLLM 0.34's Request.get_max_cache_hit_length() (prefix_cache_hit_limit; 0 = no reads),
-    before it all tokens but the last unless skip_reading_prefix_cache."""
-    bound = getattr(r, "get_max_cache_hit_length", None)
-    if bound is not None:
-        return int(bound())
-    if getattr(r, "skip_reading_prefix_cache", False):
-        return 0
-    return r.num_tokens - 1

@@ -60,7 +60,17 @@ export async function computeReport(source: TableSource, opts: ReportOptions = {
     distributions,
     predictions: predictionsOf(reqs),
     notes,
+    gpu_stats_missing: ranks.some((r) => r.gpu !== null) ? null : gpuMissingWhy(source),
   };
+}
+
+/** what the trace header says about GPU stats it could not capture, else that it has none */
+function gpuMissingWhy(source: TableSource): string {
+  for (const s of source.info.sources) {
+    const nc = (s.header.not_captured ?? []).find((x) => x.what.startsWith("GPU stats"));
+    if (nc) return nc.why;
+  }
+  return "the trace has no gpu records (an emitter before trace schema 1.4, or no sample fell on a step)";
 }
 
 /**

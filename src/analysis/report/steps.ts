@@ -24,7 +24,13 @@ class RankCollector {
     preempted: new Indexed(Float32Array),
     admitted: new Indexed(Float32Array),
     completed: new Indexed(Float32Array),
+    gpu_util_percent: new Indexed(Float32Array, NaN),
+    gpu_memory_used_gib: new Indexed(Float32Array, NaN),
+    gpu_sm_clock_mhz: new Indexed(Float32Array, NaN),
+    gpu_power_w: new Indexed(Float32Array, NaN),
   } satisfies Record<string, F32>;
+  /** steps with a joined GPU sample */
+  gpuSteps = 0;
   readonly causes = new Map<string, F32>();
   steps = 0;
 }
@@ -62,6 +68,14 @@ export class StepCollector {
     c.f32.preempted.set(i, row.preempted_count);
     c.f32.admitted.set(i, row.admitted_count + row.resumed_count);
     c.f32.completed.set(i, row.completed_count);
+    // columns of output schema 1.4: null in older logs and where the trace had no NVML samples
+    if (row.gpu_sample_age_ns !== null && row.gpu_sample_age_ns !== undefined) {
+      c.gpuSteps++;
+      c.f32.gpu_util_percent.set(i, nanIfNull(row.gpu_util_percent));
+      c.f32.gpu_memory_used_gib.set(i, row.gpu_memory_used_bytes === null ? NaN : row.gpu_memory_used_bytes / 2 ** 30);
+      c.f32.gpu_sm_clock_mhz.set(i, nanIfNull(row.gpu_sm_clock_mhz));
+      c.f32.gpu_power_w.set(i, nanIfNull(row.gpu_power_w));
+    }
   }
 
   /** a waiting or preempted row: one request waiting for its cause at this step */
@@ -106,6 +120,9 @@ export class StepCollector {
           preempted: f("preempted"),
           admitted: f("admitted"),
           completed: f("completed"),
+          gpu: c.gpuSteps > 0
+            ? { util_percent: f("gpu_util_percent"), memory_used_gib: f("gpu_memory_used_gib"), sm_clock_mhz: f("gpu_sm_clock_mhz"), power_w: f("gpu_power_w") }
+            : null,
           waiting_by_cause: withCauses ? [...c.causes.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([cause, s]) => ({ cause, counts: s.toArray(n) })) : null,
         };
       });

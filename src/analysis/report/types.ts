@@ -22,6 +22,8 @@ export interface ReportData {
   predictions: Predictions | null;
   /** stable codes for what the page cannot show (wording in the renderer) */
   notes: string[];
+  /** why no step has GPU stats (the trace header's not_captured entry, or that the trace has none); null when some do */
+  gpu_stats_missing: string | null;
 }
 
 export interface Seed002Statistics {
@@ -53,6 +55,8 @@ export interface RankSeries {
   preempted: Float32Array;
   admitted: Float32Array;
   completed: Float32Array;
+  /** NVML samples joined to steps (per_iteration gpu_* columns; NaN where none); null when no step has one */
+  gpu: { util_percent: Float32Array; memory_used_gib: Float32Array; sm_clock_mhz: Float32Array; power_w: Float32Array } | null;
   /** requests waiting for each cause at each step (only causes that occur); null without waiting rows */
   waiting_by_cause: { cause: string; counts: Float32Array }[] | null;
 }

@@ -271,6 +271,17 @@
       series: [{ label: "admitted", color: STATE.prefill, paths: dotsOnly.paths, points: { show: true, size: 5 } },
         { label: "completed", color: STATE.completed, paths: dotsOnly.paths, points: { show: true, size: 5 } },
         { label: "preempted", color: STATE.preempted, paths: dotsOnly.paths, points: { show: true, size: 6 } }] }, ds(r.marks));
+    if (r.gpu) {
+      // NVML samples joined to steps (per_iteration gpu_* columns): each step shows the latest sample at or before its end
+      chart(g2, { id: "gpu-util", title: "GPU utilisation (%, NVML)", x: "s", y: "%", group: "time", points: points(r.gpu.use),
+        series: [{ label: "GPU util", color: "#31a354" }] }, ds(r.gpu.use));
+      chart(g2, { id: "gpu-memory", title: "GPU memory used (GiB)", x: "s", y: "GiB", group: "time", points: points(r.gpu.memory),
+        series: [{ label: "memory used", color: "#636363" }] }, ds(r.gpu.memory));
+      chart(g2, { id: "gpu-clock", title: "SM clock (MHz)", x: "s", y: "MHz", group: "time", points: points(r.gpu.clock),
+        series: [{ label: "SM clock", color: "#6baed6" }] }, ds(r.gpu.clock));
+      chart(g2, { id: "gpu-power", title: "GPU power (W)", x: "s", y: "W", group: "time", points: points(r.gpu.power),
+        series: [{ label: "power", color: "#d94801" }] }, ds(r.gpu.power));
+    } else if (D.gpu_stats_missing) add(rankBox, el("p", "dim", "No GPU stats in this run: " + D.gpu_stats_missing + "."));
     if (r.causes) {
       // stacked: each layer drawn as the cumulative sum, filled down to the layer below
       var names = r.causes.names;

@@ -16,6 +16,7 @@ export function viewModel(data: ReportData) {
     summary: data.summary,
     statistics: data.statistics,
     notes: data.notes,
+    gpu_stats_missing: data.gpu_stats_missing,
     buckets: BUCKETS,
     palette: { causes: CAUSE_COLORS, states: STATE_COLORS },
     ranks: data.ranks.map(rankView),
@@ -42,6 +43,14 @@ function rankView(r: RankSeries) {
     kv: sds(minMaxPerBucket(t, [Float64Array.from(r.kv_utilization, (v) => v * 100)])),
     queues: sds(minMaxPerBucket(t, [r.running, r.waiting])),
     marks: sds(minMaxPerBucket(t, [r.admitted, r.completed, r.preempted])),
+    gpu: r.gpu
+      ? {
+          use: sds(minMaxPerBucket(t, [r.gpu.util_percent])),
+          memory: sds(minMaxPerBucket(t, [r.gpu.memory_used_gib])),
+          clock: sds(minMaxPerBucket(t, [r.gpu.sm_clock_mhz])),
+          power: sds(minMaxPerBucket(t, [r.gpu.power_w])),
+        }
+      : null,
     causes: causes ? { names: causes.map((c) => c.cause), ...sds(stackedPerBucket(t, causes.map((c) => c.counts))) } : null,
   };
 }
