@@ -7,6 +7,7 @@
 # PLAN lines: "TAG on|off|summary|full MAX_NUM_SEQS MAX_NUM_BATCHED_TOKENS N RATE [run_bench.py args]"; '#' = comment.
 # Environment (all optional):
 #   SKIP_PROBE=1                 skip probe.py (imports + pruned-kernel check, ~35 s)
+#   VSCHED_EMITTER_SRC           a checkout's emitter/src, ahead of the payload's emitter
 #   RUNCAP (330) MIN_LEFT (150)  per-run cap / minimum time left to start a run, in seconds
 #   CSV                          workload (default .gpu/data/AzureLLMInferenceTrace_conv.csv.gz)
 #   VLLM_SCHEDULER_LOG_LEVEL     emitter level for the "on" runs: full (default) | summary | off
@@ -41,7 +42,9 @@ else echo "site already unpacked"; fi
 if [ -f $G/payload/extra.tar.xz ] && [ ! -f $D/site/.extra_ok ]; then
   unpack $G/payload/extra.tar.xz && touch $D/site/.extra_ok && echo "extra unpacked at $(el)s"
 fi
-export PYTHONPATH=$D/site
+# VSCHED_EMITTER_SRC=$PWD/emitter/src runs the checkout's emitter instead of the packed wheel's
+# (the entry point resolves the module by name), so an emitter change needs no new payload
+export PYTHONPATH=${VSCHED_EMITTER_SRC:+$VSCHED_EMITTER_SRC:}$D/site
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 PYTHONUNBUFFERED=1
 # compile caches live in .gpu/dev and are lost with the machine: the first run of every call compiles
 export VLLM_CACHE_ROOT=$D/cache/vllm TRITON_CACHE_DIR=$D/cache/triton TORCHINDUCTOR_CACHE_DIR=$D/cache/inductor
