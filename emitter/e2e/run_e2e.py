@@ -386,7 +386,8 @@ def main(argv=None) -> int:
             cmd += ["--shutdown-timeout", str(args.shutdown_timeout)]
         cmd += args.extra_server_arg
         recipe["server_cmd"] = ["python"] + cmd[1:]
-        senv = dict(logging_env, VLLM_SCHEDULER_LOG_DIR=os.path.join(out, "trace"))
+        # the console line (emitter/src/vsched_emitter/console.py) goes to server.log every second
+        senv = dict(logging_env, VLLM_SCHEDULER_LOG_DIR=os.path.join(out, "trace"), VLLM_SCHEDULER_LOG_CONSOLE="1")
         log(f"starting server on {HOST}:{port}")
         t_srv = time.monotonic()
         srv = Server(cmd, senv, os.path.join(out, "server.log"))

@@ -21,6 +21,11 @@ VLLM_SCHEDULER_LOG_FORMAT          ``interned`` (default: schema 1.3, request id
                                    integers, step lists as deltas; at 256 running about a
                                    tenth of the bytes, bench/README.md) | ``plain`` (schema
                                    1.0/1.1/1.2: every id spelled out)
+VLLM_SCHEDULER_LOG_CONSOLE         log one summary line every SECONDS (of the trace's clock) into
+                                   vLLM's log: steps, prefill/decode requests per batch, tokens/s,
+                                   schedule vs model-run ms (mean, p95), running/waiting, KV %,
+                                   preemptions, the waiting cause holding the most request-time;
+                                   computed on the writer thread (console.py; default 0: off)
 VLLM_SCHEDULER_LOG_PID             process id recorded in the trace file name and header
                                    (default: the real pid; the harness sets it with the
                                    virtual clock so traces are byte-reproducible)
@@ -48,8 +53,9 @@ MAX_BUFFERED = "VLLM_SCHEDULER_LOG_MAX_BUFFERED"
 PID = "VLLM_SCHEDULER_LOG_PID"
 WAITING_PROBE = "VLLM_SCHEDULER_LOG_WAITING_PROBE"
 FORMAT = "VLLM_SCHEDULER_LOG_FORMAT"
+CONSOLE = "VLLM_SCHEDULER_LOG_CONSOLE"
 
-ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE, FORMAT)
+ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE, FORMAT, CONSOLE)
 LEVELS = ("full", "summary", "off")
 FORMATS = ("interned", "plain")
 
@@ -68,6 +74,7 @@ class Settings:
     pid: int | None = None  # recorded instead of os.getpid() (file name and header)
     waiting_probe: int = 0  # level full, prefix caching on: probe the first N waiting requests
     format: str = "interned"  # "plain": schema 1.0/1.1/1.2 records, ids spelled out
+    console_seconds: float = 0.0  # > 0: a console line per this many seconds (console.py)
 
     @property
     def active(self) -> bool:
@@ -111,4 +118,5 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         max_buffered=_positive(env, MAX_BUFFERED, d.max_buffered, int),
         pid=_positive(env, PID, d.pid, int),
         waiting_probe=_positive(env, WAITING_PROBE, d.waiting_probe, int),
+        console_seconds=_positive(env, CONSOLE, d.console_seconds, float),
     )

@@ -137,7 +137,7 @@ class Session:
         self.path = trace_path(settings.log_dir, self.header["dp_rank"], settings.gzip, self.header["pid"])
         self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
                              flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered,
-                             encoder=encoder)
+                             encoder=encoder, console_seconds=settings.console_seconds)
         self.writer.put("header", self.header)
 
         self.step_no = 0
