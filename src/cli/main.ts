@@ -10,6 +10,7 @@ import { registerTimeline } from "./commands/timeline.js";
 import { registerFit } from "./commands/fit.js";
 import { registerSimulate } from "./commands/simulate.js";
 import { registerCalibrate } from "./commands/calibrate.js";
+import { registerWatch } from "./commands/watch.js";
 import { runMain } from "./run.js";
 
 const program = new Command("vsched")
@@ -27,5 +28,6 @@ registerTimeline(program);
 registerFit(program);
 registerSimulate(program);
 registerCalibrate(program);
+registerWatch(program);
 
 await runMain(program);

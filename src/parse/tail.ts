@@ -13,7 +13,15 @@ import type { Finding } from "../core/finding.js";
  * What would stop a one-shot reader (a file deleted or shrunk, a bad line, a gzip that
  * cannot be inflated) becomes a note and, where the file cannot go on, the end of its tail.
  */
-export type TailNoteCode = "TAIL_DELETED" | "TAIL_SHRUNK" | "TAIL_BAD_LINE" | "TAIL_BAD_GZIP" | "TAIL_INCOMPLETE_LINE" | "TAIL_UNREADABLE";
+export type TailNoteCode =
+  | "TAIL_NEW_FILE"
+  | "TAIL_DELETED"
+  | "TAIL_SHRUNK"
+  | "TAIL_BAD_LINE"
+  | "TAIL_BAD_RECORD"
+  | "TAIL_BAD_GZIP"
+  | "TAIL_INCOMPLETE_LINE"
+  | "TAIL_UNREADABLE";
 
 /** What happened to a followed file; worded by src/render/watch-text.ts. */
 export interface TailNote {
@@ -140,10 +148,15 @@ export class TraceTail {
     });
   }
 
-  private stop(code: TailNoteCode, args: TailNote["args"]): void {
+  /** Stops following this file (the consumer could not go on with its records). */
+  abandon(code: TailNoteCode, args: TailNote["args"], line?: number): void {
+    this.stop(code, args, line);
+  }
+
+  private stop(code: TailNoteCode, args: TailNote["args"], line?: number): void {
     if (!this.active) return;
     this.active = false;
     this.gunzip?.destroy();
-    this.handlers.onNote({ file: this.display, code, args });
+    this.handlers.onNote({ file: this.display, code, args, ...(line !== undefined ? { line } : {}) });
   }
 }
