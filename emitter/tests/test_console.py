@@ -31,6 +31,9 @@ class Lines(logging.Handler):
 @pytest.fixture
 def lines(monkeypatch):
     monkeypatch.setenv(env.CONSOLE, "0.25")
+    # vLLM configures logging when imported (dictConfig strips handlers off existing
+    # "vllm.*" loggers): import it before listening
+    import vllm.v1.core.sched.scheduler  # noqa: F401
     handler = Lines()
     log = logging.getLogger("vllm.vsched_emitter")
     log.addHandler(handler)

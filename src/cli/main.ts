@@ -11,6 +11,7 @@ import { registerFit } from "./commands/fit.js";
 import { registerSimulate } from "./commands/simulate.js";
 import { registerCalibrate } from "./commands/calibrate.js";
 import { registerWatch } from "./commands/watch.js";
+import { registerExport } from "./commands/export.js";
 import { runMain } from "./run.js";
 
 const program = new Command("vsched")
@@ -29,5 +30,6 @@ registerFit(program);
 registerSimulate(program);
 registerCalibrate(program);
 registerWatch(program);
+registerExport(program);
 
 await runMain(program);

@@ -44,6 +44,10 @@ def p95(values: List[float]) -> float:
 class ConsoleStats:
     def __init__(self, seconds: float, emit=None):
         self.interval_ns = int(seconds * 1e9)
+        # vLLM's logging.config.dictConfig (at `import vllm`) disables loggers that existed
+        # before it, ours too when the plugin was imported first: the line is asked for, so
+        # it is switched back on here, at Scheduler construction
+        logger.disabled = False
         self.emit = emit or logger.info
         self.rank = 0
         self.usable_blocks = 0

@@ -22,12 +22,12 @@ const SHOW_CURSOR = "\x1b[?25h";
 export function registerWatch(program: Command): void {
   program
     .command("watch")
-    .description("Follow traces while vLLM writes them: rolling batch statistics, waiting by cause, the longest waiters, preemptions and KV use, refreshed every second.")
+    .description("Follow traces while vLLM writes them (vsched watch scheduler_logs/): rolling batch statistics, waiting by cause, the longest waiters, preemptions and KV use, refreshed every second; one plain line per interval on a pipe.")
     .argument("<target>", "a trace directory (every *.jsonl / *.jsonl.gz in it, also files that appear later) or one trace file")
     .option("--interval <seconds>", "refresh (terminal) or line (pipe) interval", "1")
     .option("--window <seconds>", "the rolling window of the batch statistics", "10")
     .option("--until-end", "exit once every trace has its end record (the emitter writes it when the scheduler shuts down)")
-    .addHelpText("after", examples("vsched watch fixtures/kv-pressure-preempt --until-end --interval 0.2"))
+    .addHelpText("after", examples("vsched watch fixtures/kv-pressure-preempt/vsched-1-dp0.jsonl --until-end", "vsched watch fixtures/hostile-ids/vsched-1-dp0.jsonl.gz --until-end --window 5"))
     .action(async (target: string, opts: WatchOptions) => {
       const intervalMs = seconds(opts.interval, "--interval") * 1000;
       const windowS = seconds(opts.window, "--window");
