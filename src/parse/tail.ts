@@ -3,7 +3,6 @@ import { createGunzip, constants as zlibConstants, type Gunzip } from "node:zlib
 import { LineSplitter } from "./lines.js";
 import { TraceRecordParser } from "./records.js";
 import type { HeaderRecord, RawRecord } from "../schema/raw.js";
-import type { Finding } from "../core/finding.js";
 
 /**
  * Follows one growing trace file (vsched watch): each poll() reads the bytes written since
@@ -28,9 +27,8 @@ export interface TailNote {
   file: string;
   code: TailNoteCode;
   line?: number;
-  /** the facts: sizes, an error code, a skipped line's finding */
+  /** the facts: sizes, an error, the code of a skipped line's fault */
   args: Record<string, string | number | null>;
-  finding?: Finding;
 }
 
 export interface TailHandlers {
@@ -62,7 +60,7 @@ export class TraceTail {
       display,
       {
         lenient: true,
-        onFault: (f) => handlers.onNote({ file: display, code: "TAIL_BAD_LINE", line: f.line, args: {}, finding: f }),
+        onFault: (f) => handlers.onNote({ file: display, code: "TAIL_BAD_LINE", line: f.line, args: { detail: f.code } }),
       },
       (rec, line) => {
         if (rec.type === "end") this.ended = true;

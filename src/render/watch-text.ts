@@ -74,18 +74,7 @@ export function renderWatchScreen(s: LiveSnapshot, info: ScreenInfo, style: Styl
   return out;
 }
 
-const NOTE_TEXT: Record<TailNote["code"], (n: TailNote) => string> = {
-  TAIL_NEW_FILE: () => "appeared after watching began (another rank?); followed from its start",
-  TAIL_DELETED: () => "deleted while watched; its rows so far stay in the view",
-  TAIL_SHRUNK: (n) => `shrank from ${n.args.was} to ${n.args.now} bytes (truncated or replaced); no longer followed`,
-  TAIL_BAD_LINE: (n) => (n.finding ? `skipped: ${formatFinding(n.finding)}` : `cannot be read as a trace (${n.args.error}); no longer followed`),
-  TAIL_BAD_RECORD: (n) => `cannot be replayed (${n.args.error}); no longer followed`,
-  TAIL_BAD_GZIP: (n) => `not inflatable as gzip (${n.args.error}); no longer followed`,
-  TAIL_INCOMPLETE_LINE: () => "incomplete last line (still being written, or the writer was killed); left out",
-  TAIL_UNREADABLE: (n) => `cannot read it (${n.args.error}); no longer followed`,
-};
-
-/** `file:line: what happened [CODE]` */
+/** `file:line: what happened [CODE]` (the wording is src/render/findings-text.ts's) */
 export function renderTailNote(n: TailNote): string {
-  return `${n.file}${n.line !== undefined ? `:${n.line}` : ""}: ${NOTE_TEXT[n.code](n)} [${n.code}]`;
+  return `${n.file}${n.line !== undefined ? `:${n.line}` : ""}: ${formatFinding(n)} [${n.code}]`;
 }
