@@ -21,6 +21,7 @@ directories (``convert --format parquet``) need pyarrow or Polars.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from typing import Any, Dict, Iterable, List, Optional
@@ -60,16 +61,50 @@ def load(path: "os.PathLike[str] | str", *, ranks: "Optional[Iterable[int] | int
         if name not in known:
             raise TablesError(f"{os.path.join(root, MANIFEST)}: no table {name!r} (tables: {', '.join(known)})")
     source = _choose_format(manifest, fmt, root)
-    build = FRAME_BUILDERS[pick_backend(backend)]
+    chosen = pick_backend(backend)
+    # pandas / Polars with pyarrow: typed in Arrow, no Python value per cell
+    read = _read_arrow if chosen != "python" and importlib.util.find_spec("pyarrow") is not None else _read_plain
     out = Tables()
     out.manifest = manifest
     for entry in manifest["tables"]:
         if wanted is not None and entry["name"] not in wanted:
             continue
-        columns = _read_table(root, manifest, entry, source, rank_set)
-        if columns is not None:
-            out[entry["name"]] = build(entry["columns"], columns)
+        frame = read(root, manifest, entry, source, rank_set, chosen)
+        if frame is not None:
+            out[entry["name"]] = frame
     return out
+
+
+def _read_plain(root, manifest, entry, source, ranks, backend):
+    columns = _read_table(root, manifest, entry, source, ranks)
+    return None if columns is None else FRAME_BUILDERS[backend](entry["columns"], columns)
+
+
+def _read_arrow(root, manifest, entry, source, ranks, backend):
+    from . import _table_arrow as arrow
+
+    meta = entry["columns"]
+    try:
+        if source == "csv":
+            file = os.path.join(root, entry.get("file") or f"{entry['name']}.csv")
+            if not os.path.exists(file):
+                return None
+            table = arrow.read_csv_table(file, meta, _quoted_columns(manifest, entry))
+        else:
+            files = [os.path.join(root, f) for f in entry.get("parquet_files") or []]
+            if not files:
+                return None
+            table = arrow.read_parquet_tables(files, meta, ranks)
+    except ValueError as e:
+        raise TablesError(str(e)) from None
+    table = arrow.keep_ranks(table, ranks)
+    return arrow.to_pandas(table, meta) if backend == "pandas" else arrow.to_polars(table, meta)
+
+
+def _quoted_columns(manifest, entry) -> set:
+    """The text columns convert --spreadsheet-safe may have prefixed with '."""
+    safe = bool((manifest.get("csv") or {}).get("spreadsheet_safe", manifest.get("options", {}).get("spreadsheet_safe")))
+    return {c["name"] for c in entry["columns"] if c["kind"] == "string"} if safe else set()
 
 
 def read_manifest(root: str) -> Dict[str, Any]:
@@ -113,10 +148,8 @@ def _read_table(root: str, manifest: Dict[str, Any], entry: Dict[str, Any], sour
         file = os.path.join(root, entry.get("file") or f"{entry['name']}.csv")
         if not os.path.exists(file):
             return None
-        safe = bool((manifest.get("csv") or {}).get("spreadsheet_safe", manifest.get("options", {}).get("spreadsheet_safe")))
-        strip = {c["name"] for c in entry["columns"] if c["kind"] == "string"} if safe else set()
         try:
-            columns = read_csv_columns(file, entry["columns"], strip)
+            columns = read_csv_columns(file, entry["columns"], _quoted_columns(manifest, entry))
         except ValueError as e:
             raise TablesError(str(e)) from None
     else:

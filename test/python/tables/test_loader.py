@@ -139,6 +139,35 @@ def test_plain_backend_equals_table_source(converted, case, fmt):
     assert compared > 0
 
 
+def frame_columns(frame, backend):
+    """{column: [Python values]} of a pandas or Polars frame, nulls (NA, NaN) as None."""
+    if backend == "polars":
+        return {c: [None if isinstance(v, float) and v != v else v for v in frame[c].to_list()] for c in frame.columns}
+    out = {}
+    for c in frame.columns:
+        values = frame[c].astype(object).tolist()
+        out[c] = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else (int(v) if hasattr(v, "dtype") and v.dtype.kind in "iu" else v) for v in values]
+    return out
+
+
+@pytest.mark.parametrize("backend", ["pandas", "polars"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("case", ["e2e-vllm-cpu", "hostile-ids", "mangled-ids-safe", "two-ranks-partitioned", "sessions-async"])
+def test_pandas_and_polars_equal_the_plain_backend(converted, case, fmt, backend):
+    """pandas and Polars go through Arrow when pyarrow is installed (_table_arrow.py): the
+    same values as the plain reader, which test_plain_backend_equals_table_source ties to
+    the TableSource."""
+    logs, _ = converted[case]
+    plain = tables.load(logs, backend="python", fmt=fmt)
+    framed = tables.load(logs, backend=backend, fmt=fmt)
+    assert list(framed) == list(plain)
+    for table, columns in plain.items():
+        got = frame_columns(framed[table], backend)
+        assert list(got) == list(columns), table
+        for name, values in columns.items():
+            assert got[name] == [None if isinstance(v, float) and v != v else v for v in values], f"{case} {fmt} {backend} {table}.{name}"
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_ids_pandas_would_mangle_survive(converted, fmt):
     for case in ("mangled-ids-safe", "mangled-ids"):
