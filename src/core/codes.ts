@@ -124,6 +124,9 @@ export const CODES = {
   TAIL_BAD_GZIP: { severity: "warning", section: "command", where: "trace file", meaning: "vsched watch: a .jsonl.gz whose bytes cannot be inflated; it is no longer followed", args: "`error`" },
   TAIL_INCOMPLETE_LINE: { severity: "warning", section: "command", where: "trace line", meaning: "vsched watch: at exit a followed file ended in the middle of a line (still being written, or the writer was killed); that line is left out", args: "" },
   TAIL_UNREADABLE: { severity: "warning", section: "command", where: "trace file", meaning: "vsched watch: a followed file cannot be read (the OS error code says why); it is no longer followed", args: "`error`" },
+  OTLP_INVALID: { severity: "input", section: "input", where: "line", meaning: "an input that starts like OTLP/JSON (`{\"resourceSpans\"`) has a line that is not one JSON ExportTraceServiceRequest", args: "" },
+  OTLP_NO_STEPS: { severity: "input", section: "input", where: "OTLP file", meaning: "OTLP/JSON without vLLM's step tracing (step.BATCH_SUMMARY events): request spans alone (upstream llm_request) cannot be replayed into the tables (docs/otlp.md)", args: "" },
+  OTLP_SAMPLED: { severity: "input", section: "input", where: "OTLP file", meaning: "OTLP/JSON whose step tracing was sampled (a step, or the request snapshots of a step, missing): record with sample rates 1.0 (docs/otlp.md)", args: "" },
 } as const satisfies Record<string, CodeEntry>;
 
 export type Code = keyof typeof CODES;
