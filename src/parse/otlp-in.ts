@@ -25,7 +25,9 @@ const FINISH: Record<string, string> = { stopped: "stop", stop: "stop", length: 
 
 /** true when the file starts like an OTLP/JSON export (`{"resourceSpans"`) */
 export async function isOtlpJson(file: string): Promise<boolean> {
-  const fh = await open(file, "r");
+  // a file that cannot be opened is not sniffed: the trace reader reports it
+  const fh = await open(file, "r").catch(() => null);
+  if (!fh) return false;
   try {
     const b = Buffer.alloc(64);
     const { bytesRead } = await fh.read(b, 0, 64, 0);
