@@ -1,4 +1,4 @@
-import { readdir, stat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { createEngine } from "../engine/index.js";
 import type { RowSink } from "../engine/types.js";
@@ -128,8 +128,4 @@ export class LiveRun {
       file: display,
     });
   }
-}
-
-export async function isDirectory(p: string): Promise<boolean> {
-  return (await stat(p)).isDirectory();
 }
