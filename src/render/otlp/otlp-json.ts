@@ -72,6 +72,11 @@ export class OtlpJsonRenderer implements TimelineSink {
     return (this.o.epochZeroNs + BigInt(ns)).toString();
   }
 
+  /** one span of `rank`: ids, parent (none for a root), name, times in ns since t=0 */
+  private span(rank: number, ids: { traceId: string; spanId: string; parentSpanId?: string }, name: string, startNs: number, endNs: number, attributes: Attr[]): void {
+    this.push(rank, { ...ids, name, kind: INTERNAL, startTimeUnixNano: this.time(startNs), endTimeUnixNano: this.time(endNs), attributes });
+  }
+
   private push(rank: number, span: Span): void {
     let list = this.pending.get(rank);
     if (!list) this.pending.set(rank, (list = []));
@@ -105,58 +110,31 @@ export class OtlpJsonRenderer implements TimelineSink {
     const r = this.ranks.get(it.rank)!;
     r.start = Math.min(r.start, it.start_ns);
     r.end = Math.max(r.end, it.end_ns);
-    this.push(it.rank, {
-      traceId: r.traceId,
-      spanId: hex(`${r.traceId}\0step\0${it.step}\0${it.start_ns}`, 8),
-      parentSpanId: r.rootId,
-      name: "step",
-      kind: INTERNAL,
-      startTimeUnixNano: this.time(it.start_ns),
-      endTimeUnixNano: this.time(it.end_ns),
-      attributes: attrs([
-        ["vsched.step", it.step],
-        ["vsched.batch_size", it.batch_size],
-        ["vsched.prefill_tokens", it.prefill_tokens],
-        ["vsched.decode_tokens", it.decode_tokens],
-        ["vsched.scheduling_overhead_ns", it.scheduling_overhead_ns],
-        ["vsched.scheduler_action", it.scheduler_action],
-        ["vsched.unfinished", it.unfinished ? true : null],
-        // the counters, less the two the step already carries
-        ...TIMELINE_COUNTERS.flatMap((c, i) => (c.key === "prefill_tokens" || c.key === "decode_tokens" ? [] : [[`vsched.${c.key}`, it.counters[i]] as [string, number]])),
-      ]),
-    });
+    const ids = { traceId: r.traceId, spanId: hex(`${r.traceId}\0step\0${it.step}\0${it.start_ns}`, 8), parentSpanId: r.rootId };
+    this.span(it.rank, ids, "step", it.start_ns, it.end_ns, attrs([
+      ["vsched.step", it.step],
+      ["vsched.batch_size", it.batch_size],
+      ["vsched.prefill_tokens", it.prefill_tokens],
+      ["vsched.decode_tokens", it.decode_tokens],
+      ["vsched.scheduling_overhead_ns", it.scheduling_overhead_ns],
+      ["vsched.scheduler_action", it.scheduler_action],
+      ["vsched.unfinished", it.unfinished ? true : null],
+      // the counters, less the two the step already carries
+      ...TIMELINE_COUNTERS.flatMap((c, i) => (c.key === "prefill_tokens" || c.key === "decode_tokens" ? [] : [[`vsched.${c.key}`, it.counters[i]] as [string, number]])),
+    ]));
   }
 
   request(req: RequestSlice): void {
     const traceId = hex(`request\0${req.rank}\0${req.id}\0${req.start_ns}`, 16);
     const rootId = hex(`${traceId}\0root`, 8);
-    this.push(req.rank, {
-      traceId,
-      spanId: rootId,
-      name: "llm_request",
-      kind: INTERNAL,
-      startTimeUnixNano: this.time(req.start_ns),
-      endTimeUnixNano: this.time(req.end_ns),
-      attributes: attrs([
-        ["gen_ai.request.id", req.id],
-        ["vsched.dp_rank", req.rank],
-        ...Object.entries(req.args).map(([k, v]) => [`vsched.${k}`, v] as [string, number | string | null]),
-      ]),
-    });
+    const args = Object.entries(req.args).map(([k, v]) => [`vsched.${k}`, v] as [string, number | string | null]);
+    this.span(req.rank, { traceId, spanId: rootId }, "llm_request", req.start_ns, req.end_ns, attrs([["gen_ai.request.id", req.id], ["vsched.dp_rank", req.rank], ...args]));
     let holder = rootId;
     req.children.forEach((c, i) => {
       const spanId = hex(`${traceId}\0${i}`, 8);
       const { name, cause } = childName(c);
-      this.push(req.rank, {
-        traceId,
-        spanId,
-        parentSpanId: c.depth === 2 ? holder : rootId,
-        name,
-        kind: INTERNAL,
-        startTimeUnixNano: this.time(c.start_ns),
-        endTimeUnixNano: this.time(c.end_ns),
-        attributes: attrs([["vsched.waiting_reason", cause], ...Object.entries(c.args).map(([k, v]) => [`vsched.${k}`, v] as [string, number | string])]),
-      });
+      const childArgs = Object.entries(c.args).map(([k, v]) => [`vsched.${k}`, v] as [string, number | string]);
+      this.span(req.rank, { traceId, spanId, parentSpanId: c.depth === 2 ? holder : rootId }, name, c.start_ns, c.end_ns, attrs([["vsched.waiting_reason", cause], ...childArgs]));
       if (c.depth === 1) holder = spanId;
     });
   }
@@ -164,15 +142,7 @@ export class OtlpJsonRenderer implements TimelineSink {
   end(_totals: TimelineTotals): void {
     for (const [rank, r] of this.ranks) {
       if (r.start <= r.end) {
-        this.push(rank, {
-          traceId: r.traceId,
-          spanId: r.rootId,
-          name: "scheduler",
-          kind: INTERNAL,
-          startTimeUnixNano: this.time(r.start),
-          endTimeUnixNano: this.time(r.end),
-          attributes: attrs([["vsched.dp_rank", rank], ["vsched.process", r.name]]),
-        });
+        this.span(rank, { traceId: r.traceId, spanId: r.rootId }, "scheduler", r.start, r.end, attrs([["vsched.dp_rank", rank], ["vsched.process", r.name]]));
       }
       this.flush(rank);
     }
