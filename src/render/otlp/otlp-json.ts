@@ -16,6 +16,8 @@ export interface OtlpOptions {
   epochZeroNs: bigint;
   serviceName: string;
   scopeVersion: string;
+  /** resource attributes convert's OTLP reader takes the scheduler config from (one rank) */
+  config?: Record<string, number | string>;
 }
 
 type AttrValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean };
@@ -32,6 +34,7 @@ interface Span {
   startTimeUnixNano: string;
   endTimeUnixNano: string;
   attributes: Attr[];
+  events?: { timeUnixNano: string; name: string; attributes: Attr[] }[];
 }
 
 /** SPAN_KIND_INTERNAL: the scheduler's own work, not an RPC */
@@ -77,6 +80,15 @@ export class OtlpJsonRenderer implements TimelineSink {
     this.push(rank, { ...ids, name, kind: INTERNAL, startTimeUnixNano: this.time(startNs), endTimeUnixNano: this.time(endNs), attributes });
   }
 
+  /** a span that carries span events (the seed-004 form, src/render/otlp/otlp-seed-events.ts); it spans its events */
+  eventSpan(rank: number, name: string, events: NonNullable<Span["events"]>): void {
+    const times = events.map((e) => BigInt(e.timeUnixNano));
+    const min = times.reduce((a, b) => (b < a ? b : a));
+    const max = times.reduce((a, b) => (b > a ? b : a));
+    const traceId = hex(`events\0${rank}\0${this.spans}`, 16);
+    this.push(rank, { traceId, spanId: hex(`${traceId}\0root`, 8), name, kind: INTERNAL, startTimeUnixNano: min.toString(), endTimeUnixNano: max.toString(), attributes: [], events });
+  }
+
   private push(rank: number, span: Span): void {
     let list = this.pending.get(rank);
     if (!list) this.pending.set(rank, (list = []));
@@ -92,7 +104,7 @@ export class OtlpJsonRenderer implements TimelineSink {
     const request = {
       resourceSpans: [
         {
-          resource: { attributes: attrs([["service.name", this.o.serviceName], ["vsched.dp_rank", rank], ["vsched.process", p?.name ?? null]]) },
+          resource: { attributes: attrs([["service.name", this.o.serviceName], ["vsched.dp_rank", rank], ["vsched.process", p?.name ?? null], ...Object.entries(this.o.config ?? {})]) },
           scopeSpans: [{ scope: { name: "vsched", version: this.o.scopeVersion }, spans }],
         },
       ],
@@ -146,5 +158,10 @@ export class OtlpJsonRenderer implements TimelineSink {
       }
       this.flush(rank);
     }
+  }
+
+  /** writes what eventSpan() left pending after end() */
+  finish(): void {
+    for (const rank of this.pending.keys()) this.flush(rank);
   }
 }
