@@ -18,6 +18,7 @@ logs="$(mktemp -d)"
 bash scripts/setup-node.sh
 setup browser bash scripts/setup-browser.sh
 setup vllm-0.34.0 bash emitter/scripts/vllm_env.sh 0.34.0
+setup tmux bash scripts/setup-tmux.sh
 setup vllm-0.33.0 bash emitter/scripts/vllm_env.sh 0.33.0
 setup vllm-0.11.0 bash emitter/scripts/vllm_env.sh 0.11.0
 setup analysis bash scripts/analysis_env.sh

@@ -13,8 +13,8 @@ const files = (dir: string): string[] =>
   });
 const SOURCES = files(path.join(ROOT, "src")).filter((f) => !f.endsWith(path.join("core", "codes.ts")));
 
-/** Upper-case identifiers that are not codes: environment variables, constants, Parquet's type and encoding names. */
-const NOT_CODES = /^(NO_COLOR|VSCHED_[A-Z0-9_]+|MAX_[A-Z_]+|[A-Z]+_(SCHEMA_)?VERSION|BYTE_ARRAY|DELTA_BINARY_PACKED|RLE_DICTIONARY|(DATA|DICTIONARY)_PAGE(_V2)?)$/;
+/** Upper-case identifiers that are not codes: environment variables, constants, Parquet's type and encoding names, vLLM's journey event names (OTLP input). */
+const NOT_CODES = /^(NO_COLOR|FIRST_TOKEN|VSCHED_[A-Z0-9_]+|MAX_[A-Z_]+|[A-Z]+_(SCHEMA_)?VERSION|BYTE_ARRAY|DELTA_BINARY_PACKED|RLE_DICTIONARY|(DATA|DICTIONARY)_PAGE(_V2)?)$/;
 
 /** Every "CODE_LIKE" string literal in src/ with the file it stands in. */
 function raisedCodes(): Map<string, string> {

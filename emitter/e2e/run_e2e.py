@@ -424,7 +424,8 @@ class E2ERun:
         port = free_port()
         cmd = self.server_cmd(port)
         self.recipe["server_cmd"] = ["python"] + cmd[1:]
-        senv = dict(self.logging_env, VLLM_SCHEDULER_LOG_DIR=os.path.join(self.out, "trace"))
+        # the console line (emitter/src/vsched_emitter/console.py) goes to server.log every second
+        senv = dict(self.logging_env, VLLM_SCHEDULER_LOG_DIR=os.path.join(self.out, "trace"), VLLM_SCHEDULER_LOG_CONSOLE="1")
         log(f"starting server on {HOST}:{port}")
         t_srv = time.monotonic()
         srv = Server(cmd, senv, os.path.join(self.out, "server.log"))

@@ -95,3 +95,28 @@ def test_cli_matches_prometheus(run):
         pytest.fail(f"{run['recipe'].get('cli')}: run `npm run build` first")
     bad = [c for c in cli if not c["ok"]]
     assert not bad, json.dumps(bad, indent=1)
+
+
+def test_console_line_in_the_server_log(run):
+    """VLLM_SCHEDULER_LOG_CONSOLE=1: one line a second in vLLM's own log (server.log), whose
+    steps, tokens and preemptions are those of the trace's step records."""
+    import re
+
+    import compare
+
+    text = open(os.path.join(run["out"], "server.log"), errors="replace").read()
+    found = re.findall(r"vsched dp0: steps (\d+)-(\d+) \((\d+) in [\d.]+s\) \| .*? \| (\d+) tokens, \d+ tok/s"
+                       r" \| schedule [\d.]+ ms \(p95 [\d.]+\) vs model [\d.]+ ms \(p95 [\d.]+\) \| running \d+ waiting \d+"
+                       r" \| KV [\d.]+% \| preempted (\d+)", text)
+    assert found, "no console line in server.log"
+    assert "INFO" in next(line for line in text.splitlines() if "vsched dp0: steps" in line), "logged through vLLM's logger"
+    (trace,) = compare.load_trace(os.path.join(run["out"], "trace"))
+    steps = {r["step"]: r for r in trace["records"] if r["type"] == "step"}
+    first = 0
+    for a, b, n, tokens, preempted in found:
+        a, b = int(a), int(b)
+        assert a == first and int(n) == b - a + 1, (a, b, n)
+        assert int(tokens) == sum(sum(s[1] for s in steps[k]["sched"]) for k in range(a, b + 1))
+        assert int(preempted) == sum(len(steps[k]["preempted"]) for k in range(a, b + 1))
+        first = b + 1
+    assert sum(int(p) for *_, p in found) > 0, "the burst preempts, and the lines say so"

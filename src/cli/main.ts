@@ -10,6 +10,8 @@ import { registerTimeline } from "./commands/timeline.js";
 import { registerFit } from "./commands/fit.js";
 import { registerSimulate } from "./commands/simulate.js";
 import { registerCalibrate } from "./commands/calibrate.js";
+import { registerWatch } from "./commands/watch.js";
+import { registerExport } from "./commands/export.js";
 import { runMain } from "./run.js";
 
 const program = new Command("vsched")
@@ -27,5 +29,7 @@ registerTimeline(program);
 registerFit(program);
 registerSimulate(program);
 registerCalibrate(program);
+registerWatch(program);
+registerExport(program);
 
 await runMain(program);

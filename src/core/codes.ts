@@ -119,6 +119,18 @@ export const CODES = {
   COMPARE_SCHEMA_MISMATCH: { severity: "input", section: "input", where: "run", meaning: "vsched compare: a run's tables are of another output schema major version (columns mean other things)", args: "" },
   COMPARE_TABLE_MISSING: { severity: "input", section: "input", where: "run", meaning: "vsched compare: a run has no per_request or per_iteration table", args: "" },
   COMPARE_COLUMN_MISSING: { severity: "input", section: "input", where: "run", meaning: "vsched compare: a table lacks a column compare needs (an older writer); re-run vsched convert", args: "" },
+  WATCH_TARGET_MISSING: { severity: "input", section: "input", where: "path", meaning: "vsched watch: no such trace file or directory (create the directory, or start the server with VLLM_SCHEDULER_LOGGING=1 first)", args: "" },
+  TAIL_NEW_FILE: { severity: "info", section: "command", where: "trace file", meaning: "vsched watch: a trace file appeared in the watched directory after watching began (another rank); it is followed from its start", args: "" },
+  TAIL_DELETED: { severity: "warning", section: "command", where: "trace file", meaning: "vsched watch: a followed file was deleted; what was read of it stays in the view", args: "" },
+  TAIL_SHRUNK: { severity: "warning", section: "command", where: "trace file", meaning: "vsched watch: a followed file became shorter than what was read (truncated or replaced); it is no longer followed", args: "`was`, `now`" },
+  TAIL_BAD_LINE: { severity: "warning", section: "command", where: "trace line", meaning: "vsched watch: a line that is not a record of the trace contract was skipped (`detail`: its RAW_ code), or the file is not a trace at all and is no longer followed (`error`)", args: "`detail` or `error`" },
+  TAIL_BAD_RECORD: { severity: "warning", section: "command", where: "trace line", meaning: "vsched watch: a record the engine cannot apply (the trace contradicts itself); the file is no longer followed (vsched validate says more)", args: "`error`" },
+  TAIL_BAD_GZIP: { severity: "warning", section: "command", where: "trace file", meaning: "vsched watch: a .jsonl.gz whose bytes cannot be inflated; it is no longer followed", args: "`error`" },
+  TAIL_INCOMPLETE_LINE: { severity: "warning", section: "command", where: "trace line", meaning: "vsched watch: at exit a followed file ended in the middle of a line (still being written, or the writer was killed); that line is left out", args: "" },
+  TAIL_UNREADABLE: { severity: "warning", section: "command", where: "trace file", meaning: "vsched watch: a followed file cannot be read (the OS error code says why); it is no longer followed", args: "`error`" },
+  OTLP_INVALID: { severity: "input", section: "input", where: "line", meaning: "an input that starts like OTLP/JSON (`{\"resourceSpans\"`) has a line that is not one JSON ExportTraceServiceRequest", args: "" },
+  OTLP_NO_STEPS: { severity: "input", section: "input", where: "OTLP file", meaning: "OTLP/JSON without vLLM's step tracing (step.BATCH_SUMMARY events): request spans alone (upstream llm_request) cannot be replayed into the tables (docs/otlp.md)", args: "" },
+  OTLP_SAMPLED: { severity: "input", section: "input", where: "OTLP file", meaning: "OTLP/JSON whose step tracing was sampled (a step, or the request snapshots of a step, missing): record with sample rates 1.0 (docs/otlp.md)", args: "" },
 } as const satisfies Record<string, CodeEntry>;
 
 export type Code = keyof typeof CODES;

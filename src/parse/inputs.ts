@@ -2,6 +2,7 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { InputError } from "../core/errors.js";
 import { msg, PARSE_CODES } from "./messages.js";
+import { asTraceFile } from "./otlp-in.js";
 
 /** One trace file to read: one scheduler process (DP rank). */
 export interface TraceInput {
@@ -49,7 +50,8 @@ export async function resolveInputs(args: readonly string[], cwd = process.cwd()
       add(abs, given, st.size);
     }
   }
-  return out;
+  // OTLP/JSON (seed 004's journey and step tracing) is read as the trace it translates to
+  return Promise.all(out.map(asTraceFile));
 }
 
 export function displayPath(abs: string, cwd = process.cwd()): string {

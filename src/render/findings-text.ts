@@ -109,6 +109,14 @@ const OTHER_CODES: Record<string, Wording> = {
     `per_iteration_requests is incomplete (convert --iteration-requests ${v(a.which)} --iteration-requests-every ${v(a.every)}): context-token features are 0 where rows are missing`,
   TIMELINE_ENGINE_ERRORS: (a) =>
     `the trace contradicts itself in ${plural(a.count, "place")} (engine errors): the timeline shows the engine's reading; vsched validate ${v(a.inputs)} lists them`,
+  TAIL_NEW_FILE: () => "appeared after watching began (another rank?); followed from its start",
+  TAIL_DELETED: () => "deleted while watched; its rows so far stay in the view",
+  TAIL_SHRUNK: (a) => `shrank from ${v(a.was)} to ${v(a.now)} bytes (truncated or replaced); no longer followed`,
+  TAIL_BAD_LINE: (a) => (a.error !== undefined ? `cannot be read as a trace (${v(a.error)}); no longer followed` : `a line was skipped: ${v(a.detail)}`),
+  TAIL_BAD_RECORD: (a) => `cannot be replayed (${v(a.error)}); no longer followed`,
+  TAIL_BAD_GZIP: (a) => `not inflatable as gzip (${v(a.error)}); no longer followed`,
+  TAIL_INCOMPLETE_LINE: () => "incomplete last line (still being written, or the writer was killed); left out",
+  TAIL_UNREADABLE: (a) => `cannot read it (${v(a.error)}); no longer followed`,
   REPORT_ENGINE_ERRORS: (a) =>
     `the trace contradicts itself in ${plural(a.count, "place")} (engine errors: ${v(a.codes)}): the page shows the engine's reading; vsched validate lists them`,
 };

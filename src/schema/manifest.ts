@@ -20,7 +20,7 @@ const FindingEntry = z
   .loose();
 
 const ColumnEntry = z
-  .object({ name: z.string(), kind: z.string(), unit: z.string(), nullable: z.boolean(), description: z.string() })
+  .object({ name: z.string(), kind: z.string(), unit: z.string(), nullable: z.boolean(), description: z.string(), values: z.array(z.string()).optional() })
   .loose();
 
 export const ManifestOptions = z

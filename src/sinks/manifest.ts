@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 import type { Finding } from "../core/finding.js";
 import type { FindingTally } from "../pipeline/finding-tally.js";
 import type { ReplaySource } from "../pipeline/replay.js";
@@ -125,7 +125,14 @@ export function manifestJson(m: Manifest): string {
 
 function columnEntry(name: string, schema: z.ZodType) {
   const meta = columnMeta(schema);
-  return { name, kind: meta.kind, unit: meta.unit, nullable: schema.safeParse(null).success, description: meta.description };
+  const values = enumValues(schema);
+  return { name, kind: meta.kind, unit: meta.unit, nullable: schema.safeParse(null).success, description: meta.description, ...(values ? { values } : {}) };
+}
+
+/** The values of an enum column (states, causes, reasons), in declared order: readers make them categoricals. */
+function enumValues(schema: z.ZodType): string[] | null {
+  const inner = schema instanceof z.ZodNullable || schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
+  return inner instanceof z.ZodEnum ? (inner.options as string[]).slice() : null;
 }
 
 function findingEntry(f: Finding & { message?: string }) {

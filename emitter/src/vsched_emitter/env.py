@@ -31,6 +31,11 @@ VLLM_SCHEDULER_LOG_GPU_STATS_MS    sample NVML (GPU utilisation, memory used, SM
                                    ``not_captured`` says why (gpu_stats.py)
 VLLM_SCHEDULER_LOG_GPU_DEVICES     NVML device indices to sample, comma-separated (default: those
                                    CUDA_VISIBLE_DEVICES names, else all)
+VLLM_SCHEDULER_LOG_CONSOLE         log one summary line every SECONDS (of the trace's clock) into
+                                   vLLM's log: steps, prefill/decode requests per batch, tokens/s,
+                                   schedule vs model-run ms (mean, p95), running/waiting, KV %,
+                                   preemptions, the waiting cause holding the most request-time;
+                                   computed on the writer thread (console.py; default 0: off)
 VLLM_SCHEDULER_LOG_PID             process id recorded in the trace file name and header
                                    (default: the real pid; the harness sets it with the
                                    virtual clock so traces are byte-reproducible)
@@ -60,9 +65,10 @@ WAITING_PROBE = "VLLM_SCHEDULER_LOG_WAITING_PROBE"
 FORMAT = "VLLM_SCHEDULER_LOG_FORMAT"
 GPU_STATS_MS = "VLLM_SCHEDULER_LOG_GPU_STATS_MS"
 GPU_DEVICES = "VLLM_SCHEDULER_LOG_GPU_DEVICES"  # read by gpu_stats.py at Scheduler construction
+CONSOLE = "VLLM_SCHEDULER_LOG_CONSOLE"
 
 ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE, FORMAT,
-            GPU_STATS_MS, GPU_DEVICES)
+            GPU_STATS_MS, GPU_DEVICES, CONSOLE)
 LEVELS = ("full", "summary", "off")
 #: the first N waiting requests probed by default (issue 18 §6: binding_limits needs their
 #: prefix-cache hits when prefix caching is on, vLLM's default); a module constant so a test
@@ -86,6 +92,7 @@ class Settings:
     waiting_probe: int = WAITING_PROBE_DEFAULT  # level full, prefix caching on: probe the first N waiting requests (0: off)
     format: str = "interned"  # "plain": schema 1.0/1.1/1.2 records, ids spelled out
     gpu_stats_ms: int = 100  # NVML sampling interval (gpu_stats.py); 0: off
+    console_seconds: float = 0.0  # > 0: a console line per this many seconds (console.py)
 
     @property
     def active(self) -> bool:
@@ -144,4 +151,5 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         pid=_positive(env, PID, d.pid, int),
         waiting_probe=_non_negative_int(env, WAITING_PROBE, WAITING_PROBE_DEFAULT),
         gpu_stats_ms=_non_negative_int(env, GPU_STATS_MS, d.gpu_stats_ms),
+        console_seconds=_positive(env, CONSOLE, d.console_seconds, float),
     )

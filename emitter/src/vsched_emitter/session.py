@@ -132,7 +132,7 @@ class Session:
         self.path = trace_path(settings.log_dir, self.header["dp_rank"], settings.gzip, self.header["pid"])
         self.writer = Writer(self.path, use_gzip=settings.gzip, flush_steps=settings.flush_steps,
                              flush_seconds=settings.flush_seconds, max_buffered=settings.max_buffered,
-                             encoder=encoder)
+                             encoder=encoder, console_seconds=settings.console_seconds)
         # NVML sampling on a thread of its own (gpu_stats.py); decided before the header is written
         self.gpu_sampler = gpu_stats.prepare(getattr(settings, "gpu_stats_ms", 0), self.header)
         # KV connector loads/stores (kv_connector.py): where vLLM built a connector

@@ -36,6 +36,7 @@ from collections import deque
 from pathlib import Path
 
 from . import records
+from .console import ConsoleStats
 
 logger = logging.getLogger("vsched_emitter")
 
@@ -52,7 +53,7 @@ HANDOFF_SECONDS = 0.05
 
 class Writer:
     def __init__(self, path: Path, *, use_gzip: bool, flush_steps: int, flush_seconds: float,
-                 max_buffered: int, encoder=None):
+                 max_buffered: int, encoder=None, console_seconds: float = 0.0):
         self.path = path
         self.flush_steps = flush_steps
         self.flush_seconds = flush_seconds
@@ -60,6 +61,8 @@ class Writer:
         self.queue: deque = deque()
         # interned.Encoder (schema 1.3) or None: the resolved form (records.encode)
         self.encoder = encoder
+        # console.ConsoleStats or None: sees every record here, off the scheduler thread
+        self.console = ConsoleStats(console_seconds) if console_seconds > 0 else None
         self._wake = threading.Event()  # set by a step record and by close()
         raw = open(path, "wb", buffering=1 << 20)
         # mtime=0 and no file name keep gzip output reproducible.
@@ -136,6 +139,20 @@ class Writer:
         except Exception as e:  # a pipe or a file system without fsync: the hand-off stands
             self._io_failed(e)
 
+    def _observe(self, kind, values):
+        """Feed the console line; a failure turns it off, never the trace."""
+        try:
+            if kind == "step" or kind == "update":
+                if type(values) is records.Deferred and self.encoder is None:
+                    values = values.build()  # the plain encoder would build it anyway
+                self.console.observe(kind, values.build() if type(values) is records.Deferred else values)
+            else:
+                self.console.observe(kind, values)
+        except Exception as e:
+            self.console = None
+            logger.warning("vsched: console line off after an error (%s); the trace goes on", e)
+        return values
+
     def _io_failed(self, e: BaseException) -> None:
         if not self._io_error_logged:
             self._io_error_logged = True
@@ -187,6 +204,8 @@ class Writer:
                 if kind == "end":
                     t, steps, buffer_dropped = values
                     values = (t, steps, self.written, buffer_dropped + self.write_dropped)
+                if self.console is not None:
+                    values = self._observe(kind, values)
                 try:
                     if encode is not None:
                         data = encode(kind, values)
