@@ -40,6 +40,16 @@ const signed = (m, which) => (m[`simulated_${which}_ns`] - m[`recorded_${which}_
 
 const rows = [];
 for (const c of cases) {
+  try {
+    rows.push(runCase(c));
+  } catch (e) {
+    const why = String(e.stderr || e.message).trim().split("\n").pop();
+    console.error(`${c.name}: ${why}`);
+    rows.push({ name: c.name, kind: c.kind, test: c.test, train: c.train, error: why });
+  }
+}
+
+function runCase(c) {
   const model = path.join(tmp, `${c.name}.coeffs.json`);
   const [first, ...rest] = c.train.map(runPath);
   const fit = JSON.parse(vsched("fit", first, ...rest.flatMap((r) => ["--with", r]), "--json", "--out", model, ...(c.use ? ["--use", c.use] : [])));
@@ -51,7 +61,7 @@ for (const c of cases) {
   const cal = JSON.parse(vsched("calibrate", runPath(c.test), path.join(out, "logs"), "--json"));
   const lat = Object.fromEntries(cal.latency.map((m) => [m.metric, m]));
   const makespanS = cal.makespan?.recorded_ns ? cal.makespan.recorded_ns / 1e9 : null;
-  rows.push({
+  return {
     name: c.name, kind: c.kind, test: c.test, train: c.train, model: fit.beta.chosen,
     cv_mape: chosen.cv?.mape ?? null, cv_bias: chosen.cv?.bias ?? null,
     e2e_mean: signed(lat.e2e, "mean"), ttft_mean: signed(lat.ttft, "mean"), e2e_p90: signed(lat.e2e, "p90"), ttft_p90: signed(lat.ttft, "p90"),
@@ -59,7 +69,7 @@ for (const c of cases) {
     same_steps: cal.steps?.exact_share ?? null,
     sim_wall_s: wallS, speed_x: makespanS ? makespanS / wallS : null,
     note: simOut.split("\n").find((l) => l.startsWith("note:")) ?? null,
-  });
+  };
 }
 if (asJson) {
   process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
@@ -67,7 +77,11 @@ if (asJson) {
   console.log("| case | kind | trained on | model (CV MAPE, bias) | E2E mean | TTFT mean | E2E p90 | TTFT p90 | makespan | sim speed |");
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.kind} | ${r.train.map((t) => path.basename(t)).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} |`);
+    if (r.error) {
+      console.log(`| ${r.name} | ${r.kind} | ${r.train.map((t) => path.basename(path.dirname(t)) || t).join(", ")} | failed: ${r.error} | | | | | | |`);
+      continue;
+    }
+    console.log(`| ${r.name} | ${r.kind} | ${r.train.map((t) => path.basename(path.dirname(t)) || t).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} |`);
   }
   for (const r of rows) if (r.note) console.log(`${r.name}: ${r.note}`);
 }

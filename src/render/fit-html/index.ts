@@ -41,6 +41,19 @@ export function downsample(plot: FitPlot, max = MAX_POINTS): { idx: number[]; no
   return { idx, note: `${idx.length} of ${n} steps shown: per time bucket (${buckets} buckets) the steps with the smallest and largest residual` };
 }
 
+const pct = (v: number | null | undefined) => (v === null || v === undefined ? "-" : `${(v * 100).toFixed(2)}%`);
+
+/** Every fitted model's errors, the chosen one marked: blocked CV overall and per step type, the test set. */
+function modelsTable(fit: FitResult): string {
+  const head = ["model", "CV MAPE", "CV bias", "prefill-only", "mixed", "decode-only", "mixed bias", "decode bias", "test MAPE", "test bias", "terms"];
+  const rows = fit.beta.models.map((m) => {
+    const g = (t: string) => m.cv_by_batch_type.find((x) => x.group === t);
+    const cells = [m.id + (m.id === fit.beta.chosen ? " (chosen)" : ""), pct(m.cv?.mape), pct(m.cv?.bias), pct(g("prefill_only")?.mape), pct(g("mixed")?.mape), pct(g("decode_only")?.mape), pct(g("mixed")?.bias), pct(g("decode_only")?.bias), pct(m.test.mape), pct(m.test.bias), String(m.terms.length)];
+    return `<tr${m.id === fit.beta.chosen ? ' class="chosen"' : ""}>${cells.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`;
+  });
+  return `<table id="models"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
 export function renderFitHtml(fit: FitResult, plot: FitPlot, label: string): string {
   const { js, css } = uplotAssets();
   const { idx, note } = downsample(plot);
@@ -56,10 +69,14 @@ export function renderFitHtml(fit: FitResult, plot: FitPlot, label: string): str
 <html lang="en"><head><meta charset="utf-8"><title>vsched fit: ${esc(label)}</title>
 <style>${css}
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.3em}.note{color:#555}.chart{margin:1em 0}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}tr.chosen{background:#eef5ff;font-weight:600}
 </style></head><body>
 <h1>vsched fit: ${esc(label)}</h1>
 <p>${esc(summary)}. Step time as docs/fit.md defines it; milliseconds. Blue: training period, orange: held-out test period (last ${Math.round(fit.split.test_fraction * 100)}%).</p>
 <p class="note">${esc(note)}.</p>
+<h2>Every model (blocked cross-validation over the whole run, ${fit.beta.cv_blocks} blocks; chosen by CV MAPE + 5 × |CV bias|)</h2>
+${modelsTable(fit)}
+<h2>The chosen model</h2>
 <div id="pva" class="chart"></div><div id="rvf" class="chart"></div><div id="rvt" class="chart"></div>
 <script type="application/json" id="fit-data">${jsonForScript(data)}</script>
 <script>${js}</script>
