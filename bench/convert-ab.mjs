@@ -9,11 +9,10 @@
 //
 // lean = --iteration-requests none --no-scheduled-events; all = the defaults. Both builds'
 // tables are compared byte for byte (cmp of every CSV) after the first pair of each mode.
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { benchTrace, options, readFloor, root } from "./lib.mjs";
+import { benchTrace, convertChild, options, readFloor, root } from "./lib.mjs";
 
 const opt = options();
 const BASE = opt("base", null);
@@ -40,18 +39,8 @@ async function floor() {
 
 function convert(build, mode) {
   const out = path.join(root, "bench", "out", `ab-${mode}-${build === root ? "after" : "before"}`);
-  rmSync(out, { recursive: true, force: true });
-  const rusage = path.join(root, "bench", "out", `ab-rusage-${process.pid}.json`);
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["--import", path.join(root, "bench", "convert-rss.mjs"), path.join(build, "bin", "vsched.js"), "convert", trace, "-o", out, "--quiet", "--threads", THREADS, ...MODE_ARGS[mode]], {
-    env: { ...process.env, VSCHED_BENCH_RUSAGE: rusage },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const wall = (performance.now() - t0) / 1000;
-  if (r.status !== 0 && r.status !== 1) throw new Error(`convert exited ${r.status}`);
-  const u = JSON.parse(readFileSync(rusage, "utf8"));
-  const m = JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8"));
-  return { out, wall_s: r2(wall), cpu_s: r2(u.user_s + u.sys_s), peak_rss_mb: Math.round(u.max_rss_kb / 1024), rows: m.totals.rows, load: load() };
+  const { wall_s, usage: u, manifest: m } = convertChild(path.join(build, "bin", "vsched.js"), trace, out, ["--threads", THREADS, ...MODE_ARGS[mode]]);
+  return { out, wall_s: r2(wall_s), cpu_s: r2(u.user_s + u.sys_s), peak_rss_mb: Math.round(u.max_rss_kb / 1024), rows: m.totals.rows, load: load() };
 }
 
 // streamed: reading a GB of CSV into this process would grow it, and a child forked from a big

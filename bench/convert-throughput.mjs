@@ -21,7 +21,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { options, benchTrace, readFloor } from "./lib.mjs";
+import { options, benchTrace, convertChild, readFloor } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -44,17 +44,7 @@ async function floor(file) {
 
 function convert(file, extra, name) {
   const dir = path.join(out, `convert-${name}`);
-  rmSync(dir, { recursive: true, force: true });
-  const rusage = path.join(out, `rusage-${name}.json`);
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["--import", path.join(root, "bench", "convert-rss.mjs"), path.join(root, "bin", "vsched.js"), "convert", file, "-o", dir, "--quiet", ...extra], {
-    env: { ...process.env, VSCHED_BENCH_RUSAGE: rusage },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const s = (performance.now() - t0) / 1000;
-  if (r.status !== 0 && r.status !== 1) throw new Error(`convert exited ${r.status}`);
-  const u = JSON.parse(readFileSync(rusage, "utf8"));
-  const m = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8"));
+  const { wall_s: s, usage: u, manifest: m } = convertChild(path.join(root, "bin", "vsched.js"), file, dir, extra);
   const outBytes = m.tables.reduce((a, t) => a + statSync(path.join(dir, t.file)).size, 0);
   const res = {
     args: extra.join(" ") || "(defaults)",

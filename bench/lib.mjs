@@ -1,6 +1,6 @@
 // What the bench scripts share: the command-line option reader, the generated bench trace and the floor.
 import { spawnSync } from "node:child_process";
-import { createReadStream, createWriteStream, existsSync, mkdirSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -80,4 +80,23 @@ export async function readFloor(file) {
     carry = start < c.length ? c.subarray(start) : null;
   }
   return { seconds: (performance.now() - t0) / 1000, lines };
+}
+
+/**
+ * `vsched convert TRACE -o OUT --quiet ARGS…` by the CLI at `cli`, as a child process with its
+ * peak RSS and CPU recorded at exit (bench/convert-rss.mjs): wall s, the rusage, the manifest.
+ */
+export function convertChild(cli, trace, out, args) {
+  rmSync(out, { recursive: true, force: true });
+  const rusage = path.join(root, "bench", "out", `rusage-${process.pid}.json`);
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ["--import", path.join(root, "bench", "convert-rss.mjs"), cli, "convert", trace, "-o", out, "--quiet", ...args], {
+    env: { ...process.env, VSCHED_BENCH_RUSAGE: rusage },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const wall_s = (performance.now() - t0) / 1000;
+  if (r.status !== 0 && r.status !== 1) throw new Error(`convert exited ${r.status}`);
+  const usage = JSON.parse(readFileSync(rusage, "utf8"));
+  rmSync(rusage, { force: true });
+  return { wall_s, usage, manifest: JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8")) };
 }

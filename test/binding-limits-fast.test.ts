@@ -168,29 +168,26 @@ function plainStep(r: () => number): { cfg: LimitsConfig; st: StepInput } {
   return { cfg, st: { ...st, admitted, waiting, victims: [], order: undefined, running: admitted.length + int(8), freeBlocks: int(120), eligible: 1 + admitted.length + waiting.length } };
 }
 
+/** bindingSets against the reference on `steps` random steps; returns how many labels name head_only. */
+function compareOn(gen: (r: () => number) => { cfg: LimitsConfig; st: StepInput }, seed: number, steps: number): number {
+  const r = rng(seed);
+  let headOnly = 0;
+  for (let n = 0; n < steps; n++) {
+    const { cfg, st } = gen(r);
+    const want = referenceSets(cfg, st);
+    expect(bindingSets(cfg, st), `step ${n}: ${JSON.stringify({ cfg, st: { ...st, runningLoras: [...st.runningLoras] } })}`).toEqual(want);
+    headOnly += want.filter((s) => s?.some((set) => set.includes("head_only"))).length;
+  }
+  return headOnly;
+}
+
 describe("binding limits: the fast head_only replay gives the reference's labels", () => {
   it("on 5,000 random plain steps (seed 2003)", () => {
-    const r = rng(2003);
-    let headOnly = 0;
-    for (let n = 0; n < 5000; n++) {
-      const { cfg, st } = plainStep(r);
-      const want = referenceSets(cfg, st);
-      expect(bindingSets(cfg, st), `step ${n}: ${JSON.stringify({ cfg, st: { ...st, runningLoras: [...st.runningLoras] } })}`).toEqual(want);
-      headOnly += want.filter((s) => s?.some((set) => set.includes("head_only"))).length;
-    }
-    expect(headOnly).toBeGreaterThan(2000);
+    expect(compareOn(plainStep, 2003, 5000)).toBeGreaterThan(2000);
   });
 
   it("on 5,000 random steps (seed 1302)", () => {
-    const r = rng(1302);
-    let headOnly = 0;
-    for (let n = 0; n < 5000; n++) {
-      const { cfg, st } = randomStep(r);
-      const want = referenceSets(cfg, st);
-      expect(bindingSets(cfg, st), `step ${n}: ${JSON.stringify({ cfg, st: { ...st, runningLoras: [...st.runningLoras] } })}`).toEqual(want);
-      headOnly += want.filter((s) => s?.some((set) => set.includes("head_only"))).length;
-    }
     // the corpus exercises head_only, or the comparison would prove nothing about it
-    expect(headOnly).toBeGreaterThan(500);
+    expect(compareOn(randomStep, 1302, 5000)).toBeGreaterThan(500);
   });
 });

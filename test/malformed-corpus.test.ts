@@ -103,7 +103,7 @@ async function checkCase(c: Case): Promise<void> {
   }
   const raw = await outcome(() => validateInputs([trace]));
   expect(raw.code, `${c.id}: validate of the trace crashed: ${String((raw.error as Error)?.stack ?? raw.error).slice(0, 400)}`).not.toBe(3);
-  // summary replays twice; every fourth case keeps the corpus within CI's budget
+  // summary replays the trace once more; every fourth case keeps the corpus within CI's budget
   const sum = Number(c.id.split(":")[0]) % 4 === 0 ? await outcome(async () => computeSummary(await openTables([trace]))) : { code: 0 };
   expect(sum.code, `${c.id}: summary of the trace crashed: ${String((sum.error as Error)?.stack ?? sum.error).slice(0, 400)}`).not.toBe(3);
   rmSync(dir, { recursive: true, force: true });
