@@ -7,12 +7,14 @@ import { ROOT, runCli } from "./helpers/golden.js";
 /**
  * `vsched simulate --scheduler-cls` (issue 17 §5): a recorded workload replayed through a
  * researcher's own vLLM Scheduler subclass (examples/policies/sjf.py, shortest job first by
- * max_tokens). The checks read the simulated trace itself (plain format), not vsched's tables:
+ * max_tokens; an AsyncScheduler subclass, as async scheduling needs). The checks read the simulated trace itself (plain format), not vsched's tables:
  * vLLM's real scheduler ran the subclass, every admission took the shortest waiting jobs, and
  * mean job time fell against FCFS on the same clock. Needs the harness venv
  * (emitter/scripts/vllm_env.sh 0.33.0).
  */
-const RECORDED = path.join("fixtures", "ab-fcfs", "vsched-1-dp0.jsonl.gz");
+// a real H100 run: every request asked for its own output length (max_tokens), async scheduling,
+// max_num_seqs 64 with a queue
+const RECORDED = path.join("fixtures", "h100-s64-a");
 const COST = "linear:alpha=0.02,beta_prefill=0.0001,beta_decode=0.0003,per_req=0.0005";
 
 interface Rec { type: string; req?: string; t?: number; max_tokens?: number; new?: [string, number][]; resumed?: [string, number][]; preempted?: string[]; from?: string; finished?: [string, string, number][]; tokens?: [string, number][] }
@@ -60,10 +62,10 @@ function meanJobTimeS(records: Rec[]): number {
 
 describe("simulate --scheduler-cls: a researcher's own scheduler subclass", () => {
   it("runs the subclass in vLLM's scheduler: shortest jobs admitted first, mean job time below FCFS on the same clock", async () => {
-    const [fcfs, sjf] = [await simulate([]), await simulate(["--scheduler-cls", "examples.policies.sjf:SJFScheduler"])];
+    const [fcfs, sjf] = [await simulate([]), await simulate(["--scheduler-cls", "examples.policies.sjf:AsyncSJFScheduler"])];
     const header = sjf.records[0] as unknown as { config: { scheduler_class: string } };
-    expect(header.config.scheduler_class).toBe("examples.policies.sjf.SJFScheduler");
-    expect(sjf.stdout).toContain("scheduler examples.policies.sjf:SJFScheduler");
+    expect(header.config.scheduler_class).toBe("examples.policies.sjf.AsyncSJFScheduler");
+    expect(sjf.stdout).toContain("scheduler examples.policies.sjf:AsyncSJFScheduler");
     expect(admissionViolations(sjf.records)).toBe(0);
     expect(admissionViolations(fcfs.records), "FCFS on this queueing workload does admit longer jobs first").toBeGreaterThan(10);
     expect(meanJobTimeS(sjf.records)).toBeLessThan(meanJobTimeS(fcfs.records) * 0.95);
@@ -71,6 +73,14 @@ describe("simulate --scheduler-cls: a researcher's own scheduler subclass", () =
     const cmp = await runCli(["compare", path.join(fcfs.out, "logs"), path.join(sjf.out, "logs"), "--json"], { timeoutMs: 120_000 });
     expect(cmp.exitCode, cmp.stderr).toBe(0);
   }, 600_000);
+
+  it("refuses a synchronous Scheduler subclass under async scheduling (vLLM #43724), in one line", async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), "vsched-policy-"));
+    const r = await runCli(["simulate", RECORDED, "--cost", COST, "-o", out, "--scheduler-cls", "examples.policies.sjf:SJFScheduler"], { timeoutMs: 300_000 });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("AsyncScheduler");
+  }, 300_000);
 
   it("refuses a class that is not a vLLM Scheduler, in one line naming it", async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), "vsched-policy-"));
