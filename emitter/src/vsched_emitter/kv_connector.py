@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 
-from .records import OMIT
+from .patches import InstancePatches
 
 logger = logging.getLogger("vsched_emitter")
 
@@ -51,7 +51,7 @@ class KvCapture:
         self.match_async: dict[str, bool] = {}
         self.jobs = job_table(self.connector)
         self.known_jobs: dict = {}       # job id -> (req id, direction)
-        self._installed: list = []
+        self._patches = InstancePatches()
         self._install(sched)
 
     # ---- wrappers ------------------------------------------------------------------
@@ -59,9 +59,7 @@ class KvCapture:
         orig = getattr(obj, name, None)
         if orig is None:
             return
-        prev = obj.__dict__.get(name, OMIT)
-        setattr(obj, name, make(orig))
-        self._installed.append((obj, name, prev))
+        self._patches.patch(obj, name, make(orig))
 
     def _install(self, sched) -> None:
         note = self._note
@@ -123,15 +121,7 @@ class KvCapture:
         self._patch(sched, "_update_from_kv_xfer_finished", wrap_xfer)
 
     def restore(self) -> None:
-        installed, self._installed = self._installed, []
-        for obj, name, prev in reversed(installed):
-            try:
-                if prev is OMIT:
-                    delattr(obj, name)
-                else:
-                    setattr(obj, name, prev)
-            except Exception:
-                pass
+        self._patches.restore()
 
     # ---- records -------------------------------------------------------------------
     def _note(self, rid, event, *, tokens=None, is_async=None, job=None, direction=None, blocks=None) -> None:

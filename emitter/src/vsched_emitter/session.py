@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import capabilities, gpu_stats, interned, kv_connector
 from .env import Settings
+from .patches import InstancePatches
 from .records import OMIT, ComputedFromOutput, Deferred, StepValues, UpdateValues, computed_list, finite_or_none
 from .waiting_queues import WaitingQueues
 from .why_waited import WhyWaited
@@ -160,7 +161,7 @@ class Session:
         self.in_update = False
         self.update_finished: list = []
         self.finish_from: dict[str, str] = {}
-        self._installed: list = []
+        self._patches = InstancePatches()
         self._kv_fail: list = []
         self._popped: list = []
         self._t_start = 0
@@ -262,20 +263,10 @@ class Session:
 
     # ---- schedule ----------------------------------------------------------------------
     def _patch(self, obj, name, fn) -> None:
-        prev = obj.__dict__.get(name, OMIT)
-        setattr(obj, name, fn)
-        self._installed.append((obj, name, prev))
+        self._patches.patch(obj, name, fn)
 
     def restore(self) -> None:
-        installed, self._installed = self._installed, []
-        for obj, name, prev in reversed(installed):
-            try:
-                if prev is OMIT:
-                    delattr(obj, name)
-                else:
-                    setattr(obj, name, prev)
-            except Exception:
-                pass
+        self._patches.restore()
         self.in_schedule = False
 
     def before_schedule(self, sched) -> None:
