@@ -179,7 +179,8 @@ def test_partitioned_multi_rank_run_reads_as_one_dataset(tmp_path):
     inputs = [
         ROOT / "fixtures" / "azure-conv-chunked" / "vsched-1-dp0.jsonl",
         relabel_rank(ROOT / "fixtures" / "kv-pressure-preempt" / "vsched-1-dp0.jsonl", tmp_path / "vsched-2-dp1.jsonl", 1),
-        relabel_rank(ROOT / "fixtures" / "mooncake-prefix" / "vsched-1-dp0.jsonl", tmp_path / "vsched-3-dp0.jsonl", 0),
+        # one trace per rank: two of one rank in one run are refused (RAW_DUPLICATE_RANK)
+        relabel_rank(ROOT / "fixtures" / "mooncake-prefix" / "vsched-1-dp0.jsonl", tmp_path / "vsched-3-dp2.jsonl", 2),
     ]
     logs = tmp_path / "logs"
     manifest = convert(inputs, logs, "--partition-by", "dp_rank")
@@ -191,7 +192,7 @@ def test_partitioned_multi_rank_run_reads_as_one_dataset(tmp_path):
         rank_at = columns.index("dp_rank")
         # rows of one rank keep their CSV order; the dataset is read rank by rank
         body = sorted(lines[1:], key=lambda line: int(next(csv.reader([line]))[rank_at]))
-        assert {int(next(csv.reader([line]))[rank_at]) for line in body} == {0, 1}, table
+        assert {int(next(csv.reader([line]))[rank_at]) for line in body} == {0, 1, 2}, table
         glob = str(logs / table / "**" / "*.parquet")
         select = ", ".join(f'"{c}"' for c in columns)
         rel = con.execute(f"select {select} from read_parquet(?, hive_partitioning = true, filename = true, file_row_number = true) "
