@@ -36,6 +36,8 @@ describe("v0.34-async-kv-cap: async_kv_waiting under --max-num-inflight-kv-loads
     expect([...asyncAt.values()].filter((s) => s.size > 0).length).toBeGreaterThan(10);
     expect(header.capabilities.async_kv_waiting_queue).toBe(true);
     expect(header.capabilities.kv_load_cap).toBe(true);
+    // loads started move to the KV-holding queue: positions only from full-level traces
+    expect(header.capabilities.queue_order_rule).toBe(false);
   });
 
   test("kv_load_cap labels only requests vLLM held in async_kv_waiting at that step, and accounts for real time", () => {
@@ -48,7 +50,7 @@ describe("v0.34-async-kv-cap: async_kv_waiting under --max-num-inflight-kv-loads
 
 describe("v0.34-cache-aware: cache_aware_admission_window reorders the queue head", () => {
   const name = "v0.34-cache-aware";
-  const { records, out } = load(name);
+  const { records, header, out } = load(name);
   const reorders = oracleLines(name).filter((l) => l.type === "reorder");
   const runningAt = new Map(oracleLines(name).filter((l) => l.type === "step").map((l) => [l.step!, new Set(l.running ?? [])]));
 
@@ -63,6 +65,7 @@ describe("v0.34-cache-aware: cache_aware_admission_window reorders the queue hea
       expect(d.after).toEqual(reorders[i].after!.slice(0, d.after.length));
     });
     expect(stepsOf(records).filter((s) => s.reorder).length).toBe(reorders.length);
+    expect([header.capabilities.cache_aware_reorder, header.capabilities.queue_order_rule]).toEqual([true, false]);
   });
 
   test("cache_aware_outranked: vLLM moved a request that it then admitted from behind this one to ahead of it", () => {

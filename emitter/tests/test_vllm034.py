@@ -77,3 +77,19 @@ def test_overridden_schedule_is_declared_and_its_order_recorded(tmp_path):
     assert any("ShortestJobFirst.schedule" in n["what"] for n in h["not_captured"])
     assert lib.fcfs_orders(case.trace) == {s: o["waiting_order"] for s, o in case.oracle_steps().items()}
     assert lib.schema_errors(case.trace) == []
+
+
+def test_mid_step_inputs_only_where_the_engine_handles_them(tmp_path):
+    """vLLM 0.34's engine adds a request that comes while a step executes before that step's
+    update_from_output(); the harness does it only where the engine does."""
+    specs = [Spec("a", 0.0, lib.prompt(20, 1), 3), Spec("b", 0.001, lib.prompt(20, 2), 3)]
+    knobs = Knobs(mid_step_inputs=True, max_num_seqs=2, max_num_batched_tokens=64, num_blocks=20, max_model_len=512)
+    if not driver.engine_handles_inputs_mid_step():
+        with pytest.raises(ValueError, match="mid-step-inputs"):
+            lib.run_case(tmp_path, specs, knobs)
+        return
+    case = lib.run_case(tmp_path, specs, knobs)
+    kinds = [(r["type"], r.get("req")) for r in case.trace]
+    first_step = kinds.index(("step", None))
+    assert first_step < kinds.index(("arrival", "b")) < kinds.index(("update", None))
+    assert lib.schema_errors(case.trace) == []

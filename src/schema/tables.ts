@@ -127,7 +127,7 @@ export const PerIterationRow = z.object({
   waiting_count_after_update: col.countOpt("waiting requests after the update, as waiting_count: SchedulerStats.num_waiting_reqs"),
   dp_rank: col.count("data-parallel rank"),
   ...added("1.1", {
-    waiting_queue_length: col.count("requests in the waiting queues after schedule(), deferred ones included: len(waiting) (+ len(kv_holding_waiting), vLLM ≥ 0.33); the rows of this step with a queue_position"),
+    waiting_queue_length: col.count("requests in the waiting queues after schedule(), deferred ones included: len(waiting) (+ len(kv_holding_waiting), vLLM ≥ 0.33; + len(async_kv_waiting), vLLM ≥ 0.34); the waiting and preempted rows of this step"),
     num_skipped_waiting_reqs: col.count("waiting requests vLLM deferred (skipped at least once, not yet admitted) after schedule(): SchedulerStats.num_skipped_waiting_reqs; waiting_queue_length - waiting_count; 0 where vLLM counts them as waiting (0.11)"),
   }),
   // NVML samples (trace gpu records, VLLM_SCHEDULER_LOG_GPU_STATS_MS) joined to the step: the
@@ -149,7 +149,7 @@ export const PerIterationRequestRow = z.object({
   iteration_id: col.count("step"),
   request_id: col.str("request"),
   state: col.oneOf(RequestState, "after this step's schedule(): waiting (never admitted), preempted (waiting after a preemption), running, completed (finished in this step's update)"),
-  queue_position: col.countOpt("requests ahead of it in the waiting queue after schedule() (0 = head); empty unless waiting or preempted"),
+  queue_position: col.countOpt("requests ahead of it in the waiting queue after schedule() (0 = head); empty unless waiting or preempted, and in a summary-level trace whose queue is not ordered by the documented rule (header capabilities.queue_order_rule false: a scheduler class ordering its own queue, vLLM ≥ 0.34 cache-aware admission or in-flight KV-load cap)"),
   waiting_reason: col.oneOfOpt(WaitingReason.options as unknown as readonly [WaitingReason, ...WaitingReason[]], "why it was not admitted at this decision (docs/waiting-reasons.md)"),
   tokens_generated: col.count("output tokens delivered before this step's schedule() returned (a completed row: all of them)", "tokens"),
   kv_cache_blocks: col.countOpt("KV blocks it holds after schedule() (trace level full)", "blocks"),

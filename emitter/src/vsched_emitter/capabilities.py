@@ -66,9 +66,9 @@ def plugin_overrides(sched) -> list[tuple[str, str]]:
     return out
 
 
-def _plugin_features(sched, full: bool, caps: dict, not_captured: list) -> None:
+def _plugin_features(sched, full: bool, caps: dict, not_captured: list) -> bool:
     """A researcher's scheduler class (--scheduler-cls): keys only where one is loaded, so
-    traces of vLLM's own classes keep their bytes."""
+    traces of vLLM's own classes keep their bytes. True when it orders its own queue."""
     overrides = plugin_overrides(sched)
     queue_cls = type(getattr(sched, "waiting", None))
     custom_queue = _outside_vllm(queue_cls) and not isinstance(getattr(queue_cls, "policy_name", None), str)
@@ -78,15 +78,7 @@ def _plugin_features(sched, full: bool, caps: dict, not_captured: list) -> None:
             "why": f"{cls} overrides {name}: the emitter records vLLM's Scheduler.{name} inside it (the override's "
                    "own time and work are outside the records; a call that never reaches vLLM's is not recorded)",
         })
-    if any(name == "schedule" for name, _ in overrides) or custom_queue:
-        # the queue is not ordered by the documented FCFS/priority rule: only a full-level
-        # trace (whose steps carry the true order where it differs) gives queue positions
-        caps["queue_order_rule"] = False
-        if not full:
-            not_captured.append({
-                "what": "waiting-queue positions",
-                "why": "the scheduler class orders its own queue and level summary records no order",
-            })
+    return any(name == "schedule" for name, _ in overrides) or custom_queue
 
 
 def chunked_prefill(sched) -> bool:
@@ -167,14 +159,17 @@ def _num_gpu_blocks(sched) -> int:
         return int(sched.kv_cache_config.num_blocks)
 
 
-def _vllm_034_features(sched, full: bool, caps: dict, not_captured: list) -> None:
+def _vllm_034_features(sched, full: bool, caps: dict, not_captured: list) -> bool:
     """vLLM 0.34's third waiting queue and cache-aware admission: capability keys only where
-    this vLLM has them, so traces of older versions keep their bytes."""
+    this vLLM has them, so traces of older versions keep their bytes. True when this config
+    orders the queue beyond the documented rule (loads moved to the KV-holding queue, reorders)."""
+    own_order = False
     sc = sched.scheduler_config
     if hasattr(sched, "async_kv_waiting"):
         caps["async_kv_waiting_queue"] = True
         capped = bool(getattr(sc, "max_num_inflight_kv_loads", None)) and getattr(sched, "connector", None) is not None
         caps["kv_load_cap"] = full and capped and hasattr(sched, "_admits_inflight_kv_load")
+        own_order = own_order or capped
         if capped and not caps["kv_load_cap"]:
             not_captured.append({
                 "what": "the in-flight KV-load cap as a waiting cause (kv_load_cap)",
@@ -183,9 +178,11 @@ def _vllm_034_features(sched, full: bool, caps: dict, not_captured: list) -> Non
     if hasattr(sched, "_reorder_waiting_by_cached_prefix"):
         window = bool(getattr(sched, "cache_aware_window", 0))
         caps["cache_aware_reorder"] = full and window
+        own_order = own_order or window
         if window and not full:
             not_captured.append({"what": "cache-aware admission reorders (step.reorder)",
                                  "why": "VLLM_SCHEDULER_LOG_LEVEL=summary"})
+    return own_order
 
 
 def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patched: frozenset,
@@ -216,8 +213,19 @@ def header(sched, *, level: str, anchor_epoch_ns: int, anchor_mono_ns: int, patc
     if sessions:  # only where vLLM has sessions, so older traces keep their bytes
         caps["session_hook"] = "_update_request_as_session" in patched
     not_captured = []
-    _vllm_034_features(sched, full, caps, not_captured)
-    _plugin_features(sched, full, caps, not_captured)
+    own_034 = _vllm_034_features(sched, full, caps, not_captured)
+    own_plugin = _plugin_features(sched, full, caps, not_captured)
+    if own_034 or own_plugin:
+        # the queue is not ordered by the documented FCFS/priority rule: only a full-level
+        # trace (whose steps carry the true order where it differs) gives queue positions
+        caps["queue_order_rule"] = False
+        if not full:
+            not_captured.append({
+                "what": "waiting-queue positions",
+                "why": ("the scheduler class orders its own queue" if own_plugin else
+                        "vLLM reorders the queue (cache-aware admission, async KV loads)")
+                       + " and level summary records no order",
+            })
     if not log_stats:
         not_captured.append({
             "what": "vLLM's QUEUED/SCHEDULED/PREEMPTED event timestamps",

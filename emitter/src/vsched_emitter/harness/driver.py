@@ -272,6 +272,16 @@ def _cache_aware_admission(sc, knobs: SchedulerKnobs) -> None:
         setattr(sc, name, value)
 
 
+def engine_handles_inputs_mid_step() -> bool:
+    """vLLM 0.34's EngineCoreProc handles ADD/ABORT while waiting for a step's output
+    (vllm.v1.engine.core._INPUTS_HANDLED_DURING_STEP; feature-detected)."""
+    try:
+        import vllm.v1.engine.core as core
+    except Exception:
+        return False
+    return hasattr(core, "_INPUTS_HANDLED_DURING_STEP")
+
+
 def uses_remote_kv(specs, knobs: SchedulerKnobs) -> bool:
     return knobs.max_num_inflight_kv_loads is not None or any(s.remote_prefill for s in specs)
 
@@ -483,6 +493,9 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
     if level not in ("full", "summary"):
         raise ValueError(f"level must be 'full' or 'summary', not {level!r}")
     vc = build_vllm_config(knobs)  # before the virtual clock: the first build is slow and untimed
+    if knobs.mid_step_inputs and not engine_handles_inputs_mid_step():
+        raise ValueError(f"this vLLM's engine ({_vllm_version()}) handles arrivals and aborts only between steps: "
+                         "drop --mid-step-inputs (vLLM >= 0.34)")
     if uses_remote_kv(specs, knobs):
         from . import remote_kv
 
