@@ -148,6 +148,7 @@ class Session:
         self.out_steps: dict[int, tuple[int, object]] = {}  # id(SchedulerOutput) -> (step, output)
         self.running_ids: set[str] = set()       # in vLLM's running list, as far as we know
         self.preempted_ids: set[str] = set()     # preempted and not yet resumed
+        self.resumable_ids: set[str] = set()     # live streaming-input sessions (vLLM >= 0.33)
         self.outside_preempted: list[str] = []   # preempted between schedule() calls
         self.step_preempted: list[str] = []      # preempted inside the current schedule()
         self.blocks: dict[str, int] = {}         # last block count written per request
@@ -243,6 +244,8 @@ class Session:
             lora.lora_int_id if lora is not None else None, request.status.name, score, pred,
         ))
         self.why.arrived(request)
+        if getattr(request, "resumable", False):
+            self.resumable_ids.add(rid)
         if self.track_predictions:
             self._predictions((request,))
 
@@ -527,6 +530,8 @@ class Session:
                     ts_min = ts
                 outs = eco.outputs
                 outputs.append(outs)
+                if not self.resumable_ids:
+                    continue  # only a streaming-input session ends a turn without being freed
                 for o in compress(outs, map(is_not, map(_FINISH_REASON, outs), repeat(None))):
                     # A resumable (streaming-input) request "finishes" a turn without being
                     # freed: it is back in the waiting queue for its next input chunk.
@@ -592,6 +597,7 @@ class Session:
         self.running_ids.discard(rid)
         self.preempted_ids.discard(rid)
         self.why.left(rid)
+        self.resumable_ids.discard(rid)
         self.scores.pop(rid, None)
         if self.track_predictions:  # inside update_from_output: stamped at its start, as its update record
             self._predictions((request,), self._t_start if self.in_update else None)

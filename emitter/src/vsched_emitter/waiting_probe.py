@@ -44,6 +44,12 @@ class WaitingProbe:
         self.find = find
         self.lookup_enabled = getattr(kvm, "prefix_cache_lookup_enabled", None)  # vLLM >= 0.34
         self.memo: dict[str, tuple] = {}
+        self.has_hit_limit = False  # vLLM >= 0.34: Request.get_max_cache_hit_length
+        try:
+            from vllm.v1.request import Request
+            self.has_hit_limit = hasattr(Request, "get_max_cache_hit_length")
+        except Exception:
+            pass
         self.reused = 0  # answers taken from the memo (tests)
         self.get_cached = None
         managers = getattr(coord, "single_type_managers", None)
@@ -96,6 +102,12 @@ class WaitingProbe:
             max_len = self._max_len(r)
             m = memo.get(rid)
             blocks = None
+            if m is not None and get_cached is not None and not m[3] and m[0] is hashes and m[1] == len(hashes) \
+                    and m[2] == max_len and (max_len < self.block_size or get_cached(hashes[0], self.group_ids) is None):
+                seen[rid] = m  # still no hit: its first block is still not cached
+                self.reused += 1
+                out.append([rid, 0, 0])
+                continue
             if m is not None and get_cached is not None:
                 m_hashes, m_len, m_max, m_blocks, m_snap, m_hit = m
                 k = len(m_blocks)
