@@ -65,3 +65,9 @@ describe("KV-connector records", () => {
     expect(pr.wait_remote_kv_transfer_ns).toBeGreaterThan(0);
   });
 });
+
+test("a kv record of a request the trace never saw is an error finding, not a row", () => {
+  const out = replay([header, { type: "kv", t: 5, req: "ghost", event: "store_end", tokens: null, async: null, job: null, direction: null, blocks: null }]);
+  expect(out.events).toEqual([]);
+  expect(out.findings.map((f) => [f.code, f.severity, f.args])).toEqual([["ENGINE_UNKNOWN_REQUEST", "error", { request_id: "ghost", record: "kv" }]]);
+});

@@ -652,6 +652,11 @@ export class Reconstructor implements Engine {
   /** a KV-connector load or store: an event row; an async load makes the request wait for it */
   private onKv(k: KvRecord): void {
     this.lastT = Math.max(this.lastT, k.t);
+    // a finished request keeps its rows (a store may end after it); one never seen has none
+    if (!this.reqs.has(k.req) && !this.lifetimes.has(k.req)) {
+      this.findings.report("ENGINE_UNKNOWN_REQUEST", "error", this.line, { request_id: k.req, record: "kv" });
+      return;
+    }
     if (k.event === "load_start" && k.async === true && this.reqs.has(k.req)) this.remoteKv.add(k.req);
     else if (k.event === "load_end" || k.event === "load_failed") this.remoteKv.delete(k.req);
     const details: Record<string, unknown> = {};
