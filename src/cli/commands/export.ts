@@ -8,7 +8,7 @@ import { openTables, type TraceSource } from "../../tables/index.js";
 import { VERSION } from "../../version.js";
 import { warn } from "../io.js";
 import { examples } from "../examples.js";
-import { writeStagedFile } from "../staged-file.js";
+import { writeFileAtomicStreamed } from "../../sinks/write-file-atomic.js";
 
 interface ExportCliOptions {
   otlp: string;
@@ -32,7 +32,7 @@ export function registerExport(program: Command): void {
     .action(async (inputs: string[], o: ExportCliOptions) => {
       const source = await openTables(inputs, { lenient: o.lenient });
       const epochZeroNs = BigInt(source.info.epochZeroNs ?? "0");
-      const { totals, spans } = await writeStagedFile(o.otlp, o.otlp, async (write) => {
+      const { totals, spans } = await writeFileAtomicStreamed(o.otlp, o.otlp, async (write) => {
         const sink = new OtlpJsonRenderer(write, { epochZeroNs, serviceName: o.serviceName, scopeVersion: VERSION, config: configAttributes(source.info) });
         const totals = await buildTimeline(source, { fromNs: null, toNs: null, requests: null }, sink);
         // one rank: also seed 004's journey and step events, which convert reads back
