@@ -68,6 +68,8 @@ export class Reconstructor implements Engine {
   private readonly everyN: number;
   private readonly predictions: PredictionLog;
   private readonly gpu: GpuJoin;
+  /** the latest event time written (trace ns): kv events are stamped no earlier */
+  private lastEventT = -Infinity;
   /** requests whose asynchronous KV-connector load is in flight (kv load_start async … load_end) */
   private readonly remoteKv = new Set<string>();
   private lastT = 0;
@@ -665,7 +667,11 @@ export class Reconstructor implements Engine {
     if (k.job !== null) details.job = k.job;
     if (k.direction !== null) details.direction = k.direction;
     if (k.blocks !== null) details.blocks = k.blocks;
-    this.event(k.t, KV_EVENT_TYPES[k.event], k.req, details, null);
+    // vLLM notes finished transfers inside update_from_output() before it stamps the outputs
+    // (out_t), but the emitter writes kv records after the update record whose events carry
+    // out_t: such an event is stamped no earlier than the last event row, so the table stays in
+    // time order (the raw trace keeps the exact time; docs/tables.md)
+    this.event(Math.max(k.t, this.lastEventT), KV_EVENT_TYPES[k.event], k.req, details, null);
   }
 
   private emitIteration(it: PendingIteration, u: UpdateRecord | null): void {
@@ -675,6 +681,7 @@ export class Reconstructor implements Engine {
   }
 
   private event(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown> | string, step: number | null): void {
+    if (t > this.lastEventT) this.lastEventT = t;
     const tt = t + this.ctx.off;
     this.sink.event({
       timestamp: tt,

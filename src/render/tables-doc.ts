@@ -28,7 +28,7 @@ const EVENT_DETAILS = {
   request_chunk_queued: "a session's next input chunk commenced, vLLM's QUEUED again (trace schema 1.2): `turn` it starts, `prompt_tokens` (vLLM's num_prompt_tokens after the extension), `max_tokens`, `computed_tokens` kept",
   waiting_reordered: "vLLM reordered the waiting queue's head inside schedule() (trace level full, vLLM ≥ 0.34): `cause` (`cache_aware_admission`: requests with a cached prefix first within cache_aware_admission_window), `before` and `after` (the window's request ids head→tail); no request_id",
   kv_load_started: "a KV connector will load `tokens` of the request's newly allocated blocks (trace schema 1.4, emitter/src/vsched_emitter/kv_connector.py); `async`: true when the request now waits in WAITING_FOR_REMOTE_KVS until `kv_load_finished` (waiting_reason `remote_kv_transfer` from the next step on), false when the load runs with its step",
-  kv_load_finished: "the worker reported the asynchronous load done (finished_recving); the request can be scheduled",
+  kv_load_finished: "the worker reported the asynchronous load done (finished_recving); the request can be scheduled. Like every kv_* event noted inside update_from_output(), its timestamp is not earlier than the event rows before it (the update's token time at most; the raw trace's kv record keeps the exact time)",
   kv_load_failed: "the load failed (failed_recving); vLLM recomputes what did not arrive",
   kv_store_started: "the request finished and the connector kept its blocks until it has sent them (request_finished delay_free)",
   kv_store_finished: "the connector has sent them (finished_sending); vLLM frees the blocks",
