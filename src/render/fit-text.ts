@@ -27,8 +27,8 @@ const METRICS_HEAD = `  ${pad("", 22)}${lpad("n", 6)}${lpad("MAPE", 9)}${lpad("m
 
 function coefLines(m: ModelFit): string[] {
   const how = m.estimator === "ols" ? "; 95% CI from HC3 standard errors" : m.estimator === "ridge" ? `; ridge lambda ${num(m.ridge_lambda, 2)}, no CI` : "; Huber M-estimate, no CI";
-  const out = [`coefficients of ${m.id} (ns of step time per unit${how})`];
-  for (const t of m.terms) {
+  const out = [`coefficients of ${m.id}, fitted on every kept step: what --out exports (ns of step time per unit${how})`];
+  for (const t of m.exported_terms) {
     const ci = t.dropped ? "dropped: collinear with earlier terms" : t.ci95_low === null ? "" : `[${num(t.ci95_low)}, ${num(t.ci95_high)}]`;
     out.push(`  ${pad(t.term, 28)}${lpad(num(t.coef), 18)}  ${ci}`);
   }

@@ -42,7 +42,10 @@ export interface ModelFit {
   feature_set: string;
   estimator: Estimator;
   ridge_lambda: number | null;
+  /** fitted on the training period: the test metrics are this fit's */
   terms: CoefEstimate[];
+  /** fitted on every kept step: what --out, --yaml and simulate use (the CV and the test measured the error already) */
+  exported_terms: CoefEstimate[];
   /** MAPE on the last 20% of the training period, fitted on the first 80% */
   validation_mape: number | null;
   /** blocked cross-validation over the whole run (each contiguous fifth predicted by a fit on the rest): the basis of the model choice */
@@ -173,7 +176,7 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
   // error already): the drain at the end of a run holds batches the training period never had.
   const all = estimate(kept as unknown as Record<string, unknown>[], targetOf(kept, y), terms, lambda === null ? null : (lambda * kept.length) / train.length, estimator);
   return {
-    id, feature_set: set, estimator, ridge_lambda: lambda, terms: all,
+    id, feature_set: set, estimator, ridge_lambda: lambda, terms: est, exported_terms: all,
     validation_mape: validationMape(rows, (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, lambda, estimator),
     cv: cv.cv,
     cv_by_batch_type: cv.byType,
@@ -246,7 +249,7 @@ function fitAlpha(data: FitData): FitResult["alpha"] {
       id: "seed/ols", feature_set: "seed", estimator: "ols", ridge_lambda: null, terms: est,
       validation_mape: validationMape(tr, (r) => (r as unknown as AlphaTrainingRow).queue_delay_ns, ALPHA_TERMS, null),
       test: errorMetrics(pt, at), train: errorMetrics(predictRows(tr, ALPHA_TERMS, est), targetOf(train, y)),
-      cv: null, cv_by_batch_type: [],
+      cv: null, cv_by_batch_type: [], exported_terms: est,
       by_batch_type: [], by_batch_size_decile: [],
     };
   }
@@ -311,7 +314,7 @@ function mergeFitData(parts: FitData[]): FitData {
 function plotOf(kept: BetaTrainingRow[], result: FitResult): FitPlot {
   const m = result.beta.models.find((x) => x.id === result.beta.chosen);
   const terms = m ? (BETA_FEATURE_SETS as Record<string, readonly Term[]>)[m.feature_set] : [];
-  const pred = m ? predictRows(kept as unknown as Record<string, unknown>[], terms, m.terms) : new Float64Array(kept.length);
+  const pred = m ? predictRows(kept as unknown as Record<string, unknown>[], terms, m.exported_terms) : new Float64Array(kept.length);
   return {
     model: result.beta.chosen,
     time_ns: kept.map((r) => r.start_time),

@@ -60,7 +60,7 @@ def test_ols_coefficients_and_hc3_match_statsmodels(tmp_path, name):
             assert t["ci95_low"] == pytest.approx(res.params[j] - q * res.bse[j], rel=1e-5, abs=1e-6 * scale)
             assert t["ci95_high"] == pytest.approx(res.params[j] + q * res.bse[j], rel=1e-5, abs=1e-6 * scale)
         checked += 1
-    assert checked == 4
+    assert checked == 6  # every feature set, gpu and gpu_next included
 
 
 def ridge_closed_form(X, y, lam, icpt):
@@ -137,3 +137,23 @@ def test_alpha_regression_and_test_mape_match(tmp_path):
     assert m["test"]["mape"] == pytest.approx(ape.mean(), rel=1e-9)
     assert m["test"]["p90_ape"] == pytest.approx(np.percentile(ape, 90), rel=1e-9)
     assert len(tr) + len(te) == fit["filters"]["kept"]
+
+
+@pytest.mark.parametrize("name", TRACES)
+def test_exported_ols_coefficients_are_the_fit_on_every_kept_step(tmp_path, name):
+    """What --out exports (exported_terms) is OLS on every kept step, per statsmodels."""
+    fit, beta, _ = run_fit(tmp_path, name)
+    kept = beta[beta["excluded"].isna()].sort_values("start_time", kind="stable")
+    assert len(kept) == fit["filters"]["kept"]
+    y = kept["step_time_ns"].to_numpy(dtype=float)
+    checked = 0
+    for m in fit["beta"]["models"]:
+        if m["estimator"] != "ols":
+            continue
+        terms = [t for t in m["exported_terms"] if not t["dropped"]]
+        res = sm.OLS(y, design(kept, terms)).fit()
+        for j, t in enumerate(terms):
+            scale = max(abs(res.params[j]), 1e-9 * np.abs(y).mean())
+            assert abs(t["coef"] - res.params[j]) / scale < 1e-6, (m["id"], t["term"])
+        checked += 1
+    assert checked == 6
