@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
@@ -42,8 +43,6 @@ function policyArgs(o: SimulateCliOptions): string[] {
 
 /** vLLM version in the simulated trace's header (its first line). */
 async function simulatedVersion(trace: string): Promise<string | null> {
-  const { createReadStream } = await import("node:fs");
-  const { createInterface } = await import("node:readline");
   const lines = createInterface({ input: createReadStream(trace), crlfDelay: Infinity });
   for await (const line of lines) {
     lines.close();
