@@ -38,6 +38,8 @@ const runPath = (r) => path.resolve(base, r);
 const pct = (v) => (v === null || v === undefined ? "-" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`);
 const signed = (m, which) => (m[`simulated_${which}_ns`] - m[`recorded_${which}_ns`]) / m[`recorded_${which}_ns`];
 
+// one fit per training set (cases that differ only in --cpu-index share it)
+const fits = new Map();
 const rows = [];
 for (const c of cases) {
   try {
@@ -49,14 +51,40 @@ for (const c of cases) {
   }
 }
 
+function fitFor(c) {
+  const key = JSON.stringify([c.train, c.use ?? null]);
+  if (!fits.has(key)) {
+    const model = path.join(tmp, `fit-${fits.size}.coeffs.json`);
+    const [first, ...rest] = c.train.map(runPath);
+    const fit = JSON.parse(vsched("fit", first, ...rest.flatMap((r) => ["--with", r]), "--json", "--out", model, ...(c.use ? ["--use", c.use] : [])));
+    fits.set(key, { fit, model });
+  }
+  return fits.get(key);
+}
+
+/**
+ * A second recording of the same requests in place of a simulation: the real system's own
+ * run-to-run spread. The client ids differ between recordings (a random suffix), so the runs
+ * are compared by their means and P90s (vsched summary), not request by request.
+ */
+function repeatCase(c) {
+  const lat = (run) => JSON.parse(vsched("summary", runPath(run), "--json")).latency;
+  const [rec, rep] = [lat(c.test), lat(c.repeat_of)];
+  const err = (m, q) => (rep[m][`${q}_ns`] - rec[m][`${q}_ns`]) / rec[m][`${q}_ns`];
+  return {
+    name: c.name, kind: c.kind, test: c.test, train: [c.repeat_of], model: "(real repeat)", cv_mape: null, cv_bias: null,
+    e2e_mean: err("e2e", "mean"), ttft_mean: err("ttft", "mean"), e2e_p90: err("e2e", "p90"), ttft_p90: err("ttft", "p90"),
+    makespan: null, same_steps: null, sim_wall_s: null, speed_x: null, note: null,
+  };
+}
+
 function runCase(c) {
-  const model = path.join(tmp, `${c.name}.coeffs.json`);
-  const [first, ...rest] = c.train.map(runPath);
-  const fit = JSON.parse(vsched("fit", first, ...rest.flatMap((r) => ["--with", r]), "--json", "--out", model, ...(c.use ? ["--use", c.use] : [])));
+  if (c.repeat_of) return repeatCase(c);
+  const { fit, model } = fitFor(c);
   const chosen = fit.beta.models.find((m) => m.id === fit.beta.chosen);
   const out = path.join(tmp, c.name);
   const t0 = process.hrtime.bigint();
-  const simOut = vsched("simulate", runPath(c.test), "--model", model, "-o", out);
+  const simOut = vsched("simulate", runPath(c.test), "--model", model, "-o", out, ...(c.cpu_index ? ["--cpu-index", c.cpu_index] : []));
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   const cal = JSON.parse(vsched("calibrate", runPath(c.test), path.join(out, "logs"), "--json"));
   const lat = Object.fromEntries(cal.latency.map((m) => [m.metric, m]));
@@ -69,6 +97,7 @@ function runCase(c) {
     same_steps: cal.steps?.exact_share ?? null,
     sim_wall_s: wallS, speed_x: makespanS ? makespanS / wallS : null,
     note: simOut.split("\n").find((l) => l.startsWith("note:")) ?? null,
+    host_cpu: simOut.split("\n").find((l) => l.startsWith("host CPU index")) ?? null,
   };
 }
 if (asJson) {
@@ -83,5 +112,6 @@ if (asJson) {
     }
     console.log(`| ${r.name} | ${r.kind} | ${r.train.map((t) => path.basename(path.dirname(t)) || t).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} |`);
   }
+  for (const r of rows) if (r.host_cpu) console.log(`${r.name}: ${r.host_cpu}`);
   for (const r of rows) if (r.note) console.log(`${r.name}: ${r.note}`);
 }

@@ -14,6 +14,13 @@ import { registerWatch } from "./commands/watch.js";
 import { registerExport } from "./commands/export.js";
 import { runMain } from "./run.js";
 
+// A reader that goes away (`vsched fit --help | head`) ends the output, not the process with a
+// stack trace: data writes already resolve on EPIPE (io.ts); this covers commander's help text.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 const program = new Command("vsched")
   .description("Replay vLLM v1 scheduler traces into CSVs that say what every request and iteration did, and why requests waited.")
   .version(VERSION)

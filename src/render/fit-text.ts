@@ -71,6 +71,9 @@ export function renderFitText(fit: FitResult, label: string): string {
     ...fit.beta.models.map(cvRow),
     `chosen: ${fit.beta.chosen} (fewest terms within 5% + 0.5 pt of the best CV MAPE + 5 × |CV bias|; coefficients fitted on every kept step)`,
     `CUDA-graph capture sizes for padded_tokens: ${captureLine(fit)}`,
+    ...(fit.beta.host_cpu && fit.beta.host_cpu.indices.length > 1
+      ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host): ${fit.beta.host_cpu.indices.map((v) => v.toFixed(2)).join(", ")}`]
+      : []),
     "",
     ...coefLines(m),
     "",

@@ -53,6 +53,11 @@ export const BetaTrainingRow = z.object({
   next_decode_context_tokens: col.count("decode_context_tokens of that next step; 0 when none", "tokens"),
   next_prefill_attention_work: col.count("prefill_attention_work of that next step; 0 when none", "token pairs"),
   block: col.countOpt("blocked cross-validation fold of a kept step (contiguous in time, 0-based)"),
+  // appended (fit 1.2): the host's CPU, which async scheduling does not hide when a step runs without a CUDA graph (docs/fit.md, "Host CPU")
+  no_cudagraph: col.count("1 when the step runs without a CUDA graph: more scheduled tokens than the largest capture size, or no graphs at all (its launch is CPU-bound)", "bool"),
+  next_no_cudagraph: col.count("no_cudagraph of the step scheduled before this step's update; 0 when none", "bool"),
+  schedule_ns: col.ns("schedule() duration (the table's scheduling_overhead): the host CPU's speed shows in it"),
+  cpu_index: col.float("the run's host CPU index: median over its kept steps of schedule_ns / the pooled reference line (intercept + per request); 1 = the pooled training runs' typical host", "ratio"),
 });
 export type BetaTrainingRow = z.infer<typeof BetaTrainingRow>;
 
@@ -96,5 +101,15 @@ export const StepModelFile = z.object({
     })
     .optional()
     .meta({ description: "padding for padded_tokens; absent in 1.0 files" }),
+  host_cpu: z
+    .object({
+      reference_intercept_ns: z.number().meta({ description: "schedule() time of the reference line at zero requests" }),
+      reference_per_request_ns: z.number().meta({ description: "schedule() time per scheduled request of the reference line" }),
+      emitter_level: z.string().meta({ description: "the emitter level of the training runs (schedule() includes the emitter's own time, so indices compare only at one level)" }),
+      training_indices: z.array(z.number()).meta({ description: "cpu_index of each training run, in the order of trained_on.sources" }),
+      index: z.number().meta({ description: "the cpu_index the harness applies (1: the training runs' typical host; simulate sets the replayed run's own)" }),
+    })
+    .optional()
+    .meta({ description: "host CPU speed, for the cpu_index feature (docs/fit.md, \"Host CPU\"); absent: index 1" }),
 });
 export type StepModelFile = z.infer<typeof StepModelFile>;

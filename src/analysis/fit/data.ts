@@ -1,6 +1,6 @@
 import type { TableSource } from "../../tables/types.js";
 import type { AlphaTrainingRow, BetaTrainingRow, ExclusionReason } from "../../schema/fit.js";
-import { captureSizesOf, chunkAttentionPairs, paddedTokens, type CaptureSizes } from "./gpu.js";
+import { captureSizesOf, chunkAttentionPairs, paddedTokens, runsWithoutGraph, type CaptureSizes } from "./gpu.js";
 
 /**
  * Training data for vsched fit, gathered in one pass over per_iteration,
@@ -31,6 +31,8 @@ export interface FitData {
   vllmVersion: string;
   /** CUDA-graph capture sizes used for padded_tokens (rank 0's) */
   captureSizes: CaptureSizes;
+  /** the emitter level the run was recorded at (schedule_ns includes the emitter's hooks) */
+  emitterLevel: string;
 }
 
 /** Floats rounded as the CSV writes them (6 decimals), so the fit uses exactly the exported training data. */
@@ -128,7 +130,7 @@ export async function collectFitData(source: TableSource, opts: FitDataOptions):
   const { rows, overheadNs } = betaRows(source, steps, agg, opts);
   const requests = alphaRows(source, reqs, steps, opts);
   const cfg = configOf(source, 0);
-  return { steps: rows, requests, perStepOverheadNs: overheadNs, sources: source.info.sources.map((s) => s.path), vllmVersion: cfg.vllm_version, captureSizes: captureSizesOf(headerOf(source, 0)) };
+  return { steps: rows, requests, perStepOverheadNs: overheadNs, sources: source.info.sources.map((s) => s.path), vllmVersion: cfg.vllm_version, captureSizes: captureSizesOf(headerOf(source, 0)), emitterLevel: headerOf(source, 0)?.level ?? "full" };
 }
 
 interface GpuFeatures {
@@ -136,11 +138,12 @@ interface GpuFeatures {
   hasPrefill: number;
   decodeCtx: number;
   prefillAttn: number;
+  noGraph: number;
 }
-const NO_STEP: GpuFeatures = { padded: 0, hasPrefill: 0, decodeCtx: 0, prefillAttn: 0 };
+const NO_STEP: GpuFeatures = { padded: 0, hasPrefill: 0, decodeCtx: 0, prefillAttn: 0, noGraph: 0 };
 
 function gpuFeatures(s: StepRaw, a: StepAgg | undefined, sizes: readonly number[]): GpuFeatures {
-  return { padded: paddedTokens(s.pt + s.dt, sizes), hasPrefill: s.pr > 0 ? 1 : 0, decodeCtx: a?.decodeCtx ?? 0, prefillAttn: a?.prefillAttn ?? 0 };
+  return { padded: paddedTokens(s.pt + s.dt, sizes), hasPrefill: s.pr > 0 ? 1 : 0, decodeCtx: a?.decodeCtx ?? 0, prefillAttn: a?.prefillAttn ?? 0, noGraph: runsWithoutGraph(s.pt + s.dt, sizes) };
 }
 
 /**
@@ -190,6 +193,9 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
       padded_tokens: g.padded, has_prefill: g.hasPrefill, prefill_attention_work: g.prefillAttn,
       next_has_prefill: n.hasPrefill, next_padded_tokens: n.padded, next_decode_context_tokens: n.decodeCtx, next_prefill_attention_work: n.prefillAttn,
       block: null,
+      no_cudagraph: g.noGraph, next_no_cudagraph: n.noGraph, schedule_ns: s.schedEnd - s.start,
+      // set per run by hostCpuIndices() once every training run is read (fit/host-cpu.ts)
+      cpu_index: 1,
     });
     prev = s;
   }

@@ -23,6 +23,9 @@ export const STEP_FEATURES = [
   "next_padded_tokens",
   "next_decode_context_tokens",
   "next_prefill_attention_work",
+  "no_cudagraph",
+  "next_no_cudagraph",
+  "cpu_index",
 ] as const;
 
 /** A regression term: the product of its factors (none: the intercept). */
@@ -44,6 +47,9 @@ const t = (...factors: string[]): Term => ({ name: factors.length ? factors.join
  *   full graph), decode context (KV reads) and prefill attention pairs.
  * - gpu_next: gpu plus the same features of the step launched while this one's output was awaited
  *   (async scheduling: a prefill launch that syncs with the device delays the collection).
+ * - gpu_host: gpu_next plus the steps launched without a CUDA graph (this one, the next one) and
+ *   the run's host CPU index, alone and times those launches: on the H100 traces the launch of a
+ *   graphless step costs 6–20 ms of CPU depending on the run's host (docs/fit.md, "Host CPU").
  */
 export const BETA_FEATURE_SETS = {
   seed: [t(), t("prefill_reqs"), t("decode_reqs"), t("prefill_tokens"), t("decode_tokens"), t("kv_ratio")],
@@ -71,6 +77,22 @@ export const BETA_FEATURE_SETS = {
     t("next_padded_tokens"),
     t("next_decode_context_tokens"),
     t("next_prefill_attention_work"),
+  ],
+  gpu_host: [
+    t(),
+    t("has_prefill"),
+    t("padded_tokens"),
+    t("decode_context_tokens"),
+    t("prefill_attention_work"),
+    t("next_has_prefill"),
+    t("next_padded_tokens"),
+    t("next_decode_context_tokens"),
+    t("next_prefill_attention_work"),
+    t("no_cudagraph"),
+    t("next_no_cudagraph"),
+    t("cpu_index"),
+    t("no_cudagraph", "cpu_index"),
+    t("next_no_cudagraph", "cpu_index"),
   ],
 } as const satisfies Record<string, readonly Term[]>;
 export type BetaFeatureSet = keyof typeof BETA_FEATURE_SETS;

@@ -48,6 +48,16 @@ export function paddedTokens(tokens: number, sizes: readonly number[]): number {
   return sizes[lo];
 }
 
+/**
+ * 1 when vLLM runs the batch without a CUDA graph: more tokens than the largest capture size
+ * (or no graphs at all). Such a step is launched kernel by kernel from Python, which on the
+ * H100 traces takes ~5–20 ms of CPU, longer than the GPU work of the step before it: async
+ * scheduling cannot hide it, and it scales with the host CPU, not the GPU.
+ */
+export function runsWithoutGraph(tokens: number, sizes: readonly number[]): number {
+  return tokens > 0 && (!sizes.length || tokens > sizes[sizes.length - 1]) ? 1 : 0;
+}
+
 /** attention score pairs of a prefill chunk of n tokens ending at `computedAfter` tokens of context */
 export function chunkAttentionPairs(n: number, computedAfter: number): number {
   return n * (computedAfter - n) + (n * (n + 1)) / 2;

@@ -1,6 +1,7 @@
 import type { StepModelFile } from "../../schema/fit.js";
 import type { FitResult, ModelFit } from "./index.js";
 import { defaultCaptureSizes } from "./gpu.js";
+import type { HostCpu } from "./host-cpu.js";
 
 const NS_PER_S = 1e9;
 
@@ -22,7 +23,13 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
       : null,
     trained_on: { sources: fit.sources, steps, vllm_version: fit.vllm_version },
     cudagraph: cudagraphOf(fit),
+    ...(fit.beta.host_cpu ? { host_cpu: hostCpuOf(fit.beta.host_cpu) } : {}),
   };
+}
+
+/** Index 1 is the training runs' typical host; simulate replaces it with the replayed run's own. */
+function hostCpuOf(h: HostCpu): NonNullable<StepModelFile["host_cpu"]> {
+  return { reference_intercept_ns: h.reference.intercept_ns, reference_per_request_ns: h.reference.per_request_ns, emitter_level: h.emitter_level, training_indices: [...h.indices], index: 1 };
 }
 
 /** The training run's sizes; a what-if of another max_num_seqs re-derives them by vLLM's rule when the run used that rule. */

@@ -12,6 +12,7 @@ import { applySets, findPython, harnessKnobArgs, knobsOf, runHarness } from "../
 import { runConvert } from "./convert.js";
 import { examples } from "../examples.js";
 import { readStepModel } from "../step-model-file.js";
+import { hostCpuFor, MODEL_FILE } from "./simulate-host-cpu.js";
 
 interface SimulateCliOptions {
   model?: string;
@@ -22,6 +23,7 @@ interface SimulateCliOptions {
   frontendDelay?: string;
   schedulerCls?: string;
   requestQueueCls?: string;
+  cpuIndex: string;
 }
 
 const WORKLOAD = "workload.jsonl";
@@ -74,6 +76,7 @@ export function registerSimulate(program: Command): void {
     .option("--frontend-delay <duration>", "fixed delay added to every arrival (default: the model's frontend_delay_s)")
     .option("--scheduler-cls <module:Class>", "your own vLLM Scheduler subclass (vLLM's --scheduler-cls; extend AsyncScheduler when async scheduling is on), importable from the current directory")
     .option("--request-queue-cls <module:Class>", "your own waiting-queue class (built where vLLM calls create_request_queue), importable from the current directory")
+    .option("--cpu-index <which>", "host CPU speed for a model with cpu_index terms: recorded (the replayed run's own, from its schedule() times), training (1: the training runs' typical host) or a number", "recorded")
     .addHelpText("after", examples("vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json -o sim/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --set max_num_seqs=6 -o sim-6/"))
     .action(async (inputs: string[], o: SimulateCliOptions) => {
       if (!o.model === !o.cost) throw new UsageError("give exactly one of --model FILE (from vsched fit --out) or --cost SPEC");
@@ -92,7 +95,9 @@ export function registerSimulate(program: Command): void {
       const stage = await mkdtemp(path.join(out, ".vsched-tmp-"));
       try {
         await writeFile(path.join(stage, WORKLOAD), workloadJsonl(workload));
-        const cost = o.model ? `fitted:${path.resolve(o.model)}` : o.cost!;
+        const host = model ? await hostCpuFor(model, o.cpuIndex, source, header.level) : null;
+        if (host) await writeFile(path.join(stage, MODEL_FILE), JSON.stringify(host.model, null, 2) + "\n");
+        const cost = host ? `fitted:${path.join(stage, MODEL_FILE)}` : o.model ? `fitted:${path.resolve(o.model)}` : o.cost!;
         const line = await runHarness({
           python,
           cwd: stage,
@@ -102,14 +107,14 @@ export function registerSimulate(program: Command): void {
         const traceFile = path.join(TRACE_DIR, "vsched-1-dp0.jsonl");
         if (!existsSync(path.join(stage, traceFile))) throw new InputError("the harness wrote no trace", "SIM_HARNESS_FAILED", python);
         await runConvert({ inputs: [traceFile], out: LOGS_DIR, lenient: false, versionHeader: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true, quiet: true, cwd: stage });
-        for (const name of [WORKLOAD, TRACE_DIR, LOGS_DIR]) {
+        for (const name of [WORKLOAD, TRACE_DIR, LOGS_DIR, ...(host ? [MODEL_FILE] : [])]) {
           await rm(path.join(out, name), { recursive: true, force: true });
           await rename(path.join(stage, name), path.join(out, name));
         }
         const changed = [...o.set, ...(o.schedulerCls ? [`scheduler ${o.schedulerCls}`] : []), ...(o.requestQueueCls ? [`queue ${o.requestQueueCls}`] : [])];
         const how = changed.length ? ` with ${changed.join(", ")}` : " under the recorded configuration";
         const note = versionNote(header.vllm_version, await simulatedVersion(path.join(out, TRACE_DIR, "vsched-1-dp0.jsonl")));
-        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${how}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n${note}`);
+        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${how}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n${host?.note ?? ""}${note}`);
       } finally {
         await rm(stage, { recursive: true, force: true });
       }

@@ -62,16 +62,23 @@ def test_ols_coefficients_and_hc3_match_statsmodels(tmp_path, name, which):
         X = design(train, kept)
         res = sm.OLS(y, X).fit(cov_type="HC3")
         q = stats.t.ppf(0.975, res.df_resid)
+        # HC3 divides each residual by (1 - leverage): a row the design fits exactly (leverage 1,
+        # e.g. the one step of a CPU fixture where no_cudagraph differs from has_prefill) leaves
+        # it undefined, and two implementations then disagree by rounding; the coefficients still must agree
+        hc3_defined = sm.OLS(y, X).fit().get_influence().hat_matrix_diag.max() < 1 - 1e-6
         for j, t in enumerate(kept):
             scale = max(abs(res.params[j]), 1e-9 * np.abs(y).mean())
             assert abs(t["coef"] - res.params[j]) / scale < 1e-6, (m["id"], t["term"])
+            if not hc3_defined:
+                continue
             assert t["se"] == pytest.approx(res.bse[j], rel=1e-5), (m["id"], t["term"])
             # statsmodels' robust intervals use the normal by default; vsched uses t(df_resid),
             # so compare with t intervals built from statsmodels' own standard errors
             assert t["ci95_low"] == pytest.approx(res.params[j] - q * res.bse[j], rel=1e-5, abs=1e-6 * scale)
             assert t["ci95_high"] == pytest.approx(res.params[j] + q * res.bse[j], rel=1e-5, abs=1e-6 * scale)
         checked += 1
-    assert checked == 6  # every feature set, gpu and gpu_next included
+    # every feature set, gpu and gpu_next included; gpu_host only when runs on several hosts are pooled
+    assert checked == (7 if any(m["feature_set"] == "gpu_host" for m in fit["beta"]["models"]) else 6)
 
 
 def ridge_closed_form(X, y, lam, icpt):

@@ -269,6 +269,11 @@ FITTED_FEATURES: dict[str, Callable[[Any], float]] = {
     "next_padded_tokens": lambda s: getattr(s.next, "padded_tokens", 0) if s.next is not None else 0,
     "next_decode_context_tokens": lambda s: s.next.decode_context_tokens if s.next is not None else 0,
     "next_prefill_attention_work": lambda s: s.next.prefill_attention_work if s.next is not None else 0,
+    # a launch without a CUDA graph is CPU-bound; cpu_index is the host's speed (docs/fit.md, "Host CPU"),
+    # both set by FittedCost
+    "no_cudagraph": lambda s: getattr(s, "no_cudagraph", 0),
+    "next_no_cudagraph": lambda s: getattr(s.next, "no_cudagraph", 0) if s.next is not None else 0,
+    "cpu_index": lambda s: getattr(s, "cpu_index", 1.0),
 }
 
 
@@ -287,6 +292,12 @@ def padded(tokens: int, sizes: Sequence[int]) -> int:
     if not sizes or tokens <= 0 or tokens > sizes[-1]:
         return tokens
     return sizes[bisect.bisect_left(sizes, tokens)]
+
+
+def without_graph(tokens: int, sizes: Sequence[int]) -> int:
+    """1 when vLLM runs the batch without a CUDA graph: more tokens than the largest capture
+    size, or no graphs (src/analysis/fit/gpu.ts runsWithoutGraph says the same)."""
+    return 1 if tokens > 0 and (not sizes or tokens > sizes[-1]) else 0
 
 FITTED_FORMAT = "vsched-step-model"
 
@@ -333,6 +344,10 @@ class FittedCost:
         cg = doc.get("cudagraph") or {}
         self.capture_sizes = sorted(int(x) for x in cg.get("capture_sizes") or [])
         self.capture_rule = cg.get("rule", "recorded")
+        host = doc.get("host_cpu") or {}
+        self.cpu_index = float(host.get("index", 1.0))
+        if not math.isfinite(self.cpu_index) or self.cpu_index <= 0:
+            raise ValueError(f"fitted cost: {path}: host_cpu.index must be a positive number")
         self.uses_next = any(n.startswith("next_") for t in doc.get("terms") or [] for n in t.get("factors") or [])
 
     def configure(self, max_num_seqs: int) -> None:
@@ -343,7 +358,10 @@ class FittedCost:
 
     def _pad(self, shape: Any) -> None:
         if shape is not None:
-            shape.padded_tokens = padded(shape.prefill_tokens + shape.decode_tokens, self.capture_sizes)
+            tokens = shape.prefill_tokens + shape.decode_tokens
+            shape.padded_tokens = padded(tokens, self.capture_sizes)
+            shape.no_cudagraph = without_graph(tokens, self.capture_sizes)
+            shape.cpu_index = self.cpu_index
 
     def __call__(self, shape: Any) -> float:
         if shape.prefill_tokens == 0 and shape.decode_tokens == 0:
@@ -363,7 +381,7 @@ class FittedCost:
                 "model": self.model, "terms": {n: c for n, _, c in self.terms},
                 "per_step_overhead_s": self.overhead_s, "min_step_s": self.min_step_s,
                 "capture_sizes": len(self.capture_sizes), "capture_rule": self.capture_rule,
-                "idle_wakeup_s": self.idle_wakeup_s}
+                "idle_wakeup_s": self.idle_wakeup_s, "cpu_index": self.cpu_index}
 
 
 def fitted(path: str | Path) -> FittedCost:

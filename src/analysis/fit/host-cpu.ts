@@ -1,0 +1,88 @@
+import type { BetaTrainingRow } from "../../schema/fit.js";
+import { quantileSorted } from "../math/stats.js";
+import type { TableSource } from "../../tables/types.js";
+
+/**
+ * The host CPU's speed as a run-level feature (docs/fit.md, "Host CPU").
+ *
+ * On the lent H100 the same requests under the same configuration gave E2E means 5% apart,
+ * and the difference was the host, not the GPU: decode steps of equal batch took the same
+ * time in every run, while the CPU launch of a step without a CUDA graph took 6 ms in one run
+ * and 18 ms in another. vLLM's own schedule() is pure CPU work on the same process, so its
+ * duration measures that host: the runs whose schedule() was 1.8× slower at equal batch were
+ * the runs whose launches were slow. The index compares a run's schedule() times with a
+ * reference line (intercept + per scheduled request) fitted on the training runs, so a run
+ * with larger batches is not mistaken for a slower host.
+ */
+export interface HostCpuReference {
+  intercept_ns: number;
+  per_request_ns: number;
+}
+
+export interface HostCpu {
+  reference: HostCpuReference;
+  /** the emitter level of the runs: schedule() includes the emitter's hooks, so indices compare at one level only */
+  emitter_level: string;
+  /** each run's index, in the order given */
+  indices: number[];
+}
+
+type StepLike = Pick<BetaTrainingRow, "excluded" | "schedule_ns" | "batch_size">;
+
+const keptSteps = <S extends StepLike>(rows: readonly S[]) => rows.filter((r) => r.excluded === null && r.batch_size > 0 && r.schedule_ns > 0);
+
+/** OLS of schedule_ns on batch_size over the kept steps of every run, scaled so the pooled median ratio is 1. */
+export function referenceLine(runs: readonly (readonly StepLike[])[]): HostCpuReference | null {
+  const steps = runs.flatMap((r) => keptSteps(r));
+  if (steps.length < 10) return null;
+  let sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const s of steps) {
+    sx += s.batch_size; sy += s.schedule_ns; sxx += s.batch_size * s.batch_size; sxy += s.batch_size * s.schedule_ns;
+  }
+  const n = steps.length, vx = sxx - (sx * sx) / n;
+  const slope = vx > 0 ? (sxy - (sx * sy) / n) / vx : 0;
+  const line = { intercept_ns: (sy - slope * sx) / n, per_request_ns: slope };
+  const scale = medianRatio(steps, line);
+  return scale === null ? null : { intercept_ns: line.intercept_ns * scale, per_request_ns: line.per_request_ns * scale };
+}
+
+function medianRatio(steps: readonly StepLike[], ref: HostCpuReference): number | null {
+  const r: number[] = [];
+  for (const s of steps) {
+    const expect = ref.intercept_ns + ref.per_request_ns * s.batch_size;
+    if (expect > 0) r.push(s.schedule_ns / expect);
+  }
+  if (!r.length) return null;
+  return quantileSorted(Float64Array.from(r).sort(), 0.5);
+}
+
+/** A run's index against a reference: the median of its kept steps' schedule_ns / the line; 1 when it has too few steps. */
+export function runIndex(rows: readonly StepLike[], ref: HostCpuReference): number {
+  const kept = keptSteps(rows);
+  const m = kept.length >= 10 ? medianRatio(kept, ref) : null;
+  return m === null ? 1 : Math.round(m * 1e4) / 1e4;
+}
+
+/** Reference over the runs, each run's index written into its rows' cpu_index. */
+export function applyHostCpu(runs: readonly BetaTrainingRow[][], levels: readonly string[]): HostCpu | null {
+  const ref = referenceLine(runs);
+  if (!ref) return null;
+  const indices = runs.map((rows) => runIndex(rows, ref));
+  runs.forEach((rows, i) => rows.forEach((r) => (r.cpu_index = indices[i])));
+  const level = [...new Set(levels)].join(",");
+  return { reference: ref, emitter_level: level, indices };
+}
+
+/** The index of a recorded run (one scan of per_iteration), for simulate to replay it on its own host; warm-up steps left out as fit does. */
+export async function recordedIndex(source: TableSource, ref: HostCpuReference, warmupSteps = 10): Promise<number> {
+  const steps: StepLike[] = [];
+  const seen = new Map<number, number>();
+  await source.scan({
+    per_iteration: (r) => {
+      const k = (seen.get(r.dp_rank) ?? 0) + 1;
+      seen.set(r.dp_rank, k);
+      steps.push({ excluded: k <= warmupSteps ? "warmup" : null, schedule_ns: r.scheduling_overhead, batch_size: r.batch_size });
+    },
+  });
+  return runIndex(steps, ref);
+}

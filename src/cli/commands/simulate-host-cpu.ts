@@ -1,0 +1,37 @@
+import type { StepModelFile } from "../../schema/fit.js";
+import type { TableSource } from "../../tables/types.js";
+import { recordedIndex } from "../../analysis/fit/host-cpu.js";
+import { UsageError } from "../errors.js";
+
+/** The model as the harness ran it (with the host CPU index applied), beside the trace in simulate's output. */
+export const MODEL_FILE = "step-model.json";
+
+export interface HostCpuChoice {
+  model: StepModelFile;
+  note: string;
+}
+
+const usesCpuIndex = (m: StepModelFile) => m.terms.some((t) => t.factors.includes("cpu_index"));
+
+/**
+ * Which host the replay runs on, for a model with cpu_index terms (docs/fit.md, "Host CPU"):
+ * by default the replayed run's own, read from its schedule() times (an input of the run, like
+ * its configuration, not one of its latencies); `training` is the training runs' typical host.
+ * A run recorded at another emitter level cannot be compared (schedule() includes the emitter).
+ */
+export async function hostCpuFor(model: StepModelFile, which: string, source: TableSource, level: string): Promise<HostCpuChoice | null> {
+  const h = model.host_cpu;
+  if (!h || !usesCpuIndex(model)) return null;
+  const span = h.training_indices.length ? `training runs ${Math.min(...h.training_indices).toFixed(2)}–${Math.max(...h.training_indices).toFixed(2)}` : "";
+  let index: number, how: string;
+  if (which === "training") [index, how] = [1, "the training runs' typical host"];
+  else if (which === "recorded") {
+    if (level !== h.emitter_level) [index, how] = [1, `the training runs' typical host: the run was recorded at emitter level ${level}, the model's runs at ${h.emitter_level}`];
+    else [index, how] = [await recordedIndex(source, { intercept_ns: h.reference_intercept_ns, per_request_ns: h.reference_per_request_ns }), "the recorded run's own, from its schedule() times"];
+  } else {
+    index = Number(which);
+    if (!/^\d+(\.\d+)?$/.test(which) || !(index > 0)) throw new UsageError(`--cpu-index: expected recorded, training or a positive number, got '${which}'`);
+    how = "given";
+  }
+  return { model: { ...model, host_cpu: { ...h, index } }, note: `host CPU index ${index.toFixed(2)} (${how}${span ? `; ${span}` : ""})\n` };
+}
