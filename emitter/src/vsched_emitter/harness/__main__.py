@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-steps", type=int, default=None)
     r.add_argument("--gzip", action="store_true", help="gzip the trace and oracle.jsonl")
     r.add_argument("--no-oracle", dest="oracle", action="store_false",
-                   help="do not write oracle.jsonl (vLLM's own figures; large on long runs)")
+                   help="do not write oracle.jsonl (vLLM's own figures; large on long runs); the trace is the same")
     r.add_argument("--counterfactual-every", type=int, default=None, metavar="N",
                    help="every Nth step, re-run schedule() on copies with limits relaxed and write "
                         "counterfactual.jsonl (which minimal relaxations admit each waiting request); "
@@ -529,6 +529,9 @@ if __name__ == "__main__":
     code = main()
     # Everything is written and closed (the emitter's writer by Scheduler.shutdown(), recipe.json
     # by write_text); tearing down the interpreter with vLLM and torch loaded takes ~1.3 s more.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    # Under a profiler or coverage (python -m cProfile -m …) exit normally: they write at exit.
+    if sys.getprofile() is None and sys.gettrace() is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
