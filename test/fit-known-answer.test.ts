@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -36,6 +36,8 @@ async function simulateAndCalibrate(recorded: string, model: string, sets: strin
   const out = tmp();
   const sim = await runCli(["simulate", recorded, "--model", model, ...sets.flatMap((s) => ["--set", s]), "-o", out], { timeoutMs: 300_000 });
   if (sim.exitCode !== 0) throw new Error(`simulate exited ${sim.exitCode}: ${sim.stderr}`);
+  // simulate runs the harness without its oracle; the trace is the same (emitter/tests/test_no_oracle.py)
+  expect(existsSync(path.join(out, "trace", "oracle.jsonl"))).toBe(false);
   return json(["calibrate", against, path.join(out, "logs"), "--json"]);
 }
 

@@ -101,7 +101,8 @@ export function registerSimulate(program: Command): void {
         const line = await runHarness({
           python,
           cwd: stage,
-          args: ["--workload", `file:${WORKLOAD}`, "--out", TRACE_DIR, "--clock", "virtual", "--cost", cost, ...harnessKnobArgs(knobs), ...policyArgs(o)],
+          // no oracle.jsonl: simulate reads only the trace (the trace is the same without it)
+          args: ["--workload", `file:${WORKLOAD}`, "--out", TRACE_DIR, "--clock", "virtual", "--cost", cost, "--no-oracle", ...harnessKnobArgs(knobs), ...policyArgs(o)],
           importFrom: process.cwd(),
         });
         const traceFile = path.join(TRACE_DIR, "vsched-1-dp0.jsonl");

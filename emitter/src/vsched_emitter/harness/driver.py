@@ -123,12 +123,20 @@ class RunResult:
     finished: int
 
 
+_accepted: dict = {}  # (fn, signature_of) -> keyword names fn takes, None for **kwargs (once each: per step it is slow)
+
+
 def _kw(fn, signature_of=None, **kwargs):
     """Call fn with only the keyword arguments this vLLM version accepts."""
-    params = inspect.signature(signature_of or fn).parameters
-    if signature_of is None and any(p.kind is p.VAR_KEYWORD for p in params.values()):
+    key = (fn, signature_of)
+    if key not in _accepted:
+        params = inspect.signature(signature_of or fn).parameters
+        takes_any = signature_of is None and any(p.kind is p.VAR_KEYWORD for p in params.values())
+        _accepted[key] = None if takes_any else frozenset(params)
+    names = _accepted[key]
+    if names is None:
         return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
+    return fn(**{k: v for k, v in kwargs.items() if k in names})
 
 
 _model_configs: dict[int, object] = {}
@@ -539,11 +547,9 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
         session = hooks.session_of(sched)
         if trace_dir is not None and session is None:
             raise RuntimeError("the emitter did not attach to the scheduler (see the vsched_emitter log)")
-        oracle = None
-        if oracle_path is not None:
-            from .oracle import Oracle
+        from .oracle import NoOracle, Oracle
 
-            oracle = Oracle(Path(oracle_path))
+        oracle = Oracle(Path(oracle_path)) if oracle_path is not None else NoOracle(sched)
         if counterfactual is not None:
             from .counterfactual import Counterfactual
 
@@ -573,7 +579,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
 
         logging.getLogger("vsched_emitter").warning("counterfactual oracle not run: %s", cf.unsupported)
     trace_files = [session.path] if session is not None else []
-    if oracle is not None:
+    if oracle_path is not None:
         import vllm
 
         oracle.write({
@@ -582,7 +588,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             "anchor_monotonic_ns": session.header["clock"]["monotonic_ns"] if session is not None else None,
             "trace_file": str(session.path) if session is not None else None,
         })
-    return RunResult(steps=steps, trace_files=trace_files, oracle_path=Path(oracle_path) if oracle else None,
+    return RunResult(steps=steps, trace_files=trace_files, oracle_path=Path(oracle_path) if oracle_path is not None else None,
                      finished=finished)
 
 

@@ -50,13 +50,20 @@ import gzip
 import inspect
 import io
 import json
+import time
 from collections import deque
 from pathlib import Path
 
 
+_accepted: dict = {}  # function -> the keyword names it takes (inspect.signature is slow: once each)
+
+
 def _call(fn, **kwargs):
-    params = inspect.signature(fn).parameters
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
+    key = getattr(fn, "__func__", fn)  # a bound method of each new IterationStats: its function
+    names = _accepted.get(key)
+    if names is None:
+        names = _accepted[key] = frozenset(inspect.signature(fn).parameters)
+    return fn(**{k: v for k, v in kwargs.items() if k in names})
 
 
 class _Req:
@@ -295,6 +302,41 @@ class Oracle:
         with raw, f:
             for rec in [meta, *self.steps, *self.request_records()]:
                 f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+
+class NoOracle:
+    """Stands in for the Oracle when none is written (``--no-oracle``; vsched simulate): it keeps
+    only the oracle's reads of the clock. Under the virtual clock every read ticks it (clock.py),
+    and the oracle reads it through vLLM's ``IterationStats()`` (``time.time()``) once per
+    EngineCoreOutputs it processes and once per request it aborts; taking the same reads at the
+    same points keeps the trace byte-identical with and without the oracle
+    (tests/test_no_oracle.py), so dropping it changes no timestamp."""
+
+    def __init__(self, sched):
+        self.sched = sched
+
+    def add_request(self, *args, **kwargs) -> None:
+        pass
+
+    def watch_preemptions(self, sched, current_step) -> bool:
+        return False
+
+    @staticmethod
+    def snapshot(sched) -> None:
+        return None
+
+    def on_update(self, step: int, snap, engine_core_outputs: dict) -> None:
+        for _ in engine_core_outputs:
+            time.time()
+
+    def on_abort(self, req_id: str, pending_events: list) -> None:
+        time.time()  # the driver aborts only live requests, which the oracle has not finished
+
+    def on_chunk(self, req_id: str, arrival_time: float | None, pending_events: list) -> None:
+        """Closing a session that waits for input is an abort to the oracle (Oracle.on_chunk)."""
+        r = self.sched.requests.get(req_id)
+        if arrival_time is None and r is not None and r.status.name == "WAITING_FOR_STREAMING_REQ":
+            time.time()
 
 
 def _take_order(sched) -> list[str]:
