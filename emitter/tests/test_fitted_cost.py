@@ -103,3 +103,36 @@ def test_workload_file_errors_name_the_line(tmp_path):
     p.write_text('{"type": "header", "format": "nope"}\n')
     with pytest.raises(ValueError, match=r"w.jsonl:1: not a vsched-workload"):
         workloads.from_file(p)
+
+
+def _arrivals(trace):
+    epoch = next(r for r in trace if r["type"] == "header")["clock"]["epoch_ns"]
+    return {r["req"]: (r["t"], int(epoch) + r["t"] - int(r["vllm_arrival_epoch_ns"]))
+            for r in trace if r["type"] == "arrival"}
+
+
+def test_idle_engine_adds_the_waking_request_at_once_and_schedules_after_the_wakeup(tmp_path):
+    """vLLM's idle engine core blocks on its input queue: the request that wakes it is added at
+    once, schedule() follows idle_wakeup_s later with every request that arrived meanwhile; the
+    frontend stamped vLLM's arrival frontend_delay_s before the request became visible."""
+    import vsched_testlib as lib
+    from vsched_emitter.harness.driver import RequestSpec as Spec
+    from vsched_emitter.harness.driver import SchedulerKnobs as Knobs
+
+    cost = cm.FittedCost(doc([("intercept", [], 0.010)], idle_wakeup_s=0.002))
+    specs = [Spec("a", 0.100, lib.prompt(16, 1), 2, frontend_delay_s=0.0015),
+             Spec("b", 0.101, lib.prompt(16, 2), 2, frontend_delay_s=0.0007),  # within a's wake-up
+             Spec("c", 0.1025, lib.prompt(16, 3), 2)]  # after it: the next step
+    case = lib.run_case(tmp_path, specs, Knobs(max_num_seqs=4, max_num_batched_tokens=256, num_blocks=64, max_model_len=512),
+                        step_cost=cost)
+    arr = _arrivals(case.trace)
+    t0 = arr["a"][0]
+    assert arr["b"][0] - t0 == pytest.approx(1_000_000, abs=2_000)  # added when it came, not at the wake-up's end
+    assert abs(arr["a"][1] - 1_500_000) < 2_000 and abs(arr["b"][1] - 700_000) < 2_000
+    steps = [r for r in case.trace if r["type"] == "step"]
+    assert steps[0]["t_start"] - t0 == pytest.approx(2_000_000, abs=50_000)
+    assert len(steps[0]["sched"]) == 2  # a and b share the first batch
+    # c (no frontend delay) became visible mid-step: added at the step boundary, 0.1 + 0.002 +
+    # 0.010 s, so its recorded frontend delay is the boundary wait alone, 9.5 ms
+    assert steps[1]["t_start"] - arr["c"][0] == pytest.approx(0, abs=50_000)
+    assert arr["c"][1] == pytest.approx(9_500_000, abs=50_000)

@@ -97,8 +97,19 @@ export function renderFitText(fit: FitResult, label: string): string {
     spreadLine("frontend-to-scheduler delay", o.frontend_delay),
     spreadLine("  of requests reaching an idle engine", o.frontend_delay_idle_engine),
     spreadLine("queue delay at an idle engine", o.queue_delay_idle_engine),
-    `  fixed frontend delay used by simulate: ${fmtNs(o.frontend_delay_fixed_ns)}`,
+    ...frontendLines(fit.alpha.frontend, o.frontend_delay_fixed_ns),
     `note: ${fit.alpha.note}`,
   );
   return lines.join("\n") + "\n";
+}
+
+function frontendLines(f: FitResult["alpha"]["frontend"], fixedNs: number): string[] {
+  const m = f.model;
+  if (!m) return [`  frontend delay used by simulate: ${fmtNs(fixedNs)} for every request (too few step boundaries missed a request to fit a visibility delay)`];
+  return [
+    `  visibility delay used by simulate (median, logistic fit on ${m.observations} step boundaries, ${m.missed} missed a request): ${fmtNs(m.intercept_ns)} + ${fmtNs(m.per_prompt_token_ns * 1000)} per 1000 prompt tokens, scale ${fmtNs(m.scale_ns)}`,
+    spreadLine("  frontend delay, recorded", f.recorded),
+    spreadLine("  the model on the recorded step boundaries", f.replayed!),
+    `  (${f.note})`,
+  ];
 }

@@ -7,7 +7,7 @@ import { col } from "./columns.js";
  * Key order is the CSV column order, as for the output tables. docs/fit.md defines every
  * target and feature.
  */
-export const FIT_SCHEMA_VERSION = "1.1"; // 1.1: GPU features, next-step features, CV blocks
+export const FIT_SCHEMA_VERSION = "1.2"; // 1.1: GPU features, next-step features, CV blocks; 1.2: alpha dp_rank
 
 const configCols = {
   max_num_seqs: col.count("scheduler config: max_num_seqs"),
@@ -74,6 +74,8 @@ export const AlphaTrainingRow = z.object({
   frontend_delay_ns: col.nsOpt("add_request() epoch time minus vLLM's Request.arrival_time: frontend processing and IPC to the engine core, plus waiting for the engine loop"),
   engine_idle_at_arrival: col.count("1 when nothing was running or waiting when it arrived (its delays are fixed overheads only)", "bool"),
   split: col.oneOfOpt(SplitName, "train or test (the chronological hold-out)"),
+  // appended (fit 1.2): the frontend-delay model reads each rank's step boundaries
+  dp_rank: col.count("data-parallel rank that received it"),
 });
 export type AlphaTrainingRow = z.infer<typeof AlphaTrainingRow>;
 
@@ -111,5 +113,14 @@ export const StepModelFile = z.object({
     })
     .optional()
     .meta({ description: "host CPU speed, for the cpu_index feature (docs/fit.md, \"Host CPU\"); absent: index 1" }),
+  frontend_delay_model: z
+    .object({
+      statistic: z.literal("median").meta({ description: "the delay applied is the model's median (= mean: logistic) at the request's prompt length" }),
+      intercept_s: z.number().meta({ description: "median visibility delay at 0 prompt tokens" }),
+      per_prompt_token_s: z.number().meta({ description: "added per prompt token" }),
+      scale_s: z.number().meta({ description: "logistic scale of the delay around its median" }),
+    })
+    .optional()
+    .meta({ description: "from vLLM's arrival to the request being in the engine core's input queue, fitted on the step boundaries that missed or picked up each request (docs/fit.md, α); simulate delays each arrival by it instead of frontend_delay_s and stamps vLLM's arrival that much earlier. Absent: frontend_delay_s for every request" }),
 });
 export type StepModelFile = z.infer<typeof StepModelFile>;

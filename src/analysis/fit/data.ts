@@ -240,6 +240,7 @@ function alphaRows(source: TableSource, reqs: ReqRaw[], steps: StepRaw[], opts: 
       queue_delay_ns: q.firstSched - q.arrival, prompt_tokens: q.prompt, waiting_depth: waiting, running_depth: running,
       kv_ratio: asExported(last?.kvUtil ?? 0), ...configOf(source, q.rank), request_id: q.id, arrival_time: q.arrival,
       frontend_delay_ns: frontend, engine_idle_at_arrival: waiting === 0 && running === 0 && !inFlight ? 1 : 0, split: null,
+      dp_rank: q.rank,
     });
   }
   markSplit(rows, (r) => r.arrival_time, opts.testFraction);

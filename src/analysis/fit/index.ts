@@ -7,6 +7,7 @@ import { batchType, BATCH_TYPES, byDecile, errorMetrics, type ErrorMetrics, type
 import { huber, ols, predict, ridge, tQuantile, type Design } from "../math/linalg.js";
 import type { CaptureSizes } from "./gpu.js";
 import { applyHostCpu, type HostCpu } from "./host-cpu.js";
+import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
 
 /**
  * vsched fit: β (step time) and α (queue delay) regressions with a chronological hold-out
@@ -81,6 +82,8 @@ export interface FitResult {
     regression: ModelFit | null;
     overheads: { frontend_delay: Spread; frontend_delay_idle_engine: Spread; queue_delay_idle_engine: Spread; frontend_delay_fixed_ns: number };
     note: string;
+    /** the visibility-delay model (src/analysis/fit/frontend.ts); replayed: the frontend delays it gives on the recorded step boundaries */
+    frontend: { model: FrontendDelayModel | null; recorded: Spread; replayed: Spread | null; note: string };
   };
 }
 
@@ -242,7 +245,18 @@ function spread(values: number[]): Spread {
   return { n: s.length, min_ns: s.length ? s[0] : null, p10_ns: q(0.1), p50_ns: q(0.5), p90_ns: q(0.9), max_ns: s.length ? s[s.length - 1] : null };
 }
 
-function fitAlpha(data: FitData): FitResult["alpha"] {
+const FRONTEND_NOTE = "frontend delay = visibility delay (modelled, median at the prompt's length) + the wait for the engine loop's next step boundary (simulate reproduces that on its own steps)";
+
+/** Observations per run (each has its own clock and step boundaries), one pooled fit. */
+function fitFrontend(parts: readonly FitData[]): FitResult["alpha"]["frontend"] {
+  const obs = parts.flatMap((p) => frontendObservations(p.requests, p.steps));
+  const recorded = parts.flatMap((p) => p.requests.flatMap((r) => (r.frontend_delay_ns === null ? [] : [r.frontend_delay_ns])));
+  const model = fitFrontendDelay(obs, recorded.length);
+  const replayed = model ? spread(parts.flatMap((p) => replayFrontendDelays(model, p.requests, p.steps))) : null;
+  return { model, recorded: spread(recorded), replayed, note: FRONTEND_NOTE };
+}
+
+function fitAlpha(data: FitData): Omit<FitResult["alpha"], "frontend"> {
   const rows = [...data.requests].sort((a, b) => a.arrival_time - b.arrival_time);
   const train = rows.filter((r) => r.split === "train"), test = rows.filter((r) => r.split === "test");
   let regression: ModelFit | null = null;
@@ -301,7 +315,7 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
     beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu },
-    alpha: fitAlpha(data),
+    alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
   return { result, data, plot: plotOf(kept, result) };
 }

@@ -8,6 +8,7 @@ const NS_PER_S = 1e9;
 /** The coefficients file of the chosen β model (seconds), which the harness loads with --cost fitted:FILE. */
 export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
   const m = chosenModel(fit);
+  const fe = fit.alpha.frontend.model;
   return {
     format: "vsched-step-model",
     format_version: "1.0",
@@ -24,6 +25,7 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
     trained_on: { sources: fit.sources, steps, vllm_version: fit.vllm_version },
     cudagraph: cudagraphOf(fit),
     ...(fit.beta.host_cpu ? { host_cpu: hostCpuOf(fit.beta.host_cpu) } : {}),
+    ...(fe ? { frontend_delay_model: { statistic: "median" as const, intercept_s: fe.intercept_ns / NS_PER_S, per_prompt_token_s: fe.per_prompt_token_ns / NS_PER_S, scale_s: fe.scale_ns / NS_PER_S } } : {}),
   };
 }
 

@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
 import { writeAll } from "../io.js";
 import { openTables } from "../../tables/index.js";
-import { extractWorkload, workloadJsonl } from "../../analysis/workload.js";
+import { extractWorkload, workloadJsonl, type WorkloadOptions } from "../../analysis/workload.js";
+import { frontendDelayNs as modelDelayNs } from "../../analysis/fit/frontend.js";
 import { StepModelFile } from "../../schema/fit.js";
 import { applySets, findPython, harnessKnobArgs, knobsOf, runHarness } from "../../sim/harness.js";
 import { runConvert } from "./convert.js";
@@ -37,6 +38,15 @@ function frontendDelayNs(o: SimulateCliOptions, model: StepModelFile | null): nu
     return Math.round(Number(m[1]) * { ns: 1, us: 1e3, ms: 1e6, s: 1e9 }[m[2] as "ns"]);
   }
   return model ? Math.round(model.frontend_delay_s * 1e9) : 0;
+}
+
+/** --frontend-delay, else the model's visibility delay by prompt length, else its fixed delay (model files before it). */
+function delayOptions(o: SimulateCliOptions, model: StepModelFile | null): WorkloadOptions {
+  const fixed = frontendDelayNs(o, model);
+  const m = o.frontendDelay === undefined ? model?.frontend_delay_model : undefined;
+  if (!m) return { frontendDelayNs: fixed };
+  const perToken = { intercept_ns: m.intercept_s * 1e9, per_prompt_token_ns: m.per_prompt_token_s * 1e9 };
+  return { frontendDelayNs: fixed, frontendDelayOf: (prompt) => modelDelayNs(perToken, prompt) };
 }
 
 function policyArgs(o: SimulateCliOptions): string[] {
@@ -73,7 +83,7 @@ export function registerSimulate(program: Command): void {
     .option("--set <key=value>", "change a scheduler setting: max_num_seqs, max_num_batched_tokens, num_gpu_blocks, policy, chunked_prefill, prefix_caching, async_scheduling, max_model_len, block_size, long_prefill_token_threshold, max_loras (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .requiredOption("-o, --out <dir>", "output directory: workload.jsonl, trace/ (the new trace), logs/ (its tables)")
     .option("--python <path>", "Python with vLLM (default: $VSCHED_PYTHON, else the harness venv in ~/.cache/vsched from emitter/scripts/vllm_env.sh)")
-    .option("--frontend-delay <duration>", "fixed delay added to every arrival (default: the model's frontend_delay_s)")
+    .option("--frontend-delay <duration>", "fixed delay added to every arrival (default: the model's visibility delay by prompt length, frontend_delay_model; in older model files its frontend_delay_s)")
     .option("--scheduler-cls <module:Class>", "your own vLLM Scheduler subclass (vLLM's --scheduler-cls; extend AsyncScheduler when async scheduling is on), importable from the current directory")
     .option("--request-queue-cls <module:Class>", "your own waiting-queue class (built where vLLM calls create_request_queue), importable from the current directory")
     .option("--cpu-index <which>", "host CPU speed for a model with cpu_index terms: recorded (the replayed run's own, from its schedule() times), training (1: the training runs' typical host) or a number", "recorded")
@@ -88,7 +98,7 @@ export function registerSimulate(program: Command): void {
       const header = source.info.sources[0].header;
       const knobs = applySets(knobsOf(header.config), o.set);
       const python = findPython(o.python, header.vllm_version);
-      const workload = await extractWorkload(source, { frontendDelayNs: frontendDelayNs(o, model) });
+      const workload = await extractWorkload(source, delayOptions(o, model));
       if (!workload.requests.length) throw new InputError("no requests to replay", "SIM_NO_REQUESTS", source.info.label);
       const out = path.resolve(o.out);
       await mkdir(out, { recursive: true });

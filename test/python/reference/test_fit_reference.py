@@ -155,3 +155,31 @@ def test_alpha_regression_and_test_mape_match(tmp_path):
     assert m["test"]["mape"] == pytest.approx(ape.mean(), rel=1e-9)
     assert m["test"]["p90_ape"] == pytest.approx(np.percentile(ape, 90), rel=1e-9)
     assert len(tr) + len(te) == fit["filters"]["kept"]
+
+
+def test_frontend_visibility_delay_matches_statsmodels_logit(tmp_path):
+    """The visibility-delay model (docs/fit.md, α) is a logistic fit on current-status data:
+    each step boundary (schedule() start) after a request's vLLM arrival stamp and before its
+    add_request() missed it; its pickup saw it. Rebuilt here from the exported training tables
+    and fitted by statsmodels' Logit."""
+    out = tmp_path / "h100"
+    r = subprocess.run([*VSCHED, "fit", str(ROOT / "fixtures" / "h100-s64-a"), "--json", "--export", str(out)],
+                       check=True, capture_output=True, text=True, timeout=300)
+    model = json.loads(r.stdout)["alpha"]["frontend"]["model"]
+    beta, alpha = pd.read_csv(out / "beta_training.csv"), pd.read_csv(out / "alpha_training.csv")
+    alpha = alpha[alpha["frontend_delay_ns"].notna()]
+    rows = []
+    for rank, reqs in alpha.groupby("dp_rank"):
+        starts = np.sort(beta.loc[beta["dp_rank"] == rank, "start_time"].to_numpy(dtype=np.int64))
+        for q in reqs.itertuples():
+            stamp = q.arrival_time - int(q.frontend_delay_ns)
+            for b in starts[(starts > stamp) & (starts < q.arrival_time)]:
+                rows.append((1, (b - stamp) / 1e6, q.prompt_tokens / 1e3))
+            rows.append((0, q.frontend_delay_ns / 1e6, q.prompt_tokens / 1e3))
+    obs = pd.DataFrame(rows, columns=["missed", "x_ms", "prompt_k"])
+    assert model["observations"] == len(obs) and model["missed"] == int(obs["missed"].sum())
+    b = sm.Logit(obs["missed"], sm.add_constant(obs[["x_ms", "prompt_k"]])).fit(disp=0, tol=1e-12).params
+    s_ms = -1 / b["x_ms"]
+    assert model["intercept_ns"] == pytest.approx(b["const"] * s_ms * 1e6, abs=2)
+    assert model["per_prompt_token_ns"] == pytest.approx(b["prompt_k"] * s_ms * 1e3, rel=1e-5)
+    assert model["scale_ns"] == pytest.approx(s_ms * 1e6, abs=2)

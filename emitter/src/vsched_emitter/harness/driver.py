@@ -88,6 +88,9 @@ class RequestSpec:
     # of the turn running then, or aborts it if it is waiting for input).
     turns: list[TurnSpec] | None = None
     end_after_s: float = 0.0
+    # arrival_s is when the engine core can see it; vLLM's frontend stamped Request.arrival_time
+    # this much earlier (a fitted visibility delay, vsched simulate; docs/fit.md)
+    frontend_delay_s: float = 0.0
 
 
 @dataclass
@@ -668,7 +671,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             # comparing Request objects on ties).
             nudge = nudge + 1 if s.arrival_s == last_arrival else 0
             last_arrival = s.arrival_s
-            add(s, s.arrival_s, clock.wall_at(s.arrival_s) + nudge * 1e-6)
+            add(s, s.arrival_s, clock.wall_at(s.arrival_s - s.frontend_delay_s) + nudge * 1e-6)
 
     def add_reused(now: float) -> None:
         """Specs that waited for their id: the earlier request with it has finished by now."""
@@ -724,6 +727,14 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
 
     batch_queue: deque = deque()
     wakeup_s = float(getattr(cost, "idle_wakeup_s", 0.0))
+
+    def wake(at: float) -> None:
+        """An idle engine core blocks on its input queue: the request that wakes it is added at
+        once, schedule() comes wakeup_s later (a fitted model's idle_wakeup_s, 0 otherwise), and
+        every request arriving meanwhile is added as it comes and shares the first batch."""
+        clock.advance_to(at)
+        inputs_during_step(at + wakeup_s)
+        clock.advance_to(at + wakeup_s)
     steps = 0
     if oracle is not None:
         oracle.watch_preemptions(sched, lambda: steps)
@@ -768,10 +779,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             nxt = next_event() if can_schedule else None
             if nxt is None:
                 break
-            # an idle engine core blocks on its input queue; woken by a request, it reaches
-            # schedule() this long after (a fitted model's idle_wakeup_s, 0 otherwise), and
-            # every request that arrived meanwhile is in the same first batch
-            clock.advance_to(max(nxt, now) + wakeup_s)
+            wake(max(nxt, now))
             continue
         out, mro, done, (scheduled_at, shape), snap, step = batch_queue.pop()
         if done is None:
@@ -801,7 +809,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             # Nothing could run. Wait for the next arrival/abort instead of spinning.
             nxt = next_event()
             if nxt is not None and nxt > clock.engine_s():
-                clock.advance_to(nxt + wakeup_s)
+                wake(nxt)
                 stalled = 0
             else:
                 stalled += 1

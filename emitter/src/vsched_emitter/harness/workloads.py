@@ -440,7 +440,8 @@ def from_file(path: str | Path, *, max_model_len: int | None = None) -> list[Req
     "format_version": "1.x", ...}`` then one ``{"type": "request", ...}`` per request with
     ``req``, ``arrival_ns`` (from the trace's t=0), ``prompt_tokens``, ``max_tokens`` and
     optionally ``eos_at`` (output index at which the fake model samples EOS), ``priority``,
-    ``lora_id``, ``abort_after_ns``. Prompt token ids are drawn per request id, so unrelated
+    ``lora_id``, ``abort_after_ns``, ``frontend_delay_ns`` (arrival_ns includes it: vLLM's
+    arrival stamp is that much earlier). Prompt token ids are drawn per request id, so unrelated
     requests never share a prefix-cache block (the trace does not say which prompts shared
     a prefix).
     """
@@ -477,5 +478,6 @@ def from_file(path: str | Path, *, max_model_len: int | None = None) -> list[Req
             specs.append(RequestSpec(req_id=req, arrival_s=max(arrival, 0.0), prompt_token_ids=_token_ids(rng, n),
                                      max_tokens=max_tokens, priority=int(rec.get("priority") or 0),
                                      lora_id=rec.get("lora_id"), eos_at=rec.get("eos_at"),
-                                     abort_after_s=None if abort is None else int(abort) / 1e9))
+                                     abort_after_s=None if abort is None else int(abort) / 1e9,
+                                     frontend_delay_s=int(rec.get("frontend_delay_ns") or 0) / 1e9))
     return specs
