@@ -146,6 +146,6 @@ echo "site.tar.xz $(mib $site) MiB, extra.tar.xz $(mib $extra) MiB; payload + sc
 echo "checkout (tracked + untracked not ignored): $(mib ${tree:-0}) MiB; with the carry $(mib $(( carry + ${tree:-0} ))) MiB of 64"
 [ "$carry" -le $(( LIMIT_MIB * 1048576 )) ] || die "payload + scripts + data is $(mib $carry) MiB, over $LIMIT_MIB MiB: it will not fit run's 64 MiB with the checkout"
 [ $(( carry + ${tree:-0} )) -le $(( 64 * 1048576 )) ] \
-  || die "with the checkout ($(mib ${tree:-0}) MiB) this is $(mib $(( carry + ${tree:-0} ))) MiB, over run's 64 MiB: git-ignore or remove untracked files, or shrink the payload"
+  || die "with the checkout ($(mib ${tree:-0}) MiB) this is $(mib $(( carry + ${tree:-0} ))) MiB, over run's 64 MiB: bash gpu/park.sh (parks bench/h100 and the largest CPU fixtures inside .git for the call), git-ignore or remove untracked files, or shrink the payload"
 echo "OK. On the GPU machine: bash .gpu/scripts/device.sh .gpu/scripts/plan_smoke.txt 545"
 echo '   carry [".gpu/payload", ".gpu/scripts", ".gpu/data"], timeout ~580 s'
