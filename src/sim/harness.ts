@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,9 +102,10 @@ export function emitterSrc(): string {
 export const PYTHON_ENV = "VSCHED_PYTHON";
 
 /**
- * The Python to run: --python, else $VSCHED_PYTHON, else the harness venv that
- * emitter/scripts/vllm_env.sh builds in ~/.cache/vsched (or $VSCHED_CACHE) for the trace's
- * vLLM version, else for any version (newest first).
+ * The Python to run: --python, else $VSCHED_PYTHON, else a harness venv that
+ * emitter/scripts/vllm_env.sh built in ~/.cache/vsched (or $VSCHED_CACHE): the trace's vLLM
+ * version, else the nearest version built. Only a finished venv counts (vllm_env.sh writes
+ * `.ready` last): one still being built has a python but no vLLM yet.
  */
 export function findPython(explicit: string | undefined, vllmVersion: string, env = process.env): string {
   const given = explicit ?? env[PYTHON_ENV];
@@ -113,10 +114,31 @@ export function findPython(explicit: string | undefined, vllmVersion: string, en
     return given;
   }
   const cache = env.VSCHED_CACHE ?? path.join(os.homedir(), ".cache", "vsched");
-  const venvs = existsSync(cache) ? readdirSync(cache).filter((d) => /^venv-vllm-\d/.test(d) && existsSync(path.join(cache, d, "bin", "python"))) : [];
-  const pick = venvs.find((d) => d.startsWith(`venv-vllm-${vllmVersion}-`)) ?? venvs.sort((a, b) => statSync(path.join(cache, b)).mtimeMs - statSync(path.join(cache, a)).mtimeMs)[0];
+  const venvs = existsSync(cache)
+    ? readdirSync(cache).filter((d) => /^venv-vllm-\d/.test(d) && existsSync(path.join(cache, d, "bin", "python")) && existsSync(path.join(cache, d, ".ready")))
+    : [];
+  const pick = nearestVersion(venvs, vllmVersion);
   if (!pick) throw new InputError(`no Python with vLLM found: pass --python PATH, set ${PYTHON_ENV}, or build the harness venv with: bash emitter/scripts/vllm_env.sh 0.33.0`, "SIM_NO_PYTHON");
   return path.join(cache, pick, "bin", "python");
+}
+
+const versionOf = (venv: string) => (/^venv-vllm-(\d+)\.(\d+)\.(\d+)/.exec(venv) ?? []).slice(1).map(Number);
+
+/** The venv of exactly `version`, else the one nearest to it (minor versions apart; the newer on a tie). */
+export function nearestVersion(venvs: readonly string[], version: string): string | undefined {
+  const exact = venvs.find((d) => d.startsWith(`venv-vllm-${version}-`));
+  if (exact) return exact;
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  const distance = (d: string) => {
+    const [ma = 0, mi = 0] = versionOf(d);
+    return Math.abs((ma - major) * 1000 + (mi - minor));
+  };
+  const newer = (a: string, b: string) => {
+    const [x, y] = [versionOf(a), versionOf(b)];
+    for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (y[i] ?? 0) - (x[i] ?? 0);
+    return 0;
+  };
+  return [...venvs].sort((a, b) => distance(a) - distance(b) || newer(a, b))[0];
 }
 
 function dataDirEnv(): Record<string, string> {
