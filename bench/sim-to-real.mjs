@@ -35,6 +35,7 @@ const cases = JSON.parse(readFileSync(casesFile, "utf8")).filter((c) => !only ||
 const vsched = (...a) => execFileSync(process.execPath, [path.join(root, "bin", "vsched.js"), ...a], { encoding: "utf8", maxBuffer: 1 << 28 });
 const tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-s2r-"));
 const runPath = (r) => path.resolve(base, r);
+const runName = (t) => (path.basename(t) === "trace" ? path.basename(path.dirname(t)) : path.basename(t));
 const pct = (v) => (v === null || v === undefined ? "-" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`);
 const signed = (m, which) => (m[`simulated_${which}_ns`] - m[`recorded_${which}_ns`]) / m[`recorded_${which}_ns`];
 
@@ -107,10 +108,10 @@ if (asJson) {
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     if (r.error) {
-      console.log(`| ${r.name} | ${r.kind} | ${r.train.map((t) => path.basename(path.dirname(t)) || t).join(", ")} | failed: ${r.error} | | | | | | |`);
+      console.log(`| ${r.name} | ${r.kind} | ${r.train.map(runName).join(", ")} | failed: ${r.error} | | | | | | |`);
       continue;
     }
-    console.log(`| ${r.name} | ${r.kind} | ${r.train.map((t) => path.basename(path.dirname(t)) || t).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} |`);
+    console.log(`| ${r.name} | ${r.kind} | ${r.train.map(runName).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} |`);
   }
   for (const r of rows) if (r.host_cpu) console.log(`${r.name}: ${r.host_cpu}`);
   for (const r of rows) if (r.note) console.log(`${r.name}: ${r.note}`);
