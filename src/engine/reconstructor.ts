@@ -9,6 +9,7 @@ import { PendingIteration } from "./iteration.js";
 import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
 import { iterationRequestRow, type IterationRequestFields } from "./iteration-request-row.js";
+import { ListLookup } from "./list-lookup.js";
 import { WaitingQueue } from "./waiting-queue.js";
 import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.js";
 
@@ -49,6 +50,9 @@ interface StepScratch {
  */
 export class Reconstructor implements Engine {
   private readonly reqs = new Map<string, RequestState>();
+  /** the running requests of the last step's sched and the last update's tokens, by place */
+  private readonly schedLookup = new ListLookup(this.reqs);
+  private readonly tokensLookup = new ListLookup(this.reqs);
   private readonly running: RequestState[] = [];
   private readonly queue: WaitingQueue<RequestState>;
   private readonly pending = new Map<number, PendingIteration>();
@@ -73,6 +77,8 @@ export class Reconstructor implements Engine {
   /** requests whose asynchronous KV-connector load is in flight (kv load_start async … load_end) */
   private readonly remoteKv = new Set<string>();
   private lastT = 0;
+  /** counts step records (RequestState.admittedInStep: admitted by this one; step ids can repeat in a bad trace) */
+  private stepSerial = 0;
   private requestsSeen = 0;
   private finished = 0;
   private iterations = 0;
@@ -172,6 +178,7 @@ export class Reconstructor implements Engine {
   }
 
   private onStep(s: StepRecord): void {
+    this.stepSerial++;
     this.lastT = Math.max(this.lastT, s.t_end);
     const D = s.sched_t ?? s.t_start; // the decision time, on vLLM's clock when the trace has it
     const st: StepScratch = {
@@ -308,14 +315,18 @@ export class Reconstructor implements Engine {
   private enterRunning(st: StepScratch, r: RequestState): void {
     this.toRunning(r, st.D);
     st.admittedIds.add(r.id);
+    r.admittedInStep = this.stepSerial;
     st.bestAdmittedPriority = st.bestAdmittedPriority === null ? r.priority : Math.min(st.bestAdmittedPriority, r.priority);
   }
 
   /** 3. the tokens each request got */
   private giveTokens(st: StepScratch): void {
     const { s, D, it } = st;
-    for (const [id, n, before] of s.sched) {
-      const r = this.reqs.get(id);
+    const find = this.schedLookup;
+    find.begin();
+    for (let i = 0; i < s.sched.length; i++) {
+      const [id, n, before] = s.sched[i];
+      const r = find.get(i, id);
       if (!r) {
         this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "step" });
         continue;
@@ -323,7 +334,7 @@ export class Reconstructor implements Engine {
       if (st.preempted.size > 0 && st.preempted.has(id)) continue;
       r.scheduledStep = s.step;
       r.scheduledTokens = n;
-      if (st.admittedIds.size === 0 || !st.admittedIds.has(id)) st.runningPhaseTokens += n;
+      if (r.admittedInStep !== this.stepSerial) st.runningPhaseTokens += n;
       const end = before + n;
       // positions below the prompt length, or below what was computed before a preemption,
       // rebuild KV for known tokens (prefill); the rest produce new output (decode)
@@ -476,8 +487,11 @@ export class Reconstructor implements Engine {
   }
 
   private deliverTokens(u: UpdateRecord, it: PendingIteration, tokT: number): void {
-    for (const [id, n] of u.tokens) {
-      const r = this.reqs.get(id);
+    const find = this.tokensLookup;
+    find.begin();
+    for (let i = 0; i < u.tokens.length; i++) {
+      const [id, n] = u.tokens[i];
+      const r = find.get(i, id);
       if (!r) {
         this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "update" });
         continue;
@@ -646,6 +660,7 @@ export class Reconstructor implements Engine {
     this.sink.perRequest(perRequestRow(r, { t, reason, from, traceEndT: this.lastT }, this.ctx));
     this.predictions.complete(r.id, r.instance, r.outputTokens, reason, this.predictionSink);
     this.reqs.delete(r.id);
+    r.gone = true;
     this.remoteKv.delete(r.id);
     this.lifetimes.set(r.id, r.instance + 1);
     this.finished++;
