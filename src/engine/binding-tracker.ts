@@ -200,8 +200,12 @@ export class BindingTracker {
     const admittedViews = admittedById(v);
     const admitted: StepInput["admitted"] = [];
     if (admittedViews.size > 0) {
-      for (const [id, n] of s.sched) {
-        const r = admittedViews.get(id);
+      // the engine resolved sched's ids already: an identity check, not a hash of each fresh id string
+      const views = new Set(admittedViews.values());
+      for (let i = 0; i < s.sched.length; i++) {
+        const [id, n] = s.sched[i];
+        const found = v.scheduled[i];
+        const r = found !== undefined && views.has(found) ? found : undefined;
         if (!r) continue;
         const computed = Math.max(0, r.computed - n);
         // blocks it took from the free pool: new ones, plus prefix-hit blocks that were free

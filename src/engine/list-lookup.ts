@@ -13,6 +13,11 @@ export class ListLookup<T extends { readonly id: string; gone: boolean }> {
 
   constructor(private readonly map: ReadonlyMap<string, T>) {}
 
+  /** The current list's requests so far, entry by entry (undefined: an id the map does not hold). */
+  get found(): readonly (T | undefined)[] {
+    return this.next;
+  }
+
   /** A new list starts: the one just read becomes the guide. */
   begin(): void {
     const p = this.prev;

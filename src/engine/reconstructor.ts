@@ -413,7 +413,7 @@ export class Reconstructor implements Engine {
     if (this.opts.onDecision) {
       let distinct = this.queue.distinct;
       for (const id of st.admittedIds) if (distinct && this.reqs.get(id) && this.queue.holds(this.reqs.get(id)!)) distinct = false;
-      this.opts.onDecision({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted, distinct });
+      this.opts.onDecision({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted, distinct, scheduled: this.schedLookup.found });
     }
     const emitWaiting = emitRows && this.opts.iterationRequests === "all";
     const uniform = uniformReason(facts);
