@@ -647,7 +647,8 @@ export class Reconstructor implements Engine {
     const delta = n - r.blocks;
     if (delta === 0) return;
     r.setBlocks(n);
-    this.event(t, delta > 0 ? "kv_cache_allocated" : "kv_cache_freed", id, { blocks: n, delta }, step);
+    // one event per block boundary a request crosses: the request is at hand (no second lookup of a fresh id string)
+    this.event(t, delta > 0 ? "kv_cache_allocated" : "kv_cache_freed", id, blocksDetails(n, delta), step, r.instance);
   }
 
   private complete(r: RequestState, t: number, reason: FinishReason, from: "waiting" | "running", step: number | null): void {
@@ -695,7 +696,8 @@ export class Reconstructor implements Engine {
     this.sink.perIteration(it.row(u, this.ctx, this.header.config.max_num_batched_tokens, gpu));
   }
 
-  private event(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown> | string, step: number | null): void {
+  /** `instance`: the request's, where the caller holds the live request (else looked up by id) */
+  private event(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown> | string, step: number | null, instance?: number): void {
     if (t > this.lastEventT) this.lastEventT = t;
     const tt = t + this.ctx.off;
     this.sink.event({
@@ -706,7 +708,7 @@ export class Reconstructor implements Engine {
       timestamp_epoch_ns: this.ctx.epoch(tt),
       iteration_id: step,
       dp_rank: this.header.dp_rank,
-      request_instance: id === null ? null : (this.reqs.get(id)?.instance ?? 0),
+      request_instance: id === null ? null : instance !== undefined ? instance : (this.reqs.get(id)?.instance ?? 0),
     });
   }
 
@@ -756,6 +758,12 @@ export type { WaitingReason };
 function scheduledDetails(tokens: number, computedBefore: number): string | Record<string, unknown> {
   if (!Number.isSafeInteger(tokens) || !Number.isSafeInteger(computedBefore)) return { tokens, computed_before: computedBefore };
   return `{"tokens":${tokens},"computed_before":${computedBefore}}`;
+}
+
+/** kv_cache_allocated / kv_cache_freed details of a block count, as scheduledDetails (one per block boundary crossed). */
+function blocksDetails(blocks: number, delta: number): string | Record<string, unknown> {
+  if (!Number.isSafeInteger(blocks) || !Number.isSafeInteger(delta)) return { blocks, delta };
+  return `{"blocks":${blocks},"delta":${delta}}`;
 }
 
 /**
