@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileChecker } from "../src/schema/fast-check.js";
+import { compileChecker, compileValid } from "../src/schema/fast-check.js";
 import { HeaderRecord, RawRecord } from "../src/schema/raw.js";
 import { readTrace, traceFiles } from "./helpers/fixtures.js";
 import { rng } from "./helpers/rng.js";
@@ -26,11 +26,14 @@ function mutate(rec: unknown, path: (string | number)[], value: unknown | undefi
 
 describe("fast-check accepts exactly what the zod declaration accepts", () => {
   const check = compileChecker(RawRecord);
+  // the generated test alone (compileChecker asks the closures only when it says no)
+  const valid = compileValid(RawRecord);
   const records = ["kv-pressure-preempt", "priority-policy", "lora-slots", "aborts", "e2e-vllm-cpu"].flatMap((f) => traceFiles(f).flatMap(readTrace));
 
   it("on every record of five real traces (all valid)", () => {
     expect(records.length).toBeGreaterThan(3000);
     for (const r of records) expect(check(r), JSON.stringify(r).slice(0, 200)).toBeNull();
+    for (const r of records) expect(valid(r), JSON.stringify(r).slice(0, 200)).toBe(true);
   });
 
   it("on 20,000 seeded mutations of real records, with the issue at a path zod also rejects", () => {
@@ -47,6 +50,7 @@ describe("fast-check accepts exactly what the zod declaration accepts", () => {
       const m = mutate(rec, p, value);
       const mine = check(m);
       const zod = RawRecord.safeParse(m);
+      expect(valid(m), `case ${i} (generated test): ${JSON.stringify(p)} := ${String(value).slice(0, 20)}`).toBe(zod.success);
       expect(mine === null, `case ${i}: ${JSON.stringify(p)} := ${String(value).slice(0, 20)} (zod: ${zod.success ? "ok" : zod.error.issues[0].message})`).toBe(zod.success);
       if (mine) {
         rejected++;
@@ -61,11 +65,14 @@ describe("fast-check accepts exactly what the zod declaration accepts", () => {
   it("the header declaration too", () => {
     const h = records.find((r) => r.type === "header")!;
     const checkHeader = compileChecker(HeaderRecord);
+    const validHeader = compileValid(HeaderRecord);
+    expect(validHeader(h)).toBe(true);
     expect(checkHeader(h)).toBeNull();
     for (const p of paths(h).filter((q) => q[0] !== "type" && q[0] !== "capabilities")) {
       for (const value of [undefined, "abc", -3, 1.25, null]) {
         const m = mutate(h, p, value);
         expect(checkHeader(m) === null, `${p.join(".")} := ${String(value)}`).toBe(HeaderRecord.safeParse(m).success);
+        expect(validHeader(m), `${p.join(".")} := ${String(value)} (generated test)`).toBe(HeaderRecord.safeParse(m).success);
       }
     }
   });

@@ -34,11 +34,18 @@ describe("reading commands replay each trace once", () => {
     expect(runs.map((r) => r.replays)).toEqual([1, 1]);
   });
 
-  it("compare, a run with predictions: a second pass for the waiting queue's τ", async () => {
+  it("compare, a run with predictions: the waiting queue's τ rides on the same pass", async () => {
     // τ over each step's queue needs every waiting request's final token count and its
-    // predictions, which a trace gives only when the request finishes
+    // predictions, which a trace gives only when the request finishes: the steps wait for them
     const runs = [await open("ab-fcfs"), await open("ab-isrtf-oracle")];
-    await compareRuns(runs, { resamples: 100, seed: 1 });
-    expect(runs.map((r) => r.replays)).toEqual([1, 2]);
+    const once = await compareRuns(runs, { resamples: 100, seed: 1 });
+    expect(runs.map((r) => r.replays)).toEqual([1, 1]);
+    expect(once.runs[1].predictor?.kendall_tau_b_waiting_queue.steps).toBeGreaterThan(100);
+    // the same figures as two passes: a run whose predictions the look at its start missed
+    const late = await open("ab-isrtf-oracle");
+    (late.info as { predictionsLikely?: boolean }).predictionsLikely = false;
+    const twice = await compareRuns([await open("ab-fcfs"), late], { resamples: 100, seed: 1 });
+    expect(late.replays).toBe(2);
+    expect(twice.runs[1].predictor).toEqual(once.runs[1].predictor);
   });
 });

@@ -22,54 +22,75 @@ export function plainStepSets(cfg: LimitsConfig, st: StepInput, ix: StepIndex, o
     const o = order[i];
     if (!o.headOnly) markAdmitted(cfg, st, ix, o.relax, 1 << i, okBits);
     else {
-      const after = stateAfterAdmitted(cfg, st, o.relax, ix);
-      // the loop would stop before looking at anyone: no request alone at the head gets in
-      if (after !== null && after.budget > 0 && (o.relax & SEQS || after.running < cfg.maxNumSeqs)) heads.push({ bit: 1 << i, relax: o.relax, after, lo: -INF, hi: INF });
+      const h = headOnly(cfg, st, ix, o.relax, 1 << i);
+      if (h) heads.push(h);
     }
   }
   const out: (Limit[][] | null)[] = new Array(n);
-  const memo = minimalMemo(order);
-  // without LoRA slots 16 relaxations: the answers fit an array indexed by okBits
-  const small = order.length <= 16 ? minimalArray(order) : null;
-  for (let pos = 0; pos < n; pos++) {
-    let bits = okBits[pos];
-    if (pos > 0) {
-      const q = st.waiting[pos];
-      const plain = q.computed === 0 && !q.evictable && !(q.lora !== null && q.lora > 0) && !q.blockedOther;
-      for (const h of heads) {
-        let ok: boolean;
-        if (plain && q.tokens <= h.lo) ok = true;
-        else if (plain && q.tokens >= h.hi) ok = false;
-        else {
-          ok = examineFrom(cfg, st, ix, h.after, h.relax, q);
-          if (plain) {
-            if (ok) h.lo = q.tokens;
-            else h.hi = q.tokens;
-          }
-        }
-        if (ok) bits |= h.bit;
-      }
-    }
-    let a = small ? small[bits] : memo.get(bits);
-    if (a === undefined) {
-      a = minimalFrom(order, bits);
-      if (small) small[bits] = a;
-      else memo.set(bits, a);
-    }
-    out[pos] = a;
-  }
+  for (let pos = 0; pos < n; pos++) out[pos] = answerOf(order, pos > 0 ? okBits[pos] | headBits(cfg, st, ix, heads, st.waiting[pos]) : okBits[pos]);
   return out;
 }
 
+/** head_only under `relax` for this step (bit `bit` of okBits); null when it admits no one. */
+export function headOnly(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Relax, bit: number): HeadOnly | null {
+  const after = stateAfterAdmitted(cfg, st, relax, ix);
+  // the loop would stop before looking at anyone: no request alone at the head gets in
+  if (after !== null && after.budget > 0 && (relax & SEQS || after.running < cfg.maxNumSeqs)) return { bit, relax, after, lo: -INF, hi: INF };
+  return null;
+}
+
+/** The okBits of the head_only relaxations for a request not at the head (their token bounds updated). */
+export function headBits(cfg: LimitsConfig, st: StepInput, ix: StepIndex, heads: readonly HeadOnly[], q: LoopRequest): number {
+  let bits = 0;
+  const plain = q.computed === 0 && !q.evictable && !(q.lora !== null && q.lora > 0) && !q.blockedOther;
+  for (const h of heads) {
+    let ok: boolean;
+    if (plain && q.tokens <= h.lo) ok = true;
+    else if (plain && q.tokens >= h.hi) ok = false;
+    else {
+      ok = examineFrom(cfg, st, ix, h.after, h.relax, q);
+      if (plain) {
+        if (ok) h.lo = q.tokens;
+        else h.hi = q.tokens;
+      }
+    }
+    if (ok) bits |= h.bit;
+  }
+  return bits;
+}
+
+/**
+ * The minimal sets of a request whose relaxations' answers are `okBits` (bit i: order[i]
+ * admits it): computed once per distinct okBits. Without LoRA slots 16 relaxations, so the
+ * answers fit an array indexed by okBits.
+ */
+export function answerOf(order: readonly Relaxation[], okBits: number): Limit[][] | null {
+  if (order.length <= 16) {
+    const small = minimalArray(order);
+    let a = small[okBits];
+    if (a === undefined) small[okBits] = a = minimalFrom(order, okBits);
+    return a;
+  }
+  const memo = minimalMemo(order);
+  let a = memo.get(okBits);
+  if (a === undefined) memo.set(okBits, (a = minimalFrom(order, okBits)));
+  return a;
+}
+
 const minimalArrays = new WeakMap<readonly Relaxation[], (Limit[][] | null | undefined)[]>();
+let lastOrder: readonly Relaxation[] | null = null;
+let lastArray: (Limit[][] | null | undefined)[] = [];
 function minimalArray(order: readonly Relaxation[]): (Limit[][] | null | undefined)[] {
+  if (order === lastOrder) return lastArray;
   let m = minimalArrays.get(order);
   if (!m) minimalArrays.set(order, (m = new Array<Limit[][] | null | undefined>(1 << order.length).fill(undefined)));
+  lastOrder = order;
+  lastArray = m;
   return m;
 }
 
 /** A head_only relaxation that can admit someone this step, with its token bounds. */
-interface HeadOnly {
+export interface HeadOnly {
   bit: number;
   relax: Relax;
   after: LoopState;
@@ -100,7 +121,7 @@ function markAdmitted(cfg: LimitsConfig, st: StepInput, ix: StepIndex, relax: Re
 }
 
 /** One examine() from a copy of `after` (admitsAlone's step, with the state already computed). */
-function examineFrom(cfg: LimitsConfig, st: StepInput, ix: StepIndex, after: LoopState, relax: Relax, q: LoopRequest): boolean {
+export function examineFrom(cfg: LimitsConfig, st: StepInput, ix: StepIndex, after: LoopState, relax: Relax, q: LoopRequest): boolean {
   scratch.running = after.running;
   scratch.budget = after.budget;
   scratch.free = after.free;

@@ -1,6 +1,9 @@
 import type { HeaderRecord, SkipCause, StepRecord } from "../schema/raw.js";
 import type { PerIterationRequestRow, PerRequestRow } from "../schema/tables.js";
+import { PrefixStep, type ProbeHit } from "./binding-carry.js";
 import { BIND_BUCKETS, bindingSets, bucketOf, formatSets, type BindBucket, type Limit, type LimitsConfig, type LoopRequest, type StepInput } from "./binding-limits.js";
+import { relaxationsFor, stepIndex } from "./binding-loop.js";
+import { answerOf } from "./binding-plain-step.js";
 import type { DecisionView, RequestView, RowSink } from "./types.js";
 
 const BUCKET_INDEX = new Map<BindBucket, number>(BIND_BUCKETS.map((b, i) => [b, i]));
@@ -27,6 +30,27 @@ function admittedById(v: DecisionView): Map<string, RequestView> {
   return m;
 }
 const ARRIVED = 0;
+
+/**
+ * step.probe's hits by queue position: the probe names the first few waiting requests, so the
+ * queue is searched from its head until every probed id is found (the whole queue only when one
+ * is missing from it).
+ */
+function probeByPosition(v: DecisionView): (ProbeHit | undefined)[] {
+  const probe = v.step.probe;
+  if (!probe?.length) return [];
+  const byId = new Map(probe.map(([id, hit, evictable]) => [id, { hit, evictable }]));
+  const out: (ProbeHit | undefined)[] = [];
+  let left = byId.size;
+  for (let i = 0; i < v.waiting.length && left > 0; i++) {
+    const p = byId.get(v.waiting[i].id);
+    if (p) {
+      out[i] = p;
+      left--;
+    }
+  }
+  return out;
+}
 /** skip causes the replay models itself; any other skip keeps the request out whatever the limits */
 const MODELLED_SKIPS = new Set<SkipCause>(["lora_slots", "prompt_exceeds_budget"]);
 
@@ -62,22 +86,44 @@ class BindClock {
   pos = -1;
   /** its request finished: the clock left the map */
   done = false;
+  /** its answer at the last decision: the okBits of a PrefixStep (answerOf), or bindingSets' sets when bits is -1 */
+  bits = -1;
+  sets: Limit[][] | null = null;
 }
+
+/** The minimal sets of every waiting position, from a step's inputs (bindingSets, or a reference in tests). */
+export type SetsFor = (cfg: LimitsConfig, st: StepInput) => (Limit[][] | null)[];
+
+/** What the tracker did, per decision (tests check the carried path is the one exercised). */
+export interface CarryStats {
+  /** decisions answered by a PrefixStep, and by bindingSets */
+  prefixSteps: number;
+  generalSteps: number;
+  /** waiting requests whose answer a PrefixStep decision carried over unchanged, and those it changed or set */
+  carried: number;
+  changed: number;
+}
+
+const NO_LORAS: ReadonlySet<number> = new Set();
 
 /**
  * Feeds the estimator from the engine's decisions and fills the binding columns on the way
  * to the sink: per_iteration_requests.binding_limits and per_request.bind_<bucket>_ns.
- * State: one clock per waiting request, the labels of the current step, the tokens computed
- * as of the previous step (bounded by the batch).
+ * State: one clock per waiting request, which also carries its answer from decision to
+ * decision, the previous step record, the current step's queue (labels formatted when a row asks).
+ *
+ * Most decisions are prefix-shaped (binding-carry.ts): the answer of every waiting request is a
+ * few integer compares of its position and tokens against the step's stop positions, and a
+ * request whose okBits did not change keeps its answer, its bucket and its open clock segment
+ * untouched. The others (victims, reordering, LoRA slots, skips) ask bindingSets for every
+ * position, as the reference does.
  */
 export class BindingTracker {
   private cfg: LimitsConfig;
   private readonly full: boolean;
   private readonly clocks = new Map<string, BindClock>();
-  /** the current step's waiting queue and each position's minimal sets (formatted when a row asks) */
+  /** the current step's waiting queue; each position's answer is on its clock (prevClocks) */
   private labelStep = -1;
-  private labelIds: readonly RequestView[] = [];
-  private labelSets: readonly (Limit[][] | null)[] = [];
   private labelDistinct = true;
   /** the previous step record: its sched (victims' need) and probe (admitted requests' evictable hits) */
   private prevStep: StepRecord | null = null;
@@ -86,16 +132,22 @@ export class BindingTracker {
   private readonly fcfs: boolean;
   /** the LoopRequest of each waiting position, reused from step to step (bindingSets keeps none) */
   private readonly pool: LoopRequest[] = [];
-  /** the last decision's waiting queue and each position's clock (switchAll) */
+  /** the last decision's waiting queue and each position's clock */
   private prevViews: readonly RequestView[] = [];
   private prevClocks: BindClock[] = [];
   private spareClocks: BindClock[] = [];
+  private readonly setsFor: SetsFor | null;
+  /** each okBits' bucket, found once (PrefixStep's steps have 16 relaxations: no LoRA slots) */
+  private readonly bucketByBits = new Int8Array(1 << 16).fill(-1);
+  readonly stats: CarryStats = { prefixSteps: 0, generalSteps: 0, carried: 0, changed: 0 };
   readonly sink: RowSink;
 
-  constructor(header: HeaderRecord, inner: RowSink) {
+  /** `setsFor`: answer every decision with it (no PrefixStep); the differential tests pass the reference */
+  constructor(header: HeaderRecord, inner: RowSink, setsFor: SetsFor | null = null) {
     this.cfg = limitsConfig(header);
     this.full = header.level === "full";
     this.fcfs = header.config.policy.toLowerCase() !== "priority";
+    this.setsFor = setsFor;
     this.sink = {
       perRequest: (row) => inner.perRequest(this.fillRequest(row)),
       perIteration: (row) => inner.perIteration(row),
@@ -110,27 +162,50 @@ export class BindingTracker {
   onDecision(v: DecisionView): void {
     const s = v.step;
     const D = v.decisionT;
-    const st = this.stepInput(v);
-    const sets = bindingSets(this.cfg, st);
     this.labelStep = s.step;
-    this.labelIds = v.waiting;
-    this.labelSets = sets;
     this.labelDistinct = v.distinct;
-    for (const id of v.admitted) this.close(id, D);
-    this.switchAll(v.waiting, sets, D);
+    const st = this.stepBase(v);
+    const prefix = this.prefixShaped(v) ? this.prefixStep(v, st) : null;
+    if (prefix) {
+      for (const id of v.admitted) this.close(id, D);
+      this.carryAll(v.waiting, prefix, D);
+      this.stats.prefixSteps++;
+    } else {
+      this.fillWaiting(v, st);
+      const sets = (this.setsFor ?? bindingSets)(this.cfg, st);
+      for (const id of v.admitted) this.close(id, D);
+      this.switchAll(v.waiting, sets, D);
+      this.stats.generalSteps++;
+    }
     this.prevStep = s;
     if (this.fcfs) this.prevOrder = v.waiting;
   }
 
-  private stepInput(v: DecisionView): StepInput {
+  /** No victims, no reordering, every id once, nothing that can be skipped (PrefixStep's step). */
+  private prefixShaped(v: DecisionView): boolean {
+    const c = this.cfg;
+    return this.setsFor === null && v.distinct && v.preempted.size === 0 && !v.step.skipped?.length && c.maxLoras === null && (c.chunkedPrefill || !c.skipOversizedPrompt);
+  }
+
+  private prefixStep(v: DecisionView, st: StepInput): PrefixStep | null {
+    const order = relaxationsFor(this.cfg);
+    return PrefixStep.build(this.cfg, st, stepIndex(this.cfg, st), order, v.waiting, probeByPosition(v));
+  }
+
+  /** The step's inputs without the waiting queue (PrefixStep reads that from the views). */
+  private stepBase(v: DecisionView): StepInput {
     const s: StepRecord = v.step;
     const bs = this.cfg.blockSize;
     const prevProbe = this.prevStep?.probe?.length ? new Map(this.prevStep.probe.map(([id, , evictable]) => [id, evictable])) : null;
     const admittedViews = admittedById(v);
     const admitted: StepInput["admitted"] = [];
     if (admittedViews.size > 0) {
-      for (const [id, n] of s.sched) {
-        const r = admittedViews.get(id);
+      // the engine resolved sched's ids already: an identity check, not a hash of each fresh id string
+      const views = new Set(admittedViews.values());
+      for (let i = 0; i < s.sched.length; i++) {
+        const [id, n] = s.sched[i];
+        const found = v.scheduled[i];
+        const r = found !== undefined && views.has(found) ? found : undefined;
         if (!r) continue;
         const computed = Math.max(0, r.computed - n);
         // blocks it took from the free pool: new ones, plus prefix-hit blocks that were free
@@ -143,36 +218,40 @@ export class BindingTracker {
       }
     }
     if (this.cfg.reserveFullIsl) this.checkFullPromptGate(s, admitted);
-    const skipped = s.skipped?.length ? new Map<string, SkipCause>(s.skipped) : null;
-    // the prefix-cache hit a waiting request would get: recorded for the first few (step.probe,
-    // VLLM_SCHEDULER_LOG_WAITING_PROBE); otherwise unknown and taken as none
-    const probe = s.probe?.length ? new Map(s.probe.map(([id, hit, evictable]) => [id, { hit, evictable }])) : null;
-    const waiting = this.waitingInput(v.waiting, skipped, probe);
-    let victims: StepInput["victims"] = [];
-    if (v.preempted.size > 0) {
-      const prevComputed = new Map((this.prevStep?.sched ?? []).map(([id, n, before]) => [id, before + n]));
-      victims = waiting.filter((q) => v.preempted.has(q.id)).map((q) => ({ req: q, need: Math.max(1, q.tokens - (prevComputed.get(q.id) ?? q.tokens - 1)) }));
-    }
-    const runningLoras = new Set<number>();
-    for (const r of v.running) if (r.lora !== null && r.lora > 0 && !v.admitted.has(r.id)) runningLoras.add(r.lora);
-    let order: string[] | undefined;
-    if (this.fcfs && s.skipped && s.skipped.length > 0) {
-      // skipped requests went back to the head: examine in the previous queue order, arrivals after
-      const here = new Set([...admitted.map((a) => a.req.id), ...waiting.map((q) => q.id)]);
-      order = this.prevOrder.map((r) => r.id).filter((id) => here.has(id) && !v.preempted.has(id));
-    }
     return {
-      order,
       admitted,
-      waiting,
-      victims,
+      waiting: [],
+      victims: [],
       running: s.running,
-      runningLoras,
+      runningLoras: NO_LORAS,
       budgetLeft: s.budget_left,
       freeBlocks: s.free_blocks,
       eligible: s.running + v.waiting.length,
       distinct: v.distinct,
     };
+  }
+
+  /** bindingSets' inputs beyond stepBase: the waiting queue, victims, running LoRAs, the loop order. */
+  private fillWaiting(v: DecisionView, st: StepInput): void {
+    const s = v.step;
+    const skipped = s.skipped?.length ? new Map<string, SkipCause>(s.skipped) : null;
+    // the prefix-cache hit a waiting request would get: recorded for the first few (step.probe,
+    // VLLM_SCHEDULER_LOG_WAITING_PROBE); otherwise unknown and taken as none
+    const probe = s.probe?.length ? new Map(s.probe.map(([id, hit, evictable]) => [id, { hit, evictable }])) : null;
+    const waiting = this.waitingInput(v.waiting, skipped, probe);
+    st.waiting = waiting;
+    if (v.preempted.size > 0) {
+      const prevComputed = new Map((this.prevStep?.sched ?? []).map(([id, n, before]) => [id, before + n]));
+      st.victims = waiting.filter((q) => v.preempted.has(q.id)).map((q) => ({ req: q, need: Math.max(1, q.tokens - (prevComputed.get(q.id) ?? q.tokens - 1)) }));
+    }
+    const runningLoras = new Set<number>();
+    for (const r of v.running) if (r.lora !== null && r.lora > 0 && !v.admitted.has(r.id)) runningLoras.add(r.lora);
+    st.runningLoras = runningLoras;
+    if (this.fcfs && s.skipped && s.skipped.length > 0) {
+      // skipped requests went back to the head: examine in the previous queue order, arrivals after
+      const here = new Set([...st.admitted.map((a) => a.req.id), ...waiting.map((q) => q.id)]);
+      st.order = this.prevOrder.map((r) => r.id).filter((id) => here.has(id) && !v.preempted.has(id));
+    }
   }
 
   /** The waiting queue as the loop sees it, in pooled objects (a new array: the pool outlives it). */
@@ -216,33 +295,69 @@ export class BindingTracker {
   }
 
   /**
-   * Each waiting request's clock to this decision's bucket. Most of a queue sits where it sat
+   * Each waiting request's clock to this decision's answer. Most of a queue sits where it sat
    * at the last decision, moved up by the requests that left its head, so a request's clock
    * is looked for at its old position shifted by that much before the map is asked.
    */
+  private clockAt(i: number, r: RequestView, shift: number): BindClock | undefined {
+    const j = i + shift;
+    const c = j < this.prevViews.length && this.prevViews[j] === r ? this.prevClocks[j] : undefined;
+    return c === undefined || c.done ? this.clocks.get(r.id) : c;
+  }
+
+  /** bindingSets' answers: every position's clock takes its answer (switchTo keeps an unchanged bucket). */
   private switchAll(waiting: readonly RequestView[], sets: readonly (Limit[][] | null)[], D: number): void {
-    const prev = this.prevViews;
-    const prevClocks = this.prevClocks;
     const clocks = this.spareClocks;
     clocks.length = waiting.length;
     let shift = 0;
-    let lastFound: Limit[][] | null | undefined;
-    let bucket = 0;
     for (let i = 0; i < waiting.length; i++) {
       const r = waiting[i];
-      const found = sets[i];
-      if (found !== lastFound) bucket = bucketIndex((lastFound = found));
-      const j = i + shift;
-      let c = j < prev.length && prev[j] === r ? prevClocks[j] : undefined;
-      if (c === undefined || c.done) {
-        c = this.clocks.get(r.id);
-        if (c && c.pos >= 0) shift = c.pos - i;
-      }
-      clocks[i] = this.switchTo(c, r.id, r.waitStart, D, bucket);
-      clocks[i].pos = i;
+      let c = this.clockAt(i, r, shift);
+      if (c && c.pos >= 0) shift = c.pos - i;
+      c = this.switchTo(c, r.id, r.waitStart, D, bucketIndex(sets[i]));
+      c.sets = sets[i];
+      c.bits = -1;
+      c.pos = i;
+      clocks[i] = c;
     }
+    this.turnOver(waiting, clocks);
+  }
+
+  /**
+   * A PrefixStep's answers: a request whose okBits are those of its last decision keeps its
+   * answer and its open segment; only the others are looked up and switched.
+   */
+  private carryAll(waiting: readonly RequestView[], step: PrefixStep, D: number): void {
+    const order = relaxationsFor(this.cfg);
+    const clocks = this.spareClocks;
+    clocks.length = waiting.length;
+    let shift = 0;
+    let carried = 0;
+    for (let i = 0; i < waiting.length; i++) {
+      const r = waiting[i];
+      let c = this.clockAt(i, r, shift);
+      if (c && c.pos >= 0) shift = c.pos - i;
+      const bits = step.bitsAt(i);
+      if (c !== undefined && c.bucket >= 0 && c.bits === bits) {
+        carried++;
+      } else {
+        // a step-wide change (seats left or not) changes many answers but few buckets
+        let bucket = this.bucketByBits[bits];
+        if (bucket < 0) bucket = this.bucketByBits[bits] = bucketIndex(answerOf(order, bits));
+        if (c === undefined || c.bucket !== bucket) c = this.switchTo(c, r.id, r.waitStart, D, bucket);
+        c.bits = bits;
+      }
+      c.pos = i;
+      clocks[i] = c;
+    }
+    this.stats.carried += carried;
+    this.stats.changed += waiting.length - carried;
+    this.turnOver(waiting, clocks);
+  }
+
+  private turnOver(waiting: readonly RequestView[], clocks: BindClock[]): void {
     this.prevViews = waiting;
-    this.spareClocks = prevClocks;
+    this.spareClocks = this.prevClocks;
     this.prevClocks = clocks;
   }
 
@@ -282,10 +397,12 @@ export class BindingTracker {
    * map. An id queued twice (a malformed trace) takes its last entry's label, as one map did.
    */
   private labelOf(id: string, pos: number | null): string | null {
-    let i = this.labelDistinct && pos !== null && this.labelIds[pos]?.id === id ? pos : -1;
-    for (let k = this.labelIds.length - 1; i < 0 && k >= 0; k--) if (this.labelIds[k].id === id) i = k;
+    const ids = this.prevViews;
+    let i = this.labelDistinct && pos !== null && ids[pos]?.id === id ? pos : -1;
+    for (let k = ids.length - 1; i < 0 && k >= 0; k--) if (ids[k].id === id) i = k;
     if (i < 0) return null;
-    const found = this.labelSets[i];
+    const c = this.prevClocks[i];
+    const found = c.bits >= 0 ? answerOf(relaxationsFor(this.cfg), c.bits) : c.sets;
     return found === null ? "unresolved" : formatSets(found);
   }
 

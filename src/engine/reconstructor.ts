@@ -9,6 +9,7 @@ import { PendingIteration } from "./iteration.js";
 import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
 import { iterationRequestRow, type IterationRequestFields } from "./iteration-request-row.js";
+import { ListLookup } from "./list-lookup.js";
 import { WaitingQueue } from "./waiting-queue.js";
 import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.js";
 
@@ -49,6 +50,9 @@ interface StepScratch {
  */
 export class Reconstructor implements Engine {
   private readonly reqs = new Map<string, RequestState>();
+  /** the running requests of the last step's sched and the last update's tokens, by place */
+  private readonly schedLookup = new ListLookup(this.reqs);
+  private readonly tokensLookup = new ListLookup(this.reqs);
   private readonly running: RequestState[] = [];
   private readonly queue: WaitingQueue<RequestState>;
   private readonly pending = new Map<number, PendingIteration>();
@@ -73,6 +77,8 @@ export class Reconstructor implements Engine {
   /** requests whose asynchronous KV-connector load is in flight (kv load_start async … load_end) */
   private readonly remoteKv = new Set<string>();
   private lastT = 0;
+  /** counts step records (RequestState.admittedInStep: admitted by this one; step ids can repeat in a bad trace) */
+  private stepSerial = 0;
   private requestsSeen = 0;
   private finished = 0;
   private iterations = 0;
@@ -172,6 +178,7 @@ export class Reconstructor implements Engine {
   }
 
   private onStep(s: StepRecord): void {
+    this.stepSerial++;
     this.lastT = Math.max(this.lastT, s.t_end);
     const D = s.sched_t ?? s.t_start; // the decision time, on vLLM's clock when the trace has it
     const st: StepScratch = {
@@ -308,14 +315,18 @@ export class Reconstructor implements Engine {
   private enterRunning(st: StepScratch, r: RequestState): void {
     this.toRunning(r, st.D);
     st.admittedIds.add(r.id);
+    r.admittedInStep = this.stepSerial;
     st.bestAdmittedPriority = st.bestAdmittedPriority === null ? r.priority : Math.min(st.bestAdmittedPriority, r.priority);
   }
 
   /** 3. the tokens each request got */
   private giveTokens(st: StepScratch): void {
     const { s, D, it } = st;
-    for (const [id, n, before] of s.sched) {
-      const r = this.reqs.get(id);
+    const find = this.schedLookup;
+    find.begin();
+    for (let i = 0; i < s.sched.length; i++) {
+      const [id, n, before] = s.sched[i];
+      const r = find.get(i, id);
       if (!r) {
         this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "step" });
         continue;
@@ -323,7 +334,7 @@ export class Reconstructor implements Engine {
       if (st.preempted.size > 0 && st.preempted.has(id)) continue;
       r.scheduledStep = s.step;
       r.scheduledTokens = n;
-      if (st.admittedIds.size === 0 || !st.admittedIds.has(id)) st.runningPhaseTokens += n;
+      if (r.admittedInStep !== this.stepSerial) st.runningPhaseTokens += n;
       const end = before + n;
       // positions below the prompt length, or below what was computed before a preemption,
       // rebuild KV for known tokens (prefill); the rest produce new output (decode)
@@ -402,7 +413,7 @@ export class Reconstructor implements Engine {
     if (this.opts.onDecision) {
       let distinct = this.queue.distinct;
       for (const id of st.admittedIds) if (distinct && this.reqs.get(id) && this.queue.holds(this.reqs.get(id)!)) distinct = false;
-      this.opts.onDecision({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted, distinct });
+      this.opts.onDecision({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted, distinct, scheduled: this.schedLookup.found });
     }
     const emitWaiting = emitRows && this.opts.iterationRequests === "all";
     const uniform = uniformReason(facts);
@@ -476,8 +487,11 @@ export class Reconstructor implements Engine {
   }
 
   private deliverTokens(u: UpdateRecord, it: PendingIteration, tokT: number): void {
-    for (const [id, n] of u.tokens) {
-      const r = this.reqs.get(id);
+    const find = this.tokensLookup;
+    find.begin();
+    for (let i = 0; i < u.tokens.length; i++) {
+      const [id, n] = u.tokens[i];
+      const r = find.get(i, id);
       if (!r) {
         this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "update" });
         continue;
@@ -633,7 +647,8 @@ export class Reconstructor implements Engine {
     const delta = n - r.blocks;
     if (delta === 0) return;
     r.setBlocks(n);
-    this.event(t, delta > 0 ? "kv_cache_allocated" : "kv_cache_freed", id, { blocks: n, delta }, step);
+    // one event per block boundary a request crosses: the request is at hand (no second lookup of a fresh id string)
+    this.event(t, delta > 0 ? "kv_cache_allocated" : "kv_cache_freed", id, blocksDetails(n, delta), step, r.instance);
   }
 
   private complete(r: RequestState, t: number, reason: FinishReason, from: "waiting" | "running", step: number | null): void {
@@ -646,6 +661,7 @@ export class Reconstructor implements Engine {
     this.sink.perRequest(perRequestRow(r, { t, reason, from, traceEndT: this.lastT }, this.ctx));
     this.predictions.complete(r.id, r.instance, r.outputTokens, reason, this.predictionSink);
     this.reqs.delete(r.id);
+    r.gone = true;
     this.remoteKv.delete(r.id);
     this.lifetimes.set(r.id, r.instance + 1);
     this.finished++;
@@ -680,7 +696,8 @@ export class Reconstructor implements Engine {
     this.sink.perIteration(it.row(u, this.ctx, this.header.config.max_num_batched_tokens, gpu));
   }
 
-  private event(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown> | string, step: number | null): void {
+  /** `instance`: the request's, where the caller holds the live request (else looked up by id) */
+  private event(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown> | string, step: number | null, instance?: number): void {
     if (t > this.lastEventT) this.lastEventT = t;
     const tt = t + this.ctx.off;
     this.sink.event({
@@ -691,7 +708,7 @@ export class Reconstructor implements Engine {
       timestamp_epoch_ns: this.ctx.epoch(tt),
       iteration_id: step,
       dp_rank: this.header.dp_rank,
-      request_instance: id === null ? null : (this.reqs.get(id)?.instance ?? 0),
+      request_instance: id === null ? null : instance !== undefined ? instance : (this.reqs.get(id)?.instance ?? 0),
     });
   }
 
@@ -741,6 +758,12 @@ export type { WaitingReason };
 function scheduledDetails(tokens: number, computedBefore: number): string | Record<string, unknown> {
   if (!Number.isSafeInteger(tokens) || !Number.isSafeInteger(computedBefore)) return { tokens, computed_before: computedBefore };
   return `{"tokens":${tokens},"computed_before":${computedBefore}}`;
+}
+
+/** kv_cache_allocated / kv_cache_freed details of a block count, as scheduledDetails (one per block boundary crossed). */
+function blocksDetails(blocks: number, delta: number): string | Record<string, unknown> {
+  if (!Number.isSafeInteger(blocks) || !Number.isSafeInteger(delta)) return { blocks, delta };
+  return `{"blocks":${blocks},"delta":${delta}}`;
 }
 
 /**

@@ -72,6 +72,10 @@ export class RequestState {
   kvHolding = false;
   /** WaitingQueue's stamp (QueueEntry.queueMark) */
   queueMark = 0;
+  /** finished: out of the engine's map (ListLookup's guide lists may still hold it) */
+  gone = false;
+  /** the engine's serial of the step record that last admitted or resumed it (StepScratch.admittedIds without a lookup) */
+  admittedInStep = 0;
 
   waitTotal = 0;
   waitStart: number;

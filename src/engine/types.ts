@@ -52,6 +52,8 @@ export interface DecisionView {
   preempted: ReadonlySet<string>;
   /** every waiting request appears once and none of them is among `admitted` */
   distinct: boolean;
+  /** step.sched's requests, entry by entry (undefined: an id the engine does not hold) */
+  scheduled: readonly (RequestView | undefined)[];
 }
 
 export interface EngineOptions {

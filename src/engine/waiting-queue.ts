@@ -53,6 +53,7 @@ export class WaitingQueue<T extends QueueEntry> {
    * Returns ids the recorded order names that the model did not expect, and vice versa.
    */
   applyStep(preempted: readonly T[], recorded: readonly string[] | null | undefined): { unexpected: string[]; missing: string[] } {
+    if (!this.byPriority && !recorded && preempted.length === 0 && this.headAndTail()) return { unexpected: [], missing: [] };
     const removed = this.removed;
     const merged = removed.size ? without(removed, this.order, this.pendingArrivals) : this.order.concat(this.pendingArrivals);
     // a request preempted between steps can be resumed in the same step; the emitter's
@@ -85,6 +86,33 @@ export class WaitingQueue<T extends QueueEntry> {
     this.order = next;
     this.markOrder();
     return { unexpected, missing };
+  }
+
+  /**
+   * FCFS's usual step, in time proportional to what changed: the requests that left were the
+   * queue's head and the arrivals join its tail. The kept entries keep their stamp; those that
+   * left lose it. False (nothing changed) when some other entry left.
+   */
+  private headAndTail(): boolean {
+    const removed = this.removed;
+    const order = this.order;
+    if (!this.distinctOrder) return false;
+    let k = 0;
+    while (k < order.length && k < removed.size && removed.has(order[k].id)) k++;
+    if (k !== removed.size) return false;
+    for (const e of this.pendingArrivals) if (removed.has(e.id)) return false;
+    const next = order.slice(k);
+    for (let i = 0; i < k; i++) order[i].queueMark = 0;
+    for (const e of this.pendingArrivals) {
+      // an arrival already queued (a session's next turn) is there twice, as markOrder finds
+      if (e.queueMark === this.mark) this.distinctOrder = false;
+      e.queueMark = this.mark;
+      next.push(e);
+    }
+    this.order = next;
+    this.pendingArrivals = [];
+    removed.clear();
+    return true;
   }
 
   /** Stamps every entry of the new order; an entry already stamped this step is there twice. */

@@ -129,6 +129,37 @@ export async function readTraceFile(
 }
 
 class HeaderFound extends Error {}
+class PeekDone extends Error {}
+
+/**
+ * Whether `needle` occurs in the first `limit` decompressed bytes of a trace: a cheap look
+ * before a replay (a reading command choosing which tables its one pass asks for).
+ */
+export async function traceStartHas(input: TraceInput, needle: string, limit = 1 << 20): Promise<boolean> {
+  const want = Buffer.from(needle);
+  let seen = 0;
+  let found = false;
+  let tail: Buffer = Buffer.alloc(0);
+  const ac = new AbortController();
+  try {
+    await streamFile(
+      input,
+      (chunk) => {
+        const buf = tail.length ? Buffer.concat([tail, chunk]) : chunk;
+        found = buf.indexOf(want) >= 0;
+        seen += chunk.length;
+        if (found || seen >= limit) throw new PeekDone();
+        tail = buf.subarray(Math.max(0, buf.length - want.length + 1));
+      },
+      { signal: ac.signal },
+    );
+  } catch (e) {
+    if (!(e instanceof PeekDone)) throw e;
+  } finally {
+    ac.abort();
+  }
+  return found;
+}
 
 /**
  * Reads only as far as the first record (the header) and validates it: used to find

@@ -23,7 +23,119 @@ const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._z
 
 export function compileChecker(schema: z.ZodType): Checker {
   const node = compile(schema);
-  return (v) => node(v, []);
+  const valid = compileValid(schema);
+  // the generated test answers the common case (a valid record) in straight-line code; a
+  // record it refuses goes through the closures, which name the issue
+  const check: Checker = (v) => (valid(v) ? null : node(v, []));
+  return check;
+}
+
+/**
+ * Whether a value is valid, as one generated function (no issue, no path): the closures above
+ * cost a call per node, and a step record holds hundreds of [id, tokens, before] tuples. It
+ * accepts exactly what the closures accept (test/fast-check.test.ts compares it with them and
+ * with zod); a kind it does not know calls that kind's closure.
+ */
+export function compileValid(schema: z.ZodType): (value: unknown) => boolean {
+  const consts: unknown[] = [];
+  let vars = 0;
+  const K = (x: unknown): string => `K[${consts.push(x) - 1}]`;
+  const fresh = (stem: string): string => `${stem}${vars++}`;
+  const gen = (s: z.ZodType, v: string): string => {
+    const def = defOf(s);
+    switch (def.type) {
+      case "string": {
+        let max = Infinity;
+        let min = 0;
+        const tests: string[] = [];
+        for (const c of def.checks ?? []) {
+          const d = c._zod.def;
+          if (d.check === "string_format" && d.format === "regex" && !(d.pattern as RegExp).global && !(d.pattern as RegExp).sticky) tests.push(`!${K(d.pattern)}.test(${v})`);
+          else if (d.check === "max_length") max = d.maximum as number;
+          else if (d.check === "min_length") min = d.minimum as number;
+          else return closure(s, v);
+        }
+        const conds = [`typeof ${v} !== "string"`];
+        if (max !== Infinity) conds.push(`${v}.length > ${K(max)}`);
+        if (min > 0) conds.push(`${v}.length < ${K(min)}`);
+        return `if (${[...conds, ...tests].join(" || ")}) return false;\n`;
+      }
+      case "number": {
+        const conds = [`typeof ${v} !== "number"`, `!Number.isFinite(${v})`];
+        for (const c of def.checks ?? []) {
+          const d = c._zod.def;
+          if (d.check === "number_format" && d.format === "safeint") conds.push(`!Number.isSafeInteger(${v})`);
+          else if (d.check === "greater_than") conds.push(d.inclusive ? `${v} < ${K(d.value)}` : `${v} <= ${K(d.value)}`);
+          else if (d.check === "less_than") conds.push(d.inclusive ? `${v} > ${K(d.value)}` : `${v} >= ${K(d.value)}`);
+          else return closure(s, v);
+        }
+        return `if (${conds.join(" || ")}) return false;\n`;
+      }
+      case "boolean":
+        return `if (typeof ${v} !== "boolean") return false;\n`;
+      case "literal":
+        return `if (!${K(def.values)}.includes(${v})) return false;\n`;
+      case "enum":
+        return `if (!${K(new Set(Object.values(def.entries as Record<string, unknown>)))}.has(${v})) return false;\n`;
+      case "nullable":
+        return `if (${v} !== null) {\n${gen(def.innerType as z.ZodType, v)}}\n`;
+      case "optional":
+        return `if (${v} !== undefined) {\n${gen(def.innerType as z.ZodType, v)}}\n`;
+      case "array": {
+        const i = fresh("i");
+        const e = fresh("e");
+        return `if (!Array.isArray(${v})) return false;\nfor (let ${i} = 0; ${i} < ${v}.length; ${i}++) {\nconst ${e} = ${v}[${i}];\n${gen(def.element as z.ZodType, e)}}\n`;
+      }
+      case "tuple": {
+        if (def.rest) return closure(s, v);
+        const items = def.items as z.ZodType[];
+        let out = `if (!Array.isArray(${v}) || ${v}.length !== ${items.length}) return false;\n`;
+        items.forEach((item, k) => {
+          const e = fresh("t");
+          out += `{\nconst ${e} = ${v}[${k}];\n${gen(item, e)}}\n`;
+        });
+        return out;
+      }
+      case "object": {
+        const shape = def.shape as Record<string, z.ZodType>;
+        let out = `if (${v} === null || typeof ${v} !== "object" || Array.isArray(${v})) return false;\n`;
+        for (const key of Object.keys(shape)) {
+          const e = fresh("o");
+          out += `{\nconst ${e} = ${v}[${JSON.stringify(key)}];\n`;
+          if (defOf(shape[key]).type !== "optional") out += `if (${e} === undefined) return false;\n`;
+          out += `${gen(shape[key], e)}}\n`;
+        }
+        return out;
+      }
+      case "record": {
+        const x = fresh("x");
+        return `if (${v} === null || typeof ${v} !== "object" || Array.isArray(${v})) return false;\nfor (const ${x} of Object.values(${v})) {\n${gen(def.valueType as z.ZodType, x)}}\n`;
+      }
+      case "union": {
+        const disc = def.discriminator as string | undefined;
+        if (!disc) {
+          const options = (def.options as z.ZodType[]).map((o) => `${K(compileValid(o))}(${v})`);
+          return `if (!(${options.join(" || ")})) return false;\n`;
+        }
+        // as the closure's Map by discriminator value: the last option that declares a value wins
+        const seen = new Set<unknown>();
+        const d = fresh("d");
+        let out = `if (${v} === null || typeof ${v} !== "object") return false;\nconst ${d} = ${v}[${JSON.stringify(disc)}];\n`;
+        const arms: string[] = [];
+        for (const o of [...(def.options as z.ZodType[])].reverse()) {
+          const values = (defOf((o as unknown as { shape: Record<string, z.ZodType> }).shape[disc]).values as unknown[]).filter((x) => !seen.has(x));
+          values.forEach((x) => seen.add(x));
+          if (values.length) arms.push(`if (${values.map((x) => `${d} === ${K(x)}`).join(" || ")}) {\n${gen(o, v)}}`);
+        }
+        return `${out}${arms.join(" else ")} else return false;\n`;
+      }
+      default:
+        return closure(s, v);
+    }
+  };
+  const closure = (s: z.ZodType, v: string): string => `if (${K(compile(s))}(${v}, []) !== null) return false;\n`;
+  const body = `return (v) => {\n${gen(schema, "v")}return true;\n};`;
+  return new Function("K", body)(consts) as (value: unknown) => boolean;
 }
 
 const issue = (path: (string | number)[], message: string): CheckIssue => ({ path: [...path], message });

@@ -1,5 +1,6 @@
 import { planReplay, replay, type ReplayResult } from "../pipeline/replay.js";
 import type { TraceInput } from "../parse/inputs.js";
+import { traceStartHas } from "../parse/node.js";
 import { OUTPUT_SCHEMA_VERSION, tableColumns } from "../schema/tables.js";
 import type { RowHandlers, RunInfo, TableRow, TableSource } from "./types.js";
 
@@ -11,6 +12,12 @@ export interface TraceSource extends TableSource {
 }
 
 type AnyHandler = (row: TableRow<never>) => void;
+
+/** A prediction record in the first MiB of an input (both spellings of JSON a writer may use). */
+async function predictionsNearStart(inputs: TraceInput[]): Promise<boolean> {
+  for (const inp of inputs) if ((await traceStartHas(inp, '"type":"prediction"')) || (await traceStartHas(inp, '"type": "prediction"'))) return true;
+  return false;
+}
 
 /**
  * Raw traces as a TableSource, with no CSV in between: every pass replays the traces
@@ -29,6 +36,7 @@ export async function openTraces(inputs: TraceInput[], opts: { lenient?: boolean
       return { path: inp.relative, header, timeOffsetNs: plan.offsetsNs[i] };
     }),
     options: { iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true },
+    predictionsLikely: await predictionsNearStart(inputs),
   };
   const source: TraceSource = {
     info,

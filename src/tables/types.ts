@@ -22,6 +22,12 @@ export interface RunInfo {
   sources: { path: string; header: Omit<HeaderRecord, "type"> & Record<string, unknown>; timeOffsetNs: number }[];
   /** how complete per_iteration_requests and events are */
   options: { iterationRequests: "all" | "running" | "none"; iterationRequestsEvery: number; scheduledEvents: boolean };
+  /**
+   * raw traces: whether a prediction record appears near the start of an input (a policy that
+   * predicts does so from its first requests), so a command can ask for what predictions need in
+   * its one pass; a hint only (columns() says what a replay can write)
+   */
+  predictionsLikely?: boolean;
 }
 
 /**

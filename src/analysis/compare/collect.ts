@@ -3,6 +3,7 @@ import { OUTPUT_SCHEMA_VERSION, type TableName } from "../../schema/tables.js";
 import { WAITING_REASONS, type WaitingReason } from "../../schema/waiting.js";
 import type { TableRow, TableSource } from "../../tables/types.js";
 import { Occupancy } from "./occupancy.js";
+import { QueueTau } from "./queue-tau.js";
 
 /** What compare keeps of one request (one row of per_request). */
 export interface RequestFacts {
@@ -60,8 +61,12 @@ export interface RunData {
   fit: StepFit;
   /** per request, in prediction order; null when the run has no predictions table or no rows */
   predictions: Map<string, PredictionPoint[]> | null;
-  /** each iteration's start_time by `${dp_rank}:${iteration_id}`, for the predictor's queue pass; null without predictions */
-  iterationStarts: Map<string, number> | null;
+  /**
+   * τ-b over the waiting queues (predictor.ts), fed in this pass: with the queue's rows when the
+   * run is a replay (its one pass), else with the requests only, for a pass over
+   * per_iteration_requests after; null without predictions or waiting rows
+   */
+  queueTau: { tau: QueueTau; rowsFed: boolean } | null;
 }
 
 const NEEDED: Partial<Record<TableName, readonly string[]>> = {
@@ -108,7 +113,7 @@ function requestFacts(r: TableRow<"per_request">): RequestFacts {
   };
 }
 
-/** One pass over per_request, per_iteration and predictions of a run. */
+/** One pass over per_request, per_iteration and predictions of a run (and per_iteration_requests of a replay with predictions). */
 export async function collectRun(source: TableSource): Promise<RunData> {
   checkSource(source);
   const header = source.info.sources[0]?.header;
@@ -119,15 +124,22 @@ export async function collectRun(source: TableSource): Promise<RunData> {
   let preempted = 0;
   const hasPredictions = source.columns("predictions") !== null;
   const predictions = new Map<string, PredictionPoint[]>();
-  const starts = new Map<string, number>();
+  // a replay writes the queue's rows and each request's end in one stream: τ rides on this pass
+  // (a replay can always write predictions, so its hint decides; one without any finds none, and one
+  // whose first prediction came late takes a second pass)
+  const tauRows = hasPredictions && source.info.origin === "trace" && source.info.predictionsLikely === true && source.info.options.iterationRequests === "all";
+  const tau = hasPredictions ? new QueueTau(tauRows) : null;
   await source.scan({
-    per_request: (r) => requests.push(requestFacts(r)),
+    per_request: (r) => {
+      requests.push(requestFacts(r));
+      tau?.request(r);
+    },
     per_iteration: (it) => {
       iterations++;
       preempted += it.preempted_count;
       occupancy.add(it.start_time, it.waiting_count, it.running_count, it.dp_rank);
       if (it.duration !== null && it.prefill_tokens + it.decode_tokens > 0) fit.add(it.prefill_tokens, it.decode_tokens, it.duration);
-      if (hasPredictions) starts.set(`${it.dp_rank}:${it.iteration_id}`, it.start_time);
+      tau?.iteration(it);
     },
     ...(hasPredictions
       ? {
@@ -135,9 +147,11 @@ export async function collectRun(source: TableSource): Promise<RunData> {
             let list = predictions.get(p.request_id);
             if (!list) predictions.set(p.request_id, (list = []));
             list.push({ t_ns: p.prediction_time, at_tokens: p.output_tokens_at_prediction, predicted: p.predicted_remaining_tokens, actual: p.actual_remaining_tokens, index: p.prediction_index });
+            tau!.prediction(p);
           },
         }
       : {}),
+    ...(tauRows ? { per_iteration_requests: (row: TableRow<"per_iteration_requests">) => tau!.row(row) } : {}),
   });
   occupancy.end();
   requests.sort((a, b) => a.arrival_ns - b.arrival_ns || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -153,6 +167,6 @@ export async function collectRun(source: TableSource): Promise<RunData> {
     occupancy,
     fit,
     predictions: predictions.size ? predictions : null,
-    iterationStarts: predictions.size ? starts : null,
+    queueTau: predictions.size && tau ? { tau, rowsFed: tauRows } : null,
   };
 }

@@ -67,50 +67,15 @@ function byProgress(all: PredictionPoint[]): PredictorQuality["by_progress"] {
     .map((bin) => ({ from_tokens: bin * step, to_tokens: bin === BINS - 1 ? null : (bin + 1) * step, ...errorStats(groups.get(bin)!) }));
 }
 
-/** Pass 2 over per_iteration_requests: τ-b over each step's waiting queue. */
-async function queueTau(run: RunData, finalTokens: Map<string, number>, starts: Map<string, number>): Promise<PredictorQuality["kendall_tau_b_waiting_queue"]> {
+/** τ-b over each step's waiting queue: fed in collectRun's pass (a replay), or in a pass over per_iteration_requests now (a logs directory). */
+async function queueTau(run: RunData): Promise<PredictorQuality["kendall_tau_b_waiting_queue"]> {
   const opts = run.source.info.options;
-  if (opts.iterationRequests !== "all") {
+  if (opts.iterationRequests !== "all" || !run.queueTau) {
     return { mean_tau_b: null, steps: 0, note: `per_iteration_requests holds ${opts.iterationRequests} rows only (convert --iteration-requests all is needed)` };
   }
-  const preds = run.predictions!;
-  let key = "";
-  let xs: number[] = [];
-  let ys: number[] = [];
-  let sum = 0;
-  let steps = 0;
-  const flush = () => {
-    if (xs.length >= 2) {
-      const tau = kendallTauB(xs, ys);
-      if (tau !== null) {
-        sum += tau;
-        steps++;
-      }
-    }
-    xs = [];
-    ys = [];
-  };
-  await run.source.scan({
-    per_iteration_requests: (row) => {
-      const k = `${row.dp_rank}:${row.iteration_id}`;
-      if (k !== key) {
-        flush();
-        key = k;
-      }
-      if (row.state !== "waiting" && row.state !== "preempted") return;
-      const fin = finalTokens.get(row.request_id);
-      const list = preds.get(row.request_id);
-      const t = starts.get(k);
-      if (fin === undefined || !list || t === undefined) return;
-      let cur: number | null = null;
-      for (const p of list) if (p.t_ns <= t) cur = p.predicted;
-      if (cur === null) return;
-      xs.push(cur);
-      ys.push(fin - row.tokens_generated);
-    },
-  });
-  flush();
-  return { mean_tau_b: steps ? sum / steps : null, steps, note: null };
+  const { tau, rowsFed } = run.queueTau;
+  if (!rowsFed) await run.source.scan({ per_iteration_requests: (row) => tau.row(row) });
+  return { ...tau.end(), note: null };
 }
 
 export async function predictorQuality(run: RunData): Promise<PredictorQuality | null> {
@@ -123,16 +88,12 @@ export async function predictorQuality(run: RunData): Promise<PredictorQuality |
     const f = list.find((p) => p.index === 0);
     if (f && f.predicted !== null && f.actual !== null) first.push({ p: f.predicted, a: f.actual });
   }
-  const finalTokens = new Map<string, number>();
-  for (const r of run.requests) if (r.completed) finalTokens.set(r.id, r.output_tokens);
-  // iteration start times for pass 2, read in collectRun's pass: one number per iteration
-  const starts = run.iterationStarts ?? new Map<string, number>();
   return {
     predictions: all.length,
     requests: preds.size,
     overall: errorStats(scored),
     by_progress: byProgress(all),
     kendall_tau_b_all_requests: { tau_b: kendallTauB(first.map((f) => f.p), first.map((f) => f.a)), n: first.length },
-    kendall_tau_b_waiting_queue: await queueTau(run, finalTokens, starts),
+    kendall_tau_b_waiting_queue: await queueTau(run),
   };
 }
