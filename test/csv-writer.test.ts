@@ -4,7 +4,7 @@ import { Writable } from "node:stream";
 import Papa from "papaparse";
 import { describe, expect, it } from "vitest";
 import { CsvTableSet } from "../src/sinks/csv-tables.js";
-import { formatFloat, formatRow, formatString, headerLine } from "../src/logs/csv-format.js";
+import { compileRowEncoder, ENCODER_HEADROOM, formatFloat, formatRow, formatString, headerLine, type CellGuard } from "../src/logs/csv-format.js";
 import { CsvTableWriter, versionHeaderLine } from "../src/sinks/csv-writer.js";
 import { tableColumns, type PerIterationRequestRow } from "../src/schema/tables.js";
 import { tmpDir } from "./helpers/trace.js";
@@ -57,6 +57,30 @@ describe("CSV field format", () => {
     // integers of every size, negative and beyond 2^32 included
     for (const n of [0, 9, 10, 99, 100, 12345678, 100000000, 4294967295, 4294967296, 945075713180, 100000000000, 2 ** 53 - 1, 2 ** 53, 1e21, -1, -4294967296, 1.5])
       expect(f({ time_in_state: n }).split(",")[7]).toBe(String(n));
+  });
+
+  it("writes enum values and small integers inline with the general path's bytes and formula count", () => {
+    // the encoder stores plain enum values and integers 0..9 inline; anything else (a value
+    // outside the enum, one a spreadsheet would run, a fraction, -0, null) takes putString/putInt
+    const f = (over: Partial<PerIterationRequestRow>) => formatRow("per_iteration_requests", pirRow(over)).split(",");
+    for (const state of ["waiting", "running", "preempted", "completed"] as const) expect(f({ state })[2]).toBe(state);
+    for (const v of ["not_an_enum_value", "short", "=1+1", "a,b", "", "日本"]) expect(f({ state: v as "waiting" }).slice(2, -12).join(",")).toBe(formatString(v));
+    expect(f({ state: null as unknown as "waiting" })[2]).toBe("");
+    expect(f({ waiting_reason: null, running_reason: "chunked_prefill", waiting_phase: "after_preemption" }).slice(4, 11)).toEqual(["", "0", "", "1234567890123", "0", "chunked_prefill", "after_preemption"]);
+    // a string equal to an enum value but not the same object (a parsed or cloned row)
+    expect(f({ state: ["run", "ning"].join("") as "running" })[2]).toBe("running");
+    for (const n of [0, 1, 9, 10, -0, 0.5, 9.5, -1, 1e-9, 2 ** 31, 2 ** 32 + 3]) expect(f({ queue_position: n })[3]).toBe(n === 0 ? "0" : String(n));
+    expect(f({ queue_position: null })[3]).toBe("");
+    expect(f({ queue_position: undefined as unknown as null })[3]).toBe("");
+    for (const spreadsheetSafe of [false, true]) {
+      const guard: CellGuard = { spreadsheetSafe, formulaCells: 0 };
+      const enc = compileRowEncoder("per_iteration_requests", guard);
+      const b = Buffer.alloc((1 << 12) + ENCODER_HEADROOM);
+      const row = pirRow({ request_id: "=HYPERLINK(1)", state: "-running" as "running", waiting_reason: "max_num_seqs" });
+      const text = b.toString("utf8", 0, enc(row, b, 0)).split(",");
+      expect(guard.formulaCells).toBe(2);
+      expect(text.slice(1, 3)).toEqual(spreadsheetSafe ? ["'=HYPERLINK(1)", "'-running"] : ["=HYPERLINK(1)", "-running"]);
+    }
   });
 
   it("encodes float columns with 6 decimals and survives huge values", () => {

@@ -36,5 +36,6 @@ export function iterationRequestRow(
     computed_tokens: r.computed,
     dp_rank: dpRank,
     request_instance: r.instance,
+    binding_limits: null,
   };
 }

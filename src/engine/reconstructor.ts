@@ -345,7 +345,10 @@ export class Reconstructor implements Engine {
       r.recomputedTokens += recompute;
       r.computed = end;
       r.iterationsScheduled++;
-      if (this.opts.scheduledEvents) this.event(D, "request_scheduled", id, scheduledDetails(n, before), s.step);
+      // r.id and r.instance, not the record's id: the record's id is a new string on every line, so
+      // event() would look it up in the map (hashing it) and the CSV encoder's field cache would hash
+      // it again; r is the map's live entry for it (ListLookup), so the text and instance are the same
+      if (this.opts.scheduledEvents) this.event(D, "request_scheduled", r.id, scheduledDetails(n, before), s.step, r.instance);
     }
   }
 
