@@ -51,6 +51,10 @@ const t = (...factors: string[]): Term => ({ name: factors.length ? factors.join
  *   the run's host CPU index, alone and times those launches: on the H100 traces the launch of a
  *   graphless step costs 6–20 ms of CPU depending on the run's host (docs/fit.md, "Host CPU").
  */
+// each GPU set extends the one before it, terms in the same order
+const GPU = [t(), t("has_prefill"), t("padded_tokens"), t("decode_context_tokens"), t("prefill_attention_work")];
+const GPU_NEXT = [...GPU, t("next_has_prefill"), t("next_padded_tokens"), t("next_decode_context_tokens"), t("next_prefill_attention_work")];
+
 export const BETA_FEATURE_SETS = {
   seed: [t(), t("prefill_reqs"), t("decode_reqs"), t("prefill_tokens"), t("decode_tokens"), t("kv_ratio")],
   tokens: [t(), t("prefill_tokens"), t("decode_tokens"), t("batch_size")],
@@ -66,34 +70,9 @@ export const BETA_FEATURE_SETS = {
     t("prefill_tokens", "prefill_tokens"),
     t("decode_tokens", "kv_ratio"),
   ],
-  gpu: [t(), t("has_prefill"), t("padded_tokens"), t("decode_context_tokens"), t("prefill_attention_work")],
-  gpu_next: [
-    t(),
-    t("has_prefill"),
-    t("padded_tokens"),
-    t("decode_context_tokens"),
-    t("prefill_attention_work"),
-    t("next_has_prefill"),
-    t("next_padded_tokens"),
-    t("next_decode_context_tokens"),
-    t("next_prefill_attention_work"),
-  ],
-  gpu_host: [
-    t(),
-    t("has_prefill"),
-    t("padded_tokens"),
-    t("decode_context_tokens"),
-    t("prefill_attention_work"),
-    t("next_has_prefill"),
-    t("next_padded_tokens"),
-    t("next_decode_context_tokens"),
-    t("next_prefill_attention_work"),
-    t("no_cudagraph"),
-    t("next_no_cudagraph"),
-    t("cpu_index"),
-    t("no_cudagraph", "cpu_index"),
-    t("next_no_cudagraph", "cpu_index"),
-  ],
+  gpu: GPU,
+  gpu_next: GPU_NEXT,
+  gpu_host: [...GPU_NEXT, t("no_cudagraph"), t("next_no_cudagraph"), t("cpu_index"), t("no_cudagraph", "cpu_index"), t("next_no_cudagraph", "cpu_index")],
 } as const satisfies Record<string, readonly Term[]>;
 export type BetaFeatureSet = keyof typeof BETA_FEATURE_SETS;
 export const BETA_FEATURE_SET_NAMES = Object.keys(BETA_FEATURE_SETS) as BetaFeatureSet[];
