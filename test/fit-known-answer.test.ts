@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, runCli } from "./helpers/golden.js";
+import { ROOT, runCli, runCliOk } from "./helpers/golden.js";
 
 /**
  * Known-answer proof of vsched fit, simulate and calibrate (issue 11 §4): harness runs whose
@@ -16,9 +16,7 @@ const recipeCost = (name: string) => JSON.parse(readFileSync(path.join(ROOT, "fi
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), "vsched-test-"));
 
 async function json(args: string[]) {
-  const r = await runCli(args, { timeoutMs: 300_000 });
-  if (r.exitCode !== 0) throw new Error(`vsched ${args.join(" ")} exited ${r.exitCode}: ${r.stderr}`);
-  return JSON.parse(r.stdout);
+  return JSON.parse(await runCliOk(args, { timeoutMs: 300_000 }));
 }
 
 async function fitCoefficients(name: string) {

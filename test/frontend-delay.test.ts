@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "./helpers/golden.js";
+import { runCliOk } from "./helpers/golden.js";
 import { readWireRecords, traceFiles } from "./helpers/fixtures.js";
 
 /**
@@ -15,11 +15,7 @@ import { readWireRecords, traceFiles } from "./helpers/fixtures.js";
 const RUN = path.join("fixtures", "h100-s64-a");
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), "vsched-fe-"));
 
-async function cli(args: string[]) {
-  const r = await runCli(args, { timeoutMs: 480_000 });
-  if (r.exitCode !== 0) throw new Error(`vsched ${args.join(" ")} exited ${r.exitCode}: ${r.stderr}`);
-  return r.stdout;
-}
+const cli = (args: string[]) => runCliOk(args);
 
 interface Arrival { t: number; frontendNs: number; prompt: number; idle: boolean }
 

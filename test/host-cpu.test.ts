@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { runCli } from "./helpers/golden.js";
+import { runCli, runCliOk } from "./helpers/golden.js";
 import { traceFiles } from "./helpers/fixtures.js";
 
 /**
@@ -16,11 +16,7 @@ const RUN_A = path.join("fixtures", "h100-s64-a");
 const RUN_C = path.join("fixtures", "h100-s64-c");
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), "vsched-cpu-"));
 
-async function cli(args: string[]) {
-  const r = await runCli(args, { timeoutMs: 480_000 });
-  if (r.exitCode !== 0) throw new Error(`vsched ${args.join(" ")} exited ${r.exitCode}: ${r.stderr}`);
-  return r.stdout;
-}
+const cli = (args: string[]) => runCliOk(args);
 
 /** Median schedule() duration (the step record's t_end − t_start) over full-batch steps, straight from the gzipped JSONL. */
 function rawFullBatchScheduleMedian(fixture: string): number {

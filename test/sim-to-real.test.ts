@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, runCli } from "./helpers/golden.js";
+import { ROOT, runCliOk } from "./helpers/golden.js";
 import { readTrace, traceFiles } from "./helpers/fixtures.js";
 
 /**
@@ -17,11 +17,7 @@ const RUN_B = path.join("fixtures", "h100-s64-b");
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), "vsched-s2r-"));
 const summaryOf = (dir: string) => JSON.parse(readFileSync(path.join(ROOT, dir, "summary.json"), "utf8"));
 
-async function cli(args: string[]) {
-  const r = await runCli(args, { timeoutMs: 480_000 });
-  if (r.exitCode !== 0) throw new Error(`vsched ${args.join(" ")} exited ${r.exitCode}: ${r.stderr}`);
-  return r.stdout;
-}
+const cli = (args: string[]) => runCliOk(args);
 
 interface Latency { metric: string; recorded_mean_ns: number; simulated_mean_ns: number; recorded_p90_ns: number; simulated_p90_ns: number }
 const signedError = (m: Latency, which: "mean" | "p90") => (m[`simulated_${which}_ns`] - m[`recorded_${which}_ns`]) / m[`recorded_${which}_ns`];

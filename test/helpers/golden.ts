@@ -64,6 +64,13 @@ function newestMtime(dir: string): number {
 }
 
 /** Runs the built CLI and captures everything a user would see. */
+/** The CLI's stdout when it exits 0 (slow commands such as fit and simulate: 8 minutes); else an error naming the command and its stderr. */
+export async function runCliOk(args: string[], o: RunOptions = {}): Promise<string> {
+  const r = await runCli(args, { timeoutMs: 480_000, ...o });
+  if (r.exitCode !== 0) throw new Error(`vsched ${args.join(" ")} exited ${r.exitCode}: ${r.stderr}`);
+  return r.stdout;
+}
+
 export async function runCli(args: string[], o: RunOptions = {}): Promise<CliResult> {
   ensureBuilt();
   const cwd = o.cwd ?? ROOT;
