@@ -13,7 +13,7 @@ import { applySets, findPython, harnessKnobArgs, knobsOf, runHarness } from "../
 import { runConvert } from "./convert.js";
 import { examples } from "../examples.js";
 import { readStepModel } from "../step-model-file.js";
-import { hostCpuFor, MODEL_FILE } from "./simulate-host-cpu.js";
+import { hostCpuFor, MODEL_FILE } from "../host-cpu-choice.js";
 
 interface SimulateCliOptions {
   model?: string;

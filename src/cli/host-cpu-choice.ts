@@ -1,7 +1,8 @@
-import type { StepModelFile } from "../../schema/fit.js";
-import type { TableSource } from "../../tables/types.js";
-import { recordedIndex } from "../../analysis/fit/host-cpu.js";
-import { UsageError } from "../errors.js";
+// simulate --cpu-index: which host a replay runs on (a part of the simulate command, not a command)
+import type { StepModelFile } from "../schema/fit.js";
+import type { TableSource } from "../tables/types.js";
+import { recordedIndex } from "../analysis/fit/host-cpu.js";
+import { UsageError } from "./errors.js";
 
 /** The model as the harness ran it (with the host CPU index applied), beside the trace in simulate's output. */
 export const MODEL_FILE = "step-model.json";
