@@ -7,6 +7,10 @@
 //
 //   node bench/sim-to-real.mjs --data DIR CASES.json   cases: [{"name", "kind", "train": [RUN...], "test": RUN}], RUNs under DIR
 //   node bench/sim-to-real.mjs --json CASES.json     the same figures as JSON
+//   node bench/sim-to-real.mjs --sensitivity 0.03 CASES.json   also simulate each case with every
+//     step time × (1 ± 0.03) (simulate --step-scale): how many points of E2E / TTFT error one
+//     percent of step-time bias makes on this workload, and the uniform step-time bias that
+//     would explain the case's error (the error's root in the step scale, interpolated)
 //
 // RUN is a directory holding a run's trace/ (gpu/README.md) or raw traces. Figures, not
 // assertions: the targets are in issue 17 and docs/fit.md ("Sim-to-real on an H100").
@@ -24,6 +28,12 @@ const flag = (name) => {
 };
 const dataDir = flag("--data");
 const only = flag("--only");
+const sensitivityArg = flag("--sensitivity");
+const sensitivity = sensitivityArg === undefined ? null : Number(sensitivityArg);
+if (sensitivity !== null && !(sensitivity > 0 && sensitivity < 0.5)) {
+  console.error("--sensitivity: expected a fraction like 0.03");
+  process.exit(2);
+}
 const asJson = args[0] === "--json";
 const casesFile = asJson ? args[1] : args[0];
 if (!casesFile) {
@@ -79,16 +89,42 @@ function repeatCase(c) {
   };
 }
 
+/** simulate + calibrate of one case with every step time × scale (1: the model as fitted). */
+function simulateCase(c, model, scale) {
+  const out = path.join(tmp, `${c.name}-x${scale}`);
+  const t0 = process.hrtime.bigint();
+  const simOut = vsched("simulate", runPath(c.test), "--model", model, "-o", out, ...(c.cpu_index ? ["--cpu-index", c.cpu_index] : []), ...(scale === 1 ? [] : ["--step-scale", String(scale)]));
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cal = JSON.parse(vsched("calibrate", runPath(c.test), path.join(out, "logs"), "--json"));
+  return { simOut, wallS, cal, lat: Object.fromEntries(cal.latency.map((m) => [m.metric, m])) };
+}
+
+/**
+ * Errors at step scales 1 − d, 1, 1 + d: the slope (points of error per 1% of step time, central
+ * difference) and the scale at which the error would be 0 (linear between the two scales that
+ * bracket it, else extended from the nearer pair), as a signed step-time bias: +2% means the
+ * error vanishes if the model's steps were 2% longer.
+ */
+function sensitivityOf(c, model, atOne, d) {
+  const [lo, hi] = [1 - d, 1 + d].map((s) => simulateCase(c, model, Number(s.toFixed(6))).lat);
+  const out = {};
+  for (const metric of ["e2e", "ttft"]) {
+    const e = [signed(lo[metric], "mean"), signed(atOne[metric], "mean"), signed(hi[metric], "mean")];
+    const x = [1 - d, 1, 1 + d];
+    const seg = e[0] * e[1] <= 0 ? 0 : e[1] * e[2] <= 0 ? 1 : Math.abs(e[0]) < Math.abs(e[2]) ? 0 : 1;
+    const root = x[seg] - (e[seg] * (x[seg + 1] - x[seg])) / (e[seg + 1] - e[seg]);
+    out[`${metric}_per_pct`] = (e[2] - e[0]) / (2 * d * 100);
+    out[`${metric}_zero_at`] = root - 1;
+  }
+  return out;
+}
+
 function runCase(c) {
   if (c.repeat_of) return repeatCase(c);
   const { fit, model } = fitFor(c);
   const chosen = fit.beta.models.find((m) => m.id === fit.beta.chosen);
-  const out = path.join(tmp, c.name);
-  const t0 = process.hrtime.bigint();
-  const simOut = vsched("simulate", runPath(c.test), "--model", model, "-o", out, ...(c.cpu_index ? ["--cpu-index", c.cpu_index] : []));
-  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cal = JSON.parse(vsched("calibrate", runPath(c.test), path.join(out, "logs"), "--json"));
-  const lat = Object.fromEntries(cal.latency.map((m) => [m.metric, m]));
+  const { simOut, wallS, cal, lat } = simulateCase(c, model, 1);
+  const sens = sensitivity ? sensitivityOf(c, model, lat, sensitivity) : {};
   const makespanS = cal.makespan?.recorded_ns ? cal.makespan.recorded_ns / 1e9 : null;
   return {
     name: c.name, kind: c.kind, test: c.test, train: c.train, model: fit.beta.chosen,
@@ -99,6 +135,7 @@ function runCase(c) {
     sim_wall_s: wallS, speed_x: makespanS ? makespanS / wallS : null,
     note: simOut.split("\n").find((l) => l.startsWith("note:")) ?? null,
     host_cpu: simOut.split("\n").find((l) => l.startsWith("host CPU index")) ?? null,
+    ...sens,
   };
 }
 if (asJson) {
@@ -112,6 +149,13 @@ if (asJson) {
       continue;
     }
     console.log(`| ${r.name} | ${r.kind} | ${r.train.map(runName).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} |`);
+  }
+  if (sensitivity) {
+    console.log(`\nsensitivity (every step time × 1 ± ${sensitivity}): points of error per 1% of step time; the uniform step-time bias at which the error would vanish`);
+    console.log("| case | E2E pts per 1% | TTFT pts per 1% | E2E zero at | TTFT zero at |");
+    console.log("|---|---|---|---|---|");
+    const pts = (v) => (v === undefined ? "-" : (v * 100).toFixed(1));
+    for (const r of rows) if (!r.error && r.e2e_per_pct !== undefined) console.log(`| ${r.name} | ${pts(r.e2e_per_pct)} | ${pts(r.ttft_per_pct)} | ${pct(r.e2e_zero_at)} | ${pct(r.ttft_zero_at)} |`);
   }
   for (const r of rows) if (r.host_cpu) console.log(`${r.name}: ${r.host_cpu}`);
   for (const r of rows) if (r.note) console.log(`${r.name}: ${r.note}`);

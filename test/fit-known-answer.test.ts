@@ -83,6 +83,18 @@ describe("simulate with the fitted model reproduces the recorded run (vLLM's rea
     expectReproduced(cal);
   }, 300_000);
 
+  it("--step-scale 2: a fit of the simulated run recovers twice the recorded run's true cost", async () => {
+    const out = tmp();
+    const sim = await runCli(["simulate", trace("known-linear"), "--model", await fitTo("known-linear"), "--step-scale", "2", "-o", out], { timeoutMs: 300_000 });
+    expect(sim.exitCode, sim.stderr).toBe(0);
+    expect(sim.stdout).toContain("step times × 2 (--step-scale)");
+    const cost = recipeCost("known-linear");
+    const twice = { ...cost, alpha: 2 * cost.alpha, beta_prefill: 2 * cost.beta_prefill, beta_decode: 2 * cost.beta_decode, per_req: 2 * cost.per_req };
+    const fit = await json(["fit", path.join(out, "logs"), "--json", "--use", "tokens/ols"]);
+    const m = fit.beta.models.find((x: { id: string }) => x.id === "tokens/ols");
+    expectRecovered(Object.fromEntries(m.terms.map((t: { term: string; coef: number }) => [t.term, t.coef / 1e9])), twice);
+  }, 300_000);
+
   it("splitwise table (not linear): E2E and TTFT means within 2% / 3%, though steps drift apart", async () => {
     const file = path.join(tmp(), "coeffs.json");
     expect((await runCli(["fit", trace("azure-conv-chunked"), "--out", file], { timeoutMs: 120_000 })).exitCode).toBe(0);

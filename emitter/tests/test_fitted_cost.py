@@ -46,6 +46,16 @@ def test_fitted_cost_sums_terms_and_adds_the_overhead(tmp_path):
     assert cost.describe()["kind"] == "fitted"
 
 
+def test_fitted_cost_time_scale_multiplies_the_whole_step():
+    # simulate --step-scale: floor and overhead scale with the terms (a uniformly slower engine)
+    cost = cm.FittedCost(doc([("intercept", [], 0.01), ("prefill_tokens", ["prefill_tokens"], 1e-4)],
+                             per_step_overhead_s=0.001, min_step_s=0.02, time_scale=1.5))
+    assert cost(Shape(1, 1, 0, 50, 0)) == pytest.approx(1.5 * (0.02 + 0.001), rel=1e-12)  # floored
+    assert cost(Shape(1, 1, 0, 500, 0)) == pytest.approx(1.5 * (0.01 + 0.05 + 0.001), rel=1e-12)
+    assert cost.describe()["time_scale"] == 1.5
+    assert cm.FittedCost(doc([("intercept", [], 0.01)]))(Shape(1, 0, 1, 0, 1)) == 0.01  # absent: 1
+
+
 def test_fitted_cost_floors_at_min_step():
     cost = cm.FittedCost(doc([("intercept", [], -1.0)], min_step_s=0.005))
     assert cost(Shape(1, 0, 1, 0, 1)) == 0.005
@@ -56,6 +66,7 @@ def test_fitted_cost_floors_at_min_step():
     (doc([("x", ["no_such_feature"], 1.0)]), "unknown feature"),
     (doc([]), "no terms"),
     ({**doc([("i", [], 1.0)]), "format_version": "2.0"}, "unsupported format_version"),
+    (doc([("i", [], 1.0)], time_scale=0), "time_scale must be a positive number"),
 ])
 def test_fitted_cost_rejects_bad_files(bad, message):
     with pytest.raises(ValueError, match=message):

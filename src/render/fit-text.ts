@@ -37,7 +37,7 @@ function coefLines(m: ModelFit): string[] {
 
 function cvRow(m: ModelFit): string {
   const g = (t: string) => m.cv_by_batch_type.find((x) => x.group === t);
-  const cells = [m.cv?.mape ?? null, m.cv?.bias ?? null, g("prefill_only")?.mape ?? null, g("mixed")?.mape ?? null, g("decode_only")?.mape ?? null, g("prefill_only")?.bias ?? null, g("mixed")?.bias ?? null, g("decode_only")?.bias ?? null];
+  const cells = [m.cv?.mape ?? null, m.cv?.bias ?? null, g("prefill_only")?.mape ?? null, g("mixed")?.mape ?? null, g("decode_only")?.mape ?? null, g("prefill_only")?.bias ?? null, g("mixed")?.bias ?? null, g("decode_only")?.bias ?? null, g("prefill_episode")?.mape ?? null];
   return `  ${pad(m.id, 22)}${cells.map((c) => lpad(pct(c), 9)).join("")}`;
 }
 
@@ -67,8 +67,9 @@ export function renderFitText(fit: FitResult, label: string): string {
     ...fit.beta.models.map((x) => metricsRow(x.id, x.test, lpad(pct(x.validation_mape), 10))),
     "",
     `beta: blocked cross-validation over the whole run (${fit.beta.cv_blocks} contiguous blocks, each predicted by a fit on the others)`,
-    `  ${pad("", 22)}${lpad("MAPE", 9)}${lpad("bias", 9)}${lpad("prefill", 9)}${lpad("mixed", 9)}${lpad("decode", 9)}${lpad("pf.bias", 9)}${lpad("mx.bias", 9)}${lpad("dec.bias", 9)}`,
+    `  ${pad("", 22)}${lpad("MAPE", 9)}${lpad("bias", 9)}${lpad("prefill", 9)}${lpad("mixed", 9)}${lpad("decode", 9)}${lpad("pf.bias", 9)}${lpad("mx.bias", 9)}${lpad("dec.bias", 9)}${lpad("episode", 9)}`,
     ...fit.beta.models.map(cvRow),
+    "  (episode: a prefill episode's total time, the steps with prefill and one on each side; an async step's own time moves to its neighbour when the host launches late)",
     `chosen: ${fit.beta.chosen} (fewest terms within 5% + 0.5 pt of the best CV MAPE + 5 × |CV bias|; coefficients fitted on every kept step)`,
     `CUDA-graph capture sizes for padded_tokens: ${captureLine(fit)}`,
     ...(fit.beta.host_cpu && fit.beta.host_cpu.indices.length > 1

@@ -122,5 +122,10 @@ export const StepModelFile = z.object({
     })
     .optional()
     .meta({ description: "from vLLM's arrival to the request being in the engine core's input queue, fitted on the step boundaries that missed or picked up each request (docs/fit.md, α); simulate delays each arrival by it instead of frontend_delay_s and stamps vLLM's arrival that much earlier. Absent: frontend_delay_s for every request" }),
+  time_scale: z
+    .number()
+    .positive()
+    .optional()
+    .meta({ description: "every predicted step time (floor and overhead included) is multiplied by this: simulate --step-scale, a what-if of a uniformly slower or faster engine and the sensitivity of latencies to a step-time bias. Absent: 1" }),
 });
 export type StepModelFile = z.infer<typeof StepModelFile>;

@@ -3,7 +3,7 @@ import type { AlphaTrainingRow, BetaTrainingRow } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { collectFitData, CV_BLOCKS, type FitData } from "./data.js";
 import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./features.js";
-import { batchType, BATCH_TYPES, byDecile, errorMetrics, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
+import { batchType, BATCH_TYPES, byDecile, episodeMetrics, errorMetrics, prefillEpisodes, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
 import { huber, ols, predict, ridge, tQuantile, type Design } from "../math/linalg.js";
 import type { CaptureSizes } from "./gpu.js";
 import { applyHostCpu, type HostCpu } from "./host-cpu.js";
@@ -145,7 +145,7 @@ function validationMape<R extends Record<string, unknown>>(train: readonly R[], 
 }
 
 /** Each block predicted by the model fitted on the other blocks; metrics overall and by batch type. */
-function blockedCv(kept: readonly BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator): { cv: ErrorMetrics | null; byType: GroupMetrics[] } {
+function blockedCv(kept: readonly BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, episodes: readonly number[][]): { cv: ErrorMetrics | null; byType: GroupMetrics[] } {
   const y = (r: BetaTrainingRow) => r.step_time_ns!;
   const blocks = [...new Set(kept.map((r) => r.block!))];
   const pred = new Float64Array(kept.length);
@@ -158,14 +158,16 @@ function blockedCv(kept: readonly BetaTrainingRow[], terms: readonly Term[], lam
     idx.forEach((i, k) => (pred[i] = p[k]));
   }
   const act = targetOf(kept, y);
-  const byType = BATCH_TYPES.map((bt) => {
+  const byType: GroupMetrics[] = BATCH_TYPES.map((bt) => {
     const idx = kept.map((r, i) => (batchType(r.prefill_reqs, r.decode_reqs) === bt ? i : -1)).filter((i) => i >= 0);
     return { group: bt, ...errorMetrics(idx.map((i) => pred[i]), idx.map((i) => act[i])) };
   });
+  // appended after the step types: each prefill episode's total (metrics.ts, prefillEpisodes)
+  byType.push({ group: "prefill_episode", ...episodeMetrics(episodes, pred, act) });
   return { cv: errorMetrics(pred, act), byType };
 }
 
-function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, kept: readonly BetaTrainingRow[]): ModelFit {
+function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, kept: readonly BetaTrainingRow[], episodes: readonly number[][]): ModelFit {
   const y = (r: BetaTrainingRow) => r.step_time_ns!;
   const rows = train as unknown as Record<string, unknown>[];
   const est = estimate(rows, targetOf(train, y), terms, lambda, estimator);
@@ -175,7 +177,7 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
     const idx = test.map((r, i) => (batchType(r.prefill_reqs, r.decode_reqs) === bt ? i : -1)).filter((i) => i >= 0);
     return { group: bt, ...errorMetrics(idx.map((i) => predTest[i]), idx.map((i) => actTest[i])) };
   });
-  const cv = blockedCv(kept, terms, lambda, estimator);
+  const cv = blockedCv(kept, terms, lambda, estimator, episodes);
   // The exported coefficients use every kept step (the hold-out and the CV have measured the
   // error already): the drain at the end of a run holds batches the training period never had.
   const all = estimate(kept as unknown as Record<string, unknown>[], targetOf(kept, y), terms, lambda === null ? null : (lambda * kept.length) / train.length, estimator);
@@ -201,8 +203,12 @@ function bestRidgeLambda(train: BetaTrainingRow[], terms: readonly Term[], rhos:
 }
 
 function fitBeta(data: FitData, opts: FitOptions): { models: ModelFit[]; chosen: string } {
-  const kept = data.steps.filter((r) => r.excluded === null).sort((a, b) => a.start_time - b.start_time);
+  const inStepOrder = data.steps.filter((r) => r.excluded === null);
+  const kept = [...inStepOrder].sort((a, b) => a.start_time - b.start_time);
   const train = kept.filter((r) => r.split === "train"), test = kept.filter((r) => r.split === "test");
+  // episodes are read in step order (pooled runs' times interleave in kept), then indexed in kept
+  const at = new Map(kept.map((r, i) => [r, i]));
+  const episodes = prefillEpisodes(inStepOrder).map((ep) => ep.map((k) => at.get(inStepOrder[k])!));
   const models: ModelFit[] = [];
   const hostVaries = new Set(kept.map((r) => r.cpu_index)).size > 1;
   for (const set of BETA_FEATURE_SET_NAMES) {
@@ -212,9 +218,9 @@ function fitBeta(data: FitData, opts: FitOptions): { models: ModelFit[]; chosen:
     // the graphless indicators, which the blocked CV favours and the closed-loop replay does not
     // (the same-run TTFT went from +0.3% to −7% with them on h100-s64-a)
     if (set === "gpu_host" && !hostVaries) continue;
-    models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols", kept));
-    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho), "ridge", kept));
-    models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber", kept));
+    models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols", kept, episodes));
+    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho), "ridge", kept, episodes));
+    models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber", kept, episodes));
   }
   return { models, chosen: opts.use ?? chooseModel(models) };
 }

@@ -76,3 +76,37 @@ export function byDecile(pred: ArrayLike<number>, actual: ArrayLike<number>, siz
   }
   return out;
 }
+
+/**
+ * Prefill episodes: the steps with prefill tokens and the step on each side of them, joined
+ * where they touch (a maximal run of consecutive steps of one rank in which a step or a
+ * neighbour has prefill). Under async scheduling a step's time is the interval between two
+ * output collections, and where the host is late to launch a graphless (prefill) step the
+ * boundary between neighbouring intervals moves: one step reads long and the next short by the
+ * same amount. The per-step error of a mixed step counts that shift twice; an episode's total
+ * (what the simulated clock accumulates) does not.
+ *
+ * `rows` in step order per rank, as a run's training rows are (pooled runs concatenated: the
+ * next run starts again from its first steps, so no episode spans two runs). Neighbours are
+ * adjacent rows of the same rank whose iteration ids follow each other: a left-out step ends
+ * an episode. Returns each episode's row indices.
+ */
+export function prefillEpisodes(rows: readonly { dp_rank: number; iteration_id: number; prefill_reqs: number }[]): number[][] {
+  const next = (k: number) => k + 1 < rows.length && rows[k + 1].dp_rank === rows[k].dp_rank && rows[k + 1].iteration_id === rows[k].iteration_id + 1;
+  const prefill = (k: number) => rows[k].prefill_reqs > 0;
+  const inEpisode = rows.map((_, k) => prefill(k) || (next(k) && prefill(k + 1)) || (k > 0 && next(k - 1) && prefill(k - 1)));
+  const out: number[][] = [];
+  for (let k = 0; k < rows.length; k++) {
+    if (!inEpisode[k]) continue;
+    const ep = [k];
+    while (next(k) && inEpisode[k + 1]) ep.push(++k);
+    out.push(ep);
+  }
+  return out;
+}
+
+/** Error metrics of each episode's total time (predicted sum against actual sum). */
+export function episodeMetrics(episodes: readonly number[][], pred: ArrayLike<number>, actual: ArrayLike<number>): ErrorMetrics {
+  const sum = (ep: readonly number[], v: ArrayLike<number>) => ep.reduce((s, i) => s + v[i], 0);
+  return errorMetrics(episodes.map((ep) => sum(ep, pred)), episodes.map((ep) => sum(ep, actual)));
+}

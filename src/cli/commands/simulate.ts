@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
 import { writeAll } from "../io.js";
 import { openTables } from "../../tables/index.js";
@@ -25,6 +25,7 @@ interface SimulateCliOptions {
   schedulerCls?: string;
   requestQueueCls?: string;
   cpuIndex: string;
+  stepScale?: number;
 }
 
 const WORKLOAD = "workload.jsonl";
@@ -73,6 +74,29 @@ export function versionNote(recorded: string, simulated: string | null): string 
   return `note: recorded on vLLM ${recorded}, replayed through vLLM ${simulated}'s scheduler (for the recorded one: bash emitter/scripts/vllm_env.sh ${recorded}, then --python or ${"$"}VSCHED_PYTHON)\n`;
 }
 
+function parseStepScale(v: string): number {
+  const f = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(f > 0)) throw new InvalidArgumentError("expected a positive number like 1.03");
+  return f;
+}
+
+/**
+ * The model as the harness runs it: the host CPU index applied (--cpu-index) and every step time
+ * scaled (--step-scale); null when the model file runs as given.
+ */
+async function modelToRun(model: StepModelFile | null, o: SimulateCliOptions, source: Awaited<ReturnType<typeof openTables>>, level: string) {
+  if (!model) {
+    if (o.stepScale !== undefined) throw new UsageError("--step-scale scales a fitted model's step times: give --model FILE");
+    return null;
+  }
+  const host = await hostCpuFor(model, o.cpuIndex, source, level);
+  if (!host && o.stepScale === undefined) return null;
+  const run = host?.model ?? model;
+  const scaled = o.stepScale === undefined ? run : { ...run, time_scale: o.stepScale };
+  const scaleNote = o.stepScale === undefined ? "" : `step times × ${o.stepScale} (--step-scale)\n`;
+  return { model: scaled, note: (host?.note ?? "") + scaleNote };
+}
+
 export function registerSimulate(program: Command): void {
   program
     .command("simulate")
@@ -87,7 +111,8 @@ export function registerSimulate(program: Command): void {
     .option("--scheduler-cls <module:Class>", "your own vLLM Scheduler subclass (vLLM's --scheduler-cls; extend AsyncScheduler when async scheduling is on), importable from the current directory")
     .option("--request-queue-cls <module:Class>", "your own waiting-queue class (built where vLLM calls create_request_queue), importable from the current directory")
     .option("--cpu-index <which>", "host CPU speed for a model with cpu_index terms: recorded (the replayed run's own, from its schedule() times), training (1: the training runs' typical host) or a number", "recorded")
-    .addHelpText("after", examples("vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json -o sim/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --set max_num_seqs=6 -o sim-6/"))
+    .option("--step-scale <factor>", "multiply every predicted step time by this: a uniformly slower (1.1) or faster (0.9) engine, or how sensitive the latencies are to a step-time bias (bench/sim-sensitivity.mjs)", parseStepScale)
+    .addHelpText("after", examples("vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json -o sim/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --set max_num_seqs=6 -o sim-6/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --step-scale 1.05 -o sim-slower/"))
     .action(async (inputs: string[], o: SimulateCliOptions) => {
       if (!o.model === !o.cost) throw new UsageError("give exactly one of --model FILE (from vsched fit --out) or --cost SPEC");
       const model = o.model ? readStepModel(o.model) : null;
@@ -105,7 +130,7 @@ export function registerSimulate(program: Command): void {
       const stage = await mkdtemp(path.join(out, ".vsched-tmp-"));
       try {
         await writeFile(path.join(stage, WORKLOAD), workloadJsonl(workload));
-        const host = model ? await hostCpuFor(model, o.cpuIndex, source, header.level) : null;
+        const host = await modelToRun(model, o, source, header.level);
         if (host) await writeFile(path.join(stage, MODEL_FILE), JSON.stringify(host.model, null, 2) + "\n");
         const cost = host ? `fitted:${path.join(stage, MODEL_FILE)}` : o.model ? `fitted:${path.resolve(o.model)}` : o.cost!;
         const line = await runHarness({

@@ -47,10 +47,10 @@ const pct = (v: number | null | undefined) => (v === null || v === undefined ? "
 function modelsTable(fit: FitResult): string {
   // steps of each type (the same for every model): a type with a handful of steps has a MAPE that says little
   const n = (t: string) => fit.beta.models[0]?.cv_by_batch_type.find((x) => x.group === t)?.n ?? 0;
-  const head = ["model", "CV MAPE", "CV bias", `prefill-only (${n("prefill_only")} steps)`, `mixed (${n("mixed")})`, `decode-only (${n("decode_only")})`, "mixed bias", "decode bias", "test MAPE", "test bias", "terms"];
+  const head = ["model", "CV MAPE", "CV bias", `prefill-only (${n("prefill_only")} steps)`, `mixed (${n("mixed")})`, `decode-only (${n("decode_only")})`, `prefill episodes (${n("prefill_episode")})`, "mixed bias", "decode bias", "test MAPE", "test bias", "terms"];
   const rows = fit.beta.models.map((m) => {
     const g = (t: string) => m.cv_by_batch_type.find((x) => x.group === t);
-    const cells = [m.id + (m.id === fit.beta.chosen ? " (chosen)" : ""), pct(m.cv?.mape), pct(m.cv?.bias), pct(g("prefill_only")?.mape), pct(g("mixed")?.mape), pct(g("decode_only")?.mape), pct(g("mixed")?.bias), pct(g("decode_only")?.bias), pct(m.test.mape), pct(m.test.bias), String(m.terms.length)];
+    const cells = [m.id + (m.id === fit.beta.chosen ? " (chosen)" : ""), pct(m.cv?.mape), pct(m.cv?.bias), pct(g("prefill_only")?.mape), pct(g("mixed")?.mape), pct(g("decode_only")?.mape), pct(g("prefill_episode")?.mape), pct(g("mixed")?.bias), pct(g("decode_only")?.bias), pct(m.test.mape), pct(m.test.bias), String(m.terms.length)];
     return `<tr${m.id === fit.beta.chosen ? ' class="chosen"' : ""}>${cells.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`;
   });
   return `<table id="models"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`;

@@ -348,6 +348,10 @@ class FittedCost:
         self.cpu_index = float(host.get("index", 1.0))
         if not math.isfinite(self.cpu_index) or self.cpu_index <= 0:
             raise ValueError(f"fitted cost: {path}: host_cpu.index must be a positive number")
+        # simulate --step-scale: a uniformly slower/faster engine (what-if, sensitivity to a bias)
+        self.time_scale = float(doc.get("time_scale", 1.0))
+        if not math.isfinite(self.time_scale) or self.time_scale <= 0:
+            raise ValueError(f"fitted cost: {path}: time_scale must be a positive number")
         self.uses_next = any(n.startswith("next_") for t in doc.get("terms") or [] for n in t.get("factors") or [])
 
     def configure(self, max_num_seqs: int) -> None:
@@ -374,14 +378,15 @@ class FittedCost:
             for f in fs:
                 v *= f(shape)
             total += v
-        return max(total, self.min_step_s) + self.overhead_s
+        return (max(total, self.min_step_s) + self.overhead_s) * self.time_scale
 
     def describe(self) -> dict:
         return {"kind": "fitted", "units": "seconds", "file": self.path.name if self.path else None,
                 "model": self.model, "terms": {n: c for n, _, c in self.terms},
                 "per_step_overhead_s": self.overhead_s, "min_step_s": self.min_step_s,
                 "capture_sizes": len(self.capture_sizes), "capture_rule": self.capture_rule,
-                "idle_wakeup_s": self.idle_wakeup_s, "cpu_index": self.cpu_index}
+                "idle_wakeup_s": self.idle_wakeup_s, "cpu_index": self.cpu_index,
+                "time_scale": self.time_scale}
 
 
 def fitted(path: str | Path) -> FittedCost:
