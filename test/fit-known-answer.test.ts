@@ -93,6 +93,13 @@ describe("simulate with the fitted model reproduces the recorded run (vLLM's rea
     const fit = await json(["fit", path.join(out, "logs"), "--json", "--use", "tokens/ols"]);
     const m = fit.beta.models.find((x: { id: string }) => x.id === "tokens/ols");
     expectRecovered(Object.fromEntries(m.terms.map((t: { term: string; coef: number }) => [t.term, t.coef / 1e9])), twice);
+
+    // pooled with the recorded run, each run's leave-one-run-out bias is the scale between them:
+    // the recorded run's cost predicts the scaled run at 1/2 − 1, the scaled run's the recorded at 2 − 1
+    const pooled = await json(["fit", trace("known-linear"), "--with", path.join(out, "logs"), "--json", "--use", "tokens/ols"]);
+    const [onRecorded, onScaled] = pooled.beta.leave_one_run_out.map((r: { bias: number }) => r.bias);
+    expect(onRecorded).toBeCloseTo(1, 2);
+    expect(onScaled).toBeCloseTo(-0.5, 2);
   }, 300_000);
 
   it("splitwise table (not linear): E2E and TTFT means within 2% / 3%, though steps drift apart", async () => {

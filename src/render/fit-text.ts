@@ -41,6 +41,16 @@ function cvRow(m: ModelFit): string {
   return `  ${pad(m.id, 22)}${cells.map((c) => lpad(pct(c), 9)).join("")}`;
 }
 
+/** A run by its folder (a trace inside trace/: the folder above), else by its file. */
+function runLabel(source: string): string {
+  const parts = source.split(/[\\/]/).filter(Boolean);
+  const up = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+  if (up === "trace" && parts.length >= 3) return parts[parts.length - 3];
+  return up && up !== "." ? up : (parts[parts.length - 1] ?? source);
+}
+
+const signedPct = (v: number | null) => (v === null ? "-" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`);
+
 function captureLine(fit: FitResult): string {
   const c = fit.beta.capture_sizes;
   if (c.source === "none") return "none (eager or no CUDA graphs: no padding)";
@@ -74,6 +84,9 @@ export function renderFitText(fit: FitResult, label: string): string {
     `CUDA-graph capture sizes for padded_tokens: ${captureLine(fit)}`,
     ...(fit.beta.host_cpu && fit.beta.host_cpu.indices.length > 1
       ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host): ${fit.beta.host_cpu.indices.map((v) => v.toFixed(2)).join(", ")}`]
+      : []),
+    ...(fit.beta.leave_one_run_out.length
+      ? [`leave one run out (${fit.beta.chosen} fitted on the other runs), total-time bias on each run: ${fit.beta.leave_one_run_out.map((r) => `${runLabel(r.source)} ${signedPct(r.bias)}`).join(", ")}`]
       : []),
     "",
     ...coefLines(m),

@@ -77,7 +77,16 @@ export interface FitResult {
   target: { beta: string; alpha: string };
   filters: { steps: number; kept: number; warmup: number; idle: number; incomplete: number; dummy: number; warmup_steps: number; note: string };
   split: { method: "chronological"; test_fraction: number; train_steps: number; test_steps: number; test_from_ns: number | null };
-  beta: { models: ModelFit[]; chosen: string; per_step_overhead_ns: number; cv_blocks: number; capture_sizes: CaptureSizes; host_cpu: HostCpu | null };
+  beta: {
+    models: ModelFit[];
+    chosen: string;
+    per_step_overhead_ns: number;
+    cv_blocks: number;
+    capture_sizes: CaptureSizes;
+    host_cpu: HostCpu | null;
+    /** pooled runs (--with): the chosen model fitted without each run, its total-time bias on that run */
+    leave_one_run_out: RunBias[];
+  };
   alpha: {
     regression: ModelFit | null;
     overheads: { frontend_delay: Spread; frontend_delay_idle_engine: Spread; queue_delay_idle_engine: Spread; frontend_delay_fixed_ns: number };
@@ -85,6 +94,19 @@ export interface FitResult {
     /** the visibility-delay model (src/analysis/fit/frontend.ts); replayed: the frontend delays it gives on the recorded step boundaries */
     frontend: { model: FrontendDelayModel | null; recorded: Spread; replayed: Spread | null; note: string };
   };
+}
+
+/**
+ * The chosen model refitted on the other runs and summed over this run's kept steps:
+ * (Σ predicted − Σ recorded) / Σ recorded. A replay's latencies follow this one number (a
+ * simulated clock adds step times up, and near capacity a 1% slower clock is several points of
+ * TTFT; docs/fit.md, "How sensitive the latencies are"), so it says how far the pooled model can
+ * be trusted on a run like this one.
+ */
+export interface RunBias {
+  source: string;
+  steps: number;
+  bias: number | null;
 }
 
 export interface FitPlot {
@@ -320,10 +342,29 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
     },
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu },
+    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen)) },
     alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
   return { result, data, plot: plotOf(kept, result) };
+}
+
+function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined): RunBias[] {
+  if (parts.length < 2 || !chosen) return [];
+  const terms = BETA_FEATURE_SETS[chosen.feature_set as keyof typeof BETA_FEATURE_SETS];
+  const y = (r: BetaTrainingRow) => r.step_time_ns!;
+  const keptOf = (p: FitData) => p.steps.filter((r) => r.excluded === null);
+  const trainSteps = parts.reduce((n, p) => n + keptOf(p).filter((r) => r.split === "train").length, 0);
+  return parts.map((p, i) => {
+    const held = keptOf(p);
+    const rest = parts.flatMap((q, j) => (j === i ? [] : keptOf(q)));
+    const source = p.sources[0] ?? "";
+    if (!held.length || rest.length <= terms.length) return { source, steps: held.length, bias: null };
+    // ridge's λ was chosen per training row count: the same penalty per row here
+    const lambda = chosen.ridge_lambda === null ? null : (chosen.ridge_lambda * rest.length) / trainSteps;
+    const est = estimate(rest as unknown as Record<string, unknown>[], targetOf(rest, y), terms, lambda, chosen.estimator);
+    const pred = predictRows(held as unknown as Record<string, unknown>[], terms, est);
+    return { source, steps: held.length, bias: errorMetrics(pred, targetOf(held, y)).bias };
+  });
 }
 
 function mergeFitData(parts: FitData[]): FitData {
