@@ -5,16 +5,18 @@ import { runCli } from "../helpers/golden.js";
 import { launch, tmpDir } from "./helpers.js";
 
 /**
- * vsched fit --html in headless Chromium on a real H100 run: every fitted model is in the table
- * with its blocked-CV errors, the chosen one marked, and the three residual charts draw with no
- * console error and no request leaving the page.
+ * vsched fit --html in headless Chromium on two real H100 runs pooled: every fitted model is in
+ * the table with its blocked-CV errors, the chosen one marked, each run's leave-one-run-out bias
+ * is listed, and the three residual charts draw with no console error and no request leaving
+ * the page.
  */
 describe("fit --html in a browser", () => {
   it("shows each model's fit and the chosen model's charts", async () => {
     const file = path.join(tmpDir(), "fit.html");
-    const r = await runCli(["fit", "fixtures/h100-s64-a", "--html", file], { timeoutMs: 300_000 });
+    const runs = ["fixtures/h100-s64-a", "--with", "fixtures/h100-s64-b"];
+    const r = await runCli(["fit", ...runs, "--html", file], { timeoutMs: 300_000 });
     expect(r.exitCode, r.stderr).toBe(0);
-    const fit = JSON.parse((await runCli(["fit", "fixtures/h100-s64-a", "--json"], { timeoutMs: 300_000 })).stdout);
+    const fit = JSON.parse((await runCli(["fit", ...runs, "--json"], { timeoutMs: 300_000 })).stdout);
     const browser = await launch();
     try {
       const page = await browser.newPage();
@@ -31,6 +33,10 @@ describe("fit --html in a browser", () => {
       expect(chosen.map((c) => c[0])).toEqual([`${fit.beta.chosen} (chosen)`]);
       const m = fit.beta.models.find((x: { id: string }) => x.id === fit.beta.chosen);
       expect(chosen[0][1]).toBe(`${(m.cv.mape * 100).toFixed(2)}%`);
+      const perRun = await page.$$eval("#runs tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent ?? "")));
+      expect(perRun.map((c) => c[0])).toEqual(fit.sources);
+      const signed = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)}%`;
+      expect(perRun.map((c) => c[2])).toEqual(fit.beta.leave_one_run_out.map((x: { bias: number }) => signed(x.bias)));
       expect(await page.$$eval("canvas", (c) => c.length)).toBeGreaterThanOrEqual(3);
       expect(problems).toEqual([]);
       expect(requests).toEqual([]);

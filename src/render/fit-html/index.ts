@@ -56,6 +56,17 @@ function modelsTable(fit: FitResult): string {
   return `<table id="models"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
+/** Pooled runs: the chosen model fitted without each run, its total-time bias on that run (docs/fit.md, "Several runs"). */
+function leaveOneRunOut(fit: FitResult): string {
+  const runs = fit.beta.leave_one_run_out;
+  if (!runs.length) return "";
+  const signed = (v: number | null) => (v === null ? "-" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)}%`);
+  const rows = runs.map((r) => `<tr><td>${esc(r.source)}</td><td>${r.steps}</td><td>${esc(signed(r.bias))}</td></tr>`).join("");
+  return `<h2>Leave one run out (${esc(fit.beta.chosen)} fitted on the other runs)</h2>
+<p class="note">Total-time bias on each run's kept steps, (Σ predicted − Σ recorded) / Σ recorded: a replay's latencies follow it, several points per percent near capacity.</p>
+<table id="runs"><thead><tr><th>run</th><th>steps</th><th>total-time bias</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 export function renderFitHtml(fit: FitResult, plot: FitPlot, label: string): string {
   const { js, css } = uplotAssets();
   const { idx, note } = downsample(plot);
@@ -78,6 +89,7 @@ table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;paddin
 <p class="note">${esc(note)}.</p>
 <h2>Every model (blocked cross-validation over the whole run, ${fit.beta.cv_blocks} blocks; chosen by CV MAPE + 5 × |CV bias|)</h2>
 ${modelsTable(fit)}
+${leaveOneRunOut(fit)}
 <h2>The chosen model</h2>
 <div id="pva" class="chart"></div><div id="rvf" class="chart"></div><div id="rvt" class="chart"></div>
 <script type="application/json" id="fit-data">${jsonForScript(data)}</script>
