@@ -54,6 +54,16 @@ export interface DecisionView {
   distinct: boolean;
   /** step.sched's requests, entry by entry (undefined: an id the engine does not hold) */
   scheduled: readonly (RequestView | undefined)[];
+  /**
+   * k when `waiting` is the previous decision's queue less its first k entries, plus arrivals at
+   * the tail (FCFS's usual step); -1 when the queue was rebuilt, or unknown
+   */
+  queueShift?: number;
+  /**
+   * counts changes to the token count (numTokens) of requests that were waiting at the time:
+   * equal at two decisions, every request waiting at both kept its numTokens
+   */
+  waitingTokenEdits?: number;
 }
 
 export interface EngineOptions {
