@@ -131,21 +131,35 @@ export class PrefixStep {
   }
 
   /**
-   * Which of head_only's token bounds a plain request (no prefix hit, no LoRA) of `tokens`
-   * falls under: two requests with the same index get the same head_only bits (plainHeadBits).
-   * -1 when the step has no head_only relaxation that can admit anyone.
+   * head_only's okBits shared by every plain request (no prefix hit, no LoRA) of `lo` to `hi`
+   * tokens not at the head, or -1 when they differ: each head_only relaxation admits a plain
+   * request while its tokens are at most some bound (its answer only falls as they grow, as
+   * plainBounds and headBits take it), so the two ends of the range decide for all of it.
    */
-  boundIndex(tokens: number): number {
-    if (this.heads.length === 0) return -1;
-    const bounds = this.bounds ?? this.plainBounds();
-    let k = 0;
-    while (k < bounds.length && bounds[k] < tokens) k++;
-    return k;
+  plainHeadBitsFor(lo: number, hi: number): number {
+    let bits = 0;
+    for (const h of this.heads) {
+      const a = this.plainAdmits(h, lo);
+      if (a !== this.plainAdmits(h, hi)) return -1;
+      if (a) bits |= h.bit;
+    }
+    return bits;
   }
 
-  /** head_only's okBits of a plain request not at the head, by its boundIndex (what bitsAt adds to the walks' bits). */
-  plainHeadBits(index: number): number {
-    return index >= 0 && index < this.boundBits.length ? this.boundBits[index] : 0;
+  /** headBits' answer of one head_only relaxation for a plain request of `tokens` (its token bounds kept). */
+  private plainAdmits(h: HeadOnly, tokens: number): boolean {
+    if (tokens <= h.lo) return true;
+    if (tokens >= h.hi) return false;
+    const q = this.q;
+    q.id = "";
+    q.tokens = tokens;
+    q.computed = 0;
+    q.evictable = 0;
+    q.lora = null;
+    const ok = examineFrom(this.cfg, this.st, this.ix, h.after, h.relax, q);
+    if (ok) h.lo = tokens;
+    else h.hi = tokens;
+    return ok;
   }
 
   private plainBounds(): number[] {

@@ -220,7 +220,9 @@ export class BindingTracker {
   private readonly pool: LoopRequest[] = [];
   /** the last decision's waiting queue and each position's clock */
   private prevViews: readonly RequestView[] = [];
+  /** position i's clock is prevClocks[prevBase + i] (lazyCarry moves the base as the head leaves, not the clocks) */
   private prevClocks: BindClock[] = [];
+  private prevBase = 0;
   private spareClocks: BindClock[] = [];
   private readonly setsFor: SetsFor | null;
   /** each okBits' bucket, found once (PrefixStep's steps have 16 relaxations: no LoRA slots) */
@@ -230,6 +232,9 @@ export class BindingTracker {
   /** the runs of the last lazy decision, one per stretch between the walks' stops (runStart[r]: its first position then) */
   private runs: BindRun[] = [];
   private runStart: number[] = [];
+  /** lazyCarry's scratch: each run's token range with this decision's joiners */
+  private readonly runLo: number[] = [];
+  private readonly runHi: number[] = [];
   /** every waiting position of the last decision from runStart[0] on is a member of its stretch's run */
   private lazyValid = false;
   private lastD = -Infinity;
@@ -315,7 +320,11 @@ export class BindingTracker {
     if (admittedViews.size > 0) {
       // the engine resolved sched's ids already: an identity check, not a hash of each fresh id string
       const views = new Set(admittedViews.values());
-      for (let i = 0; i < s.sched.length; i++) {
+      // only the entries the engine saw admitted can be among `views` (the others need no look)
+      const places = v.scheduledAdmitted;
+      const count = places ? places.length : s.sched.length;
+      for (let k = 0; k < count; k++) {
+        const i = places ? places[k] : k;
         const [id, n] = s.sched[i];
         const found = v.scheduled[i];
         const r = found !== undefined && views.has(found) ? found : undefined;
@@ -414,7 +423,7 @@ export class BindingTracker {
    */
   private clockAt(i: number, r: RequestView, shift: number): BindClock | undefined {
     const j = i + shift;
-    const c = j < this.prevViews.length && this.prevViews[j] === r ? this.prevClocks[j] : undefined;
+    const c = j < this.prevViews.length && this.prevViews[j] === r ? this.prevClocks[this.prevBase + j] : undefined;
     return c === undefined || c.done ? this.clocks.get(r.id) : c;
   }
 
@@ -473,11 +482,12 @@ export class BindingTracker {
     if (!this.lazyValid) return;
     this.lazyValid = false;
     const clocks = this.prevClocks;
-    for (let i = 0; i < clocks.length; i++) {
+    const base = this.prevBase;
+    for (let i = base; i < clocks.length; i++) {
       const c = clocks[i] as BindClock | undefined;
       if (c === undefined) continue;
       if (c.run) c.run.settle(c);
-      c.pos = i;
+      c.pos = i - base;
     }
   }
 
@@ -510,12 +520,18 @@ export class BindingTracker {
     start[0] = head;
     for (let r = 1; r < R; r++) start[r] = Math.min(n, Math.max(head, stops[r - 1]));
     start[R] = n;
-    // the last decision's clocks, shifted in place (its queue, less its head, is this one's first `kept`)
-    const clocks = prev as (BindClock | undefined)[];
-    // (a loop: copyWithin takes V8's slow path on these arrays, ~30x slower)
-    if (shift > 0) for (let i = 0; i < kept; i++) clocks[i] = clocks[i + shift];
-    clocks.length = kept;
-    for (let i = kept; i < n; i++) clocks.push(this.clocks.get(waiting[i].id));
+    // the last decision's clocks, less the head that left (its queue, less its head, is this
+    // one's first `kept`): the base moves on, the clocks stay where they are until the array is
+    // mostly spent; an arrival not seen before has none yet (undefined until it joins)
+    let base = this.prevBase + shift;
+    if (base > 1 << 10 && base * 2 > prev.length) {
+      prev.splice(0, base);
+      base = 0;
+    }
+    prev.length = base + kept;
+    for (let i = kept; i < n; i++) prev.push(this.clocks.get(waiting[i].id)!);
+    this.prevBase = base;
+    const at = prev as (BindClock | undefined)[];
     // the positions whose run may differ from the last decision's: between each stretch's old
     // bounds (shifted) and its new ones (the arrivals: the old end to the new), and the whole of a run being cut
     const spans: number[] = [];
@@ -531,16 +547,17 @@ export class BindingTracker {
       }
     } else spans.push(0, n);
     // leave: members whose run is not their stretch's now (settled as of the last decision);
-    // the spans in position order, overlaps merged, so each position is visited once
+    // the spans in position order, each position visited once (p only moves on)
     const joinAt: number[] = [];
     const joinRun: number[] = [];
     let r = 0;
     let p = 0;
-    for (const [a, b] of mergeSpans(spans)) {
-      for (p = Math.max(p, a); p < b; p++) {
+    sortSpans(spans);
+    for (let x = 0; x < spans.length; x += 2) {
+      for (p = Math.max(p, spans[x]); p < spans[x + 1]; p++) {
         while (r < R && start[r + 1] <= p) r++;
         const want = p < head ? null : runs[r];
-        const c = clocks[p];
+        const c = at[base + p];
         if (c !== undefined) {
           if (c.run !== null && (c.run !== want || c.run.cut)) c.run.settle(c);
           if (c.run !== null) continue;
@@ -553,11 +570,15 @@ export class BindingTracker {
     }
     for (const run of runs) run.cut = false;
     // each run's token range with its joiners: one head_only answer for the whole stretch, or no run this decision
-    const lo = runs.map((run) => run.minTokens);
-    const hi = runs.map((run) => run.maxTokens);
+    const lo = this.runLo;
+    const hi = this.runHi;
+    for (let k = 0; k < R; k++) {
+      lo[k] = runs[k].minTokens;
+      hi[k] = runs[k].maxTokens;
+    }
     for (let k = 0; k < joinAt.length; k++) {
       const r = waiting[joinAt[k]];
-      if (r.lora !== null && r.lora > 0) return this.abandonLazy(waiting, clocks);
+      if (r.lora !== null && r.lora > 0) return this.abandonLazy(waiting);
       const t = r.numTokens;
       const j = joinRun[k];
       if (t < lo[j]) lo[j] = t;
@@ -568,9 +589,9 @@ export class BindingTracker {
     let changed = 0;
     for (let r = 0; r < R; r++) {
       if (lo[r] > hi[r]) continue; // no member, no joiner
-      const bi = step.boundIndex(lo[r]);
-      if (bi !== step.boundIndex(hi[r])) return this.abandonLazy(waiting, clocks);
-      const bits = step.walkBitsFrom(r) | step.plainHeadBits(bi);
+      const headBits = step.plainHeadBitsFor(lo[r], hi[r]);
+      if (headBits < 0) return this.abandonLazy(waiting);
+      const bits = step.walkBitsFrom(r) | headBits;
       const run = runs[r];
       if (run.bits === bits) carried += run.members;
       else changed += run.members;
@@ -583,17 +604,17 @@ export class BindingTracker {
       const p = joinAt[k];
       const r = waiting[p];
       const run = runs[joinRun[k]];
-      const c = this.switchTo(clocks[p], r.id, r.waitStart, D, run.bucket);
+      const c = this.switchTo(at[base + p], r.id, r.waitStart, D, run.bucket);
       c.bits = run.bits;
       c.pos = p;
       run.join(c, r.numTokens);
-      clocks[p] = c;
+      at[base + p] = c;
     }
     changed += joinAt.length;
     // the head, one by one
     for (let i = 0; i < head; i++) {
       const r = waiting[i];
-      let c = clocks[i];
+      let c = at[base + i];
       const bits = step.bitsAt(i);
       if (c !== undefined && c.bucket >= 0 && c.bits === bits) carried++;
       else {
@@ -604,7 +625,7 @@ export class BindingTracker {
         changed++;
       }
       c.pos = i;
-      clocks[i] = c;
+      at[base + i] = c;
     }
     this.stats.carried += carried;
     this.stats.changed += changed;
@@ -613,15 +634,13 @@ export class BindingTracker {
     this.lazyValid = true;
     // the same array as the last decision's (spareClocks stays the other one)
     this.prevViews = waiting;
-    this.prevClocks = clocks as BindClock[];
     return true;
   }
 
   /** lazyCarry gives up on this decision: the clocks of the last one, settled, for carryAll. */
-  private abandonLazy(waiting: readonly RequestView[], clocks: (BindClock | undefined)[]): false {
+  private abandonLazy(waiting: readonly RequestView[]): false {
     // the clocks were shifted to this queue: carryAll finds them there (or in the map, where undefined)
     this.prevViews = waiting;
-    this.prevClocks = clocks as BindClock[];
     this.settleAll();
     for (const run of this.runs) run.cut = false;
     return false;
@@ -631,6 +650,7 @@ export class BindingTracker {
     this.prevViews = waiting;
     this.spareClocks = this.prevClocks;
     this.prevClocks = clocks;
+    this.prevBase = 0;
   }
 
   private switchTo(found: BindClock | undefined, id: string, waitStart: number, D: number, bucket: number): BindClock {
@@ -674,7 +694,7 @@ export class BindingTracker {
     let i = this.labelDistinct && pos !== null && ids[pos]?.id === id ? pos : -1;
     for (let k = ids.length - 1; i < 0 && k >= 0; k--) if (ids[k].id === id) i = k;
     if (i < 0) return null;
-    const c = this.prevClocks[i];
+    const c = this.prevClocks[this.prevBase + i];
     const bits = c.run ? c.run.bits : c.bits;
     const found = bits >= 0 ? answerOf(relaxationsFor(this.cfg), bits) : c.sets;
     return found === null ? "unresolved" : formatSets(found);
@@ -697,18 +717,19 @@ export class BindingTracker {
   }
 }
 
-/** [start, end) pairs (flat) as sorted, disjoint spans. */
-function mergeSpans(flat: readonly number[]): [number, number][] {
-  const spans: [number, number][] = [];
-  for (let i = 0; i < flat.length; i += 2) if (flat[i] < flat[i + 1]) spans.push([flat[i], flat[i + 1]]);
-  spans.sort((x, y) => x[0] - y[0]);
-  const out: [number, number][] = [];
-  for (const sp of spans) {
-    const last = out[out.length - 1];
-    if (last !== undefined && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1]);
-    else out.push(sp);
+/** [start, end) pairs (flat, a few) sorted by start in place: visited in order, a position already passed is skipped. */
+function sortSpans(flat: number[]): void {
+  for (let i = 2; i < flat.length; i += 2) {
+    const a = flat[i];
+    const b = flat[i + 1];
+    let j = i - 2;
+    for (; j >= 0 && flat[j] > a; j -= 2) {
+      flat[j + 2] = flat[j];
+      flat[j + 3] = flat[j + 1];
+    }
+    flat[j + 2] = a;
+    flat[j + 3] = b;
   }
-  return out;
 }
 
 function lastBucket(acc: Float64Array): number {

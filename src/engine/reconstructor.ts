@@ -82,6 +82,8 @@ export class Reconstructor implements Engine {
   private requestsSeen = 0;
   /** false: switch every queued request's cause at every decision, as before runs (the differential tests' reference) */
   lazyCauses = true;
+  /** DecisionView.scheduledAdmitted: the places in this step's sched of the requests it admitted or resumed */
+  private readonly schedAdmitted: number[] = [];
   /** the queued requests that follow the uniform waiting cause (causeStep) */
   private readonly causeRun = new CauseRun();
   /** after the last decision every queued request follows causeRun, but looseCauses */
@@ -337,6 +339,7 @@ export class Reconstructor implements Engine {
     const { s, D, it } = st;
     const find = this.schedLookup;
     find.begin();
+    this.schedAdmitted.length = 0;
     for (let i = 0; i < s.sched.length; i++) {
       const [id, n, before] = s.sched[i];
       const r = find.get(i, id);
@@ -344,6 +347,7 @@ export class Reconstructor implements Engine {
         this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "step" });
         continue;
       }
+      if (r.admittedInStep === this.stepSerial) this.schedAdmitted.push(i);
       if (st.preempted.size > 0 && st.preempted.has(id)) continue;
       r.scheduledStep = s.step;
       r.scheduledTokens = n;
@@ -438,6 +442,7 @@ export class Reconstructor implements Engine {
         preempted: st.preempted,
         distinct,
         scheduled: this.schedLookup.found,
+        scheduledAdmitted: this.schedAdmitted,
         queueShift: this.queue.lastShift,
         waitingTokenEdits: this.waitingTokenEdits,
       });

@@ -54,6 +54,8 @@ export interface DecisionView {
   distinct: boolean;
   /** step.sched's requests, entry by entry (undefined: an id the engine does not hold) */
   scheduled: readonly (RequestView | undefined)[];
+  /** the indexes into step.sched, ascending, of every entry whose request was admitted or resumed this step (absent: look at all) */
+  scheduledAdmitted?: readonly number[];
   /**
    * k when `waiting` is the previous decision's queue less its first k entries, plus arrivals at
    * the tail (FCFS's usual step); -1 when the queue was rebuilt, or unknown
