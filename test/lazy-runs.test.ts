@@ -8,7 +8,7 @@ import { relaxationsFor, stepIndex, type LimitsConfig, type LoopRequest, type St
 import { BindingTracker, type CarryStats } from "../src/engine/binding-tracker.js";
 import { Reconstructor } from "../src/engine/reconstructor.js";
 import { CauseRun, RequestState } from "../src/engine/request-state.js";
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type RequestView, type RowSink } from "../src/engine/types.js";
+import { DEFAULT_ENGINE_OPTIONS, LAZY_FROM, type EngineOptions, type RequestView, type RowSink } from "../src/engine/types.js";
 import type { ArrivalRecord, HeaderRecord, RawRecord } from "../src/schema/raw.js";
 import { WAITING_REASONS } from "../src/schema/waiting.js";
 import { FIXTURES, readTrace, traceFiles } from "./helpers/fixtures.js";
@@ -42,8 +42,8 @@ interface Replay {
   stats: CarryStats;
 }
 
-/** Every row the engine writes (findings aside), with runs or without. */
-function replay(records: RawRecord[], lazy: boolean, opts: Partial<EngineOptions> = {}): Replay {
+/** Every row the engine writes (findings aside), with runs (from queues of `lazyFrom` on) or without (Infinity). */
+function replay(records: RawRecord[], lazyFrom: number, opts: Partial<EngineOptions> = {}): Replay {
   const rows: string[] = [];
   const put = (table: string) => (row: unknown) => rows.push(`${table} ${JSON.stringify(row)}`);
   const sink: RowSink = {
@@ -56,9 +56,9 @@ function replay(records: RawRecord[], lazy: boolean, opts: Partial<EngineOptions
     finding: () => {},
   };
   const [header, ...rest] = records;
-  const tracker = new BindingTracker(header as HeaderRecord, sink, null, lazy);
+  const tracker = new BindingTracker(header as HeaderRecord, sink, null, lazyFrom);
   const engine = new Reconstructor(header as HeaderRecord, tracker.sink, { ...DEFAULT_ENGINE_OPTIONS, ...opts, onDecision: (v) => tracker.onDecision(v) });
-  engine.lazyCauses = lazy;
+  engine.lazyCausesFrom = lazyFrom;
   rest.forEach((rec, i) => engine.push(rec, i + 2));
   engine.end();
   return { rows, stats: tracker.stats };
@@ -82,13 +82,17 @@ describe("runs of waiting requests: the tables of visiting every request at ever
   for (const [name, args] of GENERATED) {
     it(`generated trace ${name} (${args.join(" ")}): every row identical, with and without runs`, () => {
       const records = generated(name, args);
-      const lazy = replay(records, true);
-      const eager = replay(records, false);
+      const lazy = replay(records, 0);
+      const eager = replay(records, Infinity);
       expect(eager.stats.lazySteps).toBe(0);
       expectSameRows(lazy.rows, eager.rows);
       expect(lazy.rows.some((r) => r.startsWith("per_iteration_requests "))).toBe(true);
+      // runs only on the longer queues (the default), switching between both ways as the queue grows and shrinks
+      expectSameRows(replay(records, LAZY_FROM).rows, eager.rows);
+      expectSameRows(replay(records, 20).rows, eager.rows);
       // lean: no per-iteration rows, so nothing reads the clocks between decisions
-      expectSameRows(replay(records, true, { iterationRequests: "none", scheduledEvents: false }).rows, replay(records, false, { iterationRequests: "none", scheduledEvents: false }).rows);
+      const lean = { iterationRequests: "none", scheduledEvents: false } as const;
+      expectSameRows(replay(records, 0, lean).rows, replay(records, Infinity, lean).rows);
       lazySteps += lazy.stats.lazySteps;
     });
   }
@@ -104,8 +108,10 @@ describe("runs of waiting requests: the tables of visiting every request at ever
     it(`fixture ${name}: every row identical, with and without runs`, () => {
       for (const file of files) {
         const records = readTrace(file);
-        const lazy = replay(records, true);
-        expectSameRows(lazy.rows, replay(records, false).rows);
+        const lazy = replay(records, 0);
+        const eager = replay(records, Infinity);
+        expectSameRows(lazy.rows, eager.rows);
+        expectSameRows(replay(records, 8).rows, eager.rows);
         lazySteps += lazy.stats.lazySteps;
       }
     });

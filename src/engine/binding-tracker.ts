@@ -4,7 +4,7 @@ import { PrefixStep, QueueAllocs, type ProbeHit } from "./binding-carry.js";
 import { BIND_BUCKETS, bindingSets, bucketOf, formatSets, type BindBucket, type Limit, type LimitsConfig, type LoopRequest, type StepInput } from "./binding-limits.js";
 import { relaxationsFor, stepIndex } from "./binding-loop.js";
 import { answerOf } from "./binding-plain-step.js";
-import type { DecisionView, RequestView, RowSink } from "./types.js";
+import { LAZY_FROM, type DecisionView, type RequestView, type RowSink } from "./types.js";
 
 const BUCKET_INDEX = new Map<BindBucket, number>(BIND_BUCKETS.map((b, i) => [b, i]));
 const NONE_BUCKET = BUCKET_INDEX.get("none")!;
@@ -239,16 +239,18 @@ export class BindingTracker {
   private lazyValid = false;
   private lastD = -Infinity;
   private lastTokenEdits = -1;
-  private readonly lazy: boolean;
+  /** queues of at least this many waiting requests are carried by runs (a short one costs less visited than followed) */
+  private readonly lazyFrom: number;
   /** the waiting queue's KV needs, followed from decision to decision (PrefixStep's KV-bound walks) */
   private readonly allocs = new QueueAllocs();
 
   /**
    * `setsFor`: answer every decision with it (no PrefixStep); the differential tests pass the reference.
-   * `lazy` false: carry every waiting request's answer at every decision (no runs; the differential tests' other side).
+   * `lazyFrom`: the shortest waiting queue carried by runs (lazyCarry, QueueAllocs); Infinity: every waiting
+   * request's answer carried at every decision (the differential tests' other side), 0: runs at every length.
    */
-  constructor(header: HeaderRecord, inner: RowSink, setsFor: SetsFor | null = null, lazy = true) {
-    this.lazy = lazy;
+  constructor(header: HeaderRecord, inner: RowSink, setsFor: SetsFor | null = null, lazyFrom = LAZY_FROM) {
+    this.lazyFrom = lazyFrom;
     this.cfg = limitsConfig(header);
     this.full = header.level === "full";
     this.fcfs = header.config.policy.toLowerCase() !== "priority";
@@ -275,7 +277,7 @@ export class BindingTracker {
     this.lastTokenEdits = edits;
     const prefix = this.prefixShaped(v) ? this.prefixStep(v, st, edited) : null;
     if (!prefix) this.allocs.invalidate();
-    const canLazy = this.lazy && prefix !== null && (v.queueShift ?? -1) >= 0 && D >= this.lastD && !edited;
+    const canLazy = prefix !== null && v.waiting.length >= this.lazyFrom && (v.queueShift ?? -1) >= 0 && D >= this.lastD && !edited;
     this.lastD = D;
     if (!canLazy) this.settleAll();
     if (prefix) {
@@ -303,10 +305,10 @@ export class BindingTracker {
     const order = relaxationsFor(this.cfg);
     const ix = stepIndex(this.cfg, st);
     let allocs: QueueAllocs | null = null;
-    if (this.lazy) {
+    if (v.waiting.length >= this.lazyFrom) {
       this.allocs.sync(this.cfg, v.waiting, v.queueShift ?? -1, ix.threshold, edited);
       allocs = this.allocs;
-    }
+    } else this.allocs.invalidate();
     return PrefixStep.build(this.cfg, st, ix, order, v.waiting, probeByPosition(v), allocs);
   }
 

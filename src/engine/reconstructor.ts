@@ -4,7 +4,7 @@ import type { WaitingReason } from "../schema/waiting.js";
 import { epochFormatter, plausibleVllmArrival } from "./epoch.js";
 import { FindingCollector } from "./findings.js";
 import { CauseRun, perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
-import type { Engine, EngineOptions, EngineTotals, RowSink } from "./types.js";
+import { LAZY_FROM, type Engine, type EngineOptions, type EngineTotals, type RowSink } from "./types.js";
 import { PendingIteration } from "./iteration.js";
 import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
@@ -80,8 +80,11 @@ export class Reconstructor implements Engine {
   /** counts step records (RequestState.admittedInStep: admitted by this one; step ids can repeat in a bad trace) */
   private stepSerial = 0;
   private requestsSeen = 0;
-  /** false: switch every queued request's cause at every decision, as before runs (the differential tests' reference) */
-  lazyCauses = true;
+  /**
+   * the shortest waiting queue whose causes a run follows (causeStep); Infinity: switch every queued
+   * request's cause at every decision (the differential tests' reference), 0: at every length
+   */
+  lazyCausesFrom = LAZY_FROM;
   /** DecisionView.scheduledAdmitted: the places in this step's sched of the requests it admitted or resumed */
   private readonly schedAdmitted: number[] = [];
   /** the queued requests that follow the uniform waiting cause (causeStep) */
@@ -450,7 +453,7 @@ export class Reconstructor implements Engine {
     const emitWaiting = emitRows && this.opts.iterationRequests === "all";
     const uniform = uniformReason(facts);
     const uniformIndex = uniform === null ? -1 : REASON_INDEX.get(uniform)!;
-    const eager = uniform === null || !this.lazyCauses;
+    const eager = uniform === null || order.length < this.lazyCausesFrom;
     if (eager) this.settleCauses();
     else this.causeStep(order, D, uniformIndex);
     this.lastOrder = order;

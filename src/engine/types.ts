@@ -68,6 +68,12 @@ export interface DecisionView {
   waitingTokenEdits?: number;
 }
 
+/**
+ * The engine's runs (BindingTracker.lazyCarry, QueueAllocs, Reconstructor.causeStep) follow waiting
+ * queues of at least this many requests; a shorter queue costs less visited whole at each decision.
+ */
+export const LAZY_FROM = 64;
+
 export interface EngineOptions {
   /** called once per step after the waiting queue is rebuilt, before its rows are written */
   onDecision?: (view: DecisionView) => void;
