@@ -127,7 +127,7 @@ describe("binding limits carried across decisions", () => {
     expect(TRACED).toEqual(expect.arrayContaining(["kv-pressure-preempt", "repreempt-fcfs", "repreempt-priority", "repreempt-async", "priority-policy", "async-scheduling", "lora-slots", "cf-prefix-probe"]));
   });
 
-  const total: CarryStats = { prefixSteps: 0, generalSteps: 0, carried: 0, changed: 0 };
+  const total: CarryStats = { prefixSteps: 0, generalSteps: 0, lazySteps: 0, carried: 0, changed: 0 };
   for (const name of TRACED) {
     it(`${name}: the same binding_limits and bind_*_ns as the reference on every decision`, () => {
       for (const file of vschedTraces(name)) {

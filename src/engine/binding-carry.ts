@@ -4,7 +4,7 @@
  * to decision and touch it only when its inputs changed (src/engine/binding-tracker.ts).
  */
 
-import { ADMIT, BREAK, BUDGET, examine, KV, loopStart, SEQS, type LimitsConfig, type LoopRequest, type LoopState, type Relax, type Relaxation, type StepIndex, type StepInput } from "./binding-loop.js";
+import { ADMIT, BREAK, BUDGET, examine, INF, KV, loopStart, SEQS, type LimitsConfig, type LoopRequest, type LoopState, type Relax, type Relaxation, type StepIndex, type StepInput } from "./binding-loop.js";
 import { examineFrom, headBits, headOnly, type HeadOnly } from "./binding-plain-step.js";
 import type { RequestView } from "./types.js";
 
@@ -57,11 +57,23 @@ export class PrefixStep {
     private readonly ix: StepIndex,
     private readonly views: readonly RequestView[],
     private readonly probe: readonly (ProbeHit | undefined)[],
+    private readonly allocs: QueueAllocs | null,
   ) {}
 
-  /** The step's answer function; null when a relaxation's walk skipped someone (not prefix-shaped after all). */
-  static build(cfg: LimitsConfig, st: StepInput, ix: StepIndex, order: readonly Relaxation[], views: readonly RequestView[], probe: readonly (ProbeHit | undefined)[]): PrefixStep | null {
-    const p = new PrefixStep(cfg, st, ix, views, probe);
+  /**
+   * The step's answer function; null when a relaxation's walk skipped someone (not prefix-shaped after all).
+   * `allocs`: the queue's KV needs, synced to `views` with this step's long-prefill cap (QueueAllocs), for the walks that only KV stops.
+   */
+  static build(
+    cfg: LimitsConfig,
+    st: StepInput,
+    ix: StepIndex,
+    order: readonly Relaxation[],
+    views: readonly RequestView[],
+    probe: readonly (ProbeHit | undefined)[],
+    allocs: QueueAllocs | null = null,
+  ): PrefixStep | null {
+    const p = new PrefixStep(cfg, st, ix, views, probe, allocs);
     const walks: [number, number][] = [];
     for (let i = 0; i < order.length; i++) {
       const o = order[i];
@@ -99,6 +111,55 @@ export class PrefixStep {
     let k = 0;
     while (k < bounds.length && bounds[k] < r.numTokens) k++;
     return k < bounds.length ? this.mask | this.boundBits[k] : this.mask;
+  }
+
+  /** The walk relaxations' stop positions, ascending (BindingTracker's runs split the queue at them). */
+  get stops(): readonly number[] {
+    return this.ends;
+  }
+
+  /** The okBits of the walks at a position at or past stops[r - 1] and before stops[r] (every walk that stops later admits it). */
+  walkBitsFrom(r: number): number {
+    let m = 0;
+    for (let i = r; i < this.endBits.length; i++) m |= this.endBits[i];
+    return m;
+  }
+
+  /** Positions below this one may carry a prefix-cache hit (step.probe): bitsAt() only. */
+  get probed(): number {
+    return this.probe.length;
+  }
+
+  /**
+   * head_only's okBits shared by every plain request (no prefix hit, no LoRA) of `lo` to `hi`
+   * tokens not at the head, or -1 when they differ: each head_only relaxation admits a plain
+   * request while its tokens are at most some bound (its answer only falls as they grow, as
+   * plainBounds and headBits take it), so the two ends of the range decide for all of it.
+   */
+  plainHeadBitsFor(lo: number, hi: number): number {
+    let bits = 0;
+    for (const h of this.heads) {
+      const a = this.plainAdmits(h, lo);
+      if (a !== this.plainAdmits(h, hi)) return -1;
+      if (a) bits |= h.bit;
+    }
+    return bits;
+  }
+
+  /** headBits' answer of one head_only relaxation for a plain request of `tokens` (its token bounds kept). */
+  private plainAdmits(h: HeadOnly, tokens: number): boolean {
+    if (tokens <= h.lo) return true;
+    if (tokens >= h.hi) return false;
+    const q = this.q;
+    q.id = "";
+    q.tokens = tokens;
+    q.computed = 0;
+    q.evictable = 0;
+    q.lora = null;
+    const ok = examineFrom(this.cfg, this.st, this.ix, h.after, h.relax, q);
+    if (ok) h.lo = tokens;
+    else h.hi = tokens;
+    return ok;
   }
 
   private plainBounds(): number[] {
@@ -159,10 +220,99 @@ export class PrefixStep {
       const outcome = examine(cfg, st, relax, ix.threshold, a.req, s);
       if (outcome === BREAK) return 0;
     }
-    for (let pos = 0; pos < n; pos++) {
+    // with the budget unlimited and KV limited, past the probed requests the walk is the queue's
+    // running KV need against the free blocks (QueueAllocs), and the seats left if they count
+    const fast = this.allocs !== null && relax & BUDGET && !(relax & KV) ? Math.min(n, this.probe.length) : n;
+    for (let pos = 0; pos < fast; pos++) {
       const outcome = examine(cfg, st, relax, ix.threshold, this.fill(pos), s);
       if (outcome === BREAK) return pos;
       if (outcome !== ADMIT) return -1;
+    }
+    if (fast === n) return n;
+    const seats = relax & SEQS ? INF : fast + Math.max(0, cfg.maxNumSeqs - s.running);
+    return Math.min(seats, this.allocs!.firstBreak(fast, n, s.free));
+  }
+}
+
+/**
+ * The KV blocks each waiting request would take if the waiting loop reached it with the budget
+ * unlimited and no prefix hit (examine's alloc, and its full-prompt gate), as running sums over the
+ * queue, kept from decision to decision as FCFS's queue changes (its head leaves, arrivals join the
+ * tail): PrefixStep's walks that only KV can stop find their stop without visiting each request.
+ * Entry i of the arrays is the i-th request to join since the last rebuild; queue position p is
+ * entry base + p. Block counts are integers: the sums are exact.
+ */
+export class QueueAllocs {
+  /** cum[i]: blocks of entries [0, i) */
+  private cum: number[] = [0];
+  /** v[i]: cum[i] plus entry i's gate (what must be free for it: its alloc, or its whole prompt) */
+  private v: number[] = [];
+  /** the largest v of each 32 entries */
+  private vMax: number[] = [];
+  private base = 0;
+  private threshold = Number.NaN;
+  private reserve = false;
+  private valid = false;
+
+  /**
+   * Follow the queue to `views`: the last synced queue less its first `shift` entries, plus arrivals
+   * (shift -1: rebuilt); `edited`: a request's tokens changed while it waited. A long-prefill cap or
+   * a full-prompt gate other than last time's makes it start again from `views`.
+   */
+  sync(cfg: LimitsConfig, views: readonly RequestView[], shift: number, threshold: number, edited: boolean): void {
+    const n = views.length;
+    const count = this.v.length - this.base;
+    if (!this.valid || edited || shift < 0 || shift > count || count - shift > n || threshold !== this.threshold || cfg.reserveFullIsl !== this.reserve || this.base > 1 << 16) {
+      this.cum = [0];
+      this.v = [];
+      this.vMax = [];
+      this.base = 0;
+      this.threshold = threshold;
+      this.reserve = cfg.reserveFullIsl;
+      this.valid = true;
+      for (let i = 0; i < n; i++) this.append(cfg, views[i].numTokens);
+      return;
+    }
+    this.base += shift;
+    for (let i = count - shift; i < n; i++) this.append(cfg, views[i].numTokens);
+  }
+
+  invalidate(): void {
+    this.valid = false;
+  }
+
+  private append(cfg: LimitsConfig, tokens: number): void {
+    const i = this.v.length;
+    const bs = cfg.blockSize;
+    const chunk = Math.min(Math.max(1, tokens), this.threshold);
+    const alloc = Math.max(0, Math.ceil(chunk / bs));
+    const gate = this.reserve ? Math.max(alloc, Math.ceil(Math.min(tokens, cfg.maxModelLen) / bs)) : alloc;
+    const before = this.cum[i];
+    this.cum.push(before + alloc);
+    const v = before + gate;
+    this.v.push(v);
+    const b = i >> 5;
+    if (b === this.vMax.length) this.vMax.push(v);
+    else if (v > this.vMax[b]) this.vMax[b] = v;
+  }
+
+  /**
+   * The first position p ≥ from (below n) whose request does not fit in what is left of `free`
+   * blocks once those from `from` to p - 1 were admitted; n when every one fits.
+   */
+  firstBreak(from: number, n: number, free: number): number {
+    const base = this.base;
+    const x = free + this.cum[base + from];
+    const end = base + n;
+    const v = this.v;
+    let i = base + from;
+    while (i < end) {
+      if ((i & 31) === 0 && i + 32 <= end && this.vMax[i >> 5] <= x) {
+        i += 32;
+        continue;
+      }
+      if (v[i] > x) return i - base;
+      i++;
     }
     return n;
   }

@@ -1,10 +1,10 @@
 import type { HeaderRecord, SkipCause, StepRecord } from "../schema/raw.js";
 import type { PerIterationRequestRow, PerRequestRow } from "../schema/tables.js";
-import { PrefixStep, type ProbeHit } from "./binding-carry.js";
+import { PrefixStep, QueueAllocs, type ProbeHit } from "./binding-carry.js";
 import { BIND_BUCKETS, bindingSets, bucketOf, formatSets, type BindBucket, type Limit, type LimitsConfig, type LoopRequest, type StepInput } from "./binding-limits.js";
 import { relaxationsFor, stepIndex } from "./binding-loop.js";
 import { answerOf } from "./binding-plain-step.js";
-import type { DecisionView, RequestView, RowSink } from "./types.js";
+import { LAZY_FROM, type DecisionView, type RequestView, type RowSink } from "./types.js";
 
 const BUCKET_INDEX = new Map<BindBucket, number>(BIND_BUCKETS.map((b, i) => [b, i]));
 const NONE_BUCKET = BUCKET_INDEX.get("none")!;
@@ -89,6 +89,90 @@ class BindClock {
   /** its answer at the last decision: the okBits of a PrefixStep (answerOf), or bindingSets' sets when bits is -1 */
   bits = -1;
   sets: Limit[][] | null = null;
+  /** the run it belongs to (lazy carry): then bucket, since and bits are the run's, settled when it leaves */
+  run: BindRun | null = null;
+  /** the run's segment it joined in, and the start of its open segment then */
+  joinSeg = 0;
+  joinT = 0;
+}
+
+const W = BIND_BUCKETS.length;
+/** a run's history is cut (its members settled, the run begun again) past this many segments */
+const MAX_SEGMENTS = 1024;
+
+/**
+ * A stretch of the waiting queue whose requests all have the same okBits, so the same bucket at
+ * every decision (BindingTracker.lazyCarry). The run keeps one bucket history for all of them:
+ * segment s is bucket segBucket[s] from decision time segT[s] on, and hist[s * W + b] the time
+ * in bucket b from the run's start to segT[s]. A member's clock is settled (the spans it spent
+ * in the run added to its own) only when it leaves; while it stays, a decision costs it nothing.
+ * Times are integer ns and the sums stay below 2^53, so they are exact in any order.
+ */
+class BindRun {
+  bits = -1;
+  bucket = -1;
+  segT: number[] = [];
+  segBucket: number[] = [];
+  hist: number[] = [];
+  members = 0;
+  /** the token counts of its members (of all that joined since it was last empty: a superset) */
+  minTokens = Infinity;
+  maxTokens = -Infinity;
+  /** its history is long: every member leaves at the next decision (and joins again) */
+  cut = false;
+
+  /** From D on the run's okBits are `bits` (bucket `bucket`): a new segment when the bucket changes. */
+  moveTo(bits: number, bucket: number, D: number): void {
+    this.bits = bits;
+    if (this.members === 0) {
+      this.segT.length = 0;
+      this.segBucket.length = 0;
+      this.hist.length = 0;
+      this.segT.push(D);
+      this.segBucket.push(bucket);
+      for (let b = 0; b < W; b++) this.hist.push(0);
+      this.bucket = bucket;
+      this.cut = false;
+      return;
+    }
+    if (bucket === this.bucket) return;
+    const m = this.segT.length - 1;
+    const h = this.hist;
+    for (let b = 0; b < W; b++) h.push(h[m * W + b]);
+    h[(m + 1) * W + this.bucket] += D - this.segT[m];
+    this.segT.push(D);
+    this.segBucket.push(bucket);
+    this.bucket = bucket;
+    if (this.segT.length > MAX_SEGMENTS) this.cut = true;
+  }
+
+  join(c: BindClock, tokens: number): void {
+    c.run = this;
+    c.joinSeg = this.segT.length - 1;
+    c.joinT = c.since;
+    this.members++;
+    if (tokens < this.minTokens) this.minTokens = tokens;
+    if (tokens > this.maxTokens) this.maxTokens = tokens;
+  }
+
+  /** The member's clock as the eager carry would have it now: its spans in the run added, the open segment the run's. */
+  settle(c: BindClock): void {
+    const m = this.segT.length - 1;
+    const j = c.joinSeg;
+    if (m > j) {
+      c.acc[this.segBucket[j]] += this.segT[j + 1] - c.joinT;
+      const h = this.hist;
+      for (let b = 0; b < W; b++) c.acc[b] += h[m * W + b] - h[(j + 1) * W + b];
+      c.since = this.segT[m];
+    } else c.since = c.joinT;
+    c.bucket = this.bucket;
+    c.bits = this.bits;
+    c.run = null;
+    if (--this.members === 0) {
+      this.minTokens = Infinity;
+      this.maxTokens = -Infinity;
+    }
+  }
 }
 
 /** The minimal sets of every waiting position, from a step's inputs (bindingSets, or a reference in tests). */
@@ -99,6 +183,8 @@ export interface CarryStats {
   /** decisions answered by a PrefixStep, and by bindingSets */
   prefixSteps: number;
   generalSteps: number;
+  /** of the PrefixStep decisions, those carried by runs (lazyCarry) */
+  lazySteps: number;
   /** waiting requests whose answer a PrefixStep decision carried over unchanged, and those it changed or set */
   carried: number;
   changed: number;
@@ -134,16 +220,37 @@ export class BindingTracker {
   private readonly pool: LoopRequest[] = [];
   /** the last decision's waiting queue and each position's clock */
   private prevViews: readonly RequestView[] = [];
+  /** position i's clock is prevClocks[prevBase + i] (lazyCarry moves the base as the head leaves, not the clocks) */
   private prevClocks: BindClock[] = [];
+  private prevBase = 0;
   private spareClocks: BindClock[] = [];
   private readonly setsFor: SetsFor | null;
   /** each okBits' bucket, found once (PrefixStep's steps have 16 relaxations: no LoRA slots) */
   private readonly bucketByBits = new Int8Array(1 << 16).fill(-1);
-  readonly stats: CarryStats = { prefixSteps: 0, generalSteps: 0, carried: 0, changed: 0 };
+  readonly stats: CarryStats = { prefixSteps: 0, generalSteps: 0, lazySteps: 0, carried: 0, changed: 0 };
   readonly sink: RowSink;
+  /** the runs of the last lazy decision, one per stretch between the walks' stops (runStart[r]: its first position then) */
+  private runs: BindRun[] = [];
+  private runStart: number[] = [];
+  /** lazyCarry's scratch: each run's token range with this decision's joiners */
+  private readonly runLo: number[] = [];
+  private readonly runHi: number[] = [];
+  /** every waiting position of the last decision from runStart[0] on is a member of its stretch's run */
+  private lazyValid = false;
+  private lastD = -Infinity;
+  private lastTokenEdits = -1;
+  /** queues of at least this many waiting requests are carried by runs (a short one costs less visited than followed) */
+  private readonly lazyFrom: number;
+  /** the waiting queue's KV needs, followed from decision to decision (PrefixStep's KV-bound walks) */
+  private readonly allocs = new QueueAllocs();
 
-  /** `setsFor`: answer every decision with it (no PrefixStep); the differential tests pass the reference */
-  constructor(header: HeaderRecord, inner: RowSink, setsFor: SetsFor | null = null) {
+  /**
+   * `setsFor`: answer every decision with it (no PrefixStep); the differential tests pass the reference.
+   * `lazyFrom`: the shortest waiting queue carried by runs (lazyCarry, QueueAllocs); Infinity: every waiting
+   * request's answer carried at every decision (the differential tests' other side), 0: runs at every length.
+   */
+  constructor(header: HeaderRecord, inner: RowSink, setsFor: SetsFor | null = null, lazyFrom = LAZY_FROM) {
+    this.lazyFrom = lazyFrom;
     this.cfg = limitsConfig(header);
     this.full = header.level === "full";
     this.fcfs = header.config.policy.toLowerCase() !== "priority";
@@ -165,10 +272,17 @@ export class BindingTracker {
     this.labelStep = s.step;
     this.labelDistinct = v.distinct;
     const st = this.stepBase(v);
-    const prefix = this.prefixShaped(v) ? this.prefixStep(v, st) : null;
+    const edits = v.waitingTokenEdits ?? -1;
+    const edited = edits < 0 || edits !== this.lastTokenEdits;
+    this.lastTokenEdits = edits;
+    const prefix = this.prefixShaped(v) ? this.prefixStep(v, st, edited) : null;
+    if (!prefix) this.allocs.invalidate();
+    const canLazy = prefix !== null && v.waiting.length >= this.lazyFrom && (v.queueShift ?? -1) >= 0 && D >= this.lastD && !edited;
+    this.lastD = D;
+    if (!canLazy) this.settleAll();
     if (prefix) {
       for (const id of v.admitted) this.close(id, D);
-      this.carryAll(v.waiting, prefix, D);
+      if (!canLazy || !this.lazyCarry(v.waiting, prefix, D, v.queueShift!)) this.carryAll(v.waiting, prefix, D);
       this.stats.prefixSteps++;
     } else {
       this.fillWaiting(v, st);
@@ -187,9 +301,15 @@ export class BindingTracker {
     return this.setsFor === null && v.distinct && v.preempted.size === 0 && !v.step.skipped?.length && c.maxLoras === null && (c.chunkedPrefill || !c.skipOversizedPrompt);
   }
 
-  private prefixStep(v: DecisionView, st: StepInput): PrefixStep | null {
+  private prefixStep(v: DecisionView, st: StepInput, edited: boolean): PrefixStep | null {
     const order = relaxationsFor(this.cfg);
-    return PrefixStep.build(this.cfg, st, stepIndex(this.cfg, st), order, v.waiting, probeByPosition(v));
+    const ix = stepIndex(this.cfg, st);
+    let allocs: QueueAllocs | null = null;
+    if (v.waiting.length >= this.lazyFrom) {
+      this.allocs.sync(this.cfg, v.waiting, v.queueShift ?? -1, ix.threshold, edited);
+      allocs = this.allocs;
+    } else this.allocs.invalidate();
+    return PrefixStep.build(this.cfg, st, ix, order, v.waiting, probeByPosition(v), allocs);
   }
 
   /** The step's inputs without the waiting queue (PrefixStep reads that from the views). */
@@ -202,7 +322,11 @@ export class BindingTracker {
     if (admittedViews.size > 0) {
       // the engine resolved sched's ids already: an identity check, not a hash of each fresh id string
       const views = new Set(admittedViews.values());
-      for (let i = 0; i < s.sched.length; i++) {
+      // only the entries the engine saw admitted can be among `views` (the others need no look)
+      const places = v.scheduledAdmitted;
+      const count = places ? places.length : s.sched.length;
+      for (let k = 0; k < count; k++) {
+        const i = places ? places[k] : k;
         const [id, n] = s.sched[i];
         const found = v.scheduled[i];
         const r = found !== undefined && views.has(found) ? found : undefined;
@@ -301,7 +425,7 @@ export class BindingTracker {
    */
   private clockAt(i: number, r: RequestView, shift: number): BindClock | undefined {
     const j = i + shift;
-    const c = j < this.prevViews.length && this.prevViews[j] === r ? this.prevClocks[j] : undefined;
+    const c = j < this.prevViews.length && this.prevViews[j] === r ? this.prevClocks[this.prevBase + j] : undefined;
     return c === undefined || c.done ? this.clocks.get(r.id) : c;
   }
 
@@ -355,10 +479,180 @@ export class BindingTracker {
     this.turnOver(waiting, clocks);
   }
 
+  /** Every member's clock settled and the runs emptied: the eager paths see each request's own clock. */
+  private settleAll(): void {
+    if (!this.lazyValid) return;
+    this.lazyValid = false;
+    const clocks = this.prevClocks;
+    const base = this.prevBase;
+    for (let i = base; i < clocks.length; i++) {
+      const c = clocks[i] as BindClock | undefined;
+      if (c === undefined) continue;
+      if (c.run) c.run.settle(c);
+      c.pos = i - base;
+    }
+  }
+
+  /**
+   * carryAll's answers in time proportional to what changed, for FCFS's usual step (the queue
+   * is the last one less its first `shift` entries, plus arrivals; no waiting request's tokens
+   * changed). Past the head (position 0 and the probed ones, asked one by one) a PrefixStep's
+   * okBits are the same for every plain request between two of its walks' stops that falls
+   * under the same head_only bound, so each such stretch is a run (BindRun): its members' clocks
+   * follow the run's bucket without being visited. A decision visits the head, the requests
+   * whose stretch changed (a stop moved past them, or they moved past the head's end) and the
+   * arrivals. False, with every clock settled, where a stretch is not one answer (a LoRA
+   * request, requests on both sides of a head_only bound): carryAll answers that decision.
+   */
+  private lazyCarry(waiting: readonly RequestView[], step: PrefixStep, D: number, shift: number): boolean {
+    const n = waiting.length;
+    const prev = this.prevClocks;
+    const kept = this.prevViews.length - shift;
+    if (kept < 0 || kept > n) {
+      this.settleAll();
+      return false;
+    }
+    const head = Math.min(n, Math.max(1, step.probed));
+    const stops = step.stops;
+    const R = stops.length + 1;
+    while (this.runs.length < R) this.runs.push(new BindRun());
+    const runs = this.runs;
+    // this decision's stretches: run r holds positions [start[r], start[r + 1]), start[R] = n
+    const start = new Array<number>(R + 1);
+    start[0] = head;
+    for (let r = 1; r < R; r++) start[r] = Math.min(n, Math.max(head, stops[r - 1]));
+    start[R] = n;
+    // the last decision's clocks, less the head that left (its queue, less its head, is this
+    // one's first `kept`): the base moves on, the clocks stay where they are until the array is
+    // mostly spent; an arrival not seen before has none yet (undefined until it joins)
+    let base = this.prevBase + shift;
+    if (base > 1 << 10 && base * 2 > prev.length) {
+      prev.splice(0, base);
+      base = 0;
+    }
+    prev.length = base + kept;
+    for (let i = kept; i < n; i++) prev.push(this.clocks.get(waiting[i].id)!);
+    this.prevBase = base;
+    const at = prev as (BindClock | undefined)[];
+    // the positions whose run may differ from the last decision's: between each stretch's old
+    // bounds (shifted) and its new ones (the arrivals: the old end to the new), and the whole of a run being cut
+    const spans: number[] = [];
+    if (this.lazyValid) {
+      const old = this.runStart;
+      const oldAt = (r: number) => (r < old.length ? Math.max(0, Math.min(kept, old[r] - shift)) : kept);
+      const M = Math.max(R, old.length);
+      for (let r = 0; r <= M; r++) {
+        const a = oldAt(r);
+        const b = r < R ? start[r] : n;
+        if (a !== b) spans.push(Math.min(a, b), Math.max(a, b));
+        if (r < old.length && r < runs.length && runs[r].cut) spans.push(a, oldAt(r + 1));
+      }
+    } else spans.push(0, n);
+    // leave: members whose run is not their stretch's now (settled as of the last decision);
+    // the spans in position order, each position visited once (p only moves on)
+    const joinAt: number[] = [];
+    const joinRun: number[] = [];
+    let r = 0;
+    let p = 0;
+    sortSpans(spans);
+    for (let x = 0; x < spans.length; x += 2) {
+      for (p = Math.max(p, spans[x]); p < spans[x + 1]; p++) {
+        while (r < R && start[r + 1] <= p) r++;
+        const want = p < head ? null : runs[r];
+        const c = at[base + p];
+        if (c !== undefined) {
+          if (c.run !== null && (c.run !== want || c.run.cut)) c.run.settle(c);
+          if (c.run !== null) continue;
+        }
+        if (want !== null) {
+          joinAt.push(p);
+          joinRun.push(r);
+        }
+      }
+    }
+    for (const run of runs) run.cut = false;
+    // each run's token range with its joiners: one head_only answer for the whole stretch, or no run this decision
+    const lo = this.runLo;
+    const hi = this.runHi;
+    for (let k = 0; k < R; k++) {
+      lo[k] = runs[k].minTokens;
+      hi[k] = runs[k].maxTokens;
+    }
+    for (let k = 0; k < joinAt.length; k++) {
+      const r = waiting[joinAt[k]];
+      if (r.lora !== null && r.lora > 0) return this.abandonLazy(waiting);
+      const t = r.numTokens;
+      const j = joinRun[k];
+      if (t < lo[j]) lo[j] = t;
+      if (t > hi[j]) hi[j] = t;
+    }
+    const order = relaxationsFor(this.cfg);
+    let carried = 0;
+    let changed = 0;
+    for (let r = 0; r < R; r++) {
+      if (lo[r] > hi[r]) continue; // no member, no joiner
+      const headBits = step.plainHeadBitsFor(lo[r], hi[r]);
+      if (headBits < 0) return this.abandonLazy(waiting);
+      const bits = step.walkBitsFrom(r) | headBits;
+      const run = runs[r];
+      if (run.bits === bits) carried += run.members;
+      else changed += run.members;
+      let bucket = this.bucketByBits[bits];
+      if (bucket < 0) bucket = this.bucketByBits[bits] = bucketIndex(answerOf(order, bits));
+      run.moveTo(bits, bucket, D);
+    }
+    // join: each clock first brought to D as carryAll would (its bucket switched if the run's differs)
+    for (let k = 0; k < joinAt.length; k++) {
+      const p = joinAt[k];
+      const r = waiting[p];
+      const run = runs[joinRun[k]];
+      const c = this.switchTo(at[base + p], r.id, r.waitStart, D, run.bucket);
+      c.bits = run.bits;
+      c.pos = p;
+      run.join(c, r.numTokens);
+      at[base + p] = c;
+    }
+    changed += joinAt.length;
+    // the head, one by one
+    for (let i = 0; i < head; i++) {
+      const r = waiting[i];
+      let c = at[base + i];
+      const bits = step.bitsAt(i);
+      if (c !== undefined && c.bucket >= 0 && c.bits === bits) carried++;
+      else {
+        let bucket = this.bucketByBits[bits];
+        if (bucket < 0) bucket = this.bucketByBits[bits] = bucketIndex(answerOf(order, bits));
+        if (c === undefined || c.bucket !== bucket) c = this.switchTo(c, r.id, r.waitStart, D, bucket);
+        c.bits = bits;
+        changed++;
+      }
+      c.pos = i;
+      at[base + i] = c;
+    }
+    this.stats.carried += carried;
+    this.stats.changed += changed;
+    this.stats.lazySteps++;
+    this.runStart = start.slice(0, R);
+    this.lazyValid = true;
+    // the same array as the last decision's (spareClocks stays the other one)
+    this.prevViews = waiting;
+    return true;
+  }
+
+  /** lazyCarry gives up on this decision: the clocks of the last one, settled, for carryAll. */
+  private abandonLazy(waiting: readonly RequestView[]): false {
+    // the clocks were shifted to this queue: carryAll finds them there (or in the map, where undefined)
+    this.prevViews = waiting;
+    this.settleAll();
+    for (const run of this.runs) run.cut = false;
+    return false;
+  }
+
   private turnOver(waiting: readonly RequestView[], clocks: BindClock[]): void {
     this.prevViews = waiting;
     this.spareClocks = this.prevClocks;
     this.prevClocks = clocks;
+    this.prevBase = 0;
   }
 
   private switchTo(found: BindClock | undefined, id: string, waitStart: number, D: number, bucket: number): BindClock {
@@ -381,6 +675,7 @@ export class BindingTracker {
 
   private close(id: string, D: number): void {
     const c = this.clocks.get(id);
+    if (c?.run) c.run.settle(c);
     if (!c || c.bucket < 0) return;
     c.acc[c.bucket] += Math.max(0, D - c.since);
     c.bucket = -1;
@@ -401,8 +696,9 @@ export class BindingTracker {
     let i = this.labelDistinct && pos !== null && ids[pos]?.id === id ? pos : -1;
     for (let k = ids.length - 1; i < 0 && k >= 0; k--) if (ids[k].id === id) i = k;
     if (i < 0) return null;
-    const c = this.prevClocks[i];
-    const found = c.bits >= 0 ? answerOf(relaxationsFor(this.cfg), c.bits) : c.sets;
+    const c = this.prevClocks[this.prevBase + i];
+    const bits = c.run ? c.run.bits : c.bits;
+    const found = bits >= 0 ? answerOf(relaxationsFor(this.cfg), bits) : c.sets;
     return found === null ? "unresolved" : formatSets(found);
   }
 
@@ -410,6 +706,7 @@ export class BindingTracker {
   private fillRequest(row: PerRequestRow): PerRequestRow {
     const c = this.clocks.get(row.request_id);
     this.clocks.delete(row.request_id);
+    if (c?.run) c.run.settle(c);
     if (c) c.done = true;
     const acc = c ? c.acc : new Float64Array(BIND_BUCKETS.length);
     let sum = 0;
@@ -419,6 +716,21 @@ export class BindingTracker {
     const out = row as Record<string, unknown>;
     for (let i = 0; i < BIND_KEYS.length; i++) out[BIND_KEYS[i]] = acc[i];
     return row;
+  }
+}
+
+/** [start, end) pairs (flat, a few) sorted by start in place: visited in order, a position already passed is skipped. */
+function sortSpans(flat: number[]): void {
+  for (let i = 2; i < flat.length; i += 2) {
+    const a = flat[i];
+    const b = flat[i + 1];
+    let j = i - 2;
+    for (; j >= 0 && flat[j] > a; j -= 2) {
+      flat[j + 2] = flat[j];
+      flat[j + 3] = flat[j + 1];
+    }
+    flat[j + 2] = a;
+    flat[j + 3] = b;
   }
 }
 

@@ -3,8 +3,8 @@ import type { EventRow, PredictionRow, StateTransitionRow } from "../schema/tabl
 import type { WaitingReason } from "../schema/waiting.js";
 import { epochFormatter, plausibleVllmArrival } from "./epoch.js";
 import { FindingCollector } from "./findings.js";
-import { perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
-import type { Engine, EngineOptions, EngineTotals, RowSink } from "./types.js";
+import { CauseRun, perRequestRow, REASON_INDEX, RequestState, type RowContext } from "./request-state.js";
+import { LAZY_FROM, type Engine, type EngineOptions, type EngineTotals, type RowSink } from "./types.js";
 import { PendingIteration } from "./iteration.js";
 import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
@@ -80,6 +80,24 @@ export class Reconstructor implements Engine {
   /** counts step records (RequestState.admittedInStep: admitted by this one; step ids can repeat in a bad trace) */
   private stepSerial = 0;
   private requestsSeen = 0;
+  /**
+   * the shortest waiting queue whose causes a run follows (causeStep); Infinity: switch every queued
+   * request's cause at every decision (the differential tests' reference), 0: at every length
+   */
+  lazyCausesFrom = LAZY_FROM;
+  /** DecisionView.scheduledAdmitted: the places in this step's sched of the requests it admitted or resumed */
+  private readonly schedAdmitted: number[] = [];
+  /** the queued requests that follow the uniform waiting cause (causeStep) */
+  private readonly causeRun = new CauseRun();
+  /** after the last decision every queued request follows causeRun, but looseCauses */
+  private causesFollowed = false;
+  private looseCauses: RequestState[] = [];
+  /** the waiting queue of the last decision */
+  private lastOrder: readonly RequestState[] = [];
+  /** the last decision's time: a run follows decisions whose times do not go back */
+  private lastCauseT = -Infinity;
+  /** DecisionView.waitingTokenEdits: changes to a waiting request's numTokens (a chunk, a token given to a request not running) */
+  private waitingTokenEdits = 0;
   private finished = 0;
   private iterations = 0;
   private dropped = 0;
@@ -324,6 +342,7 @@ export class Reconstructor implements Engine {
     const { s, D, it } = st;
     const find = this.schedLookup;
     find.begin();
+    this.schedAdmitted.length = 0;
     for (let i = 0; i < s.sched.length; i++) {
       const [id, n, before] = s.sched[i];
       const r = find.get(i, id);
@@ -331,6 +350,7 @@ export class Reconstructor implements Engine {
         this.missingRecord("ENGINE_UNKNOWN_REQUEST", this.line, { request_id: id, record: "step" });
         continue;
       }
+      if (r.admittedInStep === this.stepSerial) this.schedAdmitted.push(i);
       if (st.preempted.size > 0 && st.preempted.has(id)) continue;
       r.scheduledStep = s.step;
       r.scheduledTokens = n;
@@ -416,16 +436,34 @@ export class Reconstructor implements Engine {
     if (this.opts.onDecision) {
       let distinct = this.queue.distinct;
       for (const id of st.admittedIds) if (distinct && this.reqs.get(id) && this.queue.holds(this.reqs.get(id)!)) distinct = false;
-      this.opts.onDecision({ step: s, decisionT: D, waiting: order, running: this.running, admitted: st.admittedIds, preempted: st.preempted, distinct, scheduled: this.schedLookup.found });
+      this.opts.onDecision({
+        step: s,
+        decisionT: D,
+        waiting: order,
+        running: this.running,
+        admitted: st.admittedIds,
+        preempted: st.preempted,
+        distinct,
+        scheduled: this.schedLookup.found,
+        scheduledAdmitted: this.schedAdmitted,
+        queueShift: this.queue.lastShift,
+        waitingTokenEdits: this.waitingTokenEdits,
+      });
     }
     const emitWaiting = emitRows && this.opts.iterationRequests === "all";
     const uniform = uniformReason(facts);
     const uniformIndex = uniform === null ? -1 : REASON_INDEX.get(uniform)!;
+    const eager = uniform === null || order.length < this.lazyCausesFrom;
+    if (eager) this.settleCauses();
+    else this.causeStep(order, D, uniformIndex);
+    this.lastOrder = order;
+    this.lastCauseT = D;
+    if (!eager && !emitWaiting) return; // causeStep kept the cause clocks
     for (let pos = 0; pos < order.length; pos++) {
       const r = order[pos];
       // a session waiting for its next chunk waits for its client, whatever stopped the loop
       const reason = r.awaitingInput ? "streaming_input" : (uniform ?? waitingReason(r.id, r.priority, facts));
-      r.switchCauseIndex(D, r.awaitingInput ? STREAMING_INPUT : uniform === null ? REASON_INDEX.get(reason)! : uniformIndex);
+      if (eager) r.switchCauseIndex(D, r.awaitingInput ? STREAMING_INPUT : uniform === null ? REASON_INDEX.get(reason)! : uniformIndex);
       if (!emitWaiting) continue;
       this.row(s.step, r, {
         state: r.state === "preempted" ? "preempted" : "waiting",
@@ -438,6 +476,60 @@ export class Reconstructor implements Engine {
         waiting_phase: !r.everAdmitted ? "initial" : r.state === "preempted" ? "after_preemption" : "next_turn",
       });
     }
+  }
+
+  /**
+   * The cause clocks at a decision whose waiting requests all wait under one cause (uniformReason),
+   * in time proportional to what changed: the queued requests that follow the uniform cause are one
+   * run (CauseRun) whose cause moves to this one at D; only the arrivals and the requests that do
+   * not follow it (a session waiting for its next chunk, a wait that began after the decision) are
+   * switched one by one, as the loop over the whole queue did. The whole queue is visited where
+   * the queue was rebuilt, after a decision whose causes differed, or when the times go back.
+   */
+  private causeStep(order: readonly RequestState[], D: number, cause: number): void {
+    const run = this.causeRun;
+    const shift = this.queue.lastShift;
+    const kept = this.lastOrder.length - shift;
+    let visit: readonly RequestState[];
+    let from: number;
+    if (this.causesFollowed && shift >= 0 && kept >= 0 && kept <= order.length && D >= this.lastCauseT && !run.long) {
+      run.moveTo(cause, D);
+      visit = this.looseCauses;
+      from = kept;
+    } else {
+      this.settleCauses();
+      run.moveTo(cause, D);
+      visit = order;
+      from = order.length;
+    }
+    const loose: RequestState[] = [];
+    const one = (r: RequestState) => {
+      if (r.causeRun !== null) return;
+      if (r.awaitingInput) {
+        r.switchCauseIndex(D, STREAMING_INPUT);
+        loose.push(r);
+        return;
+      }
+      r.switchCauseIndex(D, cause);
+      if (r.causeSince <= D) run.join(r);
+      else loose.push(r);
+    };
+    // the requests that did not follow the run at the last decision, where still queued; the arrivals
+    for (const r of visit) if (visit === order || this.queue.holds(r)) one(r);
+    for (let i = from; i < order.length; i++) one(order[i]);
+    this.looseCauses = loose;
+    this.causesFollowed = true;
+  }
+
+  /**
+   * Every cause clock its own again (before a decision that decides causes one by one): the run's
+   * members are in the last decision's queue (one that left it since was settled as it left).
+   */
+  private settleCauses(): void {
+    this.causesFollowed = false;
+    this.looseCauses = [];
+    if (this.causeRun.members === 0) return;
+    for (const r of this.lastOrder) if (r.causeRun !== null) r.causeRun.settle(r);
   }
 
   private runningRow(s: StepRecord, D: number, r: RequestState, n: number): void {
@@ -510,6 +602,7 @@ export class Reconstructor implements Engine {
         r.lastTokenT = tokT;
         r.sessionPrefill = false;
       }
+      if (n !== 0 && r.state !== "running") this.waitingTokenEdits++;
       r.outputTokens += n;
       it.outputTokens += n;
     }
@@ -567,6 +660,7 @@ export class Reconstructor implements Engine {
       return;
     }
     if (r.awaitingInput) r.switchCauseIndex(c.queued_t, ARRIVED_AFTER_DECISION);
+    this.waitingTokenEdits++;
     r.applyChunk(c);
   }
 

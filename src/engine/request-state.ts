@@ -84,6 +84,11 @@ export class RequestState {
   /** index of the current waiting cause; NOT_WAITING while running or finished */
   cause = NOT_WAITING;
   causeSince: number;
+  /** the run of queued requests whose cause it follows (CauseRun): then cause and causeSince are the run's until it is settled */
+  causeRun: CauseRun | null = null;
+  /** the run's segment it joined in, and the start of its open segment then */
+  runSeg = 0;
+  runSince = 0;
 
   /** vllmEpochOk: false when vLLM's arrival_time is not on the epoch clock (offline callers may pass their own) */
   /** which lifetime of this request id (0 = first): vLLM lets a finished id be reused */
@@ -119,6 +124,7 @@ export class RequestState {
 
   /** Enter the waiting queue at t (arrival, or preemption) with its first cause. */
   startWait(t: number, reason: WaitingReason): void {
+    if (this.causeRun !== null) this.causeRun.settle(this);
     this.waitStart = t;
     this.causeSince = t;
     this.cause = REASON_INDEX.get(reason)!;
@@ -126,6 +132,7 @@ export class RequestState {
 
   /** At a decision: the cause from t on. An unchanged cause keeps its segment open (the common case). */
   switchCauseIndex(t: number, next: number): void {
+    if (this.causeRun !== null) this.causeRun.settle(this);
     if (next === this.cause) return;
     const span = t - this.causeSince;
     if (this.cause !== NOT_WAITING && span > 0) this.waitByCause[this.cause] += span;
@@ -143,6 +150,7 @@ export class RequestState {
 
   /** A wait the trace shows only once it is over (a session between turns): [from, to) under one cause. */
   addWait(from: number, to: number, causeIndex: number): void {
+    if (this.causeRun !== null) this.causeRun.settle(this);
     const span = Math.max(0, to - from);
     this.waitByCause[causeIndex] += span;
     this.waitTotal += span;
@@ -162,6 +170,83 @@ export class RequestState {
   setBlocks(n: number): void {
     this.blocks = n;
     if (n > this.peakBlocks) this.peakBlocks = n;
+  }
+}
+
+/** a run's history is cut (its members settled, the run begun again) past this many segments */
+const MAX_CAUSE_SEGMENTS = 1024;
+
+/**
+ * The queued requests whose waiting cause is the step's uniform one (uniformReason), as one
+ * history: segment s is cause segCause[s] from decision time segT[s] on, and hist[s * W + c] the
+ * time under cause c from the run's start to segT[s]. A step whose uniform cause differs adds a
+ * segment instead of switching every member; a member's waitByCause gets its spans in the run
+ * when it is settled (it leaves the queue, or its cause is decided on its own again). The times
+ * are integer ns and the sums stay below 2^53, so they are exact in any order: the columns are
+ * those of switching every member at every decision (Reconstructor.causeStep).
+ */
+export class CauseRun {
+  cause = NOT_WAITING;
+  private segT: number[] = [];
+  private segCause: number[] = [];
+  private hist: number[] = [];
+  members = 0;
+
+  /** the time of the last segment's start (decisions must not go back past it) */
+  get since(): number {
+    return this.segT.length === 0 ? -Infinity : this.segT[this.segT.length - 1];
+  }
+
+  /** its history is long: settle everyone and begin again */
+  get long(): boolean {
+    return this.segT.length > MAX_CAUSE_SEGMENTS;
+  }
+
+  /** From D on every member waits under `cause`. */
+  moveTo(cause: number, D: number): void {
+    const W = WAITING_REASONS.length;
+    if (this.members === 0) {
+      this.segT.length = 0;
+      this.segCause.length = 0;
+      this.hist.length = 0;
+      this.segT.push(D);
+      this.segCause.push(cause);
+      for (let c = 0; c < W; c++) this.hist.push(0);
+      this.cause = cause;
+      return;
+    }
+    if (cause === this.cause) return;
+    const m = this.segT.length - 1;
+    const h = this.hist;
+    for (let c = 0; c < W; c++) h.push(h[m * W + c]);
+    h[(m + 1) * W + this.cause] += D - this.segT[m];
+    this.segT.push(D);
+    this.segCause.push(cause);
+    this.cause = cause;
+  }
+
+  /** `r`, already under the run's cause (its open segment from r.causeSince, no later than the run's last decision), follows the run. */
+  join(r: RequestState): void {
+    r.causeRun = this;
+    r.runSeg = this.segT.length - 1;
+    r.runSince = r.causeSince;
+    this.members++;
+  }
+
+  /** The member's cause clock as switching it at every decision would have left it; it no longer follows the run. */
+  settle(r: RequestState): void {
+    const W = WAITING_REASONS.length;
+    const m = this.segT.length - 1;
+    const j = r.runSeg;
+    if (m > j) {
+      r.waitByCause[this.segCause[j]] += this.segT[j + 1] - r.runSince;
+      const h = this.hist;
+      for (let c = 0; c < W; c++) r.waitByCause[c] += h[m * W + c] - h[(j + 1) * W + c];
+      r.causeSince = this.segT[m];
+    } else r.causeSince = r.runSince;
+    r.cause = this.cause;
+    r.causeRun = null;
+    this.members--;
   }
 }
 

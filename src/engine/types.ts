@@ -54,7 +54,25 @@ export interface DecisionView {
   distinct: boolean;
   /** step.sched's requests, entry by entry (undefined: an id the engine does not hold) */
   scheduled: readonly (RequestView | undefined)[];
+  /** the indexes into step.sched, ascending, of every entry whose request was admitted or resumed this step (absent: look at all) */
+  scheduledAdmitted?: readonly number[];
+  /**
+   * k when `waiting` is the previous decision's queue less its first k entries, plus arrivals at
+   * the tail (FCFS's usual step); -1 when the queue was rebuilt, or unknown
+   */
+  queueShift?: number;
+  /**
+   * counts changes to the token count (numTokens) of requests that were waiting at the time:
+   * equal at two decisions, every request waiting at both kept its numTokens
+   */
+  waitingTokenEdits?: number;
 }
+
+/**
+ * The engine's runs (BindingTracker.lazyCarry, QueueAllocs, Reconstructor.causeStep) follow waiting
+ * queues of at least this many requests; a shorter queue costs less visited whole at each decision.
+ */
+export const LAZY_FROM = 64;
 
 export interface EngineOptions {
   /** called once per step after the waiting queue is rebuilt, before its rows are written */

@@ -32,6 +32,12 @@ export class WaitingQueue<T extends QueueEntry> {
   private readonly removed = new Set<string>();
   private mark = 0;
   private distinctOrder = true;
+  /**
+   * How the last applyStep changed the order: k when it took FCFS's usual step (the first k
+   * entries of the previous order left, arrivals joined the tail, nothing else moved), -1
+   * when it rebuilt the order. Observers that keep state per queue position shift it by k.
+   */
+  lastShift = -1;
 
   constructor(
     private readonly byPriority: boolean,
@@ -54,6 +60,7 @@ export class WaitingQueue<T extends QueueEntry> {
    */
   applyStep(preempted: readonly T[], recorded: readonly string[] | null | undefined): { unexpected: string[]; missing: string[] } {
     if (!this.byPriority && !recorded && preempted.length === 0 && this.headAndTail()) return { unexpected: [], missing: [] };
+    this.lastShift = -1;
     const removed = this.removed;
     const merged = removed.size ? without(removed, this.order, this.pendingArrivals) : this.order.concat(this.pendingArrivals);
     // a request preempted between steps can be resumed in the same step; the emitter's
@@ -102,6 +109,7 @@ export class WaitingQueue<T extends QueueEntry> {
     if (k !== removed.size) return false;
     for (const e of this.pendingArrivals) if (removed.has(e.id)) return false;
     const next = order.slice(k);
+    this.lastShift = k;
     for (let i = 0; i < k; i++) order[i].queueMark = 0;
     for (const e of this.pendingArrivals) {
       // an arrival already queued (a session's next turn) is there twice, as markOrder finds
