@@ -6,6 +6,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { InputError, UsageError } from "../errors.js";
 import { writeAll } from "../io.js";
 import { openTables } from "../../tables/index.js";
+import type { TableSource } from "../../tables/types.js";
 import { extractWorkload, workloadJsonl, type WorkloadOptions } from "../../analysis/workload.js";
 import { frontendDelayNs as modelDelayNs } from "../../analysis/fit/frontend.js";
 import { StepModelFile } from "../../schema/fit.js";
@@ -84,7 +85,7 @@ function parseStepScale(v: string): number {
  * The model as the harness runs it: the host CPU index applied (--cpu-index) and every step time
  * scaled (--step-scale); null when the model file runs as given.
  */
-async function modelToRun(model: StepModelFile | null, o: SimulateCliOptions, source: Awaited<ReturnType<typeof openTables>>, level: string) {
+async function modelToRun(model: StepModelFile | null, o: SimulateCliOptions, source: TableSource, level: string) {
   if (!model) {
     if (o.stepScale !== undefined) throw new UsageError("--step-scale scales a fitted model's step times: give --model FILE");
     return null;
