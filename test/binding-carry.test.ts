@@ -13,6 +13,7 @@ import type { HeaderRecord, RawRecord } from "../src/schema/raw.js";
 import { referenceSets } from "./helpers/binding-reference.js";
 import { FIXTURES, readTrace, traceFiles } from "./helpers/fixtures.js";
 import { rng } from "./helpers/rng.js";
+import { randomLimits } from "./helpers/random-limits.js";
 
 /**
  * The binding tracker carries each waiting request's answer from decision to decision and
@@ -37,17 +38,7 @@ function prefixStep(r: () => number): { cfg: LimitsConfig; st: StepInput; views:
     lora: int(6) === 0 ? 1 + int(3) : null,
     blockedOther: false,
   });
-  const cfg: LimitsConfig = {
-    maxNumSeqs: 2 + int(40),
-    maxNumBatchedTokens: 256,
-    blockSize: 16,
-    maxModelLen: 512,
-    chunkedPrefill: int(4) !== 0,
-    longPrefillThreshold: int(3) === 0 ? 32 : 0,
-    maxLoras: null,
-    reserveFullIsl: int(2) === 0,
-    skipOversizedPrompt: false,
-  };
+  const cfg = randomLimits(int, 40);
   const admitted = Array.from({ length: int(4) }, () => ({ req: req(), tokens: 1 + int(64), blocks: int(6) }));
   const waiting = Array.from({ length: int(60) }, req);
   // the probe names a few requests at the head with their prefix hits

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { bindingSets, type LimitsConfig, type LoopRequest, type StepInput } from "../src/engine/binding-limits.js";
 import { referenceSets } from "./helpers/binding-reference.js";
 import { rng } from "./helpers/rng.js";
+import { randomLimits } from "./helpers/random-limits.js";
 
 /**
  * bindingSets decides head_only without walking the queue past the request it asks about
@@ -26,17 +27,7 @@ function randomStep(r: () => number): { cfg: LimitsConfig; st: StepInput } {
   const victims = int(4) === 0 && waiting.length > 0 ? [{ req: waiting[int(waiting.length)], need: 1 + int(50) }] : [];
   const all = [...admitted.map((a) => a.req.id), ...waiting.map((q) => q.id)];
   const order = int(3) === 0 ? [...all].sort(() => r() - 0.5) : undefined;
-  const cfg: LimitsConfig = {
-    maxNumSeqs: 2 + int(6),
-    maxNumBatchedTokens: 256,
-    blockSize: 16,
-    maxModelLen: 512,
-    chunkedPrefill: int(4) !== 0,
-    longPrefillThreshold: int(3) === 0 ? 32 : 0,
-    maxLoras: int(2) === 0 ? 1 + int(2) : null,
-    reserveFullIsl: int(2) === 0,
-    skipOversizedPrompt: int(3) === 0,
-  };
+  const cfg = randomLimits(int, 6, { lora: true, skipOversized: true });
   const st: StepInput = {
     admitted,
     waiting,

@@ -4,7 +4,7 @@ import os from "node:os";
 import path, { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PrefixStep, QueueAllocs, type ProbeHit } from "../src/engine/binding-carry.js";
-import { relaxationsFor, stepIndex, type LimitsConfig, type LoopRequest, type StepInput } from "../src/engine/binding-loop.js";
+import { relaxationsFor, stepIndex, type LoopRequest, type StepInput } from "../src/engine/binding-loop.js";
 import { BindingTracker, type CarryStats } from "../src/engine/binding-tracker.js";
 import { Reconstructor } from "../src/engine/reconstructor.js";
 import { CauseRun, RequestState } from "../src/engine/request-state.js";
@@ -13,6 +13,7 @@ import type { ArrivalRecord, HeaderRecord, RawRecord } from "../src/schema/raw.j
 import { WAITING_REASONS } from "../src/schema/waiting.js";
 import { FIXTURES, readTrace, traceFiles } from "./helpers/fixtures.js";
 import { rng } from "./helpers/rng.js";
+import { randomLimits } from "./helpers/random-limits.js";
 
 /**
  * Issue 20's runs: state kept per stretch of the waiting queue instead of per request, so that a
@@ -190,17 +191,7 @@ describe("QueueAllocs", () => {
     const int = (n: number) => Math.floor(r() * n);
     let fast = 0;
     for (let trial = 0; trial < 300; trial++) {
-      const cfg: LimitsConfig = {
-        maxNumSeqs: 2 + int(60),
-        maxNumBatchedTokens: 256,
-        blockSize: 16,
-        maxModelLen: 512,
-        chunkedPrefill: int(4) !== 0,
-        longPrefillThreshold: int(3) === 0 ? 32 : 0,
-        maxLoras: null,
-        reserveFullIsl: int(2) === 0,
-        skipOversizedPrompt: false,
-      };
+      const cfg = randomLimits(int, 60);
       const allocs = new QueueAllocs();
       let next = 0;
       const view = (): RequestView => ({ id: `q${next++}`, numTokens: int(5) === 0 ? 0 : 1 + int(700), lora: null }) as RequestView;

@@ -1,4 +1,5 @@
 import type { HeaderRecord, SkipCause, StepRecord } from "../schema/raw.js";
+import { StateHistory } from "./state-history.js";
 import type { PerIterationRequestRow, PerRequestRow } from "../schema/tables.js";
 import { PrefixStep, QueueAllocs, type ProbeHit } from "./binding-carry.js";
 import { BIND_BUCKETS, bindingSets, bucketOf, formatSets, type BindBucket, type Limit, type LimitsConfig, type LoopRequest, type StepInput } from "./binding-limits.js";
@@ -102,18 +103,13 @@ const MAX_SEGMENTS = 1024;
 
 /**
  * A stretch of the waiting queue whose requests all have the same okBits, so the same bucket at
- * every decision (BindingTracker.lazyCarry). The run keeps one bucket history for all of them:
- * segment s is bucket segBucket[s] from decision time segT[s] on, and hist[s * W + b] the time
- * in bucket b from the run's start to segT[s]. A member's clock is settled (the spans it spent
- * in the run added to its own) only when it leaves; while it stays, a decision costs it nothing.
- * Times are integer ns and the sums stay below 2^53, so they are exact in any order.
+ * every decision (BindingTracker.lazyCarry). The run keeps one bucket history for all of them
+ * (StateHistory). A member's clock is settled (the spans it spent in the run added to its own)
+ * only when it leaves; while it stays, a decision costs it nothing.
  */
 class BindRun {
   bits = -1;
-  bucket = -1;
-  segT: number[] = [];
-  segBucket: number[] = [];
-  hist: number[] = [];
+  readonly history = new StateHistory(W, -1);
   members = 0;
   /** the token counts of its members (of all that joined since it was last empty: a superset) */
   minTokens = Infinity;
@@ -121,34 +117,26 @@ class BindRun {
   /** its history is long: every member leaves at the next decision (and joins again) */
   cut = false;
 
+  /** the bucket of the open segment */
+  get bucket(): number {
+    return this.history.state;
+  }
+
   /** From D on the run's okBits are `bits` (bucket `bucket`): a new segment when the bucket changes. */
   moveTo(bits: number, bucket: number, D: number): void {
     this.bits = bits;
     if (this.members === 0) {
-      this.segT.length = 0;
-      this.segBucket.length = 0;
-      this.hist.length = 0;
-      this.segT.push(D);
-      this.segBucket.push(bucket);
-      for (let b = 0; b < W; b++) this.hist.push(0);
-      this.bucket = bucket;
+      this.history.restart(bucket, D);
       this.cut = false;
       return;
     }
-    if (bucket === this.bucket) return;
-    const m = this.segT.length - 1;
-    const h = this.hist;
-    for (let b = 0; b < W; b++) h.push(h[m * W + b]);
-    h[(m + 1) * W + this.bucket] += D - this.segT[m];
-    this.segT.push(D);
-    this.segBucket.push(bucket);
-    this.bucket = bucket;
-    if (this.segT.length > MAX_SEGMENTS) this.cut = true;
+    this.history.change(bucket, D);
+    if (this.history.segments > MAX_SEGMENTS) this.cut = true;
   }
 
   join(c: BindClock, tokens: number): void {
     c.run = this;
-    c.joinSeg = this.segT.length - 1;
+    c.joinSeg = this.history.openSegment;
     c.joinT = c.since;
     this.members++;
     if (tokens < this.minTokens) this.minTokens = tokens;
@@ -157,14 +145,7 @@ class BindRun {
 
   /** The member's clock as the eager carry would have it now: its spans in the run added, the open segment the run's. */
   settle(c: BindClock): void {
-    const m = this.segT.length - 1;
-    const j = c.joinSeg;
-    if (m > j) {
-      c.acc[this.segBucket[j]] += this.segT[j + 1] - c.joinT;
-      const h = this.hist;
-      for (let b = 0; b < W; b++) c.acc[b] += h[m * W + b] - h[(j + 1) * W + b];
-      c.since = this.segT[m];
-    } else c.since = c.joinT;
+    c.since = this.history.addSpans(c.acc, c.joinSeg, c.joinT);
     c.bucket = this.bucket;
     c.bits = this.bits;
     c.run = null;

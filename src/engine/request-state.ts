@@ -1,4 +1,5 @@
 import type { ArrivalRecord, ChunkRecord, FinishReason } from "../schema/raw.js";
+import { StateHistory } from "./state-history.js";
 import type { PerRequestRow } from "../schema/tables.js";
 import { WAITING_REASONS, type WaitingReason } from "../schema/waiting.js";
 import { diffAbsNs } from "./epoch.js";
@@ -178,72 +179,47 @@ const MAX_CAUSE_SEGMENTS = 1024;
 
 /**
  * The queued requests whose waiting cause is the step's uniform one (uniformReason), as one
- * history: segment s is cause segCause[s] from decision time segT[s] on, and hist[s * W + c] the
- * time under cause c from the run's start to segT[s]. A step whose uniform cause differs adds a
- * segment instead of switching every member; a member's waitByCause gets its spans in the run
- * when it is settled (it leaves the queue, or its cause is decided on its own again). The times
- * are integer ns and the sums stay below 2^53, so they are exact in any order: the columns are
- * those of switching every member at every decision (Reconstructor.causeStep).
+ * history (StateHistory): a step whose uniform cause differs adds a segment instead of switching
+ * every member; a member's waitByCause gets its spans in the run when it is settled (it leaves
+ * the queue, or its cause is decided on its own again). The columns are those of switching every
+ * member at every decision (Reconstructor.causeStep).
  */
 export class CauseRun {
-  cause = NOT_WAITING;
-  private segT: number[] = [];
-  private segCause: number[] = [];
-  private hist: number[] = [];
+  private readonly history = new StateHistory(WAITING_REASONS.length, NOT_WAITING);
   members = 0;
+
+  /** the cause of the open segment */
+  get cause(): number {
+    return this.history.state;
+  }
 
   /** the time of the last segment's start (decisions must not go back past it) */
   get since(): number {
-    return this.segT.length === 0 ? -Infinity : this.segT[this.segT.length - 1];
+    return this.history.since;
   }
 
   /** its history is long: settle everyone and begin again */
   get long(): boolean {
-    return this.segT.length > MAX_CAUSE_SEGMENTS;
+    return this.history.segments > MAX_CAUSE_SEGMENTS;
   }
 
   /** From D on every member waits under `cause`. */
   moveTo(cause: number, D: number): void {
-    const W = WAITING_REASONS.length;
-    if (this.members === 0) {
-      this.segT.length = 0;
-      this.segCause.length = 0;
-      this.hist.length = 0;
-      this.segT.push(D);
-      this.segCause.push(cause);
-      for (let c = 0; c < W; c++) this.hist.push(0);
-      this.cause = cause;
-      return;
-    }
-    if (cause === this.cause) return;
-    const m = this.segT.length - 1;
-    const h = this.hist;
-    for (let c = 0; c < W; c++) h.push(h[m * W + c]);
-    h[(m + 1) * W + this.cause] += D - this.segT[m];
-    this.segT.push(D);
-    this.segCause.push(cause);
-    this.cause = cause;
+    if (this.members === 0) this.history.restart(cause, D);
+    else this.history.change(cause, D);
   }
 
   /** `r`, already under the run's cause (its open segment from r.causeSince, no later than the run's last decision), follows the run. */
   join(r: RequestState): void {
     r.causeRun = this;
-    r.runSeg = this.segT.length - 1;
+    r.runSeg = this.history.openSegment;
     r.runSince = r.causeSince;
     this.members++;
   }
 
   /** The member's cause clock as switching it at every decision would have left it; it no longer follows the run. */
   settle(r: RequestState): void {
-    const W = WAITING_REASONS.length;
-    const m = this.segT.length - 1;
-    const j = r.runSeg;
-    if (m > j) {
-      r.waitByCause[this.segCause[j]] += this.segT[j + 1] - r.runSince;
-      const h = this.hist;
-      for (let c = 0; c < W; c++) r.waitByCause[c] += h[m * W + c] - h[(j + 1) * W + c];
-      r.causeSince = this.segT[m];
-    } else r.causeSince = r.runSince;
+    r.causeSince = this.history.addSpans(r.waitByCause, r.runSeg, r.runSince);
     r.cause = this.cause;
     r.causeRun = null;
     this.members--;
