@@ -70,3 +70,17 @@ describe("fit → simulate → calibrate on a real H100 run", () => {
     expect(Math.abs(signedError(lat.ttft, "mean"))).toBeLessThan(0.3);
   }, 600_000);
 });
+
+describe("below capacity, the same config with other requests (bench/h100, one GPU call)", () => {
+  it("s64 t4096 at 10/s: r10_b simulated from a model of r10 meets the same-config targets", async () => {
+    const model = path.join(tmp(), "coeffs.json");
+    await cli(["fit", path.join("bench", "h100", "s64_t4096_r10"), "--out", model]);
+    const lat = await simulateCalibrate(path.join("bench", "h100", "s64_t4096_r10_b"), model);
+    // measured +0.4% / −0.7% (means), +0.9% / −2.9% (p90s) at a8ec1a0 (docs/fit.md); the targets
+    // of issue 17 are the bounds: at 20/s the same loop misses them (a steeper latency curve)
+    expect(Math.abs(signedError(lat.e2e, "mean"))).toBeLessThan(0.03);
+    expect(Math.abs(signedError(lat.ttft, "mean"))).toBeLessThan(0.05);
+    expect(Math.abs(signedError(lat.e2e, "p90"))).toBeLessThan(0.05);
+    expect(Math.abs(signedError(lat.ttft, "p90"))).toBeLessThan(0.1);
+  }, 600_000);
+});
