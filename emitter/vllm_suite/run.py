@@ -8,7 +8,8 @@
 1. vLLM's tests for VERSION from its sdist (fetch.py), an offline hub cache (hf_cache.py);
 2. pytest in the venv, once with ``--vsched-mode off`` and once ``on`` (concurrently unless
    ``--sequential``; pytest_vsched_suite.py), each writing a results file;
-3. every trace the on-run wrote: ``vsched convert TRACE -o DIR``, then ``vsched validate DIR``;
+3. every trace the on-run wrote: ``vsched convert TRACE -o DIR``, then ``vsched validate DIR``
+   (in ``--jobs`` long-lived ``node dist/batch.js`` processes: vsched_cli.py);
 4. the gate (exit 1 when any fails):
    * parity: the same tests collected in both runs, and every test that passed without the
      emitter passed with it (skips are vLLM's own ``skipif``s; they must agree too);
@@ -43,6 +44,7 @@ import suite_exceptions as exc_list  # noqa: E402
 import fetch  # noqa: E402
 import hf_cache  # noqa: E402
 import suite_report as report  # noqa: E402
+import vsched_cli  # noqa: E402
 
 
 class Unrunnable(Exception):
@@ -136,14 +138,10 @@ def run_pytest(args, tree: Path, env: dict, work: Path) -> dict:
 CLI = [REPO / "bin" / "vsched.js"]  # --cli replaces it (e.g. another branch's build)
 
 
-def _cli(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["node", str(CLI[0]), *argv], capture_output=True, text=True)
-
-
-def check_trace(trace: Path, out: Path) -> dict:
+def check_trace(cli: vsched_cli.Cli, trace: Path, out: Path) -> dict:
     """convert, then validate; exit codes and the finding codes of each stage."""
     res = {"convert": None, "validate": None, "codes": {}}
-    c = _cli("convert", "-q", str(trace), "-o", str(out))
+    c = cli.run(["convert", "-q", str(trace), "-o", str(out)])
     res["convert"] = c.returncode
     codes = set()
     manifest = out / "manifest.json"
@@ -158,7 +156,7 @@ def check_trace(trace: Path, out: Path) -> dict:
     if c.returncode != 0:
         res["stderr"] = c.stderr.strip().splitlines()[-1:] if c.stderr.strip() else []
     if c.returncode in (0, 1) and manifest.exists():
-        v = _cli("validate", "--format", "json", str(out))
+        v = cli.run(["validate", "--format", "json", str(out)])
         res["validate"] = v.returncode
         try:
             findings = json.loads(v.stdout).get("findings", [])
@@ -171,13 +169,17 @@ def check_trace(trace: Path, out: Path) -> dict:
 def check_traces(traces_root: Path, conv_root: Path, jobs: int) -> dict:
     files = sorted(p for p in traces_root.glob("*/vsched-*.jsonl*"))
     tasks = {}
-    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-        for f in files:
-            rel = f"{f.parent.name}/{f.name}"
-            # parents made here: concurrent converts creating one new parent race on its mkdir
-            (conv_root / f.parent.name).mkdir(parents=True, exist_ok=True)
-            tasks[rel] = pool.submit(check_trace, f, conv_root / f.parent.name / f.name.split(".jsonl")[0])
-    return {rel: fut.result() for rel, fut in tasks.items()}
+    cli = vsched_cli.Cli(CLI[0], jobs)
+    try:
+        with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+            for f in files:
+                rel = f"{f.parent.name}/{f.name}"
+                # parents made here: concurrent converts creating one new parent race on its mkdir
+                (conv_root / f.parent.name).mkdir(parents=True, exist_ok=True)
+                tasks[rel] = pool.submit(check_trace, cli, f, conv_root / f.parent.name / f.name.split(".jsonl")[0])
+            return {rel: fut.result() for rel, fut in tasks.items()}
+    finally:
+        cli.close()
 
 
 def cpu_seconds() -> float:
@@ -194,7 +196,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="work directory (kept); default: a temporary one, removed on success")
     ap.add_argument("--tests", nargs="+", default=list(fetch.DEFAULT_TESTS))
     ap.add_argument("--sequential", action="store_true", help="run the two pytest passes one after the other")
-    ap.add_argument("--jobs", type=int, default=4, help="concurrent convert/validate processes")
+    ap.add_argument("--jobs", type=int, default=4, help="concurrent convert/validate processes (node dist/batch.js, each running commands one at a time)")
     ap.add_argument("--strict-exceptions", action="store_true", help="an exception that matched nothing fails")
     ap.add_argument("--json", help="write the whole result as JSON here")
     ap.add_argument("--recheck", action="store_true",

@@ -3,7 +3,7 @@ import { EXIT, InputError, UsageError } from "./errors.js";
 import { VERSION } from "../version.js";
 
 /** Parse, run, and turn every failure into one actionable stderr line and a documented exit code. */
-export async function runMain(program: Command): Promise<void> {
+export async function runMain(program: Command, argv: readonly string[] = process.argv): Promise<void> {
   // Subcommands registered before this point do not inherit exitOverride: without it a
   // subcommand's usage error would exit 1 inside commander instead of the documented 2.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
@@ -16,7 +16,7 @@ export async function runMain(program: Command): Promise<void> {
     if (process.env.VSCHED_TEST_INTERNAL_ERROR === "1") throw new Error("simulated internal error (VSCHED_TEST_INTERNAL_ERROR=1)");
   });
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err, program.opts().debug === true);
   }
