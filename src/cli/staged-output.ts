@@ -118,6 +118,8 @@ export class StagedOutputDir {
   }
 
   private async removeStaging(): Promise<void> {
-    await rm(this.staging, { recursive: true, force: true }).catch(() => {});
+    // A sink's write stream that was still opening when the run failed can create its file
+    // while rm walks the folder (ENOTEMPTY on the last rmdir): rm's retries walk it again.
+    await rm(this.staging, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }).catch(() => {});
   }
 }
