@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { expectGolden, runCli } from "./helpers/golden.js";
@@ -84,6 +84,14 @@ describe("vsched simulate and calibrate (golden transcripts)", { timeout: 300_00
 
   it("needs exactly one of --model and --cost (exit 2)", async () => {
     expectGolden("test/golden/simulate-no-model.md", await runCli(["simulate", TRACE, "-o", path.join(tmpDir(), "s")]));
+  });
+
+  it("--step-scale scales a fitted model only: with --cost it is one line before any work (exit 2)", async () => {
+    const out = path.join(tmpDir(), "s");
+    const r = await runCli(["simulate", TRACE, "--cost", "linear:alpha=0.01", "--step-scale", "2", "-o", out]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual(["vsched: --step-scale scales a fitted model's step times: give --model FILE, not --cost"]);
+    expect(existsSync(out)).toBe(false);
   });
 
   it("rejects a model file that is not a step model (exit 2)", async () => {

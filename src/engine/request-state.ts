@@ -193,11 +193,6 @@ export class CauseRun {
     return this.history.state;
   }
 
-  /** the time of the last segment's start (decisions must not go back past it) */
-  get since(): number {
-    return this.history.since;
-  }
-
   /** its history is long: settle everyone and begin again */
   get long(): boolean {
     return this.history.segments > MAX_CAUSE_SEGMENTS;

@@ -23,11 +23,6 @@ export class StateHistory {
     return this.segT.length;
   }
 
-  /** the start of the open segment, -Infinity before the first */
-  get since(): number {
-    return this.segT.length === 0 ? -Infinity : this.segT[this.segT.length - 1];
-  }
-
   /** Begin again (the run is empty): from D on, `state`. */
   restart(state: number, D: number): void {
     this.segT.length = 0;

@@ -352,11 +352,11 @@ function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined)
   if (parts.length < 2 || !chosen) return [];
   const terms = BETA_FEATURE_SETS[chosen.feature_set as keyof typeof BETA_FEATURE_SETS];
   const y = (r: BetaTrainingRow) => r.step_time_ns!;
-  const keptOf = (p: FitData) => p.steps.filter((r) => r.excluded === null);
-  const trainSteps = parts.reduce((n, p) => n + keptOf(p).filter((r) => r.split === "train").length, 0);
+  const kept = parts.map((p) => p.steps.filter((r) => r.excluded === null));
+  const trainSteps = kept.reduce((n, k) => n + k.filter((r) => r.split === "train").length, 0);
   return parts.map((p, i) => {
-    const held = keptOf(p);
-    const rest = parts.flatMap((q, j) => (j === i ? [] : keptOf(q)));
+    const held = kept[i];
+    const rest = kept.flatMap((k, j) => (j === i ? [] : k));
     const source = p.sources[0] ?? "";
     if (!held.length || rest.length <= terms.length) return { source, steps: held.length, bias: null };
     // ridge's λ was chosen per training row count: the same penalty per row here

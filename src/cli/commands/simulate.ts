@@ -86,10 +86,7 @@ function parseStepScale(v: string): number {
  * scaled (--step-scale); null when the model file runs as given.
  */
 async function modelToRun(model: StepModelFile | null, o: SimulateCliOptions, source: TableSource, level: string) {
-  if (!model) {
-    if (o.stepScale !== undefined) throw new UsageError("--step-scale scales a fitted model's step times: give --model FILE");
-    return null;
-  }
+  if (!model) return null;
   const host = await hostCpuFor(model, o.cpuIndex, source, level);
   if (!host && o.stepScale === undefined) return null;
   const run = host?.model ?? model;
@@ -112,10 +109,11 @@ export function registerSimulate(program: Command): void {
     .option("--scheduler-cls <module:Class>", "your own vLLM Scheduler subclass (vLLM's --scheduler-cls; extend AsyncScheduler when async scheduling is on), importable from the current directory")
     .option("--request-queue-cls <module:Class>", "your own waiting-queue class (built where vLLM calls create_request_queue), importable from the current directory")
     .option("--cpu-index <which>", "host CPU speed for a model with cpu_index terms: recorded (the replayed run's own, from its schedule() times), training (1: the training runs' typical host) or a number", "recorded")
-    .option("--step-scale <factor>", "multiply every predicted step time by this: a uniformly slower (1.1) or faster (0.9) engine, or how sensitive the latencies are to a step-time bias (bench/sim-sensitivity.mjs)", parseStepScale)
+    .option("--step-scale <factor>", "multiply every predicted step time by this: a uniformly slower (1.1) or faster (0.9) engine, or how sensitive the latencies are to a step-time bias (bench/sim-to-real.mjs --sensitivity)", parseStepScale)
     .addHelpText("after", examples("vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json -o sim/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --set max_num_seqs=6 -o sim-6/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --step-scale 1.05 -o sim-slower/"))
     .action(async (inputs: string[], o: SimulateCliOptions) => {
       if (!o.model === !o.cost) throw new UsageError("give exactly one of --model FILE (from vsched fit --out) or --cost SPEC");
+      if (o.cost && o.stepScale !== undefined) throw new UsageError("--step-scale scales a fitted model's step times: give --model FILE, not --cost");
       const model = o.model ? readStepModel(o.model) : null;
       const source = await openTables(inputs);
       if (source.info.sources.length !== 1) {
@@ -131,9 +129,9 @@ export function registerSimulate(program: Command): void {
       const stage = await mkdtemp(path.join(out, ".vsched-tmp-"));
       try {
         await writeFile(path.join(stage, WORKLOAD), workloadJsonl(workload));
-        const host = await modelToRun(model, o, source, header.level);
-        if (host) await writeFile(path.join(stage, MODEL_FILE), JSON.stringify(host.model, null, 2) + "\n");
-        const cost = host ? `fitted:${path.join(stage, MODEL_FILE)}` : o.model ? `fitted:${path.resolve(o.model)}` : o.cost!;
+        const run = await modelToRun(model, o, source, header.level);
+        if (run) await writeFile(path.join(stage, MODEL_FILE), JSON.stringify(run.model, null, 2) + "\n");
+        const cost = run ? `fitted:${path.join(stage, MODEL_FILE)}` : o.model ? `fitted:${path.resolve(o.model)}` : o.cost!;
         const line = await runHarness({
           python,
           cwd: stage,
@@ -144,14 +142,14 @@ export function registerSimulate(program: Command): void {
         const traceFile = path.join(TRACE_DIR, "vsched-1-dp0.jsonl");
         if (!existsSync(path.join(stage, traceFile))) throw new InputError("the harness wrote no trace", "SIM_HARNESS_FAILED", python);
         await runConvert({ inputs: [traceFile], out: LOGS_DIR, lenient: false, versionHeader: false, iterationRequests: "all", iterationRequestsEvery: 1, scheduledEvents: true, quiet: true, cwd: stage });
-        for (const name of [WORKLOAD, TRACE_DIR, LOGS_DIR, ...(host ? [MODEL_FILE] : [])]) {
+        for (const name of [WORKLOAD, TRACE_DIR, LOGS_DIR, ...(run ? [MODEL_FILE] : [])]) {
           await rm(path.join(out, name), { recursive: true, force: true });
           await rename(path.join(stage, name), path.join(out, name));
         }
         const changed = [...o.set, ...(o.schedulerCls ? [`scheduler ${o.schedulerCls}`] : []), ...(o.requestQueueCls ? [`queue ${o.requestQueueCls}`] : [])];
         const how = changed.length ? ` with ${changed.join(", ")}` : " under the recorded configuration";
         const note = versionNote(header.vllm_version, await simulatedVersion(path.join(out, TRACE_DIR, "vsched-1-dp0.jsonl")));
-        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${how}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n${host?.note ?? ""}${note}`);
+        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${how}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n${run?.note ?? ""}${note}`);
       } finally {
         await rm(stage, { recursive: true, force: true });
       }
