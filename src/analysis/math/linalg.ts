@@ -94,16 +94,35 @@ function invUpper(r: number[][]): number[][] {
   return inv; // inv[j] = R⁻¹ e_j = column j of R⁻¹
 }
 
+/** The QR solve shared by ols() and the IRLS rounds of huber(): coefficients in the scaled basis. */
+function solveScaled(d: Design, y: Float64Array) {
+  const scale = columnScales(d);
+  const { q, r, kept } = thinQr(d, scale);
+  const qty = q.map((col) => dotArr(col, y));
+  const cScaled = q.length ? backSolve(r, qty) : [];
+  return { q, r, kept, scale, qty, cScaled };
+}
+
+/**
+ * ols()'s coefficients alone, by the same arithmetic (so bit-identical), without its fitted
+ * values and HC3 errors: an IRLS round needs only the coefficients, and the HC3 pass was a third
+ * of a pooled fit's time.
+ */
+function olsCoef(d: Design, y: Float64Array): number[] {
+  const { kept, scale, cScaled } = solveScaled(d, y);
+  const coef = new Array<number>(d.p).fill(0);
+  let k = 0;
+  for (let j = 0; j < d.p; j++) if (kept[j]) coef[j] = cScaled[k++] / scale[j];
+  return coef;
+}
+
 /**
  * Ordinary least squares with HC3 (MacKinnon–White) standard errors, as statsmodels'
  * `OLS(y, X).fit(cov_type="HC3")`: cov = (X'X)⁻¹ X' diag(e²/(1-h)²) X (X'X)⁻¹.
  */
 export function ols(d: Design, y: Float64Array): OlsResult {
-  const scale = columnScales(d);
-  const { q, r, kept } = thinQr(d, scale);
+  const { q, r, kept, scale, qty, cScaled } = solveScaled(d, y);
   const m = q.length;
-  const qty = q.map((col) => dotArr(col, y));
-  const cScaled = m ? backSolve(r, qty) : [];
   const fitted = new Float64Array(d.n);
   for (let k = 0; k < m; k++) for (let i = 0; i < d.n; i++) fitted[i] += q[k][i] * qty[k];
   const residuals = new Float64Array(d.n);
@@ -277,20 +296,27 @@ export function tQuantile(p: number, df: number): number {
  * shared host's stalls) pull OLS towards the stalls; Huber follows the typical step.
  */
 export function huber(d: Design, y: Float64Array, t = 1.345, maxIter = 100): number[] {
-  let coef = ols(d, y).coef;
+  let coef = olsCoef(d, y);
+  // buffers reused across rounds (plain loops: Float64Array.from with a callback was most of a
+  // pooled fit's time outside the QR)
+  const r = new Float64Array(d.n), abs = new Float64Array(d.n);
+  const xs = new Float64Array(d.x.length), ys = new Float64Array(d.n);
   for (let it = 0; it < maxIter; it++) {
-    const r = Float64Array.from(predict(d, coef), (p, i) => y[i] - p);
-    const abs = Float64Array.from(r, Math.abs).sort();
+    const fitted = predict(d, coef);
+    for (let i = 0; i < d.n; i++) {
+      r[i] = y[i] - fitted[i];
+      abs[i] = Math.abs(r[i]);
+    }
+    abs.sort();
     const scale = (abs.length % 2 ? abs[(abs.length - 1) / 2] : (abs[abs.length / 2 - 1] + abs[abs.length / 2]) / 2) / 0.6744897501960817;
     if (!(scale > 0)) break;
-    const xs = new Float64Array(d.x.length), ys = new Float64Array(d.n);
     for (let i = 0; i < d.n; i++) {
       const z = Math.abs(r[i]) / scale;
       const sw = Math.sqrt(z <= t ? 1 : t / z);
       ys[i] = y[i] * sw;
       for (let j = 0; j < d.p; j++) xs[i * d.p + j] = d.x[i * d.p + j] * sw;
     }
-    const next = ols({ n: d.n, p: d.p, x: xs }, ys).coef;
+    const next = olsCoef({ n: d.n, p: d.p, x: xs }, ys);
     const change = next.reduce((m, c, j) => Math.max(m, Math.abs(c - coef[j]) / Math.max(Math.abs(c), 1e-12)), 0);
     coef = next;
     if (change < 1e-10) break;
