@@ -84,3 +84,29 @@ describe("below capacity, the same config with other requests (bench/h100, one G
     expect(Math.abs(signedError(lat.ttft, "p90"))).toBeLessThan(0.1);
   }, 600_000);
 });
+
+describe("other model shapes (bench/h100: the 14B- and 1B-class dense Llama shapes, one GPU call)", () => {
+  it("14B at 10/s: r10_b simulated from a model of r10_c meets the same-config targets", async () => {
+    const model = path.join(tmp(), "coeffs.json");
+    await cli(["fit", path.join("bench", "h100", "m14b_s64_t4096_r10_c"), "--out", model]);
+    const lat = await simulateCalibrate(path.join("bench", "h100", "m14b_s64_t4096_r10_b"), model);
+    // measured +0.6% / +2.5% (means), +0.3% / +6.0% (p90s) (docs/fit.md, "Sixteen more runs");
+    // the targets of issue 17 are the bounds
+    expect(Math.abs(signedError(lat.e2e, "mean"))).toBeLessThan(0.03);
+    expect(Math.abs(signedError(lat.ttft, "mean"))).toBeLessThan(0.05);
+    expect(Math.abs(signedError(lat.e2e, "p90"))).toBeLessThan(0.05);
+    expect(Math.abs(signedError(lat.ttft, "p90"))).toBeLessThan(0.1);
+  }, 600_000);
+
+  it("a run recorded at emitter level summary is a calibration target: 1B, fitted on two level-full runs", async () => {
+    const model = path.join(tmp(), "coeffs.json");
+    const h = (run: string) => path.join("bench", "h100", run);
+    await cli(["fit", h("m1b_s64_t4096_r40"), "--with", h("m1b_s64_t4096_r40_b"), "--out", model]);
+    const lat = await simulateCalibrate(h("m1b_s64_t4096_r40_summary"), model);
+    // measured +0.4% / +1.2% (means), +1.4% / +4.9% (p90s); the 1B shape is host-bound and its
+    // same-config pair misses by far more (docs/fit.md), so this bound is the same-config target
+    // of issue 17 only because the summary run's host matched the training runs'
+    expect(Math.abs(signedError(lat.e2e, "mean"))).toBeLessThan(0.03);
+    expect(Math.abs(signedError(lat.ttft, "mean"))).toBeLessThan(0.05);
+  }, 600_000);
+});
