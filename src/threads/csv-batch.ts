@@ -1,50 +1,206 @@
 import type { z } from "zod";
-import type { TABLES, TableName } from "../schema/tables.js";
-import { compileRowEncoder, ENCODER_HEADROOM, RowOverflow, type CellGuard, type RowEncoder } from "../logs/csv-format.js";
-import { decodeRows, type RowBatch } from "./row-batch.js";
-
-type AnyRow = z.infer<(typeof TABLES)[TableName]>;
+import { TABLES, type TableName } from "../schema/tables.js";
+import { columnStatement, encoderFunctions, ENCODER_HEADROOM, RESERVE, RowOverflow, type CellGuard } from "../logs/csv-format.js";
+import { BIGINT, layout, NULL, UNDEFINED, type RowBatch } from "./row-batch.js";
 
 /**
  * A batch of rows → its CSV bytes, exactly as CsvTableWriter.write() would put them in its
- * file (the encoders are the same compiled functions; a row's bytes do not depend on where
- * in a buffer it lands). The bytes are in a buffer of their own, ready to transfer.
+ * file. The encoder is compiled per table from the same column statements as
+ * compileRowEncoder's (csv-format.ts), but each statement takes its value from the batch's
+ * lanes instead of a row object: no row is rebuilt. Where a string cell's bytes depend on
+ * the string alone (a request id, binding_limits: the guarded putString), each distinct
+ * string of the batch is encoded once and copied per cell, counting its formula cell per
+ * cell; epoch digits and JSON details are copied from the batch's byte heap when it holds
+ * them as ASCII (what putDigits / putText would write from the string). Anything else (a
+ * wide string, a bigint, a string in a numeric column, null) goes through the row
+ * encoder's own functions. The bytes are in a buffer of their own, ready to transfer.
  */
 export class CsvBatchEncoder {
-  private readonly encoders = new Map<TableName, RowEncoder<AnyRow>>();
+  private readonly encoders = new Map<TableName, LaneEncoder>();
   /** per table, the last batch's size: the next one starts there */
   private readonly sizes = new Map<TableName, number>();
+  private readonly fns: ReturnType<typeof encoderFunctions>;
 
-  constructor(readonly guard: CellGuard) {}
+  constructor(readonly guard: CellGuard) {
+    this.fns = encoderFunctions(guard);
+  }
 
   encode(batch: RowBatch): Uint8Array {
     const enc = this.encoderFor(batch.table);
+    const cells = new BatchCells(batch, this.guard, this.fns);
     let buf: Buffer<ArrayBuffer> = Buffer.allocUnsafeSlow((this.sizes.get(batch.table) ?? 1 << 16) + ENCODER_HEADROOM);
     let off = 0;
-    decodeRows(batch, (row: AnyRow) => {
+    for (let r = 0; r < batch.rows; r++) {
       for (;;) {
         if (off + ENCODER_HEADROOM > buf.length) buf = grow(buf, off, buf.length);
-        const cells = this.guard.formulaCells;
+        const count = this.guard.formulaCells;
         try {
-          off = enc(row, buf, off);
-          return;
+          off = enc(cells, r, buf, off);
+          break;
         } catch (e) {
           if (!(e instanceof RowOverflow)) throw e;
           // a retried row must not count its formula cells twice
-          this.guard.formulaCells = cells;
+          this.guard.formulaCells = count;
           buf = grow(buf, off, e.need + ENCODER_HEADROOM);
         }
       }
-    });
+    }
     this.sizes.set(batch.table, Math.max(1 << 12, off));
     return new Uint8Array(buf.buffer, buf.byteOffset, off);
   }
 
-  private encoderFor(table: TableName): RowEncoder<AnyRow> {
+  private encoderFor(table: TableName): LaneEncoder {
     let e = this.encoders.get(table);
-    if (!e) this.encoders.set(table, (e = compileRowEncoder(table, this.guard) as RowEncoder<AnyRow>));
+    if (!e) this.encoders.set(table, (e = compileLaneEncoder(table, this.fns)));
     return e;
   }
+}
+
+const ARENA = 1 << 20;
+let arena = { buf: Buffer.allocUnsafeSlow(0), at: 0 };
+
+type LaneEncoder = (c: BatchCells, r: number, b: Buffer, o: number) => number;
+
+/** One batch's lanes, and its strings decoded or encoded once each, on first use. */
+export class BatchCells {
+  readonly tags: Uint8Array;
+  readonly num: Float64Array;
+  readonly str: Int32Array;
+  private readonly heap: Buffer;
+  private readonly starts: Int32Array;
+  private readonly wide: Uint8Array;
+  private readonly strings: (string | undefined)[];
+  /** per string entry: its bytes as the guarded putString writes them, and whether it is a formula-like cell */
+  private readonly encoded: (Buffer | undefined)[];
+  private readonly formula: Uint8Array;
+
+  constructor(
+    b: RowBatch,
+    private readonly guard: CellGuard,
+    private readonly fns: ReturnType<typeof encoderFunctions>,
+  ) {
+    this.tags = b.tags;
+    this.num = b.num;
+    this.str = b.str;
+    this.heap = Buffer.from(b.heap.buffer, b.heap.byteOffset, b.heap.byteLength);
+    this.starts = b.starts;
+    this.wide = b.wide;
+    this.strings = new Array<string | undefined>(b.wide.length);
+    this.encoded = new Array<Buffer | undefined>(b.wide.length);
+    this.formula = new Uint8Array(b.wide.length);
+  }
+
+  /** entry `id` as a string */
+  string(id: number): string {
+    let s = this.strings[id];
+    if (s === undefined) this.strings[id] = s = this.heap.toString(this.wide[id] ? "utf16le" : "latin1", this.starts[id], this.starts[id + 1]);
+    return s;
+  }
+
+  /** a tagged cell's value (null, undefined, a bigint, a string in a numeric column) */
+  other(tag: number, id: number): unknown {
+    if (tag === NULL) return null;
+    if (tag === UNDEFINED) return undefined;
+    if (tag === BIGINT) return BigInt(this.string(id));
+    return this.string(id);
+  }
+
+  /** a string cell written by the guarded putString: its bytes once per entry, its formula count per cell */
+  put(b: Buffer, o: number, id: number): number {
+    let e = this.encoded[id];
+    if (e === undefined) e = this.encode(id);
+    if (o + e.length > b.length - RESERVE) throw new RowOverflow(e.length);
+    if (this.formula[id] === 1) this.guard.formulaCells++;
+    if (e.length <= 64) for (let k = 0; k < e.length; k++) b[o + k] = e[k];
+    else b.set(e, o);
+    return o + e.length;
+  }
+
+  private encode(id: number): Buffer {
+    const s = this.string(id);
+    // written into an arena with room for any encoding of s and putString's RESERVE after it;
+    // a fresh arena when it runs out (an old one lives as long as entries point into it)
+    const room = 3 * s.length + 8 + ENCODER_HEADROOM;
+    if (arena.at + room > arena.buf.length) arena = { buf: Buffer.allocUnsafeSlow(Math.max(ARENA, room)), at: 0 };
+    const before = this.guard.formulaCells;
+    const end = this.fns.s(arena.buf, arena.at, s);
+    this.formula[id] = this.guard.formulaCells - before;
+    this.guard.formulaCells = before;
+    const e = arena.buf.subarray(arena.at, end);
+    arena.at = end;
+    this.encoded[id] = e;
+    return e;
+  }
+
+  /** an epoch_ns cell (putDigits): an ASCII entry's bytes are the digits it would write */
+  digits(b: Buffer, o: number, id: number): number {
+    if (this.wide[id]) return this.fns.d(b, o, this.string(id));
+    const from = this.starts[id];
+    const n = this.starts[id + 1] - from;
+    if (o + n > b.length - RESERVE) throw new RowOverflow(n);
+    const h = this.heap;
+    for (let k = 0; k < n; k++) b[o + k] = h[from + k];
+    return o + n;
+  }
+
+  /** a JSON cell (putText): for an ASCII entry, putText's own loop over its bytes */
+  text(b: Buffer, o: number, id: number): number {
+    const from = this.starts[id];
+    const n = this.starts[id + 1] - from;
+    if (this.wide[id] || n === 0 || o + 2 * n + 2 > b.length - RESERVE) return this.fns.t(b, o, this.string(id));
+    const h = this.heap;
+    const start = o;
+    b[o++] = 34;
+    let quote = false;
+    for (let k = from; k < from + n; k++) {
+      const c = h[k];
+      if (c === 34) {
+        b[o++] = 34;
+        quote = true;
+      } else if (c === 44 || c === 10 || c === 13) quote = true;
+      b[o++] = c;
+    }
+    if (!quote) {
+      // nothing to quote after all: shift left over the opening quote
+      b.copyWithin(start, start + 1, o);
+      return o - 1;
+    }
+    b[o++] = 34;
+    return o;
+  }
+}
+
+/**
+ * Per column: the value from its lane (an untagged cell of a numeric column is its number, of an
+ * enum column its option), then compileRowEncoder's statement for it; plain string, epoch and
+ * JSON cells take BatchCells' copies unless tagged.
+ */
+function compileLaneEncoder(table: TableName, fns: ReturnType<typeof encoderFunctions>): LaneEncoder {
+  const lay = layout(table);
+  const shape = TABLES[table].shape as Record<string, z.ZodType>;
+  const n = lay.cols.length;
+  const options: (readonly string[] | null)[] = lay.lane.map((l) => l.options);
+  const body = lay.cols
+    .map((name, k) => {
+      const l = lay.lane[k];
+      const sep = `b[o++] = ${k === n - 1 ? 10 : 44};`;
+      if (l.numeric) return `tg = tags[t + ${k}]; ${columnStatement(name, shape[name], `v = tg === 0 ? num[p + ${l.index}] : c.other(tg, num[p + ${l.index}]);`)} ${sep}`;
+      const id = `id = str[q + ${l.index}]; tg = tags[t + ${k}];`;
+      const generic = columnStatement(name, shape[name], "v = c.other(tg, id);");
+      if (l.options) return `${id} ${columnStatement(name, shape[name], `v = tg !== 0 ? c.other(tg, id) : id < 0 ? O[${k}][-1 - id] : c.string(id);`)} ${sep}`;
+      const direct = l.kind === "string" ? "o = c.put(b, o, id);" : l.kind === "epoch_ns" ? "o = c.digits(b, o, id);" : l.kind === "json" ? "o = c.text(b, o, id);" : null;
+      if (!direct) return `${id} ${columnStatement(name, shape[name], "v = tg === 0 ? c.string(id) : c.other(tg, id);")} ${sep}`;
+      return `${id} if (tg === 0) { ${direct} } else { ${generic} } ${sep}`;
+    })
+    .join("\n  ");
+  const src = `return function encode_${table}_lanes(c, r, b, o) {
+  const tags = c.tags, num = c.num, str = c.str;
+  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr};
+  let v, tg, id;
+  ${body}
+  return o;
+};`;
+  return new Function("i", "f", "d", "s", "t", "O", src)(fns.i, fns.f, fns.d, fns.s, fns.t, options) as LaneEncoder;
 }
 
 /** a buffer with `used` bytes kept and at least `more` free after them (never from Node's pool) */

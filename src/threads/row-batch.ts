@@ -1,13 +1,16 @@
-import { columnMeta } from "../schema/columns.js";
+import { columnMeta, type ColumnKind } from "../schema/columns.js";
+import { enumValues } from "../logs/csv-format.js";
 import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
 import type { z } from "zod";
 
 /**
  * Rows of one table, columnar, in buffers that move between threads by transfer (no
  * structured clone of row objects): numbers in a Float64Array, strings in one byte heap
- * (ASCII as latin1, anything else as UTF-16 so lone surrogates survive), and a tag per
- * cell that tells null from undefined from a value. decodeRows() rebuilds rows whose
- * values are identical to the ones pushed, so any sink downstream writes the same bytes.
+ * (ASCII as latin1, anything else as UTF-16 so lone surrogates survive), an enum column's
+ * values as their index in the column's options (a negative id: no string at all), and a
+ * tag per cell that tells null from undefined from a value. decodeRows() rebuilds rows
+ * whose values are identical to the ones pushed, so any sink downstream writes the same
+ * bytes; the CSV encoder (csv-batch.ts) reads the lanes without rebuilding rows.
  *
  * Functions are compiled per table from its zod columns (like the CSV encoders):
  * straight-line code, one hidden class per table's rows.
@@ -19,7 +22,7 @@ export interface RowBatch {
   tags: Uint8Array;
   /** per numeric cell (row-major, numeric columns only): the number, or a string entry id (tag STRING/BIGINT) */
   num: Float64Array;
-  /** per string cell (row-major, string columns only): a string entry id */
+  /** per string cell (row-major, string columns only): a string entry id, or for an enum column's value -(its index in the options + 1) */
   str: Int32Array;
   /** entry k is heap[starts[k] .. starts[k + 1]), latin1, or UTF-16LE when wide[k] */
   heap: Uint8Array;
@@ -29,34 +32,50 @@ export interface RowBatch {
 
 /** What a cell holds (the lane it is in follows from the column's kind). */
 const VALUE = 0;
-const NULL = 1;
-const UNDEFINED = 2;
+export const NULL = 1;
+export const UNDEFINED = 2;
 /** a string in a numeric column, or a bigint in any column: its text is a string entry */
 const STRING = 3;
-const BIGINT = 4;
+export const BIGINT = 4;
 
 export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer] as ArrayBuffer[];
 
-interface Layout {
+export interface Lane {
+  kind: ColumnKind;
+  /** index in its lane (num or str) */
+  index: number;
+  numeric: boolean;
+  /** request ids and other strings repeat within a batch; epoch strings and JSON details do not */
+  dedupe: boolean;
+  /** an enum column's values (sent as their index), else null */
+  options: readonly string[] | null;
+}
+
+export interface Layout {
   cols: string[];
-  /** per column: index in its lane, and whether that lane is the numeric one */
-  lane: { numeric: boolean; index: number; dedupe: boolean }[];
+  /** per column, in tableColumns() order */
+  lane: Lane[];
   nNum: number;
   nStr: number;
 }
 
-function layout(table: TableName): Layout {
+const layouts = new Map<TableName, Layout>();
+
+export function layout(table: TableName): Layout {
+  let l = layouts.get(table);
+  if (l) return l;
   const shape = TABLES[table].shape as Record<string, z.ZodType>;
   const cols = tableColumns(table);
   let nNum = 0;
   let nStr = 0;
-  const lane = cols.map((c) => {
+  const lane = cols.map((c): Lane => {
     const kind = columnMeta(shape[c]).kind;
     const numeric = kind === "int" || kind === "float";
-    // request ids and enum values repeat within a batch; epoch strings and JSON details do not
-    return { numeric, index: numeric ? nNum++ : nStr++, dedupe: kind === "string" };
+    const options = kind === "string" ? enumValues(shape[c]) : null;
+    return { kind, numeric, index: numeric ? nNum++ : nStr++, dedupe: kind === "string", options };
   });
-  return { cols, lane, nNum, nStr };
+  layouts.set(table, (l = { cols, lane, nNum, nStr }));
+  return l;
 }
 
 /** rows per batch: about 1 MiB of lanes, whatever the table's width */
@@ -72,8 +91,10 @@ export class RowBatchBuilder {
   private readonly lay: Layout;
   private readonly fill: (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void;
   private tags!: Uint8Array;
-  private num!: Float64Array;
-  private str!: Int32Array;
+  /** @internal the compiled fill writes these lanes directly */
+  num!: Float64Array;
+  /** @internal */
+  str!: Int32Array;
   private heap!: Buffer;
   private heapUsed = 0;
   private starts: number[] = [0];
@@ -163,19 +184,18 @@ export class RowBatchBuilder {
       this.heap.copy(grown, 0, 0, this.heapUsed);
       this.heap = grown;
     }
-    // latin1 keeps one byte per character: exact only when every character is below 0x100;
-    // anything else goes as UTF-16 code units, exact for any JS string
-    const wide = isLatin1(s) ? 0 : 1;
-    this.heapUsed += this.heap.write(s, this.heapUsed, wide ? "utf16le" : "latin1");
+    // ASCII (UTF-8 as long as the string: every character below 0x80) is kept as one byte per
+    // character and read back as latin1; anything else goes as UTF-16 code units, exact for
+    // any JS string (lone surrogates too). One native write for the usual case, no regex.
+    let n = this.heap.write(s, this.heapUsed, "utf8");
+    const wide = n === s.length ? 0 : 1;
+    if (wide) n = this.heap.write(s, this.heapUsed, "utf16le");
+    this.heapUsed += n;
     this.starts.push(this.heapUsed);
     this.wide.push(wide);
     return this.wide.length - 1;
   }
 }
-
-// eslint-disable-next-line no-control-regex
-const WIDE = /[^\u0000-\u00ff]/;
-const isLatin1 = (s: string): boolean => !WIDE.test(s);
 
 function compileFill(lay: Layout): (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void {
   const n = lay.cols.length;
@@ -183,10 +203,14 @@ function compileFill(lay: Layout): (row: Record<string, unknown>, b: RowBatchBui
     .map((c, k) => {
       const l = lay.lane[k];
       const v = `row[${JSON.stringify(c)}]`;
-      return l.numeric ? `b.n(t + ${k}, p + ${l.index}, ${v});` : `b.s(t + ${k}, q + ${l.index}, ${v}, ${l.dedupe});`;
+      if (l.numeric) return `v = ${v}; if (typeof v === "number") num[p + ${l.index}] = v; else b.n(t + ${k}, p + ${l.index}, v);`;
+      if (!l.options) return `b.s(t + ${k}, q + ${l.index}, ${v}, ${l.dedupe});`;
+      // an enum value: its index, by comparing with each option (a pointer compare for the engine's literals)
+      const branches = l.options.map((o, j) => `if (v === ${JSON.stringify(o)}) str[q + ${l.index}] = ${-(j + 1)};`);
+      return `v = ${v}; ${branches.join(" else ")} else b.s(t + ${k}, q + ${l.index}, v, true);`;
     })
     .join("\n  ");
-  const src = `return function fill(row, b, r) {\n  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr};\n  ${body}\n};`;
+  const src = `return function fill(row, b, r) {\n  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr}, num = b.num, str = b.str;\n  let v;\n  ${body}\n};`;
   return new Function(src)() as (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void;
 }
 
@@ -204,11 +228,12 @@ function compileDecode(lay: Layout): (b: RowBatch, emit: (row: never) => void) =
   const fields = lay.cols
     .map((c, k) => {
       const l = lay.lane[k];
-      const lane = l.numeric ? `num[p + ${l.index}]` : `s[str[q + ${l.index}]]`;
+      const lane = l.numeric ? `num[p + ${l.index}]` : l.options ? `(str[q + ${l.index}] < 0 ? O${k}[-1 - str[q + ${l.index}]] : s[str[q + ${l.index}]])` : `s[str[q + ${l.index}]]`;
       return `${JSON.stringify(c)}: tags[t + ${k}] === 0 ? ${lane} : cell(tags[t + ${k}], ${l.numeric ? `num[p + ${l.index}]` : `str[q + ${l.index}]`}, s)`;
     })
     .join(",\n      ");
-  const src = `return function decode(b, emit) {
+  const opts = lay.lane.map((l, k) => (l.options ? `const O${k} = ${JSON.stringify(l.options)};` : "")).join("\n");
+  const src = `${opts}\nreturn function decode(b, emit) {
   const { tags, num, str } = b;
   const s = strings(b);
   for (let r = 0; r < b.rows; r++) {
