@@ -65,7 +65,10 @@ for (const mode of MODES) {
       const out = path.join(root, "bench", "out", `var-${mode}-${v.name}`);
       const l0 = load();
       const { wall_s, usage: u, manifest: m } = convertChild(v.cli, trace, out, [...v.args, ...MODE_ARGS[mode]]);
-      const r = { wall_s: r2(wall_s), cpu_s: r2(u.user_s + u.sys_s), user_s: r2(u.user_s), sys_s: r2(u.sys_s), peak_rss_mb: Math.round(u.max_rss_kb / 1024), rows: m.totals.rows, load: [l0, load()] };
+      // CPU s per JS thread (main, each worker), and the rest: V8's GC helpers, libuv's writes
+      const threads = u.threads ?? {};
+      const other = r2(u.user_s + u.sys_s - Object.values(threads).reduce((a, b) => a + b, 0));
+      const r = { wall_s: r2(wall_s), cpu_s: r2(u.user_s + u.sys_s), user_s: r2(u.user_s), sys_s: r2(u.sys_s), threads: { ...threads, other }, peak_rss_mb: Math.round(u.max_rss_kb / 1024), rows: m.totals.rows, load: [l0, load()] };
       log(`${mode} ${v.name}: ${JSON.stringify(r)}`);
       runs[mode][v.name].push(r);
       if (k === 0) {
@@ -92,6 +95,8 @@ for (const mode of MODES) {
       cpu_s: rs.map((r) => r.cpu_s),
       median_wall_s: r2(wall),
       median_cpu_s: r2(cpu),
+      // per thread, the median over runs (an encoder pool's workers summed under "encode")
+      threads: Object.fromEntries(Object.keys(rs[0].threads).map((k) => [k, r2(median(rs.map((r) => r.threads[k] ?? 0)))])),
       peak_rss_mb: Math.max(...rs.map((r) => r.peak_rss_mb)),
       rows: rs[0].rows,
       floor_ratio_wall: r2(fl.wall_s / wall),

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { TABLES, type TableName } from "../schema/tables.js";
 import { columnStatement, encoderFunctions, ENCODER_HEADROOM, RESERVE, RowOverflow, type CellGuard } from "../logs/csv-format.js";
-import { BIGINT, layout, NULL, UNDEFINED, type RowBatch } from "./row-batch.js";
+import { BIGINT, Dictionaries, layout, NULL, TEXT, UNDEFINED, type RowBatch } from "./row-batch.js";
 
 /**
  * A batch of rows → its CSV bytes, exactly as CsvTableWriter.write() would put them in its
@@ -20,14 +20,17 @@ export class CsvBatchEncoder {
   /** per table, the last batch's size: the next one starts there */
   private readonly sizes = new Map<TableName, number>();
   private readonly fns: ReturnType<typeof encoderFunctions>;
+  /** per slot's dictionary string: its bytes as the guarded putString writes them, and whether it is a formula-like cell (+1 to the count per cell) */
+  private readonly dicts = new Dictionaries<Encoded>();
 
   constructor(readonly guard: CellGuard) {
     this.fns = encoderFunctions(guard);
   }
 
-  encode(batch: RowBatch): Uint8Array {
+  /** `input`: which input's replay worker sent it (each has its own dictionaries) */
+  encode(batch: RowBatch, input: number): Uint8Array {
     const enc = this.encoderFor(batch.table);
-    const cells = new BatchCells(batch, this.guard, this.fns);
+    const cells = new BatchCells(batch, this.dicts.absorb(input, batch), this.guard, this.fns);
     let buf: Buffer<ArrayBuffer> = Buffer.allocUnsafeSlow((this.sizes.get(batch.table) ?? 1 << 16) + ENCODER_HEADROOM);
     let off = 0;
     for (let r = 0; r < batch.rows; r++) {
@@ -61,7 +64,12 @@ let arena = { buf: Buffer.allocUnsafeSlow(0), at: 0 };
 
 type LaneEncoder = (c: BatchCells, r: number, b: Buffer, o: number) => number;
 
-/** One batch's lanes, and its strings decoded or encoded once each, on first use. */
+interface Encoded {
+  bytes: Buffer;
+  formula: boolean;
+}
+
+/** One batch's lanes, its local strings decoded on first use, and its slot's dictionary. */
 export class BatchCells {
   readonly tags: Uint8Array;
   readonly num: Float64Array;
@@ -69,13 +77,11 @@ export class BatchCells {
   private readonly heap: Buffer;
   private readonly starts: Int32Array;
   private readonly wide: Uint8Array;
-  private readonly strings: (string | undefined)[];
-  /** per string entry: its bytes as the guarded putString writes them, and whether it is a formula-like cell */
-  private readonly encoded: (Buffer | undefined)[];
-  private readonly formula: Uint8Array;
+  private readonly local: (string | undefined)[];
 
   constructor(
     b: RowBatch,
+    private readonly dict: { strings: string[]; extra: (Encoded | undefined)[] },
     private readonly guard: CellGuard,
     private readonly fns: ReturnType<typeof encoderFunctions>,
   ) {
@@ -85,56 +91,59 @@ export class BatchCells {
     this.heap = Buffer.from(b.heap.buffer, b.heap.byteOffset, b.heap.byteLength);
     this.starts = b.starts;
     this.wide = b.wide;
-    this.strings = new Array<string | undefined>(b.wide.length);
-    this.encoded = new Array<Buffer | undefined>(b.wide.length);
-    this.formula = new Uint8Array(b.wide.length);
+    this.local = new Array<string | undefined>(b.wide.length);
   }
 
-  /** entry `id` as a string */
+  /** dictionary string `id` */
   string(id: number): string {
-    let s = this.strings[id];
-    if (s === undefined) this.strings[id] = s = this.heap.toString(this.wide[id] ? "utf16le" : "latin1", this.starts[id], this.starts[id + 1]);
-    return s;
+    return this.dict.strings[id];
   }
 
-  /** a tagged cell's value (null, undefined, a bigint, a string in a numeric column) */
+  /** a tagged cell's value (null, undefined, a bigint, a string in a numeric column, a TEXT string) */
   other(tag: number, id: number): unknown {
     if (tag === NULL) return null;
     if (tag === UNDEFINED) return undefined;
-    if (tag === BIGINT) return BigInt(this.string(id));
-    return this.string(id);
+    if (tag === BIGINT) return BigInt(this.localString(id));
+    return this.localString(id);
   }
 
-  /** a string cell written by the guarded putString: its bytes once per entry, its formula count per cell */
+  private localString(k: number): string {
+    let s = this.local[k];
+    if (s === undefined) this.local[k] = s = this.heap.toString(this.wide[k] ? "utf16le" : "latin1", this.starts[k], this.starts[k + 1]);
+    return s;
+  }
+
+  /** a dictionary string's cell written by the guarded putString: its bytes once per string, its formula count per cell */
   put(b: Buffer, o: number, id: number): number {
-    let e = this.encoded[id];
+    let e = this.dict.extra[id];
     if (e === undefined) e = this.encode(id);
-    if (o + e.length > b.length - RESERVE) throw new RowOverflow(e.length);
-    if (this.formula[id] === 1) this.guard.formulaCells++;
-    if (e.length <= 64) for (let k = 0; k < e.length; k++) b[o + k] = e[k];
-    else b.set(e, o);
-    return o + e.length;
+    const bytes = e.bytes;
+    const n = bytes.length;
+    if (o + n > b.length - RESERVE) throw new RowOverflow(n);
+    if (e.formula) this.guard.formulaCells++;
+    if (n <= 16) for (let k = 0; k < n; k++) b[o + k] = bytes[k];
+    else b.set(bytes, o);
+    return o + n;
   }
 
-  private encode(id: number): Buffer {
-    const s = this.string(id);
+  private encode(id: number): Encoded {
+    const s = this.dict.strings[id];
     // written into an arena with room for any encoding of s and putString's RESERVE after it;
-    // a fresh arena when it runs out (an old one lives as long as entries point into it)
+    // a fresh arena when it runs out (an old one lives as long as strings point into it)
     const room = 3 * s.length + 8 + ENCODER_HEADROOM;
     if (arena.at + room > arena.buf.length) arena = { buf: Buffer.allocUnsafeSlow(Math.max(ARENA, room)), at: 0 };
     const before = this.guard.formulaCells;
     const end = this.fns.s(arena.buf, arena.at, s);
-    this.formula[id] = this.guard.formulaCells - before;
+    const e = { bytes: arena.buf.subarray(arena.at, end), formula: this.guard.formulaCells !== before };
     this.guard.formulaCells = before;
-    const e = arena.buf.subarray(arena.at, end);
     arena.at = end;
-    this.encoded[id] = e;
+    this.dict.extra[id] = e;
     return e;
   }
 
   /** an epoch_ns cell (putDigits): an ASCII entry's bytes are the digits it would write */
   digits(b: Buffer, o: number, id: number): number {
-    if (this.wide[id]) return this.fns.d(b, o, this.string(id));
+    if (this.wide[id]) return this.fns.d(b, o, this.localString(id));
     const from = this.starts[id];
     const n = this.starts[id + 1] - from;
     if (o + n > b.length - RESERVE) throw new RowOverflow(n);
@@ -147,7 +156,7 @@ export class BatchCells {
   text(b: Buffer, o: number, id: number): number {
     const from = this.starts[id];
     const n = this.starts[id + 1] - from;
-    if (this.wide[id] || n === 0 || o + 2 * n + 2 > b.length - RESERVE) return this.fns.t(b, o, this.string(id));
+    if (this.wide[id] || n === 0 || o + 2 * n + 2 > b.length - RESERVE) return this.fns.t(b, o, this.localString(id));
     const h = this.heap;
     const start = o;
     b[o++] = 34;
@@ -188,9 +197,11 @@ function compileLaneEncoder(table: TableName, fns: ReturnType<typeof encoderFunc
       const id = `id = str[q + ${l.index}]; tg = tags[t + ${k}];`;
       const generic = columnStatement(name, shape[name], "v = c.other(tg, id);");
       if (l.options) return `${id} ${columnStatement(name, shape[name], `v = tg !== 0 ? c.other(tg, id) : id < 0 ? O[${k}][-1 - id] : c.string(id);`)} ${sep}`;
-      const direct = l.kind === "string" ? "o = c.put(b, o, id);" : l.kind === "epoch_ns" ? "o = c.digits(b, o, id);" : l.kind === "json" ? "o = c.text(b, o, id);" : null;
-      if (!direct) return `${id} ${columnStatement(name, shape[name], "v = tg === 0 ? c.string(id) : c.other(tg, id);")} ${sep}`;
-      return `${id} if (tg === 0) { ${direct} } else { ${generic} } ${sep}`;
+      // a string column: untagged cells are dictionary strings; epoch and JSON columns: TEXT cells are local entries
+      if (l.dedupe) return `${id} if (tg === 0) { o = c.put(b, o, id); } else { ${generic} } ${sep}`;
+      const direct = l.kind === "epoch_ns" ? "o = c.digits(b, o, id);" : l.kind === "json" ? "o = c.text(b, o, id);" : null;
+      if (!direct) return `${id} ${generic} ${sep}`;
+      return `${id} if (tg === ${TEXT}) { ${direct} } else { ${generic} } ${sep}`;
     })
     .join("\n  ");
   const src = `return function encode_${table}_lanes(c, r, b, o) {

@@ -8,7 +8,7 @@ export function runEncodeWorker(port: MessagePort, data: EncodeWorkerData): void
   port.on("message", (m: ToEncode) => {
     try {
       const before = encoder.guard.formulaCells;
-      const bytes = encoder.encode(m.batch);
+      const bytes = encoder.encode(m.batch, m.input);
       const reply: FromEncode = { type: "encoded", id: m.id, bytes, formulaCells: encoder.guard.formulaCells - before };
       port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
     } catch (e) {

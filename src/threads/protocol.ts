@@ -17,6 +17,8 @@ export interface ReplayWorkerData {
   maxInFlight: number;
   /** send on-disk byte counts for the progress bar */
   progress: boolean;
+  /** CSV encoders (the main thread's and the encoder workers): each table's batches go round them, RowBatch.slot */
+  slots: number;
 }
 
 export interface EncodeWorkerData {
@@ -42,7 +44,7 @@ export type FromReplay =
 
 export type ToReplay = { type: "credit"; n: number };
 
-export type ToEncode = { type: "encode"; id: number; batch: RowBatch };
+export type ToEncode = { type: "encode"; id: number; input: number; batch: RowBatch };
 
 export type FromEncode =
   | { type: "encoded"; id: number; bytes: Uint8Array; formulaCells: number }

@@ -25,7 +25,7 @@ export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData)
   };
   port.on("message", onCredit);
   const post = (m: FromReplay, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-  const builders = Object.fromEntries(TABLE_NAMES.map((t) => [t, new RowBatchBuilder(t)])) as Record<TableName, RowBatchBuilder>;
+  const builders = Object.fromEntries(TABLE_NAMES.map((t) => [t, new RowBatchBuilder(t, undefined, data.slots)])) as Record<TableName, RowBatchBuilder>;
   const send = (b: RowBatchBuilder) => {
     if (b.rows === 0) return;
     const batch = b.take();

@@ -18,13 +18,26 @@ import type { z } from "zod";
 export interface RowBatch {
   table: TableName;
   rows: number;
+  /**
+   * which of the consumers' dictionaries this batch's string ids refer to: batches of one table
+   * go round the `slots` CSV encoders in turn (RowBatchBuilder's constructor), each encoder keeping
+   * the dictionary of its own batches
+   */
+  slot: number;
+  /** the slot's dictionary was emptied before this batch (it reached DICT_MAX strings) */
+  dictReset: boolean;
+  /** the local entries (below) that are new dictionary strings, in dictionary-id order */
+  dictNew: Int32Array;
   /** per cell (row-major, every column): a CellTag */
   tags: Uint8Array;
-  /** per numeric cell (row-major, numeric columns only): the number, or a string entry id (tag STRING/BIGINT) */
+  /** per numeric cell (row-major, numeric columns only): the number, or a local entry (tag STRING/BIGINT) */
   num: Float64Array;
-  /** per string cell (row-major, string columns only): a string entry id, or for an enum column's value -(its index in the options + 1) */
+  /**
+   * per string cell (row-major, string columns only): untagged, a dictionary id (≥ 0) or, for an
+   * enum column's value, -(its index in the options + 1); tagged TEXT, STRING or BIGINT, a local entry
+   */
   str: Int32Array;
-  /** entry k is heap[starts[k] .. starts[k + 1]), latin1, or UTF-16LE when wide[k] */
+  /** local entry k is heap[starts[k] .. starts[k + 1]), latin1, or UTF-16LE when wide[k] */
   heap: Uint8Array;
   starts: Int32Array;
   wide: Uint8Array;
@@ -34,11 +47,17 @@ export interface RowBatch {
 const VALUE = 0;
 export const NULL = 1;
 export const UNDEFINED = 2;
-/** a string in a numeric column, or a bigint in any column: its text is a string entry */
-const STRING = 3;
+/** a string in a numeric column: its text is a local entry */
+export const STRING = 3;
+/** a bigint in any column: its text is a local entry */
 export const BIGINT = 4;
+/** a string of a column whose strings do not repeat (epoch digits, JSON details): a local entry, not in the dictionary */
+export const TEXT = 5;
 
-export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer] as ArrayBuffer[];
+/** strings a slot's dictionary holds before it starts afresh: memory stays bounded on any trace */
+export const DICT_MAX = 1 << 16;
+
+export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer, b.dictNew.buffer] as ArrayBuffer[];
 
 export interface Lane {
   kind: ColumnKind;
@@ -84,7 +103,12 @@ export function batchRowsFor(table: TableName): number {
   return Math.max(256, Math.min(8192, Math.floor((1 << 20) / (9 * n))));
 }
 
-/** Collects rows of one table into a batch; take() hands the buffers over and starts afresh. */
+/**
+ * Collects rows of one table into a batch; take() hands the buffers over and starts afresh.
+ * Strings of the columns whose values repeat (request ids, binding_limits) are sent once per
+ * slot: a dictionary per slot, mirrored by that slot's consumer (Dictionaries), so a batch
+ * carries only the strings its slot has not seen.
+ */
 export class RowBatchBuilder {
   rows = 0;
   readonly capacity: number;
@@ -99,15 +123,21 @@ export class RowBatchBuilder {
   private heapUsed = 0;
   private starts: number[] = [0];
   private wide: number[] = [];
-  private dict = new Map<string, number>();
+  private dictNew: number[] = [];
+  private readonly dicts: Map<string, number>[];
+  private slot = 0;
+  private dict!: Map<string, number>;
+  private dictReset = false;
 
   constructor(
     readonly table: TableName,
     capacity = batchRowsFor(table),
+    private readonly slots = 1,
   ) {
     this.capacity = capacity;
     this.lay = layout(table);
     this.fill = compileFill(this.lay);
+    this.dicts = Array.from({ length: slots }, () => new Map<string, number>());
     this.reset();
   }
 
@@ -123,6 +153,9 @@ export class RowBatchBuilder {
     const b: RowBatch = {
       table: this.table,
       rows: this.rows,
+      slot: this.slot,
+      dictReset: this.dictReset,
+      dictNew: Int32Array.from(this.dictNew),
       tags: this.tags,
       num: this.num,
       str: this.str,
@@ -130,6 +163,7 @@ export class RowBatchBuilder {
       starts: Int32Array.from(this.starts),
       wide: Uint8Array.from(this.wide),
     };
+    this.slot = (this.slot + 1) % this.slots;
     this.reset();
     return b;
   }
@@ -141,14 +175,17 @@ export class RowBatchBuilder {
     this.num = new Float64Array(cap * this.lay.nNum);
     this.str = new Int32Array(cap * this.lay.nStr);
     // not from Node's pool: the whole ArrayBuffer is ours to transfer
-    this.heap = Buffer.allocUnsafeSlow(Math.max(1024, cap * this.lay.nStr * 8));
+    this.heap = Buffer.allocUnsafeSlow(Math.max(1 << 12, this.heapUsed + (this.heapUsed >> 2)));
     this.heapUsed = 0;
     this.starts = [0];
     this.wide = [];
-    this.dict.clear();
+    this.dictNew = [];
+    this.dict = this.dicts[this.slot];
+    this.dictReset = this.dict.size >= DICT_MAX;
+    if (this.dictReset) this.dict.clear();
   }
 
-  /** @internal compiled fill: one cell of a numeric column */
+  /** @internal compiled fill: one cell of a numeric column that holds no number */
   n(cell: number, slot: number, v: unknown): void {
     if (typeof v === "number") this.num[slot] = v;
     else if (v === null) this.tags[cell] = NULL;
@@ -159,12 +196,18 @@ export class RowBatchBuilder {
   /** @internal compiled fill: one cell of a string column */
   s(cell: number, slot: number, v: unknown, dedupe: boolean): void {
     if (typeof v === "string") {
-      let id = dedupe ? this.dict.get(v) : undefined;
-      if (id === undefined) {
-        id = this.entry(v);
-        if (dedupe) this.dict.set(v, id);
+      if (dedupe) {
+        let id = this.dict.get(v);
+        if (id === undefined) {
+          id = this.dict.size;
+          this.dict.set(v, id);
+          this.dictNew.push(this.entry(v));
+        }
+        this.str[slot] = id;
+      } else {
+        this.str[slot] = this.entry(v);
+        this.tags[cell] = TEXT;
       }
-      this.str[slot] = id;
     } else if (v === null) this.tags[cell] = NULL;
     else if (v === undefined) this.tags[cell] = UNDEFINED;
     else this.other(cell, v, (id) => (this.str[slot] = id));
@@ -197,6 +240,28 @@ export class RowBatchBuilder {
   }
 }
 
+/** A batch's local entry `k` as a string. */
+export function localString(b: RowBatch, k: number): string {
+  return Buffer.from(b.heap.buffer, b.heap.byteOffset, b.heap.byteLength).toString(b.wide[k] ? "utf16le" : "latin1", b.starts[k], b.starts[k + 1]);
+}
+
+/**
+ * The consumer's side of the builders' dictionaries: per (input, table, slot), the strings in
+ * id order, and whatever the consumer keeps per string (the CSV encoder: its bytes). absorb()
+ * every batch of a slot, in order, before reading its cells.
+ */
+export class Dictionaries<X = never> {
+  private readonly dicts = new Map<string, { strings: string[]; extra: (X | undefined)[] }>();
+
+  absorb(input: number, b: RowBatch): { strings: string[]; extra: (X | undefined)[] } {
+    const key = `${input}\u0000${b.table}\u0000${b.slot}`;
+    let d = this.dicts.get(key);
+    if (!d || b.dictReset) this.dicts.set(key, (d = { strings: [], extra: [] }));
+    for (let k = 0; k < b.dictNew.length; k++) d.strings.push(localString(b, b.dictNew[k]));
+    return d;
+  }
+}
+
 function compileFill(lay: Layout): (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void {
   const n = lay.cols.length;
   const body = lay.cols
@@ -214,26 +279,27 @@ function compileFill(lay: Layout): (row: Record<string, unknown>, b: RowBatchBui
   return new Function(src)() as (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void;
 }
 
-const decoders = new Map<TableName, (b: RowBatch, emit: (row: never) => void) => void>();
+const decoders = new Map<TableName, (b: RowBatch, dict: string[], emit: (row: never) => void) => void>();
 
-/** Calls `emit` with every row of the batch, in order, each a fresh object. */
-export function decodeRows(b: RowBatch, emit: (row: never) => void): void {
+/** Calls `emit` with every row of the batch, in order, each a fresh object; `dict` is the slot's strings (Dictionaries.absorb). */
+export function decodeRows(b: RowBatch, dict: string[], emit: (row: never) => void): void {
   let d = decoders.get(b.table);
   if (!d) decoders.set(b.table, (d = compileDecode(layout(b.table))));
-  d(b, emit);
+  d(b, dict, emit);
 }
 
-function compileDecode(lay: Layout): (b: RowBatch, emit: (row: never) => void) => void {
+function compileDecode(lay: Layout): (b: RowBatch, dict: string[], emit: (row: never) => void) => void {
   const n = lay.cols.length;
   const fields = lay.cols
     .map((c, k) => {
       const l = lay.lane[k];
-      const lane = l.numeric ? `num[p + ${l.index}]` : l.options ? `(str[q + ${l.index}] < 0 ? O${k}[-1 - str[q + ${l.index}]] : s[str[q + ${l.index}]])` : `s[str[q + ${l.index}]]`;
-      return `${JSON.stringify(c)}: tags[t + ${k}] === 0 ? ${lane} : cell(tags[t + ${k}], ${l.numeric ? `num[p + ${l.index}]` : `str[q + ${l.index}]`}, s)`;
+      const id = l.numeric ? `num[p + ${l.index}]` : `str[q + ${l.index}]`;
+      const lane = l.numeric ? id : l.options ? `(${id} < 0 ? O${k}[-1 - ${id}] : dict[${id}])` : `dict[${id}]`;
+      return `${JSON.stringify(c)}: tags[t + ${k}] === 0 ? ${lane} : cell(tags[t + ${k}], ${id}, s)`;
     })
     .join(",\n      ");
   const opts = lay.lane.map((l, k) => (l.options ? `const O${k} = ${JSON.stringify(l.options)};` : "")).join("\n");
-  const src = `${opts}\nreturn function decode(b, emit) {
+  const src = `${opts}\nreturn function decode(b, dict, emit) {
   const { tags, num, str } = b;
   const s = strings(b);
   for (let r = 0; r < b.rows; r++) {
@@ -243,7 +309,7 @@ function compileDecode(lay: Layout): (b: RowBatch, emit: (row: never) => void) =
     });
   }
 };`;
-  return new Function("strings", "cell", src)(strings, cell) as (b: RowBatch, emit: (row: never) => void) => void;
+  return new Function("strings", "cell", src)(strings, cell) as (b: RowBatch, dict: string[], emit: (row: never) => void) => void;
 }
 
 function strings(b: RowBatch): string[] {
@@ -253,7 +319,8 @@ function strings(b: RowBatch): string[] {
   return out;
 }
 
-function cell(tag: number, id: number, s: string[]): unknown {
+/** a tagged cell: null, undefined, or a local entry's text (a bigint's as a bigint) */
+export function cell(tag: number, id: number, s: string[]): unknown {
   if (tag === NULL) return null;
   if (tag === UNDEFINED) return undefined;
   if (tag === BIGINT) return BigInt(s[id]);

@@ -6,7 +6,7 @@ import { TABLE_NAMES, type TableName } from "../schema/tables.js";
 import { CsvBatchEncoder } from "./csv-batch.js";
 import { CsvOutputs } from "./csv-outputs.js";
 import { fromWire, type EncodeWorkerData, type FromEncode, type FromReplay, type ReplayWorkerData, type TallyState, type ToEncode } from "./protocol.js";
-import { batchBuffers, decodeRows, type RowBatch } from "./row-batch.js";
+import { batchBuffers, decodeRows, Dictionaries, type RowBatch } from "./row-batch.js";
 import { convertWorkerPath } from "./worker-url.js";
 
 /**
@@ -55,7 +55,8 @@ export class ThreadedReplay {
   private nextJob = 0;
   /** the main thread's encoder: the last slot of the round */
   private inline: CsvBatchEncoder | null = null;
-  private turn = 0;
+  /** the strings of every slot, for the rows sink (decoded here, whichever encoder takes the batch) */
+  private readonly rowDicts = new Dictionaries();
   private readonly inputs: InputState[];
   private readonly rows = Object.fromEntries(TABLE_NAMES.map((t) => [t, 0])) as Record<TableName, number>;
   private formulaCells = 0;
@@ -134,7 +135,8 @@ export class ThreadedReplay {
     // only the replay options: the caller's object may carry more (streams, callbacks)
     const { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents } = this.options;
     const options = { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents };
-    const data: ReplayWorkerData = { role: "replay", plan: this.plan, index: i, options, maxInFlight: MAX_IN_FLIGHT, progress: this.hooks.onRawBytes !== undefined };
+    const slots = this.csv ? this.encoders.length + 1 : 1;
+    const data: ReplayWorkerData = { role: "replay", plan: this.plan, index: i, options, maxInFlight: MAX_IN_FLIGHT, progress: this.hooks.onRawBytes !== undefined, slots };
     // V8's default heap limits: an 8 MB young generation saved ~25 MB of peak RSS but cost
     // +40 % CPU on the 200 MB bench trace (bench/README.md)
     const worker = new Worker(file, { workerData: data });
@@ -175,21 +177,21 @@ export class ThreadedReplay {
     if (rows) {
       // decode before the batch's buffers are transferred to an encoder
       const put = rows.sink[SINK_KEY[table]] as (row: never) => void;
-      decodeRows(batch, put);
+      decodeRows(batch, this.rowDicts.absorb(i, batch).strings, put);
       if (rows.needsDrain) rows.drain().then(credit, (e: Error) => this.fail(e));
       else credit();
     }
     if (this.csv) {
       const seq = this.inputs[i].seq[table]++;
-      const slot = this.turn++ % (this.encoders.length + 1);
-      if (slot === this.encoders.length) {
-        this.csv.put(i, table, seq, this.inline!.encode(batch), credit);
+      // the replay worker chose the encoder (its slot's dictionary lives there)
+      if (batch.slot === this.encoders.length) {
+        this.csv.put(i, table, seq, this.inline!.encode(batch, i), credit);
         return;
       }
-      const enc = this.encoders[slot];
+      const enc = this.encoders[batch.slot];
       const id = this.nextJob++;
       this.jobs.set(id, { input: i, table, seq, written: credit });
-      enc.worker.postMessage({ type: "encode", id, batch } satisfies ToEncode, batchBuffers(batch));
+      enc.worker.postMessage({ type: "encode", id, input: i, batch } satisfies ToEncode, batchBuffers(batch));
     }
   }
 
