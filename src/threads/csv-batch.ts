@@ -193,8 +193,8 @@ function compileLaneEncoder(table: TableName, fns: ReturnType<typeof encoderFunc
     .map((name, k) => {
       const l = lay.lane[k];
       const sep = `b[o++] = ${k === n - 1 ? 10 : 44};`;
-      if (l.numeric) return `tg = tags[t + ${k}]; ${columnStatement(name, shape[name], `v = tg === 0 ? num[p + ${l.index}] : c.other(tg, num[p + ${l.index}]);`)} ${sep}`;
-      const id = `id = str[q + ${l.index}]; tg = tags[t + ${k}];`;
+      if (l.numeric) return `tg = tags[ct + ${k}]; ${columnStatement(name, shape[name], `v = tg === 0 ? num[cp + ${l.index}] : c.other(tg, num[cp + ${l.index}]);`)} ${sep}`;
+      const id = `id = str[cq + ${l.index}]; tg = tags[ct + ${k}];`;
       const generic = columnStatement(name, shape[name], "v = c.other(tg, id);");
       if (l.options) return `${id} ${columnStatement(name, shape[name], `v = tg !== 0 ? c.other(tg, id) : id < 0 ? O[${k}][-1 - id] : c.string(id);`)} ${sep}`;
       // a string column: untagged cells are dictionary strings; epoch and JSON columns: TEXT cells are local entries
@@ -206,7 +206,8 @@ function compileLaneEncoder(table: TableName, fns: ReturnType<typeof encoderFunc
     .join("\n  ");
   const src = `return function encode_${table}_lanes(c, r, b, o) {
   const tags = c.tags, num = c.num, str = c.str;
-  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr};
+  // not t, p, q: the statements call i f d s t
+  const ct = r * ${n}, cp = r * ${lay.nNum}, cq = r * ${lay.nStr};
   let v, tg, id;
   ${body}
   return o;

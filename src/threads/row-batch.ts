@@ -124,6 +124,10 @@ export class RowBatchBuilder {
   private starts: number[] = [0];
   private wide: number[] = [];
   private dictNew: number[] = [];
+  /** @internal per string lane: the last dictionary string the fill looked up in this batch, and its id */
+  last: (string | undefined)[] = [];
+  /** @internal */
+  lastId: Int32Array = new Int32Array(0);
   private readonly dicts: Map<string, number>[];
   private slot = 0;
   private dict!: Map<string, number>;
@@ -133,6 +137,7 @@ export class RowBatchBuilder {
     readonly table: TableName,
     capacity = batchRowsFor(table),
     private readonly slots = 1,
+    private readonly dictMax = DICT_MAX,
   ) {
     this.capacity = capacity;
     this.lay = layout(table);
@@ -180,8 +185,11 @@ export class RowBatchBuilder {
     this.starts = [0];
     this.wide = [];
     this.dictNew = [];
+    // ids are per slot: what the last batch looked up means nothing in this one's dictionary
+    this.last = new Array<string | undefined>(this.lay.nStr).fill(undefined);
+    this.lastId = new Int32Array(this.lay.nStr);
     this.dict = this.dicts[this.slot];
-    this.dictReset = this.dict.size >= DICT_MAX;
+    this.dictReset = this.dict.size >= this.dictMax;
     if (this.dictReset) this.dict.clear();
   }
 
@@ -230,8 +238,21 @@ export class RowBatchBuilder {
     // ASCII (UTF-8 as long as the string: every character below 0x80) is kept as one byte per
     // character and read back as latin1; anything else goes as UTF-16 code units, exact for
     // any JS string (lone surrogates too). One native write for the usual case, no regex.
-    let n = this.heap.write(s, this.heapUsed, "utf8");
-    const wide = n === s.length ? 0 : 1;
+    // Short strings (epoch digits, most ids) by a charCodeAt loop: cheaper than a call into C++.
+    let n = s.length;
+    let wide = 0;
+    if (n <= 64) {
+      const h = this.heap;
+      const at = this.heapUsed;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 127) {
+          wide = 1;
+          break;
+        }
+        h[at + i] = c;
+      }
+    } else wide = this.heap.write(s, this.heapUsed, "utf8") === n ? 0 : 1;
     if (wide) n = this.heap.write(s, this.heapUsed, "utf16le");
     this.heapUsed += n;
     this.starts.push(this.heapUsed);
@@ -269,13 +290,15 @@ function compileFill(lay: Layout): (row: Record<string, unknown>, b: RowBatchBui
       const l = lay.lane[k];
       const v = `row[${JSON.stringify(c)}]`;
       if (l.numeric) return `v = ${v}; if (typeof v === "number") num[p + ${l.index}] = v; else b.n(t + ${k}, p + ${l.index}, v);`;
-      if (!l.options) return `b.s(t + ${k}, q + ${l.index}, ${v}, ${l.dedupe});`;
+      // a repeated string: the same string as this column's last one (binding_limits down a waiting queue) takes its id without a lookup
+      if (!l.options && l.dedupe) return `v = ${v}; if (v === last[${l.index}] && typeof v === "string") str[q + ${l.index}] = lastId[${l.index}]; else { b.s(t + ${k}, q + ${l.index}, v, true); if (typeof v === "string") { last[${l.index}] = v; lastId[${l.index}] = str[q + ${l.index}]; } }`;
+      if (!l.options) return `b.s(t + ${k}, q + ${l.index}, ${v}, false);`;
       // an enum value: its index, by comparing with each option (a pointer compare for the engine's literals)
       const branches = l.options.map((o, j) => `if (v === ${JSON.stringify(o)}) str[q + ${l.index}] = ${-(j + 1)};`);
       return `v = ${v}; ${branches.join(" else ")} else b.s(t + ${k}, q + ${l.index}, v, true);`;
     })
     .join("\n  ");
-  const src = `return function fill(row, b, r) {\n  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr}, num = b.num, str = b.str;\n  let v;\n  ${body}\n};`;
+  const src = `return function fill(row, b, r) {\n  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr}, num = b.num, str = b.str, last = b.last, lastId = b.lastId;\n  let v;\n  ${body}\n};`;
   return new Function(src)() as (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void;
 }
 
