@@ -22,6 +22,8 @@ export class CsvBatchEncoder {
   private readonly fns: ReturnType<typeof encoderFunctions>;
   /** per slot's dictionary string: its bytes as the guarded putString writes them, and whether it is a formula-like cell (+1 to the count per cell) */
   private readonly dicts = new Dictionaries<Encoded>();
+  /** output buffers written out and handed back (recycle) */
+  private readonly spare: Buffer<ArrayBuffer>[] = [];
 
   constructor(readonly guard: CellGuard) {
     this.fns = encoderFunctions(guard);
@@ -31,11 +33,11 @@ export class CsvBatchEncoder {
   encode(batch: RowBatch, input: number): Uint8Array {
     const enc = this.encoderFor(batch.table);
     const cells = new BatchCells(batch, this.dicts.absorb(input, batch), this.guard, this.fns);
-    let buf: Buffer<ArrayBuffer> = Buffer.allocUnsafeSlow((this.sizes.get(batch.table) ?? 1 << 16) + ENCODER_HEADROOM);
+    let buf = this.buffer((this.sizes.get(batch.table) ?? 1 << 16) + ENCODER_HEADROOM);
     let off = 0;
     for (let r = 0; r < batch.rows; r++) {
       for (;;) {
-        if (off + ENCODER_HEADROOM > buf.length) buf = grow(buf, off, buf.length);
+        if (off + ENCODER_HEADROOM > buf.length) buf = this.grow(buf, off, buf.length);
         const count = this.guard.formulaCells;
         try {
           off = enc(cells, r, buf, off);
@@ -44,12 +46,38 @@ export class CsvBatchEncoder {
           if (!(e instanceof RowOverflow)) throw e;
           // a retried row must not count its formula cells twice
           this.guard.formulaCells = count;
-          buf = grow(buf, off, e.need + ENCODER_HEADROOM);
+          buf = this.grow(buf, off, e.need + ENCODER_HEADROOM);
         }
       }
     }
     this.sizes.set(batch.table, Math.max(1 << 12, off));
     return new Uint8Array(buf.buffer, buf.byteOffset, off);
+  }
+
+  /** An output buffer the writer is done with (its write completed): encoded into again. */
+  recycle(bytes: Uint8Array): void {
+    if (this.spare.length < 16) this.spare.push(Buffer.from(bytes.buffer as ArrayBuffer));
+  }
+
+  /** a buffer of at least `n` bytes, never from Node's pool (its ArrayBuffer is transferred whole) */
+  private buffer(n: number): Buffer<ArrayBuffer> {
+    for (let k = this.spare.length - 1; k >= 0; k--) {
+      if (this.spare[k].length >= n) {
+        const b = this.spare[k];
+        this.spare[k] = this.spare[this.spare.length - 1];
+        this.spare.pop();
+        return b;
+      }
+    }
+    return Buffer.allocUnsafeSlow(n);
+  }
+
+  /** a buffer with `used` bytes kept and at least `more` free after them */
+  private grow(buf: Buffer<ArrayBuffer>, used: number, more: number): Buffer<ArrayBuffer> {
+    const next = this.buffer(Math.max(2 * buf.length, used + more + ENCODER_HEADROOM));
+    buf.copy(next, 0, 0, used);
+    this.recycle(buf);
+    return next;
   }
 
   private encoderFor(table: TableName): LaneEncoder {
@@ -213,11 +241,4 @@ function compileLaneEncoder(table: TableName, fns: ReturnType<typeof encoderFunc
   return o;
 };`;
   return new Function("i", "f", "d", "s", "t", "O", src)(fns.i, fns.f, fns.d, fns.s, fns.t, options) as LaneEncoder;
-}
-
-/** a buffer with `used` bytes kept and at least `more` free after them (never from Node's pool) */
-function grow(buf: Buffer, used: number, more: number): Buffer<ArrayBuffer> {
-  const next = Buffer.allocUnsafeSlow(Math.max(2 * buf.length, used + more + ENCODER_HEADROOM));
-  buf.copy(next, 0, 0, used);
-  return next;
 }

@@ -57,6 +57,23 @@ export const TEXT = 5;
 /** strings a slot's dictionary holds before it starts afresh: memory stays bounded on any trace */
 export const DICT_MAX = 1 << 16;
 
+/**
+ * A batch's big buffers, handed back to the replay worker once its rows are encoded (with the
+ * credit), so the worker fills them again: a new megabyte per batch on each side was external
+ * memory that V8 reclaimed by a full GC every ~150 ms on the main thread.
+ */
+export interface Lanes {
+  table: TableName;
+  tags: Uint8Array;
+  num: Float64Array;
+  str: Int32Array;
+  /** the whole heap buffer, not only the batch's used part */
+  heap: Uint8Array;
+}
+
+export const lanesOf = (b: RowBatch): Lanes => ({ table: b.table, tags: b.tags, num: b.num, str: b.str, heap: new Uint8Array(b.heap.buffer) });
+export const lanesBuffers = (l: Lanes): ArrayBuffer[] => [l.tags.buffer, l.num.buffer, l.str.buffer, l.heap.buffer] as ArrayBuffer[];
+
 export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer, b.dictNew.buffer] as ArrayBuffer[];
 
 export interface Lane {
@@ -132,6 +149,7 @@ export class RowBatchBuilder {
   private slot = 0;
   private dict!: Map<string, number>;
   private dictReset = false;
+  private readonly spare: Lanes[] = [];
 
   constructor(
     readonly table: TableName,
@@ -173,14 +191,30 @@ export class RowBatchBuilder {
     return b;
   }
 
+  /** A batch's buffers back from its consumer: the next batches fill them (a few are kept). */
+  recycle(l: Lanes): void {
+    if (this.spare.length < 16 && l.tags.length === this.capacity * this.lay.cols.length && l.num.length === this.capacity * this.lay.nNum && l.str.length === this.capacity * this.lay.nStr) this.spare.push(l);
+  }
+
   private reset(): void {
     const cap = this.capacity;
     this.rows = 0;
-    this.tags = new Uint8Array(cap * this.lay.cols.length);
-    this.num = new Float64Array(cap * this.lay.nNum);
-    this.str = new Int32Array(cap * this.lay.nStr);
-    // not from Node's pool: the whole ArrayBuffer is ours to transfer
-    this.heap = Buffer.allocUnsafeSlow(Math.max(1 << 12, this.heapUsed + (this.heapUsed >> 2)));
+    const want = Math.max(1 << 12, this.heapUsed + (this.heapUsed >> 2));
+    const l = this.spare.pop();
+    if (l) {
+      // only the tags must start clear: a lane's cell is read only where its tag says so or it was written
+      l.tags.fill(0);
+      this.tags = l.tags;
+      this.num = l.num;
+      this.str = l.str;
+      this.heap = l.heap.length >= want ? Buffer.from(l.heap.buffer, l.heap.byteOffset, l.heap.length) : Buffer.allocUnsafeSlow(want);
+    } else {
+      this.tags = new Uint8Array(cap * this.lay.cols.length);
+      this.num = new Float64Array(cap * this.lay.nNum);
+      this.str = new Int32Array(cap * this.lay.nStr);
+      // not from Node's pool: the whole ArrayBuffer is ours to transfer
+      this.heap = Buffer.allocUnsafeSlow(want);
+    }
     this.heapUsed = 0;
     this.starts = [0];
     this.wide = [];

@@ -5,8 +5,8 @@ import type { ReplayHooks, ReplayOptions, ReplayPlan, ReplayResult, ReplayRowSin
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
 import { CsvBatchEncoder } from "./csv-batch.js";
 import { CsvOutputs } from "./csv-outputs.js";
-import { fromWire, type EncodeWorkerData, type FromEncode, type FromReplay, type ReplayWorkerData, type TallyState, type ToEncode } from "./protocol.js";
-import { batchBuffers, decodeRows, Dictionaries, type RowBatch } from "./row-batch.js";
+import { fromWire, type EncodeWorkerData, type FromEncode, type FromReplay, type ReplayWorkerData, type TallyState, type ToEncode, type ToReplay } from "./protocol.js";
+import { batchBuffers, decodeRows, Dictionaries, lanesBuffers, lanesOf, type Lanes, type RowBatch } from "./row-batch.js";
 import { convertWorkerPath } from "./worker-url.js";
 
 /**
@@ -51,7 +51,7 @@ interface InputState {
 
 export class ThreadedReplay {
   private readonly encoders: { worker: Worker }[] = [];
-  private readonly jobs = new Map<number, { input: number; table: TableName; seq: number; written: () => void }>();
+  private readonly jobs = new Map<number, { input: number; table: TableName; seq: number; written: (lanes: Lanes | null) => void; encoder: Worker }>();
   private nextJob = 0;
   /** the main thread's encoder: the last slot of the round */
   private inline: CsvBatchEncoder | null = null;
@@ -122,7 +122,11 @@ export class ThreadedReplay {
       this.formulaCells += m.formulaCells;
       const job = this.jobs.get(m.id)!;
       this.jobs.delete(m.id);
-      this.csv!.put(job.input, job.table, job.seq, m.bytes, job.written);
+      // its bytes, once in the file, go back to the encoder that made them
+      const done = () => {
+        if (!this.stopped) job.encoder.postMessage({ type: "recycle", bytes: m.bytes } satisfies ToEncode, [m.bytes.buffer as ArrayBuffer]);
+      };
+      this.csv!.put(job.input, job.table, job.seq, m.bytes, () => job.written(this.sinks.rows ? null : m.lanes), done);
       this.maybeFinish();
     });
     this.watch(worker, "a CSV encoder thread");
@@ -167,9 +171,11 @@ export class ThreadedReplay {
     const table = batch.table;
     this.rows[table] += batch.rows;
     let waits = (this.sinks.rows ? 1 : 0) + (this.csv ? 1 : 0);
+    // the batch's buffers go back with the credit where only the CSV encoder read them
+    let back: Lanes | null = null;
     const credit = () => {
       if (--waits === 0 && !this.stopped) {
-        worker.postMessage({ type: "credit", n: 1 });
+        worker.postMessage({ type: "credit", n: 1, lanes: back } satisfies ToReplay, back ? lanesBuffers(back) : []);
         this.maybeFinish();
       }
     };
@@ -185,12 +191,24 @@ export class ThreadedReplay {
       const seq = this.inputs[i].seq[table]++;
       // the replay worker chose the encoder (its slot's dictionary lives there)
       if (batch.slot === this.encoders.length) {
-        this.csv.put(i, table, seq, this.inline!.encode(batch, i), credit);
+        const inline = this.inline!;
+        const bytes = inline.encode(batch, i);
+        if (!rows) back = lanesOf(batch);
+        this.csv.put(i, table, seq, bytes, credit, () => inline.recycle(bytes));
         return;
       }
       const enc = this.encoders[batch.slot];
       const id = this.nextJob++;
-      this.jobs.set(id, { input: i, table, seq, written: credit });
+      this.jobs.set(id, {
+        input: i,
+        table,
+        seq,
+        written: (lanes) => {
+          back = lanes;
+          credit();
+        },
+        encoder: enc.worker,
+      });
       enc.worker.postMessage({ type: "encode", id, input: i, batch } satisfies ToEncode, batchBuffers(batch));
     }
   }
