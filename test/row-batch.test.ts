@@ -109,7 +109,55 @@ function batchesOf(table: TableName, rows: Record<string, unknown>[], capacity: 
   return out;
 }
 
+/**
+ * per_iteration_requests as a replay writes it: the same requests step after step, in the same
+ * order, a few finishing and arriving each step, runs of equal binding_limits (the fill's
+ * last-string shortcut), dictionaries that fill up and start afresh mid-run.
+ */
+function stepRows(seed: number, steps: number): Record<string, unknown>[] {
+  const r = rng(seed);
+  const base = randomRows("per_iteration_requests", 1, seed)[0];
+  let live = Array.from({ length: 60 }, (_, i) => `cmpl-${i}-0`);
+  let next = 60;
+  const rows: Record<string, unknown>[] = [];
+  for (let step = 0; step < steps; step++) {
+    live = live.filter(() => r() > 0.05);
+    if (r() < 0.3) live.splice(Math.floor(r() * live.length), 0, `cmpl-${next++}-0`);
+    while (live.length < 60) live.push(r() < 0.1 ? "=formula-" + next++ : `cmpl-${next++}-0`);
+    if (r() < 0.1) live.reverse();
+    let label = "max_num_seqs";
+    live.forEach((id, pos) => {
+      if (r() < 0.1) label = ["max_num_seqs", "kv_blocks|token_budget", "none", "unresolved", 'a,"b"'][Math.floor(r() * 5)];
+      rows.push({ ...base, iteration_id: step, request_id: r() < 0.02 ? id.slice(0) + "" : id, queue_position: pos, binding_limits: pos % 7 === 0 ? null : label });
+    });
+  }
+  return rows;
+}
+
 describe("row batches", () => {
+  for (const [slots, dictMax] of [
+    [1, 1 << 16],
+    [2, 50],
+    [3, 7],
+  ] as const) {
+    it(`per_iteration_requests step after step, ${slots} slot(s), dictionaries of ${dictMax}: the same CSV bytes and values`, () => {
+      const rows = stepRows(slots * 100 + dictMax, 400);
+      const ref: CellGuard = { spreadsheetSafe: true, formulaCells: 0 };
+      const want = rowBytes("per_iteration_requests", rows, ref);
+      const encoders = Array.from({ length: slots }, () => new CsvBatchEncoder({ spreadsheetSafe: true, formulaCells: 0 }));
+      const dicts = new Dictionaries();
+      const got: Buffer[] = [];
+      const decoded: Record<string, unknown>[] = [];
+      for (const batch of batchesOf("per_iteration_requests", rows, 173, slots, dictMax)) {
+        decodeRows(batch, dicts.absorb(0, batch).strings, (row: Record<string, unknown>) => decoded.push(row));
+        got.push(Buffer.from(encoders[batch.slot].encode(batch, 0)));
+      }
+      expect(Buffer.concat(got).equals(want)).toBe(true);
+      expect(encoders.reduce((a, e) => a + e.guard.formulaCells, 0)).toBe(ref.formulaCells);
+      expect(decoded.map((d) => [d.request_id, d.binding_limits])).toEqual(rows.map((d) => [d.request_id, d.binding_limits]));
+    });
+  }
+
   for (const table of TABLE_NAMES) {
     for (const [capacity, slots, dictMax] of [
       [64, 1, 1 << 16],
