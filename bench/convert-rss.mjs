@@ -6,7 +6,7 @@
 // the last, and writes { role: CPU s } under `threads` (the main thread, replay and encode
 // workers summed per role). What no JS thread took (V8's GC helpers, libuv's file writes) is
 // the process total less these.
-import { appendFileSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { isMainThread, workerData } from "node:worker_threads";
 
 const file = process.env.VSCHED_BENCH_RUSAGE;
@@ -26,6 +26,8 @@ if (file && !isMainThread) {
     appendFileSync(`${file}.threads`, JSON.stringify({ tid: tid(), role: workerData?.role ?? "worker" }) + "\n");
   } catch {}
 } else if (file) {
+  // the main thread starts before any worker: a list left by an earlier run (its thread ids may be reused) goes
+  rmSync(`${file}.threads`, { force: true });
   const mainTid = tid();
   const last = new Map();
   const sample = () => {
