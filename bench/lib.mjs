@@ -89,6 +89,7 @@ export async function readFloor(file) {
 export function convertChild(cli, trace, out, args) {
   rmSync(out, { recursive: true, force: true });
   const rusage = path.join(root, "bench", "out", `rusage-${process.pid}.json`);
+  rmSync(`${rusage}.threads`, { force: true });
   const t0 = performance.now();
   const r = spawnSync(process.execPath, ["--import", path.join(root, "bench", "convert-rss.mjs"), cli, "convert", trace, "-o", out, "--quiet", ...args], {
     env: { ...process.env, VSCHED_BENCH_RUSAGE: rusage },
@@ -98,5 +99,6 @@ export function convertChild(cli, trace, out, args) {
   if (r.status !== 0 && r.status !== 1) throw new Error(`convert exited ${r.status}`);
   const usage = JSON.parse(readFileSync(rusage, "utf8"));
   rmSync(rusage, { force: true });
+  rmSync(`${rusage}.threads`, { force: true });
   return { wall_s, usage, manifest: JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8")) };
 }

@@ -11,7 +11,7 @@
 // differ in manifest.json is listed (the sources' path, bytes and sha256, and the header's
 // schema_version). Exit 1 when any table differs.
 //
-//   node scripts/check-fixture-equivalence.mjs --base-cli DIR/bin/vsched.js [NAME...]
+//   node scripts/check-fixture-equivalence.mjs --base-cli DIR/bin/vsched.js [--threads N] [NAME...]
 //
 // Proof that an engine change changed no table: the working tree's traces converted by
 // another build of vsched (a checkout of main, built) and by this checkout, compared the same way.
@@ -27,7 +27,11 @@ const revAt = argv.indexOf("--rev");
 const rev = revAt === -1 ? "main" : argv[revAt + 1];
 const baseAt = argv.indexOf("--base-cli");
 const baseCli = baseAt === -1 ? null : path.resolve(argv[baseAt + 1]);
-const only = argv.filter((a, i) => !a.startsWith("--") && (revAt === -1 || i !== revAt + 1) && (baseAt === -1 || i !== baseAt + 1));
+// --threads N: this checkout converts with `--threads N` (the other side with its default), so a
+// threaded convert is held to the tables of a single-threaded one
+const threadsAt = argv.indexOf("--threads");
+const threads = threadsAt === -1 ? [] : ["--threads", argv[threadsAt + 1]];
+const only = argv.filter((a, i) => !a.startsWith("--") && (revAt === -1 || i !== revAt + 1) && (baseAt === -1 || i !== baseAt + 1) && (threadsAt === -1 || i !== threadsAt + 1));
 const cli = path.join(root, "bin", "vsched.js");
 const fixtures = path.join(root, "fixtures");
 
@@ -45,7 +49,7 @@ function gitShow(rel) {
 }
 
 function convert(files, out, by = cli) {
-  const r = spawnSync(process.execPath, [by, "convert", ...files, "-o", out], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [by, "convert", ...files, "-o", out, ...(by === cli ? threads : [])], { encoding: "utf8" });
   if (r.status !== 0 && r.status !== 1) throw new Error(`convert ${files.join(" ")}: exit ${r.status}: ${r.stderr.trim()}`);
 }
 

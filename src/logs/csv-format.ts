@@ -64,7 +64,8 @@ export class RowOverflow extends Error {
 export type RowEncoder<R> = (row: R, buf: Buffer, off: number) => number;
 
 const MAX_COLUMNS = 128;
-const RESERVE = 32 * MAX_COLUMNS;
+/** bytes every string put keeps free after it (RowOverflow otherwise) */
+export const RESERVE = 32 * MAX_COLUMNS;
 /** bytes the writer keeps free before each row */
 export const ENCODER_HEADROOM = 2 * RESERVE;
 
@@ -255,7 +256,7 @@ export interface CellGuard {
 }
 
 /** The values of an enum column (z.enum, nullable or not), or null for any other column. */
-function enumValues(schema: z.ZodType): readonly string[] | null {
+export function enumValues(schema: z.ZodType): readonly string[] | null {
   let t = schema as unknown as { options?: unknown; unwrap?: () => unknown };
   while (!Array.isArray(t.options) && typeof t.unwrap === "function") t = t.unwrap() as typeof t;
   return Array.isArray(t.options) && t.options.every((v) => typeof v === "string") ? (t.options as string[]) : null;
@@ -277,9 +278,8 @@ const plainConstant = (v: string): boolean => v.length <= 32 && /^[\x20-\x7e]+$/
  * per_iteration_requests row's cost: each string cell was a guard call, a putString call,
  * and for 8 characters or more a map lookup and a TypedArray set.
  */
-function columnStatement(name: string, schema: z.ZodType): string {
+export function columnStatement(name: string, schema: z.ZodType, get = `v = r[${JSON.stringify(name)}];`): string {
   const kind = columnMeta(schema).kind;
-  const get = `v = r[${JSON.stringify(name)}];`;
   if (kind === "int") return `${get} if (v >= 0 && v < 10 && (v | 0) === v) b[o++] = 48 + v; else o = i(b, o, v);`;
   const values = kind === "string" ? enumValues(schema)?.filter(plainConstant) : undefined;
   if (!values || values.length === 0) return `${get} o = ${PUT[kind]}(b, o, v);`;
@@ -299,6 +299,15 @@ export function compileRowEncoder<N extends TableName>(table: N, guard?: CellGua
   const src = `return function encode_${table}(r, b, o) {\n  let v;\n  ${body}\n  return o;\n};`;
   const str = guard ? guardedString(guard) : putString;
   return new Function("i", "f", "d", "s", "t", src)(putInt, putFloat, putDigits, str, putText) as RowEncoder<z.infer<(typeof TABLES)[N]>>;
+}
+
+/**
+ * What a compiled encoder's statements call, by the names columnStatement() uses (i f d s t),
+ * for an encoder that takes its values from elsewhere than a row object (src/threads/csv-batch.ts):
+ * the same functions, so the same bytes and the same formula count.
+ */
+export function encoderFunctions(guard?: CellGuard) {
+  return { i: putInt, f: putFloat, d: putDigits, s: guard ? guardedString(guard) : putString, t: putText };
 }
 
 function guardedString(g: CellGuard): typeof putString {

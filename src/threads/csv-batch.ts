@@ -1,55 +1,244 @@
 import type { z } from "zod";
-import type { TABLES, TableName } from "../schema/tables.js";
-import { compileRowEncoder, ENCODER_HEADROOM, RowOverflow, type CellGuard, type RowEncoder } from "../logs/csv-format.js";
-import { decodeRows, type RowBatch } from "./row-batch.js";
-
-type AnyRow = z.infer<(typeof TABLES)[TableName]>;
+import { TABLES, type TableName } from "../schema/tables.js";
+import { columnStatement, encoderFunctions, ENCODER_HEADROOM, RESERVE, RowOverflow, type CellGuard } from "../logs/csv-format.js";
+import { BIGINT, Dictionaries, layout, NULL, TEXT, UNDEFINED, type RowBatch } from "./row-batch.js";
 
 /**
  * A batch of rows → its CSV bytes, exactly as CsvTableWriter.write() would put them in its
- * file (the encoders are the same compiled functions; a row's bytes do not depend on where
- * in a buffer it lands). The bytes are in a buffer of their own, ready to transfer.
+ * file. The encoder is compiled per table from the same column statements as
+ * compileRowEncoder's (csv-format.ts), but each statement takes its value from the batch's
+ * lanes instead of a row object: no row is rebuilt. Where a string cell's bytes depend on
+ * the string alone (a request id, binding_limits: the guarded putString), each distinct
+ * string of the batch is encoded once and copied per cell, counting its formula cell per
+ * cell; epoch digits and JSON details are copied from the batch's byte heap when it holds
+ * them as ASCII (what putDigits / putText would write from the string). Anything else (a
+ * wide string, a bigint, a string in a numeric column, null) goes through the row
+ * encoder's own functions. The bytes are in a buffer of their own, ready to transfer.
  */
 export class CsvBatchEncoder {
-  private readonly encoders = new Map<TableName, RowEncoder<AnyRow>>();
+  private readonly encoders = new Map<TableName, LaneEncoder>();
   /** per table, the last batch's size: the next one starts there */
   private readonly sizes = new Map<TableName, number>();
+  private readonly fns: ReturnType<typeof encoderFunctions>;
+  /** per slot's dictionary string: its bytes as the guarded putString writes them, and whether it is a formula-like cell (+1 to the count per cell) */
+  private readonly dicts = new Dictionaries<Encoded>();
+  /** output buffers written out and handed back (recycle) */
+  private readonly spare: Buffer<ArrayBuffer>[] = [];
 
-  constructor(readonly guard: CellGuard) {}
+  constructor(readonly guard: CellGuard) {
+    this.fns = encoderFunctions(guard);
+  }
 
-  encode(batch: RowBatch): Uint8Array {
+  /** `input`: which input's replay worker sent it (each has its own dictionaries) */
+  encode(batch: RowBatch, input: number): Uint8Array {
     const enc = this.encoderFor(batch.table);
-    let buf: Buffer<ArrayBuffer> = Buffer.allocUnsafeSlow((this.sizes.get(batch.table) ?? 1 << 16) + ENCODER_HEADROOM);
+    const cells = new BatchCells(batch, this.dicts.absorb(input, batch), this.guard, this.fns);
+    let buf = this.buffer((this.sizes.get(batch.table) ?? 1 << 16) + ENCODER_HEADROOM);
     let off = 0;
-    decodeRows(batch, (row: AnyRow) => {
+    for (let r = 0; r < batch.rows; r++) {
       for (;;) {
-        if (off + ENCODER_HEADROOM > buf.length) buf = grow(buf, off, buf.length);
-        const cells = this.guard.formulaCells;
+        if (off + ENCODER_HEADROOM > buf.length) buf = this.grow(buf, off, buf.length);
+        const count = this.guard.formulaCells;
         try {
-          off = enc(row, buf, off);
-          return;
+          off = enc(cells, r, buf, off);
+          break;
         } catch (e) {
           if (!(e instanceof RowOverflow)) throw e;
           // a retried row must not count its formula cells twice
-          this.guard.formulaCells = cells;
-          buf = grow(buf, off, e.need + ENCODER_HEADROOM);
+          this.guard.formulaCells = count;
+          buf = this.grow(buf, off, e.need + ENCODER_HEADROOM);
         }
       }
-    });
+    }
     this.sizes.set(batch.table, Math.max(1 << 12, off));
     return new Uint8Array(buf.buffer, buf.byteOffset, off);
   }
 
-  private encoderFor(table: TableName): RowEncoder<AnyRow> {
+  /** An output buffer the writer is done with (its write completed): encoded into again. */
+  recycle(bytes: Uint8Array): void {
+    if (this.spare.length < 16) this.spare.push(Buffer.from(bytes.buffer as ArrayBuffer));
+  }
+
+  /** a buffer of at least `n` bytes, never from Node's pool (its ArrayBuffer is transferred whole) */
+  private buffer(n: number): Buffer<ArrayBuffer> {
+    for (let k = this.spare.length - 1; k >= 0; k--) {
+      if (this.spare[k].length >= n) {
+        const b = this.spare[k];
+        this.spare[k] = this.spare[this.spare.length - 1];
+        this.spare.pop();
+        return b;
+      }
+    }
+    return Buffer.allocUnsafeSlow(n);
+  }
+
+  /** a buffer with `used` bytes kept and at least `more` free after them */
+  private grow(buf: Buffer<ArrayBuffer>, used: number, more: number): Buffer<ArrayBuffer> {
+    const next = this.buffer(Math.max(2 * buf.length, used + more + ENCODER_HEADROOM));
+    buf.copy(next, 0, 0, used);
+    this.recycle(buf);
+    return next;
+  }
+
+  private encoderFor(table: TableName): LaneEncoder {
     let e = this.encoders.get(table);
-    if (!e) this.encoders.set(table, (e = compileRowEncoder(table, this.guard) as RowEncoder<AnyRow>));
+    if (!e) this.encoders.set(table, (e = compileLaneEncoder(table, this.fns)));
     return e;
   }
 }
 
-/** a buffer with `used` bytes kept and at least `more` free after them (never from Node's pool) */
-function grow(buf: Buffer, used: number, more: number): Buffer<ArrayBuffer> {
-  const next = Buffer.allocUnsafeSlow(Math.max(2 * buf.length, used + more + ENCODER_HEADROOM));
-  buf.copy(next, 0, 0, used);
-  return next;
+const ARENA = 1 << 20;
+let arena = { buf: Buffer.allocUnsafeSlow(0), at: 0 };
+
+type LaneEncoder = (c: BatchCells, r: number, b: Buffer, o: number) => number;
+
+interface Encoded {
+  bytes: Buffer;
+  formula: boolean;
+}
+
+/** One batch's lanes, its local strings decoded on first use, and its slot's dictionary. */
+export class BatchCells {
+  readonly tags: Uint8Array;
+  readonly num: Float64Array;
+  readonly str: Int32Array;
+  private readonly heap: Buffer;
+  private readonly starts: Int32Array;
+  private readonly wide: Uint8Array;
+  private readonly local: (string | undefined)[];
+
+  constructor(
+    b: RowBatch,
+    private readonly dict: { strings: string[]; extra: (Encoded | undefined)[] },
+    private readonly guard: CellGuard,
+    private readonly fns: ReturnType<typeof encoderFunctions>,
+  ) {
+    this.tags = b.tags;
+    this.num = b.num;
+    this.str = b.str;
+    this.heap = Buffer.from(b.heap.buffer, b.heap.byteOffset, b.heap.byteLength);
+    this.starts = b.starts;
+    this.wide = b.wide;
+    this.local = new Array<string | undefined>(b.wide.length);
+  }
+
+  /** dictionary string `id` */
+  string(id: number): string {
+    return this.dict.strings[id];
+  }
+
+  /** a tagged cell's value (null, undefined, a bigint, a string in a numeric column, a TEXT string) */
+  other(tag: number, id: number): unknown {
+    if (tag === NULL) return null;
+    if (tag === UNDEFINED) return undefined;
+    if (tag === BIGINT) return BigInt(this.localString(id));
+    return this.localString(id);
+  }
+
+  private localString(k: number): string {
+    let s = this.local[k];
+    if (s === undefined) this.local[k] = s = this.heap.toString(this.wide[k] ? "utf16le" : "latin1", this.starts[k], this.starts[k + 1]);
+    return s;
+  }
+
+  /** a dictionary string's cell written by the guarded putString: its bytes once per string, its formula count per cell */
+  put(b: Buffer, o: number, id: number): number {
+    let e = this.dict.extra[id];
+    if (e === undefined) e = this.encode(id);
+    const bytes = e.bytes;
+    const n = bytes.length;
+    if (o + n > b.length - RESERVE) throw new RowOverflow(n);
+    if (e.formula) this.guard.formulaCells++;
+    if (n <= 16) for (let k = 0; k < n; k++) b[o + k] = bytes[k];
+    else b.set(bytes, o);
+    return o + n;
+  }
+
+  private encode(id: number): Encoded {
+    const s = this.dict.strings[id];
+    // written into an arena with room for any encoding of s and putString's RESERVE after it;
+    // a fresh arena when it runs out (an old one lives as long as strings point into it)
+    const room = 3 * s.length + 8 + ENCODER_HEADROOM;
+    if (arena.at + room > arena.buf.length) arena = { buf: Buffer.allocUnsafeSlow(Math.max(ARENA, room)), at: 0 };
+    const before = this.guard.formulaCells;
+    const end = this.fns.s(arena.buf, arena.at, s);
+    const e = { bytes: arena.buf.subarray(arena.at, end), formula: this.guard.formulaCells !== before };
+    this.guard.formulaCells = before;
+    arena.at = end;
+    this.dict.extra[id] = e;
+    return e;
+  }
+
+  /** an epoch_ns cell (putDigits): an ASCII entry's bytes are the digits it would write */
+  digits(b: Buffer, o: number, id: number): number {
+    if (this.wide[id]) return this.fns.d(b, o, this.localString(id));
+    const from = this.starts[id];
+    const n = this.starts[id + 1] - from;
+    if (o + n > b.length - RESERVE) throw new RowOverflow(n);
+    const h = this.heap;
+    for (let k = 0; k < n; k++) b[o + k] = h[from + k];
+    return o + n;
+  }
+
+  /** a JSON cell (putText): for an ASCII entry, putText's own loop over its bytes */
+  text(b: Buffer, o: number, id: number): number {
+    const from = this.starts[id];
+    const n = this.starts[id + 1] - from;
+    if (this.wide[id] || n === 0 || o + 2 * n + 2 > b.length - RESERVE) return this.fns.t(b, o, this.localString(id));
+    const h = this.heap;
+    const start = o;
+    b[o++] = 34;
+    let quote = false;
+    for (let k = from; k < from + n; k++) {
+      const c = h[k];
+      if (c === 34) {
+        b[o++] = 34;
+        quote = true;
+      } else if (c === 44 || c === 10 || c === 13) quote = true;
+      b[o++] = c;
+    }
+    if (!quote) {
+      // nothing to quote after all: shift left over the opening quote
+      b.copyWithin(start, start + 1, o);
+      return o - 1;
+    }
+    b[o++] = 34;
+    return o;
+  }
+}
+
+/**
+ * Per column: the value from its lane (an untagged cell of a numeric column is its number, of an
+ * enum column its option), then compileRowEncoder's statement for it; plain string, epoch and
+ * JSON cells take BatchCells' copies unless tagged.
+ */
+function compileLaneEncoder(table: TableName, fns: ReturnType<typeof encoderFunctions>): LaneEncoder {
+  const lay = layout(table);
+  const shape = TABLES[table].shape as Record<string, z.ZodType>;
+  const n = lay.cols.length;
+  const options: (readonly string[] | null)[] = lay.lane.map((l) => l.options);
+  const body = lay.cols
+    .map((name, k) => {
+      const l = lay.lane[k];
+      const sep = `b[o++] = ${k === n - 1 ? 10 : 44};`;
+      if (l.numeric) return `tg = tags[ct + ${k}]; ${columnStatement(name, shape[name], `v = tg === 0 ? num[cp + ${l.index}] : c.other(tg, num[cp + ${l.index}]);`)} ${sep}`;
+      const id = `id = str[cq + ${l.index}]; tg = tags[ct + ${k}];`;
+      const generic = columnStatement(name, shape[name], "v = c.other(tg, id);");
+      if (l.options) return `${id} ${columnStatement(name, shape[name], `v = tg !== 0 ? c.other(tg, id) : id < 0 ? O[${k}][-1 - id] : c.string(id);`)} ${sep}`;
+      // a string column: untagged cells are dictionary strings; epoch and JSON columns: TEXT cells are local entries
+      if (l.dedupe) return `${id} if (tg === 0) { o = c.put(b, o, id); } else { ${generic} } ${sep}`;
+      const direct = l.kind === "epoch_ns" ? "o = c.digits(b, o, id);" : l.kind === "json" ? "o = c.text(b, o, id);" : null;
+      if (!direct) return `${id} ${generic} ${sep}`;
+      return `${id} if (tg === ${TEXT}) { ${direct} } else { ${generic} } ${sep}`;
+    })
+    .join("\n  ");
+  const src = `return function encode_${table}_lanes(c, r, b, o) {
+  const tags = c.tags, num = c.num, str = c.str;
+  // not t, p, q: the statements call i f d s t
+  const ct = r * ${n}, cp = r * ${lay.nNum}, cq = r * ${lay.nStr};
+  let v, tg, id;
+  ${body}
+  return o;
+};`;
+  return new Function("i", "f", "d", "s", "t", "O", src)(fns.i, fns.f, fns.d, fns.s, fns.t, options) as LaneEncoder;
 }

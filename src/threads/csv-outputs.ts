@@ -27,13 +27,18 @@ export class CsvOutputs {
     for (const t of TABLE_NAMES) this.dest(0, t).stream.write((versionHeader ? versionHeaderLine(versionHeader, t) : "") + headerLine(tableColumns(t)));
   }
 
-  /** Writes the chunk once every earlier one of its (input, table) is written; `written` runs when the stream has taken it without exceeding its buffer. */
-  put(input: number, table: TableName, seq: number, bytes: Uint8Array, written: () => void): void {
+  /**
+   * Writes the chunk once every earlier one of its (input, table) is written; `written` runs when
+   * the stream has taken it without exceeding its buffer, `done` when its bytes are in the file
+   * (the buffer may then be reused).
+   */
+  put(input: number, table: TableName, seq: number, bytes: Uint8Array, written: () => void, done?: () => void): void {
     const d = this.dest(input, table);
-    d.pending.set(seq, { bytes, written });
+    d.pending.set(seq, { bytes, written, done });
     for (let c = d.pending.get(d.next); c; c = d.pending.get(d.next)) {
       d.pending.delete(d.next++);
-      if (d.stream.write(c.bytes)) c.written();
+      const ok = c.done ? d.stream.write(c.bytes, c.done) : d.stream.write(c.bytes);
+      if (ok) c.written();
       else d.stream.once("drain", c.written);
     }
   }
@@ -91,7 +96,7 @@ interface Dest {
   stream: WriteStream;
   /** sequence number of the next chunk to write */
   next: number;
-  pending: Map<number, { bytes: Uint8Array; written: () => void }>;
+  pending: Map<number, { bytes: Uint8Array; written: () => void; done: (() => void) | undefined }>;
 }
 
 const key = (input: number, table: TableName) => `${input}\u0000${table}`;

@@ -1,7 +1,7 @@
 import { InputError, UsageError } from "../core/errors.js";
 import type { Finding } from "../core/finding.js";
 import type { ReplayOptions, ReplayPlan, ReplaySource } from "../pipeline/replay.js";
-import type { RowBatch } from "./row-batch.js";
+import type { Lanes, RowBatch } from "./row-batch.js";
 
 /**
  * The messages between convert's main thread and its workers. Row data travels only as
@@ -17,6 +17,8 @@ export interface ReplayWorkerData {
   maxInFlight: number;
   /** send on-disk byte counts for the progress bar */
   progress: boolean;
+  /** CSV encoders (the main thread's and the encoder workers): each table's batches go round them, RowBatch.slot */
+  slots: number;
 }
 
 export interface EncodeWorkerData {
@@ -40,12 +42,14 @@ export type FromReplay =
   | { type: "done"; source: ReplaySource; warnings: Finding[]; tally: TallyState }
   | { type: "error"; error: WireError };
 
-export type ToReplay = { type: "credit"; n: number };
+/** a batch written: one more may be sent; `lanes`, its buffers to fill again */
+export type ToReplay = { type: "credit"; n: number; lanes: Lanes | null };
 
-export type ToEncode = { type: "encode"; id: number; batch: RowBatch };
+/** `recycle`: an output buffer the main thread has written, to encode into again */
+export type ToEncode = { type: "encode"; id: number; input: number; batch: RowBatch } | { type: "recycle"; bytes: Uint8Array };
 
 export type FromEncode =
-  | { type: "encoded"; id: number; bytes: Uint8Array; formulaCells: number }
+  | { type: "encoded"; id: number; bytes: Uint8Array; formulaCells: number; lanes: Lanes }
   | { type: "error"; error: WireError };
 
 /** An error as it crosses threads: InputError and UsageError come back as themselves. */

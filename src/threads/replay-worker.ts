@@ -14,9 +14,11 @@ import { batchBuffers, RowBatchBuilder } from "./row-batch.js";
  */
 export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData): Promise<void> {
   let inFlight = 0;
+  const builders = Object.fromEntries(TABLE_NAMES.map((t) => [t, new RowBatchBuilder(t, undefined, data.slots)])) as Record<TableName, RowBatchBuilder>;
   let resume: (() => void) | null = null;
   const onCredit = (m: ToReplay) => {
     inFlight -= m.n;
+    if (m.lanes) builders[m.lanes.table].recycle(m.lanes);
     if (resume && inFlight < data.maxInFlight) {
       const r = resume;
       resume = null;
@@ -25,7 +27,6 @@ export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData)
   };
   port.on("message", onCredit);
   const post = (m: FromReplay, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-  const builders = Object.fromEntries(TABLE_NAMES.map((t) => [t, new RowBatchBuilder(t)])) as Record<TableName, RowBatchBuilder>;
   const send = (b: RowBatchBuilder) => {
     if (b.rows === 0) return;
     const batch = b.take();

@@ -1,13 +1,16 @@
-import { columnMeta } from "../schema/columns.js";
+import { columnMeta, type ColumnKind } from "../schema/columns.js";
+import { enumValues } from "../logs/csv-format.js";
 import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
 import type { z } from "zod";
 
 /**
  * Rows of one table, columnar, in buffers that move between threads by transfer (no
  * structured clone of row objects): numbers in a Float64Array, strings in one byte heap
- * (ASCII as latin1, anything else as UTF-16 so lone surrogates survive), and a tag per
- * cell that tells null from undefined from a value. decodeRows() rebuilds rows whose
- * values are identical to the ones pushed, so any sink downstream writes the same bytes.
+ * (ASCII as latin1, anything else as UTF-16 so lone surrogates survive), an enum column's
+ * values as their index in the column's options (a negative id: no string at all), and a
+ * tag per cell that tells null from undefined from a value. decodeRows() rebuilds rows
+ * whose values are identical to the ones pushed, so any sink downstream writes the same
+ * bytes; the CSV encoder (csv-batch.ts) reads the lanes without rebuilding rows.
  *
  * Functions are compiled per table from its zod columns (like the CSV encoders):
  * straight-line code, one hidden class per table's rows.
@@ -15,13 +18,26 @@ import type { z } from "zod";
 export interface RowBatch {
   table: TableName;
   rows: number;
+  /**
+   * which of the consumers' dictionaries this batch's string ids refer to: batches of one table
+   * go round the `slots` CSV encoders in turn (RowBatchBuilder's constructor), each encoder keeping
+   * the dictionary of its own batches
+   */
+  slot: number;
+  /** the slot's dictionary was emptied before this batch (it reached DICT_MAX strings) */
+  dictReset: boolean;
+  /** the local entries (below) that are new dictionary strings, in dictionary-id order */
+  dictNew: Int32Array;
   /** per cell (row-major, every column): a CellTag */
   tags: Uint8Array;
-  /** per numeric cell (row-major, numeric columns only): the number, or a string entry id (tag STRING/BIGINT) */
+  /** per numeric cell (row-major, numeric columns only): the number, or a local entry (tag STRING/BIGINT) */
   num: Float64Array;
-  /** per string cell (row-major, string columns only): a string entry id */
+  /**
+   * per string cell (row-major, string columns only): untagged, a dictionary id (≥ 0) or, for an
+   * enum column's value, -(its index in the options + 1); tagged TEXT, STRING or BIGINT, a local entry
+   */
   str: Int32Array;
-  /** entry k is heap[starts[k] .. starts[k + 1]), latin1, or UTF-16LE when wide[k] */
+  /** local entry k is heap[starts[k] .. starts[k + 1]), latin1, or UTF-16LE when wide[k] */
   heap: Uint8Array;
   starts: Int32Array;
   wide: Uint8Array;
@@ -29,34 +45,73 @@ export interface RowBatch {
 
 /** What a cell holds (the lane it is in follows from the column's kind). */
 const VALUE = 0;
-const NULL = 1;
-const UNDEFINED = 2;
-/** a string in a numeric column, or a bigint in any column: its text is a string entry */
-const STRING = 3;
-const BIGINT = 4;
+export const NULL = 1;
+export const UNDEFINED = 2;
+/** a string in a numeric column: its text is a local entry */
+export const STRING = 3;
+/** a bigint in any column: its text is a local entry */
+export const BIGINT = 4;
+/** a string of a column whose strings do not repeat (epoch digits, JSON details): a local entry, not in the dictionary */
+export const TEXT = 5;
 
-export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer] as ArrayBuffer[];
+/** strings a slot's dictionary holds before it starts afresh: memory stays bounded on any trace */
+export const DICT_MAX = 1 << 16;
 
-interface Layout {
+/**
+ * A batch's big buffers, handed back to the replay worker once its rows are encoded (with the
+ * credit), so the worker fills them again: a new megabyte per batch on each side was external
+ * memory that V8 reclaimed by a full GC every ~150 ms on the main thread.
+ */
+export interface Lanes {
+  table: TableName;
+  tags: Uint8Array;
+  num: Float64Array;
+  str: Int32Array;
+  /** the whole heap buffer, not only the batch's used part */
+  heap: Uint8Array;
+}
+
+export const lanesOf = (b: RowBatch): Lanes => ({ table: b.table, tags: b.tags, num: b.num, str: b.str, heap: new Uint8Array(b.heap.buffer) });
+export const lanesBuffers = (l: Lanes): ArrayBuffer[] => [l.tags.buffer, l.num.buffer, l.str.buffer, l.heap.buffer] as ArrayBuffer[];
+
+export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer, b.dictNew.buffer] as ArrayBuffer[];
+
+export interface Lane {
+  kind: ColumnKind;
+  /** index in its lane (num or str) */
+  index: number;
+  numeric: boolean;
+  /** request ids and other strings repeat within a batch; epoch strings and JSON details do not */
+  dedupe: boolean;
+  /** an enum column's values (sent as their index), else null */
+  options: readonly string[] | null;
+}
+
+export interface Layout {
   cols: string[];
-  /** per column: index in its lane, and whether that lane is the numeric one */
-  lane: { numeric: boolean; index: number; dedupe: boolean }[];
+  /** per column, in tableColumns() order */
+  lane: Lane[];
   nNum: number;
   nStr: number;
 }
 
-function layout(table: TableName): Layout {
+const layouts = new Map<TableName, Layout>();
+
+export function layout(table: TableName): Layout {
+  let l = layouts.get(table);
+  if (l) return l;
   const shape = TABLES[table].shape as Record<string, z.ZodType>;
   const cols = tableColumns(table);
   let nNum = 0;
   let nStr = 0;
-  const lane = cols.map((c) => {
+  const lane = cols.map((c): Lane => {
     const kind = columnMeta(shape[c]).kind;
     const numeric = kind === "int" || kind === "float";
-    // request ids and enum values repeat within a batch; epoch strings and JSON details do not
-    return { numeric, index: numeric ? nNum++ : nStr++, dedupe: kind === "string" };
+    const options = kind === "string" ? enumValues(shape[c]) : null;
+    return { kind, numeric, index: numeric ? nNum++ : nStr++, dedupe: kind === "string", options };
   });
-  return { cols, lane, nNum, nStr };
+  layouts.set(table, (l = { cols, lane, nNum, nStr }));
+  return l;
 }
 
 /** rows per batch: about 1 MiB of lanes, whatever the table's width */
@@ -65,28 +120,47 @@ export function batchRowsFor(table: TableName): number {
   return Math.max(256, Math.min(8192, Math.floor((1 << 20) / (9 * n))));
 }
 
-/** Collects rows of one table into a batch; take() hands the buffers over and starts afresh. */
+/**
+ * Collects rows of one table into a batch; take() hands the buffers over and starts afresh.
+ * Strings of the columns whose values repeat (request ids, binding_limits) are sent once per
+ * slot: a dictionary per slot, mirrored by that slot's consumer (Dictionaries), so a batch
+ * carries only the strings its slot has not seen.
+ */
 export class RowBatchBuilder {
   rows = 0;
   readonly capacity: number;
   private readonly lay: Layout;
   private readonly fill: (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void;
   private tags!: Uint8Array;
-  private num!: Float64Array;
-  private str!: Int32Array;
+  /** @internal the compiled fill writes these lanes directly */
+  num!: Float64Array;
+  /** @internal */
+  str!: Int32Array;
   private heap!: Buffer;
   private heapUsed = 0;
   private starts: number[] = [0];
   private wide: number[] = [];
-  private dict = new Map<string, number>();
+  private dictNew: number[] = [];
+  /** @internal per string lane: the last dictionary string the fill looked up in this batch, and its id */
+  last: (string | undefined)[] = [];
+  /** @internal */
+  lastId: Int32Array = new Int32Array(0);
+  private readonly dicts: Map<string, number>[];
+  private slot = 0;
+  private dict!: Map<string, number>;
+  private dictReset = false;
+  private readonly spare: Lanes[] = [];
 
   constructor(
     readonly table: TableName,
     capacity = batchRowsFor(table),
+    private readonly slots = 1,
+    private readonly dictMax = DICT_MAX,
   ) {
     this.capacity = capacity;
     this.lay = layout(table);
     this.fill = compileFill(this.lay);
+    this.dicts = Array.from({ length: slots }, () => new Map<string, number>());
     this.reset();
   }
 
@@ -102,6 +176,9 @@ export class RowBatchBuilder {
     const b: RowBatch = {
       table: this.table,
       rows: this.rows,
+      slot: this.slot,
+      dictReset: this.dictReset,
+      dictNew: Int32Array.from(this.dictNew),
       tags: this.tags,
       num: this.num,
       str: this.str,
@@ -109,25 +186,48 @@ export class RowBatchBuilder {
       starts: Int32Array.from(this.starts),
       wide: Uint8Array.from(this.wide),
     };
+    this.slot = (this.slot + 1) % this.slots;
     this.reset();
     return b;
+  }
+
+  /** A batch's buffers back from its consumer: the next batches fill them (a few are kept). */
+  recycle(l: Lanes): void {
+    if (this.spare.length < 16 && l.tags.length === this.capacity * this.lay.cols.length && l.num.length === this.capacity * this.lay.nNum && l.str.length === this.capacity * this.lay.nStr) this.spare.push(l);
   }
 
   private reset(): void {
     const cap = this.capacity;
     this.rows = 0;
-    this.tags = new Uint8Array(cap * this.lay.cols.length);
-    this.num = new Float64Array(cap * this.lay.nNum);
-    this.str = new Int32Array(cap * this.lay.nStr);
-    // not from Node's pool: the whole ArrayBuffer is ours to transfer
-    this.heap = Buffer.allocUnsafeSlow(Math.max(1024, cap * this.lay.nStr * 8));
+    const want = Math.max(1 << 12, this.heapUsed + (this.heapUsed >> 2));
+    const l = this.spare.pop();
+    if (l) {
+      // only the tags must start clear: a lane's cell is read only where its tag says so or it was written
+      l.tags.fill(0);
+      this.tags = l.tags;
+      this.num = l.num;
+      this.str = l.str;
+      this.heap = l.heap.length >= want ? Buffer.from(l.heap.buffer, l.heap.byteOffset, l.heap.length) : Buffer.allocUnsafeSlow(want);
+    } else {
+      this.tags = new Uint8Array(cap * this.lay.cols.length);
+      this.num = new Float64Array(cap * this.lay.nNum);
+      this.str = new Int32Array(cap * this.lay.nStr);
+      // not from Node's pool: the whole ArrayBuffer is ours to transfer
+      this.heap = Buffer.allocUnsafeSlow(want);
+    }
     this.heapUsed = 0;
     this.starts = [0];
     this.wide = [];
-    this.dict.clear();
+    this.dictNew = [];
+    // ids are per slot: what the last batch looked up means nothing in this one's dictionary
+    this.last = new Array<string | undefined>(this.lay.nStr).fill(undefined);
+    this.lastId = new Int32Array(this.lay.nStr);
+    this.dict = this.dicts[this.slot];
+    this.dictReset = this.dict.size >= this.dictMax;
+    if (this.dictReset) this.dict.clear();
   }
 
-  /** @internal compiled fill: one cell of a numeric column */
+  /** @internal compiled fill: one cell of a numeric column that holds no number */
   n(cell: number, slot: number, v: unknown): void {
     if (typeof v === "number") this.num[slot] = v;
     else if (v === null) this.tags[cell] = NULL;
@@ -138,12 +238,18 @@ export class RowBatchBuilder {
   /** @internal compiled fill: one cell of a string column */
   s(cell: number, slot: number, v: unknown, dedupe: boolean): void {
     if (typeof v === "string") {
-      let id = dedupe ? this.dict.get(v) : undefined;
-      if (id === undefined) {
-        id = this.entry(v);
-        if (dedupe) this.dict.set(v, id);
+      if (dedupe) {
+        let id = this.dict.get(v);
+        if (id === undefined) {
+          id = this.dict.size;
+          this.dict.set(v, id);
+          this.dictNew.push(this.entry(v));
+        }
+        this.str[slot] = id;
+      } else {
+        this.str[slot] = this.entry(v);
+        this.tags[cell] = TEXT;
       }
-      this.str[slot] = id;
     } else if (v === null) this.tags[cell] = NULL;
     else if (v === undefined) this.tags[cell] = UNDEFINED;
     else this.other(cell, v, (id) => (this.str[slot] = id));
@@ -163,19 +269,53 @@ export class RowBatchBuilder {
       this.heap.copy(grown, 0, 0, this.heapUsed);
       this.heap = grown;
     }
-    // latin1 keeps one byte per character: exact only when every character is below 0x100;
-    // anything else goes as UTF-16 code units, exact for any JS string
-    const wide = isLatin1(s) ? 0 : 1;
-    this.heapUsed += this.heap.write(s, this.heapUsed, wide ? "utf16le" : "latin1");
+    // ASCII (UTF-8 as long as the string: every character below 0x80) is kept as one byte per
+    // character and read back as latin1; anything else goes as UTF-16 code units, exact for
+    // any JS string (lone surrogates too). One native write for the usual case, no regex.
+    // Short strings (epoch digits, most ids) by a charCodeAt loop: cheaper than a call into C++.
+    let n = s.length;
+    let wide = 0;
+    if (n <= 64) {
+      const h = this.heap;
+      const at = this.heapUsed;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 127) {
+          wide = 1;
+          break;
+        }
+        h[at + i] = c;
+      }
+    } else wide = this.heap.write(s, this.heapUsed, "utf8") === n ? 0 : 1;
+    if (wide) n = this.heap.write(s, this.heapUsed, "utf16le");
+    this.heapUsed += n;
     this.starts.push(this.heapUsed);
     this.wide.push(wide);
     return this.wide.length - 1;
   }
 }
 
-// eslint-disable-next-line no-control-regex
-const WIDE = /[^\u0000-\u00ff]/;
-const isLatin1 = (s: string): boolean => !WIDE.test(s);
+/** A batch's local entry `k` as a string. */
+export function localString(b: RowBatch, k: number): string {
+  return Buffer.from(b.heap.buffer, b.heap.byteOffset, b.heap.byteLength).toString(b.wide[k] ? "utf16le" : "latin1", b.starts[k], b.starts[k + 1]);
+}
+
+/**
+ * The consumer's side of the builders' dictionaries: per (input, table, slot), the strings in
+ * id order, and whatever the consumer keeps per string (the CSV encoder: its bytes). absorb()
+ * every batch of a slot, in order, before reading its cells.
+ */
+export class Dictionaries<X = never> {
+  private readonly dicts = new Map<string, { strings: string[]; extra: (X | undefined)[] }>();
+
+  absorb(input: number, b: RowBatch): { strings: string[]; extra: (X | undefined)[] } {
+    const key = `${input}\u0000${b.table}\u0000${b.slot}`;
+    let d = this.dicts.get(key);
+    if (!d || b.dictReset) this.dicts.set(key, (d = { strings: [], extra: [] }));
+    for (let k = 0; k < b.dictNew.length; k++) d.strings.push(localString(b, b.dictNew[k]));
+    return d;
+  }
+}
 
 function compileFill(lay: Layout): (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void {
   const n = lay.cols.length;
@@ -183,32 +323,40 @@ function compileFill(lay: Layout): (row: Record<string, unknown>, b: RowBatchBui
     .map((c, k) => {
       const l = lay.lane[k];
       const v = `row[${JSON.stringify(c)}]`;
-      return l.numeric ? `b.n(t + ${k}, p + ${l.index}, ${v});` : `b.s(t + ${k}, q + ${l.index}, ${v}, ${l.dedupe});`;
+      if (l.numeric) return `v = ${v}; if (typeof v === "number") num[p + ${l.index}] = v; else b.n(t + ${k}, p + ${l.index}, v);`;
+      // a repeated string: the same string as this column's last one (binding_limits down a waiting queue) takes its id without a lookup
+      if (!l.options && l.dedupe) return `v = ${v}; if (v === last[${l.index}] && typeof v === "string") str[q + ${l.index}] = lastId[${l.index}]; else { b.s(t + ${k}, q + ${l.index}, v, true); if (typeof v === "string") { last[${l.index}] = v; lastId[${l.index}] = str[q + ${l.index}]; } }`;
+      if (!l.options) return `b.s(t + ${k}, q + ${l.index}, ${v}, false);`;
+      // an enum value: its index, by comparing with each option (a pointer compare for the engine's literals)
+      const branches = l.options.map((o, j) => `if (v === ${JSON.stringify(o)}) str[q + ${l.index}] = ${-(j + 1)};`);
+      return `v = ${v}; ${branches.join(" else ")} else b.s(t + ${k}, q + ${l.index}, v, true);`;
     })
     .join("\n  ");
-  const src = `return function fill(row, b, r) {\n  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr};\n  ${body}\n};`;
+  const src = `return function fill(row, b, r) {\n  const t = r * ${n}, p = r * ${lay.nNum}, q = r * ${lay.nStr}, num = b.num, str = b.str, last = b.last, lastId = b.lastId;\n  let v;\n  ${body}\n};`;
   return new Function(src)() as (row: Record<string, unknown>, b: RowBatchBuilder, r: number) => void;
 }
 
-const decoders = new Map<TableName, (b: RowBatch, emit: (row: never) => void) => void>();
+const decoders = new Map<TableName, (b: RowBatch, dict: string[], emit: (row: never) => void) => void>();
 
-/** Calls `emit` with every row of the batch, in order, each a fresh object. */
-export function decodeRows(b: RowBatch, emit: (row: never) => void): void {
+/** Calls `emit` with every row of the batch, in order, each a fresh object; `dict` is the slot's strings (Dictionaries.absorb). */
+export function decodeRows(b: RowBatch, dict: string[], emit: (row: never) => void): void {
   let d = decoders.get(b.table);
   if (!d) decoders.set(b.table, (d = compileDecode(layout(b.table))));
-  d(b, emit);
+  d(b, dict, emit);
 }
 
-function compileDecode(lay: Layout): (b: RowBatch, emit: (row: never) => void) => void {
+function compileDecode(lay: Layout): (b: RowBatch, dict: string[], emit: (row: never) => void) => void {
   const n = lay.cols.length;
   const fields = lay.cols
     .map((c, k) => {
       const l = lay.lane[k];
-      const lane = l.numeric ? `num[p + ${l.index}]` : `s[str[q + ${l.index}]]`;
-      return `${JSON.stringify(c)}: tags[t + ${k}] === 0 ? ${lane} : cell(tags[t + ${k}], ${l.numeric ? `num[p + ${l.index}]` : `str[q + ${l.index}]`}, s)`;
+      const id = l.numeric ? `num[p + ${l.index}]` : `str[q + ${l.index}]`;
+      const lane = l.numeric ? id : l.options ? `(${id} < 0 ? O${k}[-1 - ${id}] : dict[${id}])` : `dict[${id}]`;
+      return `${JSON.stringify(c)}: tags[t + ${k}] === 0 ? ${lane} : cell(tags[t + ${k}], ${id}, s)`;
     })
     .join(",\n      ");
-  const src = `return function decode(b, emit) {
+  const opts = lay.lane.map((l, k) => (l.options ? `const O${k} = ${JSON.stringify(l.options)};` : "")).join("\n");
+  const src = `${opts}\nreturn function decode(b, dict, emit) {
   const { tags, num, str } = b;
   const s = strings(b);
   for (let r = 0; r < b.rows; r++) {
@@ -218,7 +366,7 @@ function compileDecode(lay: Layout): (b: RowBatch, emit: (row: never) => void) =
     });
   }
 };`;
-  return new Function("strings", "cell", src)(strings, cell) as (b: RowBatch, emit: (row: never) => void) => void;
+  return new Function("strings", "cell", src)(strings, cell) as (b: RowBatch, dict: string[], emit: (row: never) => void) => void;
 }
 
 function strings(b: RowBatch): string[] {
@@ -228,7 +376,8 @@ function strings(b: RowBatch): string[] {
   return out;
 }
 
-function cell(tag: number, id: number, s: string[]): unknown {
+/** a tagged cell: null, undefined, or a local entry's text (a bigint's as a bigint) */
+export function cell(tag: number, id: number, s: string[]): unknown {
   if (tag === NULL) return null;
   if (tag === UNDEFINED) return undefined;
   if (tag === BIGINT) return BigInt(s[id]);

@@ -5,8 +5,8 @@ import type { ReplayHooks, ReplayOptions, ReplayPlan, ReplayResult, ReplayRowSin
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
 import { CsvBatchEncoder } from "./csv-batch.js";
 import { CsvOutputs } from "./csv-outputs.js";
-import { fromWire, type EncodeWorkerData, type FromEncode, type FromReplay, type ReplayWorkerData, type TallyState, type ToEncode } from "./protocol.js";
-import { batchBuffers, decodeRows, type RowBatch } from "./row-batch.js";
+import { fromWire, type EncodeWorkerData, type FromEncode, type FromReplay, type ReplayWorkerData, type TallyState, type ToEncode, type ToReplay } from "./protocol.js";
+import { batchBuffers, decodeRows, Dictionaries, lanesBuffers, lanesOf, type Lanes, type RowBatch } from "./row-batch.js";
 import { convertWorkerPath } from "./worker-url.js";
 
 /**
@@ -51,11 +51,12 @@ interface InputState {
 
 export class ThreadedReplay {
   private readonly encoders: { worker: Worker }[] = [];
-  private readonly jobs = new Map<number, { input: number; table: TableName; seq: number; written: () => void }>();
+  private readonly jobs = new Map<number, { input: number; table: TableName; seq: number; written: (lanes: Lanes | null) => void; encoder: Worker }>();
   private nextJob = 0;
   /** the main thread's encoder: the last slot of the round */
   private inline: CsvBatchEncoder | null = null;
-  private turn = 0;
+  /** the strings of every slot, for the rows sink (decoded here, whichever encoder takes the batch) */
+  private readonly rowDicts = new Dictionaries();
   private readonly inputs: InputState[];
   private readonly rows = Object.fromEntries(TABLE_NAMES.map((t) => [t, 0])) as Record<TableName, number>;
   private formulaCells = 0;
@@ -121,7 +122,11 @@ export class ThreadedReplay {
       this.formulaCells += m.formulaCells;
       const job = this.jobs.get(m.id)!;
       this.jobs.delete(m.id);
-      this.csv!.put(job.input, job.table, job.seq, m.bytes, job.written);
+      // its bytes, once in the file, go back to the encoder that made them
+      const done = () => {
+        if (!this.stopped) job.encoder.postMessage({ type: "recycle", bytes: m.bytes } satisfies ToEncode, [m.bytes.buffer as ArrayBuffer]);
+      };
+      this.csv!.put(job.input, job.table, job.seq, m.bytes, () => job.written(this.sinks.rows ? null : m.lanes), done);
       this.maybeFinish();
     });
     this.watch(worker, "a CSV encoder thread");
@@ -134,7 +139,8 @@ export class ThreadedReplay {
     // only the replay options: the caller's object may carry more (streams, callbacks)
     const { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents } = this.options;
     const options = { lenient, iterationRequests, iterationRequestsEvery, scheduledEvents };
-    const data: ReplayWorkerData = { role: "replay", plan: this.plan, index: i, options, maxInFlight: MAX_IN_FLIGHT, progress: this.hooks.onRawBytes !== undefined };
+    const slots = this.csv ? this.encoders.length + 1 : 1;
+    const data: ReplayWorkerData = { role: "replay", plan: this.plan, index: i, options, maxInFlight: MAX_IN_FLIGHT, progress: this.hooks.onRawBytes !== undefined, slots };
     // V8's default heap limits: an 8 MB young generation saved ~25 MB of peak RSS but cost
     // +40 % CPU on the 200 MB bench trace (bench/README.md)
     const worker = new Worker(file, { workerData: data });
@@ -165,9 +171,11 @@ export class ThreadedReplay {
     const table = batch.table;
     this.rows[table] += batch.rows;
     let waits = (this.sinks.rows ? 1 : 0) + (this.csv ? 1 : 0);
+    // the batch's buffers go back with the credit where only the CSV encoder read them
+    let back: Lanes | null = null;
     const credit = () => {
       if (--waits === 0 && !this.stopped) {
-        worker.postMessage({ type: "credit", n: 1 });
+        worker.postMessage({ type: "credit", n: 1, lanes: back } satisfies ToReplay, back ? lanesBuffers(back) : []);
         this.maybeFinish();
       }
     };
@@ -175,21 +183,33 @@ export class ThreadedReplay {
     if (rows) {
       // decode before the batch's buffers are transferred to an encoder
       const put = rows.sink[SINK_KEY[table]] as (row: never) => void;
-      decodeRows(batch, put);
+      decodeRows(batch, this.rowDicts.absorb(i, batch).strings, put);
       if (rows.needsDrain) rows.drain().then(credit, (e: Error) => this.fail(e));
       else credit();
     }
     if (this.csv) {
       const seq = this.inputs[i].seq[table]++;
-      const slot = this.turn++ % (this.encoders.length + 1);
-      if (slot === this.encoders.length) {
-        this.csv.put(i, table, seq, this.inline!.encode(batch), credit);
+      // the replay worker chose the encoder (its slot's dictionary lives there)
+      if (batch.slot === this.encoders.length) {
+        const inline = this.inline!;
+        const bytes = inline.encode(batch, i);
+        if (!rows) back = lanesOf(batch);
+        this.csv.put(i, table, seq, bytes, credit, () => inline.recycle(bytes));
         return;
       }
-      const enc = this.encoders[slot];
+      const enc = this.encoders[batch.slot];
       const id = this.nextJob++;
-      this.jobs.set(id, { input: i, table, seq, written: credit });
-      enc.worker.postMessage({ type: "encode", id, batch } satisfies ToEncode, batchBuffers(batch));
+      this.jobs.set(id, {
+        input: i,
+        table,
+        seq,
+        written: (lanes) => {
+          back = lanes;
+          credit();
+        },
+        encoder: enc.worker,
+      });
+      enc.worker.postMessage({ type: "encode", id, input: i, batch } satisfies ToEncode, batchBuffers(batch));
     }
   }
 
