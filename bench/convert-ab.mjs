@@ -9,10 +9,9 @@
 //
 // lean = --iteration-requests none --no-scheduled-events; all = the defaults. Both builds'
 // tables are compared byte for byte (cmp of every CSV) after the first pair of each mode.
-import { createHash } from "node:crypto";
-import { createReadStream, readdirSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
-import { benchTrace, convertChild, options, readFloor, root } from "./lib.mjs";
+import { benchTrace, convertChild, csvDigests, floorUsage as floor, loadAvg as load, MODE_ARGS, options, r2, root } from "./lib.mjs";
 
 const opt = options();
 const BASE = opt("base", null);
@@ -22,20 +21,10 @@ const REPEAT = Number(opt("repeat", 2));
 const MODES = String(opt("modes", "lean,all")).split(",");
 const THREADS = String(opt("threads", "1"));
 const log = (...a) => console.error(...a);
-const r2 = (x) => Math.round(x * 100) / 100;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const load = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 
 const trace = benchTrace(MB, log);
 const builds = { before: path.resolve(BASE), after: root };
-const MODE_ARGS = { lean: ["--iteration-requests", "none", "--no-scheduled-events"], all: [] };
-
-async function floor() {
-  const c0 = process.cpuUsage();
-  const f = await readFloor(trace);
-  const c = process.cpuUsage(c0);
-  return { wall_s: r2(f.seconds), cpu_s: r2((c.user + c.system) / 1e6) };
-}
 
 function convert(build, mode) {
   const out = path.join(root, "bench", "out", `ab-${mode}-${build === root ? "after" : "before"}`);
@@ -43,22 +32,13 @@ function convert(build, mode) {
   return { out, wall_s: r2(wall_s), cpu_s: r2(u.user_s + u.sys_s), peak_rss_mb: Math.round(u.max_rss_kb / 1024), rows: m.totals.rows, load: load() };
 }
 
-// streamed: reading a GB of CSV into this process would grow it, and a child forked from a big
-// process reports the parent's size as its own peak RSS (ru_maxrss survives exec)
-async function sha256(file) {
-  const h = createHash("sha256");
-  for await (const c of createReadStream(file)) h.update(c);
-  return h.digest("hex");
-}
-
 async function sameTables(a, b) {
-  const csv = readdirSync(a).filter((f) => f.endsWith(".csv"));
-  const differ = [];
-  for (const f of csv) if ((await sha256(path.join(a, f))) !== (await sha256(path.join(b, f)))) differ.push(f);
-  return differ.length ? `DIFFER: ${differ.join(", ")}` : `${csv.length} CSVs identical`;
+  const [da, db] = [await csvDigests(a), await csvDigests(b)];
+  const differ = Object.keys(da).filter((f) => da[f] !== db[f]);
+  return differ.length ? `DIFFER: ${differ.join(", ")}` : `${Object.keys(da).length} CSVs identical`;
 }
 
-const floors = [await floor()];
+const floors = [await floor(trace)];
 log(`floor ${JSON.stringify(floors[0])}, load ${load()}`);
 const runs = {};
 const identical = {};
@@ -76,7 +56,7 @@ for (const mode of MODES) {
     for (const g of Object.values(got)) rmSync(g.out, { recursive: true, force: true });
   }
 }
-floors.push(await floor());
+floors.push(await floor(trace));
 const fl = { wall_s: Math.min(...floors.map((f) => f.wall_s)), cpu_s: Math.min(...floors.map((f) => f.cpu_s)) };
 const result = { trace: path.relative(root, trace), mb: MB, threads: Number(THREADS), floor: fl, floors, modes: {} };
 for (const mode of MODES) {

@@ -9,10 +9,9 @@
 //     --variant 't1=--threads 1' --variant 't2=--threads 2' [--variant 'main=@/work/wt/base --threads 1']
 //
 // A variant is NAME=ARGS; ARGS starting with @DIR run DIR/bin/vsched.js instead of this checkout's.
-import { createHash } from "node:crypto";
-import { createReadStream, readdirSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
-import { benchTrace, convertChild, options, readFloor, root } from "./lib.mjs";
+import { benchTrace, convertChild, csvDigests as digests, floorUsage as floor, loadAvg as load, MODE_ARGS, options, r2, root } from "./lib.mjs";
 
 const opt = options();
 const MB = Number(opt("mb", 200));
@@ -30,30 +29,11 @@ for (let i = 0; i < process.argv.length; i++) {
 }
 if (variants.length === 0) for (const t of [1, 2]) variants.push({ name: `t${t}`, cli: path.join(root, "bin", "vsched.js"), args: ["--threads", String(t)] });
 const log = (...a) => console.error(...a);
-const r2 = (x) => Math.round(x * 100) / 100;
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
-const load = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 const trace = benchTrace(MB, log);
-const MODE_ARGS = { lean: ["--iteration-requests", "none", "--no-scheduled-events"], all: [] };
 
-async function floor() {
-  const c0 = process.cpuUsage();
-  const f = await readFloor(trace);
-  const c = process.cpuUsage(c0);
-  return { wall_s: r2(f.seconds), cpu_s: r2((c.user + c.system) / 1e6) };
-}
-async function sha256(file) {
-  const h = createHash("sha256");
-  for await (const c of createReadStream(file)) h.update(c);
-  return h.digest("hex");
-}
-async function digests(dir) {
-  const out = {};
-  for (const f of readdirSync(dir).filter((f) => f.endsWith(".csv")).sort()) out[f] = await sha256(path.join(dir, f));
-  return out;
-}
 
-const floors = [await floor()];
+const floors = [await floor(trace)];
 log(`floor ${JSON.stringify(floors[0])}, load ${load()}`);
 const runs = {};
 const same = {};
@@ -80,7 +60,7 @@ for (const mode of MODES) {
     }
   }
 }
-floors.push(await floor());
+floors.push(await floor(trace));
 const fl = { wall_s: Math.min(...floors.map((f) => f.wall_s)), cpu_s: Math.min(...floors.map((f) => f.cpu_s)) };
 const result = { trace: path.relative(root, trace), mb: MB, floor: fl, floors, modes: {} };
 for (const mode of MODES) {

@@ -1,6 +1,8 @@
-// What the bench scripts share: the command-line option reader, the generated bench trace and the floor.
+// What the bench scripts share: the command-line option reader, the generated bench trace, the floor,
+// convert as a measured child process, and the tables' digests.
 import { spawnSync } from "node:child_process";
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,3 +104,33 @@ export function convertChild(cli, trace, out, args) {
   rmSync(`${rusage}.threads`, { force: true });
   return { wall_s, usage, manifest: JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8")) };
 }
+
+/** convert's two settings the speed targets name: lean (no per_iteration_requests rows, no scheduled events) and all (the defaults). */
+export const MODE_ARGS = { lean: ["--iteration-requests", "none", "--no-scheduled-events"], all: [] };
+
+export const r2 = (x) => Math.round(x * 100) / 100;
+export const loadAvg = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+
+/** readFloor() with this process's CPU seconds: the floor by wall and by CPU. */
+export async function floorUsage(trace) {
+  const c0 = process.cpuUsage();
+  const f = await readFloor(trace);
+  const c = process.cpuUsage(c0);
+  return { wall_s: r2(f.seconds), cpu_s: r2((c.user + c.system) / 1e6) };
+}
+
+// streamed: reading a GB of CSV into this process would grow it, and a child forked from a big
+// process reports the parent's size as its own peak RSS (ru_maxrss survives exec)
+export async function sha256File(file) {
+  const h = createHash("sha256");
+  for await (const c of createReadStream(file)) h.update(c);
+  return h.digest("hex");
+}
+
+/** sha256 of every CSV in a logs directory, by file name: two converts' tables compared byte for byte. */
+export async function csvDigests(dir) {
+  const out = {};
+  for (const f of readdirSync(dir).filter((f) => f.endsWith(".csv")).sort()) out[f] = await sha256File(path.join(dir, f));
+  return out;
+}
+
