@@ -5,6 +5,10 @@
 # DEADLINE_S: seconds from start by which the tarball must be written (keep it ~35 s under the
 # call's timeout). A run is skipped once less than MIN_LEFT s remain; each run is capped at RUNCAP s.
 # PLAN lines: "TAG on|off|summary|full MAX_NUM_SEQS MAX_NUM_BATCHED_TOKENS N RATE [run_bench.py args]"; '#' = comment.
+#   "--cpu-hog K" among the args is device.sh's own: K busy-loop processes share the host's cores
+#   with the engine for that run (a slower host on purpose, so a fit sees runs whose schedule()
+#   and kernel launches ran at different CPU speeds; issue 17's host-bound 1B shape). The count is
+#   written to the run's hog.txt.
 # Environment (all optional):
 #   SKIP_PROBE=1                 skip probe.py (imports + pruned-kernel check, ~35 s)
 #   VSCHED_EMITTER_SRC           a checkout's emitter/src, ahead of the payload's emitter
@@ -71,11 +75,17 @@ while read -r TAG EM SEQS TOK N RATE EXTRA || [ -n "${TAG:-}" ]; do
   lvl=$EM_LEVEL; case $EM in summary|full) lvl=$EM; EM=on;; esac
   if [ "$EM" = on ]; then export VLLM_SCHEDULER_LOGGING=1; else unset VLLM_SCHEDULER_LOGGING; fi
   export VLLM_SCHEDULER_LOG_DIR=$RD/trace VLLM_SCHEDULER_LOG_LEVEL=$lvl STEPTIMER_DIR=$RD/steptimer
+  HOG=0; case " $EXTRA " in *" --cpu-hog "*)
+    HOG=$(echo " $EXTRA " | sed -E 's/.* --cpu-hog ([0-9]+) .*/\1/')
+    EXTRA=$(echo " $EXTRA " | sed -E 's/ --cpu-hog [0-9]+ / /; s/^ +//; s/ +$//');; esac
+  HOGS=(); for _ in $(seq 1 $HOG); do sh -c 'while :; do :; done' & HOGS+=($!); done
+  echo "$HOG" > $RD/hog.txt
   echo "== RUN $TAG emitter=$EM seqs=$SEQS tokens=$TOK n=$N rate=$RATE $EXTRA (start at $(el)s, left ${left}s)"
   lim=$((left - 15)); [ $lim -gt ${RUNCAP:-330} ] && lim=${RUNCAP:-330}
   timeout -k 10 $lim $PY $S/run_bench.py $RD --model $S/llama8b --csv "$CSV" \
      --n $N --rate $RATE --max-num-seqs $SEQS --max-num-batched-tokens $TOK $EXTRA > $RD/run.log 2>&1 < /dev/null
-  echo "rc=$? at $(el)s"; grep -E "ENGINE READY|RUN DONE|Error|error:|Traceback" $RD/run.log | cut -c1-600 | tail -6
+  rc=$?; [ ${#HOGS[@]} -gt 0 ] && { kill ${HOGS[@]}; wait ${HOGS[@]} 2>/dev/null; }
+  echo "rc=$rc at $(el)s (cpu hogs: $HOG)"; grep -E "ENGINE READY|RUN DONE|Error|error:|Traceback" $RD/run.log | cut -c1-600 | tail -6
   ls -la $RD/trace $RD/steptimer | grep -v total
   grep -q "RUN DONE" $RD/run.log || { echo "ABORT plan: $TAG failed"; grep -v "^(EngineCore" $RD/run.log | tail -5 | cut -c1-400; FAILED=1; }
   for p in $(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null); do echo "killing leftover GPU process $p"; kill -9 $p; done

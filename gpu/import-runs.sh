@@ -24,10 +24,14 @@ for spec in "$@"; do
   for f in "$src"/trace/vsched-*-dp*.jsonl*; do
     case "$f" in *.gz) cp "$f" "$dst/";; *) gzip -9 -n -c "$f" > "$dst/$(basename "$f").gz";; esac
   done
-  python3 - "$src/summary.json" "$dst/summary.json" <<'PY'
-import json, sys
+  python3 - "$src/summary.json" "$dst/summary.json" "$src/hog.txt" <<'PY'
+import json, os, sys
 s = json.load(open(sys.argv[1]))
 s["args"] = {k: v for k, v in s.get("args", {}).items() if k not in ("out", "model", "csv")} | {"model": s["args"]["model"].rsplit("/", 1)[-1]}
+# device.sh's --cpu-hog: busy loops beside the engine (a slower host on purpose); kept with the run
+hog = int(open(sys.argv[3]).read().strip() or 0) if os.path.exists(sys.argv[3]) else 0
+if hog:
+    s["args"]["cpu_hog"] = hog
 json.dump(s, open(sys.argv[2], "w"), indent=1, sort_keys=True)
 open(sys.argv[2], "a").write("\n")
 PY
