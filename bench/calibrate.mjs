@@ -9,7 +9,7 @@
 //
 // Figures, not assertions: real step times on a shared CPU are noisy (see docs/fit.md).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +24,7 @@ if (!runs.length) {
 }
 const vsched = (...a) => execFileSync(process.execPath, [path.join(root, "bin", "vsched.js"), ...a], { encoding: "utf8", maxBuffer: 1 << 28 });
 const tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-calibrate-"));
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 const pct = (v) => (v === null || v === undefined ? "-" : `${(v * 100).toFixed(1)}%`);
 
 /**

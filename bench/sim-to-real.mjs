@@ -15,7 +15,7 @@
 // RUN is a directory holding a run's trace/ (gpu/README.md) or raw traces. Figures, not
 // assertions: the targets are in issue 17 and docs/fit.md ("Sim-to-real on an H100").
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +29,8 @@ const flag = (name) => {
 const dataDir = flag("--data");
 const only = flag("--only");
 const sensitivityArg = flag("--sensitivity");
+// extra arguments for every fit, e.g. --fit-args "--weigh steps" (split on spaces)
+const fitArgs = (flag("--fit-args") ?? "").split(" ").filter(Boolean);
 const sensitivity = sensitivityArg === undefined ? null : Number(sensitivityArg);
 if (sensitivity !== null && !(sensitivity > 0 && sensitivity < 0.5)) {
   console.error("--sensitivity: expected a fraction like 0.03");
@@ -37,13 +39,15 @@ if (sensitivity !== null && !(sensitivity > 0 && sensitivity < 0.5)) {
 const asJson = args[0] === "--json";
 const casesFile = asJson ? args[1] : args[0];
 if (!casesFile) {
-  console.error("usage: node bench/sim-to-real.mjs [--json] [--data DIR] [--only NAME,...] CASES.json");
+  console.error("usage: node bench/sim-to-real.mjs [--json] [--data DIR] [--only NAME,...] [--fit-args 'ARGS'] CASES.json");
   process.exit(2);
 }
 const base = dataDir ? path.resolve(dataDir) : path.dirname(path.resolve(casesFile));
 const cases = JSON.parse(readFileSync(casesFile, "utf8")).filter((c) => !only || only.split(",").includes(c.name));
 const vsched = (...a) => execFileSync(process.execPath, [path.join(root, "bin", "vsched.js"), ...a], { encoding: "utf8", maxBuffer: 1 << 28 });
 const tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-s2r-"));
+// each case's simulated logs are ~20–60 MB: gone when the script ends (VSCHED_KEEP_S2R=1 keeps them)
+process.on("exit", () => process.env.VSCHED_KEEP_S2R || rmSync(tmp, { recursive: true, force: true }));
 const runPath = (r) => path.resolve(base, r);
 const runName = (t) => (path.basename(t) === "trace" ? path.basename(path.dirname(t)) : path.basename(t));
 const pct = (v) => (v === null || v === undefined ? "-" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`);
@@ -67,7 +71,7 @@ function fitFor(c) {
   if (!fits.has(key)) {
     const model = path.join(tmp, `fit-${fits.size}.coeffs.json`);
     const [first, ...rest] = c.train.map(runPath);
-    const fit = JSON.parse(vsched("fit", first, ...rest.flatMap((r) => ["--with", r]), "--json", "--out", model, ...(c.use ? ["--use", c.use] : [])));
+    const fit = JSON.parse(vsched("fit", first, ...rest.flatMap((r) => ["--with", r]), "--json", "--out", model, ...(c.use ? ["--use", c.use] : []), ...fitArgs));
     fits.set(key, { fit, model });
   }
   return fits.get(key);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ols, ridge, tCdf, tQuantile, type Design } from "../src/analysis/math/linalg.js";
+import { huber, ols, ridge, tCdf, tQuantile, weightRows, type Design } from "../src/analysis/math/linalg.js";
 import { errorMetrics, byDecile } from "../src/analysis/fit/metrics.js";
 
 /** A design from rows of numbers. */
@@ -91,5 +91,46 @@ describe("β features", () => {
     for (const f of used) expect(STEP_FEATURES as readonly string[], f).toContain(f);
     for (const f of STEP_FEATURES) expect(columns, f).toContain(f);
     expect(used.size).toBeGreaterThan(5);
+  });
+});
+
+describe("weighted fits (a pooled fit weighing its runs alike)", () => {
+  // a row of weight k is k copies of that row: the known answer for least squares and ridge
+  const rows: number[][] = [], y: number[] = [], w: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const a = (i * 37) % 101, b = (i * 11) % 7;
+    rows.push([1, a, b]);
+    y.push(5 + 0.3 * a - 2 * b + ((i * 13) % 17) - 8 + (i < 20 ? 25 : 0)); // the first 20 rows sit higher
+    w.push(i < 20 ? 3 : 1);
+  }
+  const copies = (k: (i: number) => number) => {
+    const r: number[][] = [], t: number[] = [];
+    rows.forEach((row, i) => { for (let c = 0; c < k(i); c++) (r.push(row), t.push(y[i])); });
+    return { d: design(r), y: Float64Array.from(t) };
+  };
+  const wa = Float64Array.from(w);
+
+  it("weighted least squares equals least squares on repeated rows, and differs from the unweighted fit", () => {
+    const rep = copies((i) => w[i]);
+    const { d, y: yw } = weightRows(design(rows), Float64Array.from(y), wa);
+    const got = ols(d, yw).coef, want = ols(rep.d, rep.y).coef, plain = ols(design(rows), Float64Array.from(y)).coef;
+    got.forEach((c, j) => expect(c).toBeCloseTo(want[j], 8));
+    expect(Math.abs(got[0] - plain[0])).toBeGreaterThan(1);
+  });
+
+  it("weighted ridge equals ridge on repeated rows (the same λ), and weights of 1 change nothing to the bit", () => {
+    const rep = copies((i) => w[i]);
+    const got = ridge(design(rows), Float64Array.from(y), 7, 0, wa), want = ridge(rep.d, rep.y, 7, 0);
+    got.forEach((c, j) => expect(c).toBeCloseTo(want[j], 8));
+    const ones = ridge(design(rows), Float64Array.from(y), 7, 0, new Float64Array(rows.length).fill(1));
+    expect(ones).toEqual(ridge(design(rows), Float64Array.from(y), 7, 0));
+  });
+
+  it("Huber with equal prior weights is Huber (its scale comes from the residuals), with unequal ones it moves", () => {
+    const d = design(rows), yy = Float64Array.from(y);
+    const plain = huber(d, yy), same = huber(d, yy, undefined, undefined, new Float64Array(rows.length).fill(2.5));
+    same.forEach((c, j) => expect(c).toBeCloseTo(plain[j], 6));
+    const moved = huber(d, yy, undefined, undefined, wa);
+    expect(Math.abs(moved[0] - plain[0])).toBeGreaterThan(1);
   });
 });

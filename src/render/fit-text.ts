@@ -86,6 +86,9 @@ export function renderFitText(fit: FitResult, label: string): string {
       ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host): ${fit.beta.host_cpu.indices.map((v) => v.toFixed(2)).join(", ")}`]
       : []),
     ...(fit.beta.leave_one_run_out.length
+      ? [weighLine(fit)]
+      : []),
+    ...(fit.beta.leave_one_run_out.length
       ? [`leave one run out (${fit.beta.chosen} fitted on the other runs), total-time bias on each run: ${fit.beta.leave_one_run_out.map((r) => `${runLabel(r.source)} ${signedPct(r.bias)}`).join(", ")}`]
       : []),
     "",
@@ -126,4 +129,12 @@ function frontendLines(f: FitResult["alpha"]["frontend"], fixedNs: number): stri
     spreadLine("  the model on the recorded step boundaries", f.replayed!),
     `  (${f.note})`,
   ];
+}
+
+/** How a pooled fit weighed its runs (--weigh), with the configuration groups it found. */
+function weighLine(fit: FitResult): string {
+  const groups = new Set(fit.beta.weigh_groups).size;
+  if (fit.beta.weigh === "steps" || groups < 2) return `pooled steps weighed alike (--weigh ${fit.beta.weigh}${groups < 2 && fit.beta.weigh !== "steps" ? `: ${groups} group` : ""}): a run counts in proportion to its steps`;
+  if (fit.beta.weigh === "runs") return "pooled runs weighed alike (--weigh runs): each run's steps count as much in total, however many it has";
+  return `pooled configurations weighed alike (--weigh configs): ${groups} engine configurations among ${fit.beta.weigh_groups.length} runs (${fit.beta.weigh_groups.join(", ")}), each counts as much in total; within one, every step alike`;
 }

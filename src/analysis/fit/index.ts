@@ -4,7 +4,7 @@ import { quantileSorted } from "../math/stats.js";
 import { collectFitData, CV_BLOCKS, type FitData } from "./data.js";
 import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./features.js";
 import { batchType, BATCH_TYPES, byDecile, episodeMetrics, errorMetrics, prefillEpisodes, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
-import { huber, ols, predict, ridge, tQuantile, type Design } from "../math/linalg.js";
+import { huber, ols, predict, ridge, tQuantile, weightRows, type Design } from "../math/linalg.js";
 import type { CaptureSizes } from "./gpu.js";
 import { applyHostCpu, type HostCpu } from "./host-cpu.js";
 import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
@@ -20,8 +20,21 @@ export interface FitOptions {
   ridgeRho: readonly number[];
   /** force the exported model, e.g. "tokens/ols"; default: the lowest validation MAPE */
   use?: string;
+  /**
+   * How a pooled fit (several runs) weighs its steps: "configs", each engine configuration as
+   * much as any other, its runs' steps alike (ten runs of one configuration do not drown one run
+   * of another; runs of one configuration are fitted as if they were one run); "runs", each run
+   * as much as any other; "steps", each step alike. One run, or one configuration under
+   * "configs": every step alike.
+   */
+  weigh: Weigh;
 }
-export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1] };
+export type Weigh = "configs" | "runs" | "steps";
+export const WEIGH_CHOICES: readonly Weigh[] = ["configs", "runs", "steps"];
+export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1], weigh: "configs" };
+
+/** A weight per kept step (mean 1 over the pool), or null: every step alike. */
+type StepWeights = ReadonlyMap<object, number> | null;
 
 /** ols and ridge fit the mean step; huber the typical one (stalls of a shared host down-weighted). */
 export type Estimator = "ols" | "ridge" | "huber";
@@ -84,6 +97,10 @@ export interface FitResult {
     cv_blocks: number;
     capture_sizes: CaptureSizes;
     host_cpu: HostCpu | null;
+    /** how the pooled steps were weighed (FitOptions.weigh) */
+    weigh: Weigh;
+    /** each training run's group (in the order of sources): the groups count alike, a group's steps alike */
+    weigh_groups: number[];
     /** pooled runs (--with): the chosen model fitted without each run, its total-time bias on that run */
     leave_one_run_out: RunBias[];
   };
@@ -136,14 +153,15 @@ function design(rows: readonly Record<string, unknown>[], terms: readonly Term[]
 const targetOf = <R>(rows: readonly R[], f: (r: R) => number) => Float64Array.from(rows, f);
 
 /** OLS with HC3 intervals, or ridge / Huber (no intervals). */
-function estimate(rows: readonly Record<string, unknown>[], y: Float64Array, terms: readonly Term[], lambda: number | null, estimator: Estimator = lambda === null ? "ols" : "ridge"): CoefEstimate[] {
+function estimate(rows: readonly Record<string, unknown>[], y: Float64Array, terms: readonly Term[], lambda: number | null, estimator: Estimator = lambda === null ? "ols" : "ridge", weights: StepWeights = null): CoefEstimate[] {
   const d = design(rows, terms);
   const icpt = terms.findIndex((t) => t.factors.length === 0);
+  const w = weights ? Float64Array.from(rows, (r) => weights.get(r) ?? 1) : undefined;
   if (estimator !== "ols") {
-    const c = estimator === "huber" ? huber(d, y) : ridge(d, y, lambda!, icpt >= 0 ? icpt : null);
+    const c = estimator === "huber" ? huber(d, y, undefined, undefined, w) : ridge(d, y, lambda!, icpt >= 0 ? icpt : null, w);
     return terms.map((t, j) => ({ term: t.name, factors: t.factors, coef: c[j], se: null, ci95_low: null, ci95_high: null, dropped: false }));
   }
-  const r = ols(d, y);
+  const r = w ? (({ d: dw, y: yw }) => ols(dw, yw))(weightRows(d, y, w)) : ols(d, y);
   const tq = r.dfResid > 0 ? tQuantile(0.975, r.dfResid) : null;
   return terms.map((t, j) => ({
     term: t.name, factors: t.factors, coef: r.coef[j], se: r.kept[j] ? r.se[j] : null,
@@ -158,23 +176,23 @@ function predictRows(rows: readonly Record<string, unknown>[], terms: readonly T
 }
 
 /** Fit on the first 80% of train, MAPE on the rest: the basis of every choice (λ, exported model). */
-function validationMape<R extends Record<string, unknown>>(train: readonly R[], y: (r: R) => number, terms: readonly Term[], lambda: number | null, estimator?: Estimator): number | null {
+function validationMape<R extends Record<string, unknown>>(train: readonly R[], y: (r: R) => number, terms: readonly Term[], lambda: number | null, estimator?: Estimator, weights: StepWeights = null): number | null {
   const cut = Math.floor(train.length * 0.8);
   const fitRows = train.slice(0, cut), valRows = train.slice(cut);
   if (fitRows.length <= terms.length || !valRows.length) return null;
-  const est = estimate(fitRows, targetOf(fitRows, y), terms, lambda === null ? null : lambda * (fitRows.length / train.length), estimator);
+  const est = estimate(fitRows, targetOf(fitRows, y), terms, lambda === null ? null : lambda * (fitRows.length / train.length), estimator, weights);
   return errorMetrics(predictRows(valRows, terms, est), targetOf(valRows, y)).mape;
 }
 
 /** Each block predicted by the model fitted on the other blocks; metrics overall and by batch type. */
-function blockedCv(kept: readonly BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, episodes: readonly number[][]): { cv: ErrorMetrics | null; byType: GroupMetrics[] } {
+function blockedCv(kept: readonly BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, episodes: readonly number[][], weights: StepWeights): { cv: ErrorMetrics | null; byType: GroupMetrics[] } {
   const y = (r: BetaTrainingRow) => r.step_time_ns!;
   const blocks = [...new Set(kept.map((r) => r.block!))];
   const pred = new Float64Array(kept.length);
   for (const b of blocks) {
     const fitRows = kept.filter((r) => r.block !== b);
     if (fitRows.length <= terms.length) return { cv: null, byType: [] };
-    const est = estimate(fitRows as unknown as Record<string, unknown>[], targetOf(fitRows, y), terms, lambda === null ? null : (lambda * fitRows.length) / kept.length, estimator);
+    const est = estimate(fitRows as unknown as Record<string, unknown>[], targetOf(fitRows, y), terms, lambda === null ? null : (lambda * fitRows.length) / kept.length, estimator, weights);
     const idx = kept.map((r, i) => (r.block === b ? i : -1)).filter((i) => i >= 0);
     const p = predictRows(idx.map((i) => kept[i]) as unknown as Record<string, unknown>[], terms, est);
     idx.forEach((i, k) => (pred[i] = p[k]));
@@ -189,23 +207,29 @@ function blockedCv(kept: readonly BetaTrainingRow[], terms: readonly Term[], lam
   return { cv: errorMetrics(pred, act), byType };
 }
 
-function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, kept: readonly BetaTrainingRow[], episodes: readonly number[][]): ModelFit {
+interface Pool {
+  kept: readonly BetaTrainingRow[];
+  episodes: readonly number[][];
+  weights: StepWeights;
+}
+
+function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, { kept, episodes, weights }: Pool): ModelFit {
   const y = (r: BetaTrainingRow) => r.step_time_ns!;
   const rows = train as unknown as Record<string, unknown>[];
-  const est = estimate(rows, targetOf(train, y), terms, lambda, estimator);
+  const est = estimate(rows, targetOf(train, y), terms, lambda, estimator, weights);
   const predTest = predictRows(test as unknown as Record<string, unknown>[], terms, est);
   const actTest = targetOf(test, y);
   const byType = BATCH_TYPES.map((bt) => {
     const idx = test.map((r, i) => (batchType(r.prefill_reqs, r.decode_reqs) === bt ? i : -1)).filter((i) => i >= 0);
     return { group: bt, ...errorMetrics(idx.map((i) => predTest[i]), idx.map((i) => actTest[i])) };
   });
-  const cv = blockedCv(kept, terms, lambda, estimator, episodes);
+  const cv = blockedCv(kept, terms, lambda, estimator, episodes, weights);
   // The exported coefficients use every kept step (the hold-out and the CV have measured the
   // error already): the drain at the end of a run holds batches the training period never had.
-  const all = estimate(kept as unknown as Record<string, unknown>[], targetOf(kept, y), terms, lambda === null ? null : (lambda * kept.length) / train.length, estimator);
+  const all = estimate(kept as unknown as Record<string, unknown>[], targetOf(kept, y), terms, lambda === null ? null : (lambda * kept.length) / train.length, estimator, weights);
   return {
     id, feature_set: set, estimator, ridge_lambda: lambda, terms: est, exported_terms: all,
-    validation_mape: validationMape(rows, (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, lambda, estimator),
+    validation_mape: validationMape(rows, (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, lambda, estimator, weights),
     cv: cv.cv,
     cv_by_batch_type: cv.byType,
     test: errorMetrics(predTest, actTest),
@@ -215,22 +239,23 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
   };
 }
 
-function bestRidgeLambda(train: BetaTrainingRow[], terms: readonly Term[], rhos: readonly number[]): number {
+function bestRidgeLambda(train: BetaTrainingRow[], terms: readonly Term[], rhos: readonly number[], weights: StepWeights): number {
   let best = rhos[0] * train.length, bestMape = Infinity;
   for (const rho of rhos) {
-    const m = validationMape(train as unknown as Record<string, unknown>[], (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, rho * train.length);
+    const m = validationMape(train as unknown as Record<string, unknown>[], (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, rho * train.length, "ridge", weights);
     if (m !== null && m < bestMape) [best, bestMape] = [rho * train.length, m];
   }
   return best;
 }
 
-function fitBeta(data: FitData, opts: FitOptions): { models: ModelFit[]; chosen: string } {
+function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights): { models: ModelFit[]; chosen: string } {
   const inStepOrder = data.steps.filter((r) => r.excluded === null);
   const kept = [...inStepOrder].sort((a, b) => a.start_time - b.start_time);
   const train = kept.filter((r) => r.split === "train"), test = kept.filter((r) => r.split === "test");
   // episodes are read in step order (pooled runs' times interleave in kept), then indexed in kept
   const at = new Map(kept.map((r, i) => [r, i]));
   const episodes = prefillEpisodes(inStepOrder).map((ep) => ep.map((k) => at.get(inStepOrder[k])!));
+  const pool: Pool = { kept, episodes, weights };
   const models: ModelFit[] = [];
   const hostVaries = new Set(kept.map((r) => r.cpu_index)).size > 1;
   for (const set of BETA_FEATURE_SET_NAMES) {
@@ -240,9 +265,9 @@ function fitBeta(data: FitData, opts: FitOptions): { models: ModelFit[]; chosen:
     // the graphless indicators, which the blocked CV favours and the closed-loop replay does not
     // (the same-run TTFT went from +0.3% to −7% with them on h100-s64-a)
     if (set === "gpu_host" && !hostVaries) continue;
-    models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols", kept, episodes));
-    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho), "ridge", kept, episodes));
-    models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber", kept, episodes));
+    models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols", pool));
+    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho, weights), "ridge", pool));
+    models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber", pool));
   }
   return { models, chosen: opts.use ?? chooseModel(models) };
 }
@@ -330,7 +355,9 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
   const count = (e: string) => data.steps.filter((r) => r.excluded === e).length;
   const kept = data.steps.filter((r) => r.excluded === null).sort((a, b) => a.start_time - b.start_time);
   const test = kept.filter((r) => r.split === "test");
-  const beta = fitBeta(data, opts);
+  const groups = weighGroups(parts, opts.weigh);
+  const weights = groupWeights(parts, groups);
+  const beta = fitBeta(data, opts, weights);
   const result: FitResult = {
     kind: "vsched.fit",
     sources: data.sources,
@@ -342,13 +369,55 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
     },
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen)) },
+    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights) },
     alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
   return { result, data, plot: plotOf(kept, result) };
 }
 
-function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined): RunBias[] {
+/**
+ * Weights that make each group of runs count alike: a step of group g weighs N / (G × n_g), so the
+ * weights average 1 (ridge's penalty per row and Huber's scale keep their meaning). null when
+ * there is only one group (every step alike then).
+ */
+function groupWeights(parts: readonly FitData[], groupOf: readonly number[]): StepWeights {
+  const kept = parts.map((p) => p.steps.filter((r) => r.excluded === null));
+  const size = new Map<number, number>();
+  kept.forEach((k, i) => k.length && size.set(groupOf[i], (size.get(groupOf[i]) ?? 0) + k.length));
+  if (size.size < 2) return null;
+  const total = [...size.values()].reduce((a, b) => a + b, 0);
+  const w = new Map<object, number>();
+  kept.forEach((k, i) => {
+    for (const r of k) w.set(r, total / (size.size * size.get(groupOf[i])!));
+  });
+  return w;
+}
+
+/**
+ * A run's engine configuration, for --weigh configs: the scheduler limits, chunked prefill,
+ * async scheduling, the block size, and the KV pool within 10% (vLLM sizes the pool by profiling
+ * memory, so two runs of one configuration differ by a few hundred blocks; a KV-bound run's pool
+ * is a fraction of a normal one's).
+ */
+export function configGroups(parts: readonly FitData[]): number[] {
+  const desc = parts.map((p) => {
+    const r = p.steps[0];
+    return r ? { key: [r.max_num_seqs, r.max_num_batched_tokens, r.enable_chunked_prefill, r.async_scheduling, r.block_size, p.vllmVersion].join("/"), blocks: r.num_gpu_blocks } : { key: "", blocks: 0 };
+  });
+  const reps: { key: string; blocks: number }[] = [];
+  return desc.map((d) => {
+    let g = reps.findIndex((x) => x.key === d.key && Math.abs(x.blocks - d.blocks) <= 0.1 * Math.max(x.blocks, d.blocks));
+    if (g < 0) g = reps.push(d) - 1;
+    return g;
+  });
+}
+
+/** Each run's group under `weigh`: what counts alike (steps: one group). */
+function weighGroups(parts: readonly FitData[], weigh: Weigh): number[] {
+  return weigh === "steps" ? parts.map(() => 0) : weigh === "runs" ? parts.map((_, i) => i) : configGroups(parts);
+}
+
+function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined, weights: StepWeights): RunBias[] {
   if (parts.length < 2 || !chosen) return [];
   const terms = BETA_FEATURE_SETS[chosen.feature_set as keyof typeof BETA_FEATURE_SETS];
   const y = (r: BetaTrainingRow) => r.step_time_ns!;
@@ -361,7 +430,7 @@ function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined)
     if (!held.length || rest.length <= terms.length) return { source, steps: held.length, bias: null };
     // ridge's λ was chosen per training row count: the same penalty per row here
     const lambda = chosen.ridge_lambda === null ? null : (chosen.ridge_lambda * rest.length) / trainSteps;
-    const est = estimate(rest as unknown as Record<string, unknown>[], targetOf(rest, y), terms, lambda, chosen.estimator);
+    const est = estimate(rest as unknown as Record<string, unknown>[], targetOf(rest, y), terms, lambda, chosen.estimator, weights);
     const pred = predictRows(held as unknown as Record<string, unknown>[], terms, est);
     return { source, steps: held.length, bias: errorMetrics(pred, targetOf(held, y)).bias };
   });

@@ -161,46 +161,66 @@ export function ols(d: Design, y: Float64Array): OlsResult {
  * unpenalised: minimises ‖y - Xβ‖² + λ‖β_{-0}‖² over centred, unit-variance features, then maps
  * back to the raw scale. Same as numpy's solve((Zc'Zc + λI), Zc'yc).
  */
-export function ridge(d: Design, y: Float64Array, lambda: number, interceptCol: number | null): number[] {
+export function ridge(d: Design, y: Float64Array, lambda: number, interceptCol: number | null, w?: Float64Array): number[] {
   const cols = [...Array(d.p).keys()].filter((j) => j !== interceptCol);
   const n = d.n;
-  const mean = cols.map((j) => avg(d, j));
+  // weighted (w: one per row, mean 1) or not: with every weight 1 each sum below is the plain one,
+  // term for term, so the unweighted coefficients are unchanged to the bit
+  const wt = (i: number) => (w ? w[i] : 1);
+  let sw = 0;
+  for (let i = 0; i < n; i++) sw += wt(i);
+  const mean = cols.map((j) => wavg(d, j, wt, sw));
   const sd = cols.map((j, a) => {
     let s = 0;
-    for (let i = 0; i < n; i++) s += (d.x[i * d.p + j] - mean[a]) ** 2;
-    const v = Math.sqrt(s / n);
+    for (let i = 0; i < n; i++) s += wt(i) * (d.x[i * d.p + j] - mean[a]) ** 2;
+    const v = Math.sqrt(s / sw);
     return v > 0 ? v : 1;
   });
   let ym = 0;
-  for (let i = 0; i < n; i++) ym += y[i];
-  ym = interceptCol === null ? 0 : ym / n;
+  for (let i = 0; i < n; i++) ym += wt(i) * y[i];
+  ym = interceptCol === null ? 0 : ym / sw;
   const m = cols.length;
   const a = Array.from({ length: m }, () => new Array<number>(m).fill(0));
   const b = new Array<number>(m).fill(0);
   const z = new Float64Array(m);
   for (let i = 0; i < n; i++) {
+    const wi = wt(i);
     for (let c = 0; c < m; c++) z[c] = interceptCol === null ? d.x[i * d.p + cols[c]] / sd[c] : (d.x[i * d.p + cols[c]] - mean[c]) / sd[c];
     for (let r = 0; r < m; r++) {
-      b[r] += z[r] * (y[i] - ym);
-      for (let c = 0; c < m; c++) a[r][c] += z[r] * z[c];
+      b[r] += wi * z[r] * (y[i] - ym);
+      for (let c = 0; c < m; c++) a[r][c] += wi * z[r] * z[c];
     }
   }
   for (let r = 0; r < m; r++) a[r][r] += lambda;
-  const w = solveSpd(a, b);
+  const sol = solveSpd(a, b);
   const coef = new Array<number>(d.p).fill(0);
   let icpt = ym;
   cols.forEach((j, c) => {
-    coef[j] = w[c] / sd[c];
+    coef[j] = sol[c] / sd[c];
     if (interceptCol !== null) icpt -= coef[j] * mean[c];
   });
   if (interceptCol !== null) coef[interceptCol] = icpt;
   return coef;
 }
 
-function avg(d: Design, j: number): number {
+function wavg(d: Design, j: number, wt: (i: number) => number, sw: number): number {
   let s = 0;
-  for (let i = 0; i < d.n; i++) s += d.x[i * d.p + j];
-  return d.n ? s / d.n : 0;
+  for (let i = 0; i < d.n; i++) s += wt(i) * d.x[i * d.p + j];
+  return d.n ? s / sw : 0;
+}
+
+/**
+ * Rows scaled by √w: ordinary least squares on the result minimises Σ wᵢ eᵢ² (weighted least
+ * squares), and its HC3 errors are the sandwich of the weighted fit.
+ */
+export function weightRows(d: Design, y: Float64Array, w: Float64Array): { d: Design; y: Float64Array } {
+  const x = new Float64Array(d.x.length), ys = new Float64Array(d.n);
+  for (let i = 0; i < d.n; i++) {
+    const s = Math.sqrt(w[i]);
+    ys[i] = y[i] * s;
+    for (let j = 0; j < d.p; j++) x[i * d.p + j] = d.x[i * d.p + j] * s;
+  }
+  return { d: { n: d.n, p: d.p, x }, y: ys };
 }
 
 /** Gaussian elimination with partial pivoting (the ridge system is small and well posed for λ > 0). */
@@ -295,8 +315,10 @@ export function tQuantile(p: number, df: number): number {
  * median(|r|)/0.6745 and a row's weight is min(1, t·scale/|r|). Heavy-tailed step times (a
  * shared host's stalls) pull OLS towards the stalls; Huber follows the typical step.
  */
-export function huber(d: Design, y: Float64Array, t = 1.345, maxIter = 100): number[] {
-  let coef = olsCoef(d, y);
+export function huber(d: Design, y: Float64Array, t = 1.345, maxIter = 100, prior?: Float64Array): number[] {
+  // prior: a weight per row (a pooled fit weighing its runs equally) that multiplies Huber's own
+  const start = prior ? weightRows(d, y, prior) : { d, y };
+  let coef = olsCoef(start.d, start.y);
   // buffers reused across rounds (plain loops: Float64Array.from with a callback was most of a
   // pooled fit's time outside the QR)
   const r = new Float64Array(d.n), abs = new Float64Array(d.n);
@@ -312,7 +334,7 @@ export function huber(d: Design, y: Float64Array, t = 1.345, maxIter = 100): num
     if (!(scale > 0)) break;
     for (let i = 0; i < d.n; i++) {
       const z = Math.abs(r[i]) / scale;
-      const sw = Math.sqrt(z <= t ? 1 : t / z);
+      const sw = Math.sqrt(prior ? prior[i] * (z <= t ? 1 : t / z) : z <= t ? 1 : t / z);
       ys[i] = y[i] * sw;
       for (let j = 0; j < d.p; j++) xs[i * d.p + j] = d.x[i * d.p + j] * sw;
     }

@@ -3,7 +3,7 @@ import { InputError, UsageError } from "../errors.js";
 import { StagedOutputDir, warn, writeAll, writeFileAtomic } from "../io.js";
 import { openTables, type TraceSource } from "../../tables/index.js";
 import { formatFinding } from "../../render/findings-text.js";
-import { DEFAULT_FIT_OPTIONS, fitRun, type FitOptions } from "../../analysis/fit/index.js";
+import { DEFAULT_FIT_OPTIONS, fitRun, WEIGH_CHOICES, type FitOptions, type Weigh } from "../../analysis/fit/index.js";
 import { blisYaml, stepModelFile } from "../../analysis/fit/step-model.js";
 import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../schema/fit.js";
 import { formatCsv } from "../../sinks/fit-csv.js";
@@ -21,13 +21,15 @@ interface FitCliOptions {
   testFraction: string;
   use?: string;
   with?: string[];
+  weigh: string;
 }
 
 function parseOptions(o: FitCliOptions): FitOptions {
   const warmup = Number(o.warmup), frac = Number(o.testFraction);
   if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup: expected a whole number of steps, got '${o.warmup}'`);
   if (!(frac > 0 && frac < 1)) throw new UsageError(`--test-fraction: expected a number between 0 and 1, got '${o.testFraction}'`);
-  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use };
+  if (!WEIGH_CHOICES.includes(o.weigh as Weigh)) throw new UsageError(`--weigh: expected one of ${WEIGH_CHOICES.join(", ")}, got '${o.weigh}'`);
+  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use, weigh: o.weigh as Weigh };
 }
 
 export function registerFit(program: Command): void {
@@ -44,6 +46,7 @@ export function registerFit(program: Command): void {
     .option("--test-fraction <f>", "latest share of steps held out for testing", String(DEFAULT_FIT_OPTIONS.testFraction))
     .option("--use <model>", "export this model instead of the lowest validation MAPE, e.g. tokens/ols")
     .option("--with <run>", "another run to train on (a logs directory or its raw traces; its own configuration), repeatable: one model over several configurations", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--weigh <how>", "with --with: 'configs' weighs every engine configuration alike and the runs of one configuration as one run (ten runs of one configuration do not drown one of another), 'runs' every run alike, 'steps' every step alike", DEFAULT_FIT_OPTIONS.weigh)
     .addHelpText("after", examples("vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --out coeffs.json --html fit.html", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --export training/ --json", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --use tokens/ols --yaml blis.yaml"))
     .action(async (inputs: string[], o: FitCliOptions) => {
       const opts = parseOptions(o);

@@ -183,3 +183,82 @@ def test_frontend_visibility_delay_matches_statsmodels_logit(tmp_path):
     assert model["intercept_ns"] == pytest.approx(b["const"] * s_ms * 1e6, abs=2)
     assert model["per_prompt_token_ns"] == pytest.approx(b["prompt_k"] * s_ms * 1e3, rel=1e-5)
     assert model["scale_ns"] == pytest.approx(s_ms * 1e6, abs=2)
+
+
+def pooled_fit(tmp_path, first, other, weigh):
+    """vsched fit FIRST --with OTHER --weigh WEIGH, with its exported rows and each row's run:
+    the export lists the first run's steps, then the other's (its step count from a fit of it alone)."""
+    out = tmp_path / f"pool-{weigh}"
+    runs = [str(ROOT / "fixtures" / n / "vsched-1-dp0.jsonl") for n in (first, other)]
+    r = subprocess.run([*VSCHED, "fit", runs[0], "--with", runs[1], "--weigh", weigh, "--json", "--export", str(out)],
+                       check=True, capture_output=True, text=True, timeout=600)
+    alone = json.loads(subprocess.run([*VSCHED, "fit", runs[0], "--json"], check=True, capture_output=True, text=True, timeout=300).stdout)
+    beta = pd.read_csv(out / "beta_training.csv")
+    beta["run"] = np.where(np.arange(len(beta)) < alone["filters"]["steps"], 0, 1)
+    return json.loads(r.stdout), beta
+
+
+def run_weights(rows):
+    """each run's kept steps weigh N / (R n_run): every run counts alike, mean weight 1"""
+    n = rows["run"].map(rows["run"].value_counts())
+    return (len(rows) / (rows["run"].nunique() * n)).to_numpy(dtype=float)
+
+
+POOL = ("kv-pressure-preempt", "azure-conv-chunked")
+
+
+def test_pooled_fit_weighing_runs_matches_statsmodels_wls_and_numpy(tmp_path):
+    fit, beta = pooled_fit(tmp_path, *POOL, "runs")
+    assert fit["beta"]["weigh"] == "runs"
+    kept = beta[beta["excluded"].isna()].sort_values("start_time", kind="stable")
+    counts = kept["run"].value_counts()
+    assert len(counts) == 2 and counts.max() > 1.5 * counts.min()  # unequal runs: the weights matter
+    y, w = kept["step_time_ns"].to_numpy(dtype=float), run_weights(kept)
+    checked = {"ols": 0, "ridge": 0, "huber": 0}
+    for m in fit["beta"]["models"]:
+        terms = [t for t in m["exported_terms"] if not t["dropped"]]
+        X = design(kept, terms)
+        got = np.array([t["coef"] for t in terms])
+        if m["estimator"] == "ols":
+            res = sm.WLS(y, X, weights=w).fit(cov_type="HC3")
+            np.testing.assert_allclose(got, res.params, rtol=1e-6, atol=1e-6 * np.abs(res.params).max(), err_msg=m["id"])
+            # and not the unweighted fit: the check can tell the two apart
+            assert not np.allclose(got, sm.OLS(y, X).fit().params, rtol=1e-3), m["id"]
+        elif m["estimator"] == "ridge":
+            sw = np.sqrt(w)
+            cols = [j for j in range(X.shape[1]) if j != 0]
+            mu = (w[:, None] * X[:, cols]).sum(0) / w.sum()
+            sd = np.sqrt((w[:, None] * (X[:, cols] - mu) ** 2).sum(0) / w.sum())
+            sd[sd == 0] = 1
+            Zs, ym = (X[:, cols] - mu) / sd, (w * y).sum() / w.sum()
+            lam = m["ridge_lambda"] * len(kept) / fit["split"]["train_steps"]
+            sol = np.linalg.solve((Zs * sw[:, None]).T @ (Zs * sw[:, None]) + lam * np.eye(len(cols)), (Zs * w[:, None]).T @ (y - ym))
+            ref = np.zeros(X.shape[1])
+            ref[cols] = sol / sd
+            ref[0] = ym - (ref[cols] * mu).sum()
+            np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max(), err_msg=m["id"])
+        else:
+            # Huber with prior weights: at its optimum Σ wᵢ ψ(rᵢ/s) xᵢ = 0, s = MAD(r)/0.6745 of
+            # the residuals themselves (the estimating equation, independent of how it was solved)
+            r = y - X @ got
+            s = np.median(np.abs(r)) / 0.6744897501960817
+            psi = np.clip(r / s, -1.345, 1.345)
+            score = X.T @ (w * psi)
+            scale = np.abs(X).T @ (w * np.abs(psi)) + 1e-12
+            assert np.all(np.abs(score) / scale < 1e-6), (m["id"], score / scale)
+        checked[m["estimator"]] += 1
+    assert min(checked.values()) >= 6, checked
+
+
+def test_pooled_fit_weighing_steps_is_plain_least_squares(tmp_path):
+    fit, beta = pooled_fit(tmp_path, *POOL, "steps")
+    assert fit["beta"]["weigh"] == "steps"
+    kept = beta[beta["excluded"].isna()].sort_values("start_time", kind="stable")
+    y = kept["step_time_ns"].to_numpy(dtype=float)
+    for m in fit["beta"]["models"]:
+        if m["estimator"] != "ols":
+            continue
+        terms = [t for t in m["exported_terms"] if not t["dropped"]]
+        X = design(kept, terms)
+        res = sm.OLS(y, X).fit()
+        np.testing.assert_allclose([t["coef"] for t in terms], res.params, rtol=1e-6, atol=1e-6 * np.abs(res.params).max(), err_msg=m["id"])
