@@ -1,7 +1,8 @@
-import { columnMeta, type ColumnKind } from "../schema/columns.js";
-import { enumValues } from "../logs/csv-format.js";
-import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
-import type { z } from "zod";
+import { batchRowsFor, BIGINT, layout, NULL, STRING, TEXT, UNDEFINED, type Layout } from "../schema/lanes.js";
+import type { TableName } from "../schema/tables.js";
+
+// the lanes' layout and cell tags are declared below the engine (src/schema/lanes.ts), which fills per_iteration_requests' lanes itself
+export { batchRowsFor, BIGINT, layout, NULL, STRING, TEXT, UNDEFINED, type Lane, type Layout } from "../schema/lanes.js";
 
 /**
  * Rows of one table, columnar, in buffers that move between threads by transfer (no
@@ -43,17 +44,6 @@ export interface RowBatch {
   wide: Uint8Array;
 }
 
-/** What a cell holds (the lane it is in follows from the column's kind). */
-const VALUE = 0;
-export const NULL = 1;
-export const UNDEFINED = 2;
-/** a string in a numeric column: its text is a local entry */
-export const STRING = 3;
-/** a bigint in any column: its text is a local entry */
-export const BIGINT = 4;
-/** a string of a column whose strings do not repeat (epoch digits, JSON details): a local entry, not in the dictionary */
-export const TEXT = 5;
-
 /** strings a slot's dictionary holds before it starts afresh: memory stays bounded on any trace */
 export const DICT_MAX = 1 << 16;
 
@@ -75,50 +65,6 @@ export const lanesOf = (b: RowBatch): Lanes => ({ table: b.table, tags: b.tags, 
 export const lanesBuffers = (l: Lanes): ArrayBuffer[] => [l.tags.buffer, l.num.buffer, l.str.buffer, l.heap.buffer] as ArrayBuffer[];
 
 export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer, b.dictNew.buffer] as ArrayBuffer[];
-
-export interface Lane {
-  kind: ColumnKind;
-  /** index in its lane (num or str) */
-  index: number;
-  numeric: boolean;
-  /** request ids and other strings repeat within a batch; epoch strings and JSON details do not */
-  dedupe: boolean;
-  /** an enum column's values (sent as their index), else null */
-  options: readonly string[] | null;
-}
-
-export interface Layout {
-  cols: string[];
-  /** per column, in tableColumns() order */
-  lane: Lane[];
-  nNum: number;
-  nStr: number;
-}
-
-const layouts = new Map<TableName, Layout>();
-
-export function layout(table: TableName): Layout {
-  let l = layouts.get(table);
-  if (l) return l;
-  const shape = TABLES[table].shape as Record<string, z.ZodType>;
-  const cols = tableColumns(table);
-  let nNum = 0;
-  let nStr = 0;
-  const lane = cols.map((c): Lane => {
-    const kind = columnMeta(shape[c]).kind;
-    const numeric = kind === "int" || kind === "float";
-    const options = kind === "string" ? enumValues(shape[c]) : null;
-    return { kind, numeric, index: numeric ? nNum++ : nStr++, dedupe: kind === "string", options };
-  });
-  layouts.set(table, (l = { cols, lane, nNum, nStr }));
-  return l;
-}
-
-/** rows per batch: about 1 MiB of lanes, whatever the table's width */
-export function batchRowsFor(table: TableName): number {
-  const n = tableColumns(table).length;
-  return Math.max(256, Math.min(8192, Math.floor((1 << 20) / (9 * n))));
-}
 
 /**
  * Collects rows of one table into a batch; take() hands the buffers over and starts afresh.
