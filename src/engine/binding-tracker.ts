@@ -245,6 +245,12 @@ export class BindingTracker {
       prediction: (row) => inner.prediction(row),
       finding: (f) => inner.finding(f),
     };
+    // the columnar path: lanes go through; their waiting rows ask for their label as they are written
+    const lanes = inner.perIterationRequestLanes;
+    if (lanes) {
+      this.sink.perIterationRequestLanes = lanes.bind(inner);
+      this.sink.waitingLabel = (id, step, pos) => (step === this.labelStep ? this.labelOf(id, pos) : null);
+    }
   }
 
   onDecision(v: DecisionView): void {
@@ -662,6 +668,7 @@ export class BindingTracker {
     c.bucket = -1;
   }
 
+  /** binding_limits of a row object (the columnar path asks waitingLabel as it writes a waiting row: the same answer) */
   private fillIterationRequest(row: PerIterationRequestRow): PerIterationRequestRow {
     const waiting = row.state === "waiting" || row.state === "preempted";
     row.binding_limits = waiting && row.iteration_id === this.labelStep ? this.labelOf(row.request_id, row.queue_position) : null;
