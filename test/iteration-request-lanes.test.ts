@@ -14,6 +14,9 @@ import { layout, NULL, UNDEFINED, type TableLanes } from "../src/schema/lanes.js
 import type { HeaderRecord, RawRecord } from "../src/schema/raw.js";
 import { RunningNote, WAITING_REASONS } from "../src/schema/waiting.js";
 import { CsvTableWriter } from "../src/sinks/csv-writer.js";
+import { CsvBatchEncoder } from "../src/threads/csv-batch.js";
+import { LaneBatcher } from "../src/threads/lane-batch.js";
+import { batchBuffers, decodeRows, Dictionaries, lanesOf, type RowBatch } from "../src/threads/row-batch.js";
 import { FIXTURES, readTrace, traceFiles } from "./helpers/fixtures.js";
 import { rng } from "./helpers/rng.js";
 
@@ -232,6 +235,54 @@ describe("LaneRows against ObjectRows, random rows", () => {
       const s: Sides = { objects, lanes, objectCsv: await a.bytes(), laneCsv: await b.bytes(), formulas: [a.guard.formulaCells, b.guard.formulaCells], batches: 0 };
       expect(objects.length).toBeGreaterThan(3000);
       expect(s.formulas[0]).toBeGreaterThan(0);
+      expectSame(s);
+    });
+  }
+});
+
+describe("convert --threads: the engine's lanes posted as batches (LaneBatcher)", () => {
+  for (const slots of [1, 2, 3]) {
+    it(`${slots} slot(s): the batches' CSV bytes, formula counts and decoded rows are the row objects'`, async () => {
+      const records = generated(`threads-${slots}`, ["--steps", "300", "--running", "6", "--waiting", "20", "--seed", String(20 + slots)]);
+      const [header, ...rest] = records;
+      const nop = () => {};
+      const base = { perRequest: nop, perIteration: nop, event: nop, stateTransition: nop, prediction: nop, finding: nop };
+      const a = memoryWriter(true);
+      const objects: Record<string, unknown>[] = [];
+      const objectEngine = createEngine(header as HeaderRecord, { ...base, perIterationRequest: (row) => (objects.push({ ...row }), a.w.write(row)) }, DEFAULT_ENGINE_OPTIONS);
+      rest.forEach((rec, i) => objectEngine.push(rec, i + 2));
+      objectEngine.end();
+      // batches as the replay worker posts them: transferred (the lanes' arrays leave the engine), then returned
+      const batcher = new LaneBatcher("per_iteration_requests", slots);
+      const batches: RowBatch[] = [];
+      const laneSink: RowSink = {
+        ...base,
+        perIterationRequest: () => {
+          throw new Error("a sink with lanes gets no row objects");
+        },
+        perIterationRequestLanes: (l) => {
+          const b = batcher.take(l);
+          const moved = structuredClone(b, { transfer: batchBuffers(b) });
+          batches.push(moved);
+          if (batches.length % 3 === 0) batcher.recycle(lanesOf(structuredClone(batches[batches.length - 2])));
+        },
+      };
+      const laneEngine = createEngine(header as HeaderRecord, laneSink, { ...DEFAULT_ENGINE_OPTIONS, iterationRequestLaneRows: 6 });
+      rest.forEach((rec, i) => laneEngine.push(rec, i + 2));
+      laneEngine.end();
+      expect(batches.length).toBeGreaterThan(50);
+      expect(batches.some((b) => b.dictIds.length > 0)).toBe(true);
+      const guards = Array.from({ length: slots }, () => ({ spreadsheetSafe: true, formulaCells: 0 }));
+      const encoders = guards.map((g) => new CsvBatchEncoder(g));
+      const dicts = new Dictionaries();
+      const bytes: Buffer[] = [];
+      const decoded: Record<string, unknown>[] = [];
+      for (const b of batches) {
+        decodeRows(b, dicts.absorb(0, b).strings, (row: Record<string, unknown>) => decoded.push(row));
+        bytes.push(Buffer.from(encoders[b.slot].encode(b, 0)));
+      }
+      const header0 = (await memoryWriter(true).bytes()).length;
+      const s: Sides = { objects, lanes: decoded, objectCsv: (await a.bytes()).subarray(header0), laneCsv: Buffer.concat(bytes), formulas: [a.guard.formulaCells, guards.reduce((x, g) => x + g.formulaCells, 0)], batches: batches.length };
       expectSame(s);
     });
   }
