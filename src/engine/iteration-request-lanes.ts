@@ -1,6 +1,6 @@
 import { batchRowsFor, laneArrays, layout, NULL, type TableLanes } from "../schema/lanes.js";
 import type { RunningNote, WaitingReason } from "../schema/waiting.js";
-import { waitingPhase, type IterationRows } from "./iteration-request-row.js";
+import type { IterationRows } from "./iteration-request-row.js";
 import type { RequestState } from "./request-state.js";
 import { StringIds } from "./string-ids.js";
 
@@ -61,8 +61,12 @@ const WAITING = codeOf("state", "waiting");
 const PREEMPTED = codeOf("state", "preempted");
 const COMPLETED = codeOf("state", "completed");
 const REASONS = codesOf("waiting_reason");
-const NOTES = codesOf("running_reason");
-const PHASES = codesOf("waiting_phase");
+const CHUNKED = codeOf("running_reason", "chunked_prefill");
+const RECOMPUTATION = codeOf("running_reason", "recomputation");
+const UNSCHEDULED = codeOf("running_reason", "running_unscheduled");
+const INITIAL = codeOf("waiting_phase", "initial");
+const AFTER_PREEMPTION = codeOf("waiting_phase", "after_preemption");
+const NEXT_TURN = codeOf("waiting_phase", "next_turn");
 
 /** What LaneRows hands its lanes to, and asks for a waiting row's binding_limits. */
 export interface LanesSink {
@@ -73,9 +77,11 @@ export interface LanesSink {
 export class LaneRows implements IterationRows {
   readonly lanes: TableLanes;
   private readonly ids = new StringIds();
-  /** the last label and its id: down a waiting queue the same string object repeats */
+  /** the last label and its id, the last waiting reason and its code: down a waiting queue the same string object repeats */
   private lastLabel: string | null = null;
   private lastLabelId = -1;
+  private lastReason = "";
+  private lastReasonCode = 0;
 
   constructor(
     private readonly sink: LanesSink,
@@ -83,7 +89,7 @@ export class LaneRows implements IterationRows {
     private readonly dpRank: number,
     capacity = batchRowsFor("per_iteration_requests"),
   ) {
-    this.lanes = { table: "per_iteration_requests", rows: 0, capacity, strings: this.ids.strings, ...laneArrays("per_iteration_requests", capacity) };
+    this.lanes = { table: "per_iteration_requests", rows: 0, capacity, strings: this.ids.strings, fresh: this.ids.fresh, ...laneArrays("per_iteration_requests", capacity) };
   }
 
   running(step: number, r: RequestState, timeInState: number, scheduled: number, note: RunningNote | null): void {
@@ -98,7 +104,7 @@ export class LaneRows implements IterationRows {
     num[p + N_TIME] = timeInState;
     num[p + N_SCHED] = scheduled;
     if (note === null) tags[t + T_NOTE] = NULL;
-    else str[q + S_NOTE] = NOTES.get(note)!;
+    else str[q + S_NOTE] = note === "chunked_prefill" ? CHUNKED : note === "recomputation" ? RECOMPUTATION : UNSCHEDULED;
     tags[t + T_PHASE] = NULL;
     tags[t + T_LABEL] = NULL;
     this.end();
@@ -112,12 +118,17 @@ export class LaneRows implements IterationRows {
     const q = row * STRS;
     if (pos === null) tags[t + T_POS] = NULL;
     else num[p + N_POS] = pos;
-    str[q + S_REASON] = REASONS.get(reason)!;
+    if (reason !== this.lastReason) {
+      this.lastReason = reason;
+      this.lastReasonCode = REASONS.get(reason)!;
+    }
+    str[q + S_REASON] = this.lastReasonCode;
     if (this.full) num[p + N_BLOCKS] = r.blocks;
     num[p + N_TIME] = timeInState;
     num[p + N_SCHED] = 0;
     tags[t + T_NOTE] = NULL;
-    str[q + S_PHASE] = PHASES.get(waitingPhase(r))!;
+    // waitingPhase(r), as its code
+    str[q + S_PHASE] = !r.everAdmitted ? INITIAL : r.state === "preempted" ? AFTER_PREEMPTION : NEXT_TURN;
     const label = this.sink.waitingLabel ? this.sink.waitingLabel(r.id, step, pos) : null;
     if (label === null) tags[t + T_LABEL] = NULL;
     else str[q + S_LABEL] = this.labelId(label);
@@ -152,6 +163,7 @@ export class LaneRows implements IterationRows {
       // the sink may have taken the arrays and left others, not cleared
       l.tags.fill(0);
       l.rows = 0;
+      this.ids.fresh.length = 0;
     }
     this.ids.settle();
   }

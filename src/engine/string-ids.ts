@@ -16,10 +16,13 @@ export class StringIds {
   private readonly free: number[] = [];
   private readonly released: number[] = [];
   private readonly interned = new Map<string, number>();
+  /** the ids given a string since the owner last emptied it: a consumer that mirrors the strings needs only these (convert --threads) */
+  readonly fresh: number[] = [];
 
   acquire(s: string): number {
     const id = this.free.length > 0 ? this.free.pop()! : this.strings.length;
     this.strings[id] = s;
+    this.fresh.push(id);
     return id;
   }
 

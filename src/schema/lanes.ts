@@ -84,6 +84,11 @@ export interface TableLanes {
   str: Int32Array;
   /** id → string, for every id in this batch's string cells */
   readonly strings: readonly (string | undefined)[];
+  /**
+   * the ids given a string since the last batch (new ones, reused ones): every id in a batch's cells
+   * is in this batch's or an earlier batch's, so a consumer that mirrors the strings reads only these
+   */
+  readonly fresh: readonly number[];
 }
 
 /** Lanes for `capacity` rows of `table`, tags clear. */
