@@ -173,6 +173,19 @@ function fakeRequest(r: () => number, pick: <T>(xs: readonly T[]) => T, n: numbe
   } as unknown as RequestState;
 }
 
+/** One step's row calls on the live requests, as [method, arguments]: made once, played to both writers. */
+function randomStep(r: () => number, pick: <T>(xs: readonly T[]) => T, live: RequestState[], step: number): [keyof IterationRows, unknown[]][] {
+  const calls: [keyof IterationRows, unknown[]][] = [];
+  for (const q of live) {
+    const k = r();
+    const time = pick(NUMBERS);
+    if (k < 0.4) calls.push(["running", [step, q, time, pick([0, 3, 2 ** 40]), pick([null, ...RunningNote.options])]]);
+    else if (k < 0.9) calls.push(["waiting", [step, q, r() < 0.2 ? null : Math.floor(r() * 50), pick(WAITING_REASONS), time]]);
+    else calls.push(["completed", [step, q]], ["forget", [q]]);
+  }
+  return calls;
+}
+
 describe("LaneRows against ObjectRows, random rows", () => {
   for (const [seed, full, capacity, safe] of [
     [1, true, 3, true],
@@ -209,26 +222,11 @@ describe("LaneRows against ObjectRows, random rows", () => {
       let n = 0;
       for (let step = 0; step < 300; step++) {
         while (live.length < 12) live.push(fakeRequest(r, pick, n++));
-        const calls: ((w: IterationRows) => void)[] = [];
-        for (const q of live) {
-          const k = r();
-          const time = pick(NUMBERS);
-          if (k < 0.4) calls.push((w) => w.running(step, q, time, pick([0, 3, 2 ** 40]), pick([null, ...RunningNote.options])));
-          else if (k < 0.9) {
-            const pos = r() < 0.2 ? null : Math.floor(r() * 50);
-            const reason = pick(WAITING_REASONS);
-            calls.push((w) => w.waiting(step, q, pos, reason, time));
-          } else calls.push((w) => (w.completed(step, q), w.forget(q)));
-        }
-        // the same calls, in the same order, to both writers (each call's random picks are made once)
-        const frozen = calls.map((c) => {
-          const rec: [string, unknown[]][] = [];
-          const spy = new Proxy({} as IterationRows, { get: (_t, m: string) => (...args: unknown[]) => rec.push([m, args]) });
-          c(spy);
-          return rec;
-        });
-        for (const w of [objectRows, laneRows] as IterationRows[]) for (const rec of frozen) for (const [m, args] of rec) (w as unknown as Record<string, (...x: unknown[]) => void>)[m](...args);
-        live = live.filter((q, i) => !frozen[i].some(([m]) => m === "forget"));
+        const calls = randomStep(r, pick, live, step);
+        // the same calls, in the same order, to both writers
+        for (const w of [objectRows, laneRows] as IterationRows[]) for (const [m, args] of calls) (w[m] as (...x: unknown[]) => void).apply(w, args);
+        const gone = new Set(calls.filter(([m]) => m === "forget").map(([, args]) => args[0]));
+        live = live.filter((q) => !gone.has(q));
       }
       objectRows.flush();
       laneRows.flush();
