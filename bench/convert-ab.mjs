@@ -11,7 +11,7 @@
 // tables are compared byte for byte (cmp of every CSV) after the first pair of each mode.
 import { rmSync } from "node:fs";
 import path from "node:path";
-import { benchTrace, convertChild, csvDigests, floorUsage as floor, loadAvg as load, MODE_ARGS, options, r2, root } from "./lib.mjs";
+import { benchTrace, convertChild, csvDigests, floorUsage as floor, loadAvg as load, MODE_ARGS, options, r2, root, scratch } from "./lib.mjs";
 
 const opt = options();
 const BASE = opt("base", null);
@@ -27,7 +27,7 @@ const trace = benchTrace(MB, log);
 const builds = { before: path.resolve(BASE), after: root };
 
 function convert(build, mode) {
-  const out = path.join(root, "bench", "out", `ab-${mode}-${build === root ? "after" : "before"}`);
+  const out = path.join(scratch, `ab-${mode}-${build === root ? "after" : "before"}`);
   const { wall_s, usage: u, manifest: m } = convertChild(path.join(build, "bin", "vsched.js"), trace, out, ["--threads", THREADS, ...MODE_ARGS[mode]]);
   return { out, wall_s: r2(wall_s), cpu_s: r2(u.user_s + u.sys_s), peak_rss_mb: Math.round(u.max_rss_kb / 1024), rows: m.totals.rows, load: load() };
 }

@@ -11,7 +11,7 @@
 // A variant is NAME=ARGS; ARGS starting with @DIR run DIR/bin/vsched.js instead of this checkout's.
 import { rmSync } from "node:fs";
 import path from "node:path";
-import { benchTrace, convertChild, csvDigests as digests, floorUsage as floor, loadAvg as load, MODE_ARGS, options, r2, root } from "./lib.mjs";
+import { benchTrace, convertChild, csvDigests as digests, floorUsage as floor, loadAvg as load, MODE_ARGS, options, r2, root, scratch } from "./lib.mjs";
 
 const opt = options();
 const MB = Number(opt("mb", 200));
@@ -42,7 +42,7 @@ for (const mode of MODES) {
   for (let k = 0; k < REPEAT; k++) {
     const order = k % 2 ? [...variants].reverse() : variants;
     for (const v of order) {
-      const out = path.join(root, "bench", "out", `var-${mode}-${v.name}`);
+      const out = path.join(scratch, `var-${mode}-${v.name}`);
       const l0 = load();
       const { wall_s, usage: u, manifest: m } = convertChild(v.cli, trace, out, [...v.args, ...MODE_ARGS[mode]]);
       // CPU s per JS thread (main, each worker), and the rest: V8's GC helpers, libuv's writes

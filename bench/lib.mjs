@@ -9,6 +9,13 @@ import { fileURLToPath } from "node:url";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+/**
+ * Where convert's measured runs write their tables and rusage: bench/out, or VSCHED_BENCH_TMP (a
+ * default convert of the 200 MB trace writes 1.6 GB; a tmpfs when the disk is short of room: both
+ * builds of a comparison write to the same place, so the comparison holds).
+ */
+export const scratch = process.env.VSCHED_BENCH_TMP ? path.resolve(process.env.VSCHED_BENCH_TMP) : path.join(root, "bench", "out");
+
 /** `opt("mb", 200)`: the value after `--mb`, or the default. */
 export function options(argv = process.argv.slice(2)) {
   return (name, def) => {
@@ -90,7 +97,8 @@ export async function readFloor(file) {
  */
 export function convertChild(cli, trace, out, args) {
   rmSync(out, { recursive: true, force: true });
-  const rusage = path.join(root, "bench", "out", `rusage-${process.pid}.json`);
+  mkdirSync(scratch, { recursive: true });
+  const rusage = path.join(scratch, `rusage-${process.pid}.json`);
   rmSync(`${rusage}.threads`, { force: true });
   const t0 = performance.now();
   const r = spawnSync(process.execPath, ["--import", path.join(root, "bench", "convert-rss.mjs"), cli, "convert", trace, "-o", out, "--quiet", ...args], {

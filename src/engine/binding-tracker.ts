@@ -206,6 +206,8 @@ export class BindingTracker {
   private prevBase = 0;
   private spareClocks: BindClock[] = [];
   private readonly setsFor: SetsFor | null;
+  /** each okBits' label, formatted once: a lookup of the relaxations and one of the sets' text per waiting row were a tenth of its cost */
+  private readonly labelByBits: (string | undefined)[] = [];
   /** each okBits' bucket, found once (PrefixStep's steps have 16 relaxations: no LoRA slots) */
   private readonly bucketByBits = new Int8Array(1 << 16).fill(-1);
   readonly stats: CarryStats = { prefixSteps: 0, generalSteps: 0, lazySteps: 0, carried: 0, changed: 0 };
@@ -245,6 +247,12 @@ export class BindingTracker {
       prediction: (row) => inner.prediction(row),
       finding: (f) => inner.finding(f),
     };
+    // the columnar path: lanes go through; their waiting rows ask for their label as they are written
+    const lanes = inner.perIterationRequestLanes;
+    if (lanes) {
+      this.sink.perIterationRequestLanes = lanes.bind(inner);
+      this.sink.waitingLabel = (id, step, pos) => (step === this.labelStep ? this.labelOf(id, pos) : null);
+    }
   }
 
   onDecision(v: DecisionView): void {
@@ -662,6 +670,7 @@ export class BindingTracker {
     c.bucket = -1;
   }
 
+  /** binding_limits of a row object (the columnar path asks waitingLabel as it writes a waiting row: the same answer) */
   private fillIterationRequest(row: PerIterationRequestRow): PerIterationRequestRow {
     const waiting = row.state === "waiting" || row.state === "preempted";
     row.binding_limits = waiting && row.iteration_id === this.labelStep ? this.labelOf(row.request_id, row.queue_position) : null;
@@ -679,8 +688,8 @@ export class BindingTracker {
     if (i < 0) return null;
     const c = this.prevClocks[this.prevBase + i];
     const bits = c.run ? c.run.bits : c.bits;
-    const found = bits >= 0 ? answerOf(relaxationsFor(this.cfg), bits) : c.sets;
-    return found === null ? "unresolved" : formatSets(found);
+    if (bits >= 0 && bits < LABEL_CACHE) return (this.labelByBits[bits] ??= labelText(answerOf(relaxationsFor(this.cfg), bits)));
+    return labelText(bits >= 0 ? answerOf(relaxationsFor(this.cfg), bits) : c.sets);
   }
 
   /** The open segment (or the whole wait of a request never seen at a decision) takes the rest, so the columns sum to waiting_time. */
@@ -699,6 +708,10 @@ export class BindingTracker {
     return row;
   }
 }
+
+/** okBits below this have their label kept (labelByBits): 16 relaxations, no LoRA slots */
+const LABEL_CACHE = 1 << 16;
+const labelText = (found: readonly (readonly Limit[])[] | null): string => (found === null ? "unresolved" : formatSets(found));
 
 /** [start, end) pairs (flat, a few) sorted by start in place: visited in order, a position already passed is skipped. */
 function sortSpans(flat: number[]): void {

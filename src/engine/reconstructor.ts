@@ -8,7 +8,8 @@ import { LAZY_FROM, type Engine, type EngineOptions, type EngineTotals, type Row
 import { PendingIteration } from "./iteration.js";
 import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
-import { iterationRequestRow, type IterationRequestFields } from "./iteration-request-row.js";
+import { ObjectRows, type IterationRows } from "./iteration-request-row.js";
+import { LaneRows } from "./iteration-request-lanes.js";
 import { ListLookup } from "./list-lookup.js";
 import { WaitingQueue } from "./waiting-queue.js";
 import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.js";
@@ -71,6 +72,8 @@ export class Reconstructor implements Engine {
   private readonly byPriority: boolean;
   private readonly everyN: number;
   private readonly predictions: PredictionLog;
+  /** per_iteration_requests rows: as objects, or into lanes where the sink takes them (perIterationRequestLanes) */
+  private readonly iterRows: IterationRows;
   private readonly gpu: GpuJoin;
   /** the latest event time written (trace ns): kv events are stamped no earlier */
   private lastEventT = -Infinity;
@@ -118,6 +121,10 @@ export class Reconstructor implements Engine {
     this.kvTotal = Math.max(0, cfg.num_gpu_blocks - 1);
     this.everyN = Math.max(1, opts.iterationRequestsEvery);
     this.findings = new FindingCollector(sink, opts.file);
+    const lanes = sink.perIterationRequestLanes;
+    this.iterRows = lanes
+      ? new LaneRows({ perIterationRequestLanes: lanes.bind(sink), waitingLabel: sink.waitingLabel?.bind(sink) }, this.full, header.dp_rank, opts.iterationRequestLaneRows)
+      : new ObjectRows(sink, this.full, header.dp_rank);
     this.predictions = new PredictionLog(header.dp_rank);
     this.gpu = new GpuJoin(header);
     this.queue = new WaitingQueue<RequestState>(this.byPriority, (id) => this.reqs.get(id));
@@ -465,16 +472,7 @@ export class Reconstructor implements Engine {
       const reason = r.awaitingInput ? "streaming_input" : (uniform ?? waitingReason(r.id, r.priority, facts));
       if (eager) r.switchCauseIndex(D, r.awaitingInput ? STREAMING_INPUT : uniform === null ? REASON_INDEX.get(reason)! : uniformIndex);
       if (!emitWaiting) continue;
-      this.row(s.step, r, {
-        state: r.state === "preempted" ? "preempted" : "waiting",
-        queue_position: this.positionsKnown ? pos : null,
-        waiting_reason: reason,
-        kv_cache_blocks: r.blocks,
-        time_in_state: Math.max(0, D - r.stateSince),
-        scheduled_tokens: 0,
-        running_reason: null,
-        waiting_phase: !r.everAdmitted ? "initial" : r.state === "preempted" ? "after_preemption" : "next_turn",
-      });
+      this.iterRows.waiting(s.step, r, this.positionsKnown ? pos : null, reason, Math.max(0, D - r.stateSince));
     }
   }
 
@@ -538,20 +536,7 @@ export class Reconstructor implements Engine {
     if (n === 0) note = "running_unscheduled";
     else if (before < r.recomputeUntil) note = "recomputation";
     else if (before < r.promptTokens && (r.computed < r.promptTokens || before > (r.cachedAtAdmit ?? 0))) note = "chunked_prefill";
-    this.row(s.step, r, {
-      state: "running",
-      queue_position: null,
-      waiting_reason: null,
-      kv_cache_blocks: r.blocks,
-      time_in_state: Math.max(0, D - r.stateSince),
-      scheduled_tokens: n,
-      running_reason: note,
-      waiting_phase: null,
-    });
-  }
-
-  private row(step: number, r: RequestState, f: IterationRequestFields): void {
-    this.sink.perIterationRequest(iterationRequestRow(step, r, f, this.full, this.header.dp_rank));
+    this.iterRows.running(s.step, r, Math.max(0, D - r.stateSince), n, note);
   }
 
   private onUpdate(u: UpdateRecord): void {
@@ -623,16 +608,7 @@ export class Reconstructor implements Engine {
       }
       it.completed++;
       if (emit && (this.opts.iterationRequests === "all" || r.state === "running")) {
-        this.row(u.step, r, {
-          state: "completed",
-          queue_position: null,
-          waiting_reason: null,
-          kv_cache_blocks: 0,
-          time_in_state: 0,
-          scheduled_tokens: 0,
-          running_reason: null,
-          waiting_phase: null,
-        });
+        this.iterRows.completed(u.step, r);
       }
       this.complete(r, tokT, reason, r.state === "running" ? "running" : "waiting", u.step);
     }
@@ -758,6 +734,7 @@ export class Reconstructor implements Engine {
     this.sink.perRequest(perRequestRow(r, { t, reason, from, traceEndT: this.lastT }, this.ctx));
     this.predictions.complete(r.id, r.instance, r.outputTokens, reason, this.predictionSink);
     this.reqs.delete(r.id);
+    this.iterRows.forget(r);
     r.gone = true;
     this.remoteKv.delete(r.id);
     this.lifetimes.set(r.id, r.instance + 1);
@@ -834,6 +811,7 @@ export class Reconstructor implements Engine {
       this.predictions.complete(r.id, r.instance, r.outputTokens, "unfinished", this.predictionSink);
     }
     if (unfinished > 0) this.findings.report("ENGINE_UNFINISHED_REQUESTS", "info", undefined, { count: unfinished });
+    this.iterRows.flush();
     this.findings.end();
     return {
       records: { ...this.counts },

@@ -77,6 +77,8 @@ export class RequestState {
   gone = false;
   /** the engine's serial of the step record that last admitted or resumed it (StepScratch.admittedIds without a lookup) */
   admittedInStep = 0;
+  /** its request_id's id in per_iteration_requests' lanes (LaneRows: StringIds), -1 before its first row there */
+  laneId = -1;
 
   waitTotal = 0;
   waitStart: number;

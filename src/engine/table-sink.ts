@@ -4,6 +4,9 @@ import type { RowSink } from "./types.js";
 /** A RowSink without findings: the table rows alone (a replay counts the findings itself). */
 export type TableRowSink = Omit<RowSink, "finding">;
 
+/** A sink's methods that take one row each (the columnar path, perIterationRequestLanes, is optional). */
+export type RowMethod = Exclude<keyof TableRowSink, "perIterationRequestLanes" | "waitingLabel">;
+
 /** The table each row method of a sink writes. */
 export const SINK_TABLE = {
   perRequest: "per_request",
@@ -12,7 +15,7 @@ export const SINK_TABLE = {
   event: "events",
   stateTransition: "state_transitions",
   prediction: "predictions",
-} as const satisfies Record<keyof TableRowSink, TableName>;
+} as const satisfies Record<RowMethod, TableName>;
 
 /** A row sink that hands every table's rows to `put(table)`. */
 export function tableSink(put: (table: TableName) => (row: never) => void): TableRowSink {

@@ -9,6 +9,7 @@ import type {
 } from "../schema/tables.js";
 
 import type { Finding } from "../core/finding.js";
+import type { TableLanes } from "../schema/lanes.js";
 
 /** Where the engine's rows go. Implementations stream them out; the engine keeps no rows. */
 export interface RowSink {
@@ -20,6 +21,14 @@ export interface RowSink {
   /** predictions.csv rows (trace schema 1.1): required, so no sink can drop the table silently */
   prediction(row: PredictionRow): void;
   finding(f: Finding): void;
+  /**
+   * The columnar path (optional): a sink that has it gets per_iteration_requests as lanes the engine
+   * fills itself (iteration-request-lanes.ts), a batch at a time and at end(), instead of row objects
+   * through perIterationRequest (a CSV writer: no object per row to build, to look up strings of, to collect).
+   */
+  perIterationRequestLanes?(lanes: TableLanes): void;
+  /** binding_limits of a waiting row written into lanes at this step (the binding tracker's sink answers it); absent: null */
+  waitingLabel?(requestId: string, step: number, pos: number | null): string | null;
 }
 
 /** A request as the engine holds it, seen read-only by observers (RequestState satisfies it). */
@@ -90,6 +99,8 @@ export interface EngineOptions {
   iterationRequestsEvery: number;
   /** events.csv: include one request_scheduled event per request per step */
   scheduledEvents: boolean;
+  /** rows per batch of per_iteration_requests' lanes (where the sink takes lanes); tests pass a few, to cross batch ends often */
+  iterationRequestLaneRows?: number;
   file?: string;
 }
 

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { columnMeta, type ColumnKind } from "../schema/columns.js";
+import { columnMeta, enumValues, type ColumnKind } from "../schema/columns.js";
 import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
 
 /**
@@ -255,12 +255,7 @@ export interface CellGuard {
   formulaCells: number;
 }
 
-/** The values of an enum column (z.enum, nullable or not), or null for any other column. */
-export function enumValues(schema: z.ZodType): readonly string[] | null {
-  let t = schema as unknown as { options?: unknown; unwrap?: () => unknown };
-  while (!Array.isArray(t.options) && typeof t.unwrap === "function") t = t.unwrap() as typeof t;
-  return Array.isArray(t.options) && t.options.every((v) => typeof v === "string") ? (t.options as string[]) : null;
-}
+export { enumValues } from "../schema/columns.js";
 
 /**
  * An enum value written by constant byte stores: non-empty ASCII that needs no quotes and that
@@ -283,11 +278,17 @@ export function columnStatement(name: string, schema: z.ZodType, get = `v = r[${
   if (kind === "int") return `${get} if (v >= 0 && v < 10 && (v | 0) === v) b[o++] = 48 + v; else o = i(b, o, v);`;
   const values = kind === "string" ? enumValues(schema)?.filter(plainConstant) : undefined;
   if (!values || values.length === 0) return `${get} o = ${PUT[kind]}(b, o, v);`;
-  const branches = values.map((v) => {
-    const stores = [...v].map((ch, j) => `b[o${j ? ` + ${j}` : ""}] = ${ch.charCodeAt(0)};`).join(" ");
-    return `if (v === ${JSON.stringify(v)}) { ${stores} o += ${v.length}; }`;
-  });
+  const branches = values.map((v) => `if (v === ${JSON.stringify(v)}) { ${constantStores(v)} }`);
   return `${get} if (v == null) {} else ${branches.join(" else ")} else o = s(b, o, v);`;
+}
+
+/**
+ * An enum value's cell as constant byte stores (and the offset moved past them), or null where the
+ * guarded putString must write it (not plainConstant: quotes, a formula-like start, non-ASCII, long).
+ */
+export function constantStores(v: string): string | null {
+  if (!plainConstant(v)) return null;
+  return [...v].map((ch, j) => `b[o${j ? ` + ${j}` : ""}] = ${ch.charCodeAt(0)};`).join(" ") + ` o += ${v.length};`;
 }
 
 /** Compiles a row encoder for a table: one straight-line function in tableColumns() order. */

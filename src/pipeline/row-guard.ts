@@ -1,7 +1,7 @@
 import type { Finding } from "../core/finding.js";
 import { compileChecker, type Checker } from "../schema/fast-check.js";
 import { TABLES, TABLE_NAMES, type TableName } from "../schema/tables.js";
-import { SINK_TABLE, type TableRowSink } from "../engine/table-sink.js";
+import { SINK_TABLE, type RowMethod, type TableRowSink } from "../engine/table-sink.js";
 
 
 const GUARDED = new Set<TableName>(["per_request", "per_iteration", "state_transitions"]);
@@ -18,7 +18,7 @@ const CHECKERS = Object.fromEntries(TABLE_NAMES.map((t) => [t, compileChecker(TA
  */
 export function guardRows(sink: TableRowSink, report: (f: Finding) => void): { sink: TableRowSink; end(): void } {
   const seen = new Map<string, { finding: Finding; rows: number }>();
-  const wrap = <K extends keyof TableRowSink>(key: K): TableRowSink[K] => {
+  const wrap = <K extends RowMethod>(key: K): TableRowSink[K] => {
     const table = SINK_TABLE[key];
     const check = CHECKERS[table];
     const next = sink[key] as (row: unknown) => void;
@@ -35,7 +35,9 @@ export function guardRows(sink: TableRowSink, report: (f: Finding) => void): { s
       next(row);
     }) as TableRowSink[K];
   };
-  const guarded = Object.fromEntries((Object.keys(SINK_TABLE) as (keyof TableRowSink)[]).map((k) => [k, wrap(k)])) as unknown as TableRowSink;
+  const guarded = Object.fromEntries((Object.keys(SINK_TABLE) as RowMethod[]).map((k) => [k, wrap(k)])) as unknown as TableRowSink;
+  // per_iteration_requests is not checked (above): its lanes go through as they are
+  if (sink.perIterationRequestLanes) guarded.perIterationRequestLanes = sink.perIterationRequestLanes.bind(sink);
   return {
     sink: guarded,
     end() {

@@ -46,3 +46,10 @@ export function columnMeta(schema: z.ZodType): ColumnMeta {
   if (!m) throw new Error("column without metadata");
   return m;
 }
+
+/** The values of an enum column (z.enum, nullable or not), or null for any other column. */
+export function enumValues(schema: z.ZodType): readonly string[] | null {
+  let t = schema as unknown as { options?: unknown; unwrap?: () => unknown };
+  while (!Array.isArray(t.options) && typeof t.unwrap === "function") t = t.unwrap() as typeof t;
+  return Array.isArray(t.options) && t.options.every((v) => typeof v === "string") ? (t.options as string[]) : null;
+}

@@ -36,6 +36,8 @@ export class CsvTableSet {
       perRequest: (row) => w.per_request.write(row),
       perIteration: (row) => w.per_iteration.write(row),
       perIterationRequest: (row) => w.per_iteration_requests.write(row),
+      // the engine's columnar path: per_iteration_requests without a row object per row
+      perIterationRequestLanes: (lanes) => w.per_iteration_requests.writeLanes(lanes),
       event: (row) => w.events.write(row),
       stateTransition: (row) => w.state_transitions.write(row),
       prediction: (row) => w.predictions.write(row),

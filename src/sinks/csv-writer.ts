@@ -2,7 +2,9 @@ import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { z } from "zod";
 import { OUTPUT_SCHEMA_VERSION, TABLES, tableColumns, type TableName } from "../schema/tables.js";
-import { compileRowEncoder, ENCODER_HEADROOM, headerLine, RowOverflow, type CellGuard, type RowEncoder } from "../logs/csv-format.js";
+import { compileRowEncoder, ENCODER_HEADROOM, encoderFunctions, headerLine, RowOverflow, type CellGuard, type RowEncoder } from "../logs/csv-format.js";
+import { compileLaneEncoder, DictionaryBytes, TableLaneCells, type LaneEncoder } from "../logs/csv-lanes.js";
+import type { TableLanes } from "../schema/lanes.js";
 import { drainStream } from "./stream-drain.js";
 
 /** `# vsched <version> schema <OUTPUT_SCHEMA_VERSION> table <name>`: the optional first line. */
@@ -33,6 +35,8 @@ export class CsvTableWriter<N extends TableName> {
   private readonly size: number;
   private error: Error | null = null;
   private readonly guard: CellGuard | undefined;
+  /** writeLanes(): compiled on first use */
+  private lanes: { encode: LaneEncoder; cells: TableLaneCells } | null = null;
 
   constructor(
     readonly table: N,
@@ -56,10 +60,38 @@ export class CsvTableWriter<N extends TableName> {
       this.off = this.encode(row, this.buf, start);
     } catch (e) {
       if (!(e instanceof RowOverflow)) throw e;
-      this.writeLarge(row, start, e.need, cells);
+      this.writeLarge((b, o) => this.encode(row, b, o), start, e.need, cells);
     }
     this.rows++;
     if (this.off >= this.size) this.flushBuffer();
+  }
+
+  /** Rows in lanes (the engine's per_iteration_requests): the bytes write() puts for the same values. */
+  writeLanes(l: TableLanes): void {
+    if (l.table !== this.table) throw new Error(`lanes of ${l.table} given to the ${this.table} writer`);
+    const lanes = (this.lanes ??= this.laneEncoder());
+    const enc = lanes.encode;
+    const c = lanes.cells;
+    c.load(l);
+    for (let r = 0; r < l.rows; r++) {
+      const start = this.off;
+      const cells = this.guard?.formulaCells ?? 0;
+      try {
+        this.off = enc(c, r, this.buf, start);
+      } catch (e) {
+        if (!(e instanceof RowOverflow)) throw e;
+        this.writeLarge((b, o) => enc(c, r, b, o), start, e.need, cells);
+      }
+      if (this.off >= this.size) this.flushBuffer();
+    }
+    this.rows += l.rows;
+  }
+
+  private laneEncoder(): { encode: LaneEncoder; cells: TableLaneCells } {
+    const fns = encoderFunctions(this.guard);
+    // without a guard nothing counts formula cells: a guard of its own, never read
+    const bytes = new DictionaryBytes(this.guard ?? { spreadsheetSafe: false, formulaCells: 0 }, fns);
+    return { encode: compileLaneEncoder(this.table, fns), cells: new TableLaneCells(bytes) };
   }
 
   /**
@@ -91,7 +123,7 @@ export class CsvTableWriter<N extends TableName> {
   }
 
   /** A row with a string field too long for the space left: flush, then retry in a buffer big enough. */
-  private writeLarge(row: z.infer<(typeof TABLES)[N]>, start: number, need: number, cells: number): void {
+  private writeLarge(encode: (b: Buffer, o: number) => number, start: number, need: number, cells: number): void {
     this.off = start;
     if (this.off > 0) this.flushBuffer();
     let size = Math.max(this.size, need * 2);
@@ -100,7 +132,7 @@ export class CsvTableWriter<N extends TableName> {
       if (this.guard) this.guard.formulaCells = cells;
       const big = Buffer.allocUnsafe(size + ENCODER_HEADROOM);
       try {
-        const end = this.encode(row, big, 0);
+        const end = encode(big, 0);
         this.out.write(big.subarray(0, end));
         return;
       } catch (e) {

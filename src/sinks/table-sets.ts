@@ -1,4 +1,5 @@
 import type { RowSink } from "../engine/types.js";
+import type { RowMethod } from "../engine/table-sink.js";
 import type { TableName } from "../schema/tables.js";
 
 /** What convert needs from a set of table writers (CsvTableSet, ParquetTableSet). */
@@ -17,10 +18,11 @@ export class TeeTableSet implements TableSetLike {
 
   constructor(private readonly sets: readonly TableSetLike[]) {
     const each =
-      <K extends keyof Omit<RowSink, "finding">>(k: K) =>
+      <K extends RowMethod>(k: K) =>
       (row: Parameters<RowSink[K]>[0]) => {
         for (const s of sets) (s.sink[k] as (r: typeof row) => void)(row);
       };
+    // several sets take row objects (no perIterationRequestLanes): the Parquet writer needs them
     this.sink = sets.length === 1 ? sets[0].sink : {
       perRequest: each("perRequest"),
       perIteration: each("perIteration"),

@@ -1,13 +1,13 @@
-import type { z } from "zod";
-import { TABLES, type TableName } from "../schema/tables.js";
-import { columnStatement, encoderFunctions, ENCODER_HEADROOM, RESERVE, RowOverflow, type CellGuard } from "../logs/csv-format.js";
-import { BIGINT, Dictionaries, layout, NULL, TEXT, UNDEFINED, type RowBatch } from "./row-batch.js";
+import type { TableName } from "../schema/tables.js";
+import { encoderFunctions, ENCODER_HEADROOM, RESERVE, RowOverflow, type CellGuard } from "../logs/csv-format.js";
+import { compileLaneEncoder, DictionaryBytes, type Encoded, type EncoderFunctions, type LaneCells, type LaneEncoder } from "../logs/csv-lanes.js";
+import { BIGINT, Dictionaries, NULL, UNDEFINED, type RowBatch } from "./row-batch.js";
 
 /**
  * A batch of rows → its CSV bytes, exactly as CsvTableWriter.write() would put them in its
  * file. The encoder is compiled per table from the same column statements as
  * compileRowEncoder's (csv-format.ts), but each statement takes its value from the batch's
- * lanes instead of a row object: no row is rebuilt. Where a string cell's bytes depend on
+ * lanes instead of a row object (compileLaneEncoder, src/logs/csv-lanes.ts): no row is rebuilt. Where a string cell's bytes depend on
  * the string alone (a request id, binding_limits: the guarded putString), each distinct
  * string of the batch is encoded once and copied per cell, counting its formula cell per
  * cell; epoch digits and JSON details are copied from the batch's byte heap when it holds
@@ -19,7 +19,8 @@ export class CsvBatchEncoder {
   private readonly encoders = new Map<TableName, LaneEncoder>();
   /** per table, the last batch's size: the next one starts there */
   private readonly sizes = new Map<TableName, number>();
-  private readonly fns: ReturnType<typeof encoderFunctions>;
+  private readonly fns: EncoderFunctions;
+  private readonly bytes: DictionaryBytes;
   /** per slot's dictionary string: its bytes as the guarded putString writes them, and whether it is a formula-like cell (+1 to the count per cell) */
   private readonly dicts = new Dictionaries<Encoded>();
   /** output buffers written out and handed back (recycle) */
@@ -27,12 +28,13 @@ export class CsvBatchEncoder {
 
   constructor(readonly guard: CellGuard) {
     this.fns = encoderFunctions(guard);
+    this.bytes = new DictionaryBytes(guard, this.fns);
   }
 
   /** `input`: which input's replay worker sent it (each has its own dictionaries) */
   encode(batch: RowBatch, input: number): Uint8Array {
     const enc = this.encoderFor(batch.table);
-    const cells = new BatchCells(batch, this.dicts.absorb(input, batch), this.guard, this.fns);
+    const cells = new BatchCells(batch, this.dicts.absorb(input, batch), this.bytes, this.fns);
     let buf = this.buffer((this.sizes.get(batch.table) ?? 1 << 16) + ENCODER_HEADROOM);
     let off = 0;
     for (let r = 0; r < batch.rows; r++) {
@@ -87,18 +89,8 @@ export class CsvBatchEncoder {
   }
 }
 
-const ARENA = 1 << 20;
-let arena = { buf: Buffer.allocUnsafeSlow(0), at: 0 };
-
-type LaneEncoder = (c: BatchCells, r: number, b: Buffer, o: number) => number;
-
-interface Encoded {
-  bytes: Buffer;
-  formula: boolean;
-}
-
 /** One batch's lanes, its local strings decoded on first use, and its slot's dictionary. */
-export class BatchCells {
+export class BatchCells implements LaneCells {
   readonly tags: Uint8Array;
   readonly num: Float64Array;
   readonly str: Int32Array;
@@ -110,8 +102,8 @@ export class BatchCells {
   constructor(
     b: RowBatch,
     private readonly dict: { strings: string[]; extra: (Encoded | undefined)[] },
-    private readonly guard: CellGuard,
-    private readonly fns: ReturnType<typeof encoderFunctions>,
+    private readonly bytes: DictionaryBytes,
+    private readonly fns: EncoderFunctions,
   ) {
     this.tags = b.tags;
     this.num = b.num;
@@ -143,30 +135,7 @@ export class BatchCells {
 
   /** a dictionary string's cell written by the guarded putString: its bytes once per string, its formula count per cell */
   put(b: Buffer, o: number, id: number): number {
-    let e = this.dict.extra[id];
-    if (e === undefined) e = this.encode(id);
-    const bytes = e.bytes;
-    const n = bytes.length;
-    if (o + n > b.length - RESERVE) throw new RowOverflow(n);
-    if (e.formula) this.guard.formulaCells++;
-    if (n <= 16) for (let k = 0; k < n; k++) b[o + k] = bytes[k];
-    else b.set(bytes, o);
-    return o + n;
-  }
-
-  private encode(id: number): Encoded {
-    const s = this.dict.strings[id];
-    // written into an arena with room for any encoding of s and putString's RESERVE after it;
-    // a fresh arena when it runs out (an old one lives as long as strings point into it)
-    const room = 3 * s.length + 8 + ENCODER_HEADROOM;
-    if (arena.at + room > arena.buf.length) arena = { buf: Buffer.allocUnsafeSlow(Math.max(ARENA, room)), at: 0 };
-    const before = this.guard.formulaCells;
-    const end = this.fns.s(arena.buf, arena.at, s);
-    const e = { bytes: arena.buf.subarray(arena.at, end), formula: this.guard.formulaCells !== before };
-    this.guard.formulaCells = before;
-    arena.at = end;
-    this.dict.extra[id] = e;
-    return e;
+    return this.bytes.put(b, o, this.dict.extra, id, this.dict.strings[id]);
   }
 
   /** an epoch_ns cell (putDigits): an ASCII entry's bytes are the digits it would write */
@@ -205,40 +174,4 @@ export class BatchCells {
     b[o++] = 34;
     return o;
   }
-}
-
-/**
- * Per column: the value from its lane (an untagged cell of a numeric column is its number, of an
- * enum column its option), then compileRowEncoder's statement for it; plain string, epoch and
- * JSON cells take BatchCells' copies unless tagged.
- */
-function compileLaneEncoder(table: TableName, fns: ReturnType<typeof encoderFunctions>): LaneEncoder {
-  const lay = layout(table);
-  const shape = TABLES[table].shape as Record<string, z.ZodType>;
-  const n = lay.cols.length;
-  const options: (readonly string[] | null)[] = lay.lane.map((l) => l.options);
-  const body = lay.cols
-    .map((name, k) => {
-      const l = lay.lane[k];
-      const sep = `b[o++] = ${k === n - 1 ? 10 : 44};`;
-      if (l.numeric) return `tg = tags[ct + ${k}]; ${columnStatement(name, shape[name], `v = tg === 0 ? num[cp + ${l.index}] : c.other(tg, num[cp + ${l.index}]);`)} ${sep}`;
-      const id = `id = str[cq + ${l.index}]; tg = tags[ct + ${k}];`;
-      const generic = columnStatement(name, shape[name], "v = c.other(tg, id);");
-      if (l.options) return `${id} ${columnStatement(name, shape[name], `v = tg !== 0 ? c.other(tg, id) : id < 0 ? O[${k}][-1 - id] : c.string(id);`)} ${sep}`;
-      // a string column: untagged cells are dictionary strings; epoch and JSON columns: TEXT cells are local entries
-      if (l.dedupe) return `${id} if (tg === 0) { o = c.put(b, o, id); } else { ${generic} } ${sep}`;
-      const direct = l.kind === "epoch_ns" ? "o = c.digits(b, o, id);" : l.kind === "json" ? "o = c.text(b, o, id);" : null;
-      if (!direct) return `${id} ${generic} ${sep}`;
-      return `${id} if (tg === ${TEXT}) { ${direct} } else { ${generic} } ${sep}`;
-    })
-    .join("\n  ");
-  const src = `return function encode_${table}_lanes(c, r, b, o) {
-  const tags = c.tags, num = c.num, str = c.str;
-  // not t, p, q: the statements call i f d s t
-  const ct = r * ${n}, cp = r * ${lay.nNum}, cq = r * ${lay.nStr};
-  let v, tg, id;
-  ${body}
-  return o;
-};`;
-  return new Function("i", "f", "d", "s", "t", "O", src)(fns.i, fns.f, fns.d, fns.s, fns.t, options) as LaneEncoder;
 }

@@ -4,7 +4,8 @@ import { FindingTally } from "../pipeline/finding-tally.js";
 import { replayInput, type ReplayRowSink } from "../pipeline/replay.js";
 import { TABLE_NAMES, type TableName } from "../schema/tables.js";
 import { toWire, type FromReplay, type ReplayWorkerData, type ToReplay } from "./protocol.js";
-import { batchBuffers, RowBatchBuilder } from "./row-batch.js";
+import { LaneBatcher } from "./lane-batch.js";
+import { batchBuffers, RowBatchBuilder, type RowBatch } from "./row-batch.js";
 
 /**
  * A replay thread: one input file through the reader and the engine (replayInput, the same
@@ -14,11 +15,12 @@ import { batchBuffers, RowBatchBuilder } from "./row-batch.js";
  */
 export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData): Promise<void> {
   let inFlight = 0;
+  const engineLanes = new LaneBatcher("per_iteration_requests", data.slots);
   const builders = Object.fromEntries(TABLE_NAMES.map((t) => [t, new RowBatchBuilder(t, undefined, data.slots)])) as Record<TableName, RowBatchBuilder>;
   let resume: (() => void) | null = null;
   const onCredit = (m: ToReplay) => {
     inFlight -= m.n;
-    if (m.lanes) builders[m.lanes.table].recycle(m.lanes);
+    if (m.lanes) (m.lanes.table === engineLanes.table ? engineLanes : builders[m.lanes.table]).recycle(m.lanes);
     if (resume && inFlight < data.maxInFlight) {
       const r = resume;
       resume = null;
@@ -27,11 +29,12 @@ export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData)
   };
   port.on("message", onCredit);
   const post = (m: FromReplay, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-  const send = (b: RowBatchBuilder) => {
-    if (b.rows === 0) return;
-    const batch = b.take();
+  const postBatch = (batch: RowBatch) => {
     inFlight++;
     post({ type: "batch", batch }, batchBuffers(batch));
+  };
+  const send = (b: RowBatchBuilder) => {
+    if (b.rows > 0) postBatch(b.take());
   };
   const put = (t: TableName) => {
     const b = builders[t];
@@ -41,6 +44,8 @@ export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData)
     };
   };
   const sink: ReplayRowSink = tableSink(put);
+  // per_iteration_requests: the engine's lanes are the batch (no row objects, no fill)
+  sink.perIterationRequestLanes = (l) => postBatch(engineLanes.take(l));
   const full = () => inFlight >= data.maxInFlight;
   try {
     const findings = new FindingTally();

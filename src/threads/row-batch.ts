@@ -1,7 +1,9 @@
-import { columnMeta, type ColumnKind } from "../schema/columns.js";
-import { enumValues } from "../logs/csv-format.js";
-import { TABLES, tableColumns, type TableName } from "../schema/tables.js";
-import type { z } from "zod";
+import { batchRowsFor, BIGINT, layout, NULL, STRING, TEXT, UNDEFINED, type Layout } from "../schema/lanes.js";
+import type { TableName } from "../schema/tables.js";
+import { entriesHeap, LocalEntries } from "./local-entries.js";
+
+// the lanes' layout and cell tags are declared below the engine (src/schema/lanes.ts), which fills per_iteration_requests' lanes itself
+export { batchRowsFor, BIGINT, layout, NULL, STRING, TEXT, UNDEFINED, type Lane, type Layout } from "../schema/lanes.js";
 
 /**
  * Rows of one table, columnar, in buffers that move between threads by transfer (no
@@ -26,8 +28,13 @@ export interface RowBatch {
   slot: number;
   /** the slot's dictionary was emptied before this batch (it reached DICT_MAX strings) */
   dictReset: boolean;
-  /** the local entries (below) that are new dictionary strings, in dictionary-id order */
+  /** the local entries (below) that are dictionary strings new to the slot's consumer */
   dictNew: Int32Array;
+  /**
+   * the dictionary id of each dictNew entry (the engine's lanes: ids it reuses, LaneBatcher); empty:
+   * they take the next ids in order (RowBatchBuilder)
+   */
+  dictIds: Int32Array;
   /** per cell (row-major, every column): a CellTag */
   tags: Uint8Array;
   /** per numeric cell (row-major, numeric columns only): the number, or a local entry (tag STRING/BIGINT) */
@@ -42,17 +49,6 @@ export interface RowBatch {
   starts: Int32Array;
   wide: Uint8Array;
 }
-
-/** What a cell holds (the lane it is in follows from the column's kind). */
-const VALUE = 0;
-export const NULL = 1;
-export const UNDEFINED = 2;
-/** a string in a numeric column: its text is a local entry */
-export const STRING = 3;
-/** a bigint in any column: its text is a local entry */
-export const BIGINT = 4;
-/** a string of a column whose strings do not repeat (epoch digits, JSON details): a local entry, not in the dictionary */
-export const TEXT = 5;
 
 /** strings a slot's dictionary holds before it starts afresh: memory stays bounded on any trace */
 export const DICT_MAX = 1 << 16;
@@ -74,51 +70,7 @@ export interface Lanes {
 export const lanesOf = (b: RowBatch): Lanes => ({ table: b.table, tags: b.tags, num: b.num, str: b.str, heap: new Uint8Array(b.heap.buffer) });
 export const lanesBuffers = (l: Lanes): ArrayBuffer[] => [l.tags.buffer, l.num.buffer, l.str.buffer, l.heap.buffer] as ArrayBuffer[];
 
-export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer, b.dictNew.buffer] as ArrayBuffer[];
-
-export interface Lane {
-  kind: ColumnKind;
-  /** index in its lane (num or str) */
-  index: number;
-  numeric: boolean;
-  /** request ids and other strings repeat within a batch; epoch strings and JSON details do not */
-  dedupe: boolean;
-  /** an enum column's values (sent as their index), else null */
-  options: readonly string[] | null;
-}
-
-export interface Layout {
-  cols: string[];
-  /** per column, in tableColumns() order */
-  lane: Lane[];
-  nNum: number;
-  nStr: number;
-}
-
-const layouts = new Map<TableName, Layout>();
-
-export function layout(table: TableName): Layout {
-  let l = layouts.get(table);
-  if (l) return l;
-  const shape = TABLES[table].shape as Record<string, z.ZodType>;
-  const cols = tableColumns(table);
-  let nNum = 0;
-  let nStr = 0;
-  const lane = cols.map((c): Lane => {
-    const kind = columnMeta(shape[c]).kind;
-    const numeric = kind === "int" || kind === "float";
-    const options = kind === "string" ? enumValues(shape[c]) : null;
-    return { kind, numeric, index: numeric ? nNum++ : nStr++, dedupe: kind === "string", options };
-  });
-  layouts.set(table, (l = { cols, lane, nNum, nStr }));
-  return l;
-}
-
-/** rows per batch: about 1 MiB of lanes, whatever the table's width */
-export function batchRowsFor(table: TableName): number {
-  const n = tableColumns(table).length;
-  return Math.max(256, Math.min(8192, Math.floor((1 << 20) / (9 * n))));
-}
+export const batchBuffers = (b: RowBatch): ArrayBuffer[] => [b.tags.buffer, b.num.buffer, b.str.buffer, b.heap.buffer, b.starts.buffer, b.wide.buffer, b.dictNew.buffer, b.dictIds.buffer] as ArrayBuffer[];
 
 /**
  * Collects rows of one table into a batch; take() hands the buffers over and starts afresh.
@@ -136,10 +88,9 @@ export class RowBatchBuilder {
   num!: Float64Array;
   /** @internal */
   str!: Int32Array;
-  private heap!: Buffer;
+  private entries!: LocalEntries;
+  /** the last batch's heap bytes: the next heap's size */
   private heapUsed = 0;
-  private starts: number[] = [0];
-  private wide: number[] = [];
   private dictNew: number[] = [];
   /** @internal per string lane: the last dictionary string the fill looked up in this batch, and its id */
   last: (string | undefined)[] = [];
@@ -179,13 +130,13 @@ export class RowBatchBuilder {
       slot: this.slot,
       dictReset: this.dictReset,
       dictNew: Int32Array.from(this.dictNew),
+      dictIds: new Int32Array(0),
       tags: this.tags,
       num: this.num,
       str: this.str,
-      heap: new Uint8Array(this.heap.buffer, this.heap.byteOffset, this.heapUsed),
-      starts: Int32Array.from(this.starts),
-      wide: Uint8Array.from(this.wide),
+      ...this.entries.fields(),
     };
+    this.heapUsed = this.entries.bytes;
     this.slot = (this.slot + 1) % this.slots;
     this.reset();
     return b;
@@ -199,7 +150,6 @@ export class RowBatchBuilder {
   private reset(): void {
     const cap = this.capacity;
     this.rows = 0;
-    const want = Math.max(1 << 12, this.heapUsed + (this.heapUsed >> 2));
     const l = this.spare.pop();
     if (l) {
       // only the tags must start clear: a lane's cell is read only where its tag says so or it was written
@@ -207,17 +157,12 @@ export class RowBatchBuilder {
       this.tags = l.tags;
       this.num = l.num;
       this.str = l.str;
-      this.heap = l.heap.length >= want ? Buffer.from(l.heap.buffer, l.heap.byteOffset, l.heap.length) : Buffer.allocUnsafeSlow(want);
     } else {
       this.tags = new Uint8Array(cap * this.lay.cols.length);
       this.num = new Float64Array(cap * this.lay.nNum);
       this.str = new Int32Array(cap * this.lay.nStr);
-      // not from Node's pool: the whole ArrayBuffer is ours to transfer
-      this.heap = Buffer.allocUnsafeSlow(want);
     }
-    this.heapUsed = 0;
-    this.starts = [0];
-    this.wide = [];
+    this.entries = new LocalEntries(entriesHeap(l?.heap, this.heapUsed));
     this.dictNew = [];
     // ids are per slot: what the last batch looked up means nothing in this one's dictionary
     this.last = new Array<string | undefined>(this.lay.nStr).fill(undefined);
@@ -263,35 +208,7 @@ export class RowBatchBuilder {
   }
 
   private entry(s: string): number {
-    const need = this.heapUsed + 2 * s.length;
-    if (need > this.heap.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.heap.length));
-      this.heap.copy(grown, 0, 0, this.heapUsed);
-      this.heap = grown;
-    }
-    // ASCII (UTF-8 as long as the string: every character below 0x80) is kept as one byte per
-    // character and read back as latin1; anything else goes as UTF-16 code units, exact for
-    // any JS string (lone surrogates too). One native write for the usual case, no regex.
-    // Short strings (epoch digits, most ids) by a charCodeAt loop: cheaper than a call into C++.
-    let n = s.length;
-    let wide = 0;
-    if (n <= 64) {
-      const h = this.heap;
-      const at = this.heapUsed;
-      for (let i = 0; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c > 127) {
-          wide = 1;
-          break;
-        }
-        h[at + i] = c;
-      }
-    } else wide = this.heap.write(s, this.heapUsed, "utf8") === n ? 0 : 1;
-    if (wide) n = this.heap.write(s, this.heapUsed, "utf16le");
-    this.heapUsed += n;
-    this.starts.push(this.heapUsed);
-    this.wide.push(wide);
-    return this.wide.length - 1;
+    return this.entries.add(s);
   }
 }
 
@@ -312,7 +229,9 @@ export class Dictionaries<X = never> {
     const key = `${input}\u0000${b.table}\u0000${b.slot}`;
     let d = this.dicts.get(key);
     if (!d || b.dictReset) this.dicts.set(key, (d = { strings: [], extra: [] }));
-    for (let k = 0; k < b.dictNew.length; k++) d.strings.push(localString(b, b.dictNew[k]));
+    // an id given a new string: what the consumer keeps per string (extra) must check it is the string's
+    if (b.dictIds.length > 0) for (let k = 0; k < b.dictNew.length; k++) d.strings[b.dictIds[k]] = localString(b, b.dictNew[k]);
+    else for (let k = 0; k < b.dictNew.length; k++) d.strings.push(localString(b, b.dictNew[k]));
     return d;
   }
 }

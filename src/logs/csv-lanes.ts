@@ -1,0 +1,171 @@
+import type { z } from "zod";
+import { layout, NULL, TEXT, UNDEFINED, type TableLanes } from "../schema/lanes.js";
+import { TABLES, type TableName } from "../schema/tables.js";
+import { columnStatement, constantStores, ENCODER_HEADROOM, RESERVE, RowOverflow, type CellGuard, type encoderFunctions } from "./csv-format.js";
+
+/**
+ * CSV rows from lanes (src/schema/lanes.ts) instead of row objects: the same bytes and formula
+ * count as compileRowEncoder's for the same values. Used by convert --threads (a batch from
+ * another thread, src/threads/csv-batch.ts) and by the CSV writer for the rows the engine writes
+ * into lanes itself (per_iteration_requests, LaneCells below).
+ */
+
+export type EncoderFunctions = ReturnType<typeof encoderFunctions>;
+
+/** What a compiled lane encoder reads: the lanes, and the strings their cells point at. */
+export interface LaneCells {
+  readonly tags: Uint8Array;
+  readonly num: Float64Array;
+  readonly str: Int32Array;
+  /** dictionary string `id` */
+  string(id: number): string;
+  /** a tagged cell's value (null, undefined, a bigint, a string in a numeric column, a TEXT string) */
+  other(tag: number, id: number): unknown;
+  /** a dictionary string's cell, as the guarded putString writes it */
+  put(b: Buffer, o: number, id: number): number;
+  /** a TEXT cell of an epoch_ns column, as putDigits writes it */
+  digits(b: Buffer, o: number, id: number): number;
+  /** a TEXT cell of a JSON column, as putText writes it */
+  text(b: Buffer, o: number, id: number): number;
+}
+
+export type LaneEncoder = (c: LaneCells, r: number, b: Buffer, o: number) => number;
+
+/** A dictionary string's cell bytes, and whether the guard counts it as a formula cell. */
+export interface Encoded {
+  /** the string they encode: an id whose string changed is encoded again */
+  s: string;
+  bytes: Buffer;
+  formula: boolean;
+}
+
+const ARENA = 1 << 20;
+let arena = { buf: Buffer.allocUnsafeSlow(0), at: 0 };
+
+/**
+ * Dictionary strings' cells: each (id, string) encoded once by the guarded putString, then
+ * copied per cell, its formula counted per cell. A map lookup and a TypedArray.set per request
+ * id cost more than the rest of its row.
+ */
+export class DictionaryBytes {
+  constructor(
+    private readonly guard: CellGuard,
+    private readonly fns: EncoderFunctions,
+  ) {}
+
+  put(b: Buffer, o: number, cache: (Encoded | undefined)[], id: number, s: string): number {
+    let e = cache[id];
+    if (e === undefined || e.s !== s) e = cache[id] = this.encode(s);
+    const bytes = e.bytes;
+    const n = bytes.length;
+    if (o + n > b.length - RESERVE) throw new RowOverflow(n);
+    if (e.formula) this.guard.formulaCells++;
+    // a byte loop costs ~2 ns a byte on Buffers (Node 20), TypedArray.set ~20 ns whatever the length up to ~100
+    if (n <= 8) for (let k = 0; k < n; k++) b[o + k] = bytes[k];
+    else b.set(bytes, o);
+    return o + n;
+  }
+
+  private encode(s: string): Encoded {
+    // written into an arena with room for any encoding of s and putString's RESERVE after it;
+    // a fresh arena when it runs out (an old one lives as long as strings point into it)
+    const room = 3 * s.length + 8 + ENCODER_HEADROOM;
+    if (arena.at + room > arena.buf.length) arena = { buf: Buffer.allocUnsafeSlow(Math.max(ARENA, room)), at: 0 };
+    const before = this.guard.formulaCells;
+    const end = this.fns.s(arena.buf, arena.at, s);
+    const e = { s, bytes: arena.buf.subarray(arena.at, end), formula: this.guard.formulaCells !== before };
+    this.guard.formulaCells = before;
+    arena.at = end;
+    return e;
+  }
+}
+
+/**
+ * Lanes filled in this thread (the engine's per_iteration_requests): every string cell is an
+ * enum value or an id into the producer's strings, every tag null or undefined (no local entries).
+ */
+export class TableLaneCells implements LaneCells {
+  tags: Uint8Array = new Uint8Array(0);
+  num: Float64Array = new Float64Array(0);
+  str: Int32Array = new Int32Array(0);
+  private strings: readonly (string | undefined)[] = [];
+  private readonly cache: (Encoded | undefined)[] = [];
+
+  constructor(private readonly bytes: DictionaryBytes) {}
+
+  load(l: TableLanes): void {
+    this.tags = l.tags;
+    this.num = l.num;
+    this.str = l.str;
+    this.strings = l.strings;
+  }
+
+  string(id: number): string {
+    return this.strings[id]!;
+  }
+
+  other(tag: number): unknown {
+    if (tag === NULL) return null;
+    if (tag === UNDEFINED) return undefined;
+    throw new Error(`lanes of this thread hold no local entries (tag ${tag})`);
+  }
+
+  put(b: Buffer, o: number, id: number): number {
+    return this.bytes.put(b, o, this.cache, id, this.strings[id]!);
+  }
+
+  digits(): number {
+    throw new Error("lanes of this thread hold no local entries");
+  }
+
+  text(): number {
+    throw new Error("lanes of this thread hold no local entries");
+  }
+}
+
+/**
+ * Per column: the value from its lane, then compileRowEncoder's statement for it (columnStatement),
+ * so the bytes are the same. Shortcuts where the lanes say more than a value would: a null or
+ * undefined cell writes nothing (what every put function does with them); an enum cell is its
+ * option's index, so a switch stores the option's bytes (constantStores) instead of comparing the
+ * string with each option; a dictionary string is copied from its cell bytes (LaneCells.put).
+ * Tagged cells (a string in a numeric column, a bigint, TEXT) take the put functions, as values.
+ */
+export function compileLaneEncoder(table: TableName, fns: EncoderFunctions): LaneEncoder {
+  const lay = layout(table);
+  const shape = TABLES[table].shape as Record<string, z.ZodType>;
+  const n = lay.cols.length;
+  const options: (readonly string[] | null)[] = lay.lane.map((l) => l.options);
+  const body = lay.cols
+    .map((name, k) => {
+      const l = lay.lane[k];
+      const sep = `b[o++] = ${k === n - 1 ? 10 : 44};`;
+      const stmt = (get: string) => columnStatement(name, shape[name], get);
+      // tags 1 and 2: null and undefined, no bytes
+      const tagged = (get: string) => `else if (tg > ${UNDEFINED}) { ${stmt(get)} }`;
+      if (l.numeric) return `tg = tags[ct + ${k}]; if (tg === 0) { ${stmt(`v = num[cp + ${l.index}];`)} } ${tagged(`v = c.other(tg, num[cp + ${l.index}]);`)} ${sep}`;
+      const id = `id = str[cq + ${l.index}]; tg = tags[ct + ${k}];`;
+      if (l.options) return `${id} if (tg === 0) { ${enumCell(l.options, k, stmt)} } ${tagged("v = c.other(tg, id);")} ${sep}`;
+      // a string column: untagged cells are dictionary strings; epoch and JSON columns: TEXT cells are local entries
+      if (l.dedupe) return `${id} if (tg === 0) { o = c.put(b, o, id); } ${tagged("v = c.other(tg, id);")} ${sep}`;
+      const direct = l.kind === "epoch_ns" ? "o = c.digits(b, o, id);" : l.kind === "json" ? "o = c.text(b, o, id);" : null;
+      if (!direct) return `${id} ${stmt("v = c.other(tg, id);")} ${sep}`;
+      return `${id} if (tg === ${TEXT}) { ${direct} } ${tagged("v = c.other(tg, id);")} ${sep}`;
+    })
+    .join("\n  ");
+  const src = `return function encode_${table}_lanes(c, r, b, o) {
+  const tags = c.tags, num = c.num, str = c.str;
+  // not t, p, q: the statements call i f d s t
+  const ct = r * ${n}, cp = r * ${lay.nNum}, cq = r * ${lay.nStr};
+  let v, tg, id;
+  ${body}
+  return o;
+};`;
+  return new Function("i", "f", "d", "s", "t", "O", src)(fns.i, fns.f, fns.d, fns.s, fns.t, options) as LaneEncoder;
+}
+
+/** An untagged enum cell: an option's index (id < 0) by a switch to its bytes; a dictionary string (id ≥ 0) as a value. */
+function enumCell(options: readonly string[], k: number, stmt: (get: string) => string): string {
+  const cases = options.map((v, j) => `case ${-(j + 1)}: ${constantStores(v) ?? `o = s(b, o, O[${k}][${j}]);`} break;`);
+  return `if (id < 0) { switch (id) { ${cases.join(" ")} default: ${stmt(`v = O[${k}][-1 - id];`)} } } else { ${stmt("v = c.string(id);")} }`;
+}
