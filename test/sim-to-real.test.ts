@@ -115,3 +115,17 @@ describe("other model shapes (bench/h100: the 14B- and 1B-class dense Llama shap
     expectSameConfigTargets(lat);
   }, 600_000);
 });
+
+describe("large batches (bench/h100: max_num_seqs 192 to 384, a third session's calls)", () => {
+  it("s192 t8192 at 40/s: b simulated from a model of a meets the same-config targets", async () => {
+    const lat = await simulateCalibrate(stored("s192_t8192_r40_b"), await fitStored("s192_t8192_r40"));
+    // measured −0.2% / −0.9% (means), −0.1% / −1.2% (p90s) (docs/fit.md, "A third session")
+    expectSameConfigTargets(lat);
+  }, 600_000);
+
+  it("s256 t8192: a third request set from a model of the three other s256 runs (one engine configuration, two rates)", async () => {
+    const lat = await simulateCalibrate(stored("s256_t8192_r40_c"), await fitStored("s256_t8192_r40", "s256_t8192_r40_b", "s256_t8192_r60"));
+    // measured −0.6% / −1.5% (means), −0.6% / −0.9% (p90s)
+    expectSameConfigTargets(lat);
+  }, 600_000);
+});
