@@ -9,7 +9,8 @@ import { ROOT, runCli } from "./helpers/golden.js";
  * and could not be rerun once its machine was gone. Each case file's runs must exist here
  * (paths relative to the case file, as bench/sim-to-real.mjs reads them) and validate.
  */
-const CASE_FILES = ["bench/sim-to-real-h100.json", "bench/sim-to-real-h100-s64.json"];
+// every case file bench/sim-to-real.mjs is documented with (bench/README.md), found by name
+const CASE_FILES = readdirSync(path.join(ROOT, "bench")).filter((f) => /^sim-to-real-h100.*\.json$/.test(f)).map((f) => path.join("bench", f));
 interface Case { name: string; train?: string[]; test: string; repeat_of?: string }
 
 const runsOf = (file: string) => {
@@ -22,7 +23,8 @@ describe("the runs behind the sim-to-real figures are in the repository", () => 
   const runs = [...new Set(CASE_FILES.flatMap(runsOf))];
 
   it("names runs inside the checkout, each with a raw trace", () => {
-    expect(runs.length).toBeGreaterThanOrEqual(10);
+    expect(CASE_FILES.length).toBeGreaterThanOrEqual(4);
+    expect(runs.length).toBeGreaterThanOrEqual(40);
     for (const run of runs) {
       expect(path.relative(ROOT, run).startsWith(".."), run).toBe(false);
       expect(existsSync(run) && readdirSync(run).some((f) => /^vsched-.*-dp\d+\.jsonl(\.gz)?$/.test(f)), `${run} holds no trace`).toBe(true);
