@@ -66,6 +66,9 @@ if [ ! -f $D/env.done ]; then
   touch $D/env.done
 fi
 FAILED=
+HOGS=()
+# busy loops of a --cpu-hog run must not outlive the script (a timeout or a kill mid-run)
+trap '[ ${#HOGS[@]} -gt 0 ] && kill ${HOGS[@]} 2>/dev/null' EXIT
 while read -r TAG EM SEQS TOK N RATE EXTRA || [ -n "${TAG:-}" ]; do
   [ -z "${TAG:-}" ] && continue; case $TAG in \#*) continue;; esac
   left=$(( DEADLINE - $(el) ))
@@ -84,7 +87,7 @@ while read -r TAG EM SEQS TOK N RATE EXTRA || [ -n "${TAG:-}" ]; do
   lim=$((left - 15)); [ $lim -gt ${RUNCAP:-330} ] && lim=${RUNCAP:-330}
   timeout -k 10 $lim $PY $S/run_bench.py $RD --model $S/llama8b --csv "$CSV" \
      --n $N --rate $RATE --max-num-seqs $SEQS --max-num-batched-tokens $TOK $EXTRA > $RD/run.log 2>&1 < /dev/null
-  rc=$?; [ ${#HOGS[@]} -gt 0 ] && { kill ${HOGS[@]}; wait ${HOGS[@]} 2>/dev/null; }
+  rc=$?; [ ${#HOGS[@]} -gt 0 ] && { kill ${HOGS[@]}; wait ${HOGS[@]} 2>/dev/null; HOGS=(); }
   echo "rc=$rc at $(el)s (cpu hogs: $HOG)"; grep -E "ENGINE READY|RUN DONE|Error|error:|Traceback" $RD/run.log | cut -c1-600 | tail -6
   ls -la $RD/trace $RD/steptimer | grep -v total
   grep -q "RUN DONE" $RD/run.log || { echo "ABORT plan: $TAG failed"; grep -v "^(EngineCore" $RD/run.log | tail -5 | cut -c1-400; FAILED=1; }

@@ -86,10 +86,7 @@ export function renderFitText(fit: FitResult, label: string): string {
       ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host): ${fit.beta.host_cpu.indices.map((v) => v.toFixed(2)).join(", ")}`]
       : []),
     ...(fit.beta.leave_one_run_out.length
-      ? [weighLine(fit)]
-      : []),
-    ...(fit.beta.leave_one_run_out.length
-      ? [`leave one run out (${fit.beta.chosen} fitted on the other runs), total-time bias on each run: ${fit.beta.leave_one_run_out.map((r) => `${runLabel(r.source)} ${signedPct(r.bias)}`).join(", ")}`]
+      ? [weighLine(fit), `leave one run out (${fit.beta.chosen} fitted on the other runs), total-time bias on each run: ${fit.beta.leave_one_run_out.map((r) => `${runLabel(r.source)} ${signedPct(r.bias)}`).join(", ")}`]
       : []),
     "",
     ...coefLines(m),
@@ -131,10 +128,11 @@ function frontendLines(f: FitResult["alpha"]["frontend"], fixedNs: number): stri
   ];
 }
 
-/** How a pooled fit weighed its runs (--weigh), with the configuration groups it found. */
+/** How a pooled fit weighed its runs (--weigh), with the groups it found. */
 function weighLine(fit: FitResult): string {
-  const groups = new Set(fit.beta.weigh_groups).size;
-  if (fit.beta.weigh === "steps" || groups < 2) return `pooled steps weighed alike (--weigh ${fit.beta.weigh}${groups < 2 && fit.beta.weigh !== "steps" ? `: ${groups} group` : ""}): a run counts in proportion to its steps`;
-  if (fit.beta.weigh === "runs") return "pooled runs weighed alike (--weigh runs): each run's steps count as much in total, however many it has";
-  return `pooled configurations weighed alike (--weigh configs): ${groups} engine configurations among ${fit.beta.weigh_groups.length} runs (${fit.beta.weigh_groups.join(", ")}), each counts as much in total; within one, every step alike`;
+  const { weigh, weigh_groups: groups } = fit.beta;
+  const n = new Set(groups).size;
+  if (n < 2) return `pooled steps weighed alike (--weigh ${weigh}, ${n} group): a run counts in proportion to its steps`;
+  if (weigh === "runs") return "pooled runs weighed alike (--weigh runs): each run's steps count as much in total, however many it has";
+  return `pooled configurations weighed alike (--weigh configs): ${n} engine configurations among ${groups.length} runs (${groups.join(", ")}), each counts as much in total; within one, every step alike`;
 }

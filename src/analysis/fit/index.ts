@@ -161,7 +161,8 @@ function estimate(rows: readonly Record<string, unknown>[], y: Float64Array, ter
     const c = estimator === "huber" ? huber(d, y, undefined, undefined, w) : ridge(d, y, lambda!, icpt >= 0 ? icpt : null, w);
     return terms.map((t, j) => ({ term: t.name, factors: t.factors, coef: c[j], se: null, ci95_low: null, ci95_high: null, dropped: false }));
   }
-  const r = w ? (({ d: dw, y: yw }) => ols(dw, yw))(weightRows(d, y, w)) : ols(d, y);
+  const ls = w ? weightRows(d, y, w) : { d, y };
+  const r = ols(ls.d, ls.y);
   const tq = r.dfResid > 0 ? tQuantile(0.975, r.dfResid) : null;
   return terms.map((t, j) => ({
     term: t.name, factors: t.factors, coef: r.coef[j], se: r.kept[j] ? r.se[j] : null,
@@ -399,7 +400,7 @@ function groupWeights(parts: readonly FitData[], groupOf: readonly number[]): St
  * memory, so two runs of one configuration differ by a few hundred blocks; a KV-bound run's pool
  * is a fraction of a normal one's).
  */
-export function configGroups(parts: readonly FitData[]): number[] {
+function configGroups(parts: readonly FitData[]): number[] {
   const desc = parts.map((p) => {
     const r = p.steps[0];
     return r ? { key: [r.max_num_seqs, r.max_num_batched_tokens, r.enable_chunked_prefill, r.async_scheduling, r.block_size, p.vllmVersion].join("/"), blocks: r.num_gpu_blocks } : { key: "", blocks: 0 };

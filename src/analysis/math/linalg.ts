@@ -166,25 +166,25 @@ export function ridge(d: Design, y: Float64Array, lambda: number, interceptCol: 
   const n = d.n;
   // weighted (w: one per row, mean 1) or not: with every weight 1 each sum below is the plain one,
   // term for term, so the unweighted coefficients are unchanged to the bit
-  const wt = (i: number) => (w ? w[i] : 1);
+  const wv = w ?? new Float64Array(n).fill(1);
   let sw = 0;
-  for (let i = 0; i < n; i++) sw += wt(i);
-  const mean = cols.map((j) => wavg(d, j, wt, sw));
+  for (let i = 0; i < n; i++) sw += wv[i];
+  const mean = cols.map((j) => wavg(d, j, wv, sw));
   const sd = cols.map((j, a) => {
     let s = 0;
-    for (let i = 0; i < n; i++) s += wt(i) * (d.x[i * d.p + j] - mean[a]) ** 2;
+    for (let i = 0; i < n; i++) s += wv[i] * (d.x[i * d.p + j] - mean[a]) ** 2;
     const v = Math.sqrt(s / sw);
     return v > 0 ? v : 1;
   });
   let ym = 0;
-  for (let i = 0; i < n; i++) ym += wt(i) * y[i];
+  for (let i = 0; i < n; i++) ym += wv[i] * y[i];
   ym = interceptCol === null ? 0 : ym / sw;
   const m = cols.length;
   const a = Array.from({ length: m }, () => new Array<number>(m).fill(0));
   const b = new Array<number>(m).fill(0);
   const z = new Float64Array(m);
   for (let i = 0; i < n; i++) {
-    const wi = wt(i);
+    const wi = wv[i];
     for (let c = 0; c < m; c++) z[c] = interceptCol === null ? d.x[i * d.p + cols[c]] / sd[c] : (d.x[i * d.p + cols[c]] - mean[c]) / sd[c];
     for (let r = 0; r < m; r++) {
       b[r] += wi * z[r] * (y[i] - ym);
@@ -203,9 +203,9 @@ export function ridge(d: Design, y: Float64Array, lambda: number, interceptCol: 
   return coef;
 }
 
-function wavg(d: Design, j: number, wt: (i: number) => number, sw: number): number {
+function wavg(d: Design, j: number, w: Float64Array, sw: number): number {
   let s = 0;
-  for (let i = 0; i < d.n; i++) s += wt(i) * d.x[i * d.p + j];
+  for (let i = 0; i < d.n; i++) s += w[i] * d.x[i * d.p + j];
   return d.n ? s / sw : 0;
 }
 
@@ -334,7 +334,8 @@ export function huber(d: Design, y: Float64Array, t = 1.345, maxIter = 100, prio
     if (!(scale > 0)) break;
     for (let i = 0; i < d.n; i++) {
       const z = Math.abs(r[i]) / scale;
-      const sw = Math.sqrt(prior ? prior[i] * (z <= t ? 1 : t / z) : z <= t ? 1 : t / z);
+      const own = z <= t ? 1 : t / z;
+      const sw = Math.sqrt(prior ? prior[i] * own : own);
       ys[i] = y[i] * sw;
       for (let j = 0; j < d.p; j++) xs[i * d.p + j] = d.x[i * d.p + j] * sw;
     }
