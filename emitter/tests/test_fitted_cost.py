@@ -56,6 +56,16 @@ def test_fitted_cost_time_scale_multiplies_the_whole_step():
     assert cm.FittedCost(doc([("intercept", [], 0.01)]))(Shape(1, 0, 1, 0, 1)) == 0.01  # absent: 1
 
 
+def test_fitted_cost_cpu_wait_term_is_zero_and_the_share_scales_every_step():
+    # simulate --cpu-wait: a simulated step has no measured wait (the term adds nothing); the run's
+    # contention slows each step to f / (1 - coef x share): here 0.8 x 0.25, so 1.25 x f
+    cost = cm.FittedCost(doc([("intercept", [], 0.01), ("cpu_wait_ns", ["cpu_wait_ns"], 0.8e-9)],
+                             cpu_wait={"coef": 0.8, "training_shares": [0.0, 0.3], "share": 0.25, "scale": 1.25}))
+    assert cost(Shape(1, 0, 1, 0, 1)) == pytest.approx(0.0125, rel=1e-12)
+    assert cost.describe()["cpu_wait_scale"] == 1.25
+    assert cm.FittedCost(doc([("intercept", [], 0.01), ("cpu_wait_ns", ["cpu_wait_ns"], 0.8e-9)]))(Shape(1, 0, 1, 0, 1)) == 0.01
+
+
 def test_fitted_cost_floors_at_min_step():
     cost = cm.FittedCost(doc([("intercept", [], -1.0)], min_step_s=0.005))
     assert cost(Shape(1, 0, 1, 0, 1)) == 0.005
@@ -67,6 +77,7 @@ def test_fitted_cost_floors_at_min_step():
     (doc([]), "no terms"),
     ({**doc([("i", [], 1.0)]), "format_version": "2.0"}, "unsupported format_version"),
     (doc([("i", [], 1.0)], time_scale=0), "time_scale must be a positive number"),
+    (doc([("i", [], 1.0)], cpu_wait={"scale": -1}), "cpu_wait.scale must be a positive number"),
 ])
 def test_fitted_cost_rejects_bad_files(bad, message):
     with pytest.raises(ValueError, match=message):

@@ -142,7 +142,8 @@ def test_a_real_clock_run_records_gpu_samples_that_validate(tmp_path, monkeypatc
                         step_cost=lambda shape: 0.004)
     assert lib.schema_errors(case.trace) == []
     h = case.header
-    assert h["schema_version"] == "1.4" and h["capabilities"]["gpu_stats"] is True
+    # 1.4 declares the gpu records; a real-clock run also records step.cpu (1.5, host_cpu.py)
+    assert h["schema_version"] == "1.5" and h["capabilities"]["gpu_stats"] is True
     assert h["gpu_stats"]["interval_ns"] == 5_000_000
     gpu = case.of("gpu")
     assert len(gpu) >= 3

@@ -54,7 +54,7 @@ def _run(tmp_path):
     vc.kv_transfer_config = KVTransferConfig(kv_connector="OffloadingConnector", kv_role="kv_both",
                                              kv_connector_extra_config={"cpu_bytes_to_use": 1 << 26, "block_size": 16})
     hasher = driver._block_hasher(vc, knobs.block_size)
-    hooks.install(Settings(enabled=True, level="full", log_dir=tmp_path, gpu_stats_ms=0))
+    hooks.install(Settings(enabled=True, level="full", log_dir=tmp_path, gpu_stats_ms=0, cpu_stats=False))
     try:
         sched = driver.build_scheduler(knobs, vc)
     finally:

@@ -2,6 +2,7 @@
 import type { StepModelFile } from "../schema/fit.js";
 import type { TableSource } from "../tables/types.js";
 import { recordedIndex } from "../analysis/fit/host-cpu.js";
+import { recordedWaitShare, waitScale } from "../analysis/fit/cpu-wait.js";
 import { UsageError } from "./errors.js";
 
 /** The model as the harness ran it (with the host CPU index applied), beside the trace in simulate's output. */
@@ -36,3 +37,29 @@ export async function hostCpuFor(model: StepModelFile, which: string, source: Ta
   }
   return { model: { ...model, host_cpu: { ...h, index } }, note: `host CPU index ${index.toFixed(2)} (${how}${span ? `; ${span}` : ""})\n` };
 }
+
+/**
+ * How contended the replay's host is, for a model with the cpu_wait_ns term (docs/fit.md, "CPU
+ * contention"): by default the replayed run's own wait share, read from its step.cpu; `none` is
+ * an uncontended host (what a what-if on a dedicated machine should use), a number a given share.
+ * A run whose trace has no step.cpu replays uncontended, and the note says so.
+ */
+export async function cpuWaitFor(model: StepModelFile, which: string, source: TableSource): Promise<HostCpuChoice | null> {
+  const w = model.cpu_wait;
+  if (!w) return null;
+  let share: number, how: string;
+  if (which === "none") [share, how] = [0, "an uncontended host"];
+  else if (which === "recorded") {
+    const r = await recordedWaitShare(source);
+    [share, how] = r === null ? [0, "an uncontended host: the recorded trace has no step.cpu (emitter schema 1.5)"] : [r, "the recorded run's own, from its step.cpu"];
+  } else {
+    share = Number(which);
+    if (!/^0?\.\d+$|^0$/.test(which) || !(share >= 0 && share < 1)) throw new UsageError(`--cpu-wait: expected recorded, none or a share in [0, 1) like 0.25, got '${which}'`);
+    how = "given";
+  }
+  const scale = waitScale(w.coef, share);
+  const span = w.training_shares.length ? `; training runs ${fmtPct(Math.min(...w.training_shares))}–${fmtPct(Math.max(...w.training_shares))}` : "";
+  return { model: { ...model, cpu_wait: { ...w, share, scale } }, note: `CPU wait share ${fmtPct(share)} (${how}${span}): step times × ${scale.toFixed(3)}\n` };
+}
+
+const fmtPct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -112,6 +112,9 @@ export class PendingIteration {
       waiting_queue_length: this.waitingQueueLength,
       num_skipped_waiting_reqs: Math.max(0, this.waitingQueueLength - this.waitingCount),
       ...gpu,
+      engine_cpu_ns: s.cpu ? s.cpu[0] : null,
+      engine_cpu_wait_ns: s.cpu ? s.cpu[1] : null,
+      cpu_pressure_ns: s.cpu ? s.cpu[2] : null,
     };
   }
 }

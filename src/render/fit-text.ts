@@ -85,6 +85,9 @@ export function renderFitText(fit: FitResult, label: string): string {
     ...(fit.beta.host_cpu && fit.beta.host_cpu.indices.length > 1
       ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host): ${fit.beta.host_cpu.indices.map((v) => v.toFixed(2)).join(", ")}`]
       : []),
+    ...(fit.beta.wait_shares.some((w) => w !== null)
+      ? [`CPU wait share per run (engine thread runnable but waiting for a CPU / step time; trace step.cpu): ${fit.beta.wait_shares.map((w) => (w === null ? "—" : `${(100 * w).toFixed(1)}%`)).join(", ")}`]
+      : []),
     ...(fit.beta.leave_one_run_out.length
       ? [weighLine(fit), `leave one run out (${fit.beta.chosen} fitted on the other runs), total-time bias on each run: ${fit.beta.leave_one_run_out.map((r) => `${runLabel(r.source)} ${signedPct(r.bias)}`).join(", ")}`]
       : []),

@@ -58,6 +58,8 @@ export const BetaTrainingRow = z.object({
   next_no_cudagraph: col.count("no_cudagraph of the step scheduled before this step's update; 0 when none", "bool"),
   schedule_ns: col.ns("schedule() duration (the table's scheduling_overhead): the host CPU's speed shows in it"),
   cpu_index: col.float("the run's host CPU index: median over its kept steps of schedule_ns / the pooled reference line (intercept + per request); 1 = the pooled training runs' typical host", "ratio"),
+  // appended (fit 1.3): CPU contention the emitter measured (trace schema 1.5, docs/fit.md "CPU contention")
+  cpu_wait_ns: col.countOpt("time the engine-core thread was runnable but waited for a CPU over this step's span (from its schedule() entry to the next one's: per_iteration.engine_cpu_wait_ns of the next step); empty where the trace has no step.cpu", "ns"),
 });
 export type BetaTrainingRow = z.infer<typeof BetaTrainingRow>;
 
@@ -122,6 +124,15 @@ export const StepModelFile = z.object({
     })
     .optional()
     .meta({ description: "from vLLM's arrival to the request being in the engine core's input queue, fitted on the step boundaries that missed or picked up each request (docs/fit.md, α); simulate delays each arrival by it instead of frontend_delay_s and stamps vLLM's arrival that much earlier. Absent: frontend_delay_s for every request" }),
+  cpu_wait: z
+    .object({
+      coef: z.number().meta({ description: "the cpu_wait_ns term's coefficient: step time added per ns the engine thread waited for a CPU (1: all of it on the critical path)" }),
+      training_shares: z.array(z.number()).meta({ description: "each training run's wait share (Σ cpu_wait_ns / Σ step time over its kept steps), in the order of trained_on.sources" }),
+      share: z.number().min(0).lt(1).meta({ description: "the wait share the harness applies (0: an uncontended host; simulate sets the replayed run's own)" }),
+      scale: z.number().positive().meta({ description: "every predicted step time is multiplied by this: 1 / (1 − coef × share), the step whose CPU part waits share of its time" }),
+    })
+    .optional()
+    .meta({ description: "CPU contention, for a model with a cpu_wait_ns term (docs/fit.md, \"CPU contention\"): the harness's steps have no measured wait (the term is 0 there) and the run's contention enters as scale. Absent: 1" }),
   time_scale: z
     .number()
     .positive()

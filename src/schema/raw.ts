@@ -9,7 +9,7 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.4"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats, kv records (KV-connector loads and stores)
+export const TRACE_SCHEMA_VERSION = "1.5"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats, kv records (KV-connector loads and stores); 1.5: step.cpu and header.host_cpu (the scheduler thread's CPU time and run-queue wait, CPU pressure)
 export const TRACE_SCHEMA_MAJOR = 1;
 /** the first minor whose records may refer to requests by handle and write deltas (see "Interned form" below) */
 export const INTERNED_SINCE_MINOR = 3;
@@ -134,6 +134,14 @@ export const HeaderRecord = z.object({
     })
     .optional()
     .meta({ description: "schema 1.4: present when the emitter samples NVML (gpu records follow); absent otherwise, and not_captured says why" }),
+  host_cpu: z
+    .object({
+      schedstat: z.boolean().meta({ description: "the scheduler thread's /proc/thread-self/schedstat is read at every schedule() entry (step.cpu)" }),
+      pressure: z.boolean().meta({ description: "/proc/pressure/cpu (PSI) is read too: step.cpu's third value; false where the kernel has no PSI" }),
+      cpus: Count.nullable().meta({ description: "cores the engine-core process may run on (its CPU affinity)" }),
+    })
+    .optional()
+    .meta({ description: "schema 1.5: present when steps carry cpu (VLLM_SCHEDULER_LOG_CPU_STATS, Linux); absent otherwise, and not_captured says why" }),
 });
 
 export const ArrivalRecord = z.object({
@@ -187,6 +195,11 @@ export const StepRecord = z.object({
     .object({ cause: ReorderCause, before: z.array(ReqId), after: z.array(ReqId) })
     .optional()
     .meta({ description: "level full: vLLM reordered the head of the waiting queue before admitting (before/after: the window's ids head→tail); absent when it kept its order" }),
+  cpu: z
+    .tuple([Count, Count, Count.nullable()])
+    .nullable()
+    .optional()
+    .meta({ description: "schema 1.5 (header.host_cpu): since the previous step's schedule() entry (the first step: since the emitter attached), [ns the scheduler thread ran on a CPU, ns it was runnable but waited for one (Linux schedstat run_delay), ns in which some task of the machine or cgroup waited for a CPU (PSI cpu some; null without PSI)]; null when the scheduler moved to another thread, absent when not captured" }),
 });
 
 export const UpdateRecord = z.object({

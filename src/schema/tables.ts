@@ -11,7 +11,7 @@ import { RunningNote, WaitingReason, WAITING_REASONS_1_0, WAITING_REASONS_1_4 } 
  * All times are integer nanoseconds: *_time columns relative to the trace's clock
  * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
  */
-export const OUTPUT_SCHEMA_VERSION = "1.4"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns; 1.4: vLLM 0.34's waiting causes (kv_load_cap, cache_aware_outranked), per_iteration GPU stats, KV-connector events
+export const OUTPUT_SCHEMA_VERSION = "1.5"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns; 1.4: vLLM 0.34's waiting causes (kv_load_cap, cache_aware_outranked), per_iteration GPU stats, KV-connector events; 1.5: per_iteration engine CPU time, run-queue wait and CPU pressure
 
 const waitCol = (r: WaitingReason) => col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`);
 const waitCols = Object.fromEntries(WAITING_REASONS_1_0.map((r) => [`wait_${r}_ns`, waitCol(r)])) as Record<
@@ -139,6 +139,13 @@ export const PerIterationRow = z.object({
     gpu_sm_clock_mhz: col.float("SM clock at the joined sample, averaged over the sampled devices", "MHz"),
     gpu_power_w: col.float("power draw at the joined sample, summed over the sampled devices", "W"),
     gpu_sample_age_ns: col.nsOpt("end_time (or the step's end without an update) minus the joined sample's time"),
+  }),
+  // the trace's step.cpu (schema 1.5): what the host's CPU did to the engine-core thread
+  // between this step's schedule() entry and the previous one's; empty where not captured
+  ...added("1.5", {
+    engine_cpu_ns: col.countOpt("time the scheduler (engine-core) thread ran on a CPU since the previous step's schedule() entry (Linux schedstat)", "ns"),
+    engine_cpu_wait_ns: col.countOpt("time that thread was runnable but waited for a CPU over the same interval (schedstat run_delay): CPU contention that delays every step whose CPU work is on the critical path", "ns"),
+    cpu_pressure_ns: col.countOpt("time over the same interval in which some task of the machine (or container) waited for a CPU (PSI cpu some); empty without PSI", "ns"),
   }),
 });
 

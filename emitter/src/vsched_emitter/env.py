@@ -64,11 +64,12 @@ PID = "VLLM_SCHEDULER_LOG_PID"
 WAITING_PROBE = "VLLM_SCHEDULER_LOG_WAITING_PROBE"
 FORMAT = "VLLM_SCHEDULER_LOG_FORMAT"
 GPU_STATS_MS = "VLLM_SCHEDULER_LOG_GPU_STATS_MS"
+CPU_STATS = "VLLM_SCHEDULER_LOG_CPU_STATS"  # 0: no step.cpu (host_cpu.py)
 GPU_DEVICES = "VLLM_SCHEDULER_LOG_GPU_DEVICES"  # read by gpu_stats.py at Scheduler construction
 CONSOLE = "VLLM_SCHEDULER_LOG_CONSOLE"
 
 ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE, FORMAT,
-            GPU_STATS_MS, GPU_DEVICES, CONSOLE)
+            GPU_STATS_MS, GPU_DEVICES, CONSOLE, CPU_STATS)
 LEVELS = ("full", "summary", "off")
 #: the first N waiting requests probed by default (issue 18 §6: binding_limits needs their
 #: prefix-cache hits when prefix caching is on, vLLM's default); a module constant so a test
@@ -92,6 +93,7 @@ class Settings:
     waiting_probe: int = WAITING_PROBE_DEFAULT  # level full, prefix caching on: probe the first N waiting requests (0: off)
     format: str = "interned"  # "plain": schema 1.0/1.1/1.2 records, ids spelled out
     gpu_stats_ms: int = 100  # NVML sampling interval (gpu_stats.py); 0: off
+    cpu_stats: bool = True  # the scheduler thread's CPU time and run-queue wait per step (host_cpu.py)
     console_seconds: float = 0.0  # > 0: a console line per this many seconds (console.py)
 
     @property
@@ -151,5 +153,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         pid=_positive(env, PID, d.pid, int),
         waiting_probe=_non_negative_int(env, WAITING_PROBE, WAITING_PROBE_DEFAULT),
         gpu_stats_ms=_non_negative_int(env, GPU_STATS_MS, d.gpu_stats_ms),
+        cpu_stats=env.get(CPU_STATS, "1").strip() != "0",
         console_seconds=_positive(env, CONSOLE, d.console_seconds, float),
     )

@@ -219,6 +219,8 @@ class Encoder:
         if reorder is not OMIT:
             obj["reorder"] = {"cause": reorder["cause"], "before": list(map(get, reorder["before"], reorder["before"])),
                               "after": list(map(get, reorder["after"], reorder["after"]))}
+        if v.cpu is not OMIT:
+            obj["cpu"] = v.cpu
         return obj
 
     def _update(self, d) -> dict:

@@ -45,6 +45,7 @@ class StepValues(NamedTuple):
     order: Any
     probe: Any
     reorder: Any = OMIT  # vLLM 0.34 cache-aware admission: {cause, before, after}
+    cpu: Any = OMIT  # schema 1.5: [cpu_ns, wait_ns, pressure_ns] since the last step (host_cpu.py)
 
 
 class UpdateValues(NamedTuple):

@@ -22,7 +22,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, is_not, ne
 from pathlib import Path
 
-from . import capabilities, gpu_stats, interned, kv_connector
+from . import capabilities, gpu_stats, host_cpu, interned, kv_connector
 from .env import Settings
 from .patches import InstancePatches
 from .records import OMIT, ComputedFromOutput, Deferred, StepValues, UpdateValues, computed_list, finite_or_none
@@ -100,6 +100,7 @@ class Session:
         self.closed = False
         self._failed = False
         self.gpu_sampler = None
+        self.cpu = None
         self.kv = None
         self.full = settings.level == "full"
         # Clock anchor: sampled back to back.
@@ -136,6 +137,9 @@ class Session:
                              encoder=encoder, console_seconds=settings.console_seconds)
         # NVML sampling on a thread of its own (gpu_stats.py); decided before the header is written
         self.gpu_sampler = gpu_stats.prepare(getattr(settings, "gpu_stats_ms", 0), self.header)
+        # the scheduler thread's CPU time and run-queue wait per step (host_cpu.py)
+        self.cpu = host_cpu.prepare(getattr(settings, "cpu_stats", False), self.header)
+        self._cpu = OMIT
         # KV connector loads/stores (kv_connector.py): where vLLM built a connector
         self.kv = kv_connector.attach(self, sched)
         if self.kv is not None:
@@ -196,6 +200,17 @@ class Session:
 
     def emit(self, kind: str, values) -> None:
         self.writer.put(kind, values, self.now)
+
+    def _cpu_sample(self) -> None:
+        """step.cpu of the step being scheduled; a read that fails stops these reads alone
+        (the steps after it have no ``cpu``), never the trace."""
+        try:
+            self._cpu = self.cpu.sample()
+        except Exception as e:
+            self._cpu = OMIT
+            cpu, self.cpu = self.cpu, None
+            cpu.close()
+            logger.warning("vsched: CPU stats stopped: %r", e)
 
     def fail(self, where: str, exc: BaseException) -> None:
         """A hook failed: log once, write emitter_error once, stop recording."""
@@ -274,6 +289,8 @@ class Session:
 
     def before_schedule(self, sched) -> None:
         self._t_start = self.now()
+        if self.cpu is not None:
+            self._cpu_sample()
         self.in_schedule = True
         if self.track_predictions:  # made between steps (the harness re-predicts after updates)
             self._predictions(sched.running, self._t_start)
@@ -414,7 +431,7 @@ class Session:
             free_blocks=sched.kv_cache_manager.block_pool.get_num_free_blocks(),
             running=len(sched.running), waiting=self.waiting_count(sched), budget_left=budget_left,
             paused=paused, stop=stop, skipped=skipped, blocks=blocks, order=order, probe=probe,
-            reorder=reorder,
+            reorder=reorder, cpu=self._cpu,
         )))
         if self.track_scores:
             self._scores(reqs, out.num_scheduled_tokens)
@@ -611,6 +628,9 @@ class Session:
         self.enabled = False
         if self.gpu_sampler is not None:
             self.gpu_sampler.stop()
+        if self.cpu is not None:
+            self.cpu.close()
+            self.cpu = None
         if self.kv is not None:
             self.kv.restore()
         try:

@@ -85,6 +85,8 @@ interface StepRaw {
   waitingAfter: number | null;
   runningAfter: number | null;
   kvUtil: number | null;
+  /** the engine thread's run-queue wait since the previous step's schedule() entry (trace step.cpu); null: not captured */
+  cpuWait: number | null;
 }
 
 interface ReqRaw {
@@ -120,6 +122,7 @@ export async function collectFitData(source: TableSource, opts: FitDataOptions):
         batch: r.batch_size, pr: r.num_prefill_reqs, dr: r.num_decode_reqs, pt: r.prefill_tokens, dt: r.decode_tokens,
         running: r.running_count, kvAfterSched: r.kv_cache_used_after_schedule, kvTotal: r.kv_cache_total,
         end: r.end_time, waitingAfter: r.waiting_count_after_update, runningAfter: r.running_count_after_update, kvUtil: r.kv_cache_utilization,
+        cpuWait: r.engine_cpu_wait_ns,
       });
     },
     per_request: (r) => {
@@ -168,7 +171,7 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
     const s = steps[i];
     if (!prev || prev.rank !== s.rank) seenInRank = 0;
     const prevUpd = prev && prev.rank === s.rank && prev.it === s.it - 1 ? prev.updStart : null;
-    const stepTime = s.updStart === null ? null : s.updStart - Math.max(s.schedEnd, prevUpd ?? -Infinity);
+    const stepTime = stepTimeNs(s, prevUpd);
     const a = agg.get(`${s.rank}:${s.it}`) ?? { ctx: 0, decodeCtx: 0, attn: 0, prefillAttn: 0 };
     const sizes = sizesOf(s.rank);
     const g = gpuFeatures(s, a, sizes);
@@ -196,6 +199,7 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
       no_cudagraph: g.noGraph, next_no_cudagraph: n.noGraph, schedule_ns: s.schedEnd - s.start,
       // set per run by hostCpuIndices() once every training run is read (fit/host-cpu.ts)
       cpu_index: 1,
+      cpu_wait_ns: spanWait(steps, i),
     });
     prev = s;
   }
@@ -204,6 +208,22 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
   markBlocks(kept, (r) => r.start_time, CV_BLOCKS);
   gaps.sort((x, y) => x - y);
   return { rows, overheadNs: gaps.length ? gaps[Math.floor(gaps.length / 2)] : 0 };
+}
+
+/** The step-time target (module comment): update entry − max(schedule() return, the previous step's update entry); null without an update. */
+export function stepTimeNs(s: { schedEnd: number; updStart: number | null }, prevUpdStart: number | null): number | null {
+  return s.updStart === null ? null : s.updStart - Math.max(s.schedEnd, prevUpdStart ?? -Infinity);
+}
+
+/**
+ * The engine thread's run-queue wait over step i's span. A step record's cpu covers the time
+ * from the previous schedule() entry to its own, and under async scheduling step i runs from its
+ * schedule() to the next one's (vLLM schedules i+1 before it collects i), so the next step's
+ * figure is i's; the last step of a rank takes its own. Null where the trace has none.
+ */
+function spanWait(steps: StepRaw[], i: number): number | null {
+  const s = steps[i], n = steps[i + 1];
+  return n && n.rank === s.rank && n.it === s.it + 1 ? n.cpuWait : s.cpuWait;
 }
 
 /** Folds of the blocked cross-validation: contiguous stretches of the run, so every phase (ramp-up, load, drain) is tested once. */

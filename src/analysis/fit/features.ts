@@ -26,6 +26,7 @@ export const STEP_FEATURES = [
   "no_cudagraph",
   "next_no_cudagraph",
   "cpu_index",
+  "cpu_wait_ns",
 ] as const;
 
 /** A regression term: the product of its factors (none: the intercept). */
@@ -50,10 +51,15 @@ const t = (...factors: string[]): Term => ({ name: factors.length ? factors.join
  * - gpu_host: gpu_next plus the steps launched without a CUDA graph (this one, the next one) and
  *   the run's host CPU index, alone and times those launches: on the H100 traces the launch of a
  *   graphless step costs 6–20 ms of CPU depending on the run's host (docs/fit.md, "Host CPU").
+ * - gpu_wait: gpu_host plus the time the engine thread waited for a CPU in the step (trace schema
+ *   1.5): other processes on the cores delay every step whose CPU part is on the critical path,
+ *   which neither schedule() times nor the batch show (docs/fit.md, "CPU contention").
  */
 // each GPU set extends the one before it, terms in the same order
 const GPU = [t(), t("has_prefill"), t("padded_tokens"), t("decode_context_tokens"), t("prefill_attention_work")];
 const GPU_NEXT = [...GPU, t("next_has_prefill"), t("next_padded_tokens"), t("next_decode_context_tokens"), t("next_prefill_attention_work")];
+
+const GPU_HOST = [...GPU_NEXT, t("no_cudagraph"), t("next_no_cudagraph"), t("cpu_index"), t("no_cudagraph", "cpu_index"), t("next_no_cudagraph", "cpu_index")];
 
 export const BETA_FEATURE_SETS = {
   seed: [t(), t("prefill_reqs"), t("decode_reqs"), t("prefill_tokens"), t("decode_tokens"), t("kv_ratio")],
@@ -72,7 +78,8 @@ export const BETA_FEATURE_SETS = {
   ],
   gpu: GPU,
   gpu_next: GPU_NEXT,
-  gpu_host: [...GPU_NEXT, t("no_cudagraph"), t("next_no_cudagraph"), t("cpu_index"), t("no_cudagraph", "cpu_index"), t("next_no_cudagraph", "cpu_index")],
+  gpu_host: GPU_HOST,
+  gpu_wait: [...GPU_HOST, t("cpu_wait_ns")],
 } as const satisfies Record<string, readonly Term[]>;
 export type BetaFeatureSet = keyof typeof BETA_FEATURE_SETS;
 export const BETA_FEATURE_SET_NAMES = Object.keys(BETA_FEATURE_SETS) as BetaFeatureSet[];

@@ -7,6 +7,7 @@ import { batchType, BATCH_TYPES, byDecile, episodeMetrics, errorMetrics, prefill
 import { huber, ols, predict, ridge, tQuantile, weightRows, type Design } from "../math/linalg.js";
 import type { CaptureSizes } from "./gpu.js";
 import { applyHostCpu, type HostCpu } from "./host-cpu.js";
+import { MIN_WAIT_SHARE, waitShare } from "./cpu-wait.js";
 import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
 
 /**
@@ -97,6 +98,8 @@ export interface FitResult {
     cv_blocks: number;
     capture_sizes: CaptureSizes;
     host_cpu: HostCpu | null;
+    /** each run's CPU wait share (Σ engine thread run-queue wait / Σ step time over its kept steps; null: the trace has no step.cpu), in the order of sources */
+    wait_shares: (number | null)[];
     /** how the pooled steps were weighed (FitOptions.weigh) */
     weigh: Weigh;
     /** each training run's group (in the order of sources): the groups count alike, a group's steps alike */
@@ -259,6 +262,8 @@ function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights): { model
   const pool: Pool = { kept, episodes, weights };
   const models: ModelFit[] = [];
   const hostVaries = new Set(kept.map((r) => r.cpu_index)).size > 1;
+  const share = waitShare(kept);
+  const waitSeen = share !== null && share >= MIN_WAIT_SHARE;
   for (const set of BETA_FEATURE_SET_NAMES) {
     const terms = BETA_FEATURE_SETS[set];
     if (train.length <= terms.length) continue;
@@ -266,6 +271,8 @@ function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights): { model
     // the graphless indicators, which the blocked CV favours and the closed-loop replay does not
     // (the same-run TTFT went from +0.3% to −7% with them on h100-s64-a)
     if (set === "gpu_host" && !hostVaries) continue;
+    // the wait term needs the emitter's measure on every step and some contention to learn from
+    if (set === "gpu_wait" && !(hostVaries && waitSeen)) continue;
     models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols", pool));
     models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho, weights), "ridge", pool));
     models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber", pool));
@@ -370,7 +377,7 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
     },
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights) },
+    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights) },
     alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
   return { result, data, plot: plotOf(kept, result) };

@@ -2,6 +2,7 @@ import type { StepModelFile } from "../../schema/fit.js";
 import type { FitResult, ModelFit } from "./index.js";
 import { defaultCaptureSizes } from "./gpu.js";
 import type { HostCpu } from "./host-cpu.js";
+import { cpuWaitBlock } from "./cpu-wait.js";
 
 const NS_PER_S = 1e9;
 
@@ -25,6 +26,7 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
     trained_on: { sources: fit.sources, steps, vllm_version: fit.vllm_version },
     cudagraph: cudagraphOf(fit),
     ...(fit.beta.host_cpu ? { host_cpu: hostCpuOf(fit.beta.host_cpu) } : {}),
+    ...cpuWaitOf(fit, m),
     ...(fe ? { frontend_delay_model: { statistic: "median" as const, intercept_s: fe.intercept_ns / NS_PER_S, per_prompt_token_s: fe.per_prompt_token_ns / NS_PER_S, scale_s: fe.scale_ns / NS_PER_S } } : {}),
   };
 }
@@ -32,6 +34,12 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
 /** Index 1 is the training runs' typical host; simulate replaces it with the replayed run's own. */
 function hostCpuOf(h: HostCpu): NonNullable<StepModelFile["host_cpu"]> {
   return { reference_intercept_ns: h.reference.intercept_ns, reference_per_request_ns: h.reference.per_request_ns, emitter_level: h.emitter_level, training_indices: [...h.indices], index: 1 };
+}
+
+/** A model with the wait term: its coefficient (ns of step per ns waited) and the training runs' shares; the harness's steps have no wait, so the run's contention enters as cpu_wait.scale. */
+function cpuWaitOf(fit: FitResult, m: ModelFit): { cpu_wait?: NonNullable<StepModelFile["cpu_wait"]> } {
+  const term = m.exported_terms.find((t) => t.factors.length === 1 && t.factors[0] === "cpu_wait_ns");
+  return term ? { cpu_wait: cpuWaitBlock(term.coef, fit.beta.wait_shares) } : {};
 }
 
 /** The training run's sizes; a what-if of another max_num_seqs re-derives them by vLLM's rule when the run used that rule. */

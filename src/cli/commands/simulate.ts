@@ -14,7 +14,7 @@ import { applySets, findPython, harnessKnobArgs, knobsOf, runHarness } from "../
 import { runConvert } from "./convert.js";
 import { examples } from "../examples.js";
 import { readStepModel } from "../step-model-file.js";
-import { hostCpuFor, MODEL_FILE } from "../host-cpu-choice.js";
+import { cpuWaitFor, hostCpuFor, MODEL_FILE } from "../host-cpu-choice.js";
 
 interface SimulateCliOptions {
   model?: string;
@@ -26,6 +26,7 @@ interface SimulateCliOptions {
   schedulerCls?: string;
   requestQueueCls?: string;
   cpuIndex: string;
+  cpuWait: string;
   stepScale?: number;
 }
 
@@ -88,11 +89,12 @@ function parseStepScale(v: string): number {
 async function modelToRun(model: StepModelFile | null, o: SimulateCliOptions, source: TableSource, level: string) {
   if (!model) return null;
   const host = await hostCpuFor(model, o.cpuIndex, source, level);
-  if (!host && o.stepScale === undefined) return null;
-  const run = host?.model ?? model;
+  const wait = await cpuWaitFor(host?.model ?? model, o.cpuWait, source);
+  if (!host && !wait && o.stepScale === undefined) return null;
+  const run = wait?.model ?? host?.model ?? model;
   const scaled = o.stepScale === undefined ? run : { ...run, time_scale: o.stepScale };
   const scaleNote = o.stepScale === undefined ? "" : `step times × ${o.stepScale} (--step-scale)\n`;
-  return { model: scaled, note: (host?.note ?? "") + scaleNote };
+  return { model: scaled, note: (host?.note ?? "") + (wait?.note ?? "") + scaleNote };
 }
 
 export function registerSimulate(program: Command): void {
@@ -109,6 +111,7 @@ export function registerSimulate(program: Command): void {
     .option("--scheduler-cls <module:Class>", "your own vLLM Scheduler subclass (vLLM's --scheduler-cls; extend AsyncScheduler when async scheduling is on), importable from the current directory")
     .option("--request-queue-cls <module:Class>", "your own waiting-queue class (built where vLLM calls create_request_queue), importable from the current directory")
     .option("--cpu-index <which>", "host CPU speed for a model with cpu_index terms: recorded (the replayed run's own, from its schedule() times), training (1: the training runs' typical host) or a number", "recorded")
+    .option("--cpu-wait <which>", "CPU contention for a model with a cpu_wait_ns term (fit's gpu_wait set): recorded (the replayed run's own wait share, from its trace's step.cpu), none (an uncontended host) or a share like 0.2", "recorded")
     .option("--step-scale <factor>", "multiply every predicted step time by this: a uniformly slower (1.1) or faster (0.9) engine, or how sensitive the latencies are to a step-time bias (bench/sim-to-real.mjs --sensitivity)", parseStepScale)
     .addHelpText("after", examples("vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json -o sim/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --set max_num_seqs=6 -o sim-6/", "vsched simulate fixtures/known-linear/vsched-1-dp0.jsonl --model coeffs.json --step-scale 1.05 -o sim-slower/"))
     .action(async (inputs: string[], o: SimulateCliOptions) => {

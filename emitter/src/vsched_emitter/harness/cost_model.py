@@ -274,6 +274,9 @@ FITTED_FEATURES: dict[str, Callable[[Any], float]] = {
     "no_cudagraph": lambda s: getattr(s, "no_cudagraph", 0),
     "next_no_cudagraph": lambda s: getattr(s.next, "no_cudagraph", 0) if s.next is not None else 0,
     "cpu_index": lambda s: getattr(s, "cpu_index", 1.0),
+    # the engine thread's measured wait for a CPU (trace schema 1.5): a simulated step has none;
+    # a run's contention enters as the model file's cpu_wait.scale instead (docs/fit.md)
+    "cpu_wait_ns": lambda s: 0.0,
 }
 
 
@@ -352,6 +355,10 @@ class FittedCost:
         self.time_scale = float(doc.get("time_scale", 1.0))
         if not math.isfinite(self.time_scale) or self.time_scale <= 0:
             raise ValueError(f"fitted cost: {path}: time_scale must be a positive number")
+        # CPU contention (simulate --cpu-wait): every step slowed by the run's wait share
+        self.wait_scale = float((doc.get("cpu_wait") or {}).get("scale", 1.0))
+        if not math.isfinite(self.wait_scale) or self.wait_scale <= 0:
+            raise ValueError(f"fitted cost: {path}: cpu_wait.scale must be a positive number")
         self.uses_next = any(n.startswith("next_") for t in doc.get("terms") or [] for n in t.get("factors") or [])
 
     def configure(self, max_num_seqs: int) -> None:
@@ -378,7 +385,7 @@ class FittedCost:
             for f in fs:
                 v *= f(shape)
             total += v
-        return (max(total, self.min_step_s) + self.overhead_s) * self.time_scale
+        return (max(total, self.min_step_s) + self.overhead_s) * self.time_scale * self.wait_scale
 
     def describe(self) -> dict:
         return {"kind": "fitted", "units": "seconds", "file": self.path.name if self.path else None,
@@ -386,7 +393,7 @@ class FittedCost:
                 "per_step_overhead_s": self.overhead_s, "min_step_s": self.min_step_s,
                 "capture_sizes": len(self.capture_sizes), "capture_rule": self.capture_rule,
                 "idle_wakeup_s": self.idle_wakeup_s, "cpu_index": self.cpu_index,
-                "time_scale": self.time_scale}
+                "time_scale": self.time_scale, "cpu_wait_scale": self.wait_scale}
 
 
 def fitted(path: str | Path) -> FittedCost:

@@ -530,6 +530,9 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
                 os.environ[env.WAITING_PROBE] = str(waiting_probe)
             else:
                 os.environ.pop(env.WAITING_PROBE, None)
+            # CPU time and run-queue waits are the machine's, not the virtual clock's: off where
+            # traces must be byte-reproducible
+            os.environ[env.CPU_STATS] = "0" if the_clock.virtual else "1"
             if pid is not None:  # recorded instead of the real pid (byte-reproducible traces)
                 os.environ[env.PID] = str(pid)
             else:
