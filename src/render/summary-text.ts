@@ -119,6 +119,9 @@ const resourcesSection: Section = (s) => {
     lines: indent([
       `KV cache utilisation: mean ${fmtPct(re.kv_utilization_mean)}, peak ${fmtPct(re.kv_utilization_peak)}`,
       `preemption: ${re.preempted_requests} request${re.preempted_requests === 1 ? "" : "s"} preempted at least once (${fmtPct(re.preemption_rate)} of all), ${re.preemptions} preemptions, ${re.evictions} evictions, ${re.recomputed_tokens} recomputed tokens`,
+      ...(re.engine_cpu
+        ? [`engine thread: on a CPU ${fmtPct(re.engine_cpu.cpu_share)} of the time, waiting for one ${fmtPct(re.engine_cpu.wait_share)} (contention)${re.engine_cpu.pressure_share === null ? "" : `; machine CPU pressure ${fmtPct(re.engine_cpu.pressure_share)}`}`]
+        : []),
     ]),
   };
 };

@@ -103,6 +103,7 @@ function assemble(source: TableSource, reqs: RequestAccumulator, iters: Iteratio
       preemptions: reqs.preemptions,
       evictions: reqs.evictions,
       recomputed_tokens: reqs.recomputed,
+      engine_cpu: iters.engineCpu.stats(),
     },
     waiting: reqs.waiting(),
     fairness: reqs.fairness(queueProgress),

@@ -1,6 +1,7 @@
 import type { TableRow } from "../../tables/types.js";
 import { mean, quantileSorted, Values } from "../math/stats.js";
 import type { Summary } from "./types.js";
+import { EngineCpuAccumulator } from "./engine-cpu.js";
 
 /** A number per iteration id, growable, NaN where unknown. */
 class ByIteration {
@@ -53,9 +54,11 @@ export class IterationAccumulator {
   private kvN = 0;
   private kvPeak: number | null = null;
   private readonly ranks = new Map<number, RankTimes>();
+  readonly engineCpu = new EngineCpuAccumulator();
 
   add(row: TableRow<"per_iteration">): void {
     this.iterations++;
+    this.engineCpu.add(row);
     const id = row.iteration_id;
     const rank = row.dp_rank ?? 0;
     const b = row.batch_size ?? 0;

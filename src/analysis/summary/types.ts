@@ -1,3 +1,5 @@
+import type { EngineCpu } from "./engine-cpu.js";
+
 /**
  * The object `vsched summary` computes and `--json` prints. Times are integer or
  * fractional nanoseconds in keys ending `_ns`; rates end `_per_s`; fractions end
@@ -85,6 +87,8 @@ export interface Summary {
     preemptions: number;
     evictions: number;
     recomputed_tokens: number;
+    /** the engine thread's CPU time and its wait for a CPU (trace schema 1.5); null where the trace has none */
+    engine_cpu: EngineCpu | null;
   };
   waiting: {
     total_waiting_ns: number;
