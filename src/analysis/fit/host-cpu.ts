@@ -31,19 +31,51 @@ type StepLike = Pick<BetaTrainingRow, "excluded" | "schedule_ns" | "batch_size">
 
 const keptSteps = <S extends StepLike>(rows: readonly S[]) => rows.filter((r) => r.excluded === null && r.batch_size > 0 && r.schedule_ns > 0);
 
-/** OLS of schedule_ns on batch_size over the kept steps of every run, scaled so the pooled median ratio is 1. */
+/**
+ * schedule_ns on batch_size over the kept steps of every run, scaled so the pooled median ratio
+ * is 1. The slope is taken within runs (each run its own intercept): pooled, it also learns that
+ * the runs with larger batches ran on slower or faster hosts, and then reads a run's host from
+ * its batches (two 1B hosts, s64 on one and s128 on the other, gave a line that overshot every
+ * replay by 13–27% E2E). The intercept is the pooled one under that slope.
+ */
 export function referenceLine(runs: readonly (readonly StepLike[])[]): HostCpuReference | null {
-  const steps = runs.flatMap((r) => keptSteps(r));
+  const kept = runs.map((r) => keptSteps(r));
+  const steps = kept.flat();
   if (steps.length < 10) return null;
+  const slope = withinSlope(kept) ?? pooledSlope(steps);
+  let sx = 0, sy = 0;
+  for (const s of steps) (sx += s.batch_size), (sy += s.schedule_ns);
+  const n = steps.length;
+  const line = { intercept_ns: (sy - slope * sx) / n, per_request_ns: slope };
+  const scale = medianRatio(steps, line);
+  return scale === null ? null : { intercept_ns: line.intercept_ns * scale, per_request_ns: line.per_request_ns * scale };
+}
+
+/** The least-squares slope with one intercept per run; null when no run's batch varies. */
+function withinSlope(runs: readonly (readonly StepLike[])[]): number | null {
+  let sxy = 0, sxx = 0;
+  for (const r of runs) {
+    if (r.length < 2) continue;
+    let mx = 0, my = 0;
+    for (const s of r) (mx += s.batch_size), (my += s.schedule_ns);
+    mx /= r.length;
+    my /= r.length;
+    for (const s of r) {
+      const dx = s.batch_size - mx;
+      sxx += dx * dx;
+      sxy += dx * (s.schedule_ns - my);
+    }
+  }
+  return sxx > 0 ? sxy / sxx : null;
+}
+
+function pooledSlope(steps: readonly StepLike[]): number {
   let sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (const s of steps) {
     sx += s.batch_size; sy += s.schedule_ns; sxx += s.batch_size * s.batch_size; sxy += s.batch_size * s.schedule_ns;
   }
   const n = steps.length, vx = sxx - (sx * sx) / n;
-  const slope = vx > 0 ? (sxy - (sx * sy) / n) / vx : 0;
-  const line = { intercept_ns: (sy - slope * sx) / n, per_request_ns: slope };
-  const scale = medianRatio(steps, line);
-  return scale === null ? null : { intercept_ns: line.intercept_ns * scale, per_request_ns: line.per_request_ns * scale };
+  return vx > 0 ? (sxy - (sx * sy) / n) / vx : 0;
 }
 
 function medianRatio(steps: readonly StepLike[], ref: HostCpuReference): number | null {
