@@ -81,45 +81,52 @@ export class DictionaryBytes {
 }
 
 /**
- * Lanes filled in this thread (the engine's per_iteration_requests): every string cell is an
- * enum value or an id into the producer's strings, every tag null or undefined (no local entries).
+ * Lanes filled in this thread (the engine's per_iteration_requests and events): every string cell
+ * is an enum value, an id into the producer's strings, or (tagged TEXT) an id into the batch's
+ * texts; other tags are null or undefined.
  */
 export class TableLaneCells implements LaneCells {
   tags: Uint8Array = new Uint8Array(0);
   num: Float64Array = new Float64Array(0);
   str: Int32Array = new Int32Array(0);
   private strings: readonly (string | undefined)[] = [];
+  private texts: readonly string[] = [];
   private readonly cache: (Encoded | undefined)[] = [];
 
-  constructor(private readonly bytes: DictionaryBytes) {}
+  constructor(
+    private readonly bytes: DictionaryBytes,
+    private readonly fns: EncoderFunctions,
+  ) {}
 
   load(l: TableLanes): void {
     this.tags = l.tags;
     this.num = l.num;
     this.str = l.str;
     this.strings = l.strings;
+    this.texts = l.texts;
   }
 
   string(id: number): string {
     return this.strings[id]!;
   }
 
-  other(tag: number): unknown {
+  other(tag: number, id: number): unknown {
     if (tag === NULL) return null;
     if (tag === UNDEFINED) return undefined;
-    throw new Error(`lanes of this thread hold no local entries (tag ${tag})`);
+    if (tag === TEXT) return this.texts[id];
+    throw new Error(`lanes of this thread hold no tag ${tag}`);
   }
 
   put(b: Buffer, o: number, id: number): number {
     return this.bytes.put(b, o, this.cache, id, this.strings[id]!);
   }
 
-  digits(): number {
-    throw new Error("lanes of this thread hold no local entries");
+  digits(b: Buffer, o: number, id: number): number {
+    return this.fns.d(b, o, this.texts[id]);
   }
 
-  text(): number {
-    throw new Error("lanes of this thread hold no local entries");
+  text(b: Buffer, o: number, id: number): number {
+    return this.fns.t(b, o, this.texts[id]);
   }
 }
 

@@ -9,7 +9,8 @@ import { TABLES, tableColumns, type TableName } from "./tables.js";
  * undefined from a value. Row-major within each lane, columns in tableColumns() order.
  *
  * Declared here, below the engine and the sinks, because both write and read it: the engine
- * fills per_iteration_requests' lanes itself (src/engine/iteration-request-lanes.ts), the CSV
+ * fills per_iteration_requests' and events' lanes itself (src/engine/iteration-request-lanes.ts,
+ * src/engine/event-lanes.ts), the CSV
  * encoder reads them (src/logs/csv-lanes.ts), and convert --threads moves them between
  * threads (src/threads/row-batch.ts).
  */
@@ -70,8 +71,9 @@ export function batchRowsFor(table: TableName): number {
 }
 
 /**
- * Rows of one table in lanes as a producer hands them over (the engine's per_iteration_requests):
- * string cells untagged are enum values or ids into `strings`. The consumer reads them during the
+ * Rows of one table in lanes as a producer hands them over (the engine's per_iteration_requests and
+ * events): string cells untagged are enum values or ids into `strings`, cells tagged TEXT ids into
+ * `texts`. The consumer reads them during the
  * call, or takes the three arrays and puts arrays of the same sizes in their place (convert
  * --threads transfers them to another thread); the producer clears the tags before filling again.
  */
@@ -89,7 +91,15 @@ export interface TableLanes {
    * is in this batch's or an earlier batch's, so a consumer that mirrors the strings reads only these
    */
   readonly fresh: readonly number[];
+  /**
+   * this batch's TEXT cells' strings (events' epoch digits and JSON details: unique per row, so not
+   * in the dictionary), by the cell's id; the producer empties it with the tags
+   */
+  readonly texts: readonly string[];
 }
+
+/** `texts` of lanes that have no TEXT cells */
+export const NO_TEXTS: readonly string[] = Object.freeze([]);
 
 /** Lanes for `capacity` rows of `table`, tags clear. */
 export function laneArrays(table: TableName, capacity: number): Pick<TableLanes, "tags" | "num" | "str"> {

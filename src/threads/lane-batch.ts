@@ -4,12 +4,14 @@ import { entriesHeap, LocalEntries } from "./local-entries.js";
 import type { Lanes, RowBatch } from "./row-batch.js";
 
 /**
- * The engine's own lanes (per_iteration_requests, src/engine/iteration-request-lanes.ts) posted
- * as a RowBatch without a fill: its arrays go out as they are, and the engine gets spare ones
+ * The engine's own lanes (per_iteration_requests and events, src/engine/iteration-request-lanes.ts
+ * and event-lanes.ts) posted as a RowBatch without a fill of the cells: its arrays go out as they are, and the engine gets spare ones
  * (returned by the consumer with the credit) to fill next. Its string cells are the engine's ids
  * (a request's for its lifetime, then reused); each slot's consumer mirrors the strings of the ids
  * it was sent, so a batch carries, with their ids (RowBatch.dictIds), the strings of the ids given
- * a string since its slot's last batch (TableLanes.fresh: no scan of the cells).
+ * a string since its slot's last batch (TableLanes.fresh: no scan of the cells). The lanes' TEXT
+ * cells (events' epoch digits and details) are ids into TableLanes.texts, so the texts become the
+ * batch's first local entries, in order: entry k is text k, and the cells go as they are.
  */
 export class LaneBatcher {
   /** per slot, per id: the string its consumer holds for it */
@@ -32,6 +34,7 @@ export class LaneBatcher {
   take(l: TableLanes): RowBatch {
     const back = this.spare.pop();
     const entries = new LocalEntries(entriesHeap(back?.heap, this.heapUsed));
+    for (const s of l.texts) entries.add(s);
     const dictNew: number[] = [];
     const dictIds: number[] = [];
     const sent = this.sent[this.slot];
