@@ -1,0 +1,121 @@
+import { lanePlaces } from "../schema/lane-places.js";
+import { batchRowsFor, laneArrays, layout, NULL, TEXT, type TableLanes } from "../schema/lanes.js";
+import type { EventRows, EventType } from "./event-rows.js";
+import type { RequestState } from "./request-state.js";
+import { StringIds } from "./string-ids.js";
+
+/**
+ * events written by the engine straight into lanes (src/schema/lanes.ts), as per_iteration_requests
+ * are (iteration-request-lanes.ts): the default convert's ~2 M events (1.9 M of them
+ * request_scheduled) without a row object, a map lookup of the request id in the CSV encoder, or a
+ * fill of the lanes from objects (convert --threads). A live request's id is a small integer it holds
+ * until it completes (StringIds), an id named alone gets one for the batch; the epoch digits and the
+ * JSON details are the batch's TEXT cells. Each cell gets the value EventObjects puts in the row
+ * object, so the CSV is the same; test/event-lanes.test.ts holds the two paths to that.
+ */
+
+const LAY = layout("events");
+const COLS = LAY.cols.length;
+const NUMS = LAY.nNum;
+const STRS = LAY.nStr;
+const { cell, lane, codes } = lanePlaces("events");
+
+const N_TIME = lane("timestamp", true);
+const N_STEP = lane("iteration_id", true);
+const N_RANK = lane("dp_rank", true);
+const N_INSTANCE = lane("request_instance", true);
+const S_TYPE = lane("event_type", false);
+const S_ID = lane("request_id", false);
+const S_DETAILS = lane("details", false);
+const S_EPOCH = lane("timestamp_epoch_ns", false);
+const T_ID = cell("request_id");
+const T_DETAILS = cell("details");
+const T_EPOCH = cell("timestamp_epoch_ns");
+const T_STEP = cell("iteration_id");
+const T_INSTANCE = cell("request_instance");
+const TYPES = codes("event_type");
+
+/** What EventLanes hands its lanes to. */
+export interface EventLanesSink {
+  eventLanes(lanes: TableLanes): void;
+}
+
+export class EventLanes implements EventRows {
+  readonly lanes: TableLanes;
+  private readonly ids = new StringIds();
+  private readonly texts: string[] = [];
+  /** the last event type and its code: request_scheduled comes in runs of a step's running requests */
+  private lastType = "";
+  private lastTypeCode = 0;
+
+  constructor(
+    private readonly sink: EventLanesSink,
+    private readonly epoch: (ns: number) => string,
+    private readonly dpRank: number,
+    capacity = batchRowsFor("events"),
+  ) {
+    this.lanes = { table: "events", rows: 0, capacity, strings: this.ids.strings, fresh: this.ids.fresh, texts: this.texts, ...laneArrays("events", capacity) };
+  }
+
+  request(t: number, type: EventType, r: RequestState, details: string, step: number | null): void {
+    let id = r.eventLaneId;
+    if (id < 0) r.eventLaneId = id = this.ids.acquire(r.id);
+    this.row(t, type, id, r.instance, details, step);
+  }
+
+  named(t: number, type: EventType, id: string | null, instance: number | null, details: string, step: number | null): void {
+    let k = -1;
+    if (id !== null) {
+      // an id for this batch only: free again once the batch is consumed (settle)
+      k = this.ids.acquire(id);
+      this.ids.release(k);
+    }
+    this.row(t, type, k, instance, details, step);
+  }
+
+  forget(r: RequestState): void {
+    if (r.eventLaneId >= 0) this.ids.release(r.eventLaneId);
+    r.eventLaneId = -1;
+  }
+
+  flush(): void {
+    const l = this.lanes;
+    if (l.rows > 0) {
+      this.sink.eventLanes(l);
+      // the sink may have taken the arrays and left others, not cleared
+      l.tags.fill(0);
+      l.rows = 0;
+      this.ids.fresh.length = 0;
+      this.texts.length = 0;
+    }
+    this.ids.settle();
+  }
+
+  /** `id` < 0: no request */
+  private row(t: number, type: EventType, id: number, instance: number | null, details: string, step: number | null): void {
+    const l = this.lanes;
+    const row = l.rows;
+    const { tags, num, str } = l;
+    const c = row * COLS;
+    const p = row * NUMS;
+    const q = row * STRS;
+    num[p + N_TIME] = t;
+    if (type !== this.lastType) {
+      this.lastType = type;
+      this.lastTypeCode = TYPES.get(type)!;
+    }
+    str[q + S_TYPE] = this.lastTypeCode;
+    if (id < 0) tags[c + T_ID] = NULL;
+    else str[q + S_ID] = id;
+    tags[c + T_DETAILS] = TEXT;
+    str[q + S_DETAILS] = this.texts.push(details) - 1;
+    tags[c + T_EPOCH] = TEXT;
+    str[q + S_EPOCH] = this.texts.push(this.epoch(t)) - 1;
+    if (step === null) tags[c + T_STEP] = NULL;
+    else num[p + N_STEP] = step;
+    num[p + N_RANK] = this.dpRank;
+    if (instance === null) tags[c + T_INSTANCE] = NULL;
+    else num[p + N_INSTANCE] = instance;
+    if (++l.rows === l.capacity) this.flush();
+  }
+}
