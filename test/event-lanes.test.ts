@@ -183,19 +183,18 @@ describe("EventLanes against EventObjects, random events", () => {
     it(`seed ${seed}, batches of ${capacity}: equal rows, bytes and formula counts`, async () => {
       const r = rng(seed);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
-      // one epoch text per call, the same for both writers
-      const epochs: string[] = [];
-      let at = [0, 0];
-      const epoch = (side: number) => (t: number) => {
-        if (at[side] === epochs.length) epochs.push(r() < 0.8 ? epochOf(t) : pick(EPOCHS)(t));
-        return epochs[at[side]++];
+      // epoch text as a function of t (the engine's is; EventLanes asks once per run of equal times), odd for some t
+      const epochs = new Map<number, string>();
+      const epochText = (t: number) => {
+        if (!epochs.has(t)) epochs.set(t, r() < 0.8 ? epochOf(t) : pick(EPOCHS)(t));
+        return epochs.get(t)!;
       };
       const a = memoryWriter(safe);
       const b = memoryWriter(safe);
       const objects: Record<string, unknown>[] = [];
       const lanes: Record<string, unknown>[] = [];
-      const objectRows = new EventObjects({ event: (row) => (objects.push({ ...row }), a.w.write(row)) }, epoch(0), 3);
-      const laneRows = new EventLanes({ eventLanes: (l) => (lanes.push(...decodeLanes(l)), b.w.writeLanes(l)) }, epoch(1), 3, capacity);
+      const objectRows = new EventObjects({ event: (row) => (objects.push({ ...row }), a.w.write(row)) }, epochText, 3);
+      const laneRows = new EventLanes({ eventLanes: (l) => (lanes.push(...decodeLanes(l)), b.w.writeLanes(l)) }, epochText, 3, capacity);
       let live: RequestState[] = [];
       let n = 0;
       for (let s = 0; s < 300; s++) {
@@ -208,7 +207,6 @@ describe("EventLanes against EventObjects, random events", () => {
       }
       objectRows.flush();
       laneRows.flush();
-      at = [0, 0];
       const s: Sides = { objects, lanes, objectCsv: await a.bytes(), laneCsv: await b.bytes(), formulas: [a.guard.formulaCells, b.guard.formulaCells] };
       expect(objects.length).toBeGreaterThan(3000);
       expect(s.formulas[0]).toBeGreaterThan(0);

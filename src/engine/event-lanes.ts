@@ -47,6 +47,12 @@ export class EventLanes implements EventRows {
   /** the last event type and its code: request_scheduled comes in runs of a step's running requests */
   private lastType = "";
   private lastTypeCode = 0;
+  /**
+   * the last row's timestamp and its epoch text's id in this batch (-1: none yet): a step's events share
+   * one time (~250 request_scheduled), so its digits are one string and one text, not one per row
+   */
+  private lastT = NaN;
+  private lastEpochId = -1;
 
   constructor(
     private readonly sink: EventLanesSink,
@@ -87,6 +93,7 @@ export class EventLanes implements EventRows {
       l.rows = 0;
       this.ids.fresh.length = 0;
       this.texts.length = 0;
+      this.lastEpochId = -1;
     }
     this.ids.settle();
   }
@@ -110,7 +117,12 @@ export class EventLanes implements EventRows {
     tags[c + T_DETAILS] = TEXT;
     str[q + S_DETAILS] = this.texts.push(details) - 1;
     tags[c + T_EPOCH] = TEXT;
-    str[q + S_EPOCH] = this.texts.push(this.epoch(t)) - 1;
+    // the epoch text is a function of t alone (EventObjects computes it per row: the same string)
+    if (t !== this.lastT || this.lastEpochId < 0) {
+      this.lastT = t;
+      this.lastEpochId = this.texts.push(this.epoch(t)) - 1;
+    }
+    str[q + S_EPOCH] = this.lastEpochId;
     if (step === null) tags[c + T_STEP] = NULL;
     else num[p + N_STEP] = step;
     num[p + N_RANK] = this.dpRank;
