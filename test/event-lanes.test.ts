@@ -6,12 +6,12 @@ import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { epochFormatter } from "../src/engine/epoch.js";
 import { EventLanes } from "../src/engine/event-lanes.js";
-import { EventObjects, type EventRows } from "../src/engine/event-rows.js";
+import { DETAIL_PAIRS, EventObjects, type EventRows } from "../src/engine/event-rows.js";
 import { createEngine } from "../src/engine/index.js";
 import type { RequestState } from "../src/engine/request-state.js";
 import { DEFAULT_ENGINE_OPTIONS, type RowSink } from "../src/engine/types.js";
 import type { CellGuard } from "../src/logs/csv-format.js";
-import { layout, NULL, TEXT, UNDEFINED, type TableLanes } from "../src/schema/lanes.js";
+import { layout, NULL, PAIR, pairText, TEXT, UNDEFINED, type TableLanes } from "../src/schema/lanes.js";
 import type { HeaderRecord, RawRecord } from "../src/schema/raw.js";
 import { EventType } from "../src/schema/tables.js";
 import { CsvTableWriter } from "../src/sinks/csv-writer.js";
@@ -50,6 +50,7 @@ function decodeLanes(l: TableLanes): Record<string, unknown>[] {
       if (tag === NULL) row[c] = null;
       else if (tag === UNDEFINED) row[c] = undefined;
       else if (tag === TEXT) row[c] = l.texts[id];
+      else if (tag === PAIR) row[c] = pairText(l.pairKeys![id], l.pairs![2 * r], l.pairs![2 * r + 1]);
       else if (tag !== 0) throw new Error(`tag ${tag} in the engine's lanes`);
       else if (lane.numeric) row[c] = l.num[r * lay.nNum + lane.index];
       else row[c] = id < 0 ? lane.options![-1 - id] : l.strings[id];
@@ -167,7 +168,9 @@ function randomStep(r: () => number, pick: <T>(xs: readonly T[]) => T, live: Req
   for (const q of live) {
     const k = r();
     const details = r() < 0.7 ? pick(DETAILS.slice(0, 2)) : pick(DETAILS);
-    if (k < 0.7) calls.push(["request", [t, pick(EventType), q, details, step]]);
+    // details of two integers (request_scheduled, block counts): safe integers as PAIR cells, any other as text
+    if (k < 0.35) calls.push(["requestPair", [t, pick(EventType), q, Math.floor(r() * DETAIL_PAIRS.length), r() < 0.8 ? Math.floor(r() * 1e6) - 5 : pick(NUMBERS), pick(NUMBERS), step]]);
+    else if (k < 0.7) calls.push(["request", [t, pick(EventType), q, details, step]]);
     else if (k < 0.85) calls.push(["named", [t, pick(EventType), r() < 0.3 ? null : r() < 0.5 ? q.id : pick(IDS), r() < 0.3 ? null : pick(NUMBERS), details, step]]);
     else calls.push(["request", [t, "request_completed", q, details, step]], ["forget", [q]]);
   }

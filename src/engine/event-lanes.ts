@@ -1,6 +1,6 @@
 import { lanePlaces } from "../schema/lane-places.js";
-import { batchRowsFor, laneArrays, layout, NULL, TEXT, type TableLanes } from "../schema/lanes.js";
-import type { EventRows, EventType } from "./event-rows.js";
+import { batchRowsFor, laneArrays, layout, NULL, PAIR, TEXT, type TableLanes } from "../schema/lanes.js";
+import { DETAIL_PAIRS, pairDetails, type EventRows, type EventType } from "./event-rows.js";
 import type { RequestState } from "./request-state.js";
 import { StringIds } from "./string-ids.js";
 
@@ -10,7 +10,8 @@ import { StringIds } from "./string-ids.js";
  * request_scheduled) without a row object, a map lookup of the request id in the CSV encoder, or a
  * fill of the lanes from objects (convert --threads). A live request's id is a small integer it holds
  * until it completes (StringIds), an id named alone gets one for the batch; the epoch digits and the
- * JSON details are the batch's TEXT cells. Each cell gets the value EventObjects puts in the row
+ * JSON details are the batch's TEXT cells, but details of two integers (request_scheduled, block
+ * counts) are PAIR cells: the integers, no string. Each cell gets the value EventObjects puts in the row
  * object, so the CSV is the same; test/event-lanes.test.ts holds the two paths to that.
  */
 
@@ -60,13 +61,24 @@ export class EventLanes implements EventRows {
     private readonly dpRank: number,
     capacity = batchRowsFor("events"),
   ) {
-    this.lanes = { table: "events", rows: 0, capacity, strings: this.ids.strings, fresh: this.ids.fresh, texts: this.texts, ...laneArrays("events", capacity) };
+    const lanes = { table: "events", rows: 0, capacity, strings: this.ids.strings, fresh: this.ids.fresh, texts: this.texts, ...laneArrays("events", capacity) } as const;
+    this.lanes = { ...lanes, pairKeys: DETAIL_PAIRS, pairs: new Float64Array(2 * capacity) };
   }
 
   request(t: number, type: EventType, r: RequestState, details: string, step: number | null): void {
-    let id = r.eventLaneId;
-    if (id < 0) r.eventLaneId = id = this.ids.acquire(r.id);
-    this.row(t, type, id, r.instance, details, step);
+    this.text(this.begin(t, type, this.idOf(r), r.instance, step), details);
+  }
+
+  requestPair(t: number, type: EventType, r: RequestState, kind: number, a: number, b: number, step: number | null): void {
+    // pairText's integers are JSON's only for safe integers: any other takes the text
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) return this.request(t, type, r, pairDetails(kind, a, b), step);
+    const row = this.begin(t, type, this.idOf(r), r.instance, step);
+    const l = this.lanes;
+    l.tags[row * COLS + T_DETAILS] = PAIR;
+    l.str[row * STRS + S_DETAILS] = kind;
+    l.pairs![2 * row] = a;
+    l.pairs![2 * row + 1] = b;
+    this.end();
   }
 
   named(t: number, type: EventType, id: string | null, instance: number | null, details: string, step: number | null): void {
@@ -76,7 +88,7 @@ export class EventLanes implements EventRows {
       k = this.ids.acquire(id);
       this.ids.release(k);
     }
-    this.row(t, type, k, instance, details, step);
+    this.text(this.begin(t, type, k, instance, step), details);
   }
 
   forget(r: RequestState): void {
@@ -98,8 +110,14 @@ export class EventLanes implements EventRows {
     this.ids.settle();
   }
 
-  /** `id` < 0: no request */
-  private row(t: number, type: EventType, id: number, instance: number | null, details: string, step: number | null): void {
+  private idOf(r: RequestState): number {
+    let id = r.eventLaneId;
+    if (id < 0) r.eventLaneId = id = this.ids.acquire(r.id);
+    return id;
+  }
+
+  /** A row's cells but details; returns its index. `id` < 0: no request. */
+  private begin(t: number, type: EventType, id: number, instance: number | null, step: number | null): number {
     const l = this.lanes;
     const row = l.rows;
     const { tags, num, str } = l;
@@ -114,8 +132,6 @@ export class EventLanes implements EventRows {
     str[q + S_TYPE] = this.lastTypeCode;
     if (id < 0) tags[c + T_ID] = NULL;
     else str[q + S_ID] = id;
-    tags[c + T_DETAILS] = TEXT;
-    str[q + S_DETAILS] = this.texts.push(details) - 1;
     tags[c + T_EPOCH] = TEXT;
     // the epoch text is a function of t alone (EventObjects computes it per row: the same string)
     if (t !== this.lastT || this.lastEpochId < 0) {
@@ -128,6 +144,17 @@ export class EventLanes implements EventRows {
     num[p + N_RANK] = this.dpRank;
     if (instance === null) tags[c + T_INSTANCE] = NULL;
     else num[p + N_INSTANCE] = instance;
-    if (++l.rows === l.capacity) this.flush();
+    return row;
+  }
+
+  /** details as text, and the row is done */
+  private text(row: number, details: string): void {
+    this.lanes.tags[row * COLS + T_DETAILS] = TEXT;
+    this.lanes.str[row * STRS + S_DETAILS] = this.texts.push(details) - 1;
+    this.end();
+  }
+
+  private end(): void {
+    if (++this.lanes.rows === this.lanes.capacity) this.flush();
   }
 }

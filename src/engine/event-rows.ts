@@ -1,8 +1,27 @@
+import { pairText } from "../schema/lanes.js";
 import type { EventRow } from "../schema/tables.js";
 import type { RequestState } from "./request-state.js";
 import type { RowSink } from "./types.js";
 
 export type EventType = EventRow["event_type"];
+
+/**
+ * details of two integer fields, the keys of each kind; written into lanes as PAIR cells (no string:
+ * building and quoting one per request_scheduled was most of the events table's cost)
+ */
+export const DETAIL_PAIRS = [
+  ["tokens", "computed_before"],
+  ["blocks", "delta"],
+] as const satisfies readonly (readonly [string, string])[];
+export const SCHEDULED_DETAILS = 0;
+export const BLOCKS_DETAILS = 1;
+
+/** a pair's details as JSON text: written out for safe integers, else JSON.stringify's (the same text where both apply) */
+export function pairDetails(kind: number, a: number, b: number): string {
+  const keys = DETAIL_PAIRS[kind];
+  if (Number.isSafeInteger(a) && Number.isSafeInteger(b)) return pairText(keys, a, b);
+  return JSON.stringify({ [keys[0]]: a, [keys[1]]: b });
+}
 
 /**
  * Where the engine's events rows go, one call per row: as row objects to the sink (EventObjects,
@@ -13,6 +32,8 @@ export type EventType = EventRow["event_type"];
 export interface EventRows {
   /** an event of the live request r (its id and instance) */
   request(t: number, type: EventType, r: RequestState, details: string, step: number | null): void;
+  /** request() with details pairDetails(kind, a, b) */
+  requestPair(t: number, type: EventType, r: RequestState, kind: number, a: number, b: number, step: number | null): void;
   /** an event that names a request by id alone (one no longer live, or unknown), or none (null) */
   named(t: number, type: EventType, id: string | null, instance: number | null, details: string, step: number | null): void;
   /** r left the engine (completed): no row names it as a live request after this */
@@ -31,6 +52,10 @@ export class EventObjects implements EventRows {
 
   request(t: number, type: EventType, r: RequestState, details: string, step: number | null): void {
     this.named(t, type, r.id, r.instance, details, step);
+  }
+
+  requestPair(t: number, type: EventType, r: RequestState, kind: number, a: number, b: number, step: number | null): void {
+    this.named(t, type, r.id, r.instance, pairDetails(kind, a, b), step);
   }
 
   named(t: number, type: EventType, id: string | null, instance: number | null, details: string, step: number | null): void {

@@ -10,7 +10,7 @@ import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
 import { ObjectRows, type IterationRows } from "./iteration-request-row.js";
 import { LaneRows } from "./iteration-request-lanes.js";
-import { EventObjects, type EventRows } from "./event-rows.js";
+import { BLOCKS_DETAILS, EventObjects, SCHEDULED_DETAILS, type EventRows } from "./event-rows.js";
 import { EventLanes } from "./event-lanes.js";
 import { ListLookup } from "./list-lookup.js";
 import { WaitingQueue } from "./waiting-queue.js";
@@ -382,7 +382,7 @@ export class Reconstructor implements Engine {
       r.iterationsScheduled++;
       // r, not the record's id: the record's id is a new string on every line, so a lookup would hash
       // it; r is the map's live entry for it (ListLookup), so the text and instance are the same
-      if (this.opts.scheduledEvents) this.event(D, "request_scheduled", r, scheduledDetails(n, before), s.step);
+      if (this.opts.scheduledEvents) this.events.requestPair(this.eventT(D), "request_scheduled", r, SCHEDULED_DETAILS, n, before, s.step);
     }
   }
 
@@ -728,7 +728,7 @@ export class Reconstructor implements Engine {
     if (delta === 0) return;
     r.setBlocks(n);
     // one event per block boundary a request crosses: the request is at hand (no second lookup of a fresh id string)
-    this.event(t, delta > 0 ? "kv_cache_allocated" : "kv_cache_freed", r, blocksDetails(n, delta), step);
+    this.events.requestPair(this.eventT(t), delta > 0 ? "kv_cache_allocated" : "kv_cache_freed", r, BLOCKS_DETAILS, n, delta, step);
   }
 
   private complete(r: RequestState, t: number, reason: FinishReason, from: "waiting" | "running", step: number | null): void {
@@ -779,15 +779,19 @@ export class Reconstructor implements Engine {
   }
 
   /** an event of the live request r (its id and instance) */
-  private event(t: number, type: EventRow["event_type"], r: RequestState, details: Record<string, unknown> | string, step: number | null): void {
-    if (t > this.lastEventT) this.lastEventT = t;
-    this.events.request(t + this.ctx.off, type, r, typeof details === "string" ? details : JSON.stringify(details), step);
+  private event(t: number, type: EventRow["event_type"], r: RequestState, details: Record<string, unknown>, step: number | null): void {
+    this.events.request(this.eventT(t), type, r, JSON.stringify(details), step);
   }
 
   /** an event that names a request by id alone (its instance looked up: 0 when not live), or none */
   private namedEvent(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown>, step: number | null): void {
+    this.events.named(this.eventT(t), type, id, id === null ? null : (this.reqs.get(id)?.instance ?? 0), JSON.stringify(details), step);
+  }
+
+  /** an event's time (trace ns) as its row's timestamp; kv events are stamped no earlier than the latest */
+  private eventT(t: number): number {
     if (t > this.lastEventT) this.lastEventT = t;
-    this.events.named(t + this.ctx.off, type, id, id === null ? null : (this.reqs.get(id)?.instance ?? 0), JSON.stringify(details), step);
+    return t + this.ctx.off;
   }
 
   private transition(r: RequestState, t: number, from: StateTransitionRow["from_state"], to: TransitionState, step: number | null, detail: string): void {
@@ -830,21 +834,6 @@ export class Reconstructor implements Engine {
 }
 
 export type { WaitingReason };
-
-/**
- * request_scheduled's details, JSON.stringify's text for two integers written out directly:
- * one such event per request per step made the stringify a tenth of a default convert.
- */
-function scheduledDetails(tokens: number, computedBefore: number): string | Record<string, unknown> {
-  if (!Number.isSafeInteger(tokens) || !Number.isSafeInteger(computedBefore)) return { tokens, computed_before: computedBefore };
-  return `{"tokens":${tokens},"computed_before":${computedBefore}}`;
-}
-
-/** kv_cache_allocated / kv_cache_freed details of a block count, as scheduledDetails (one per block boundary crossed). */
-function blocksDetails(blocks: number, delta: number): string | Record<string, unknown> {
-  if (!Number.isSafeInteger(blocks) || !Number.isSafeInteger(delta)) return { blocks, delta };
-  return `{"blocks":${blocks},"delta":${delta}}`;
-}
 
 /**
  * The requests of a reordered window that vLLM moved behind a request it then admitted:

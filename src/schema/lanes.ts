@@ -25,6 +25,21 @@ export const STRING = 3;
 export const BIGINT = 4;
 /** a string of a column whose strings do not repeat (epoch digits, JSON details): a local entry, not in the dictionary */
 export const TEXT = 5;
+/**
+ * a JSON column's object of two integer fields (the engine's lanes only): the cell is an index into
+ * TableLanes.pairKeys, the integers are TableLanes.pairs[2 * row] and [2 * row + 1]; its value is
+ * pairText() of them. events' request_scheduled and kv_cache_* details, written without a string.
+ */
+export const PAIR = 6;
+
+/**
+ * `{"k1":a,"k2":b}`: JSON.stringify's text of the object, for safe integers a and b (the producer
+ * writes a PAIR cell for those only) and keys that JSON writes as they are (checked by pairKeys' users).
+ */
+export const pairText = (keys: readonly [string, string], a: number, b: number): string => `{"${keys[0]}":${a},"${keys[1]}":${b}}`;
+
+/** keys a PAIR cell may have: JSON.stringify writes them without escapes, CSV without more quotes than the key's own */
+export const plainKey = (k: string): boolean => /^[A-Za-z0-9_]+$/.test(k);
 
 export interface Lane {
   kind: ColumnKind;
@@ -96,6 +111,9 @@ export interface TableLanes {
    * in the dictionary), by the cell's id; the producer empties it with the tags
    */
   readonly texts: readonly string[];
+  /** PAIR cells: the objects' keys (by the cell's id) and two integers per row (absent: no PAIR cells) */
+  readonly pairKeys?: readonly (readonly [string, string])[];
+  readonly pairs?: Float64Array;
 }
 
 /** `texts` of lanes that have no TEXT cells */

@@ -1,4 +1,4 @@
-import type { TableLanes } from "../schema/lanes.js";
+import { layout, PAIR, pairText, TEXT, type TableLanes } from "../schema/lanes.js";
 import type { TableName } from "../schema/tables.js";
 import { entriesHeap, LocalEntries } from "./local-entries.js";
 import type { Lanes, RowBatch } from "./row-batch.js";
@@ -35,6 +35,7 @@ export class LaneBatcher {
     const back = this.spare.pop();
     const entries = new LocalEntries(entriesHeap(back?.heap, this.heapUsed));
     for (const s of l.texts) entries.add(s);
+    if (l.pairs && l.pairKeys) pairsAsTexts(l, entries);
     const dictNew: number[] = [];
     const dictIds: number[] = [];
     const sent = this.sent[this.slot];
@@ -65,5 +66,24 @@ export class LaneBatcher {
   /** A batch's buffers back from its consumer (a few are kept). */
   recycle(l: Lanes): void {
     if (this.spare.length < 16) this.spare.push(l);
+  }
+}
+
+/** PAIR cells (events' details) go as TEXT entries: a batch has no pairs lane, its consumer reads text */
+function pairsAsTexts(l: TableLanes, entries: LocalEntries): void {
+  const lay = layout(l.table);
+  const n = lay.cols.length;
+  const { tags, str } = l;
+  const pairs = l.pairs!;
+  const keys = l.pairKeys!;
+  for (let k = 0; k < n; k++) {
+    if (lay.lane[k].kind !== "json") continue;
+    const s = lay.lane[k].index;
+    for (let r = 0; r < l.rows; r++) {
+      if (tags[r * n + k] !== PAIR) continue;
+      const q = r * lay.nStr + s;
+      tags[r * n + k] = TEXT;
+      str[q] = entries.add(pairText(keys[str[q]], pairs[2 * r], pairs[2 * r + 1]));
+    }
   }
 }
