@@ -253,6 +253,8 @@ export class BindingTracker {
       this.sink.perIterationRequestLanes = lanes.bind(inner);
       this.sink.waitingLabel = (id, step, pos) => (step === this.labelStep ? this.labelOf(id, pos) : null);
     }
+    // events carry no binding limits: their lanes go through as they are
+    if (inner.eventLanes) this.sink.eventLanes = inner.eventLanes.bind(inner);
   }
 
   onDecision(v: DecisionView): void {

@@ -1,4 +1,5 @@
-import { batchRowsFor, laneArrays, layout, NULL, type TableLanes } from "../schema/lanes.js";
+import { lanePlaces } from "../schema/lane-places.js";
+import { batchRowsFor, laneArrays, layout, NULL, NO_TEXTS, type TableLanes } from "../schema/lanes.js";
 import type { RunningNote, WaitingReason } from "../schema/waiting.js";
 import type { IterationRows } from "./iteration-request-row.js";
 import type { RequestState } from "./request-state.js";
@@ -16,24 +17,7 @@ const LAY = layout("per_iteration_requests");
 const COLS = LAY.cols.length;
 const NUMS = LAY.nNum;
 const STRS = LAY.nStr;
-const cellOf = (c: string): number => {
-  const k = LAY.cols.indexOf(c);
-  if (k < 0) throw new Error(`per_iteration_requests has no column ${c}`);
-  return k;
-};
-/** a column's place in its lane (num or str) */
-const laneOf = (c: string, numeric: boolean): number => {
-  const l = LAY.lane[cellOf(c)];
-  if (l.numeric !== numeric) throw new Error(`per_iteration_requests.${c}: not a ${numeric ? "numeric" : "string"} column`);
-  return l.index;
-};
-/** an enum value's code in the str lane: -(its index in the column's options + 1) */
-const codeOf = (c: string, v: string): number => {
-  const k = LAY.lane[cellOf(c)].options?.indexOf(v) ?? -1;
-  if (k < 0) throw new Error(`per_iteration_requests.${c}: no value ${v}`);
-  return -(k + 1);
-};
-const codesOf = (c: string): Map<string, number> => new Map(LAY.lane[cellOf(c)].options!.map((v, k) => [v, -(k + 1)]));
+const { cell: cellOf, lane: laneOf, code: codeOf, codes: codesOf } = lanePlaces("per_iteration_requests");
 
 const N_STEP = laneOf("iteration_id", true);
 const N_POS = laneOf("queue_position", true);
@@ -89,7 +73,7 @@ export class LaneRows implements IterationRows {
     private readonly dpRank: number,
     capacity = batchRowsFor("per_iteration_requests"),
   ) {
-    this.lanes = { table: "per_iteration_requests", rows: 0, capacity, strings: this.ids.strings, fresh: this.ids.fresh, ...laneArrays("per_iteration_requests", capacity) };
+    this.lanes = { table: "per_iteration_requests", rows: 0, capacity, strings: this.ids.strings, fresh: this.ids.fresh, texts: NO_TEXTS, ...laneArrays("per_iteration_requests", capacity) };
   }
 
   running(step: number, r: RequestState, timeInState: number, scheduled: number, note: RunningNote | null): void {

@@ -10,6 +10,8 @@ import { GpuJoin } from "./gpu-join.js";
 import { PredictionLog } from "./predictions.js";
 import { ObjectRows, type IterationRows } from "./iteration-request-row.js";
 import { LaneRows } from "./iteration-request-lanes.js";
+import { BLOCKS_DETAILS, EventObjects, SCHEDULED_DETAILS, type EventRows } from "./event-rows.js";
+import { EventLanes } from "./event-lanes.js";
 import { ListLookup } from "./list-lookup.js";
 import { WaitingQueue } from "./waiting-queue.js";
 import { uniformReason, waitingReason, type StepFacts } from "./waiting-reason.js";
@@ -74,6 +76,8 @@ export class Reconstructor implements Engine {
   private readonly predictions: PredictionLog;
   /** per_iteration_requests rows: as objects, or into lanes where the sink takes them (perIterationRequestLanes) */
   private readonly iterRows: IterationRows;
+  /** events rows: as objects, or into lanes where the sink takes them (eventLanes) */
+  private readonly events: EventRows;
   private readonly gpu: GpuJoin;
   /** the latest event time written (trace ns): kv events are stamped no earlier */
   private lastEventT = -Infinity;
@@ -137,6 +141,10 @@ export class Reconstructor implements Engine {
       dpRank: header.dp_rank,
       fullLevel: this.full,
     };
+    const eventLanes = sink.eventLanes;
+    this.events = eventLanes
+      ? new EventLanes({ eventLanes: eventLanes.bind(sink) }, this.ctx.epoch, header.dp_rank, opts.eventLaneRows)
+      : new EventObjects(sink, this.ctx.epoch, header.dp_rank);
   }
 
   push(rec: RawRecord, line: number): void {
@@ -198,7 +206,7 @@ export class Reconstructor implements Engine {
     this.reqs.set(a.req, r);
     this.requestsSeen++;
     this.queue.arrive(r);
-    this.event(a.t, "request_arrived", a.req, { prompt_tokens: a.prompt_tokens, max_tokens: a.max_tokens, priority: a.priority }, null);
+    this.event(a.t, "request_arrived", r, { prompt_tokens: a.prompt_tokens, max_tokens: a.max_tokens, priority: a.priority }, null);
     this.transition(r, a.t, null, "waiting", null, "arrival");
   }
 
@@ -257,7 +265,7 @@ export class Reconstructor implements Engine {
       r.stateSince = D;
       r.startWait(D, "preempted");
       r.setBlocks(0);
-      this.event(D, "request_preempted", id, { computed_tokens: r.computedAtPreemption, preemptions: r.preemptions }, s.step);
+      this.event(D, "request_preempted", r, { computed_tokens: r.computedAtPreemption, preemptions: r.preemptions }, s.step);
       this.transition(r, D, "running", "preempted", s.step, "preempt");
     }
   }
@@ -278,7 +286,7 @@ export class Reconstructor implements Engine {
       r.cachedAtAdmit = cached;
       r.everAdmitted = true;
       this.enterRunning(st, r);
-      this.event(D, "request_admitted", id, { cached_tokens: cached }, s.step);
+      this.event(D, "request_admitted", r, { cached_tokens: cached }, s.step);
       this.transition(r, D, "waiting", "running", s.step, "admit");
     }
   }
@@ -306,7 +314,7 @@ export class Reconstructor implements Engine {
     r.turns++;
     r.computed = cached;
     this.enterRunning(st, r);
-    this.event(D, "request_admitted", r.id, { cached_tokens: cached, turn: r.turns }, s.step);
+    this.event(D, "request_admitted", r, { cached_tokens: cached, turn: r.turns }, s.step);
     // from "running" when the trace never showed it leave (its turn end has no record of its own)
     this.transition(r, D, from, "running", s.step, "next_turn");
   }
@@ -328,11 +336,11 @@ export class Reconstructor implements Engine {
       const lost = Math.max(0, r.recomputeUntil - cached);
       if (cached < Math.floor(r.computedAtPreemption / bs) * bs) {
         r.evictions++;
-        this.event(D, "request_evicted", id, { computed_before_preemption: r.computedAtPreemption, found_in_prefix_cache: cached }, s.step);
+        this.event(D, "request_evicted", r, { computed_before_preemption: r.computedAtPreemption, found_in_prefix_cache: cached }, s.step);
       }
       r.computed = cached;
       this.enterRunning(st, r);
-      this.event(D, "request_resumed", id, { cached_tokens: cached, recompute_tokens: lost }, s.step);
+      this.event(D, "request_resumed", r, { cached_tokens: cached, recompute_tokens: lost }, s.step);
       this.transition(r, D, "preempted", "running", s.step, "resume");
     }
   }
@@ -372,10 +380,9 @@ export class Reconstructor implements Engine {
       r.recomputedTokens += recompute;
       r.computed = end;
       r.iterationsScheduled++;
-      // r.id and r.instance, not the record's id: the record's id is a new string on every line, so
-      // event() would look it up in the map (hashing it) and the CSV encoder's field cache would hash
-      // it again; r is the map's live entry for it (ListLookup), so the text and instance are the same
-      if (this.opts.scheduledEvents) this.event(D, "request_scheduled", r.id, scheduledDetails(n, before), s.step, r.instance);
+      // r, not the record's id: the record's id is a new string on every line, so a lookup would hash
+      // it; r is the map's live entry for it (ListLookup), so the text and instance are the same
+      if (this.opts.scheduledEvents) this.events.requestPair(this.eventT(D), "request_scheduled", r, SCHEDULED_DETAILS, n, before, s.step);
     }
   }
 
@@ -385,17 +392,17 @@ export class Reconstructor implements Engine {
     if (s.blocks) for (const [id, n] of s.blocks) this.blocks(id, n, D, s.step);
     for (const [id, phase] of s.kv_fail) {
       it.kvFailures++;
-      this.event(D, "kv_cache_allocation_failed", id, { phase }, s.step);
+      this.namedEvent(D, "kv_cache_allocation_failed", id, { phase }, s.step);
     }
     if (s.skipped) {
       for (const [id, cause] of s.skipped) {
         st.skipped.set(id, cause);
-        this.event(D, "request_skipped", id, { cause }, s.step);
+        this.namedEvent(D, "request_skipped", id, { cause }, s.step);
       }
     }
     it.skipped = s.skipped ? s.skipped.length : null;
     if (s.reorder) {
-      this.event(D, "waiting_reordered", null, { cause: s.reorder.cause, before: s.reorder.before, after: s.reorder.after }, s.step);
+      this.namedEvent(D, "waiting_reordered", null, { cause: s.reorder.cause, before: s.reorder.before, after: s.reorder.after }, s.step);
       st.cacheAwareOutranked = outrankedByReorder(s.reorder.before, s.reorder.after, st.admittedIds);
     }
   }
@@ -578,10 +585,10 @@ export class Reconstructor implements Engine {
       }
       if (n > 0 && r.firstTokenT === null) {
         r.firstTokenT = tokT;
-        this.event(tokT, "first_token_generated", id, { ttft_ns: tokT - r.arrivalT }, u.step);
+        this.event(tokT, "first_token_generated", r, { ttft_ns: tokT - r.arrivalT }, u.step);
       } else if (n > 0 && r.turnFirstTokenPending) {
         r.turnFirstTokenPending = false;
-        this.event(tokT, "first_token_generated", id, { ttft_ns: tokT - (r.turnQueuedT ?? r.arrivalT), turn: r.turns }, u.step);
+        this.event(tokT, "first_token_generated", r, { ttft_ns: tokT - (r.turnQueuedT ?? r.arrivalT), turn: r.turns }, u.step);
       }
       if (n > 0) {
         r.lastTokenT = tokT;
@@ -630,7 +637,7 @@ export class Reconstructor implements Engine {
     this.lastT = Math.max(this.lastT, c.t);
     const r = this.need(c.req, "chunk");
     if (!r) return;
-    this.event(c.queued_t, "request_chunk_queued", r.id, { turn: r.turns + 1, prompt_tokens: c.prompt_tokens, max_tokens: c.max_tokens, computed_tokens: c.computed }, null);
+    this.event(c.queued_t, "request_chunk_queued", r, { turn: r.turns + 1, prompt_tokens: c.prompt_tokens, max_tokens: c.max_tokens, computed_tokens: c.computed }, null);
     if (r.state === "running") {
       r.pendingChunk = c;
       return;
@@ -648,7 +655,7 @@ export class Reconstructor implements Engine {
   private endTurn(id: string, reason: FinishReason, t: number, step: number): void {
     const r = this.need(id, "update");
     if (!r) return;
-    this.event(t, "request_turn_ended", id, { turn: r.turns, reason, output_tokens: r.outputTokens - r.turnStartOutputTokens }, step);
+    this.event(t, "request_turn_ended", r, { turn: r.turns, reason, output_tokens: r.outputTokens - r.turnStartOutputTokens }, step);
     const prev = r.state;
     if (prev === "running") this.removeRunning(r);
     else this.queue.remove(r.id);
@@ -721,20 +728,21 @@ export class Reconstructor implements Engine {
     if (delta === 0) return;
     r.setBlocks(n);
     // one event per block boundary a request crosses: the request is at hand (no second lookup of a fresh id string)
-    this.event(t, delta > 0 ? "kv_cache_allocated" : "kv_cache_freed", id, blocksDetails(n, delta), step, r.instance);
+    this.events.requestPair(this.eventT(t), delta > 0 ? "kv_cache_allocated" : "kv_cache_freed", r, BLOCKS_DETAILS, n, delta, step);
   }
 
   private complete(r: RequestState, t: number, reason: FinishReason, from: "waiting" | "running", step: number | null): void {
     const prev = r.state;
     if (prev === "running") this.removeRunning(r);
     else this.queue.remove(r.id);
-    if (r.blocks > 0) this.event(t, "kv_cache_freed", r.id, { blocks: 0, delta: -r.blocks }, step);
-    this.event(t, "request_completed", r.id, { reason, from, output_tokens: r.outputTokens }, step);
+    if (r.blocks > 0) this.event(t, "kv_cache_freed", r, { blocks: 0, delta: -r.blocks }, step);
+    this.event(t, "request_completed", r, { reason, from, output_tokens: r.outputTokens }, step);
     this.transition(r, t, prev, "completed", step, reason);
     this.sink.perRequest(perRequestRow(r, { t, reason, from, traceEndT: this.lastT }, this.ctx));
     this.predictions.complete(r.id, r.instance, r.outputTokens, reason, this.predictionSink);
     this.reqs.delete(r.id);
     this.iterRows.forget(r);
+    this.events.forget(r);
     r.gone = true;
     this.remoteKv.delete(r.id);
     this.lifetimes.set(r.id, r.instance + 1);
@@ -761,7 +769,7 @@ export class Reconstructor implements Engine {
     // (out_t), but the emitter writes kv records after the update record whose events carry
     // out_t: such an event is stamped no earlier than the last event row, so the table stays in
     // time order (the raw trace keeps the exact time; docs/tables.md)
-    this.event(Math.max(k.t, this.lastEventT), KV_EVENT_TYPES[k.event], k.req, details, null);
+    this.namedEvent(Math.max(k.t, this.lastEventT), KV_EVENT_TYPES[k.event], k.req, details, null);
   }
 
   private emitIteration(it: PendingIteration, u: UpdateRecord | null): void {
@@ -770,20 +778,20 @@ export class Reconstructor implements Engine {
     this.sink.perIteration(it.row(u, this.ctx, this.header.config.max_num_batched_tokens, gpu));
   }
 
-  /** `instance`: the request's, where the caller holds the live request (else looked up by id) */
-  private event(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown> | string, step: number | null, instance?: number): void {
+  /** an event of the live request r (its id and instance) */
+  private event(t: number, type: EventRow["event_type"], r: RequestState, details: Record<string, unknown>, step: number | null): void {
+    this.events.request(this.eventT(t), type, r, JSON.stringify(details), step);
+  }
+
+  /** an event that names a request by id alone (its instance looked up: 0 when not live), or none */
+  private namedEvent(t: number, type: EventRow["event_type"], id: string | null, details: Record<string, unknown>, step: number | null): void {
+    this.events.named(this.eventT(t), type, id, id === null ? null : (this.reqs.get(id)?.instance ?? 0), JSON.stringify(details), step);
+  }
+
+  /** an event's time (trace ns) as its row's timestamp; kv events are stamped no earlier than the latest */
+  private eventT(t: number): number {
     if (t > this.lastEventT) this.lastEventT = t;
-    const tt = t + this.ctx.off;
-    this.sink.event({
-      timestamp: tt,
-      event_type: type,
-      request_id: id,
-      details: typeof details === "string" ? details : JSON.stringify(details),
-      timestamp_epoch_ns: this.ctx.epoch(tt),
-      iteration_id: step,
-      dp_rank: this.header.dp_rank,
-      request_instance: id === null ? null : instance !== undefined ? instance : (this.reqs.get(id)?.instance ?? 0),
-    });
+    return t + this.ctx.off;
   }
 
   private transition(r: RequestState, t: number, from: StateTransitionRow["from_state"], to: TransitionState, step: number | null, detail: string): void {
@@ -812,6 +820,7 @@ export class Reconstructor implements Engine {
     }
     if (unfinished > 0) this.findings.report("ENGINE_UNFINISHED_REQUESTS", "info", undefined, { count: unfinished });
     this.iterRows.flush();
+    this.events.flush();
     this.findings.end();
     return {
       records: { ...this.counts },
@@ -825,21 +834,6 @@ export class Reconstructor implements Engine {
 }
 
 export type { WaitingReason };
-
-/**
- * request_scheduled's details, JSON.stringify's text for two integers written out directly:
- * one such event per request per step made the stringify a tenth of a default convert.
- */
-function scheduledDetails(tokens: number, computedBefore: number): string | Record<string, unknown> {
-  if (!Number.isSafeInteger(tokens) || !Number.isSafeInteger(computedBefore)) return { tokens, computed_before: computedBefore };
-  return `{"tokens":${tokens},"computed_before":${computedBefore}}`;
-}
-
-/** kv_cache_allocated / kv_cache_freed details of a block count, as scheduledDetails (one per block boundary crossed). */
-function blocksDetails(blocks: number, delta: number): string | Record<string, unknown> {
-  if (!Number.isSafeInteger(blocks) || !Number.isSafeInteger(delta)) return { blocks, delta };
-  return `{"blocks":${blocks},"delta":${delta}}`;
-}
 
 /**
  * The requests of a reordered window that vLLM moved behind a request it then admitted:

@@ -79,6 +79,8 @@ export class RequestState {
   admittedInStep = 0;
   /** its request_id's id in per_iteration_requests' lanes (LaneRows: StringIds), -1 before its first row there */
   laneId = -1;
+  /** its request_id's id in events' lanes (EventLanes: StringIds), -1 before its first event there */
+  eventLaneId = -1;
 
   waitTotal = 0;
   waitStart: number;

@@ -4,8 +4,8 @@ import type { RowSink } from "./types.js";
 /** A RowSink without findings: the table rows alone (a replay counts the findings itself). */
 export type TableRowSink = Omit<RowSink, "finding">;
 
-/** A sink's methods that take one row each (the columnar path, perIterationRequestLanes, is optional). */
-export type RowMethod = Exclude<keyof TableRowSink, "perIterationRequestLanes" | "waitingLabel">;
+/** A sink's methods that take one row each (the columnar paths, perIterationRequestLanes and eventLanes, are optional). */
+export type RowMethod = Exclude<keyof TableRowSink, "perIterationRequestLanes" | "eventLanes" | "waitingLabel">;
 
 /** The table each row method of a sink writes. */
 export const SINK_TABLE = {

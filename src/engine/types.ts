@@ -27,6 +27,8 @@ export interface RowSink {
    * through perIterationRequest (a CSV writer: no object per row to build, to look up strings of, to collect).
    */
   perIterationRequestLanes?(lanes: TableLanes): void;
+  /** events the same way (event-lanes.ts): lanes the engine fills itself, instead of row objects through event */
+  eventLanes?(lanes: TableLanes): void;
   /** binding_limits of a waiting row written into lanes at this step (the binding tracker's sink answers it); absent: null */
   waitingLabel?(requestId: string, step: number, pos: number | null): string | null;
 }
@@ -101,6 +103,8 @@ export interface EngineOptions {
   scheduledEvents: boolean;
   /** rows per batch of per_iteration_requests' lanes (where the sink takes lanes); tests pass a few, to cross batch ends often */
   iterationRequestLaneRows?: number;
+  /** rows per batch of events' lanes (where the sink takes lanes); tests pass a few */
+  eventLaneRows?: number;
   file?: string;
 }
 

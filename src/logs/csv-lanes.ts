@@ -1,7 +1,7 @@
 import type { z } from "zod";
-import { layout, NULL, TEXT, UNDEFINED, type TableLanes } from "../schema/lanes.js";
+import { layout, NULL, PAIR, pairText, plainKey, TEXT, UNDEFINED, type TableLanes } from "../schema/lanes.js";
 import { TABLES, type TableName } from "../schema/tables.js";
-import { columnStatement, constantStores, ENCODER_HEADROOM, RESERVE, RowOverflow, type CellGuard, type encoderFunctions } from "./csv-format.js";
+import { columnStatement, constantStores, ENCODER_HEADROOM, formatString, RESERVE, RowOverflow, type CellGuard, type encoderFunctions } from "./csv-format.js";
 
 /**
  * CSV rows from lanes (src/schema/lanes.ts) instead of row objects: the same bytes and formula
@@ -27,6 +27,8 @@ export interface LaneCells {
   digits(b: Buffer, o: number, id: number): number;
   /** a TEXT cell of a JSON column, as putText writes it */
   text(b: Buffer, o: number, id: number): number;
+  /** a PAIR cell of row r (a JSON column): putText's bytes of its pairText() */
+  pair(b: Buffer, o: number, id: number, r: number): number;
 }
 
 export type LaneEncoder = (c: LaneCells, r: number, b: Buffer, o: number) => number;
@@ -81,46 +83,105 @@ export class DictionaryBytes {
 }
 
 /**
- * Lanes filled in this thread (the engine's per_iteration_requests): every string cell is an
- * enum value or an id into the producer's strings, every tag null or undefined (no local entries).
+ * Lanes filled in this thread (the engine's per_iteration_requests and events): every string cell
+ * is an enum value, an id into the producer's strings, or (tagged TEXT) an id into the batch's
+ * texts; other tags are null or undefined.
  */
 export class TableLaneCells implements LaneCells {
   tags: Uint8Array = new Uint8Array(0);
   num: Float64Array = new Float64Array(0);
   str: Int32Array = new Int32Array(0);
   private strings: readonly (string | undefined)[] = [];
+  private texts: readonly string[] = [];
+  private pairs: Float64Array = new Float64Array(0);
+  private pairKeys: readonly (readonly [string, string])[] = [];
+  /** per PAIR key set: its cell's constant bytes around the two integers */
+  private pieces: PairPieces[] = [];
   private readonly cache: (Encoded | undefined)[] = [];
 
-  constructor(private readonly bytes: DictionaryBytes) {}
+  constructor(
+    private readonly bytes: DictionaryBytes,
+    private readonly fns: EncoderFunctions,
+  ) {}
 
   load(l: TableLanes): void {
     this.tags = l.tags;
     this.num = l.num;
     this.str = l.str;
     this.strings = l.strings;
+    this.texts = l.texts;
+    if (l.pairKeys && l.pairKeys !== this.pairKeys) {
+      this.pairKeys = l.pairKeys;
+      this.pieces = l.pairKeys.map((k) => pairPieces(k, this.fns));
+    }
+    if (l.pairs) this.pairs = l.pairs;
   }
 
   string(id: number): string {
     return this.strings[id]!;
   }
 
-  other(tag: number): unknown {
+  other(tag: number, id: number): unknown {
     if (tag === NULL) return null;
     if (tag === UNDEFINED) return undefined;
-    throw new Error(`lanes of this thread hold no local entries (tag ${tag})`);
+    if (tag === TEXT) return this.texts[id];
+    throw new Error(`lanes of this thread hold no tag ${tag}`);
   }
 
   put(b: Buffer, o: number, id: number): number {
     return this.bytes.put(b, o, this.cache, id, this.strings[id]!);
   }
 
-  digits(): number {
-    throw new Error("lanes of this thread hold no local entries");
+  digits(b: Buffer, o: number, id: number): number {
+    return this.fns.d(b, o, this.texts[id]);
   }
 
-  text(): number {
-    throw new Error("lanes of this thread hold no local entries");
+  text(b: Buffer, o: number, id: number): number {
+    return this.fns.t(b, o, this.texts[id]);
   }
+
+  pair(b: Buffer, o: number, id: number, r: number): number {
+    const p = this.pieces[id];
+    if (o + PAIR_ROOM > b.length - RESERVE) throw new RowOverflow(PAIR_ROOM);
+    o = copy(b, o, p.head);
+    o = this.fns.i(b, o, this.pairs[2 * r]);
+    o = copy(b, o, p.mid);
+    o = this.fns.i(b, o, this.pairs[2 * r + 1]);
+    return copy(b, o, p.tail);
+  }
+}
+
+/**
+ * A PAIR cell's CSV bytes without its text: putText quotes pairText's `{"k1":a,"k2":b}` (it holds
+ * quotes and a comma) and doubles its quotes, so the cell is `"{""k1"":` a `,""k2"":` b `}"`, the
+ * integers as putInt writes them (a safe integer's digits are JSON's). Checked against putText once.
+ */
+interface PairPieces {
+  head: Uint8Array;
+  mid: Uint8Array;
+  tail: Uint8Array;
+}
+
+/** a pair's keys and two safe integers of at most 17 characters each */
+const PAIR_ROOM = 256;
+
+function pairPieces(keys: readonly [string, string], fns: EncoderFunctions): PairPieces {
+  if (!keys.every(plainKey)) throw new Error(`PAIR keys ${keys.join(", ")}: not plain`);
+  const quoted = (s: string) => Buffer.from(s.replace(/"/g, '""'), "latin1");
+  const p = { head: Buffer.concat([Buffer.from('"'), quoted(`{"${keys[0]}":`)]), mid: quoted(`,"${keys[1]}":`), tail: Buffer.from('}"') };
+  // the pieces around two integers must be putText's bytes of the text (formatString's rule)
+  const [x, y] = [-12, 3456789];
+  const want = Buffer.from(formatString(pairText(keys, x, y)), "latin1");
+  const b = Buffer.alloc(ENCODER_HEADROOM + 512);
+  const got = b.subarray(0, copy(b, fns.i(b, copy(b, fns.i(b, copy(b, 0, p.head), x), p.mid), y), p.tail));
+  const viaPutText = b.subarray(0, fns.t(b, 0, pairText(keys, x, y)));
+  if (!got.equals(want) || !viaPutText.equals(want)) throw new Error(`PAIR keys ${keys.join(", ")}: pieces differ from putText's bytes`);
+  return p;
+}
+
+function copy(b: Buffer, o: number, bytes: Uint8Array): number {
+  for (let k = 0; k < bytes.length; k++) b[o + k] = bytes[k];
+  return o + bytes.length;
 }
 
 /**
@@ -150,7 +211,9 @@ export function compileLaneEncoder(table: TableName, fns: EncoderFunctions): Lan
       if (l.dedupe) return `${id} if (tg === 0) { o = c.put(b, o, id); } ${tagged("v = c.other(tg, id);")} ${sep}`;
       const direct = l.kind === "epoch_ns" ? "o = c.digits(b, o, id);" : l.kind === "json" ? "o = c.text(b, o, id);" : null;
       if (!direct) return `${id} ${stmt("v = c.other(tg, id);")} ${sep}`;
-      return `${id} if (tg === ${TEXT}) { ${direct} } ${tagged("v = c.other(tg, id);")} ${sep}`;
+      // a PAIR cell (JSON columns of the engine's lanes): its bytes from its two integers
+      const pair = l.kind === "json" ? `else if (tg === ${PAIR}) { o = c.pair(b, o, id, r); }` : "";
+      return `${id} if (tg === ${TEXT}) { ${direct} } ${pair} ${tagged("v = c.other(tg, id);")} ${sep}`;
     })
     .join("\n  ");
   const src = `return function encode_${table}_lanes(c, r, b, o) {

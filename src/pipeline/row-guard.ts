@@ -38,6 +38,8 @@ export function guardRows(sink: TableRowSink, report: (f: Finding) => void): { s
   const guarded = Object.fromEntries((Object.keys(SINK_TABLE) as RowMethod[]).map((k) => [k, wrap(k)])) as unknown as TableRowSink;
   // per_iteration_requests is not checked (above): its lanes go through as they are
   if (sink.perIterationRequestLanes) guarded.perIterationRequestLanes = sink.perIterationRequestLanes.bind(sink);
+  // nor are events (above)
+  if (sink.eventLanes) guarded.eventLanes = sink.eventLanes.bind(sink);
   return {
     sink: guarded,
     end() {

@@ -9,7 +9,8 @@ import { TABLES, tableColumns, type TableName } from "./tables.js";
  * undefined from a value. Row-major within each lane, columns in tableColumns() order.
  *
  * Declared here, below the engine and the sinks, because both write and read it: the engine
- * fills per_iteration_requests' lanes itself (src/engine/iteration-request-lanes.ts), the CSV
+ * fills per_iteration_requests' and events' lanes itself (src/engine/iteration-request-lanes.ts,
+ * src/engine/event-lanes.ts), the CSV
  * encoder reads them (src/logs/csv-lanes.ts), and convert --threads moves them between
  * threads (src/threads/row-batch.ts).
  */
@@ -24,6 +25,21 @@ export const STRING = 3;
 export const BIGINT = 4;
 /** a string of a column whose strings do not repeat (epoch digits, JSON details): a local entry, not in the dictionary */
 export const TEXT = 5;
+/**
+ * a JSON column's object of two integer fields (the engine's lanes only): the cell is an index into
+ * TableLanes.pairKeys, the integers are TableLanes.pairs[2 * row] and [2 * row + 1]; its value is
+ * pairText() of them. events' request_scheduled and kv_cache_* details, written without a string.
+ */
+export const PAIR = 6;
+
+/**
+ * `{"k1":a,"k2":b}`: JSON.stringify's text of the object, for safe integers a and b (the producer
+ * writes a PAIR cell for those only) and keys that JSON writes as they are (checked by pairKeys' users).
+ */
+export const pairText = (keys: readonly [string, string], a: number, b: number): string => `{"${keys[0]}":${a},"${keys[1]}":${b}}`;
+
+/** keys a PAIR cell may have: JSON.stringify writes them without escapes, CSV without more quotes than the key's own */
+export const plainKey = (k: string): boolean => /^[A-Za-z0-9_]+$/.test(k);
 
 export interface Lane {
   kind: ColumnKind;
@@ -70,8 +86,9 @@ export function batchRowsFor(table: TableName): number {
 }
 
 /**
- * Rows of one table in lanes as a producer hands them over (the engine's per_iteration_requests):
- * string cells untagged are enum values or ids into `strings`. The consumer reads them during the
+ * Rows of one table in lanes as a producer hands them over (the engine's per_iteration_requests and
+ * events): string cells untagged are enum values or ids into `strings`, cells tagged TEXT ids into
+ * `texts`. The consumer reads them during the
  * call, or takes the three arrays and puts arrays of the same sizes in their place (convert
  * --threads transfers them to another thread); the producer clears the tags before filling again.
  */
@@ -89,7 +106,18 @@ export interface TableLanes {
    * is in this batch's or an earlier batch's, so a consumer that mirrors the strings reads only these
    */
   readonly fresh: readonly number[];
+  /**
+   * this batch's TEXT cells' strings (events' epoch digits and JSON details: unique per row, so not
+   * in the dictionary), by the cell's id; the producer empties it with the tags
+   */
+  readonly texts: readonly string[];
+  /** PAIR cells: the objects' keys (by the cell's id) and two integers per row (absent: no PAIR cells) */
+  readonly pairKeys?: readonly (readonly [string, string])[];
+  readonly pairs?: Float64Array;
 }
+
+/** `texts` of lanes that have no TEXT cells */
+export const NO_TEXTS: readonly string[] = Object.freeze([]);
 
 /** Lanes for `capacity` rows of `table`, tags clear. */
 export function laneArrays(table: TableName, capacity: number): Pick<TableLanes, "tags" | "num" | "str"> {

@@ -36,9 +36,10 @@ export class CsvTableSet {
       perRequest: (row) => w.per_request.write(row),
       perIteration: (row) => w.per_iteration.write(row),
       perIterationRequest: (row) => w.per_iteration_requests.write(row),
-      // the engine's columnar path: per_iteration_requests without a row object per row
+      // the engine's columnar paths: per_iteration_requests and events without a row object per row
       perIterationRequestLanes: (lanes) => w.per_iteration_requests.writeLanes(lanes),
       event: (row) => w.events.write(row),
+      eventLanes: (lanes) => w.events.writeLanes(lanes),
       stateTransition: (row) => w.state_transitions.write(row),
       prediction: (row) => w.predictions.write(row),
     };

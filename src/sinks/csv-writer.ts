@@ -66,7 +66,7 @@ export class CsvTableWriter<N extends TableName> {
     if (this.off >= this.size) this.flushBuffer();
   }
 
-  /** Rows in lanes (the engine's per_iteration_requests): the bytes write() puts for the same values. */
+  /** Rows in lanes (the engine's per_iteration_requests and events): the bytes write() puts for the same values. */
   writeLanes(l: TableLanes): void {
     if (l.table !== this.table) throw new Error(`lanes of ${l.table} given to the ${this.table} writer`);
     const lanes = (this.lanes ??= this.laneEncoder());
@@ -91,7 +91,7 @@ export class CsvTableWriter<N extends TableName> {
     const fns = encoderFunctions(this.guard);
     // without a guard nothing counts formula cells: a guard of its own, never read
     const bytes = new DictionaryBytes(this.guard ?? { spreadsheetSafe: false, formulaCells: 0 }, fns);
-    return { encode: compileLaneEncoder(this.table, fns), cells: new TableLaneCells(bytes) };
+    return { encode: compileLaneEncoder(this.table, fns), cells: new TableLaneCells(bytes, fns) };
   }
 
   /**

@@ -138,6 +138,11 @@ export class BatchCells implements LaneCells {
     return this.bytes.put(b, o, this.dict.extra, id, this.dict.strings[id]);
   }
 
+  /** PAIR cells are the engine's in its own thread: LaneBatcher sends them as TEXT entries */
+  pair(): number {
+    throw new Error("a batch holds no PAIR cells");
+  }
+
   /** an epoch_ns cell (putDigits): an ASCII entry's bytes are the digits it would write */
   digits(b: Buffer, o: number, id: number): number {
     if (this.wide[id]) return this.fns.d(b, o, this.localString(id));

@@ -15,12 +15,13 @@ import { batchBuffers, RowBatchBuilder, type RowBatch } from "./row-batch.js";
  */
 export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData): Promise<void> {
   let inFlight = 0;
-  const engineLanes = new LaneBatcher("per_iteration_requests", data.slots);
+  // the tables the engine writes into lanes itself: those lanes are the batches (LaneBatcher)
+  const engineLanes = { per_iteration_requests: new LaneBatcher("per_iteration_requests", data.slots), events: new LaneBatcher("events", data.slots) };
   const builders = Object.fromEntries(TABLE_NAMES.map((t) => [t, new RowBatchBuilder(t, undefined, data.slots)])) as Record<TableName, RowBatchBuilder>;
   let resume: (() => void) | null = null;
   const onCredit = (m: ToReplay) => {
     inFlight -= m.n;
-    if (m.lanes) (m.lanes.table === engineLanes.table ? engineLanes : builders[m.lanes.table]).recycle(m.lanes);
+    if (m.lanes) (m.lanes.table in engineLanes ? engineLanes[m.lanes.table as keyof typeof engineLanes] : builders[m.lanes.table]).recycle(m.lanes);
     if (resume && inFlight < data.maxInFlight) {
       const r = resume;
       resume = null;
@@ -44,8 +45,9 @@ export async function runReplayWorker(port: MessagePort, data: ReplayWorkerData)
     };
   };
   const sink: ReplayRowSink = tableSink(put);
-  // per_iteration_requests: the engine's lanes are the batch (no row objects, no fill)
-  sink.perIterationRequestLanes = (l) => postBatch(engineLanes.take(l));
+  // per_iteration_requests and events: the engine's lanes are the batch (no row objects, no fill)
+  sink.perIterationRequestLanes = (l) => postBatch(engineLanes.per_iteration_requests.take(l));
+  sink.eventLanes = (l) => postBatch(engineLanes.events.take(l));
   const full = () => inFlight >= data.maxInFlight;
   try {
     const findings = new FindingTally();
