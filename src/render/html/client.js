@@ -139,8 +139,17 @@
   function arr(a) {
     return Array.prototype.slice.call(a);
   }
+  /**
+   * uPlot draws null as a gap but takes NaN as a value: a NaN first value leaves the y scale
+   * without a range and the chart empty. Step series hold NaN where a step has no value (a
+   * step before the first GPU sample, step 0's CPU figure), so those become null.
+   */
+  function gaps(a) {
+    for (var i = 0; i < a.length; i++) if (isNaN(a[i])) return Array.from(a, function (v) { return isNaN(v) ? null : v; });
+    return a;
+  }
   function ds(d) {
-    return [d.x].concat(d.ys);
+    return [d.x].concat(d.ys.map(gaps));
   }
   function points(d) {
     return d.points;
