@@ -41,6 +41,16 @@ export async function openReport(browser: Browser, file: string): Promise<Opened
   return { page, problems, requests };
 }
 
+/** a chart's y scale as uPlot set it: null bounds when it found no value to range over (and drew nothing) */
+export async function yRange(page: Page, id: string): Promise<[number | null, number | null]> {
+  return page.evaluate((chartId) => {
+    type U = { root: HTMLElement; scales: { y: { min: number | null; max: number | null } } };
+    const u = (window as unknown as { vschedReport: { charts: U[] } }).vschedReport.charts.find((c) => (c.root.parentNode as HTMLElement).getAttribute("data-chart") === chartId);
+    if (!u) throw new Error(`no chart ${chartId}`);
+    return [u.scales.y.min, u.scales.y.max] as [number | null, number | null];
+  }, id);
+}
+
 /** vsched CLI run that must succeed */
 export async function cli(args: string[]): Promise<string> {
   const r = await runCli(args, { timeoutMs: 120_000 });

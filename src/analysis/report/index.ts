@@ -2,6 +2,7 @@ import { computeSummary, type Slo } from "../summary/index.js";
 import type { RowHandlers, TableSource } from "../../tables/types.js";
 import { distribution, histogram, SCATTER_POINTS_MAX, seed002Statistics, valuesOf } from "./distributions.js";
 import { RequestCollector } from "./requests.js";
+import { engineCpuMissingWhy } from "./engine-cpu.js";
 import { StepCollector } from "./steps.js";
 import type { Distributions, Fairness, Predictions, RankSeries, ReportData } from "./types.js";
 import { Values } from "../math/stats.js";
@@ -61,6 +62,7 @@ export async function computeReport(source: TableSource, opts: ReportOptions = {
     predictions: predictionsOf(reqs),
     notes,
     gpu_stats_missing: ranks.some((r) => r.gpu !== null) ? null : gpuMissingWhy(source),
+    engine_cpu_missing: ranks.some((r) => r.engine_cpu !== null) ? null : engineCpuMissingWhy(source, steps.cpuFigures),
   };
 }
 

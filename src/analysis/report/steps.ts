@@ -1,5 +1,6 @@
 import type { TableRow } from "../../tables/types.js";
 import { Indexed } from "./arrays.js";
+import { EngineCpuSteps } from "./engine-cpu.js";
 import type { RankSeries } from "./types.js";
 
 type F64 = Indexed<Float64Array>;
@@ -31,6 +32,7 @@ class RankCollector {
   } satisfies Record<string, F32>;
   /** steps with a joined GPU sample */
   gpuSteps = 0;
+  readonly cpu = new EngineCpuSteps();
   readonly causes = new Map<string, F32>();
   steps = 0;
 }
@@ -76,6 +78,7 @@ export class StepCollector {
       c.f32.gpu_sm_clock_mhz.set(i, nanIfNull(row.gpu_sm_clock_mhz));
       c.f32.gpu_power_w.set(i, nanIfNull(row.gpu_power_w));
     }
+    c.cpu.add(i, row);
   }
 
   /** a waiting or preempted row: one request waiting for its cause at this step */
@@ -85,6 +88,13 @@ export class StepCollector {
     let s = c.causes.get(cause);
     if (!s) c.causes.set(cause, (s = new Indexed(Float32Array)));
     s.add(iteration, 1);
+  }
+
+  /** steps with a step.cpu figure, over all ranks (whether or not one had an interval) */
+  get cpuFigures(): number {
+    let n = 0;
+    for (const c of this.ranks.values()) n += c.cpu.figures;
+    return n;
   }
 
   /** time of a step's start, or of its end for the step after the last one */
@@ -123,6 +133,7 @@ export class StepCollector {
           gpu: c.gpuSteps > 0
             ? { util_percent: f("gpu_util_percent"), memory_used_gib: f("gpu_memory_used_gib"), sm_clock_mhz: f("gpu_sm_clock_mhz"), power_w: f("gpu_power_w") }
             : null,
+          engine_cpu: c.cpu.shares(c.start.toArray(n), n),
           waiting_by_cause: withCauses ? [...c.causes.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([cause, s]) => ({ cause, counts: s.toArray(n) })) : null,
         };
       });

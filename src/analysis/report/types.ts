@@ -24,6 +24,8 @@ export interface ReportData {
   notes: string[];
   /** why no step has GPU stats (the trace header's not_captured entry, or that the trace has none); null when some do */
   gpu_stats_missing: string | null;
+  /** why no rank has an engine CPU series (the trace header's not_captured entry, or that the trace has no step.cpu); null when one does */
+  engine_cpu_missing: string | null;
 }
 
 export interface Seed002Statistics {
@@ -57,8 +59,26 @@ export interface RankSeries {
   completed: Float32Array;
   /** NVML samples joined to steps (per_iteration gpu_* columns; NaN where none); null when no step has one */
   gpu: { util_percent: Float32Array; memory_used_gib: Float32Array; sm_clock_mhz: Float32Array; power_w: Float32Array } | null;
+  /** the engine thread's CPU time and wait for a CPU, and the machine's CPU pressure, per step (trace step.cpu); null when no step has a share */
+  engine_cpu: EngineCpuSeries | null;
   /** requests waiting for each cause at each step (only causes that occur); null without waiting rows */
   waiting_by_cause: { cause: string; counts: Float32Array }[] | null;
+}
+
+/**
+ * Shares (0..1) of each step's interval, start_time − the previous step's start_time in the
+ * rank (the time the step's step.cpu differences cover); NaN where a step has no figure or no
+ * previous step (step 0's figure covers the time since the emitter attached).
+ */
+export interface EngineCpuSeries {
+  /** the engine-core (scheduler) thread ran on a CPU (per_iteration engine_cpu_ns) */
+  cpu_share: Float32Array;
+  /** it was runnable but waited for a CPU (engine_cpu_wait_ns): contention on its cores */
+  wait_share: Float32Array;
+  /** some task of the machine waited for a CPU (cpu_pressure_ns, PSI cpu some); null when no step has it */
+  pressure_share: Float32Array | null;
+  /** steps with a share */
+  points: number;
 }
 
 /** One row per request, column-wise; `index` ties lanes and fairness entries to rows. */

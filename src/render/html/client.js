@@ -139,8 +139,17 @@
   function arr(a) {
     return Array.prototype.slice.call(a);
   }
+  /**
+   * uPlot draws null as a gap but takes NaN as a value: a NaN first value leaves the y scale
+   * without a range and the chart empty. Step series hold NaN where a step has no value (a
+   * step before the first GPU sample, step 0's CPU figure), so those become null.
+   */
+  function gaps(a) {
+    for (var i = 0; i < a.length; i++) if (isNaN(a[i])) return Array.from(a, function (v) { return isNaN(v) ? null : v; });
+    return a;
+  }
   function ds(d) {
-    return [d.x].concat(d.ys);
+    return [d.x].concat(d.ys.map(gaps));
   }
   function points(d) {
     return d.points;
@@ -271,17 +280,8 @@
       series: [{ label: "admitted", color: STATE.prefill, paths: dotsOnly.paths, points: { show: true, size: 5 } },
         { label: "completed", color: STATE.completed, paths: dotsOnly.paths, points: { show: true, size: 5 } },
         { label: "preempted", color: STATE.preempted, paths: dotsOnly.paths, points: { show: true, size: 6 } }] }, ds(r.marks));
-    if (r.gpu) {
-      // NVML samples joined to steps (per_iteration gpu_* columns): each step shows the latest sample at or before its end
-      chart(g2, { id: "gpu-util", title: "GPU utilisation (%, NVML)", x: "s", y: "%", group: "time", points: points(r.gpu.use),
-        series: [{ label: "GPU util", color: "#31a354" }] }, ds(r.gpu.use));
-      chart(g2, { id: "gpu-memory", title: "GPU memory used (GiB)", x: "s", y: "GiB", group: "time", points: points(r.gpu.memory),
-        series: [{ label: "memory used", color: "#636363" }] }, ds(r.gpu.memory));
-      chart(g2, { id: "gpu-clock", title: "SM clock (MHz)", x: "s", y: "MHz", group: "time", points: points(r.gpu.clock),
-        series: [{ label: "SM clock", color: "#6baed6" }] }, ds(r.gpu.clock));
-      chart(g2, { id: "gpu-power", title: "GPU power (W)", x: "s", y: "W", group: "time", points: points(r.gpu.power),
-        series: [{ label: "power", color: "#d94801" }] }, ds(r.gpu.power));
-    } else if (D.gpu_stats_missing) add(rankBox, el("p", "dim", "No GPU stats in this run: " + D.gpu_stats_missing + "."));
+    gpuCharts(g2, r);
+    engineCpuCharts(g2, r);
     if (r.causes) {
       // stacked: each layer drawn as the cumulative sum, filled down to the layer below
       var names = r.causes.names;
@@ -302,6 +302,37 @@
       chart(g2, { id: "waiting-causes", title: "Waiting requests by cause (stacked)", x: "s", y: "requests", group: "time", points: r.causes.points,
         series: order.map(function (i) { return ser[i]; }) }, [r.causes.x].concat(order.map(function (i) { return cum[i]; })));
     } else add(g2, el("p", "dim", "Waiting by cause over time needs the waiting rows of per_iteration_requests."));
+  }
+  function gpuCharts(g2, r) {
+    if (!r.gpu) {
+      if (D.gpu_stats_missing) add(rankBox, el("p", "dim", "No GPU stats in this run: " + D.gpu_stats_missing + "."));
+      return;
+    }
+    // NVML samples joined to steps (per_iteration gpu_* columns): each step shows the latest sample at or before its end
+    chart(g2, { id: "gpu-util", title: "GPU utilisation (%, NVML)", x: "s", y: "%", group: "time", points: points(r.gpu.use),
+      series: [{ label: "GPU util", color: "#31a354" }] }, ds(r.gpu.use));
+    chart(g2, { id: "gpu-memory", title: "GPU memory used (GiB)", x: "s", y: "GiB", group: "time", points: points(r.gpu.memory),
+      series: [{ label: "memory used", color: "#636363" }] }, ds(r.gpu.memory));
+    chart(g2, { id: "gpu-clock", title: "SM clock (MHz)", x: "s", y: "MHz", group: "time", points: points(r.gpu.clock),
+      series: [{ label: "SM clock", color: "#6baed6" }] }, ds(r.gpu.clock));
+    chart(g2, { id: "gpu-power", title: "GPU power (W)", x: "s", y: "W", group: "time", points: points(r.gpu.power),
+      series: [{ label: "power", color: "#d94801" }] }, ds(r.gpu.power));
+  }
+  function engineCpuCharts(g2, r) {
+    var c = r.engine_cpu;
+    if (!c) {
+      if (D.engine_cpu_missing) add(rankBox, el("p", "dim", "No engine CPU stats in this run: " + D.engine_cpu_missing + "."));
+      return;
+    }
+    // the trace's step.cpu over each step's interval: a wait for a CPU delays every step whose CPU part is on the critical path,
+    // which neither the batch nor schedule() durations show
+    chart(g2, { id: "engine-cpu", title: "Engine thread on a CPU and waiting for one (% of the step's interval)", x: "s", y: "%", group: "time", points: points(c.thread),
+      note: "Each step: the time since the previous step started (Linux schedstat of the engine-core thread); waiting = runnable while other tasks held its cores.",
+      series: [{ label: "on a CPU", color: "#3182bd" }, { label: "waiting for a CPU", color: "#e31a1c" }] }, ds(c.thread));
+    if (c.pressure) {
+      chart(g2, { id: "cpu-pressure", title: "Machine CPU pressure (% of the step's interval, PSI some)", x: "s", y: "%", group: "time", points: points(c.pressure),
+        series: [{ label: "some task waiting", color: "#fd8d3c" }] }, ds(c.pressure));
+    } else add(rankBox, el("p", "dim", "No CPU pressure in this run: the steps' step.cpu has no PSI figure (a kernel without /proc/pressure/cpu)."));
   }
   var ts = section("timeseries", "Batches and time series");
   add(ts, el("p", "note", "Time-series charts are downsampled for display: the time (or batch) axis is cut into " + D.buckets + " buckets, one per pixel at full width, and each bucket keeps the minimum and maximum of every series, so one-step spikes keep their full height (stacked charts keep the steps where the total is smallest and largest). Each chart's data-points attribute holds the number of steps before downsampling, data-shown the points drawn. Drag on a time chart to zoom; all time charts follow; double-click resets."));

@@ -1,4 +1,4 @@
-import type { Lanes, RankSeries, ReportData } from "../../analysis/report/types.js";
+import type { EngineCpuSeries, Lanes, RankSeries, ReportData } from "../../analysis/report/types.js";
 import { CAUSE_COLORS, STATE_COLORS } from "../palette.js";
 import { BUCKETS, minMaxPerBucket, stackedPerBucket, type Downsampled } from "./downsample.js";
 
@@ -17,6 +17,7 @@ export function viewModel(data: ReportData) {
     statistics: data.statistics,
     notes: data.notes,
     gpu_stats_missing: data.gpu_stats_missing,
+    engine_cpu_missing: data.engine_cpu_missing,
     buckets: BUCKETS,
     palette: { causes: CAUSE_COLORS, states: STATE_COLORS },
     ranks: data.ranks.map(rankView),
@@ -51,7 +52,17 @@ function rankView(r: RankSeries) {
           power: sds(minMaxPerBucket(t, [r.gpu.power_w])),
         }
       : null,
+    engine_cpu: r.engine_cpu ? engineCpuView(t, r.engine_cpu) : null,
     causes: causes ? { names: causes.map((c) => c.cause), ...sds(stackedPerBucket(t, causes.map((c) => c.counts))) } : null,
+  };
+}
+
+/** shares as % of each step's interval, like the KV chart's utilisation */
+function engineCpuView(t: Float64Array, c: EngineCpuSeries) {
+  const pct = (a: Float32Array) => Float64Array.from(a, (v) => v * 100);
+  return {
+    thread: sds(minMaxPerBucket(t, [pct(c.cpu_share), pct(c.wait_share)])),
+    pressure: c.pressure_share ? sds(minMaxPerBucket(t, [pct(c.pressure_share)])) : null,
   };
 }
 
