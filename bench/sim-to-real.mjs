@@ -97,7 +97,7 @@ function repeatCase(c) {
 function simulateCase(c, model, scale) {
   const out = path.join(tmp, `${c.name}-x${scale}`);
   const t0 = process.hrtime.bigint();
-  const simOut = vsched("simulate", runPath(c.test), "--model", model, "-o", out, ...(c.cpu_index ? ["--cpu-index", c.cpu_index] : []), ...(scale === 1 ? [] : ["--step-scale", String(scale)]));
+  const simOut = vsched("simulate", runPath(c.test), "--model", model, "-o", out, ...(c.cpu_index ? ["--cpu-index", c.cpu_index] : []), ...(c.cpu_wait ? ["--cpu-wait", c.cpu_wait] : []), ...(scale === 1 ? [] : ["--step-scale", String(scale)]));
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   const cal = JSON.parse(vsched("calibrate", runPath(c.test), path.join(out, "logs"), "--json"));
   return { simOut, wallS, cal, lat: Object.fromEntries(cal.latency.map((m) => [m.metric, m])) };
