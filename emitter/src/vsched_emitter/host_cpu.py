@@ -7,14 +7,17 @@ step is late by that much: on the lent H100, 16 busy loops on 16 cores took the 
 decode steps from 2.2 ms to 3.2–5.7 ms, while ``schedule()`` durations (what the host index
 reads) did not change. So at each ``schedule()`` entry the emitter reads:
 
-* the scheduler thread's own ``/proc/thread-self/schedstat``: time on a CPU and time spent
-  runnable on a run queue (Linux ``sched_info``: ``run_delay``), both in ns;
+* the scheduler thread's CPU time (``time.thread_time_ns``: exact, where schedstat's own
+  figure for a running thread lags by up to a scheduler tick, a few ms, longer than a step);
+* its time spent runnable on a run queue from ``/proc/thread-self/schedstat`` (Linux
+  ``sched_info``: ``run_delay``, in ns; exact for the reading thread, since it is added when a
+  waiting thread gets its CPU back);
 * ``/proc/pressure/cpu``'s ``some total`` (PSI, µs): time in which at least one runnable task
   of the machine (or of the cgroup, in a container) waited for a CPU.
 
 and writes the differences since the previous step's entry as ``[cpu_ns, wait_ns,
-pressure_ns]`` (the last ``null`` where the kernel has no PSI). Each read is one ``pread`` on
-a file kept open (~1 µs). A file is bound to the thread that opened it, so it is reopened if
+pressure_ns]`` (the last ``null`` where the kernel has no PSI). Each file read is one ``pread``
+on a file kept open (~1 µs). A file is bound to the thread that opened it, so it is reopened if
 ``schedule()`` is ever called from another thread. Where schedstat cannot be read (not
 Linux; a kernel without sched_info) nothing is written and the header's ``not_captured``
 says why. ``VLLM_SCHEDULER_LOG_CPU_STATS=0`` turns it off; the CPU harness does under its
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 #: trace schema minor that declares ``step.cpu`` and ``header.host_cpu``
 CPU_SCHEMA_VERSION = "1.5"
@@ -33,10 +37,10 @@ SCHEDSTAT = "/proc/thread-self/schedstat"
 PRESSURE = "/proc/pressure/cpu"
 
 
-def _read_schedstat(fd: int) -> tuple[int, int]:
-    # "<on-cpu ns> <run-queue wait ns> <timeslices>\n"
-    a, w, _ = os.pread(fd, 96, 0).split(b" ", 2)
-    return int(a), int(w)
+def _read_wait(fd: int) -> int:
+    # "<on-cpu ns> <run-queue wait ns> <timeslices>\n": the on-CPU figure of a running thread is
+    # as of its last tick, so the CPU time comes from thread_time_ns instead
+    return int(os.pread(fd, 96, 0).split(b" ", 2)[1])
 
 
 def _read_pressure(fd: int) -> int:
@@ -52,7 +56,7 @@ class CpuStats:
         self.schedstat_path = schedstat_path
         self.tid = threading.get_native_id()
         self.fd = os.open(schedstat_path, os.O_RDONLY)
-        self.last = _read_schedstat(self.fd)  # raises where the file has another format
+        self.last = (time.thread_time_ns(), _read_wait(self.fd))  # raises where the file has another format
         self.pfd = None
         self.last_p = None
         if pressure_path is not None:
@@ -86,9 +90,9 @@ class CpuStats:
             os.close(self.fd)
             self.fd = os.open(self.schedstat_path, os.O_RDONLY)
             self.tid = tid
-            self.last = _read_schedstat(self.fd)
+            self.last = (time.thread_time_ns(), _read_wait(self.fd))
             return None
-        a, w = _read_schedstat(self.fd)
+        a, w = time.thread_time_ns(), _read_wait(self.fd)
         la, lw = self.last
         self.last = (a, w)
         p = None
