@@ -1,7 +1,6 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
-import path, { join } from "node:path";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { createEngine } from "../src/engine/index.js";
@@ -17,7 +16,7 @@ import { CsvTableWriter } from "../src/sinks/csv-writer.js";
 import { CsvBatchEncoder } from "../src/threads/csv-batch.js";
 import { LaneBatcher } from "../src/threads/lane-batch.js";
 import { batchBuffers, decodeRows, Dictionaries, lanesOf, type RowBatch } from "../src/threads/row-batch.js";
-import { FIXTURES, readTrace, traceFiles } from "./helpers/fixtures.js";
+import { generatedTrace, wholeReplayCases } from "./helpers/lane-replays.js";
 import { rng } from "./helpers/rng.js";
 
 /**
@@ -32,7 +31,6 @@ import { rng } from "./helpers/rng.js";
  * lone surrogates; numbers the engine only passes through).
  */
 
-const root = path.resolve(import.meta.dirname, "..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "vsched-lanes-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -121,37 +119,8 @@ function expectSame(s: Sides): void {
 
 const sameRow = (a: Record<string, unknown>, b: Record<string, unknown>): boolean => Object.keys(b).every((k) => Object.is(a[k], b[k])) && Object.keys(a).length === Object.keys(b).length;
 
-function generated(name: string, args: string[]): RawRecord[] {
-  const file = path.join(tmp, `${name}.jsonl`);
-  const g = spawnSync(process.execPath, [path.join(root, "bench", "gen-trace.mjs"), ...args, "--out", file], { encoding: "utf8" });
-  expect(g.status, g.stderr).toBe(0);
-  return readTrace(file);
-}
-
 describe("per_iteration_requests from lanes: the rows and bytes of the row objects", () => {
-  for (const [name, args] of [
-    ["bench-shape", ["--steps", "60", "--seed", "11"]],
-    ["small", ["--steps", "800", "--running", "6", "--waiting", "20", "--seed", "12"]],
-  ] as const) {
-    it(`generated trace ${name}: every row and byte identical, batches of 7 and the default`, async () => {
-      const records = generated(name, [...args]);
-      const small = await replayBoth(records, 7);
-      expect(small.objects.length).toBeGreaterThan(1000);
-      expect(small.batches).toBeGreaterThan(100);
-      expectSame(small);
-      expectSame(await replayBoth(records, 8192, false));
-    });
-  }
-
-  const fixtures = existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, "recipe.json"))).sort() : [];
-  it("covers the recorded fixtures", () => expect(fixtures.length).toBeGreaterThan(10));
-  for (const name of fixtures) {
-    const files = traceFiles(name).filter((f) => /vsched-[^/]*\.jsonl(\.gz)?$/.test(f));
-    if (files.length === 0) continue;
-    it(`fixture ${name}: every row and byte identical`, async () => {
-      for (const file of files) expectSame(await replayBoth(readTrace(file), 5));
-    });
-  }
+  wholeReplayCases(tmp, replayBoth, expectSame);
 });
 
 /** Odd request ids: a client picks them (X-Request-Id). */
@@ -241,7 +210,7 @@ describe("LaneRows against ObjectRows, random rows", () => {
 describe("convert --threads: the engine's lanes posted as batches (LaneBatcher)", () => {
   for (const slots of [1, 2, 3]) {
     it(`${slots} slot(s): the batches' CSV bytes, formula counts and decoded rows are the row objects'`, async () => {
-      const records = generated(`threads-${slots}`, ["--steps", "300", "--running", "6", "--waiting", "20", "--seed", String(20 + slots)]);
+      const records = generatedTrace(tmp, `threads-${slots}`, ["--steps", "300", "--running", "6", "--waiting", "20", "--seed", String(20 + slots)]);
       const [header, ...rest] = records;
       const nop = () => {};
       const base = { perRequest: nop, perIteration: nop, event: nop, stateTransition: nop, prediction: nop, finding: nop };
