@@ -150,12 +150,12 @@ def test_a_real_clock_run_records_cpu_on_every_step(tmp_path, monkeypatch):
     assert h["schema_version"] == "1.5" and h["capabilities"]["cpu_stats"] is True
     steps = case.of("step")
     assert len(steps) > 10 and all(len(st["cpu"]) == 3 for st in steps)
-    for prev, st in zip(steps, steps[1:]):
-        cpu_ns, wait_ns, _ = st["cpu"]
-        # the thread cannot have run or waited for longer than the interval between the two
-        # entries (both figures are exact for the reading thread; the stamps are read just apart)
-        assert cpu_ns + wait_ns <= st["t_start"] - prev["t_start"] + 100_000
+    # the thread cannot have run or waited for longer than it existed: over the run, CPU + wait
+    # is at most the wall time between the first and the last entry. Only over the run: a step's
+    # figures and its t_start are read one after the other, and a preemption between the two
+    # reads (a loaded machine) moves up to a few ms from one step's interval to the next's
     total_wall = steps[-1]["t_start"] - steps[0]["t_start"]
+    assert sum(st["cpu"][0] + st["cpu"][1] for st in steps[1:]) <= total_wall + 10_000_000
     assert sum(st["cpu"][0] for st in steps[1:]) < 0.9 * total_wall
 
 
