@@ -206,8 +206,12 @@ export class BindingTracker {
   private prevBase = 0;
   private spareClocks: BindClock[] = [];
   private readonly setsFor: SetsFor | null;
-  /** each okBits' label, formatted once: a lookup of the relaxations and one of the sets' text per waiting row were a tenth of its cost */
-  private readonly labelByBits: (string | undefined)[] = [];
+  /**
+   * each okBits' label, formatted once: a lookup of the relaxations and one of the sets' text per waiting
+   * row were a tenth of its cost. Allocated whole: an array first written at a high index (okBits of
+   * 16 relaxations) turns into a hash table in V8, a hash lookup per waiting row.
+   */
+  private readonly labelByBits: (string | undefined)[] = new Array<string | undefined>(LABEL_CACHE).fill(undefined);
   /** each okBits' bucket, found once (PrefixStep's steps have 16 relaxations: no LoRA slots) */
   private readonly bucketByBits = new Int8Array(1 << 16).fill(-1);
   readonly stats: CarryStats = { prefixSteps: 0, generalSteps: 0, lazySteps: 0, carried: 0, changed: 0 };

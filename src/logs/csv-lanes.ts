@@ -180,8 +180,11 @@ function pairPieces(keys: readonly [string, string], fns: EncoderFunctions): Pai
 }
 
 function copy(b: Buffer, o: number, bytes: Uint8Array): number {
-  for (let k = 0; k < bytes.length; k++) b[o + k] = bytes[k];
-  return o + bytes.length;
+  const n = bytes.length;
+  // a byte loop costs ~2 ns a byte, TypedArray.set ~20 ns whatever the length (DictionaryBytes.put)
+  if (n > 8) b.set(bytes, o);
+  else for (let k = 0; k < n; k++) b[o + k] = bytes[k];
+  return o + n;
 }
 
 /**
