@@ -17,7 +17,7 @@ import { CsvTableWriter } from "../src/sinks/csv-writer.js";
 import { CsvBatchEncoder } from "../src/threads/csv-batch.js";
 import { LaneBatcher } from "../src/threads/lane-batch.js";
 import { batchBuffers, decodeRows, Dictionaries, lanesOf, type RowBatch } from "../src/threads/row-batch.js";
-import { generatedTrace, wholeReplayCases } from "./helpers/lane-replays.js";
+import { expectSame, generatedTrace, memoryWriter, wholeReplayCases, type BothSides } from "./helpers/lane-replays.js";
 import { rng } from "./helpers/rng.js";
 
 /**
@@ -59,32 +59,6 @@ function decodeLanes(l: TableLanes): Record<string, unknown>[] {
   return out;
 }
 
-/** A CsvTableWriter of events into memory; bytes() once closed. */
-function memoryWriter(spreadsheetSafe: boolean) {
-  const parts: Buffer[] = [];
-  const out = new Writable({ write: (c, _e, cb) => (parts.push(Buffer.from(c)), cb()) });
-  const guard: CellGuard = { spreadsheetSafe, formulaCells: 0 };
-  const w = new CsvTableWriter("events", out, { guard, bufferBytes: 1 << 10 });
-  return { w, guard, bytes: async () => (await w.close(), Buffer.concat(parts)) };
-}
-
-interface Sides {
-  objects: Record<string, unknown>[];
-  lanes: Record<string, unknown>[];
-  objectCsv: Buffer;
-  laneCsv: Buffer;
-  formulas: [number, number];
-}
-
-function expectSame(s: Sides): void {
-  expect(s.lanes.length).toBe(s.objects.length);
-  for (let i = 0; i < s.objects.length; i++) if (!sameRow(s.lanes[i], s.objects[i])) expect(s.lanes[i], `row ${i}`).toStrictEqual(s.objects[i]);
-  expect(s.laneCsv.equals(s.objectCsv)).toBe(true);
-  expect(s.formulas[1]).toBe(s.formulas[0]);
-}
-
-const sameRow = (a: Record<string, unknown>, b: Record<string, unknown>): boolean => Object.keys(b).every((k) => Object.is(a[k], b[k])) && Object.keys(a).length === Object.keys(b).length;
-
 const nop = () => {};
 const base = { perRequest: nop, perIteration: nop, perIterationRequest: nop, stateTransition: nop, prediction: nop, finding: nop };
 const noObjects = () => {
@@ -99,9 +73,9 @@ function replay(records: RawRecord[], sink: RowSink, opts: object = {}): void {
 }
 
 /** One replay with event objects, one with lanes of `laneRows` rows; the rows and the CSV of both. */
-async function replayBoth(records: RawRecord[], laneRows: number, spreadsheetSafe = true): Promise<Sides & { batches: number }> {
-  const a = memoryWriter(spreadsheetSafe);
-  const b = memoryWriter(spreadsheetSafe);
+async function replayBoth(records: RawRecord[], laneRows: number, spreadsheetSafe = true): Promise<BothSides> {
+  const a = memoryWriter("events", spreadsheetSafe);
+  const b = memoryWriter("events", spreadsheetSafe);
   const objects: Record<string, unknown>[] = [];
   const lanes: Record<string, unknown>[] = [];
   let batches = 0;
@@ -117,7 +91,7 @@ async function replayBoth(records: RawRecord[], laneRows: number, spreadsheetSaf
 }
 
 describe("events from lanes: the rows and bytes of the row objects", () => {
-  wholeReplayCases(tmp, replayBoth, expectSame);
+  wholeReplayCases(tmp, replayBoth);
 });
 
 /** Odd request ids: a client picks them (X-Request-Id). */
@@ -161,8 +135,8 @@ describe("EventLanes against EventObjects, random events", () => {
         if (!epochs.has(t)) epochs.set(t, r() < 0.8 ? epochOf(t) : pick(EPOCHS)(t));
         return epochs.get(t)!;
       };
-      const a = memoryWriter(safe);
-      const b = memoryWriter(safe);
+      const a = memoryWriter("events", safe);
+      const b = memoryWriter("events", safe);
       const objects: Record<string, unknown>[] = [];
       const lanes: Record<string, unknown>[] = [];
       const objectRows = new EventObjects({ event: (row) => (objects.push({ ...row }), a.w.write(row)) }, epochText, 3);
@@ -179,7 +153,7 @@ describe("EventLanes against EventObjects, random events", () => {
       }
       objectRows.flush();
       laneRows.flush();
-      const s: Sides = { objects, lanes, objectCsv: await a.bytes(), laneCsv: await b.bytes(), formulas: [a.guard.formulaCells, b.guard.formulaCells] };
+      const s: Omit<BothSides, "batches"> = { objects, lanes, objectCsv: await a.bytes(), laneCsv: await b.bytes(), formulas: [a.guard.formulaCells, b.guard.formulaCells] };
       expect(objects.length).toBeGreaterThan(3000);
       expect(s.formulas[0]).toBeGreaterThan(0);
       expectSame(s);
@@ -191,7 +165,7 @@ describe("convert --threads: the engine's event lanes posted as batches (LaneBat
   for (const slots of [1, 2, 3]) {
     it(`${slots} slot(s): the batches' CSV bytes, formula counts and decoded rows are the row objects'`, async () => {
       const records = generatedTrace(tmp, `threads-${slots}`, ["--steps", "300", "--running", "6", "--waiting", "20", "--seed", String(20 + slots)]);
-      const a = memoryWriter(true);
+      const a = memoryWriter("events", true);
       const objects: Record<string, unknown>[] = [];
       replay(records, { ...base, event: (row) => (objects.push({ ...row }), a.w.write(row)) });
       // batches as the replay worker posts them: transferred (the lanes' arrays leave the engine), then returned
@@ -214,7 +188,7 @@ describe("convert --threads: the engine's event lanes posted as batches (LaneBat
         decodeRows(b, dicts.absorb(0, b).strings, (row: Record<string, unknown>) => decoded.push(row));
         bytes.push(Buffer.from(encoders[b.slot].encode(b, 0)));
       }
-      const header0 = (await memoryWriter(true).bytes()).length;
+      const header0 = (await memoryWriter("events", true).bytes()).length;
       expectSame({ objects, lanes: decoded, objectCsv: (await a.bytes()).subarray(header0), laneCsv: Buffer.concat(bytes), formulas: [a.guard.formulaCells, guards.reduce((x, g) => x + g.formulaCells, 0)] });
     });
   }

@@ -16,7 +16,7 @@ import { CsvTableWriter } from "../src/sinks/csv-writer.js";
 import { CsvBatchEncoder } from "../src/threads/csv-batch.js";
 import { LaneBatcher } from "../src/threads/lane-batch.js";
 import { batchBuffers, decodeRows, Dictionaries, lanesOf, type RowBatch } from "../src/threads/row-batch.js";
-import { generatedTrace, wholeReplayCases } from "./helpers/lane-replays.js";
+import { expectSame, generatedTrace, memoryWriter, wholeReplayCases, type BothSides } from "./helpers/lane-replays.js";
 import { rng } from "./helpers/rng.js";
 
 /**
@@ -58,31 +58,13 @@ function decodeLanes(l: TableLanes): Record<string, unknown>[] {
   return out;
 }
 
-/** A CsvTableWriter of per_iteration_requests into memory; bytes() once closed. */
-function memoryWriter(spreadsheetSafe: boolean) {
-  const parts: Buffer[] = [];
-  const out = new Writable({ write: (c, _e, cb) => (parts.push(Buffer.from(c)), cb()) });
-  const guard: CellGuard = { spreadsheetSafe, formulaCells: 0 };
-  const w = new CsvTableWriter("per_iteration_requests", out, { guard, bufferBytes: 1 << 10 });
-  return { w, guard, bytes: async () => (await w.close(), Buffer.concat(parts)) };
-}
-
-interface Sides {
-  objects: Record<string, unknown>[];
-  lanes: Record<string, unknown>[];
-  objectCsv: Buffer;
-  laneCsv: Buffer;
-  formulas: [number, number];
-  batches: number;
-}
-
 /** One replay with row objects, one with lanes of `laneRows` rows; the rows and the CSV of both. */
-async function replayBoth(records: RawRecord[], laneRows: number, spreadsheetSafe = true): Promise<Sides> {
+async function replayBoth(records: RawRecord[], laneRows: number, spreadsheetSafe = true): Promise<BothSides> {
   const [header, ...rest] = records;
   const nop = () => {};
   const base = { perRequest: nop, perIteration: nop, event: nop, stateTransition: nop, prediction: nop, finding: nop };
-  const a = memoryWriter(spreadsheetSafe);
-  const b = memoryWriter(spreadsheetSafe);
+  const a = memoryWriter("per_iteration_requests", spreadsheetSafe);
+  const b = memoryWriter("per_iteration_requests", spreadsheetSafe);
   const objects: Record<string, unknown>[] = [];
   const lanes: Record<string, unknown>[] = [];
   let batches = 0;
@@ -110,17 +92,8 @@ async function replayBoth(records: RawRecord[], laneRows: number, spreadsheetSaf
   return { objects, lanes, objectCsv: await a.bytes(), laneCsv: await b.bytes(), formulas: [a.guard.formulaCells, b.guard.formulaCells], batches };
 }
 
-function expectSame(s: Sides): void {
-  expect(s.lanes.length).toBe(s.objects.length);
-  for (let i = 0; i < s.objects.length; i++) if (!sameRow(s.lanes[i], s.objects[i])) expect(s.lanes[i], `row ${i}`).toStrictEqual(s.objects[i]);
-  expect(s.laneCsv.equals(s.objectCsv)).toBe(true);
-  expect(s.formulas[1]).toBe(s.formulas[0]);
-}
-
-const sameRow = (a: Record<string, unknown>, b: Record<string, unknown>): boolean => Object.keys(b).every((k) => Object.is(a[k], b[k])) && Object.keys(a).length === Object.keys(b).length;
-
 describe("per_iteration_requests from lanes: the rows and bytes of the row objects", () => {
-  wholeReplayCases(tmp, replayBoth, expectSame);
+  wholeReplayCases(tmp, replayBoth);
 });
 
 /** Odd request ids: a client picks them (X-Request-Id). */
@@ -170,8 +143,8 @@ describe("LaneRows against ObjectRows, random rows", () => {
         if (!labels.has(k)) labels.set(k, pick(LABELS));
         return labels.get(k)!;
       };
-      const a = memoryWriter(safe);
-      const b = memoryWriter(safe);
+      const a = memoryWriter("per_iteration_requests", safe);
+      const b = memoryWriter("per_iteration_requests", safe);
       const objects: Record<string, unknown>[] = [];
       const lanes: Record<string, unknown>[] = [];
       const objectRows = new ObjectRows(
@@ -199,7 +172,7 @@ describe("LaneRows against ObjectRows, random rows", () => {
       }
       objectRows.flush();
       laneRows.flush();
-      const s: Sides = { objects, lanes, objectCsv: await a.bytes(), laneCsv: await b.bytes(), formulas: [a.guard.formulaCells, b.guard.formulaCells], batches: 0 };
+      const s: BothSides = { objects, lanes, objectCsv: await a.bytes(), laneCsv: await b.bytes(), formulas: [a.guard.formulaCells, b.guard.formulaCells], batches: 0 };
       expect(objects.length).toBeGreaterThan(3000);
       expect(s.formulas[0]).toBeGreaterThan(0);
       expectSame(s);
@@ -214,7 +187,7 @@ describe("convert --threads: the engine's lanes posted as batches (LaneBatcher)"
       const [header, ...rest] = records;
       const nop = () => {};
       const base = { perRequest: nop, perIteration: nop, event: nop, stateTransition: nop, prediction: nop, finding: nop };
-      const a = memoryWriter(true);
+      const a = memoryWriter("per_iteration_requests", true);
       const objects: Record<string, unknown>[] = [];
       const objectEngine = createEngine(header as HeaderRecord, { ...base, perIterationRequest: (row) => (objects.push({ ...row }), a.w.write(row)) }, DEFAULT_ENGINE_OPTIONS);
       rest.forEach((rec, i) => objectEngine.push(rec, i + 2));
@@ -248,8 +221,8 @@ describe("convert --threads: the engine's lanes posted as batches (LaneBatcher)"
         decodeRows(b, dicts.absorb(0, b).strings, (row: Record<string, unknown>) => decoded.push(row));
         bytes.push(Buffer.from(encoders[b.slot].encode(b, 0)));
       }
-      const header0 = (await memoryWriter(true).bytes()).length;
-      const s: Sides = { objects, lanes: decoded, objectCsv: (await a.bytes()).subarray(header0), laneCsv: Buffer.concat(bytes), formulas: [a.guard.formulaCells, guards.reduce((x, g) => x + g.formulaCells, 0)], batches: batches.length };
+      const header0 = (await memoryWriter("per_iteration_requests", true).bytes()).length;
+      const s: BothSides = { objects, lanes: decoded, objectCsv: (await a.bytes()).subarray(header0), laneCsv: Buffer.concat(bytes), formulas: [a.guard.formulaCells, guards.reduce((x, g) => x + g.formulaCells, 0)], batches: batches.length };
       expectSame(s);
     });
   }
