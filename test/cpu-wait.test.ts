@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { recordedWaitShare, waitScale, waitShare } from "../src/analysis/fit/cpu-wait.js";
+import { EngineCpuAccumulator } from "../src/analysis/summary/engine-cpu.js";
+import { recordedSteps } from "../src/analysis/fit/recorded-steps.js";
 import { memorySource } from "../src/tables/memory.js";
 import type { TableRow } from "../src/tables/types.js";
 import { runCli } from "./helpers/golden.js";
@@ -46,14 +48,14 @@ describe("a recorded run's share (simulate --cpu-wait recorded)", () => {
     // synchronous steps 10 ms apart: schedule() 1 ms, update at 9 ms, so step time = 8 ms
     const rows = Array.from({ length: 14 }, (_, i) => step(i, 10 * i, 1, 8, i === 0 ? 50 : 2));
     rows[13] = step(13, 130, 1, null, 4); // no update: not kept, but it gives step 12's span its wait
-    const share = await recordedWaitShare(memorySource({ per_iteration: rows }), 10);
+    const share = recordedWaitShare(await recordedSteps(memorySource({ per_iteration: rows })), 10);
     // kept: steps 10, 11, 12 (after ten warm-up steps); their spans' waits: 2, 2, 4 ms over 3 × 8 ms
     expect(share).toBeCloseTo(8 / 24, 12);
   });
 
   it("a run without step.cpu has none", async () => {
     const rows = Array.from({ length: 14 }, (_, i) => step(i, 10 * i, 1, 8, null));
-    expect(await recordedWaitShare(memorySource({ per_iteration: rows }), 10)).toBeNull();
+    expect(recordedWaitShare(await recordedSteps(memorySource({ per_iteration: rows })), 10)).toBeNull();
   });
 });
 
@@ -73,4 +75,21 @@ describe("simulate --cpu-wait", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("--cpu-wait: expected recorded, none or a share in [0, 1)");
   }, 120_000);
+});
+
+describe("summary's engine_cpu", () => {
+  it("a step without figures still moves the start: the next figure covers only the time since it", () => {
+    const acc = new EngineCpuAccumulator();
+    const row = (startMs: number, cpu: number | null, wait: number | null) =>
+      ({ dp_rank: 0, start_time: startMs * MS, engine_cpu_ns: cpu === null ? null : cpu * MS, engine_cpu_wait_ns: wait === null ? null : wait * MS, cpu_pressure_ns: null }) as unknown as TableRow<"per_iteration">;
+    acc.add(row(0, 50, 0)); // since the emitter attached: not counted
+    acc.add(row(10, 5, 1));
+    acc.add(row(20, null, null)); // the scheduler moved thread
+    acc.add(row(30, 4, 2));
+    const s = acc.stats()!;
+    expect(s.covered_ns).toBe(20 * MS); // (10 − 0) + (30 − 20)
+    expect(s.cpu_share).toBeCloseTo(9 / 20, 15);
+    expect(s.wait_share).toBeCloseTo(3 / 20, 15);
+    expect(s.pressure_share).toBeNull();
+  });
 });

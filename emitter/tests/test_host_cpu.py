@@ -7,13 +7,10 @@ import threading
 import time
 from multiprocessing import get_context
 
-import pytest
-
 import vsched_testlib as lib
 from vsched_emitter import env, host_cpu
 from vsched_testlib import Knobs, Spec
 
-linux_schedstat = pytest.mark.skipif(not os.path.exists(host_cpu.SCHEDSTAT), reason="needs Linux schedstat")
 
 
 def header():
@@ -101,7 +98,6 @@ def _busy_pinned(cpu, seconds):
     _spin(seconds)
 
 
-@linux_schedstat
 def test_a_busy_process_on_the_same_core_shows_as_wait():
     """Known answers that hold on a shared machine: a spinning thread is always either on its
     CPU or runnable and waiting for it, so its CPU time plus its wait is the wall time; and a
@@ -139,7 +135,6 @@ def test_a_busy_process_on_the_same_core_shows_as_wait():
     assert shared[1] / wall_shared > alone[1] / wall_alone + 0.1, (alone, shared)
 
 
-@linux_schedstat
 def test_a_real_clock_run_records_cpu_on_every_step(tmp_path, monkeypatch):
     monkeypatch.delenv(env.CPU_STATS, raising=False)
     specs = [Spec(f"r{i}", 0.005 * i, lib.prompt(48, i), 16) for i in range(6)]

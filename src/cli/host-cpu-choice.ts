@@ -1,6 +1,7 @@
 // simulate --cpu-index: which host a replay runs on (a part of the simulate command, not a command)
 import type { StepModelFile } from "../schema/fit.js";
 import type { TableSource } from "../tables/types.js";
+import { recordedSteps, type RecordedStep } from "../analysis/fit/recorded-steps.js";
 import { recordedIndex } from "../analysis/fit/host-cpu.js";
 import { recordedWaitShare, waitScale } from "../analysis/fit/cpu-wait.js";
 import { UsageError } from "./errors.js";
@@ -21,7 +22,13 @@ const usesCpuIndex = (m: StepModelFile) => m.terms.some((t) => t.factors.include
  * its configuration, not one of its latencies); `training` is the training runs' typical host.
  * A run recorded at another emitter level cannot be compared (schedule() includes the emitter).
  */
-export async function hostCpuFor(model: StepModelFile, which: string, source: TableSource, level: string): Promise<HostCpuChoice | null> {
+/** The recorded run's steps, read on first use and then shared: index and wait share come from one scan (from raw traces, one replay). */
+export function recordedRun(source: TableSource): () => Promise<RecordedStep[][]> {
+  let steps: Promise<RecordedStep[][]> | null = null;
+  return () => (steps ??= recordedSteps(source));
+}
+
+export async function hostCpuFor(model: StepModelFile, which: string, recorded: () => Promise<RecordedStep[][]>, level: string): Promise<HostCpuChoice | null> {
   const h = model.host_cpu;
   if (!h || !usesCpuIndex(model)) return null;
   const span = h.training_indices.length ? `training runs ${Math.min(...h.training_indices).toFixed(2)}–${Math.max(...h.training_indices).toFixed(2)}` : "";
@@ -29,7 +36,7 @@ export async function hostCpuFor(model: StepModelFile, which: string, source: Ta
   if (which === "training") [index, how] = [1, "the training runs' typical host"];
   else if (which === "recorded") {
     if (level !== h.emitter_level) [index, how] = [1, `the training runs' typical host: the run was recorded at emitter level ${level}, the model's runs at ${h.emitter_level}`];
-    else [index, how] = [await recordedIndex(source, { intercept_ns: h.reference_intercept_ns, per_request_ns: h.reference_per_request_ns }), "the recorded run's own, from its schedule() times"];
+    else [index, how] = [recordedIndex(await recorded(), { intercept_ns: h.reference_intercept_ns, per_request_ns: h.reference_per_request_ns }), "the recorded run's own, from its schedule() times"];
   } else {
     index = Number(which);
     if (!/^\d+(\.\d+)?$/.test(which) || !(index > 0)) throw new UsageError(`--cpu-index: expected recorded, training or a positive number, got '${which}'`);
@@ -44,13 +51,13 @@ export async function hostCpuFor(model: StepModelFile, which: string, source: Ta
  * an uncontended host (what a what-if on a dedicated machine should use), a number a given share.
  * A run whose trace has no step.cpu replays uncontended, and the note says so.
  */
-export async function cpuWaitFor(model: StepModelFile, which: string, source: TableSource): Promise<HostCpuChoice | null> {
+export async function cpuWaitFor(model: StepModelFile, which: string, recorded: () => Promise<RecordedStep[][]>): Promise<HostCpuChoice | null> {
   const w = model.cpu_wait;
   if (!w) return null;
   let share: number, how: string;
   if (which === "none") [share, how] = [0, "an uncontended host"];
   else if (which === "recorded") {
-    const r = await recordedWaitShare(source);
+    const r = recordedWaitShare(await recorded());
     [share, how] = r === null ? [0, "an uncontended host: the recorded trace has no step.cpu (emitter schema 1.5)"] : [r, "the recorded run's own, from its step.cpu"];
   } else {
     share = Number(which);

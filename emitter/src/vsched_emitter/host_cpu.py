@@ -29,6 +29,8 @@ import os
 import threading
 import time
 
+from .gpu_stats import declare_minor
+
 #: trace schema minor that declares ``step.cpu`` and ``header.host_cpu``
 CPU_SCHEMA_VERSION = "1.5"
 NOT_CAPTURED_WHAT = "engine thread CPU and run-queue wait, CPU pressure (step.cpu; per_iteration engine_* columns)"
@@ -114,8 +116,6 @@ def prepare(enabled: bool, header: dict, schedstat_path: str = SCHEDSTAT,
             pressure_path: str | None = PRESSURE):
     """A CpuStats opened on the calling (scheduler) thread with ``header`` updated to say so, or
     None with a ``not_captured`` entry saying why. Never raises."""
-    from .gpu_stats import declare_minor
-
     stats = why = None
     if not enabled:
         why = "VLLM_SCHEDULER_LOG_CPU_STATS=0 turned it off"

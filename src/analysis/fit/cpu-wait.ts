@@ -1,6 +1,6 @@
 import type { BetaTrainingRow, StepModelFile } from "../../schema/fit.js";
-import type { TableSource } from "../../tables/types.js";
 import { stepTimeNs } from "./data.js";
+import type { RecordedStep } from "./recorded-steps.js";
 
 /**
  * CPU contention as a run-level input (docs/fit.md, "CPU contention").
@@ -46,27 +46,15 @@ export function cpuWaitBlock(coefPerNs: number, trainingShares: readonly (number
 }
 
 /**
- * A recorded run's wait share, from per_iteration alone (one scan): the same target and the
- * same warm-up as fit's rows, each step's span wait taken from the next step's record.
- * Null when the trace carries no step.cpu.
+ * A recorded run's wait share: the same target and the same warm-up as fit's rows, each step's
+ * span wait taken from the next step's record. Null when the trace carries no step.cpu.
  */
-export async function recordedWaitShare(source: TableSource, warmupSteps = 10): Promise<number | null> {
-  interface S { rank: number; it: number; schedEnd: number; updStart: number | null; tokens: number; wait: number | null }
-  const byRank = new Map<number, S[]>();
-  await source.scan({
-    per_iteration: (r) => {
-      const schedEnd = r.start_time + r.scheduling_overhead;
-      const list = byRank.get(r.dp_rank) ?? byRank.set(r.dp_rank, []).get(r.dp_rank)!;
-      list.push({ rank: r.dp_rank, it: r.iteration_id, schedEnd, updStart: r.forward_duration === null ? null : schedEnd + r.forward_duration, tokens: r.total_tokens, wait: r.engine_cpu_wait_ns });
-    },
-  });
+export function recordedWaitShare(ranks: readonly (readonly RecordedStep[])[], warmupSteps = 10): number | null {
   const rows: WaitRow[] = [];
-  for (const list of byRank.values()) {
-    list.sort((a, b) => a.it - b.it);
+  for (const list of ranks) {
     list.forEach((s, i) => {
       const prev = list[i - 1], next = list[i + 1];
-      const prevUpd = prev && prev.it === s.it - 1 ? prev.updStart : null;
-      const t = stepTimeNs(s, prevUpd);
+      const t = stepTimeNs(s, prev && prev.it === s.it - 1 ? prev.updStart : null);
       const kept = i >= warmupSteps && s.tokens > 0 && t !== null && t > 0;
       rows.push({ excluded: kept ? null : "warmup", step_time_ns: t, cpu_wait_ns: next && next.it === s.it + 1 ? next.wait : s.wait });
     });

@@ -1,6 +1,6 @@
 import type { BetaTrainingRow } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
-import type { TableSource } from "../../tables/types.js";
+import type { RecordedStep } from "./recorded-steps.js";
 
 /**
  * The host CPU's speed as a run-level feature (docs/fit.md, "Host CPU").
@@ -105,16 +105,8 @@ export function applyHostCpu(runs: readonly BetaTrainingRow[][], levels: readonl
   return { reference: ref, emitter_level: level, indices };
 }
 
-/** The index of a recorded run (one scan of per_iteration), for simulate to replay it on its own host; warm-up steps left out as fit does. */
-export async function recordedIndex(source: TableSource, ref: HostCpuReference, warmupSteps = 10): Promise<number> {
-  const steps: StepLike[] = [];
-  const seen = new Map<number, number>();
-  await source.scan({
-    per_iteration: (r) => {
-      const k = (seen.get(r.dp_rank) ?? 0) + 1;
-      seen.set(r.dp_rank, k);
-      steps.push({ excluded: k <= warmupSteps ? "warmup" : null, schedule_ns: r.scheduling_overhead, batch_size: r.batch_size });
-    },
-  });
+/** The index of a recorded run (recordedSteps), for simulate to replay it on its own host; warm-up steps left out as fit does. */
+export function recordedIndex(ranks: readonly (readonly RecordedStep[])[], ref: HostCpuReference, warmupSteps = 10): number {
+  const steps = ranks.flatMap((list) => list.map((s, i): StepLike => ({ excluded: i < warmupSteps ? "warmup" : null, schedule_ns: s.scheduleNs, batch_size: s.batch })));
   return runIndex(steps, ref);
 }

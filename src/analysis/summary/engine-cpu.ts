@@ -14,8 +14,8 @@ export interface EngineCpu {
 
 /**
  * Sums of the per-step figures. Each step's figure covers the time since the previous step's
- * schedule() entry, so a rank's first step with a figure counts only from the second on (its
- * own covers the time since the emitter attached, before the run).
+ * schedule() entry, so a rank's first step counts only from the second on (its figure covers
+ * the time since the emitter attached, before the run).
  */
 export class EngineCpuAccumulator {
   private readonly lastStart = new Map<number, number>();
@@ -28,10 +28,14 @@ export class EngineCpuAccumulator {
 
   add(row: TableRow<"per_iteration">): void {
     const cpu = row.engine_cpu_ns, wait = row.engine_cpu_wait_ns, start = row.start_time;
-    if (cpu === null || wait === null || start === null) return;
+    if (start === null) return;
     const rank = row.dp_rank ?? 0;
     const last = this.lastStart.get(rank);
+    // every step moves the start, figures or not: after a step without one (the scheduler
+    // moved thread; the emitter restarts its counters there) the next figure covers only the
+    // time since that step's start
     this.lastStart.set(rank, start);
+    if (cpu === null || cpu === undefined || wait === null || wait === undefined) return;
     if (last === undefined || start <= last) return;
     this.any = true;
     this.covered += start - last;

@@ -14,7 +14,7 @@ import { applySets, findPython, harnessKnobArgs, knobsOf, runHarness } from "../
 import { runConvert } from "./convert.js";
 import { examples } from "../examples.js";
 import { readStepModel } from "../step-model-file.js";
-import { cpuWaitFor, hostCpuFor, MODEL_FILE } from "../host-cpu-choice.js";
+import { cpuWaitFor, hostCpuFor, MODEL_FILE, recordedRun } from "../host-cpu-choice.js";
 
 interface SimulateCliOptions {
   model?: string;
@@ -88,8 +88,9 @@ function parseStepScale(v: string): number {
  */
 async function modelToRun(model: StepModelFile | null, o: SimulateCliOptions, source: TableSource, level: string) {
   if (!model) return null;
-  const host = await hostCpuFor(model, o.cpuIndex, source, level);
-  const wait = await cpuWaitFor(host?.model ?? model, o.cpuWait, source);
+  const recorded = recordedRun(source);
+  const host = await hostCpuFor(model, o.cpuIndex, recorded, level);
+  const wait = await cpuWaitFor(host?.model ?? model, o.cpuWait, recorded);
   if (!host && !wait && o.stepScale === undefined) return null;
   const run = wait?.model ?? host?.model ?? model;
   const scaled = o.stepScale === undefined ? run : { ...run, time_scale: o.stepScale };
