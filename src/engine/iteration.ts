@@ -115,6 +115,8 @@ export class PendingIteration {
       engine_cpu_ns: s.cpu ? s.cpu[0] : null,
       engine_cpu_wait_ns: s.cpu ? s.cpu[1] : null,
       cpu_pressure_ns: s.cpu ? s.cpu[2] : null,
+      gpu_step_ns: u?.gpu ? u.gpu[0] : null,
+      gpu_gap_ns: u?.gpu ? u.gpu[1] : null,
     };
   }
 }

@@ -1,6 +1,7 @@
 import type { FitResult, ModelFit, Spread } from "../analysis/fit/index.js";
 import type { ErrorMetrics } from "../analysis/fit/metrics.js";
 import { chosenModel } from "../analysis/fit/step-model.js";
+import type { GpuTimeModel } from "../analysis/fit/gpu-time.js";
 
 /** vsched fit as text: plain, deterministic, fixed decimals. */
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)}%`);
@@ -91,6 +92,7 @@ export function renderFitText(fit: FitResult, label: string): string {
     ...(fit.beta.leave_one_run_out.length
       ? [weighLine(fit), `leave one run out (${fit.beta.chosen} fitted on the other runs), total-time bias on each run: ${fit.beta.leave_one_run_out.map((r) => `${runLabel(r.source)} ${signedPct(r.bias)}`).join(", ")}`]
       : []),
+    ...gpuTimeLines(fit),
     "",
     ...coefLines(m),
     "",
@@ -118,6 +120,24 @@ export function renderFitText(fit: FitResult, label: string): string {
     `note: ${fit.alpha.note}`,
   );
   return lines.join("\n") + "\n";
+}
+
+/** The feature sets on each step's GPU time (trace schema 1.6): what the batch alone predicts of the GPU's work. */
+function gpuTimeLines(fit: FitResult): string[] {
+  const g = fit.beta.gpu_time;
+  if (!g) return [];
+  const row = (m: GpuTimeModel) => {
+    const t = (name: string) => m.cv_by_batch_type.find((x) => x.group === name);
+    const cells = [m.cv?.mape ?? null, m.cv?.bias ?? null, t("prefill_only")?.mape ?? null, t("mixed")?.mape ?? null, t("decode_only")?.mape ?? null, t("prefill_only")?.bias ?? null, t("mixed")?.bias ?? null, t("decode_only")?.bias ?? null];
+    return `  ${pad(m.id, 22)}${cells.map((c) => lpad(pct(c), 9)).join("")}`;
+  };
+  return [
+    "",
+    `beta on the GPU's own time (trace update.gpu: CUDA events per step; ${g.steps} of ${g.kept} kept steps): the GPU worked ${pct(g.busy_share)} of the step time, idle between steps ${pct(g.gap_share)}`,
+    `  ${pad("", 22)}${lpad("MAPE", 9)}${lpad("bias", 9)}${lpad("prefill", 9)}${lpad("mixed", 9)}${lpad("decode", 9)}${lpad("pf.bias", 9)}${lpad("mx.bias", 9)}${lpad("dec.bias", 9)}`,
+    ...g.models.map(row),
+    `  best: ${g.chosen} (blocked CV as above; these models are not exported: simulate's clock is the step time)`,
+  ];
 }
 
 function frontendLines(f: FitResult["alpha"]["frontend"], fixedNs: number): string[] {

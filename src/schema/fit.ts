@@ -7,7 +7,7 @@ import { col } from "./columns.js";
  * Key order is the CSV column order, as for the output tables. docs/fit.md defines every
  * target and feature.
  */
-export const FIT_SCHEMA_VERSION = "1.2"; // 1.1: GPU features, next-step features, CV blocks; 1.2: alpha dp_rank
+export const FIT_SCHEMA_VERSION = "1.3"; // 1.1: GPU features, next-step features, CV blocks; 1.2: alpha dp_rank; 1.3: beta gpu_step_ns, gpu_gap_ns
 
 const configCols = {
   max_num_seqs: col.count("scheduler config: max_num_seqs"),
@@ -60,6 +60,9 @@ export const BetaTrainingRow = z.object({
   cpu_index: col.float("the run's host CPU index: median over its kept steps of schedule_ns / the pooled reference line (intercept + per request); 1 = the pooled training runs' typical host", "ratio"),
   // appended (fit 1.3): CPU contention the emitter measured (trace schema 1.5, docs/fit.md "CPU contention")
   cpu_wait_ns: col.countOpt("time the engine-core thread was runnable but waited for a CPU over this step's span (from its schedule() entry to the next one's: per_iteration.engine_cpu_wait_ns of the next step); empty where the trace has no step.cpu", "ns"),
+  // appended (fit 1.3): the step measured on the GPU (trace schema 1.6, docs/fit.md "GPU time")
+  gpu_step_ns: col.countOpt("the step's own work on the GPU (per_iteration.gpu_step_ns: CUDA events at execute_model() entry and after sampling); empty where the trace has no update.gpu", "ns"),
+  gpu_gap_ns: col.countOpt("GPU idle time before the step (per_iteration.gpu_gap_ns); empty for the first timed step or where not captured", "ns"),
 });
 export type BetaTrainingRow = z.infer<typeof BetaTrainingRow>;
 

@@ -9,7 +9,7 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.5"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats, kv records (KV-connector loads and stores); 1.5: step.cpu and header.host_cpu (the scheduler thread's CPU time and run-queue wait, CPU pressure)
+export const TRACE_SCHEMA_VERSION = "1.6"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats, kv records (KV-connector loads and stores); 1.5: step.cpu and header.host_cpu (the scheduler thread's CPU time and run-queue wait, CPU pressure); 1.6: update.gpu and capabilities.gpu_time (each step's GPU time from CUDA events)
 export const TRACE_SCHEMA_MAJOR = 1;
 /** the first minor whose records may refer to requests by handle and write deltas (see "Interned form" below) */
 export const INTERNED_SINCE_MINOR = 3;
@@ -218,6 +218,11 @@ export const UpdateRecord = z.object({
     .array(z.tuple([ReqId, FinishReason]))
     .optional()
     .meta({ description: "schema 1.2: streaming-input sessions whose turn stopped in this update and that vLLM kept for their next input chunk: [id, the turn's finish reason]; absent when none" }),
+  gpu: z
+    .tuple([Count, Count.nullable()])
+    .nullable()
+    .optional()
+    .meta({ description: "schema 1.6 (capabilities.gpu_time): the step's work on the GPU, from two CUDA events on the model runner's stream (execute_model() entry, sampling enqueued): [ns from the first to the last of it, idle time inside included; ns the stream sat idle since the previous step's end (null for the first timed step or after one without a figure)]; null when the step ran no model or its end event had not completed, absent when not captured" }),
 });
 
 /**

@@ -11,7 +11,7 @@ import { RunningNote, WaitingReason, WAITING_REASONS_1_0, WAITING_REASONS_1_4 } 
  * All times are integer nanoseconds: *_time columns relative to the trace's clock
  * anchor (t=0 when the scheduler was constructed), *_epoch_ns columns absolute.
  */
-export const OUTPUT_SCHEMA_VERSION = "1.5"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns; 1.4: vLLM 0.34's waiting causes (kv_load_cap, cache_aware_outranked), per_iteration GPU stats, KV-connector events; 1.5: per_iteration engine CPU time, run-queue wait and CPU pressure
+export const OUTPUT_SCHEMA_VERSION = "1.6"; // 1.1: request_instance columns; 1.2: predictions table, binding limits; 1.3: streaming-input session turns; 1.4: vLLM 0.34's waiting causes (kv_load_cap, cache_aware_outranked), per_iteration GPU stats, KV-connector events; 1.5: per_iteration engine CPU time, run-queue wait and CPU pressure; 1.6: per_iteration GPU time per step
 
 const waitCol = (r: WaitingReason) => col.ns(`waiting time attributed to cause '${r}' (docs/waiting-reasons.md)`);
 const waitCols = Object.fromEntries(WAITING_REASONS_1_0.map((r) => [`wait_${r}_ns`, waitCol(r)])) as Record<
@@ -146,6 +146,12 @@ export const PerIterationRow = z.object({
     engine_cpu_ns: col.countOpt("time the scheduler (engine-core) thread ran on a CPU since the previous step's schedule() entry (Linux schedstat)", "ns"),
     engine_cpu_wait_ns: col.countOpt("time that thread was runnable but waited for a CPU over the same interval (schedstat run_delay): CPU contention that delays every step whose CPU work is on the critical path", "ns"),
     cpu_pressure_ns: col.countOpt("time over the same interval in which some task of the machine (or container) waited for a CPU (PSI cpu some); empty without PSI", "ns"),
+  }),
+  // the trace's update.gpu (schema 1.6): the step measured on the GPU, where the update-to-update
+  // interval under async scheduling moves time between neighbouring steps; empty where not captured
+  ...added("1.6", {
+    gpu_step_ns: col.countOpt("the step's work on the GPU: CUDA events on the model runner's stream at execute_model() entry and once sampling is enqueued, idle time inside the step included (a launch-bound step shows it)", "ns"),
+    gpu_gap_ns: col.countOpt("GPU idle time before the step: from the previous step's end event to this step's start event (about 0 while the host keeps ahead of the GPU); empty for the first timed step", "ns"),
   }),
 });
 

@@ -65,11 +65,12 @@ WAITING_PROBE = "VLLM_SCHEDULER_LOG_WAITING_PROBE"
 FORMAT = "VLLM_SCHEDULER_LOG_FORMAT"
 GPU_STATS_MS = "VLLM_SCHEDULER_LOG_GPU_STATS_MS"
 CPU_STATS = "VLLM_SCHEDULER_LOG_CPU_STATS"  # 0: no step.cpu (host_cpu.py)
+GPU_TIME = "VLLM_SCHEDULER_LOG_GPU_TIME"  # 0: no update.gpu (gpu_time.py)
 GPU_DEVICES = "VLLM_SCHEDULER_LOG_GPU_DEVICES"  # read by gpu_stats.py at Scheduler construction
 CONSOLE = "VLLM_SCHEDULER_LOG_CONSOLE"
 
 ALL_VARS = (ENABLE, LOG_DIR, LEVEL, FLUSH_STEPS, FLUSH_SECONDS, GZIP, MAX_BUFFERED, PID, WAITING_PROBE, FORMAT,
-            GPU_STATS_MS, GPU_DEVICES, CONSOLE, CPU_STATS)
+            GPU_STATS_MS, GPU_DEVICES, CONSOLE, CPU_STATS, GPU_TIME)
 LEVELS = ("full", "summary", "off")
 #: the first N waiting requests probed by default (issue 18 §6: binding_limits needs their
 #: prefix-cache hits when prefix caching is on, vLLM's default); a module constant so a test
@@ -94,6 +95,7 @@ class Settings:
     format: str = "interned"  # "plain": schema 1.0/1.1/1.2 records, ids spelled out
     gpu_stats_ms: int = 100  # NVML sampling interval (gpu_stats.py); 0: off
     cpu_stats: bool = True  # the scheduler thread's CPU time and run-queue wait per step (host_cpu.py)
+    gpu_time: bool = True  # each step's GPU time from CUDA events (gpu_time.py)
     console_seconds: float = 0.0  # > 0: a console line per this many seconds (console.py)
 
     @property
@@ -154,5 +156,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         waiting_probe=_non_negative_int(env, WAITING_PROBE, WAITING_PROBE_DEFAULT),
         gpu_stats_ms=_non_negative_int(env, GPU_STATS_MS, d.gpu_stats_ms),
         cpu_stats=env.get(CPU_STATS, "1").strip() != "0",
+        gpu_time=env.get(GPU_TIME, "1").strip() != "0",
         console_seconds=_positive(env, CONSOLE, d.console_seconds, float),
     )

@@ -243,6 +243,8 @@ class Encoder:
             obj["blocks"] = self._refs(v.blocks)
         if v.turn_ends is not OMIT:  # schema 1.2: sessions kept for their next chunk
             obj["turn_ends"] = self._refs(v.turn_ends)
+        if v.gpu is not OMIT:  # schema 1.6
+            obj["gpu"] = v.gpu
         for f in finished:  # after the whole record: its blocks name them too
             self._release(f[0])
         return obj

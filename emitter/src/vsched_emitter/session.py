@@ -22,7 +22,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, is_not, ne
 from pathlib import Path
 
-from . import capabilities, gpu_stats, host_cpu, interned, kv_connector
+from . import capabilities, gpu_stats, gpu_time, host_cpu, interned, kv_connector
 from .env import Settings
 from .patches import InstancePatches
 from .records import OMIT, ComputedFromOutput, Deferred, StepValues, UpdateValues, computed_list, finite_or_none
@@ -101,6 +101,7 @@ class Session:
         self._failed = False
         self.gpu_sampler = None
         self.cpu = None
+        self.gpu_timer = None
         self.kv = None
         self.full = settings.level == "full"
         # Clock anchor: sampled back to back.
@@ -140,6 +141,8 @@ class Session:
         # the scheduler thread's CPU time and run-queue wait per step (host_cpu.py)
         self.cpu = host_cpu.prepare(getattr(settings, "cpu_stats", False), self.header)
         self._cpu = OMIT
+        # each step's GPU time from CUDA events around the model runner (gpu_time.py)
+        self.gpu_timer = gpu_time.prepare(getattr(settings, "gpu_time", False), sched, self.header)
         # KV connector loads/stores (kv_connector.py): where vLLM built a connector
         self.kv = kv_connector.attach(self, sched)
         if self.kv is not None:
@@ -211,6 +214,18 @@ class Session:
             cpu, self.cpu = self.cpu, None
             cpu.close()
             logger.warning("vsched: CPU stats stopped: %r", e)
+
+    def _gpu_time(self, scheduler_output):
+        """update.gpu of this step: [span_ns, gap_ns], null without a figure, absent when not
+        captured (gpu_time.py)."""
+        if self.gpu_timer is None:
+            return OMIT
+        try:
+            return self.gpu_timer.take(scheduler_output)
+        except Exception as e:  # a failed event query stops the timing alone
+            logger.warning("vsched: GPU step time stopped: %r", e)
+            gpu_time.uninstall()
+            return None
 
     def fail(self, where: str, exc: BaseException) -> None:
         """A hook failed: log once, write emitter_error once, stop recording."""
@@ -572,7 +587,7 @@ class Session:
             step=step, t_start=self._t_start, t_end=t_end, out_t=out_t, tokens=None, finished=finished,
             free_blocks=sched.kv_cache_manager.block_pool.get_num_free_blocks(),
             running=len(sched.running), waiting=self.waiting_count(sched), blocks=blocks,
-            turn_ends=turn_ends or OMIT,
+            turn_ends=turn_ends or OMIT, gpu=self._gpu_time(scheduler_output),
         )))
         if self.track_scores:
             self._scores(sched.requests, scheduler_output.num_scheduled_tokens)

@@ -87,6 +87,9 @@ interface StepRaw {
   kvUtil: number | null;
   /** the engine thread's run-queue wait since the previous step's schedule() entry (trace step.cpu); null: not captured */
   cpuWait: number | null;
+  /** the step's own GPU time and the GPU idle time before it (trace update.gpu); null: not captured */
+  gpuStep: number | null;
+  gpuGap: number | null;
 }
 
 interface ReqRaw {
@@ -122,7 +125,7 @@ export async function collectFitData(source: TableSource, opts: FitDataOptions):
         batch: r.batch_size, pr: r.num_prefill_reqs, dr: r.num_decode_reqs, pt: r.prefill_tokens, dt: r.decode_tokens,
         running: r.running_count, kvAfterSched: r.kv_cache_used_after_schedule, kvTotal: r.kv_cache_total,
         end: r.end_time, waitingAfter: r.waiting_count_after_update, runningAfter: r.running_count_after_update, kvUtil: r.kv_cache_utilization,
-        cpuWait: r.engine_cpu_wait_ns,
+        cpuWait: r.engine_cpu_wait_ns, gpuStep: r.gpu_step_ns, gpuGap: r.gpu_gap_ns,
       });
     },
     per_request: (r) => {
@@ -200,6 +203,7 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
       // set per run by hostCpuIndices() once every training run is read (fit/host-cpu.ts)
       cpu_index: 1,
       cpu_wait_ns: spanWait(steps, i),
+      gpu_step_ns: s.gpuStep, gpu_gap_ns: s.gpuGap,
     });
     prev = s;
   }

@@ -3,11 +3,12 @@ import type { AlphaTrainingRow, BetaTrainingRow } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { collectFitData, CV_BLOCKS, type FitData } from "./data.js";
 import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./features.js";
-import { batchType, BATCH_TYPES, byDecile, episodeMetrics, errorMetrics, prefillEpisodes, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
-import { huber, ols, predict, ridge, tQuantile, weightRows, type Design } from "../math/linalg.js";
+import { batchType, BATCH_TYPES, byDecile, errorMetrics, prefillEpisodes, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
+import { bestRidgeLambda, blockedCv, estimate, predictRows, targetOf, validationMape, type CoefEstimate, type Estimator, type StepWeights } from "./regress.js";
 import type { CaptureSizes } from "./gpu.js";
 import { applyHostCpu, type HostCpu } from "./host-cpu.js";
 import { MIN_WAIT_SHARE, waitShare } from "./cpu-wait.js";
+import { gpuTimeView, type GpuTimeView } from "./gpu-time.js";
 import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
 
 /**
@@ -31,27 +32,9 @@ export interface FitOptions {
   weigh: Weigh;
 }
 export type Weigh = "configs" | "runs" | "steps";
+export type { CoefEstimate, Estimator } from "./regress.js";
 export const WEIGH_CHOICES: readonly Weigh[] = ["configs", "runs", "steps"];
 export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1], weigh: "configs" };
-
-/** A weight per kept step (mean 1 over the pool), or null: every step alike. */
-type StepWeights = ReadonlyMap<object, number> | null;
-
-/** ols and ridge fit the mean step; huber the typical one (stalls of a shared host down-weighted). */
-export type Estimator = "ols" | "ridge" | "huber";
-
-export interface CoefEstimate {
-  term: string;
-  factors: readonly string[];
-  /** ns of target per unit of the term */
-  coef: number;
-  /** HC3 standard error (OLS only) */
-  se: number | null;
-  ci95_low: number | null;
-  ci95_high: number | null;
-  /** exactly collinear with earlier terms in this data: fixed at 0 */
-  dropped: boolean;
-}
 
 export interface ModelFit {
   id: string;
@@ -106,6 +89,8 @@ export interface FitResult {
     weigh_groups: number[];
     /** pooled runs (--with): the chosen model fitted without each run, its total-time bias on that run */
     leave_one_run_out: RunBias[];
+    /** the feature sets fitted to each step's GPU time (trace schema 1.6); null: too few steps have one */
+    gpu_time: GpuTimeView | null;
   };
   alpha: {
     regression: ModelFit | null;
@@ -146,71 +131,6 @@ export interface FitOutcome {
 const DUMMY_NOTE = "vLLM's data-parallel dummy batches run no schedule(), so a trace has no dummy steps; a step with no tokens is counted as idle";
 const ALPHA_NOTE = "The regression describes queue delay in the recorded run only. Under another load or configuration queueing comes from replaying the workload through vLLM's scheduler (vsched simulate), not from this regression; vsched calibrate shows the two side by side.";
 
-function design(rows: readonly Record<string, unknown>[], terms: readonly Term[]): Design {
-  const p = terms.length;
-  const x = new Float64Array(rows.length * p);
-  rows.forEach((r, i) => terms.forEach((t, j) => (x[i * p + j] = termValue(t, (f) => Number(r[f])))));
-  return { n: rows.length, p, x };
-}
-
-const targetOf = <R>(rows: readonly R[], f: (r: R) => number) => Float64Array.from(rows, f);
-
-/** OLS with HC3 intervals, or ridge / Huber (no intervals). */
-function estimate(rows: readonly Record<string, unknown>[], y: Float64Array, terms: readonly Term[], lambda: number | null, estimator: Estimator = lambda === null ? "ols" : "ridge", weights: StepWeights = null): CoefEstimate[] {
-  const d = design(rows, terms);
-  const icpt = terms.findIndex((t) => t.factors.length === 0);
-  const w = weights ? Float64Array.from(rows, (r) => weights.get(r) ?? 1) : undefined;
-  if (estimator !== "ols") {
-    const c = estimator === "huber" ? huber(d, y, undefined, undefined, w) : ridge(d, y, lambda!, icpt >= 0 ? icpt : null, w);
-    return terms.map((t, j) => ({ term: t.name, factors: t.factors, coef: c[j], se: null, ci95_low: null, ci95_high: null, dropped: false }));
-  }
-  const ls = w ? weightRows(d, y, w) : { d, y };
-  const r = ols(ls.d, ls.y);
-  const tq = r.dfResid > 0 ? tQuantile(0.975, r.dfResid) : null;
-  return terms.map((t, j) => ({
-    term: t.name, factors: t.factors, coef: r.coef[j], se: r.kept[j] ? r.se[j] : null,
-    ci95_low: r.kept[j] && tq !== null ? r.coef[j] - tq * r.se[j] : null,
-    ci95_high: r.kept[j] && tq !== null ? r.coef[j] + tq * r.se[j] : null,
-    dropped: !r.kept[j],
-  }));
-}
-
-function predictRows(rows: readonly Record<string, unknown>[], terms: readonly Term[], est: readonly CoefEstimate[]): Float64Array {
-  return predict(design(rows, terms), est.map((e) => e.coef));
-}
-
-/** Fit on the first 80% of train, MAPE on the rest: the basis of every choice (λ, exported model). */
-function validationMape<R extends Record<string, unknown>>(train: readonly R[], y: (r: R) => number, terms: readonly Term[], lambda: number | null, estimator?: Estimator, weights: StepWeights = null): number | null {
-  const cut = Math.floor(train.length * 0.8);
-  const fitRows = train.slice(0, cut), valRows = train.slice(cut);
-  if (fitRows.length <= terms.length || !valRows.length) return null;
-  const est = estimate(fitRows, targetOf(fitRows, y), terms, lambda === null ? null : lambda * (fitRows.length / train.length), estimator, weights);
-  return errorMetrics(predictRows(valRows, terms, est), targetOf(valRows, y)).mape;
-}
-
-/** Each block predicted by the model fitted on the other blocks; metrics overall and by batch type. */
-function blockedCv(kept: readonly BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, episodes: readonly number[][], weights: StepWeights): { cv: ErrorMetrics | null; byType: GroupMetrics[] } {
-  const y = (r: BetaTrainingRow) => r.step_time_ns!;
-  const blocks = [...new Set(kept.map((r) => r.block!))];
-  const pred = new Float64Array(kept.length);
-  for (const b of blocks) {
-    const fitRows = kept.filter((r) => r.block !== b);
-    if (fitRows.length <= terms.length) return { cv: null, byType: [] };
-    const est = estimate(fitRows as unknown as Record<string, unknown>[], targetOf(fitRows, y), terms, lambda === null ? null : (lambda * fitRows.length) / kept.length, estimator, weights);
-    const idx = kept.map((r, i) => (r.block === b ? i : -1)).filter((i) => i >= 0);
-    const p = predictRows(idx.map((i) => kept[i]) as unknown as Record<string, unknown>[], terms, est);
-    idx.forEach((i, k) => (pred[i] = p[k]));
-  }
-  const act = targetOf(kept, y);
-  const byType: GroupMetrics[] = BATCH_TYPES.map((bt) => {
-    const idx = kept.map((r, i) => (batchType(r.prefill_reqs, r.decode_reqs) === bt ? i : -1)).filter((i) => i >= 0);
-    return { group: bt, ...errorMetrics(idx.map((i) => pred[i]), idx.map((i) => act[i])) };
-  });
-  // appended after the step types: each prefill episode's total (metrics.ts, prefillEpisodes)
-  byType.push({ group: "prefill_episode", ...episodeMetrics(episodes, pred, act) });
-  return { cv: errorMetrics(pred, act), byType };
-}
-
 interface Pool {
   kept: readonly BetaTrainingRow[];
   episodes: readonly number[][];
@@ -241,15 +161,6 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
     by_batch_type: byType,
     by_batch_size_decile: byDecile(predTest, actTest, test.map((r) => r.batch_size)),
   };
-}
-
-function bestRidgeLambda(train: BetaTrainingRow[], terms: readonly Term[], rhos: readonly number[], weights: StepWeights): number {
-  let best = rhos[0] * train.length, bestMape = Infinity;
-  for (const rho of rhos) {
-    const m = validationMape(train as unknown as Record<string, unknown>[], (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, rho * train.length, "ridge", weights);
-    if (m !== null && m < bestMape) [best, bestMape] = [rho * train.length, m];
-  }
-  return best;
 }
 
 function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights): { models: ModelFit[]; chosen: string } {
@@ -377,7 +288,7 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
     },
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights) },
+    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho) },
     alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
   return { result, data, plot: plotOf(kept, result) };

@@ -1,0 +1,99 @@
+import { describe, expect, test } from "vitest";
+import { RawRecord as RawRecordSchema, type HeaderRecord, type RawRecord, type StepRecord, type UpdateRecord } from "../src/schema/raw.js";
+import type { BetaTrainingRow } from "../src/schema/fit.js";
+import { gpuTimeView, MIN_GPU_TIME_COVERAGE } from "../src/analysis/fit/gpu-time.js";
+import { replay } from "./helpers/collect.js";
+
+// Each step's GPU time (trace schema 1.6, update.gpu: [span_ns, gap_ns] from two CUDA events per
+// step) in per_iteration, and fit's view of it, on hand-made inputs with answers worked out here.
+
+const MS = 1_000_000;
+const header: HeaderRecord = {
+  type: "header", schema_version: "1.6", emitter_version: "t", vllm_version: "t", pid: 1, dp_rank: 0, level: "full",
+  clock: { epoch_ns: "1700000000000000000", monotonic_ns: "5000" },
+  config: {
+    scheduler_class: "AsyncScheduler", policy: "fcfs", max_num_seqs: 2, max_num_batched_tokens: 100, max_model_len: 1000,
+    max_loras: null, num_gpu_blocks: 11, block_size: 4, bytes_per_block: 64, enable_chunked_prefill: true,
+    enable_prefix_caching: true, async_scheduling: true, long_prefill_token_threshold: 0, num_spec_tokens: 0, log_stats: true,
+  },
+  capabilities: { gpu_time: true },
+  not_captured: [],
+};
+const step = (n: number, t: number): StepRecord => ({
+  type: "step", step: n, t_start: t, t_end: t + 1 * MS, sched_t: null, sched: [], new: [], resumed: [], preempted: [], kv_fail: [],
+  free_blocks: 10, running: 0, waiting: 0, budget_left: 100, stop: null, skipped: [], blocks: [], order: null,
+});
+const update = (n: number, t: number, gpu?: [number, number | null] | null): UpdateRecord => ({
+  type: "update", step: n, t_start: t, t_end: t + 1 * MS, out_t: null, tokens: [], finished: [], free_blocks: 10, running: 0, waiting: 0,
+  ...(gpu === undefined ? {} : { gpu }),
+});
+
+describe("per_iteration gpu_step_ns and gpu_gap_ns", () => {
+  test("each step takes its own update's figures, async updates interleaved; null and absent give empty cells", () => {
+    const rows = replay([
+      header,
+      step(0, 10 * MS),
+      step(1, 12 * MS), // async: scheduled before step 0's update
+      update(0, 20 * MS, [7_250_000, null]),
+      step(2, 22 * MS),
+      update(1, 30 * MS, [9_000_000, 125_000]),
+      step(3, 32 * MS),
+      update(2, 40 * MS, null), // its end event had not completed
+      update(3, 50 * MS), // an emitter that does not time the GPU
+    ] as RawRecord[]).perIteration;
+    expect(rows.map((r) => [r.iteration_id, r.gpu_step_ns, r.gpu_gap_ns])).toEqual([
+      [0, 7_250_000, null],
+      [1, 9_000_000, 125_000],
+      [2, null, null],
+      [3, null, null],
+    ]);
+  });
+
+  test("the raw schema takes [count, count | null] or null, and nothing negative", () => {
+    const ok = (gpu: unknown) => RawRecordSchema.safeParse({ ...update(0, 0), gpu }).success;
+    expect([ok([1, 0]), ok([1, null]), ok(null)]).toEqual([true, true, true]);
+    expect([ok([-1, 0]), ok([1]), ok([1.5, 0]), ok("1")]).toEqual([false, false, false, false]);
+  });
+});
+
+/** Kept training rows over five CV blocks, step i's GPU time a known line in padded tokens. */
+function rows(n: number, gpuOf: (padded: number, i: number) => number | null, stepOf: (gpu: number, i: number) => number): BetaTrainingRow[] {
+  return Array.from({ length: n }, (_, i) => {
+    const prefill = i % 4 === 0;
+    const padded = prefill ? 256 + 32 * (i % 7) : 8 * (1 + (i % 5));
+    const gpu = gpuOf(padded, i);
+    return {
+      step_time_ns: stepOf(gpu ?? 0, i), prefill_reqs: prefill ? 1 : 0, decode_reqs: prefill ? i % 3 : 8, prefill_tokens: prefill ? padded - 8 : 0,
+      decode_tokens: prefill ? 8 : padded, batch_size: prefill ? 9 : padded, context_tokens: 100 + i, decode_context_tokens: 50 + (i % 11) * 10,
+      prefill_attention_work: prefill ? 1000 * (i % 5) : 0, padded_tokens: padded, has_prefill: prefill ? 1 : 0,
+      excluded: null, block: Math.floor((i * 5) / n), start_time: i * MS, gpu_step_ns: gpu, gpu_gap_ns: i === 0 ? null : 10_000,
+    } as unknown as BetaTrainingRow;
+  });
+}
+
+describe("fit's view of the GPU time", () => {
+  const line = (padded: number) => 1_000_000 + 20_000 * padded;
+
+  test("a GPU time linear in the padded batch is recovered per step type; the shares are the sums'", () => {
+    // the update-to-update interval moves half of every prefill step's time to the step after it
+    const r = rows(200, line, (g, i) => (i % 4 === 0 ? g / 2 : i % 4 === 1 ? g + line(256 + 32 * ((i - 1) % 7)) / 2 : g) + 50_000);
+    const v = gpuTimeView(r, null, [1e-4, 1e-3])!;
+    const sumGpu = r.reduce((s, x) => s + x.gpu_step_ns!, 0), sumStep = r.reduce((s, x) => s + x.step_time_ns!, 0);
+    expect(v.steps).toBe(200);
+    expect(v.busy_share).toBeCloseTo(sumGpu / sumStep, 12);
+    expect(v.gap_share).toBeCloseTo((199 * 10_000) / (sumStep - r[0].step_time_ns!), 12);
+    const gpuOls = v.models.find((m) => m.id === "gpu/ols")!;
+    expect(gpuOls.cv!.mape).toBeLessThan(1e-9);
+    for (const t of ["mixed", "decode_only"]) expect(gpuOls.cv_by_batch_type.find((g) => g.group === t)!.mape).toBeLessThan(1e-9);
+    expect(gpuOls.cv_by_batch_type.map((g) => g.group)).not.toContain("prefill_episode");
+    expect(v.chosen.startsWith("gpu/")).toBe(true);
+  });
+
+  test("no view below the coverage threshold, or without any GPU time", () => {
+    const n = 100;
+    const missing = Math.ceil(n * (1 - MIN_GPU_TIME_COVERAGE)) + 1;
+    expect(gpuTimeView(rows(n, (p, i) => (i < missing ? null : line(p)), (g) => g + 1), null, [1e-3])).toBeNull();
+    expect(gpuTimeView(rows(n, (p, i) => (i < missing - 2 ? null : line(p)), (g) => g + 1), null, [1e-3])).not.toBeNull();
+    expect(gpuTimeView(rows(n, () => null, () => 1), null, [1e-3])).toBeNull();
+  });
+});
