@@ -3,6 +3,8 @@ import { RawRecord as RawRecordSchema, type HeaderRecord, type RawRecord, type S
 import type { BetaTrainingRow } from "../src/schema/fit.js";
 import { gpuTimeView, MIN_GPU_TIME_COVERAGE } from "../src/analysis/fit/gpu-time.js";
 import { replay } from "./helpers/collect.js";
+import { GpuTimeAccumulator } from "../src/analysis/summary/gpu-time.js";
+import type { TableRow } from "../src/tables/types.js";
 
 // Each step's GPU time (trace schema 1.6, update.gpu: [span_ns, gap_ns] from two CUDA events per
 // step) in per_iteration, and fit's view of it, on hand-made inputs with answers worked out here.
@@ -95,5 +97,27 @@ describe("fit's view of the GPU time", () => {
     expect(gpuTimeView(rows(n, (p, i) => (i < missing ? null : line(p)), (g) => g + 1), null, [1e-3])).toBeNull();
     expect(gpuTimeView(rows(n, (p, i) => (i < missing - 2 ? null : line(p)), (g) => g + 1), null, [1e-3])).not.toBeNull();
     expect(gpuTimeView(rows(n, () => null, () => 1), null, [1e-3])).toBeNull();
+  });
+});
+
+describe("summary's gpu_time", () => {
+  test("busy and idle sums; the share over the steps with both figures", () => {
+    const acc = new GpuTimeAccumulator();
+    const add = (g: number | null, gap: number | null) => acc.add({ gpu_step_ns: g, gpu_gap_ns: gap } as TableRow<"per_iteration">);
+    expect(acc.stats()).toBeNull();
+    add(null, null); // a step without a figure
+    expect(acc.stats()).toBeNull();
+    add(8_000_000, null); // the first timed step: no gap
+    add(6_000_000, 2_000_000);
+    add(null, null);
+    add(9_000_000, null); // after a step without a figure
+    add(3_000_000, 1_000_000);
+    expect(acc.stats()).toEqual({ steps: 4, busy_ns: 26_000_000, idle_ns: 3_000_000, busy_share: 9 / 12 });
+  });
+
+  test("a replayed trace's summary figures are the update records' sums", () => {
+    const acc = new GpuTimeAccumulator();
+    for (const r of replay([header, step(0, 0), update(0, 10 * MS, [4_000_000, null]), step(1, 11 * MS), update(1, 20 * MS, [5_000_000, 500_000])] as RawRecord[]).perIteration) acc.add(r as unknown as TableRow<"per_iteration">);
+    expect(acc.stats()).toEqual({ steps: 2, busy_ns: 9_000_000, idle_ns: 500_000, busy_share: 5 / 5.5 });
   });
 });

@@ -122,6 +122,9 @@ const resourcesSection: Section = (s) => {
       ...(re.engine_cpu
         ? [`engine thread: on a CPU ${fmtPct(re.engine_cpu.cpu_share)} of the time, waiting for one ${fmtPct(re.engine_cpu.wait_share)} (contention)${re.engine_cpu.pressure_share === null ? "" : `; machine CPU pressure ${fmtPct(re.engine_cpu.pressure_share)}`}`]
         : []),
+      ...(re.gpu_time
+        ? [`GPU: ${re.gpu_time.steps} steps timed on it, busy ${fmtPct(re.gpu_time.busy_share)} of the timed stretch (idle between steps ${fmtS(re.gpu_time.idle_ns)} s in all)`]
+        : []),
     ]),
   };
 };

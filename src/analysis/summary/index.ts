@@ -104,6 +104,7 @@ function assemble(source: TableSource, reqs: RequestAccumulator, iters: Iteratio
       evictions: reqs.evictions,
       recomputed_tokens: reqs.recomputed,
       engine_cpu: iters.engineCpu.stats(),
+      gpu_time: iters.gpuTime.stats(),
     },
     waiting: reqs.waiting(),
     fairness: reqs.fairness(queueProgress),

@@ -2,6 +2,7 @@ import type { TableRow } from "../../tables/types.js";
 import { mean, quantileSorted, Values } from "../math/stats.js";
 import type { Summary } from "./types.js";
 import { EngineCpuAccumulator } from "./engine-cpu.js";
+import { GpuTimeAccumulator } from "./gpu-time.js";
 
 /** A number per iteration id, growable, NaN where unknown. */
 class ByIteration {
@@ -55,10 +56,12 @@ export class IterationAccumulator {
   private kvPeak: number | null = null;
   private readonly ranks = new Map<number, RankTimes>();
   readonly engineCpu = new EngineCpuAccumulator();
+  readonly gpuTime = new GpuTimeAccumulator();
 
   add(row: TableRow<"per_iteration">): void {
     this.iterations++;
     this.engineCpu.add(row);
+    this.gpuTime.add(row);
     const id = row.iteration_id;
     const rank = row.dp_rank ?? 0;
     const b = row.batch_size ?? 0;

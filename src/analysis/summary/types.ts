@@ -1,4 +1,5 @@
 import type { EngineCpu } from "./engine-cpu.js";
+import type { GpuTime } from "./gpu-time.js";
 
 /**
  * The object `vsched summary` computes and `--json` prints. Times are integer or
@@ -89,6 +90,8 @@ export interface Summary {
     recomputed_tokens: number;
     /** the engine thread's CPU time and its wait for a CPU (trace schema 1.5); null where the trace has none */
     engine_cpu: EngineCpu | null;
+    /** each step timed on the GPU (trace schema 1.6); null where the trace has none */
+    gpu_time: GpuTime | null;
   };
   waiting: {
     total_waiting_ns: number;
