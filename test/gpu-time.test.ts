@@ -3,6 +3,7 @@ import { RawRecord as RawRecordSchema, type HeaderRecord, type RawRecord, type S
 import type { BetaTrainingRow } from "../src/schema/fit.js";
 import { gpuTimeView, MIN_GPU_TIME_COVERAGE } from "../src/analysis/fit/gpu-time.js";
 import { replay } from "./helpers/collect.js";
+import { header as traceHeader } from "./helpers/trace.js";
 import { GpuTimeAccumulator } from "../src/analysis/summary/gpu-time.js";
 import type { TableRow } from "../src/tables/types.js";
 
@@ -10,17 +11,11 @@ import type { TableRow } from "../src/tables/types.js";
 // step) in per_iteration, and fit's view of it, on hand-made inputs with answers worked out here.
 
 const MS = 1_000_000;
-const header: HeaderRecord = {
-  type: "header", schema_version: "1.6", emitter_version: "t", vllm_version: "t", pid: 1, dp_rank: 0, level: "full",
-  clock: { epoch_ns: "1700000000000000000", monotonic_ns: "5000" },
-  config: {
-    scheduler_class: "AsyncScheduler", policy: "fcfs", max_num_seqs: 2, max_num_batched_tokens: 100, max_model_len: 1000,
-    max_loras: null, num_gpu_blocks: 11, block_size: 4, bytes_per_block: 64, enable_chunked_prefill: true,
-    enable_prefix_caching: true, async_scheduling: true, long_prefill_token_threshold: 0, num_spec_tokens: 0, log_stats: true,
-  },
-  capabilities: { gpu_time: true },
-  not_captured: [],
-};
+const base = traceHeader();
+const header = traceHeader({
+  schema_version: "1.6", capabilities: { gpu_time: true },
+  config: { ...(base.config as object), scheduler_class: "AsyncScheduler", async_scheduling: true },
+}) as unknown as HeaderRecord;
 const step = (n: number, t: number): StepRecord => ({
   type: "step", step: n, t_start: t, t_end: t + 1 * MS, sched_t: null, sched: [], new: [], resumed: [], preempted: [], kv_fail: [],
   free_blocks: 10, running: 0, waiting: 0, budget_left: 100, stop: null, skipped: [], blocks: [], order: null,
