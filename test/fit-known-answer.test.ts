@@ -19,8 +19,22 @@ async function json(args: string[]) {
   return JSON.parse(await runCliOk(args, { timeoutMs: 300_000 }));
 }
 
+/**
+ * `vsched fit TRACE --use tokens/ols`, run once per fixture for the whole file: its JSON (--json)
+ * and the model file it writes (--out; the two flags change nothing else). The tests below fitted
+ * known-linear four times and known-linear-async twice, the same command each time.
+ */
+const fits = new Map<string, Promise<{ fit: any; file: string }>>();
+function fitOnce(name: string): Promise<{ fit: any; file: string }> {
+  if (!fits.has(name)) {
+    const file = path.join(tmp(), "coeffs.json");
+    fits.set(name, json(["fit", trace(name), "--json", "--use", "tokens/ols", "--out", file]).then((fit) => ({ fit, file })));
+  }
+  return fits.get(name)!;
+}
+
 async function fitCoefficients(name: string) {
-  const fit = await json(["fit", trace(name), "--json", "--use", "tokens/ols"]);
+  const { fit } = await fitOnce(name);
   const m = fit.beta.models.find((x: { id: string }) => x.id === "tokens/ols");
   return { fit, coef: Object.fromEntries(m.terms.map((t: { term: string; coef: number }) => [t.term, t.coef / 1e9])) as Record<string, number>, model: m };
 }
@@ -63,12 +77,7 @@ describe("fit recovers a known linear step cost", () => {
 });
 
 describe("simulate with the fitted model reproduces the recorded run (vLLM's real scheduler)", () => {
-  const fitTo = async (name: string) => {
-    const file = path.join(tmp(), "coeffs.json");
-    const r = await runCli(["fit", trace(name), "--use", "tokens/ols", "--out", file], { timeoutMs: 120_000 });
-    expect(r.exitCode, r.stderr).toBe(0);
-    return file;
-  };
+  const fitTo = async (name: string) => (await fitOnce(name)).file;
 
   it("same configuration, synchronous: steps ≥ 99% identical, E2E error < 1%", async () => {
     expectReproduced(await simulateAndCalibrate(trace("known-linear"), await fitTo("known-linear"), []));

@@ -5,6 +5,8 @@ data vsched fit --export writes. Run in the analysis venv:
     VA=$(ls -d ~/.cache/vsched/venv-analysis-*)
     "$VA/bin/python" -m pytest -q -p no:cacheprovider test/python/reference
 """
+import copy
+import functools
 import json
 import subprocess
 from pathlib import Path
@@ -25,6 +27,20 @@ def run_fit(tmp_path, name):
     r = subprocess.run([*VSCHED, "fit", str(ROOT / "fixtures" / name / "vsched-1-dp0.jsonl"), "--json", "--export", str(out)],
                        check=True, capture_output=True, text=True, timeout=300)
     return json.loads(r.stdout), pd.read_csv(out / "beta_training.csv"), pd.read_csv(out / "alpha_training.csv")
+
+
+@pytest.fixture(scope="module")
+def fit_of(tmp_path_factory):
+    """run_fit of a trace, run once for the module (the tests below read the same three fits:
+    they ran the same command thirteen times); each test gets its own copies."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = run_fit(tmp_path_factory.mktemp("fit"), name)
+        fit, beta, alpha = cache[name]
+        return copy.deepcopy(fit), beta.copy(), alpha.copy()
+    return get
 
 
 def design(df, terms):
@@ -50,8 +66,8 @@ def fitted_rows(fit, beta, which):
 
 @pytest.mark.parametrize("which", ["terms", "exported_terms"])
 @pytest.mark.parametrize("name", TRACES)
-def test_ols_coefficients_and_hc3_match_statsmodels(tmp_path, name, which):
-    fit, beta, _ = run_fit(tmp_path, name)
+def test_ols_coefficients_and_hc3_match_statsmodels(fit_of, name, which):
+    fit, beta, _ = fit_of(name)
     train = fitted_rows(fit, beta, which)
     y = train["step_time_ns"].to_numpy(dtype=float)
     checked = 0
@@ -98,8 +114,8 @@ def ridge_closed_form(X, y, lam, icpt):
 
 
 @pytest.mark.parametrize("name", TRACES)
-def test_ridge_matches_numpy_closed_form(tmp_path, name):
-    fit, beta, _ = run_fit(tmp_path, name)
+def test_ridge_matches_numpy_closed_form(fit_of, name):
+    fit, beta, _ = fit_of(name)
     train = beta[beta["excluded"].isna() & (beta["split"] == "train")].sort_values("start_time", kind="stable")
     y = train["step_time_ns"].to_numpy(dtype=float)
     for m in fit["beta"]["models"]:
@@ -112,8 +128,8 @@ def test_ridge_matches_numpy_closed_form(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", TRACES)
-def test_huber_matches_statsmodels_rlm(tmp_path, name):
-    fit, beta, _ = run_fit(tmp_path, name)
+def test_huber_matches_statsmodels_rlm(fit_of, name):
+    fit, beta, _ = fit_of(name)
     train = beta[beta["excluded"].isna() & (beta["split"] == "train")].sort_values("start_time", kind="stable")
     y = train["step_time_ns"].to_numpy(dtype=float)
     checked = 0
@@ -135,8 +151,8 @@ def test_huber_matches_statsmodels_rlm(tmp_path, name):
     assert checked == 2
 
 
-def test_alpha_regression_and_test_mape_match(tmp_path):
-    fit, beta, alpha = run_fit(tmp_path, "azure-conv-chunked")
+def test_alpha_regression_and_test_mape_match(fit_of):
+    fit, beta, alpha = fit_of("azure-conv-chunked")
     a = fit["alpha"]["regression"]
     train = alpha[alpha["split"] == "train"].sort_values("arrival_time", kind="stable")
     test = alpha[alpha["split"] == "test"].sort_values("arrival_time", kind="stable")
@@ -185,6 +201,12 @@ def test_frontend_visibility_delay_matches_statsmodels_logit(tmp_path):
     assert model["scale_ns"] == pytest.approx(s_ms * 1e6, abs=2)
 
 
+@functools.lru_cache(maxsize=None)
+def fit_alone(run):
+    """`vsched fit RUN --json`'s stdout, run once for the module (both pooled tests read it)"""
+    return subprocess.run([*VSCHED, "fit", run, "--json"], check=True, capture_output=True, text=True, timeout=300).stdout
+
+
 def pooled_fit(tmp_path, first, other, weigh):
     """vsched fit FIRST --with OTHER --weigh WEIGH, with its exported rows and each row's run:
     the export lists the first run's steps, then the other's (its step count from a fit of it alone)."""
@@ -192,7 +214,7 @@ def pooled_fit(tmp_path, first, other, weigh):
     runs = [str(ROOT / "fixtures" / n / "vsched-1-dp0.jsonl") for n in (first, other)]
     r = subprocess.run([*VSCHED, "fit", runs[0], "--with", runs[1], "--weigh", weigh, "--json", "--export", str(out)],
                        check=True, capture_output=True, text=True, timeout=600)
-    alone = json.loads(subprocess.run([*VSCHED, "fit", runs[0], "--json"], check=True, capture_output=True, text=True, timeout=300).stdout)
+    alone = json.loads(fit_alone(runs[0]))
     beta = pd.read_csv(out / "beta_training.csv")
     beta["run"] = np.where(np.arange(len(beta)) < alone["filters"]["steps"], 0, 1)
     return json.loads(r.stdout), beta
