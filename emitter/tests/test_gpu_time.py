@@ -188,12 +188,13 @@ def test_not_captured_says_why():
     assert env.from_env({}).gpu_time is True and env.from_env({env.GPU_TIME: "0"}).gpu_time is False
 
 
-@pytest.mark.parametrize("async_scheduling", [False, True])
-def test_a_real_scheduler_run_writes_each_steps_gpu_time(tmp_path, monkeypatch, async_scheduling):
+@pytest.mark.parametrize("async_scheduling,fmt", [(False, "interned"), (True, "interned"), (True, "plain")])
+def test_a_real_scheduler_run_writes_each_steps_gpu_time(tmp_path, monkeypatch, async_scheduling, fmt):
     """vLLM's own Scheduler (AsyncScheduler) under the harness, with the fake runner called on
     each SchedulerOutput as the engine core would: every update carries its step's span, which
     is 1,000 ns per scheduled token + 500 by construction, checked against the step record's
     own token count (max_num_batched_tokens - budget_left); gaps are the scripted idle time."""
+    monkeypatch.setenv(env.FORMAT, fmt)
     gpu = Gpu()
     cls = runner_class(gpu)
     runner = cls()
@@ -217,6 +218,7 @@ def test_a_real_scheduler_run_writes_each_steps_gpu_time(tmp_path, monkeypatch, 
     assert lib.schema_errors(case.trace) == []
     h = case.header
     assert h["schema_version"] == "1.6" and h["capabilities"]["gpu_time"] is True
+    assert all("gpu" in r for r in case.trace.wire if r["type"] == "update")  # as written, either format
     budget = {st["step"]: 64 - st["budget_left"] for st in case.of("step")}
     updates = case.of("update")
     assert len(updates) > 10
