@@ -167,7 +167,7 @@ describe("CsvTableWriter", () => {
     expect(closed).toBe(true);
     const text = sink.chunks.join("");
     const lines = text.split("\n");
-    expect(lines[0]).toBe("# vsched 9.9.9 schema 1.5 table per_iteration_requests");
+    expect(lines[0]).toBe("# vsched 9.9.9 schema 1.6 table per_iteration_requests");
     expect(lines[1]).toBe(tableColumns("per_iteration_requests").join(","));
     expect(lines).toHaveLength(2 + 200 + 1);
     expect(lines[2 + 199]).toMatch(/^199,/);
