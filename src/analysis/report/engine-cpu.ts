@@ -1,5 +1,6 @@
 import type { TableRow, TableSource } from "../../tables/types.js";
 import { Indexed } from "./arrays.js";
+import { notCapturedWhy } from "./not-captured.js";
 import type { EngineCpuSeries } from "./types.js";
 
 type F64 = Indexed<Float64Array>;
@@ -62,9 +63,9 @@ const NOT_CAPTURED_PREFIX = "engine thread CPU";
 /** why no rank has an engine CPU series: the trace header's words, else what the tables lack */
 export function engineCpuMissingWhy(source: TableSource, figures: number): string {
   if (figures > 0) return "no step with a step.cpu figure follows another step, so none has an interval to divide it by";
-  for (const s of source.info.sources) {
-    const nc = (s.header.not_captured ?? []).find((x) => x.what.startsWith(NOT_CAPTURED_PREFIX));
-    if (nc) return nc.why;
-  }
-  return "the trace has no step.cpu (an emitter before trace schema 1.5, VLLM_SCHEDULER_LOG_CPU_STATS=0, or not Linux)";
+  return (
+    notCapturedWhy(source, NOT_CAPTURED_PREFIX) ??
+    "the trace has no step.cpu (an emitter before trace schema 1.5, VLLM_SCHEDULER_LOG_CPU_STATS=0, or not Linux)"
+  );
 }
+
