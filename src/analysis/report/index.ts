@@ -3,6 +3,7 @@ import type { RowHandlers, TableSource } from "../../tables/types.js";
 import { distribution, histogram, SCATTER_POINTS_MAX, seed002Statistics, valuesOf } from "./distributions.js";
 import { RequestCollector } from "./requests.js";
 import { engineCpuMissingWhy } from "./engine-cpu.js";
+import { gpuTimeMissingWhy } from "./gpu-time.js";
 import { notCapturedWhy } from "./not-captured.js";
 import { StepCollector } from "./steps.js";
 import type { Distributions, Fairness, Predictions, RankSeries, ReportData } from "./types.js";
@@ -64,6 +65,7 @@ export async function computeReport(source: TableSource, opts: ReportOptions = {
     notes,
     gpu_stats_missing: ranks.some((r) => r.gpu !== null) ? null : gpuMissingWhy(source),
     engine_cpu_missing: ranks.some((r) => r.engine_cpu !== null) ? null : engineCpuMissingWhy(source, steps.cpuFigures),
+    gpu_time_missing: ranks.some((r) => r.gpu_time !== null) ? null : gpuTimeMissingWhy(source, steps.gpuTimeFigures),
   };
 }
 

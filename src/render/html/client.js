@@ -282,6 +282,7 @@
         { label: "preempted", color: STATE.preempted, paths: dotsOnly.paths, points: { show: true, size: 6 } }] }, ds(r.marks));
     gpuCharts(g2, r);
     engineCpuCharts(g2, r);
+    gpuTimeCharts(g2, r);
     if (r.causes) {
       // stacked: each layer drawn as the cumulative sum, filled down to the layer below
       var names = r.causes.names;
@@ -333,6 +334,18 @@
       chart(g2, { id: "cpu-pressure", title: "Machine CPU pressure (% of the step's interval, PSI some)", x: "s", y: "%", group: "time", points: points(c.pressure),
         series: [{ label: "some task waiting", color: "#fd8d3c" }] }, ds(c.pressure));
     } else add(rankBox, el("p", "dim", "No CPU pressure in this run: the steps' step.cpu has no PSI figure (a kernel without /proc/pressure/cpu)."));
+  }
+  function gpuTimeCharts(g2, r) {
+    var g = r.gpu_time;
+    if (!g) {
+      if (D.gpu_time_missing) add(rankBox, el("p", "dim", "No GPU time per step in this run: " + D.gpu_time_missing + "."));
+      return;
+    }
+    // the trace's update.gpu (two CUDA events per step) over each step's update-to-update interval: a host-bound engine
+    // leaves the GPU idle between steps, which neither NVML's utilisation nor the step's duration shows per step
+    chart(g2, { id: "gpu-time", title: "GPU busy with the step and idle before it (% of the step's interval)", x: "s", y: "%", group: "time", points: points(g.shares),
+      note: "Each step: the time since the previous step's update_from_output() entry (CUDA events on the model runner's stream); idle = the GPU waited for this step after the previous one's last work.",
+      series: [{ label: "busy with the step", color: "#31a354" }, { label: "idle before the step", color: "#e31a1c" }] }, ds(g.shares));
   }
   var ts = section("timeseries", "Batches and time series");
   add(ts, el("p", "note", "Time-series charts are downsampled for display: the time (or batch) axis is cut into " + D.buckets + " buckets, one per pixel at full width, and each bucket keeps the minimum and maximum of every series, so one-step spikes keep their full height (stacked charts keep the steps where the total is smallest and largest). Each chart's data-points attribute holds the number of steps before downsampling, data-shown the points drawn. Drag on a time chart to zoom; all time charts follow; double-click resets."));
