@@ -1,11 +1,9 @@
 import { describe, expect, test } from "vitest";
-import type { HeaderRecord, RawRecord, StepRecord, UpdateRecord } from "../src/schema/raw.js";
+import type { HeaderRecord, RawRecord } from "../src/schema/raw.js";
 import { GpuTimeSteps } from "../src/analysis/report/gpu-time.js";
-import { computeReport } from "../src/analysis/report/index.js";
 import type { TableRow } from "../src/tables/types.js";
-import { memorySource } from "../src/tables/memory.js";
-import { replay } from "./helpers/collect.js";
-import { header as traceHeader } from "./helpers/trace.js";
+import { replayReport } from "./helpers/collect.js";
+import { stepRecord as step, header as traceHeader, updateRecord as update } from "./helpers/trace.js";
 
 // The report's GPU time series: each step's update.gpu figures (per_iteration gpu_step_ns,
 // gpu_gap_ns) over the interval since the previous step's update_from_output() entry, worked
@@ -47,25 +45,10 @@ describe("GpuTimeSteps", () => {
 describe("computeReport's GPU time", () => {
   const header = (notCaptured: { what: string; why: string }[] = []) =>
     traceHeader({ schema_version: "1.6", capabilities: notCaptured.length ? {} : { gpu_time: true }, not_captured: notCaptured }) as unknown as HeaderRecord;
-  const step = (n: number, t: number): StepRecord => ({
-    type: "step", step: n, t_start: t, t_end: t + 1 * MS, sched_t: null, sched: [], new: [], resumed: [], preempted: [], kv_fail: [],
-    free_blocks: 10, running: 0, waiting: 0, budget_left: 100, stop: null, skipped: [], blocks: [], order: null,
-  });
-  const update = (n: number, t: number, gpu?: [number, number | null] | null): UpdateRecord => ({
-    type: "update", step: n, t_start: t, t_end: t + 1 * MS, out_t: null, tokens: [], finished: [], free_blocks: 10, running: 0, waiting: 0,
-    ...(gpu === undefined ? {} : { gpu }),
-  });
-  const report = (recs: RawRecord[]) => {
-    const out = replay(recs);
-    const { type: _t, ...h } = recs[0] as HeaderRecord;
-    return computeReport(memorySource({ per_request: out.perRequest, per_iteration: out.perIteration, per_iteration_requests: out.perIterationRequests }, {
-      sources: [{ path: "t.jsonl", header: h, timeOffsetNs: 0 }],
-    }));
-  };
 
   test("update.gpu reaches the rank's series through per_iteration, over update-to-update intervals", async () => {
     // updates entered at 10, 20, 36 ms: step 1's interval is 10 ms, step 2's 16 ms
-    const rep = await report([
+    const rep = await replayReport([
       header(),
       step(0, 0), update(0, 10 * MS, [4 * MS, null]),
       step(1, 11 * MS), update(1, 20 * MS, [5 * MS, 1_250_000]),
@@ -79,23 +62,23 @@ describe("computeReport's GPU time", () => {
 
   test("async scheduling: a step scheduled before the previous update still takes its own update's interval", async () => {
     // step 1 is scheduled at 12 ms, before step 0's update (20 ms); its update enters at 28 ms: 8 ms
-    const rep = await report([header(), step(0, 10 * MS), step(1, 12 * MS), update(0, 20 * MS, [6 * MS, null]), update(1, 28 * MS, [6 * MS, 1 * MS])] as RawRecord[]);
+    const rep = await replayReport([header(), step(0, 10 * MS), step(1, 12 * MS), update(0, 20 * MS, [6 * MS, null]), update(1, 28 * MS, [6 * MS, 1 * MS])] as RawRecord[]);
     expect([nanToNull(rep.ranks[0].gpu_time!.busy_share), nanToNull(rep.ranks[0].gpu_time!.gap_share)]).toEqual([[null, 0.75], [null, 0.125]]);
   });
 
   test("without update.gpu the report says why: the header's words, else what the trace lacks", async () => {
     const nc = { what: "GPU time per step (update.gpu; per_iteration gpu_step_ns, gpu_gap_ns)", why: "a multiprocess executor runs the model in other processes" };
-    const told = await report([header([nc]), step(0, 0), update(0, 10 * MS), step(1, 11 * MS), update(1, 20 * MS)] as RawRecord[]);
+    const told = await replayReport([header([nc]), step(0, 0), update(0, 10 * MS), step(1, 11 * MS), update(1, 20 * MS)] as RawRecord[]);
     expect(told.ranks[0].gpu_time).toBeNull();
     expect(told.gpu_time_missing).toBe(nc.why);
-    const none = await report([header(), step(0, 0), update(0, 10 * MS), step(1, 11 * MS), update(1, 20 * MS)] as RawRecord[]);
+    const none = await replayReport([header(), step(0, 0), update(0, 10 * MS), step(1, 11 * MS), update(1, 20 * MS)] as RawRecord[]);
     expect(none.gpu_time_missing).toBe(
       "the trace has no update.gpu (an emitter before trace schema 1.6, VLLM_SCHEDULER_LOG_GPU_TIME=0, a multiprocess executor, or no CUDA)",
     );
   });
 
   test("a figure on step 0 alone has no interval, and the report says so", async () => {
-    const rep = await report([header(), step(0, 0), update(0, 10 * MS, [4 * MS, null])] as RawRecord[]);
+    const rep = await replayReport([header(), step(0, 0), update(0, 10 * MS, [4 * MS, null])] as RawRecord[]);
     expect(rep.ranks[0].gpu_time).toBeNull();
     expect(rep.gpu_time_missing).toMatch(/no step with an update.gpu figure follows another step's update/);
   });

@@ -7,13 +7,11 @@
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { header, jsonl } from "../helpers/trace.js";
-import { cli, launch, openReport, readCsv, tmpDir, yRange } from "./helpers.js";
+import { describe, expect, test } from "vitest";
+import { header, jsonl, stepRecord, updateRecord } from "../helpers/trace.js";
+import { cli, plotted, readCsv, reportSession, yRange } from "./helpers.js";
 
-let browser: Browser;
-let tmp: string;
+const { tmp, report } = reportSession();
 
 const MS = 1_000_000;
 const STEPS = 12;
@@ -30,55 +28,20 @@ function trace(file: string, gpu: boolean): string {
   const recs: unknown[] = [header({ schema_version: "1.6", capabilities: gpu ? { gpu_time: true } : {} })];
   for (let n = 0; n < STEPS; n++) {
     const t = n === 0 ? 0 : updateAt(n - 1) + 2 * MS;
-    recs.push({
-      type: "step", step: n, t_start: t, t_end: t + 1 * MS, sched_t: null, sched: [], new: [], resumed: [], preempted: [], kv_fail: [],
-      free_blocks: 10, running: 0, waiting: 0, budget_left: 64, stop: null, skipped: [], blocks: [], order: null,
-    });
+    recs.push(stepRecord(n, t));
     // step 0: its interval since the previous update is unknown; the first timed step has no gap
     const dt = n === 0 ? 10 * MS : updateAt(n) - updateAt(n - 1);
-    const fig = [Math.round(dt * share.busy(n)), n === 0 ? null : Math.round(dt * share.idle(n))];
-    recs.push({
-      type: "update", step: n, t_start: updateAt(n), t_end: updateAt(n) + 1 * MS, out_t: null, tokens: [], finished: [], free_blocks: 10, running: 0, waiting: 0,
-      ...(gpu ? { gpu: fig } : {}),
-    });
+    recs.push(updateRecord(n, updateAt(n), gpu ? [Math.round(dt * share.busy(n)), n === 0 ? null : Math.round(dt * share.idle(n))] : undefined));
   }
   writeFileSync(file, jsonl(...recs));
   return file;
 }
 
-/** the values a chart plots, per series (x first); NaN as null */
-async function plotted(page: Page, id: string): Promise<(number | null)[][]> {
-  return page.evaluate((chartId) => {
-    type U = { root: HTMLElement; data: ArrayLike<number | null>[] };
-    const charts = (window as unknown as { vschedReport: { charts: U[] } }).vschedReport.charts;
-    const u = charts.find((c) => (c.root.parentNode as HTMLElement).getAttribute("data-chart") === chartId);
-    if (!u) throw new Error(`no chart ${chartId}`);
-    return u.data.map((s) => Array.from(s, (v) => (v === null || Number.isNaN(v) ? null : v)));
-  }, id);
-}
-
-async function report(file: string, name: string): Promise<Page> {
-  const html = path.join(tmp, `${name}.html`);
-  await cli(["report", file, "-o", html]);
-  const { page, problems } = await openReport(browser, html);
-  expect(problems).toEqual([]);
-  return page;
-}
-
-beforeAll(async () => {
-  browser = await launch();
-  tmp = tmpDir();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
-
 describe("GPU time per step in the report", () => {
   test("a trace with update.gpu plots the GPU's busy and idle shares of each step's interval", async () => {
-    const file = trace(path.join(tmp, "vsched-1-dp0.jsonl"), true);
-    await cli(["convert", file, "-o", path.join(tmp, "logs")]);
-    const rows = readCsv(path.join(tmp, "logs", "per_iteration.csv"));
+    const file = trace(path.join(tmp(), "vsched-1-dp0.jsonl"), true);
+    await cli(["convert", file, "-o", path.join(tmp(), "logs")]);
+    const rows = readCsv(path.join(tmp(), "logs", "per_iteration.csv"));
     expect(rows.length).toBe(STEPS);
     expect(rows.every((r) => typeof r.gpu_step_ns === "number")).toBe(true);
     const page = await report(file, "gpu-time");
@@ -99,7 +62,7 @@ describe("GPU time per step in the report", () => {
   });
 
   test("without update.gpu the page says why", async () => {
-    const page = await report(trace(path.join(tmp, "none.jsonl"), false), "none");
+    const page = await report(trace(path.join(tmp(), "none.jsonl"), false), "none");
     expect(await page.locator('[data-chart="gpu-time"]').count()).toBe(0);
     const why =
       "No GPU time per step in this run: the trace has no update.gpu (an emitter before trace schema 1.6, VLLM_SCHEDULER_LOG_GPU_TIME=0, a multiprocess executor, or no CUDA).";

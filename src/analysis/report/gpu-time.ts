@@ -1,6 +1,7 @@
 import type { TableRow, TableSource } from "../../tables/types.js";
 import { Indexed } from "./arrays.js";
-import { notCapturedWhy } from "./not-captured.js";
+import { missingWhy } from "./not-captured.js";
+import { intervalShares } from "./shares.js";
 import type { GpuTimeSeries } from "./types.js";
 
 type F64 = Indexed<Float64Array>;
@@ -36,31 +37,17 @@ export class GpuTimeSteps {
    * Null when no step has a share.
    */
   shares(update: Float64Array, n: number): GpuTimeSeries | null {
-    const busy = new Float32Array(n).fill(NaN);
-    const idle = new Float32Array(n).fill(NaN);
-    let points = 0;
-    for (let i = 1; i < n; i++) {
-      const interval = update[i] - update[i - 1];
-      const g = this.step.get(i);
-      // NaN (a missing update or figure) fails this too
-      if (!(interval > 0) || Number.isNaN(g)) continue;
-      points++;
-      busy[i] = g / interval;
-      idle[i] = this.gap.get(i) / interval;
-    }
+    const { shares: [busy, idle], points: [points] } = intervalShares(update, n, [this.step, this.gap]);
     if (points === 0) return null;
     return { busy_share: busy, gap_share: idle, points };
   }
 }
 
-/** the emitter's not_captured entry for update.gpu (emitter/src/vsched_emitter/gpu_time.py, NOT_CAPTURED_WHAT) */
-const NOT_CAPTURED_PREFIX = "GPU time per step";
-
-/** why no rank has a GPU time series: the trace header's words, else what the tables lack */
-export function gpuTimeMissingWhy(source: TableSource, figures: number): string {
-  if (figures > 0) return "no step with an update.gpu figure follows another step's update, so none has an interval to divide it by";
-  return (
-    notCapturedWhy(source, NOT_CAPTURED_PREFIX) ??
-    "the trace has no update.gpu (an emitter before trace schema 1.6, VLLM_SCHEDULER_LOG_GPU_TIME=0, a multiprocess executor, or no CUDA)"
-  );
-}
+/** why no rank has a GPU time series */
+export const gpuTimeMissingWhy = (source: TableSource, figures: number): string =>
+  missingWhy(source, figures, {
+    noInterval: "no step with an update.gpu figure follows another step's update, so none has an interval to divide it by",
+    // the emitter's not_captured entry for update.gpu (emitter/src/vsched_emitter/gpu_time.py, NOT_CAPTURED_WHAT)
+    notCaptured: "GPU time per step",
+    none: "the trace has no update.gpu (an emitter before trace schema 1.6, VLLM_SCHEDULER_LOG_GPU_TIME=0, a multiprocess executor, or no CUDA)",
+  });
