@@ -1,9 +1,9 @@
 import { describe, expect, test } from "vitest";
-import { RawRecord as RawRecordSchema, type HeaderRecord, type RawRecord, type StepRecord, type UpdateRecord } from "../src/schema/raw.js";
+import { RawRecord as RawRecordSchema, type HeaderRecord, type RawRecord } from "../src/schema/raw.js";
 import type { BetaTrainingRow } from "../src/schema/fit.js";
 import { gpuTimeView, MIN_GPU_TIME_COVERAGE } from "../src/analysis/fit/gpu-time.js";
 import { replay } from "./helpers/collect.js";
-import { header as traceHeader } from "./helpers/trace.js";
+import { stepRecord as step, header as traceHeader, updateRecord as update } from "./helpers/trace.js";
 import { GpuTimeAccumulator } from "../src/analysis/summary/gpu-time.js";
 import type { TableRow } from "../src/tables/types.js";
 
@@ -16,14 +16,6 @@ const header = traceHeader({
   schema_version: "1.6", capabilities: { gpu_time: true },
   config: { ...(base.config as object), scheduler_class: "AsyncScheduler", async_scheduling: true },
 }) as unknown as HeaderRecord;
-const step = (n: number, t: number): StepRecord => ({
-  type: "step", step: n, t_start: t, t_end: t + 1 * MS, sched_t: null, sched: [], new: [], resumed: [], preempted: [], kv_fail: [],
-  free_blocks: 10, running: 0, waiting: 0, budget_left: 100, stop: null, skipped: [], blocks: [], order: null,
-});
-const update = (n: number, t: number, gpu?: [number, number | null] | null): UpdateRecord => ({
-  type: "update", step: n, t_start: t, t_end: t + 1 * MS, out_t: null, tokens: [], finished: [], free_blocks: 10, running: 0, waiting: 0,
-  ...(gpu === undefined ? {} : { gpu }),
-});
 
 describe("per_iteration gpu_step_ns and gpu_gap_ns", () => {
   test("each step takes its own update's figures, async updates interleaved; null and absent give empty cells", () => {

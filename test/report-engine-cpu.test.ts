@@ -1,10 +1,8 @@
 import { describe, expect, test } from "vitest";
 import type { HeaderRecord, RawRecord, StepRecord } from "../src/schema/raw.js";
 import { EngineCpuSteps } from "../src/analysis/report/engine-cpu.js";
-import { computeReport } from "../src/analysis/report/index.js";
 import type { TableRow } from "../src/tables/types.js";
-import { memorySource } from "../src/tables/memory.js";
-import { replay } from "./helpers/collect.js";
+import { replayReport } from "./helpers/collect.js";
 
 // The report's engine CPU series: each step's step.cpu figures over the interval since the
 // previous step's start (what the emitter's differences cover), worked out by hand below.
@@ -61,29 +59,22 @@ describe("computeReport's engine CPU", () => {
     type: "step", step: n, t_start: t, t_end: t + 1 * MS, sched_t: null, sched: [], new: [], resumed: [], preempted: [], kv_fail: [],
     free_blocks: 10, running: 0, waiting: 0, budget_left: 100, stop: null, skipped: [], blocks: [], order: null, ...(cpu === undefined ? {} : { cpu }),
   });
-  const report = (recs: RawRecord[]) => {
-    const out = replay(recs);
-    const { type: _t, ...h } = recs[0] as HeaderRecord;
-    return computeReport(memorySource({ per_request: out.perRequest, per_iteration: out.perIteration, per_iteration_requests: out.perIterationRequests }, {
-      sources: [{ path: "t.jsonl", header: h, timeOffsetNs: 0 }],
-    }));
-  };
 
   test("step.cpu reaches the rank's series through per_iteration; no PSI, no pressure series", async () => {
-    const rep = await report([header(true), step(0, 10 * MS, [MS, 0, null]), step(1, 26 * MS, [4 * MS, 2 * MS, null])]);
+    const rep = await replayReport([header(true), step(0, 10 * MS, [MS, 0, null]), step(1, 26 * MS, [4 * MS, 2 * MS, null])]);
     expect(rep.engine_cpu_missing).toBeNull();
     const c = rep.ranks[0].engine_cpu!;
     expect([nanToNull(c.cpu_share), nanToNull(c.wait_share), c.pressure_share]).toEqual([[null, 0.25], [null, 0.125], null]);
   });
 
   test("without step.cpu the report says why, in the header's words", async () => {
-    const rep = await report([header(false), step(0, 10 * MS), step(1, 30 * MS)]);
+    const rep = await replayReport([header(false), step(0, 10 * MS), step(1, 30 * MS)]);
     expect(rep.ranks[0].engine_cpu).toBeNull();
     expect(rep.engine_cpu_missing).toBe("VLLM_SCHEDULER_LOG_CPU_STATS=0 turned it off");
   });
 
   test("a figure on step 0 alone has no interval, and the report says so", async () => {
-    const rep = await report([header(true), step(0, 10 * MS, [MS, 0, null])]);
+    const rep = await replayReport([header(true), step(0, 10 * MS, [MS, 0, null])]);
     expect(rep.ranks[0].engine_cpu).toBeNull();
     expect(rep.engine_cpu_missing).toMatch(/no step with a step.cpu figure follows another step/);
   });

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import Papa from "papaparse";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, expect } from "vitest";
 import { ROOT, runCli } from "../helpers/golden.js";
 
 export const CHROMIUM = process.env.VSCHED_CHROMIUM ?? "/usr/bin/chromium";
@@ -49,6 +50,43 @@ export async function yRange(page: Page, id: string): Promise<[number | null, nu
     if (!u) throw new Error(`no chart ${chartId}`);
     return [u.scales.y.min, u.scales.y.max] as [number | null, number | null];
   }, id);
+}
+
+/** the values a chart plots, per series (x first); NaN as null */
+export async function plotted(page: Page, id: string): Promise<(number | null)[][]> {
+  return page.evaluate((chartId) => {
+    type U = { root: HTMLElement; data: ArrayLike<number | null>[] };
+    const charts = (window as unknown as { vschedReport: { charts: U[] } }).vschedReport.charts;
+    const u = charts.find((c) => (c.root.parentNode as HTMLElement).getAttribute("data-chart") === chartId);
+    if (!u) throw new Error(`no chart ${chartId}`);
+    return u.data.map((s) => Array.from(s, (v) => (v === null || Number.isNaN(v) ? null : v)));
+  }, id);
+}
+
+/**
+ * A test file's browser and temp dir, launched before its tests and closed after, and its
+ * reports: `report(trace, name)` writes <tmp>/<name>.html and opens it, with no console problem.
+ */
+export function reportSession(): { tmp: () => string; report: (trace: string, name: string) => Promise<Page> } {
+  let browser: Browser | undefined;
+  let tmp = "";
+  beforeAll(async () => {
+    browser = await launch();
+    tmp = tmpDir();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    tmp: () => tmp,
+    async report(trace, name) {
+      const html = path.join(tmp, `${name}.html`);
+      await cli(["report", trace, "-o", html]);
+      const { page, problems } = await openReport(browser!, html);
+      expect(problems).toEqual([]);
+      return page;
+    },
+  };
 }
 
 /** vsched CLI run that must succeed */

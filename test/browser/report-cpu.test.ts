@@ -8,12 +8,10 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { cli, fixture, launch, openReport, readCsv, tmpDir, yRange } from "./helpers.js";
+import { describe, expect, test } from "vitest";
+import { cli, fixture, plotted, readCsv, reportSession, yRange } from "./helpers.js";
 
-let browser: Browser;
-let tmp: string;
+const { tmp, report } = reportSession();
 const source = fixture("kv-pressure-preempt", "vsched-1-dp0.jsonl");
 
 /** the known shares of step n's interval: on a CPU, waiting for one, machine pressure */
@@ -47,17 +45,6 @@ function withCpu(file: string, psi: boolean): string {
   return file;
 }
 
-/** the values a chart plots, per series (x first); NaN as null */
-async function plotted(page: Page, id: string): Promise<(number | null)[][]> {
-  return page.evaluate((chartId) => {
-    type U = { root: HTMLElement; data: ArrayLike<number | null>[] };
-    const charts = (window as unknown as { vschedReport: { charts: U[] } }).vschedReport.charts;
-    const u = charts.find((c) => (c.root.parentNode as HTMLElement).getAttribute("data-chart") === chartId);
-    if (!u) throw new Error(`no chart ${chartId}`);
-    return u.data.map((s) => Array.from(s, (v) => (v === null || Number.isNaN(v) ? null : v)));
-  }, id);
-}
-
 /** each plotted share (%) against the known one; step 0 has none */
 function expectShares(ys: (number | null)[], steps: number[], known: (n: number) => number): void {
   expect(ys.length).toBe(steps.length);
@@ -68,28 +55,11 @@ function expectShares(ys: (number | null)[], steps: number[], known: (n: number)
   });
 }
 
-async function report(trace: string, name: string): Promise<Page> {
-  const html = path.join(tmp, `${name}.html`);
-  await cli(["report", trace, "-o", html]);
-  const { page, problems } = await openReport(browser, html);
-  expect(problems).toEqual([]);
-  return page;
-}
-
-beforeAll(async () => {
-  browser = await launch();
-  tmp = tmpDir();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
-
 describe("engine CPU stats in the report", () => {
   test("a trace with step.cpu plots the engine thread's CPU and wait shares and the machine's pressure per step", async () => {
-    const trace = withCpu(path.join(tmp, "vsched-1-dp0.jsonl"), true);
-    await cli(["convert", trace, "-o", path.join(tmp, "logs")]);
-    const rows = readCsv(path.join(tmp, "logs", "per_iteration.csv"));
+    const trace = withCpu(path.join(tmp(), "vsched-1-dp0.jsonl"), true);
+    await cli(["convert", trace, "-o", path.join(tmp(), "logs")]);
+    const rows = readCsv(path.join(tmp(), "logs", "per_iteration.csv"));
     expect(rows.every((r) => typeof r.engine_cpu_wait_ns === "number" && typeof r.cpu_pressure_ns === "number")).toBe(true);
     const steps = rows.map((r) => r.iteration_id as number);
     const page = await report(trace, "cpu");
@@ -110,7 +80,7 @@ describe("engine CPU stats in the report", () => {
   });
 
   test("without PSI the thread's shares are plotted and the pressure chart gives way to a note", async () => {
-    const trace = withCpu(path.join(tmp, "no-psi.jsonl"), false);
+    const trace = withCpu(path.join(tmp(), "no-psi.jsonl"), false);
     const page = await report(trace, "no-psi");
     const [, cpu] = await plotted(page, "engine-cpu");
     expect(cpu.filter((v) => v !== null).length).toBe(cpu.length - 1);

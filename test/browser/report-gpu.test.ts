@@ -6,12 +6,10 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { cli, fixture, launch, openReport, readCsv, tmpDir, yRange } from "./helpers.js";
+import { describe, expect, test } from "vitest";
+import { cli, fixture, readCsv, reportSession, yRange } from "./helpers.js";
 
-let browser: Browser;
-let tmp: string;
+const { tmp, report } = reportSession();
 const source = fixture("kv-pressure-preempt", "vsched-1-dp0.jsonl");
 
 /** the trace with a gpu record before every step record's end but the first (t_end - 1 µs), as the sampler thread would queue it */
@@ -33,26 +31,14 @@ function withSamples(file: string): string {
   return file;
 }
 
-beforeAll(async () => {
-  browser = await launch();
-  tmp = tmpDir();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
-
 describe("GPU stats in the report", () => {
   test("a trace with NVML samples shows utilisation, memory, SM clock and power over time", async () => {
-    const trace = withSamples(path.join(tmp, "vsched-1-dp0.jsonl"));
-    const html = path.join(tmp, "gpu.html");
-    await cli(["report", trace, "-o", html]);
-    await cli(["convert", trace, "-o", path.join(tmp, "logs")]);
-    const rows = readCsv(path.join(tmp, "logs", "per_iteration.csv"));
+    const trace = withSamples(path.join(tmp(), "vsched-1-dp0.jsonl"));
+    await cli(["convert", trace, "-o", path.join(tmp(), "logs")]);
+    const rows = readCsv(path.join(tmp(), "logs", "per_iteration.csv"));
     const sampled = rows.filter((r) => typeof r.gpu_sample_age_ns === "number").length;
     expect(sampled).toBe(rows.length - 1);
-    const { page, problems } = await openReport(browser, html);
-    expect(problems).toEqual([]);
+    const page = await report(trace, "gpu");
     for (const id of ["gpu-util", "gpu-memory", "gpu-clock", "gpu-power"]) {
       const box = page.locator(`[data-chart="${id}"]`);
       expect(await box.getAttribute("data-points"), id).toBe(String(rows.length));
@@ -66,10 +52,7 @@ describe("GPU stats in the report", () => {
 
   test("without samples the page says why, in the trace header's words", async () => {
     const header = JSON.parse(readFileSync(source, "utf8").split("\n")[0]) as { not_captured: { what: string; why: string }[] };
-    const html = path.join(tmp, "none.html");
-    await cli(["report", source, "-o", html]);
-    const { page, problems } = await openReport(browser, html);
-    expect(problems).toEqual([]);
+    const page = await report(source, "none");
     expect(await page.locator('[data-chart="gpu-util"]').count()).toBe(0);
     const why = header.not_captured.find((n) => n.what.startsWith("GPU stats"))?.why ?? "the trace has no gpu records";
     expect(await page.getByText(`No GPU stats in this run: ${why}`, { exact: false }).count()).toBe(1);

@@ -1,6 +1,8 @@
 import type { Finding } from "../../src/core/finding.js";
 import { createEngine, DEFAULT_ENGINE_OPTIONS, type EngineOptions, type RowSink } from "../../src/engine/index.js";
 import type { HeaderRecord, RawRecord } from "../../src/schema/raw.js";
+import { computeReport, type ReportData } from "../../src/analysis/report/index.js";
+import { memorySource } from "../../src/tables/memory.js";
 import type { EventRow, PerIterationRequestRow, PerIterationRow, PerRequestRow, PredictionRow, StateTransitionRow } from "../../src/schema/tables.js";
 
 export interface Collected {
@@ -31,4 +33,13 @@ export function replay(records: RawRecord[], options: Partial<EngineOptions> = {
   rest.forEach((r, i) => engine.push(r, i + 2));
   engine.end();
   return out;
+}
+
+/** The report of records replayed in memory, the first record the header of the one source. */
+export function replayReport(records: RawRecord[]): Promise<ReportData> {
+  const out = replay(records);
+  const { type: _t, ...header } = records[0] as HeaderRecord;
+  return computeReport(memorySource({ per_request: out.perRequest, per_iteration: out.perIteration, per_iteration_requests: out.perIterationRequests }, {
+    sources: [{ path: "t.jsonl", header, timeOffsetNs: 0 }],
+  }));
 }

@@ -2,6 +2,9 @@
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { StepRecord, UpdateRecord } from "../../src/schema/raw.js";
+
+const MS = 1_000_000;
 
 export function header(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -51,3 +54,15 @@ export const arrival = (req: string, t: number) => ({
 export const jsonl = (...records: unknown[]): string => records.map((r) => (typeof r === "string" ? r : JSON.stringify(r)) + "\n").join("");
 
 export const tmpDir = (): string => mkdtempSync(path.join(os.tmpdir(), "vsched-test-"));
+
+/** a step record of an empty batch: schedule() entered at t, returned 1 ms later */
+export const stepRecord = (n: number, t: number): StepRecord => ({
+  type: "step", step: n, t_start: t, t_end: t + 1 * MS, sched_t: null, sched: [], new: [], resumed: [], preempted: [], kv_fail: [],
+  free_blocks: 10, running: 0, waiting: 0, budget_left: 100, stop: null, skipped: [], blocks: [], order: null,
+});
+
+/** step n's update record, entered at t and 1 ms long; `gpu` (trace schema 1.6's update.gpu) left out when undefined */
+export const updateRecord = (n: number, t: number, gpu?: [number, number | null] | null): UpdateRecord => ({
+  type: "update", step: n, t_start: t, t_end: t + 1 * MS, out_t: null, tokens: [], finished: [], free_blocks: 10, running: 0, waiting: 0,
+  ...(gpu === undefined ? {} : { gpu }),
+});

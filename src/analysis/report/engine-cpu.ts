@@ -1,5 +1,7 @@
 import type { TableRow, TableSource } from "../../tables/types.js";
 import { Indexed } from "./arrays.js";
+import { missingWhy } from "./not-captured.js";
+import { intervalShares } from "./shares.js";
 import type { EngineCpuSeries } from "./types.js";
 
 type F64 = Indexed<Float64Array>;
@@ -33,38 +35,17 @@ export class EngineCpuSteps {
    * Null when no step has one.
    */
   shares(start: Float64Array, n: number): EngineCpuSeries | null {
-    const cpu = new Float32Array(n).fill(NaN);
-    const wait = new Float32Array(n).fill(NaN);
-    const pressure = new Float32Array(n).fill(NaN);
-    let points = 0;
-    let pressurePoints = 0;
-    for (let i = 1; i < n; i++) {
-      const interval = start[i] - start[i - 1];
-      const c = this.cpu.get(i);
-      // NaN (a missing start or figure) fails this too
-      if (!(interval > 0) || Number.isNaN(c)) continue;
-      points++;
-      cpu[i] = c / interval;
-      wait[i] = this.wait.get(i) / interval;
-      const p = this.pressure.get(i);
-      if (Number.isNaN(p)) continue;
-      pressurePoints++;
-      pressure[i] = p / interval;
-    }
+    const { shares: [cpu, wait, pressure], points: [points, , pressurePoints] } = intervalShares(start, n, [this.cpu, this.wait, this.pressure]);
     if (points === 0) return null;
     return { cpu_share: cpu, wait_share: wait, pressure_share: pressurePoints > 0 ? pressure : null, points };
   }
 }
 
-/** the emitter's not_captured entry for step.cpu (emitter/src/vsched_emitter/host_cpu.py, NOT_CAPTURED_WHAT) */
-const NOT_CAPTURED_PREFIX = "engine thread CPU";
-
-/** why no rank has an engine CPU series: the trace header's words, else what the tables lack */
-export function engineCpuMissingWhy(source: TableSource, figures: number): string {
-  if (figures > 0) return "no step with a step.cpu figure follows another step, so none has an interval to divide it by";
-  for (const s of source.info.sources) {
-    const nc = (s.header.not_captured ?? []).find((x) => x.what.startsWith(NOT_CAPTURED_PREFIX));
-    if (nc) return nc.why;
-  }
-  return "the trace has no step.cpu (an emitter before trace schema 1.5, VLLM_SCHEDULER_LOG_CPU_STATS=0, or not Linux)";
-}
+/** why no rank has an engine CPU series */
+export const engineCpuMissingWhy = (source: TableSource, figures: number): string =>
+  missingWhy(source, figures, {
+    noInterval: "no step with a step.cpu figure follows another step, so none has an interval to divide it by",
+    // the emitter's not_captured entry for step.cpu (emitter/src/vsched_emitter/host_cpu.py, NOT_CAPTURED_WHAT)
+    notCaptured: "engine thread CPU",
+    none: "the trace has no step.cpu (an emitter before trace schema 1.5, VLLM_SCHEDULER_LOG_CPU_STATS=0, or not Linux)",
+  });

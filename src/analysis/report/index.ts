@@ -3,6 +3,8 @@ import type { RowHandlers, TableSource } from "../../tables/types.js";
 import { distribution, histogram, SCATTER_POINTS_MAX, seed002Statistics, valuesOf } from "./distributions.js";
 import { RequestCollector } from "./requests.js";
 import { engineCpuMissingWhy } from "./engine-cpu.js";
+import { gpuTimeMissingWhy } from "./gpu-time.js";
+import { notCapturedWhy } from "./not-captured.js";
 import { StepCollector } from "./steps.js";
 import type { Distributions, Fairness, Predictions, RankSeries, ReportData } from "./types.js";
 import { Values } from "../math/stats.js";
@@ -63,16 +65,13 @@ export async function computeReport(source: TableSource, opts: ReportOptions = {
     notes,
     gpu_stats_missing: ranks.some((r) => r.gpu !== null) ? null : gpuMissingWhy(source),
     engine_cpu_missing: ranks.some((r) => r.engine_cpu !== null) ? null : engineCpuMissingWhy(source, steps.cpuFigures),
+    gpu_time_missing: ranks.some((r) => r.gpu_time !== null) ? null : gpuTimeMissingWhy(source, steps.gpuTimeFigures),
   };
 }
 
 /** what the trace header says about GPU stats it could not capture, else that it has none */
 function gpuMissingWhy(source: TableSource): string {
-  for (const s of source.info.sources) {
-    const nc = (s.header.not_captured ?? []).find((x) => x.what.startsWith("GPU stats"));
-    if (nc) return nc.why;
-  }
-  return "the trace has no gpu records (an emitter before trace schema 1.4, or no sample fell on a step)";
+  return notCapturedWhy(source, "GPU stats") ?? "the trace has no gpu records (an emitter before trace schema 1.4, or no sample fell on a step)";
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { TableRow } from "../../tables/types.js";
 import { Indexed } from "./arrays.js";
 import { EngineCpuSteps } from "./engine-cpu.js";
+import { GpuTimeSteps } from "./gpu-time.js";
 import type { RankSeries } from "./types.js";
 
 type F64 = Indexed<Float64Array>;
@@ -33,6 +34,7 @@ class RankCollector {
   /** steps with a joined GPU sample */
   gpuSteps = 0;
   readonly cpu = new EngineCpuSteps();
+  readonly gpuTime = new GpuTimeSteps();
   readonly causes = new Map<string, F32>();
   steps = 0;
 }
@@ -79,6 +81,7 @@ export class StepCollector {
       c.f32.gpu_power_w.set(i, nanIfNull(row.gpu_power_w));
     }
     c.cpu.add(i, row);
+    c.gpuTime.add(i, row);
   }
 
   /** a waiting or preempted row: one request waiting for its cause at this step */
@@ -97,6 +100,13 @@ export class StepCollector {
     return n;
   }
 
+  /** steps with an update.gpu figure, over all ranks (whether or not one had an interval) */
+  get gpuTimeFigures(): number {
+    let n = 0;
+    for (const c of this.ranks.values()) n += c.gpuTime.figures;
+    return n;
+  }
+
   /** time of a step's start, or of its end for the step after the last one */
   stepTime(rank: number, iteration: number): number {
     const c = this.ranks.get(rank);
@@ -112,12 +122,13 @@ export class StepCollector {
       .map(([dp_rank, c]) => {
         const n = c.steps;
         const f = (k: keyof RankCollector["f32"]) => c.f32[k].toArray(n);
+        const start = c.start.toArray(n), schedule = c.schedule.toArray(n), forward = c.forward.toArray(n);
         return {
           dp_rank,
           steps: n,
-          start_ns: c.start.toArray(n),
-          schedule_ns: c.schedule.toArray(n),
-          forward_ns: c.forward.toArray(n),
+          start_ns: start,
+          schedule_ns: schedule,
+          forward_ns: forward,
           duration_ns: c.duration.toArray(n),
           prefill_reqs: f("prefill_reqs"),
           decode_reqs: f("decode_reqs"),
@@ -133,7 +144,9 @@ export class StepCollector {
           gpu: c.gpuSteps > 0
             ? { util_percent: f("gpu_util_percent"), memory_used_gib: f("gpu_memory_used_gib"), sm_clock_mhz: f("gpu_sm_clock_mhz"), power_w: f("gpu_power_w") }
             : null,
-          engine_cpu: c.cpu.shares(c.start.toArray(n), n),
+          engine_cpu: c.cpu.shares(start, n),
+          // update_from_output() entered: schedule() returned, then the model ran (NaN where forward_duration is empty)
+          gpu_time: c.gpuTime.shares(Float64Array.from(start, (t, i) => t + schedule[i] + forward[i]), n),
           waiting_by_cause: withCauses ? [...c.causes.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([cause, s]) => ({ cause, counts: s.toArray(n) })) : null,
         };
       });

@@ -26,6 +26,8 @@ export interface ReportData {
   gpu_stats_missing: string | null;
   /** why no rank has an engine CPU series (the trace header's not_captured entry, or that the trace has no step.cpu); null when one does */
   engine_cpu_missing: string | null;
+  /** why no rank has a GPU time series (the trace header's not_captured entry, or that the trace has no update.gpu); null when one does */
+  gpu_time_missing: string | null;
 }
 
 export interface Seed002Statistics {
@@ -61,6 +63,8 @@ export interface RankSeries {
   gpu: { util_percent: Float32Array; memory_used_gib: Float32Array; sm_clock_mhz: Float32Array; power_w: Float32Array } | null;
   /** the engine thread's CPU time and wait for a CPU, and the machine's CPU pressure, per step (trace step.cpu); null when no step has a share */
   engine_cpu: EngineCpuSeries | null;
+  /** the step's work on the GPU and the GPU's idle time before it, per step (trace update.gpu); null when no step has a share */
+  gpu_time: GpuTimeSeries | null;
   /** requests waiting for each cause at each step (only causes that occur); null without waiting rows */
   waiting_by_cause: { cause: string; counts: Float32Array }[] | null;
 }
@@ -78,6 +82,22 @@ export interface EngineCpuSeries {
   /** some task of the machine waited for a CPU (cpu_pressure_ns, PSI cpu some); null when no step has it */
   pressure_share: Float32Array | null;
   /** steps with a share */
+  points: number;
+}
+
+/**
+ * Shares of each step's interval, the time between its update_from_output() entry and the
+ * previous step's (the update-to-update interval of docs/fit.md, "GPU time", which ends once
+ * the step's GPU work has); NaN where a
+ * step has no figure or no previous update (step 0). Busy and idle may add up to a little over
+ * 1: the idle gap starts at the previous step's last GPU work, just before that step's update.
+ */
+export interface GpuTimeSeries {
+  /** the step's work on the GPU, idle time inside the step included (per_iteration gpu_step_ns) */
+  busy_share: Float32Array;
+  /** the GPU sat idle before the step since the previous step's end (gpu_gap_ns); NaN for the first timed step */
+  gap_share: Float32Array;
+  /** steps with a busy share */
   points: number;
 }
 

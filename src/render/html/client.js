@@ -282,6 +282,7 @@
         { label: "preempted", color: STATE.preempted, paths: dotsOnly.paths, points: { show: true, size: 6 } }] }, ds(r.marks));
     gpuCharts(g2, r);
     engineCpuCharts(g2, r);
+    gpuTimeCharts(g2, r);
     if (r.causes) {
       // stacked: each layer drawn as the cumulative sum, filled down to the layer below
       var names = r.causes.names;
@@ -303,11 +304,13 @@
         series: order.map(function (i) { return ser[i]; }) }, [r.causes.x].concat(order.map(function (i) { return cum[i]; })));
     } else add(g2, el("p", "dim", "Waiting by cause over time needs the waiting rows of per_iteration_requests."));
   }
+  // whether a rank has a series; without it, one line saying why (the report's *_missing), when the report gives one
+  function present(series, what, why) {
+    if (!series && why) add(rankBox, el("p", "dim", "No " + what + " in this run: " + why + "."));
+    return !!series;
+  }
   function gpuCharts(g2, r) {
-    if (!r.gpu) {
-      if (D.gpu_stats_missing) add(rankBox, el("p", "dim", "No GPU stats in this run: " + D.gpu_stats_missing + "."));
-      return;
-    }
+    if (!present(r.gpu, "GPU stats", D.gpu_stats_missing)) return;
     // NVML samples joined to steps (per_iteration gpu_* columns): each step shows the latest sample at or before its end
     chart(g2, { id: "gpu-util", title: "GPU utilisation (%, NVML)", x: "s", y: "%", group: "time", points: points(r.gpu.use),
       series: [{ label: "GPU util", color: "#31a354" }] }, ds(r.gpu.use));
@@ -320,19 +323,27 @@
   }
   function engineCpuCharts(g2, r) {
     var c = r.engine_cpu;
-    if (!c) {
-      if (D.engine_cpu_missing) add(rankBox, el("p", "dim", "No engine CPU stats in this run: " + D.engine_cpu_missing + "."));
-      return;
-    }
+    if (!present(c, "engine CPU stats", D.engine_cpu_missing)) return;
     // the trace's step.cpu over each step's interval: a wait for a CPU delays every step whose CPU part is on the critical path,
     // which neither the batch nor schedule() durations show
-    chart(g2, { id: "engine-cpu", title: "Engine thread on a CPU and waiting for one (% of the step's interval)", x: "s", y: "%", group: "time", points: points(c.thread),
-      note: "Each step: the time since the previous step started (Linux schedstat of the engine-core thread); waiting = runnable while other tasks held its cores.",
-      series: [{ label: "on a CPU", color: "#3182bd" }, { label: "waiting for a CPU", color: "#e31a1c" }] }, ds(c.thread));
+    shareChart(g2, "engine-cpu", "Engine thread on a CPU and waiting for one (% of the step's interval)", c.thread,
+      [{ label: "on a CPU", color: "#3182bd" }, { label: "waiting for a CPU", color: "#e31a1c" }],
+      "Each step: the time since the previous step started (Linux schedstat of the engine-core thread); waiting = runnable while other tasks held its cores.");
     if (c.pressure) {
-      chart(g2, { id: "cpu-pressure", title: "Machine CPU pressure (% of the step's interval, PSI some)", x: "s", y: "%", group: "time", points: points(c.pressure),
-        series: [{ label: "some task waiting", color: "#fd8d3c" }] }, ds(c.pressure));
+      shareChart(g2, "cpu-pressure", "Machine CPU pressure (% of the step's interval, PSI some)", c.pressure, [{ label: "some task waiting", color: "#fd8d3c" }]);
     } else add(rankBox, el("p", "dim", "No CPU pressure in this run: the steps' step.cpu has no PSI figure (a kernel without /proc/pressure/cpu)."));
+  }
+  function gpuTimeCharts(g2, r) {
+    if (!present(r.gpu_time, "GPU time per step", D.gpu_time_missing)) return;
+    // the trace's update.gpu (two CUDA events per step) over each step's update-to-update interval: a host-bound engine
+    // leaves the GPU idle between steps, which neither NVML's utilisation nor the step's duration shows per step
+    shareChart(g2, "gpu-time", "GPU busy with the step and idle before it (% of the step's interval)", r.gpu_time.shares,
+      [{ label: "busy with the step", color: "#31a354" }, { label: "idle before the step", color: "#e31a1c" }],
+      "Each step: the time since the previous step's update_from_output() entry (CUDA events on the model runner's stream); idle = the GPU waited for this step after the previous one's last work.");
+  }
+  // a time chart of per-step shares (%, the view-model's downsampled series) with an optional note under its title
+  function shareChart(g2, id, title, d, series, note) {
+    chart(g2, { id: id, title: title, x: "s", y: "%", group: "time", points: points(d), note: note, series: series }, ds(d));
   }
   var ts = section("timeseries", "Batches and time series");
   add(ts, el("p", "note", "Time-series charts are downsampled for display: the time (or batch) axis is cut into " + D.buckets + " buckets, one per pixel at full width, and each bucket keeps the minimum and maximum of every series, so one-step spikes keep their full height (stacked charts keep the steps where the total is smallest and largest). Each chart's data-points attribute holds the number of steps before downsampling, data-shown the points drawn. Drag on a time chart to zoom; all time charts follow; double-click resets."));

@@ -1,4 +1,4 @@
-import type { EngineCpuSeries, Lanes, RankSeries, ReportData } from "../../analysis/report/types.js";
+import type { EngineCpuSeries, GpuTimeSeries, Lanes, RankSeries, ReportData } from "../../analysis/report/types.js";
 import { CAUSE_COLORS, STATE_COLORS } from "../palette.js";
 import { BUCKETS, minMaxPerBucket, stackedPerBucket, type Downsampled } from "./downsample.js";
 
@@ -18,6 +18,7 @@ export function viewModel(data: ReportData) {
     notes: data.notes,
     gpu_stats_missing: data.gpu_stats_missing,
     engine_cpu_missing: data.engine_cpu_missing,
+    gpu_time_missing: data.gpu_time_missing,
     buckets: BUCKETS,
     palette: { causes: CAUSE_COLORS, states: STATE_COLORS },
     ranks: data.ranks.map(rankView),
@@ -53,17 +54,25 @@ function rankView(r: RankSeries) {
         }
       : null,
     engine_cpu: r.engine_cpu ? engineCpuView(t, r.engine_cpu) : null,
+    gpu_time: r.gpu_time ? gpuTimeView(t, r.gpu_time) : null,
     causes: causes ? { names: causes.map((c) => c.cause), ...sds(stackedPerBucket(t, causes.map((c) => c.counts))) } : null,
   };
 }
 
+/** a share (0..1) as % */
+const pct = (a: Float32Array) => Float64Array.from(a, (v) => v * 100);
+
 /** shares as % of each step's interval, like the KV chart's utilisation */
 function engineCpuView(t: Float64Array, c: EngineCpuSeries) {
-  const pct = (a: Float32Array) => Float64Array.from(a, (v) => v * 100);
   return {
     thread: sds(minMaxPerBucket(t, [pct(c.cpu_share), pct(c.wait_share)])),
     pressure: c.pressure_share ? sds(minMaxPerBucket(t, [pct(c.pressure_share)])) : null,
   };
+}
+
+/** the GPU's busy and idle shares as % of each step's update-to-update interval */
+function gpuTimeView(t: Float64Array, g: GpuTimeSeries) {
+  return { shares: sds(minMaxPerBucket(t, [pct(g.busy_share), pct(g.gap_share)])) };
 }
 
 /** lane times as float32 seconds: half the bytes, and ~1 ms resolution even three hours in (a pixel is coarser) */
