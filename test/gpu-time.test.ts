@@ -7,7 +7,7 @@ import { stepRecord as step, header as traceHeader, updateRecord as update } fro
 import { GpuTimeAccumulator } from "../src/analysis/summary/gpu-time.js";
 import type { TableRow } from "../src/tables/types.js";
 
-// Each step's GPU time (trace schema 1.6, update.gpu: [span_ns, gap_ns] from two CUDA events per
+// Each step's GPU time (trace schema 1.6, update.gpu: [span_ns, gap_ns, host_ns], two CUDA events per
 // step) in per_iteration, and fit's view of it, on hand-made inputs with answers worked out here.
 
 const MS = 1_000_000;
@@ -17,31 +17,34 @@ const header = traceHeader({
   config: { ...(base.config as object), scheduler_class: "AsyncScheduler", async_scheduling: true },
 }) as unknown as HeaderRecord;
 
-describe("per_iteration gpu_step_ns and gpu_gap_ns", () => {
+describe("per_iteration gpu_step_ns, gpu_gap_ns and runner_host_ns", () => {
   test("each step takes its own update's figures, async updates interleaved; null and absent give empty cells", () => {
     const rows = replay([
       header,
       step(0, 10 * MS),
       step(1, 12 * MS), // async: scheduled before step 0's update
-      update(0, 20 * MS, [7_250_000, null]),
+      update(0, 20 * MS, [7_250_000, null, 310_000]),
       step(2, 22 * MS),
-      update(1, 30 * MS, [9_000_000, 125_000]),
+      update(1, 30 * MS, [9_000_000, 125_000, 420_000]),
       step(3, 32 * MS),
-      update(2, 40 * MS, null), // its end event had not completed
-      update(3, 50 * MS), // an emitter that does not time the GPU
+      update(2, 40 * MS, [null, null, 380_000]), // its end event had not completed
+      step(4, 42 * MS),
+      update(3, 50 * MS, null), // it ran no model
+      update(4, 60 * MS), // an emitter that does not time the GPU
     ] as RawRecord[]).perIteration;
-    expect(rows.map((r) => [r.iteration_id, r.gpu_step_ns, r.gpu_gap_ns])).toEqual([
-      [0, 7_250_000, null],
-      [1, 9_000_000, 125_000],
-      [2, null, null],
-      [3, null, null],
+    expect(rows.map((r) => [r.iteration_id, r.gpu_step_ns, r.gpu_gap_ns, r.runner_host_ns])).toEqual([
+      [0, 7_250_000, null, 310_000],
+      [1, 9_000_000, 125_000, 420_000],
+      [2, null, null, 380_000],
+      [3, null, null, null],
+      [4, null, null, null],
     ]);
   });
 
-  test("the raw schema takes [count, count | null] or null, and nothing negative", () => {
+  test("the raw schema takes [count | null, count | null, count] or null, and nothing negative", () => {
     const ok = (gpu: unknown) => RawRecordSchema.safeParse({ ...update(0, 0), gpu }).success;
-    expect([ok([1, 0]), ok([1, null]), ok(null)]).toEqual([true, true, true]);
-    expect([ok([-1, 0]), ok([1]), ok([1.5, 0]), ok("1")]).toEqual([false, false, false, false]);
+    expect([ok([1, 0, 5]), ok([1, null, 0]), ok([null, null, 3]), ok(null)]).toEqual([true, true, true, true]);
+    expect([ok([-1, 0, 0]), ok([1, 0]), ok([1.5, 0, 0]), ok([1, 0, null]), ok("1")]).toEqual([false, false, false, false, false]);
   });
 });
 
@@ -104,7 +107,7 @@ describe("summary's gpu_time", () => {
 
   test("a replayed trace's summary figures are the update records' sums", () => {
     const acc = new GpuTimeAccumulator();
-    for (const r of replay([header, step(0, 0), update(0, 10 * MS, [4_000_000, null]), step(1, 11 * MS), update(1, 20 * MS, [5_000_000, 500_000])] as RawRecord[]).perIteration) acc.add(r as unknown as TableRow<"per_iteration">);
+    for (const r of replay([header, step(0, 0), update(0, 10 * MS, [4_000_000, null, 1]), step(1, 11 * MS), update(1, 20 * MS, [5_000_000, 500_000, 1])] as RawRecord[]).perIteration) acc.add(r as unknown as TableRow<"per_iteration">);
     expect(acc.stats()).toEqual({ steps: 2, busy_ns: 9_000_000, idle_ns: 500_000, busy_share: 5 / 5.5 });
   });
 });

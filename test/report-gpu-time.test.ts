@@ -50,9 +50,9 @@ describe("computeReport's GPU time", () => {
     // updates entered at 10, 20, 36 ms: step 1's interval is 10 ms, step 2's 16 ms
     const rep = await replayReport([
       header(),
-      step(0, 0), update(0, 10 * MS, [4 * MS, null]),
-      step(1, 11 * MS), update(1, 20 * MS, [5 * MS, 1_250_000]),
-      step(2, 21 * MS), update(2, 36 * MS, [10 * MS, 4 * MS]),
+      step(0, 0), update(0, 10 * MS, [4 * MS, null, 1]),
+      step(1, 11 * MS), update(1, 20 * MS, [5 * MS, 1_250_000, 1]),
+      step(2, 21 * MS), update(2, 36 * MS, [10 * MS, 4 * MS, 1]),
     ] as RawRecord[]);
     expect(rep.gpu_time_missing).toBeNull();
     const g = rep.ranks[0].gpu_time!;
@@ -62,7 +62,7 @@ describe("computeReport's GPU time", () => {
 
   test("async scheduling: a step scheduled before the previous update still takes its own update's interval", async () => {
     // step 1 is scheduled at 12 ms, before step 0's update (20 ms); its update enters at 28 ms: 8 ms
-    const rep = await replayReport([header(), step(0, 10 * MS), step(1, 12 * MS), update(0, 20 * MS, [6 * MS, null]), update(1, 28 * MS, [6 * MS, 1 * MS])] as RawRecord[]);
+    const rep = await replayReport([header(), step(0, 10 * MS), step(1, 12 * MS), update(0, 20 * MS, [6 * MS, null, 1]), update(1, 28 * MS, [6 * MS, 1 * MS, 1])] as RawRecord[]);
     expect([nanToNull(rep.ranks[0].gpu_time!.busy_share), nanToNull(rep.ranks[0].gpu_time!.gap_share)]).toEqual([[null, 0.75], [null, 0.125]]);
   });
 
@@ -78,7 +78,7 @@ describe("computeReport's GPU time", () => {
   });
 
   test("a figure on step 0 alone has no interval, and the report says so", async () => {
-    const rep = await replayReport([header(), step(0, 0), update(0, 10 * MS, [4 * MS, null])] as RawRecord[]);
+    const rep = await replayReport([header(), step(0, 0), update(0, 10 * MS, [4 * MS, null, 1])] as RawRecord[]);
     expect(rep.ranks[0].gpu_time).toBeNull();
     expect(rep.gpu_time_missing).toMatch(/no step with an update.gpu figure follows another step's update/);
   });

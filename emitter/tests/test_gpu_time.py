@@ -11,10 +11,12 @@ from vsched_testlib import Knobs, Spec
 
 
 class Gpu:
-    """A GPU clock in ns that the fake runner advances; events stamp it when recorded."""
+    """A GPU clock in ns that the fake runner advances (events stamp it when recorded), and the
+    host clock the runner's calls are timed with (gpu_time._now, replaced by the fixtures)."""
 
     def __init__(self):
         self.t = 0
+        self.host = 0
         self.done = True  # whether a recorded event reports completion
 
 
@@ -44,11 +46,13 @@ class Out:
 
 
 def runner_class(gpu, with_sample=True):
-    """A model runner that 'runs' 1,000 ns per token in execute_model and 500 in sampling."""
+    """A model runner that 'runs' 1,000 ns per token in execute_model and 500 in sampling on the
+    GPU, and spends 200 ns per token and 50 ns of host time in those calls."""
 
     class Runner:
         def execute_model(self, scheduler_output, intermediate_tensors=None, dummy_run=False):
             gpu.t += 1000 * scheduler_output.total_num_scheduled_tokens
+            gpu.host += 200 * scheduler_output.total_num_scheduled_tokens
             if not with_sample or scheduler_output.total_num_scheduled_tokens == 0:
                 gpu.t += 0 if scheduler_output.total_num_scheduled_tokens == 0 else 500
                 return "output"
@@ -57,6 +61,7 @@ def runner_class(gpu, with_sample=True):
         if with_sample:
             def sample_tokens(self, grammar_output):
                 gpu.t += 500
+                gpu.host += 50
                 return "output"
 
     return Runner
@@ -67,8 +72,9 @@ def header():
 
 
 @pytest.fixture
-def timed():
+def timed(monkeypatch):
     gpu = Gpu()
+    monkeypatch.setattr(gpu_time, "_now", lambda: gpu.host)
     cls = runner_class(gpu)
     originals = dict(cls.__dict__)
     h = header()
@@ -98,10 +104,10 @@ def test_spans_and_gaps_in_launch_order_with_two_steps_in_flight(timed):
     a, b, c = Out(10), Out(3), Out(7)
     launch(gpu, r, a, idle_before=2_000)
     launch(gpu, r, b, idle_before=0)      # async: launched before a's update
-    assert timer.take(a) == [10_500, None]  # first timed step: no gap
+    assert timer.take(a) == [10_500, None, 2_050]  # first timed step: no gap
     launch(gpu, r, c, idle_before=4_000)
-    assert timer.take(b) == [3_500, 0]
-    assert timer.take(c) == [7_500, 4_000]
+    assert timer.take(b) == [3_500, 0, 650]
+    assert timer.take(c) == [7_500, 4_000, 1_450]
     assert timer.take(c) is None  # taken once
     assert timer.pending == {}
 
@@ -115,9 +121,9 @@ def test_an_incomplete_end_event_is_null_and_never_waited_on(timed):
     launch(gpu, r, b, idle_before=100)
     gpu.done = True
     launch(gpu, r, c, idle_before=300)
-    assert timer.take(a) == [4_500, None]
-    assert timer.take(b) is None   # Event.elapsed_time would have raised
-    assert timer.take(c) == [6_500, None]  # no gap across a step without a figure
+    assert timer.take(a) == [4_500, None, 850]
+    assert timer.take(b) == [None, None, 1_050]  # Event.elapsed_time would have raised
+    assert timer.take(c) == [6_500, None, 1_250]  # no gap across a step without a figure
 
 
 def test_steps_without_tokens_and_dummy_runs_are_not_timed(timed):
@@ -129,17 +135,18 @@ def test_steps_without_tokens_and_dummy_runs_are_not_timed(timed):
     r.execute_model(Out(8), dummy_run=True)  # V2's warm-up / DP padding: sample_tokens not called
     assert timer.pending == {} and timer.open is None
     launch(gpu, r, real, idle_before=50)
-    assert timer.take(real) == [2_500, None]
+    assert timer.take(real) == [2_500, None, 450]
 
 
-def test_a_runner_without_sample_tokens_ends_at_execute_model():
+def test_a_runner_without_sample_tokens_ends_at_execute_model(monkeypatch):
     gpu = Gpu()
+    monkeypatch.setattr(gpu_time, "_now", lambda: gpu.host)
     cls = runner_class(gpu, with_sample=False)
     timer = gpu_time.prepare(True, None, header(), runner_classes=[cls], event_factory=lambda: Event(gpu))
     try:
         a = Out(9)
         launch(gpu, cls(), a)
-        assert timer.take(a) == [9_500, None]
+        assert timer.take(a) == [9_500, None, 1_800]
     finally:
         gpu_time.uninstall()
 
@@ -151,7 +158,7 @@ def test_pending_steps_are_bounded_when_updates_stop_taking_them(timed):
     for o in outs:
         launch(gpu, r, o)
     assert len(timer.pending) == gpu_time.MAX_PENDING
-    assert timer.take(outs[0]) is None and timer.take(outs[-1]) == [1_500, None]
+    assert timer.take(outs[0]) is None and timer.take(outs[-1]) == [1_500, None, 250]
 
 
 def test_a_failing_event_restores_the_runner_and_vllm_still_runs():
@@ -191,11 +198,13 @@ def test_not_captured_says_why():
 @pytest.mark.parametrize("async_scheduling,fmt", [(False, "interned"), (True, "interned"), (True, "plain")])
 def test_a_real_scheduler_run_writes_each_steps_gpu_time(tmp_path, monkeypatch, async_scheduling, fmt):
     """vLLM's own Scheduler (AsyncScheduler) under the harness, with the fake runner called on
-    each SchedulerOutput as the engine core would: every update carries its step's span, which
-    is 1,000 ns per scheduled token + 500 by construction, checked against the step record's
-    own token count (max_num_batched_tokens - budget_left); gaps are the scripted idle time."""
+    each SchedulerOutput as the engine core would: every update carries its step's span (1,000
+    ns per scheduled token + 500) and host time (200 per token + 50) by construction, checked
+    against the step record's own token count (max_num_batched_tokens - budget_left); gaps are
+    the scripted idle time."""
     monkeypatch.setenv(env.FORMAT, fmt)
     gpu = Gpu()
+    monkeypatch.setattr(gpu_time, "_now", lambda: gpu.host)
     cls = runner_class(gpu)
     runner = cls()
     real_prepare = gpu_time.prepare
@@ -224,6 +233,7 @@ def test_a_real_scheduler_run_writes_each_steps_gpu_time(tmp_path, monkeypatch, 
     assert len(updates) > 10
     timed = [u for u in updates if budget[u["step"]] > 0]
     assert timed and all(u["gpu"][0] == 1000 * budget[u["step"]] + 500 for u in timed)
+    assert all(u["gpu"][2] == 200 * budget[u["step"]] + 50 for u in timed)
     assert all(u["gpu"] is None for u in updates if budget[u["step"]] == 0)
     gaps = [u["gpu"][1] for u in timed[1:] if u["gpu"][1] is not None]
     assert gaps and set(gaps) <= {0, 3_000} and 3_000 in gaps

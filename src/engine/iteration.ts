@@ -117,6 +117,7 @@ export class PendingIteration {
       cpu_pressure_ns: s.cpu ? s.cpu[2] : null,
       gpu_step_ns: u?.gpu ? u.gpu[0] : null,
       gpu_gap_ns: u?.gpu ? u.gpu[1] : null,
+      runner_host_ns: u?.gpu ? u.gpu[2] : null,
     };
   }
 }

@@ -152,6 +152,7 @@ export const PerIterationRow = z.object({
   ...added("1.6", {
     gpu_step_ns: col.countOpt("the step's work on the GPU: CUDA events on the model runner's stream at execute_model() entry and once sampling is enqueued, idle time inside the step included (a launch-bound step shows it)", "ns"),
     gpu_gap_ns: col.countOpt("GPU idle time before the step: from the previous step's end event to this step's start event (about 0 while the host keeps ahead of the GPU); empty for the first timed step", "ns"),
+    runner_host_ns: col.countOpt("host time inside the model runner's execute_model() and sample_tokens() calls for the step: input preparation, kernel launches and any wait on the device inside them (the CPU work async scheduling overlaps with the GPU's)", "ns"),
   }),
 });
 

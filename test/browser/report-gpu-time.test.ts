@@ -31,7 +31,7 @@ function trace(file: string, gpu: boolean): string {
     recs.push(stepRecord(n, t));
     // step 0: its interval since the previous update is unknown; the first timed step has no gap
     const dt = n === 0 ? 10 * MS : updateAt(n) - updateAt(n - 1);
-    recs.push(updateRecord(n, updateAt(n), gpu ? [Math.round(dt * share.busy(n)), n === 0 ? null : Math.round(dt * share.idle(n))] : undefined));
+    recs.push(updateRecord(n, updateAt(n), gpu ? [Math.round(dt * share.busy(n)), n === 0 ? null : Math.round(dt * share.idle(n)), 100_000] : undefined));
   }
   writeFileSync(file, jsonl(...recs));
   return file;

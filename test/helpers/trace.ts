@@ -62,7 +62,7 @@ export const stepRecord = (n: number, t: number): StepRecord => ({
 });
 
 /** step n's update record, entered at t and 1 ms long; `gpu` (trace schema 1.6's update.gpu) left out when undefined */
-export const updateRecord = (n: number, t: number, gpu?: [number, number | null] | null): UpdateRecord => ({
+export const updateRecord = (n: number, t: number, gpu?: UpdateRecord["gpu"]): UpdateRecord => ({
   type: "update", step: n, t_start: t, t_end: t + 1 * MS, out_t: null, tokens: [], finished: [], free_blocks: 10, running: 0, waiting: 0,
   ...(gpu === undefined ? {} : { gpu }),
 });

@@ -12,26 +12,31 @@ step: one when ``execute_model()`` is entered, one when the step's sampling has 
 (``sample_tokens()`` returns; ``execute_model()`` returns an output on a vLLM without
 ``sample_tokens``). At the step's ``update_from_output()`` vLLM has already waited for the
 step's output, so both events have normally completed, and the update record gets
-``gpu: [span_ns, gap_ns]``:
+``gpu: [span_ns, gap_ns, host_ns]``:
 
 * span: GPU time from the step's first to its last work on that stream, idle time inside it
   included (a step whose kernels the host launches slower than the GPU runs them shows it);
 * gap: GPU time from the previous step's end event to this step's start event: how long the
   stream sat idle between the two steps (~0 while the host keeps ahead of the GPU); ``null``
-  for the first timed step and after a step without a figure.
+  for the first timed step and after a step without a figure;
+* host: the host's time inside the runner's ``execute_model()`` and ``sample_tokens()`` calls
+  for the step (input preparation, kernel launches, and any wait on the device inside them):
+  the part of the engine loop's CPU work that async scheduling overlaps with the GPU's.
 
-An event is never waited on: a step whose end event has not completed, or that ran no model
-(no scheduled tokens), gets ``null``. The wrappers are put on the runner class when the first
-Scheduler of the process is built, which vLLM does after it has profiled memory and captured
-its CUDA graphs, so warm-up and capture are never timed. Where the runner lives in another
-process (a multiprocess executor: tensor or pipeline parallel) or CUDA is not initialised
-(a CPU platform), nothing is patched and the header's ``not_captured`` says why.
+An event is never waited on: a step whose end event has not completed gets ``[null, null,
+host_ns]``; a step that ran no model (no scheduled tokens) gets ``null``. The wrappers are put
+on the runner classes when the first Scheduler of the process is built, which vLLM does after
+it has profiled memory and captured its CUDA graphs, so warm-up and capture are never timed.
+Where the runner lives in another process (a multiprocess executor: tensor or pipeline
+parallel) or CUDA is not initialised (a CPU platform), nothing is patched and the header's
+``not_captured`` says why.
 ``VLLM_SCHEDULER_LOG_GPU_TIME=0`` turns it off.
 """
 from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from .gpu_stats import declare_minor
 
@@ -39,7 +44,7 @@ logger = logging.getLogger("vsched_emitter")
 
 #: trace schema minor that declares ``update.gpu`` and ``capabilities.gpu_time``
 GPU_TIME_SCHEMA_VERSION = "1.6"
-NOT_CAPTURED_WHAT = "GPU time per step (update.gpu; per_iteration gpu_step_ns, gpu_gap_ns)"
+NOT_CAPTURED_WHAT = "GPU time per step (update.gpu; per_iteration gpu_step_ns, gpu_gap_ns, runner_host_ns)"
 #: vLLM's model runners: V2 (vLLM >= ~0.20, the default for Llama, Qwen3, Mistral, …) and V1;
 #: each one loaded in the process is patched, the one the worker built is the one that runs
 RUNNER_MODULES = ("vllm.v1.worker.gpu.model_runner", "vllm.v1.worker.gpu_model_runner")
@@ -49,6 +54,8 @@ IN_PROCESS_BACKENDS = ("uni", "external_launcher")
 MAX_PENDING = 64
 
 _timer: "StepTimer | None" = None
+#: the host clock the runner's calls are timed with (a test replaces it)
+_now = time.perf_counter_ns
 
 
 class StepTimer:
@@ -57,24 +64,26 @@ class StepTimer:
 
     def __init__(self, event_factory):
         self.new_event = event_factory
-        self.pending: dict[int, list] = {}  # id(SchedulerOutput) -> [start, end | None]
+        self.pending: dict[int, list] = {}  # id(SchedulerOutput) -> [start, end | None, host ns]
         self.open: list | None = None       # the pair whose end event is still to be recorded
         self.last_end = None                # end event of the step taken last, if it had a figure
         self.originals: list[tuple[type, str, object]] = []
 
     # ---- the runner's side (its thread: the engine core's, with the uniprocess executor) ----
-    def begin(self, scheduler_output) -> None:
+    def begin(self, scheduler_output) -> list | None:
+        """The step's record, opened (None for a step that runs no model)."""
         if not getattr(scheduler_output, "total_num_scheduled_tokens", 0):
             self.open = None
-            return
+            return None
         start = self.new_event()
         start.record()
-        pair = [start, None]
+        pair = [start, None, 0]
         pending = self.pending
         if len(pending) >= MAX_PENDING:  # updates stopped taking them: keep the newest only
             pending.pop(next(iter(pending)))
         pending[id(scheduler_output)] = pair
         self.open = pair
+        return pair
 
     def end(self) -> None:
         pair = self.open
@@ -86,18 +95,19 @@ class StepTimer:
 
     # ---- the scheduler's side ---------------------------------------------------------------
     def take(self, scheduler_output):
-        """``[span_ns, gap_ns]`` of the step, or None. Never blocks on the GPU."""
+        """``[span_ns, gap_ns, host_ns]`` of the step (the first two null when its end event has
+        not completed), or None for a step that ran no model. Never blocks on the GPU."""
         pair = self.pending.pop(id(scheduler_output), None)
         last, self.last_end = self.last_end, None
-        if pair is None or pair[1] is None:
+        if pair is None:
             return None
-        start, end = pair
-        if not end.query():
-            return None
+        start, end, host = pair
+        if end is None or not end.query():
+            return [None, None, host]
         span = round(start.elapsed_time(end) * 1e6)  # elapsed_time is in ms
         gap = round(last.elapsed_time(start) * 1e6) if last is not None else None
         self.last_end = end
-        return [span, gap]
+        return [span, gap, host]
 
 
 def _wrap(timer: StepTimer, cls, name: str, before: bool):
@@ -105,27 +115,35 @@ def _wrap(timer: StepTimer, cls, name: str, before: bool):
 
     if before:
         def wrapper(self, scheduler_output, *args, **kwargs):
+            pair = None
             try:
                 if kwargs.get("dummy_run"):  # V2's warm-up and DP padding runs: not a step
                     timer.open = None
                 else:
-                    timer.begin(scheduler_output)
+                    pair = timer.begin(scheduler_output)
             except Exception as e:
                 _give_up(e)
+            t0 = _now()
             result = original(self, scheduler_output, *args, **kwargs)
-            if result is not None and timer.open is not None:
-                try:  # an output from execute_model() itself: no sample_tokens() follows
-                    timer.end()
-                except Exception as e:
-                    _give_up(e)
+            if pair is not None:
+                pair[2] += _now() - t0
+                if result is not None and timer.open is pair:
+                    try:  # an output from execute_model() itself: no sample_tokens() follows
+                        timer.end()
+                    except Exception as e:
+                        _give_up(e)
             return result
     else:
         def wrapper(self, *args, **kwargs):
+            pair = timer.open
+            t0 = _now()
             result = original(self, *args, **kwargs)
-            try:
-                timer.end()
-            except Exception as e:
-                _give_up(e)
+            if pair is not None:
+                pair[2] += _now() - t0
+                try:
+                    timer.end()
+                except Exception as e:
+                    _give_up(e)
             return result
     wrapper.__wrapped__ = original
     wrapper.__name__ = name

@@ -90,6 +90,7 @@ interface StepRaw {
   /** the step's own GPU time and the GPU idle time before it (trace update.gpu); null: not captured */
   gpuStep: number | null;
   gpuGap: number | null;
+  runnerHost: number | null;
 }
 
 interface ReqRaw {
@@ -125,7 +126,7 @@ export async function collectFitData(source: TableSource, opts: FitDataOptions):
         batch: r.batch_size, pr: r.num_prefill_reqs, dr: r.num_decode_reqs, pt: r.prefill_tokens, dt: r.decode_tokens,
         running: r.running_count, kvAfterSched: r.kv_cache_used_after_schedule, kvTotal: r.kv_cache_total,
         end: r.end_time, waitingAfter: r.waiting_count_after_update, runningAfter: r.running_count_after_update, kvUtil: r.kv_cache_utilization,
-        cpuWait: r.engine_cpu_wait_ns, gpuStep: r.gpu_step_ns, gpuGap: r.gpu_gap_ns,
+        cpuWait: r.engine_cpu_wait_ns, gpuStep: r.gpu_step_ns, gpuGap: r.gpu_gap_ns, runnerHost: r.runner_host_ns,
       });
     },
     per_request: (r) => {
@@ -203,7 +204,7 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
       // set per run by hostCpuIndices() once every training run is read (fit/host-cpu.ts)
       cpu_index: 1,
       cpu_wait_ns: spanWait(steps, i),
-      gpu_step_ns: s.gpuStep, gpu_gap_ns: s.gpuGap,
+      gpu_step_ns: s.gpuStep, gpu_gap_ns: s.gpuGap, runner_host_ns: s.runnerHost,
     });
     prev = s;
   }
