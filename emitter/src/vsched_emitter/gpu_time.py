@@ -110,48 +110,51 @@ class StepTimer:
         return [span, gap, host]
 
 
-def _wrap(timer: StepTimer, cls, name: str, before: bool):
-    original = cls.__dict__[name]
-
-    if before:
-        def wrapper(self, scheduler_output, *args, **kwargs):
-            pair = None
-            try:
-                if kwargs.get("dummy_run"):  # V2's warm-up and DP padding runs: not a step
-                    timer.open = None
-                else:
-                    pair = timer.begin(scheduler_output)
-            except Exception as e:
-                _give_up(e)
-            t0 = _now()
-            result = original(self, scheduler_output, *args, **kwargs)
-            if pair is not None:
-                pair[2] += _now() - t0
-                if result is not None and timer.open is pair:
-                    try:  # an output from execute_model() itself: no sample_tokens() follows
-                        timer.end()
-                    except Exception as e:
-                        _give_up(e)
-            return result
-    else:
-        def wrapper(self, *args, **kwargs):
-            pair = timer.open
-            t0 = _now()
-            result = original(self, *args, **kwargs)
-            if pair is not None:
-                pair[2] += _now() - t0
+def _timed_execute(timer: StepTimer, original):
+    """execute_model(): opens the step's record and times the call; an output returned here
+    (no sample_tokens() follows: an older vLLM, or a step without sampling) closes it."""
+    def execute_model(self, scheduler_output, *args, **kwargs):
+        pair = None
+        try:
+            if kwargs.get("dummy_run"):  # V2's warm-up and DP padding runs: not a step
+                timer.open = None
+            else:
+                pair = timer.begin(scheduler_output)
+        except Exception as e:
+            stop(e)
+        t0 = _now()
+        result = original(self, scheduler_output, *args, **kwargs)
+        if pair is not None:
+            pair[2] += _now() - t0
+            if result is not None and timer.open is pair:
                 try:
                     timer.end()
                 except Exception as e:
-                    _give_up(e)
-            return result
-    wrapper.__wrapped__ = original
-    wrapper.__name__ = name
-    wrapper.__qualname__ = getattr(original, "__qualname__", name)
-    return wrapper
+                    stop(e)
+        return result
+    return execute_model
 
 
-def _give_up(exc: BaseException) -> None:
+def _timed_sample(timer: StepTimer, original):
+    """sample_tokens(): times the call and closes the open step's record."""
+    def sample_tokens(self, *args, **kwargs):
+        pair = timer.open
+        t0 = _now()
+        result = original(self, *args, **kwargs)
+        if pair is not None:
+            pair[2] += _now() - t0
+            try:
+                timer.end()
+            except Exception as e:
+                stop(e)
+        return result
+    return sample_tokens
+
+
+_WRAPPERS = {"execute_model": _timed_execute, "sample_tokens": _timed_sample}
+
+
+def stop(exc: BaseException) -> None:
     """A CUDA event call failed: restore the runner's methods; the steps after it get null."""
     logger.warning("vsched: GPU step time stopped: %r", exc)
     uninstall()
@@ -162,14 +165,14 @@ def _install(runner_classes, event_factory) -> StepTimer:
     if _timer is not None:
         return _timer
     timer = StepTimer(event_factory)
-    wrapped = []
     for cls in runner_classes:
-        wrapped.append((cls, "execute_model", True))
-        if "sample_tokens" in cls.__dict__:
-            wrapped.append((cls, "sample_tokens", False))
-    timer.originals = [(cls, name, cls.__dict__[name]) for cls, name, _ in wrapped]
-    for cls, name, before in wrapped:
-        setattr(cls, name, _wrap(timer, cls, name, before))
+        for name in ("execute_model", "sample_tokens") if "sample_tokens" in cls.__dict__ else ("execute_model",):
+            original = cls.__dict__[name]
+            timer.originals.append((cls, name, original))
+            wrapper = _WRAPPERS[name](timer, original)
+            wrapper.__wrapped__ = original
+            wrapper.__qualname__ = getattr(original, "__qualname__", name)
+            setattr(cls, name, wrapper)
     _timer = timer
     return timer
 
@@ -193,10 +196,10 @@ def current() -> StepTimer | None:
 def _why_not(sched) -> str | None:
     """Why the runner cannot be timed from this process, or None when it can."""
     pc = getattr(getattr(sched, "vllm_config", None), "parallel_config", None)
-    backend = getattr(pc, "distributed_executor_backend", None)
-    world = getattr(pc, "world_size", 1)
     if pc is None:
         return "the scheduler has no vllm_config.parallel_config to tell where the model runner runs"
+    backend = getattr(pc, "distributed_executor_backend", None)
+    world = getattr(pc, "world_size", 1)
     if world != 1 or (backend is not None and backend not in IN_PROCESS_BACKENDS):
         return (f"the model runner runs in other processes (executor {backend!r}, world size {world}); "
                 "only the uniprocess executor's is timed")

@@ -61,7 +61,7 @@ class UpdateValues(NamedTuple):
     waiting: int
     blocks: Any
     turn_ends: Any = OMIT
-    gpu: Any = OMIT  # schema 1.6: [span_ns, gap_ns] of the step's work on the GPU (gpu_time.py)
+    gpu: Any = OMIT  # schema 1.6: [span_ns, gap_ns, host_ns] of the step's model run (gpu_time.py)
 
 
 KEYS: dict[str, tuple[str, ...]] = {

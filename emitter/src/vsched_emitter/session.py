@@ -216,15 +216,14 @@ class Session:
             logger.warning("vsched: CPU stats stopped: %r", e)
 
     def _gpu_time(self, scheduler_output):
-        """update.gpu of this step: [span_ns, gap_ns], null without a figure, absent when not
-        captured (gpu_time.py)."""
+        """update.gpu of this step: [span_ns, gap_ns, host_ns], null for a step that ran no model,
+        absent when not captured (gpu_time.py)."""
         if self.gpu_timer is None:
             return OMIT
         try:
             return self.gpu_timer.take(scheduler_output)
         except Exception as e:  # a failed event query stops the timing alone
-            logger.warning("vsched: GPU step time stopped: %r", e)
-            gpu_time.uninstall()
+            gpu_time.stop(e)
             return None
 
     def fail(self, where: str, exc: BaseException) -> None:
