@@ -72,8 +72,8 @@ describe("fit's view of the GPU time", () => {
     const v = gpuTimeView(r, null, [1e-4, 1e-3])!;
     const sumGpu = r.reduce((s, x) => s + x.gpu_step_ns!, 0), sumStep = r.reduce((s, x) => s + x.step_time_ns!, 0);
     expect(v.steps).toBe(200);
-    expect(v.busy_share).toBeCloseTo(sumGpu / sumStep, 12);
-    expect(v.gap_share).toBeCloseTo((199 * 10_000) / (sumStep - r[0].step_time_ns!), 12);
+    expect(v.gpu_over_step_time).toBeCloseTo(sumGpu / sumStep, 12);
+    expect(v.gap_over_step_time).toBeCloseTo((199 * 10_000) / (sumStep - r[0].step_time_ns!), 12);
     const gpuOls = v.models.find((m) => m.id === "gpu/ols")!;
     expect(gpuOls.cv!.mape).toBeLessThan(1e-9);
     for (const t of ["mixed", "decode_only"]) expect(gpuOls.cv_by_batch_type.find((g) => g.group === t)!.mape).toBeLessThan(1e-9);

@@ -133,7 +133,7 @@ function gpuTimeLines(fit: FitResult): string[] {
   };
   return [
     "",
-    `beta on the GPU's own time (trace update.gpu: CUDA events per step; ${g.steps} of ${g.kept} kept steps): the GPU worked ${pct(g.busy_share)} of the step time, idle between steps ${pct(g.gap_share)}`,
+    `beta on the GPU's own time (trace update.gpu: CUDA events per step; ${g.steps} of ${g.kept} kept steps): the GPU worked ${pct(g.gpu_over_step_time)} of the step time, idle between steps ${pct(g.gap_over_step_time)}`,
     `  ${pad("", 22)}${lpad("MAPE", 9)}${lpad("bias", 9)}${lpad("prefill", 9)}${lpad("mixed", 9)}${lpad("decode", 9)}${lpad("pf.bias", 9)}${lpad("mx.bias", 9)}${lpad("dec.bias", 9)}`,
     ...g.models.map(row),
     `  best: ${g.chosen} (blocked CV as above; these models are not exported: simulate's clock is the step time)`,

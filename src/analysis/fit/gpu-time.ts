@@ -25,10 +25,10 @@ export interface GpuTimeView {
   /** kept steps with a GPU time (the view's rows), of `kept` */
   steps: number;
   kept: number;
-  /** Σ gpu_step_ns / Σ step_time_ns over the view's rows: how much of the interval the GPU worked */
-  busy_share: number;
-  /** Σ gpu_gap_ns / Σ step_time_ns over the rows with a gap: how much the GPU sat idle between steps */
-  gap_share: number | null;
+  /** Σ gpu_step_ns / Σ step_time_ns over the view's rows: the GPU's work as a share of fit's target (summary's gpu_time.busy_share is another ratio: of the GPU's own timeline) */
+  gpu_over_step_time: number;
+  /** Σ gpu_gap_ns / Σ step_time_ns over the rows with a gap: the GPU's idle time between steps, the same way */
+  gap_over_step_time: number | null;
   models: GpuTimeModel[];
   /** the lowest CV MAPE + 5 × |CV bias|, as fit chooses its exported model */
   chosen: string;
@@ -62,5 +62,5 @@ export function gpuTimeView(kept: readonly BetaTrainingRow[], weights: StepWeigh
   }
   const score = (m: GpuTimeModel) => (m.cv?.mape != null && m.cv.bias != null ? m.cv.mape + 5 * Math.abs(m.cv.bias) : Infinity);
   const chosen = models.reduce<GpuTimeModel | null>((b, m) => (b === null || score(m) < score(b) ? m : b), null);
-  return { steps: rows.length, kept: kept.length, busy_share: busy / time, gap_share: gapTime > 0 ? gap / gapTime : null, models, chosen: chosen?.id ?? "" };
+  return { steps: rows.length, kept: kept.length, gpu_over_step_time: busy / time, gap_over_step_time: gapTime > 0 ? gap / gapTime : null, models, chosen: chosen?.id ?? "" };
 }

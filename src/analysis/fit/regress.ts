@@ -29,8 +29,11 @@ export interface CoefEstimate {
   dropped: boolean;
 }
 
+/** What a step model predicts, read from a training row. */
+export type StepTarget = (r: BetaTrainingRow) => number;
+export const stepTime: StepTarget = (r) => r.step_time_ns!;
 
-export function design(rows: readonly Record<string, unknown>[], terms: readonly Term[]): Design {
+function design(rows: readonly Record<string, unknown>[], terms: readonly Term[]): Design {
   const p = terms.length;
   const x = new Float64Array(rows.length * p);
   rows.forEach((r, i) => terms.forEach((t, j) => (x[i * p + j] = termValue(t, (f) => Number(r[f])))));
@@ -102,7 +105,3 @@ export function bestRidgeLambda(train: readonly BetaTrainingRow[], terms: readon
   }
   return best;
 }
-
-/** What a step model predicts, read from a training row. */
-export type StepTarget = (r: BetaTrainingRow) => number;
-export const stepTime: StepTarget = (r) => r.step_time_ns!;

@@ -32,8 +32,9 @@ export class GpuTimeSteps {
    * vLLM enters a step's update only once its output is on the host, and under sync scheduling
    * the step is launched only after the previous update (under async the GPU may start it a
    * little before, so busy and idle can add up to a little over 1). update(i) is start_time +
-   * scheduling_overhead + forward_duration. Step 0 and a step after one without an update have no interval: no share. The gap's share
-   * is NaN where the step has no gap (the first timed step, or after one without a figure).
+   * scheduling_overhead + forward_duration. Step 0 and a step after one without an update have
+   * no interval: no share. The gap's share is NaN where the step has no gap (the first timed
+   * step, or after one without a figure).
    * Null when no step has a share.
    */
   shares(update: Float64Array, n: number): GpuTimeSeries | null {

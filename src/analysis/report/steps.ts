@@ -146,7 +146,7 @@ export class StepCollector {
             : null,
           engine_cpu: c.cpu.shares(start, n),
           // update_from_output() entered: schedule() returned, then the model ran (NaN where forward_duration is empty)
-          gpu_time: c.gpuTime.shares(Float64Array.from(start, (t, i) => t + schedule[i] + forward[i]), n),
+          gpu_time: c.gpuTime.figures ? c.gpuTime.shares(Float64Array.from(start, (t, i) => t + schedule[i] + forward[i]), n) : null,
           waiting_by_cause: withCauses ? [...c.causes.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([cause, s]) => ({ cause, counts: s.toArray(n) })) : null,
         };
       });
