@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { RawRecord as RawRecordSchema, type HeaderRecord, type RawRecord } from "../src/schema/raw.js";
 import type { BetaTrainingRow } from "../src/schema/fit.js";
-import { gpuTimeView, MIN_GPU_TIME_COVERAGE } from "../src/analysis/fit/gpu-time.js";
+import { gpuTimeView } from "../src/analysis/fit/gpu-time.js";
+import { MIN_GPU_TIME_COVERAGE } from "../src/analysis/fit/clock.js";
 import { replay } from "./helpers/collect.js";
 import { stepRecord as step, header as traceHeader, updateRecord as update } from "./helpers/trace.js";
 import { GpuTimeAccumulator } from "../src/analysis/summary/gpu-time.js";

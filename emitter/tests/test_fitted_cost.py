@@ -158,3 +158,56 @@ def test_idle_engine_adds_the_waking_request_at_once_and_schedules_after_the_wak
     # 0.010 s, so its recorded frontend delay is the boundary wait alone, 9.5 ms
     assert steps[1]["t_start"] - arr["c"][0] == pytest.approx(0, abs=50_000)
     assert arr["c"][1] == pytest.approx(9_500_000, abs=50_000)
+
+
+def _update_cadence(tmp_path, cost, async_scheduling):
+    """Update-to-update times (ns) of one request decoding 40 tokens alone (decode-only batches of 1)."""
+    import vsched_testlib as lib
+    from vsched_emitter.harness.driver import RequestSpec as Spec
+    from vsched_emitter.harness.driver import SchedulerKnobs as Knobs
+
+    case = lib.run_case(tmp_path, [Spec("a", 0.0, lib.prompt(16, 1), 40)],
+                        Knobs(max_num_seqs=4, max_num_batched_tokens=256, num_blocks=64, max_model_len=512,
+                              async_scheduling=async_scheduling), step_cost=cost)
+    ups = sorted((r for r in case.trace if r["type"] == "update"), key=lambda r: r["step"])
+    return [b["t_start"] - a["t_start"] for a, b in zip(ups, ups[1:])]
+
+
+@pytest.mark.parametrize("async_scheduling", [True, False])
+@pytest.mark.parametrize("gpu_s,pre_s,post_s,expect_s", [
+    (0.002, 0.005, 0.001, 0.006),   # host-bound: each update waits for a launch, the loop is pre + post
+    (0.010, 0.003, 0.001, None),    # GPU-bound: async, the device's time; sync, post + the device
+])
+def test_host_loop_of_a_gpu_clock_model(tmp_path, async_scheduling, gpu_s, pre_s, post_s, expect_s):
+    """A GPU-clock model's host part (docs/fit.md, "Step clock"): a step's update comes at the later
+    of its end on the device and the end of the launch that precedes the update (async: the next
+    step's; sync: its own), and the next schedule() post_update_s after the update. Known answers on
+    vLLM's own schedulers: the steady update cadence is max(device, pre + post) under async
+    scheduling and post + max(device, pre) without it."""
+    cost = cm.FittedCost(doc([("intercept", [], gpu_s)], clock="gpu",
+                             host={"terms": [{"name": "intercept", "factors": [], "coef": pre_s}], "post_update_s": post_s}))
+    steady = _update_cadence(tmp_path, cost, async_scheduling)[5:-3]
+    want = max(gpu_s, pre_s + post_s) if async_scheduling else post_s + max(gpu_s, pre_s)
+    if expect_s is not None:
+        assert want == pytest.approx(expect_s)
+    assert len(steady) > 20
+    for dt in steady:
+        assert dt == pytest.approx(want * 1e9, abs=20_000)  # the virtual clock's reads add a few µs
+
+
+def test_a_model_without_a_host_part_runs_on_the_device_alone(tmp_path):
+    cost = cm.FittedCost(doc([("intercept", [], 0.002)]))
+    assert cost.host is None
+    steady = _update_cadence(tmp_path, cost, True)[5:-3]
+    assert all(dt == pytest.approx(2_000_000, abs=20_000) for dt in steady)
+
+
+def test_host_part_scales_with_the_cpu_index_and_rejects_bad_terms():
+    host = {"terms": [{"name": "intercept", "factors": [], "coef": 0.004},
+                      {"name": "batch_size", "factors": ["batch_size"], "coef": 0.001}], "post_update_s": 0.0005}
+    cost = cm.FittedCost(doc([("intercept", [], 0.002)], host=host, host_cpu={"index": 2.0}))
+    s = Shape(3, 0, 3, 0, 3)
+    assert cost.host_pre(s) == pytest.approx(2.0 * (0.004 + 0.003))
+    assert cost.host_post() == pytest.approx(2.0 * 0.0005)
+    with pytest.raises(ValueError, match="host.terms\\[0\\]: unknown feature"):
+        cm.FittedCost(doc([("intercept", [], 0.002)], host={"terms": [{"name": "x", "factors": ["nope"], "coef": 1}], "post_update_s": 0}))

@@ -68,8 +68,9 @@ export function renderFitText(fit: FitResult, label: string): string {
   const m = chosenModel(fit);
   const lines = [
     `vsched fit ${label} (vLLM ${fit.vllm_version})`,
+    `clock: ${fit.beta.clock === "gpu" ? "each step's time on the GPU (every run has update.gpu; fit --clock interval for the update-to-update time)" : "the update-to-update step time"}`,
     `target: ${fit.target.beta}`,
-    `steps ${f.steps}: kept ${f.kept}; left out: warmup ${f.warmup} (first ${f.warmup_steps} per rank), idle ${f.idle}, incomplete ${f.incomplete}, dummy ${f.dummy}`,
+    `steps ${f.steps}: kept ${f.kept}; left out: warmup ${f.warmup} (first ${f.warmup_steps} per rank), idle ${f.idle}, incomplete ${f.incomplete}, dummy ${f.dummy}${fit.beta.clock === "gpu" ? `, no GPU time ${f.no_gpu_time}` : ""}`,
     `hold-out: chronological, last ${Math.round(fit.split.test_fraction * 100)}% of kept steps: ${fit.split.test_steps} test, ${fit.split.train_steps} train`,
     `per-step overhead outside the model (median): ${fmtNs(fit.beta.per_step_overhead_ns)}`,
     "",
@@ -126,6 +127,9 @@ export function renderFitText(fit: FitResult, label: string): string {
 function gpuTimeLines(fit: FitResult): string[] {
   const g = fit.beta.gpu_time;
   if (!g) return [];
+  const shares = `the GPU worked ${pct(g.gpu_over_step_time)} of the update-to-update step time, idle between steps ${pct(g.gap_over_step_time)}`;
+  // fitted to the GPU's time, beta's own tables above are these models
+  if (!g.models.length) return ["", `GPU time (trace update.gpu, ${g.steps} of ${g.kept} kept steps): ${shares}`];
   const row = (m: GpuTimeModel) => {
     const t = (name: string) => m.cv_by_batch_type.find((x) => x.group === name);
     const cells = [m.cv?.mape ?? null, m.cv?.bias ?? null, t("prefill_only")?.mape ?? null, t("mixed")?.mape ?? null, t("decode_only")?.mape ?? null, t("prefill_only")?.bias ?? null, t("mixed")?.bias ?? null, t("decode_only")?.bias ?? null];
@@ -133,10 +137,10 @@ function gpuTimeLines(fit: FitResult): string[] {
   };
   return [
     "",
-    `beta on the GPU's own time (trace update.gpu: CUDA events per step; ${g.steps} of ${g.kept} kept steps): the GPU worked ${pct(g.gpu_over_step_time)} of the step time, idle between steps ${pct(g.gap_over_step_time)}`,
+    `beta on the GPU's own time (trace update.gpu: CUDA events per step; ${g.steps} of ${g.kept} kept steps): ${shares}`,
     `  ${pad("", 22)}${lpad("MAPE", 9)}${lpad("bias", 9)}${lpad("prefill", 9)}${lpad("mixed", 9)}${lpad("decode", 9)}${lpad("pf.bias", 9)}${lpad("mx.bias", 9)}${lpad("dec.bias", 9)}`,
     ...g.models.map(row),
-    `  best: ${g.chosen} (blocked CV as above; these models are not exported: simulate's clock is the step time)`,
+    `  best: ${g.chosen} (blocked CV as above; these models are not exported: the clock is the update-to-update time, since --clock interval was asked for or a run has no GPU time)`,
   ];
 }
 

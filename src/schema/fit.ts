@@ -7,7 +7,7 @@ import { col } from "./columns.js";
  * Key order is the CSV column order, as for the output tables. docs/fit.md defines every
  * target and feature.
  */
-export const FIT_SCHEMA_VERSION = "1.3"; // 1.1: GPU features, next-step features, CV blocks; 1.2: alpha dp_rank; 1.3: beta gpu_step_ns, gpu_gap_ns, runner_host_ns
+export const FIT_SCHEMA_VERSION = "1.4"; // 1.4: excluded no_gpu_time (fit --clock gpu); 1.1: GPU features, next-step features, CV blocks; 1.2: alpha dp_rank; 1.3: beta gpu_step_ns, gpu_gap_ns, runner_host_ns
 
 const configCols = {
   max_num_seqs: col.count("scheduler config: max_num_seqs"),
@@ -19,7 +19,7 @@ const configCols = {
   vllm_version: col.str("vLLM version that recorded the trace"),
 };
 
-export const ExclusionReason = ["warmup", "idle", "incomplete"] as const;
+export const ExclusionReason = ["warmup", "idle", "incomplete", "no_gpu_time"] as const;
 export type ExclusionReason = (typeof ExclusionReason)[number];
 export const SplitName = ["train", "test"] as const;
 
@@ -42,7 +42,7 @@ export const BetaTrainingRow = z.object({
   dp_rank: col.count("data-parallel rank"),
   start_time: col.ns("schedule() entered"),
   forward_duration: col.nsOpt("the table's forward_duration (overlaps the next step under async scheduling)"),
-  excluded: col.oneOfOpt(ExclusionReason, "why the fit leaves the step out (empty: kept): warmup, idle (no tokens), incomplete (no update or no positive step time)"),
+  excluded: col.oneOfOpt(ExclusionReason, "why the fit leaves the step out (empty: kept): warmup, idle (no tokens), incomplete (no update or no positive step time), no_gpu_time (fitted to the GPU's time and the step has none)"),
   split: col.oneOfOpt(SplitName, "train or test (the chronological hold-out) for kept steps"),
   // appended (fit 1.1): what decides a step's time on a GPU (docs/fit.md, "GPU features")
   padded_tokens: col.count("scheduled_tokens padded up to the next CUDA-graph capture size when at most the largest (the batch the GPU runs); scheduled_tokens without graphs", "tokens"),
@@ -91,6 +91,10 @@ export const StepModelFile = z.object({
   format_version: z.literal("1.0"),
   unit: z.literal("seconds"),
   model: z.string().meta({ description: "feature set and estimator, e.g. context/ols" }),
+  clock: z
+    .enum(["interval", "gpu"])
+    .optional()
+    .meta({ description: "what the terms predict (fit --clock): gpu, each step's time on the GPU, which the harness's device timeline runs back to back; interval, the update-to-update step time. Absent (files before it): interval" }),
   terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })),
   per_step_overhead_s: z.number().meta({ description: "CPU time per step outside the model (synchronous engines only)" }),
   min_step_s: z.number().meta({ description: "floor on a predicted step time" }),
@@ -137,6 +141,13 @@ export const StepModelFile = z.object({
     })
     .optional()
     .meta({ description: "CPU contention, for a model with a cpu_wait_ns term (docs/fit.md, \"CPU contention\"): the harness's steps have no measured wait (the term is 0 there) and the run's contention enters as scale. Absent: 1" }),
+  host: z
+    .object({
+      terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })).meta({ description: "pre: the host's time from a step's schedule() entry to the end of its launch (schedule + the model runner's calls), seconds at host_cpu.index 1" }),
+      post_update_s: z.number().meta({ description: "from an update_from_output() entry to the next schedule() entry (the update, output handling, the loop), seconds at host_cpu.index 1" }),
+    })
+    .optional()
+    .meta({ description: "the host's loop of a GPU-clock model (docs/fit.md, \"Step clock\"): a step's update comes at the later of its end on the device and the end of the next step's launch, and the next schedule() post_update_s after it; both scaled by host_cpu.index. Absent: the device timeline alone" }),
   time_scale: z
     .number()
     .positive()

@@ -46,6 +46,9 @@ const t = (...factors: string[]): Term => ({ name: factors.length ? factors.join
  *   (seed §7's "batch size squared" and "decode × KV").
  * - gpu: what a GPU step costs: the batch padded to its CUDA graph, a prefill's own overhead (no
  *   full graph), decode context (KV reads) and prefill attention pairs.
+ * - gpu_reqs: gpu plus the prefill requests (each prefill sequence costs the attention kernels
+ *   its own work; on the H100 runs' GPU time this halves the mixed steps' cross-configuration
+ *   bias). Offered under the GPU clock only: on the interval that cost is lost in the attribution.
  * - gpu_next: gpu plus the same features of the step launched while this one's output was awaited
  *   (async scheduling: a prefill launch that syncs with the device delays the collection).
  * - gpu_host: gpu_next plus the steps launched without a CUDA graph (this one, the next one) and
@@ -77,12 +80,17 @@ export const BETA_FEATURE_SETS = {
     t("decode_tokens", "kv_ratio"),
   ],
   gpu: GPU,
+  gpu_reqs: [...GPU, t("prefill_reqs")],
   gpu_next: GPU_NEXT,
   gpu_host: GPU_HOST,
   gpu_wait: [...GPU_HOST, t("cpu_wait_ns")],
 } as const satisfies Record<string, readonly Term[]>;
 export type BetaFeatureSet = keyof typeof BETA_FEATURE_SETS;
 export const BETA_FEATURE_SET_NAMES = Object.keys(BETA_FEATURE_SETS) as BetaFeatureSet[];
+/** Sets whose extra terms describe how the update-to-update interval attributes time (the next step's launch, the host, CPU waits): not fitted to the GPU's own time. */
+export const INTERVAL_ONLY_SETS: readonly BetaFeatureSet[] = ["gpu_next", "gpu_host", "gpu_wait"];
+/** Sets fitted only to the GPU's own time (see gpu_reqs). */
+export const GPU_ONLY_SETS: readonly BetaFeatureSet[] = ["gpu_reqs"];
 
 /** α (queue delay) features of seed 004 §5 (prompt_tokens, waiting_depth, running_depth, kv_ratio), and its suggested interactions (§7). */
 export const ALPHA_TERMS: readonly Term[] = [

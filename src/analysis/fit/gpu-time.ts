@@ -1,7 +1,8 @@
 import type { BetaTrainingRow } from "../../schema/fit.js";
 import { BETA_FEATURE_SETS } from "./features.js";
 import type { ErrorMetrics, GroupMetrics } from "./metrics.js";
-import { bestRidgeLambda, blockedCv, type Estimator, type StepTarget, type StepWeights } from "./regress.js";
+import { bestRidgeLambda, blockedCv, type Estimator, type StepWeights } from "./regress.js";
+import { gpuTime, hasGpuTime, MIN_GPU_TIME_COVERAGE } from "./clock.js";
 
 /**
  * The step model on the GPU's own time (trace schema 1.6, update.gpu; docs/fit.md "GPU time").
@@ -29,6 +30,7 @@ export interface GpuTimeView {
   gpu_over_step_time: number;
   /** Σ gpu_gap_ns / Σ step_time_ns over the rows with a gap: the GPU's idle time between steps, the same way */
   gap_over_step_time: number | null;
+  /** empty when β itself is fitted to the GPU time (fit --clock gpu): its models are these */
   models: GpuTimeModel[];
   /** the lowest CV MAPE + 5 × |CV bias|, as fit chooses its exported model */
   chosen: string;
@@ -36,13 +38,9 @@ export interface GpuTimeView {
 
 /** The feature sets that describe the batch itself: the next-step and host terms model the interval's attribution, not GPU work. */
 export const GPU_TIME_SETS = ["tokens", "context", "gpu"] as const;
-/** the view is given when at least this share of the kept steps has a GPU time */
-export const MIN_GPU_TIME_COVERAGE = 0.9;
-
-const gpuTime: StepTarget = (r) => r.gpu_step_ns!;
-
-export function gpuTimeView(kept: readonly BetaTrainingRow[], weights: StepWeights, ridgeRho: readonly number[]): GpuTimeView | null {
-  const rows = kept.filter((r) => r.gpu_step_ns !== null && r.gpu_step_ns > 0);
+/** The view (given when at least MIN_GPU_TIME_COVERAGE of the kept steps has a GPU time); withModels false: the shares alone. */
+export function gpuTimeView(kept: readonly BetaTrainingRow[], weights: StepWeights, ridgeRho: readonly number[], withModels = true): GpuTimeView | null {
+  const rows = kept.filter(hasGpuTime);
   if (!rows.length || rows.length < MIN_GPU_TIME_COVERAGE * kept.length) return null;
   let busy = 0, time = 0, gap = 0, gapTime = 0;
   for (const r of rows) {
@@ -51,7 +49,7 @@ export function gpuTimeView(kept: readonly BetaTrainingRow[], weights: StepWeigh
     if (r.gpu_gap_ns !== null) [gap, gapTime] = [gap + r.gpu_gap_ns, gapTime + r.step_time_ns!];
   }
   const models: GpuTimeModel[] = [];
-  for (const set of GPU_TIME_SETS) {
+  for (const set of withModels ? GPU_TIME_SETS : []) {
     const terms = BETA_FEATURE_SETS[set];
     if (rows.length <= terms.length) continue;
     const fits: [Estimator, number | null][] = [["ols", null], ["ridge", bestRidgeLambda(rows, terms, ridgeRho, weights, gpuTime)], ["huber", null]];

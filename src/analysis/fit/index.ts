@@ -2,13 +2,15 @@ import type { TableSource } from "../../tables/types.js";
 import type { AlphaTrainingRow, BetaTrainingRow } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { collectFitData, CV_BLOCKS, type FitData } from "./data.js";
-import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, termValue, type Term } from "./features.js";
+import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, GPU_ONLY_SETS, INTERVAL_ONLY_SETS, termValue, type Term } from "./features.js";
 import { batchType, BATCH_TYPES, byDecile, errorMetrics, prefillEpisodes, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
-import { bestRidgeLambda, blockedCv, estimate, predictRows, targetOf, validationMape, type CoefEstimate, type Estimator, type StepWeights } from "./regress.js";
+import { bestRidgeLambda, blockedCv, estimate, predictRows, targetOf, validationMape, type CoefEstimate, type Estimator, type StepTarget, type StepWeights } from "./regress.js";
+import { CLOCK_TARGET, excludeUntimed, resolveClock, targetOfClock, type ClockChoice, type StepClock } from "./clock.js";
 import type { CaptureSizes } from "./gpu.js";
 import { applyHostCpu, type HostCpu } from "./host-cpu.js";
 import { MIN_WAIT_SHARE, waitShare } from "./cpu-wait.js";
 import { gpuTimeView, type GpuTimeView } from "./gpu-time.js";
+import { fitHostPart, type HostPart } from "./host-part.js";
 import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
 
 /**
@@ -30,11 +32,13 @@ export interface FitOptions {
    * "configs": every step alike.
    */
   weigh: Weigh;
+  /** what β predicts: the update-to-update interval or each step's GPU time (clock.ts); auto: the GPU time where every run has it */
+  clock: ClockChoice;
 }
 export type Weigh = "configs" | "runs" | "steps";
 export type { CoefEstimate, Estimator } from "./regress.js";
 export const WEIGH_CHOICES: readonly Weigh[] = ["configs", "runs", "steps"];
-export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1], weigh: "configs" };
+export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1], weigh: "configs", clock: "auto" };
 
 export interface ModelFit {
   id: string;
@@ -72,9 +76,11 @@ export interface FitResult {
   /** max_num_seqs of the training run (rank 0), for re-deriving CUDA-graph sizes in a what-if */
   config_max_num_seqs: number | null;
   target: { beta: string; alpha: string };
-  filters: { steps: number; kept: number; warmup: number; idle: number; incomplete: number; dummy: number; warmup_steps: number; note: string };
+  filters: { steps: number; kept: number; warmup: number; idle: number; incomplete: number; dummy: number; warmup_steps: number; note: string; no_gpu_time: number };
   split: { method: "chronological"; test_fraction: number; train_steps: number; test_steps: number; test_from_ns: number | null };
   beta: {
+    /** what the models predict (FitOptions.clock, resolved): target.beta says how it is measured */
+    clock: StepClock;
     models: ModelFit[];
     chosen: string;
     per_step_overhead_ns: number;
@@ -91,6 +97,8 @@ export interface FitResult {
     leave_one_run_out: RunBias[];
     /** the feature sets fitted to each step's GPU time (trace schema 1.6); null: too few steps have one */
     gpu_time: GpuTimeView | null;
+    /** under the GPU clock, the host's loop around each step (fit/host-part.ts); null: interval clock or no runner times */
+    host_part: HostPart | null;
   };
   alpha: {
     regression: ModelFit | null;
@@ -128,6 +136,9 @@ export interface FitOutcome {
   plot: FitPlot;
 }
 
+/** --clock gpu on runs without GPU times (the command's usage error). */
+export class ClockUnavailable extends Error {}
+
 const DUMMY_NOTE = "vLLM's data-parallel dummy batches run no schedule(), so a trace has no dummy steps; a step with no tokens is counted as idle";
 const ALPHA_NOTE = "The regression describes queue delay in the recorded run only. Under another load or configuration queueing comes from replaying the workload through vLLM's scheduler (vsched simulate), not from this regression; vsched calibrate shows the two side by side.";
 
@@ -135,10 +146,10 @@ interface Pool {
   kept: readonly BetaTrainingRow[];
   episodes: readonly number[][];
   weights: StepWeights;
+  y: StepTarget;
 }
 
-function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, { kept, episodes, weights }: Pool): ModelFit {
-  const y = (r: BetaTrainingRow) => r.step_time_ns!;
+function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTrainingRow[], terms: readonly Term[], lambda: number | null, estimator: Estimator, { kept, episodes, weights, y }: Pool): ModelFit {
   const rows = train as unknown as Record<string, unknown>[];
   const est = estimate(rows, targetOf(train, y), terms, lambda, estimator, weights);
   const predTest = predictRows(test as unknown as Record<string, unknown>[], terms, est);
@@ -147,13 +158,13 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
     const idx = test.map((r, i) => (batchType(r.prefill_reqs, r.decode_reqs) === bt ? i : -1)).filter((i) => i >= 0);
     return { group: bt, ...errorMetrics(idx.map((i) => predTest[i]), idx.map((i) => actTest[i])) };
   });
-  const cv = blockedCv(kept, terms, lambda, estimator, episodes, weights);
+  const cv = blockedCv(kept, terms, lambda, estimator, episodes, weights, y);
   // The exported coefficients use every kept step (the hold-out and the CV have measured the
   // error already): the drain at the end of a run holds batches the training period never had.
   const all = estimate(kept as unknown as Record<string, unknown>[], targetOf(kept, y), terms, lambda === null ? null : (lambda * kept.length) / train.length, estimator, weights);
   return {
     id, feature_set: set, estimator, ridge_lambda: lambda, terms: est, exported_terms: all,
-    validation_mape: validationMape(rows, (r) => (r as unknown as BetaTrainingRow).step_time_ns!, terms, lambda, estimator, weights),
+    validation_mape: validationMape(rows, (r) => y(r as unknown as BetaTrainingRow), terms, lambda, estimator, weights),
     cv: cv.cv,
     cv_by_batch_type: cv.byType,
     test: errorMetrics(predTest, actTest),
@@ -163,14 +174,15 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
   };
 }
 
-function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights): { models: ModelFit[]; chosen: string } {
+function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights, clock: StepClock): { models: ModelFit[]; chosen: string } {
   const inStepOrder = data.steps.filter((r) => r.excluded === null);
   const kept = [...inStepOrder].sort((a, b) => a.start_time - b.start_time);
   const train = kept.filter((r) => r.split === "train"), test = kept.filter((r) => r.split === "test");
   // episodes are read in step order (pooled runs' times interleave in kept), then indexed in kept
   const at = new Map(kept.map((r, i) => [r, i]));
   const episodes = prefillEpisodes(inStepOrder).map((ep) => ep.map((k) => at.get(inStepOrder[k])!));
-  const pool: Pool = { kept, episodes, weights };
+  const y = targetOfClock(clock);
+  const pool: Pool = { kept, episodes, weights, y };
   const models: ModelFit[] = [];
   const hostVaries = new Set(kept.map((r) => r.cpu_index)).size > 1;
   const share = waitShare(kept);
@@ -178,6 +190,9 @@ function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights): { model
   for (const set of BETA_FEATURE_SET_NAMES) {
     const terms = BETA_FEATURE_SETS[set];
     if (train.length <= terms.length) continue;
+    // the next-step, host and wait terms model how the interval attributes time, not the GPU's work
+    if (clock === "gpu" && INTERVAL_ONLY_SETS.includes(set)) continue;
+    if (clock === "interval" && GPU_ONLY_SETS.includes(set)) continue;
     // the host terms need runs on different hosts (fit --with); on one run they would only add
     // the graphless indicators, which the blocked CV favours and the closed-loop replay does not
     // (the same-run TTFT went from +0.3% to −7% with them on h100-s64-a)
@@ -185,7 +200,7 @@ function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights): { model
     // the wait term needs the emitter's measure on every step and some contention to learn from
     if (set === "gpu_wait" && !(hostVaries && waitSeen)) continue;
     models.push(fitOne(`${set}/ols`, set, train, test, terms, null, "ols", pool));
-    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho, weights), "ridge", pool));
+    models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho, weights, y), "ridge", pool));
     models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber", pool));
   }
   return { models, chosen: opts.use ?? chooseModel(models) };
@@ -269,6 +284,10 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
   const list = Array.isArray(sources) ? sources : [sources as TableSource];
   const parts: FitData[] = [];
   for (const s of list) parts.push(await collectFitData(s, { warmupSteps: opts.warmupSteps, testFraction: opts.testFraction }));
+  const resolved = resolveClock(opts.clock, parts.map((p) => p.steps), parts.map((p) => p.sources[0] ?? ""));
+  if (resolved.error !== null) throw new ClockUnavailable(resolved.error);
+  const clock = resolved.clock;
+  if (clock === "gpu") for (const p of parts) excludeUntimed(p.steps);
   const hostCpu = applyHostCpu(parts.map((p) => p.steps), parts.map((p) => p.emitterLevel));
   const data = mergeFitData(parts);
   const count = (e: string) => data.steps.filter((r) => r.excluded === e).length;
@@ -276,22 +295,23 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
   const test = kept.filter((r) => r.split === "test");
   const groups = weighGroups(parts, opts.weigh);
   const weights = groupWeights(parts, groups);
-  const beta = fitBeta(data, opts, weights);
+  const beta = fitBeta(data, opts, weights, clock);
+  const y = targetOfClock(clock);
   const result: FitResult = {
     kind: "vsched.fit",
     sources: data.sources,
     vllm_version: data.vllmVersion,
     config_max_num_seqs: data.steps[0]?.max_num_seqs ?? null,
     target: {
-      beta: "step_time_ns = update_from_output() entry − max(schedule() return, previous step's update_from_output() entry)",
+      beta: CLOCK_TARGET[clock],
       alpha: "queue_delay_ns = first_scheduled_time − arrival_time",
     },
-    filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE },
+    filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE, no_gpu_time: count("no_gpu_time") },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho) },
+    beta: { clock, ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights, y), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho, clock === "interval"), host_part: clock === "gpu" ? fitHostPart(kept, postPerIndex(parts), weights) : null },
     alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
-  return { result, data, plot: plotOf(kept, result) };
+  return { result, data, plot: plotOf(kept, result, y) };
 }
 
 /**
@@ -336,10 +356,9 @@ function weighGroups(parts: readonly FitData[], weigh: Weigh): number[] {
   return weigh === "steps" ? parts.map(() => 0) : weigh === "runs" ? parts.map((_, i) => i) : configGroups(parts);
 }
 
-function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined, weights: StepWeights): RunBias[] {
+function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined, weights: StepWeights, y: StepTarget): RunBias[] {
   if (parts.length < 2 || !chosen) return [];
   const terms = BETA_FEATURE_SETS[chosen.feature_set as keyof typeof BETA_FEATURE_SETS];
-  const y = (r: BetaTrainingRow) => r.step_time_ns!;
   const kept = parts.map((p) => p.steps.filter((r) => r.excluded === null));
   const trainSteps = kept.reduce((n, k) => n + k.filter((r) => r.split === "train").length, 0);
   return parts.map((p, i) => {
@@ -355,6 +374,14 @@ function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined,
   });
 }
 
+/** Each run's update-to-schedule times per unit of its cpu_index (host CPU time, as pre is fitted). */
+function postPerIndex(parts: readonly FitData[]): number[] {
+  return parts.flatMap((p) => {
+    const index = p.steps[0]?.cpu_index ?? 1;
+    return p.postUpdateNs.map((v) => v / index);
+  });
+}
+
 function mergeFitData(parts: FitData[]): FitData {
   if (parts.length === 1) return parts[0];
   return {
@@ -365,17 +392,18 @@ function mergeFitData(parts: FitData[]): FitData {
     vllmVersion: [...new Set(parts.map((p) => p.vllmVersion))].join(","),
     captureSizes: parts[0].captureSizes,
     emitterLevel: [...new Set(parts.map((p) => p.emitterLevel))].join(","),
+    postUpdateNs: parts.flatMap((p) => p.postUpdateNs),
   };
 }
 
-function plotOf(kept: BetaTrainingRow[], result: FitResult): FitPlot {
+function plotOf(kept: BetaTrainingRow[], result: FitResult, y: StepTarget): FitPlot {
   const m = result.beta.models.find((x) => x.id === result.beta.chosen);
   const terms = m ? (BETA_FEATURE_SETS as Record<string, readonly Term[]>)[m.feature_set] : [];
   const pred = m ? predictRows(kept as unknown as Record<string, unknown>[], terms, m.exported_terms) : new Float64Array(kept.length);
   return {
     model: result.beta.chosen,
     time_ns: kept.map((r) => r.start_time),
-    actual_ns: kept.map((r) => r.step_time_ns!),
+    actual_ns: kept.map(y),
     predicted_ns: Array.from(pred),
     test: kept.map((r) => r.split === "test"),
   };

@@ -2,6 +2,7 @@ import type { StepModelFile } from "../../schema/fit.js";
 import type { FitResult, ModelFit } from "./index.js";
 import { defaultCaptureSizes } from "./gpu.js";
 import type { HostCpu } from "./host-cpu.js";
+import type { HostPart } from "./host-part.js";
 import { cpuWaitBlock } from "./cpu-wait.js";
 
 const NS_PER_S = 1e9;
@@ -15,6 +16,7 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
     format_version: "1.0",
     unit: "seconds",
     model: m.id,
+    clock: fit.beta.clock,
     terms: m.exported_terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })),
     per_step_overhead_s: fit.beta.per_step_overhead_ns / NS_PER_S,
     min_step_s: 0,
@@ -27,8 +29,13 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
     cudagraph: cudagraphOf(fit),
     ...(fit.beta.host_cpu ? { host_cpu: hostCpuOf(fit.beta.host_cpu) } : {}),
     ...cpuWaitOf(fit, m),
+    ...(fit.beta.host_part ? { host: hostPartOf(fit.beta.host_part) } : {}),
     ...(fe ? { frontend_delay_model: { statistic: "median" as const, intercept_s: fe.intercept_ns / NS_PER_S, per_prompt_token_s: fe.per_prompt_token_ns / NS_PER_S, scale_s: fe.scale_ns / NS_PER_S } } : {}),
   };
+}
+
+function hostPartOf(h: HostPart): NonNullable<StepModelFile["host"]> {
+  return { terms: h.terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })), post_update_s: h.post_update_ns / NS_PER_S };
 }
 
 /** Index 1 is the training runs' typical host; simulate replaces it with the replayed run's own. */

@@ -3,7 +3,8 @@ import { InputError, UsageError } from "../errors.js";
 import { StagedOutputDir, warn, writeAll, writeFileAtomic } from "../io.js";
 import { openTables, type TraceSource } from "../../tables/index.js";
 import { formatFinding } from "../../render/findings-text.js";
-import { DEFAULT_FIT_OPTIONS, fitRun, WEIGH_CHOICES, type FitOptions, type Weigh } from "../../analysis/fit/index.js";
+import { ClockUnavailable, DEFAULT_FIT_OPTIONS, fitRun, WEIGH_CHOICES, type FitOptions, type Weigh } from "../../analysis/fit/index.js";
+import { CLOCK_CHOICES, type ClockChoice } from "../../analysis/fit/clock.js";
 import { blisYaml, stepModelFile } from "../../analysis/fit/step-model.js";
 import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../schema/fit.js";
 import { formatCsv } from "../../sinks/fit-csv.js";
@@ -22,6 +23,7 @@ interface FitCliOptions {
   use?: string;
   with?: string[];
   weigh: string;
+  clock: string;
 }
 
 function parseOptions(o: FitCliOptions): FitOptions {
@@ -29,7 +31,8 @@ function parseOptions(o: FitCliOptions): FitOptions {
   if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup: expected a whole number of steps, got '${o.warmup}'`);
   if (!(frac > 0 && frac < 1)) throw new UsageError(`--test-fraction: expected a number between 0 and 1, got '${o.testFraction}'`);
   if (!WEIGH_CHOICES.includes(o.weigh as Weigh)) throw new UsageError(`--weigh: expected one of ${WEIGH_CHOICES.join(", ")}, got '${o.weigh}'`);
-  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use, weigh: o.weigh as Weigh };
+  if (!CLOCK_CHOICES.includes(o.clock as ClockChoice)) throw new UsageError(`--clock: expected one of ${CLOCK_CHOICES.join(", ")}, got '${o.clock}'`);
+  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use, weigh: o.weigh as Weigh, clock: o.clock as ClockChoice };
 }
 
 export function registerFit(program: Command): void {
@@ -47,6 +50,7 @@ export function registerFit(program: Command): void {
     .option("--use <model>", "export this model instead of the lowest validation MAPE, e.g. tokens/ols")
     .option("--with <run>", "another run to train on (a logs directory or its raw traces; its own configuration), repeatable: one model over several configurations", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--weigh <how>", "with --with: 'configs' weighs every engine configuration alike and the runs of one configuration as one run (ten runs of one configuration do not drown one of another), 'runs' every run alike, 'steps' every step alike", DEFAULT_FIT_OPTIONS.weigh)
+    .option("--clock <which>", "what the step model predicts: 'gpu' each step's time on the GPU (traces with update.gpu, schema 1.6), 'interval' the update-to-update step time, 'auto' gpu where every run has it (docs/fit.md, \"Step clock\")", DEFAULT_FIT_OPTIONS.clock)
     .addHelpText("after", examples("vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --out coeffs.json --html fit.html", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --export training/ --json", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --use tokens/ols --yaml blis.yaml"))
     .action(async (inputs: string[], o: FitCliOptions) => {
       const opts = parseOptions(o);
@@ -56,7 +60,9 @@ export function registerFit(program: Command): void {
       if (ir.iterationRequests === "none" || ir.iterationRequestsEvery > 1) {
         warn(formatFinding({ code: "FIT_NO_CONTEXT", args: { which: ir.iterationRequests, every: ir.iterationRequestsEvery } }), { code: "FIT_NO_CONTEXT" });
       }
-      const { result, data, plot } = await fitRun([source, ...others], opts);
+      const { result, data, plot } = await fitRun([source, ...others], opts).catch((e: unknown) => {
+        throw e instanceof ClockUnavailable ? new UsageError(e.message) : e;
+      });
       for (const w of (source as Partial<TraceSource>).lastReplay?.warnings ?? []) warn(formatFinding(w), { file: w.file, line: w.line, code: w.code });
       if (!result.beta.models.length) {
         const f = result.filters;

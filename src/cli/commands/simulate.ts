@@ -82,6 +82,13 @@ function parseStepScale(v: string): number {
   return f;
 }
 
+/** What the model's terms predict (docs/fit.md, "Step clock"); nothing for --cost models. */
+function clockLine(model: StepModelFile | null): string {
+  if (!model) return "";
+  if (model.clock !== "gpu") return "clock: the update-to-update step time\n";
+  return `clock: each step's GPU time, back to back on the device${model.host ? ", and the host's loop (launch, update, schedule)" : ""}\n`;
+}
+
 /**
  * The model as the harness runs it: the host CPU index applied (--cpu-index) and every step time
  * scaled (--step-scale); null when the model file runs as given.
@@ -153,7 +160,7 @@ export function registerSimulate(program: Command): void {
         const changed = [...o.set, ...(o.schedulerCls ? [`scheduler ${o.schedulerCls}`] : []), ...(o.requestQueueCls ? [`queue ${o.requestQueueCls}`] : [])];
         const how = changed.length ? ` with ${changed.join(", ")}` : " under the recorded configuration";
         const note = versionNote(header.vllm_version, await simulatedVersion(path.join(out, TRACE_DIR, "vsched-1-dp0.jsonl")));
-        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${how}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n${run?.note ?? ""}${note}`);
+        await writeAll(process.stdout, `simulated ${workload.requests.length} requests${how}: ${o.out.replace(/\/+$/, "")}/${LOGS_DIR}\n${line.trim().replace(/ trace=.*$/, "")}\n${clockLine(model)}${run?.note ?? ""}${note}`);
       } finally {
         await rm(stage, { recursive: true, force: true });
       }

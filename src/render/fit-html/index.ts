@@ -85,7 +85,7 @@ body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.3em}.
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}tr.chosen{background:#eef5ff;font-weight:600}
 </style></head><body>
 <h1>vsched fit: ${esc(label)}</h1>
-<p>${esc(summary)}. Step time as docs/fit.md defines it; milliseconds. Blue: training period, orange: held-out test period (last ${Math.round(fit.split.test_fraction * 100)}%).</p>
+<p>${esc(summary)}. ${fit.beta.clock === "gpu" ? "Each step's time on the GPU (CUDA events, trace update.gpu)" : "Update-to-update step time"} as docs/fit.md defines it; milliseconds. Blue: training period, orange: held-out test period (last ${Math.round(fit.split.test_fraction * 100)}%).</p>
 <p class="note">${esc(note)}.</p>
 <h2>Every model (blocked cross-validation over the whole run, ${fit.beta.cv_blocks} blocks; chosen by CV MAPE + 5 × |CV bias|)</h2>
 ${modelsTable(fit)}

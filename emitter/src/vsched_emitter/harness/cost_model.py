@@ -343,6 +343,9 @@ class FittedCost:
         self.overhead_s = float(doc.get("per_step_overhead_s", 0.0))
         self.min_step_s = float(doc.get("min_step_s", 0.0))
         self.model = doc.get("model")
+        # what the terms predict: the GPU's time per step or the update-to-update interval; the
+        # device timeline runs either back to back, so this is said, not branched on
+        self.clock = str(doc.get("clock", "interval"))
         self.idle_wakeup_s = float(doc.get("idle_wakeup_s", 0.0))
         cg = doc.get("cudagraph") or {}
         self.capture_sizes = sorted(int(x) for x in cg.get("capture_sizes") or [])
@@ -360,6 +363,8 @@ class FittedCost:
         if not math.isfinite(self.wait_scale) or self.wait_scale <= 0:
             raise ValueError(f"fitted cost: {path}: cpu_wait.scale must be a positive number")
         self.uses_next = any(n.startswith("next_") for t in doc.get("terms") or [] for n in t.get("factors") or [])
+        # the host's loop of a GPU-clock model (docs/fit.md, "Step clock"): None, the device alone
+        self.host = _host_part(doc.get("host"), path)
 
     def configure(self, max_num_seqs: int) -> None:
         """The simulated engine's CUDA graphs: a run that used vLLM's default sizes gets the
@@ -387,13 +392,48 @@ class FittedCost:
             total += v
         return (max(total, self.min_step_s) + self.overhead_s) * self.time_scale * self.wait_scale
 
+    def host_pre(self, shape: Any) -> float:
+        """Seconds from a step's schedule() entry to the end of its launch (the shape padded by __call__)."""
+        total = 0.0
+        for _, fs, coef in self.host["terms"]:
+            v = coef
+            for f in fs:
+                v *= f(shape)
+            total += v
+        return max(total, 0.0) * self.cpu_index * self.time_scale * self.wait_scale
+
+    def host_post(self) -> float:
+        """Seconds from an update_from_output() entry to the next schedule() entry."""
+        return max(self.host["post_update_s"], 0.0) * self.cpu_index * self.time_scale * self.wait_scale
+
     def describe(self) -> dict:
         return {"kind": "fitted", "units": "seconds", "file": self.path.name if self.path else None,
-                "model": self.model, "terms": {n: c for n, _, c in self.terms},
+                "model": self.model, "clock": self.clock, "terms": {n: c for n, _, c in self.terms},
                 "per_step_overhead_s": self.overhead_s, "min_step_s": self.min_step_s,
                 "capture_sizes": len(self.capture_sizes), "capture_rule": self.capture_rule,
                 "idle_wakeup_s": self.idle_wakeup_s, "cpu_index": self.cpu_index,
-                "time_scale": self.time_scale, "cpu_wait_scale": self.wait_scale}
+                "time_scale": self.time_scale, "cpu_wait_scale": self.wait_scale,
+                "host": None if self.host is None else {
+                    "terms": {n: c for n, _, c in self.host["terms"]}, "post_update_s": self.host["post_update_s"]}}
+
+
+def _host_part(doc: Any, path: str | Path | None) -> dict | None:
+    if doc is None:
+        return None
+    terms = []
+    for i, t in enumerate(doc.get("terms") or []):
+        factors = tuple(t.get("factors") or ())
+        bad = [f for f in factors if f not in FITTED_FEATURES]
+        if bad:
+            raise ValueError(f"fitted cost: {path}: host.terms[{i}]: unknown feature(s) {bad}")
+        coef = float(t["coef"])
+        if not math.isfinite(coef):
+            raise ValueError(f"fitted cost: {path}: host.terms[{i}].coef is not finite")
+        terms.append((str(t.get("name", "")), tuple(FITTED_FEATURES[f] for f in factors), coef))
+    post = float(doc.get("post_update_s", 0.0))
+    if not terms or not math.isfinite(post):
+        raise ValueError(f"fitted cost: {path}: host needs terms and a finite post_update_s")
+    return {"terms": terms, "post_update_s": post}
 
 
 def fitted(path: str | Path) -> FittedCost:

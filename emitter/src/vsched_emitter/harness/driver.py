@@ -742,6 +742,9 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
     if oracle is not None:
         oracle.watch_preemptions(sched, lambda: steps)
     gpu_free_at = 0.0
+    # a GPU-clock model's host loop (docs/fit.md, "Step clock"): each update waits for the end of
+    # the launch after it, and the next schedule() comes post_update later; None: the device alone
+    host = getattr(cost, "host", None) if not getattr(cost, "uses_next", False) else None
     stalled = 0
     while True:
         now = clock.engine_s()
@@ -767,15 +770,18 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             # A fitted model that charges the batch launched while this one's output is awaited
             # (next_* terms) is costed when the output is collected; every other cost at once.
             done = None
+            launched = None  # when the host has launched the batch (host loop only)
             if not getattr(cost, "uses_next", False):
                 done = max(now, gpu_free_at) + (float(cost(shape)) if executed else 0.0)
                 gpu_free_at = done
+                if host is not None and executed:
+                    launched = now + float(cost.host_pre(shape))
             if remote is not None:
                 remote.after_schedule(now)
                 if done is not None:
                     mro.kv_connector_output = remote.output(done)
             snap = oracle.snapshot(sched) if oracle is not None else None
-            batch_queue.appendleft((out, mro, done, (now, shape), snap, step))
+            batch_queue.appendleft((out, mro, done, (now, shape), snap, step, launched))
             if executed and len(batch_queue) < queue_size:
                 continue  # async: keep the batch queue full before blocking on the oldest
         if not batch_queue:
@@ -784,7 +790,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
                 break
             wake(max(nxt, now))
             continue
-        out, mro, done, (scheduled_at, shape), snap, step = batch_queue.pop()
+        out, mro, done, (scheduled_at, shape), snap, step, launched = batch_queue.pop()
         if done is None:
             # the device runs batches back to back; the batch left in the queue was launched
             # while this one ran (docs/fit.md, "GPU features")
@@ -794,10 +800,17 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             gpu_free_at = done
             if remote is not None:
                 mro.kv_connector_output = remote.output(done)
+        if host is not None:
+            # the engine loop collects this step's output only after launching the next one (async;
+            # a synchronous engine after launching this one), whichever of the two ends later
+            later = batch_queue[-1][6] if batch_queue else None
+            done = max([done] + [t for t in (launched, later) if t is not None])
         if knobs.mid_step_inputs:
             inputs_during_step(done)
         clock.advance_to(done)
         engine_core_outputs = sched.update_from_output(out, mro)
+        if host is not None:
+            clock.advance_to(clock.engine_s() + float(cost.host_post()))
         for eco in engine_core_outputs.values():
             for o in eco.outputs:
                 if o.finish_reason is not None:

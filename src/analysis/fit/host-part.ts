@@ -1,0 +1,51 @@
+import type { BetaTrainingRow } from "../../schema/fit.js";
+import { quantileSorted } from "../math/stats.js";
+import type { Term } from "./features.js";
+import type { ErrorMetrics, GroupMetrics } from "./metrics.js";
+import { blockedCv, estimate, targetOf, type CoefEstimate, type StepTarget, type StepWeights } from "./regress.js";
+
+/**
+ * The host's part of the GPU clock (docs/fit.md, "Step clock"). Under async scheduling vLLM's
+ * engine loop schedules and launches step N+1, then waits for step N's output, then runs N's
+ * update and loops. So N's update comes at the later of N's end on the GPU and the end of N+1's
+ * launch: on the H100 runs, update(N) = max(GPU end(N), launch end(N+1)) + 0.2–0.5 ms (median;
+ * p10–p90 within 0.1–0.9 ms, the 1B and the 8B shape alike). A GPU-bound engine (8B) ends the
+ * launch first, so only the GPU time shows; a host-bound one (1B: 95% of its updates wait for the
+ * launch) runs at the host's pace, which the GPU time alone misses (the 1B run replayed on its
+ * own GPU-time model: E2E −13%, TTFT −26%).
+ *
+ * Two figures make the host's loop: `pre`, from a step's schedule() entry to the end of its
+ * launch (schedule_ns + runner_host_ns, per step, a regression on the batch: a step without a
+ * CUDA graph is launched kernel by kernel), and `post`, from an update's entry to the next
+ * schedule() (the update, output handling, the loop; a median). Both are host CPU time, so they
+ * are fitted per unit of the run's cpu_index (fit/host-cpu.ts), and simulate scales them by the
+ * replayed run's.
+ */
+export interface HostPart {
+  /** terms of pre (ns at cpu_index 1), Huber: a launch that waits on the device is not the host's own pace */
+  terms: CoefEstimate[];
+  /** blocked CV of pre over the kept steps with a runner time */
+  cv: ErrorMetrics | null;
+  cv_by_batch_type: GroupMetrics[];
+  /** median from update_from_output() entry to the next schedule() entry, at cpu_index 1 */
+  post_update_ns: number;
+  /** kept steps with a runner time (the rows pre is fitted on) */
+  steps: number;
+}
+
+const t = (...factors: string[]): Term => ({ name: factors.length ? factors.join("*") : "intercept", factors });
+/** what a launch costs the host: a fixed part, kernel-by-kernel launches without a CUDA graph, per-request input preparation, per-token copies */
+export const HOST_TERMS: readonly Term[] = [t(), t("no_cudagraph"), t("prefill_reqs"), t("batch_size"), t("scheduled_tokens")];
+
+/** The host's time from schedule() entry to the end of the launch, per unit of the run's cpu_index. */
+export const hostPre: StepTarget = (r) => (r.schedule_ns + r.runner_host_ns!) / (r.cpu_index ?? 1);
+
+/** The host part, or null where too few kept steps have a runner time (traces before schema 1.6, or the interval clock). */
+export function fitHostPart(kept: readonly BetaTrainingRow[], postNs: readonly number[], weights: StepWeights): HostPart | null {
+  const rows = kept.filter((r) => r.runner_host_ns !== null && r.runner_host_ns > 0 && (r.cpu_index ?? 1) > 0);
+  if (rows.length <= 2 * HOST_TERMS.length || !postNs.length) return null;
+  const terms = estimate(rows as unknown as Record<string, unknown>[], targetOf(rows, hostPre), HOST_TERMS, null, "ols", weights);
+  const cv = blockedCv(rows, HOST_TERMS, null, "ols", [], weights, hostPre);
+  const post = Float64Array.from(postNs).sort();
+  return { terms, cv: cv.cv, cv_by_batch_type: cv.byType.filter((g) => g.group !== "prefill_episode"), post_update_ns: quantileSorted(post, 0.5) ?? 0, steps: rows.length };
+}
