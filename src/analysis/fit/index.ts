@@ -11,6 +11,7 @@ import { applyHostCpu, type HostCpu } from "./host-cpu.js";
 import { MIN_WAIT_SHARE, waitShare } from "./cpu-wait.js";
 import { gpuTimeView, type GpuTimeView } from "./gpu-time.js";
 import { fitHostPart, type HostPart } from "./host-part.js";
+import { configOutBias } from "./config-out.js";
 import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
 
 /**
@@ -54,6 +55,8 @@ export interface ModelFit {
   /** blocked cross-validation over the whole run (each contiguous fifth predicted by a fit on the rest): the basis of the model choice */
   cv: ErrorMetrics | null;
   cv_by_batch_type: GroupMetrics[];
+  /** a pool of at least three configurations under the GPU clock: mean |total-time bias| on a configuration left out (config-out.ts), the basis of the choice there; else null */
+  config_out_bias: number | null;
   test: ErrorMetrics;
   train: ErrorMetrics;
   by_batch_type: GroupMetrics[];
@@ -167,6 +170,7 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
     validation_mape: validationMape(rows, (r) => y(r as unknown as BetaTrainingRow), terms, lambda, estimator, weights),
     cv: cv.cv,
     cv_by_batch_type: cv.byType,
+    config_out_bias: null,
     test: errorMetrics(predTest, actTest),
     train: errorMetrics(predictRows(rows, terms, est), targetOf(train, y)),
     by_batch_type: byType,
@@ -174,7 +178,7 @@ function fitOne(id: string, set: string, train: BetaTrainingRow[], test: BetaTra
   };
 }
 
-function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights, clock: StepClock): { models: ModelFit[]; chosen: string } {
+function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights, clock: StepClock, configOf: ReadonlyMap<object, number>): { models: ModelFit[]; chosen: string } {
   const inStepOrder = data.steps.filter((r) => r.excluded === null);
   const kept = [...inStepOrder].sort((a, b) => a.start_time - b.start_time);
   const train = kept.filter((r) => r.split === "train"), test = kept.filter((r) => r.split === "test");
@@ -203,6 +207,8 @@ function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights, clock: S
     models.push(fitOne(`${set}/ridge`, set, train, test, terms, bestRidgeLambda(train, terms, opts.ridgeRho, weights, y), "ridge", pool));
     models.push(fitOne(`${set}/huber`, set, train, test, terms, null, "huber", pool));
   }
+  // a pool of configurations fitted to the GPU time is chosen on configurations left out (config-out.ts)
+  if (clock === "gpu") for (const m of models) m.config_out_bias = configOutBias(kept, configOf, train.length, m, weights, y);
   return { models, chosen: opts.use ?? chooseModel(models) };
 }
 
@@ -213,11 +219,13 @@ function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights, clock: S
  * slower clock is a much longer queue). Among the models
  * within 5% (relative) plus half a point of the best score, the fewest terms, then the best
  * score: a small model extrapolates to unseen batches sanely, many collinear terms do not.
+ * A pool of configurations under the GPU clock weighs its bias on a configuration left out
+ * instead of the CV's (config-out.ts).
  * Without CV (too few steps), the validation MAPE as before.
  */
 export function chooseModel(models: readonly ModelFit[]): string {
   const score = (m: ModelFit): number | null =>
-    m.cv?.mape != null && m.cv.bias != null ? m.cv.mape + 5 * Math.abs(m.cv.bias) : m.validation_mape;
+    m.cv?.mape != null && m.cv.bias != null ? m.cv.mape + 5 * (m.config_out_bias ?? Math.abs(m.cv.bias)) : m.validation_mape;
   const scored = models.filter((m) => score(m) !== null);
   if (!scored.length) return models[0]?.id ?? "";
   const best = Math.min(...scored.map((m) => score(m)!));
@@ -256,7 +264,7 @@ function fitAlpha(data: FitData): Omit<FitResult["alpha"], "frontend"> {
       id: "seed/ols", feature_set: "seed", estimator: "ols", ridge_lambda: null, terms: est,
       validation_mape: validationMape(tr, (r) => (r as unknown as AlphaTrainingRow).queue_delay_ns, ALPHA_TERMS, null),
       test: errorMetrics(pt, at), train: errorMetrics(predictRows(tr, ALPHA_TERMS, est), targetOf(train, y)),
-      cv: null, cv_by_batch_type: [], exported_terms: est,
+      cv: null, cv_by_batch_type: [], config_out_bias: null, exported_terms: est,
       by_batch_type: [], by_batch_size_decile: [],
     };
   }
@@ -295,7 +303,7 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
   const test = kept.filter((r) => r.split === "test");
   const groups = weighGroups(parts, opts.weigh);
   const weights = groupWeights(parts, groups);
-  const beta = fitBeta(data, opts, weights, clock);
+  const beta = fitBeta(data, opts, weights, clock, rowGroups(parts, configGroups(parts)));
   const y = targetOfClock(clock);
   const result: FitResult = {
     kind: "vsched.fit",
@@ -349,6 +357,13 @@ function configGroups(parts: readonly FitData[]): number[] {
     if (g < 0) g = reps.push(d) - 1;
     return g;
   });
+}
+
+/** Each kept row's group, from its run's. */
+function rowGroups(parts: readonly FitData[], groupOf: readonly number[]): Map<object, number> {
+  const m = new Map<object, number>();
+  parts.forEach((p, i) => p.steps.forEach((r) => m.set(r, groupOf[i])));
+  return m;
 }
 
 /** Each run's group under `weigh`: what counts alike (steps: one group). */
