@@ -152,11 +152,14 @@ describe("simulate on the GPU clock (bench/h100 runs with update.gpu)", () => {
     expectTargets(lat);
   }, 600_000);
 
-  it("another request set of a configuration in a pool of seven 8B configurations meets the same-config targets", async () => {
-    // measured −0.1% / −1.7% (means), +0.2% / +1.5% (p90s) (docs/fit.md, "A sixth session"); the interval clock: −1.2% / −4.0%
-    const pool = ["s64_t4096_r20_w0", "s256_t8192_r40_g", "s128_t2048_r24_g", "kv_s128_t4096_r30_g", "s16_t2048_r6_g", "s128_t8192_r16_g", "nochunk_s128_r16_g"];
-    const { lat } = await replay("s64_t4096_r20_b_w0", ...pool);
-    expectTargets(lat);
+  it("a configuration left out of a pool of the six others meets the held-out targets (E2E within 5%, TTFT within 10%)", async () => {
+    // s128 t2048 at 24/s, near capacity: measured +1.5% / +5.5% (means) with the model chosen on
+    // configurations left out (gpu_reqs/ridge); the CV's choice (tokens/huber) gave −6.6% / −22.9%
+    // (docs/fit.md, "A sixth session")
+    const pool = ["s64_t4096_r20_w0", "s64_t4096_r20_b_w0", "s256_t8192_r40_g", "kv_s128_t4096_r30_g", "s16_t2048_r6_g", "s128_t8192_r16_g", "nochunk_s128_r16_g"];
+    const { lat } = await replay("s128_t2048_r24_g", ...pool);
+    expect(Math.abs(err(lat.e2e, "mean"))).toBeLessThan(0.05);
+    expect(Math.abs(err(lat.ttft, "mean"))).toBeLessThan(0.1);
   }, 900_000);
 });
 
