@@ -96,7 +96,7 @@ export const StepModelFile = z.object({
     .optional()
     .meta({ description: "what the terms predict (fit --clock): gpu, each step's time on the GPU, which the harness's device timeline runs back to back; interval, the update-to-update step time. Absent (files before it): interval" }),
   terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })),
-  per_step_overhead_s: z.number().meta({ description: "CPU time per step outside the model (synchronous engines only)" }),
+  per_step_overhead_s: z.number().meta({ description: "CPU time per step outside the model (synchronous engines only; 0 with a host block, whose loop charges it)" }),
   min_step_s: z.number().meta({ description: "floor on a predicted step time" }),
   frontend_delay_s: z.number().meta({ description: "fixed delay from vLLM's arrival to add_request(), added to simulated arrivals" }),
   idle_wakeup_s: z.number().optional().meta({ description: "from a request reaching an idle engine core to its schedule() (the loop's own latency; the queue delay at an idle engine, median): arrivals within it share the first batch" }),

@@ -18,7 +18,8 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
     model: m.id,
     clock: fit.beta.clock,
     terms: m.exported_terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })),
-    per_step_overhead_s: fit.beta.per_step_overhead_ns / NS_PER_S,
+    // the host loop (host) charges a synchronous engine's CPU time between model runs itself
+    per_step_overhead_s: fit.beta.host_part ? 0 : fit.beta.per_step_overhead_ns / NS_PER_S,
     min_step_s: 0,
     frontend_delay_s: fit.alpha.overheads.frontend_delay_fixed_ns / NS_PER_S,
     idle_wakeup_s: (fit.alpha.overheads.queue_delay_idle_engine.p50_ns ?? 0) / NS_PER_S,
