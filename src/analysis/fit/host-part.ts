@@ -8,8 +8,9 @@ import { blockedCv, estimate, targetOf, type CoefEstimate, type StepTarget, type
  * The host's part of the GPU clock (docs/fit.md, "Step clock"). Under async scheduling vLLM's
  * engine loop schedules and launches step N+1, then waits for step N's output, then runs N's
  * update and loops. So N's update comes at the later of N's end on the GPU and the end of N+1's
- * launch: on four H100 runs (1B; 8B s64, s16, s128 t2048), update(N) = max(GPU end(N), launch end(N+1)) + 0.2–0.5 ms (median;
- * p10–p90 within 0.1–0.9 ms, the 1B and the 8B shape alike). A GPU-bound engine (8B) ends the
+ * launch: on four H100 runs (1B; 8B s64, s16, s128 t2048), update(N) = max(GPU end(N),
+ * launch end(N+1)) + 0.2–0.5 ms (median; p10–p90 within 0.1–0.9 ms, the 1B and the 8B shape
+ * alike). A GPU-bound engine (8B) ends the
  * launch first, so only the GPU time shows; a host-bound one (1B: 95% of its updates wait for the
  * launch) runs at the host's pace, which the GPU time alone misses (the 1B run replayed on its
  * own GPU-time model: E2E −13%, TTFT −26%).
