@@ -21,20 +21,26 @@ export interface ConfigOutModel {
   ridge_lambda: number | null;
 }
 
+/**
+ * The model refitted on `rest` and summed over `held`: (Σ predicted − Σ recorded) / Σ recorded,
+ * or null when either side is too small. Ridge's λ was chosen per training row (`trainSteps` of
+ * them): the same penalty per row here.
+ */
+export function biasWithout(held: readonly BetaTrainingRow[], rest: readonly BetaTrainingRow[], trainSteps: number, m: ConfigOutModel, weights: StepWeights, y: StepTarget): number | null {
+  const terms = BETA_FEATURE_SETS[m.feature_set as keyof typeof BETA_FEATURE_SETS];
+  if (!held.length || rest.length <= terms.length) return null;
+  const lambda = m.ridge_lambda === null ? null : (m.ridge_lambda * rest.length) / trainSteps;
+  const est = estimate(rest as unknown as Record<string, unknown>[], targetOf(rest, y), terms, lambda, m.estimator, weights);
+  return errorMetrics(predictRows(held as unknown as Record<string, unknown>[], terms, est), targetOf(held, y)).bias;
+}
+
 /** Mean |total-time bias| over the held-out configurations, or null with fewer than MIN_CONFIGS of them. */
 export function configOutBias(kept: readonly BetaTrainingRow[], groupOf: ReadonlyMap<object, number>, trainSteps: number, m: ConfigOutModel, weights: StepWeights, y: StepTarget): number | null {
   const groups = [...new Set(kept.map((r) => groupOf.get(r)!))];
   if (groups.length < MIN_CONFIGS) return null;
-  const terms = BETA_FEATURE_SETS[m.feature_set as keyof typeof BETA_FEATURE_SETS];
   let sum = 0, n = 0;
   for (const g of groups) {
-    const held = kept.filter((r) => groupOf.get(r) === g);
-    const rest = kept.filter((r) => groupOf.get(r) !== g);
-    if (!held.length || rest.length <= terms.length) continue;
-    // ridge's λ was chosen per training row: the same penalty per row here
-    const lambda = m.ridge_lambda === null ? null : (m.ridge_lambda * rest.length) / trainSteps;
-    const est = estimate(rest as unknown as Record<string, unknown>[], targetOf(rest, y), terms, lambda, m.estimator, weights);
-    const bias = errorMetrics(predictRows(held as unknown as Record<string, unknown>[], terms, est), targetOf(held, y)).bias;
+    const bias = biasWithout(kept.filter((r) => groupOf.get(r) === g), kept.filter((r) => groupOf.get(r) !== g), trainSteps, m, weights, y);
     if (bias !== null) [sum, n] = [sum + Math.abs(bias), n + 1];
   }
   return n ? sum / n : null;

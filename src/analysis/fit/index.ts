@@ -11,7 +11,7 @@ import { applyHostCpu, type HostCpu } from "./host-cpu.js";
 import { MIN_WAIT_SHARE, waitShare } from "./cpu-wait.js";
 import { gpuTimeView, type GpuTimeView } from "./gpu-time.js";
 import { fitHostPart, type HostPart } from "./host-part.js";
-import { configOutBias } from "./config-out.js";
+import { biasWithout, configOutBias } from "./config-out.js";
 import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
 
 /**
@@ -373,20 +373,13 @@ function weighGroups(parts: readonly FitData[], weigh: Weigh): number[] {
 
 function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined, weights: StepWeights, y: StepTarget): RunBias[] {
   if (parts.length < 2 || !chosen) return [];
-  const terms = BETA_FEATURE_SETS[chosen.feature_set as keyof typeof BETA_FEATURE_SETS];
   const kept = parts.map((p) => p.steps.filter((r) => r.excluded === null));
   const trainSteps = kept.reduce((n, k) => n + k.filter((r) => r.split === "train").length, 0);
-  return parts.map((p, i) => {
-    const held = kept[i];
-    const rest = kept.flatMap((k, j) => (j === i ? [] : k));
-    const source = p.sources[0] ?? "";
-    if (!held.length || rest.length <= terms.length) return { source, steps: held.length, bias: null };
-    // ridge's λ was chosen per training row count: the same penalty per row here
-    const lambda = chosen.ridge_lambda === null ? null : (chosen.ridge_lambda * rest.length) / trainSteps;
-    const est = estimate(rest as unknown as Record<string, unknown>[], targetOf(rest, y), terms, lambda, chosen.estimator, weights);
-    const pred = predictRows(held as unknown as Record<string, unknown>[], terms, est);
-    return { source, steps: held.length, bias: errorMetrics(pred, targetOf(held, y)).bias };
-  });
+  return parts.map((p, i) => ({
+    source: p.sources[0] ?? "",
+    steps: kept[i].length,
+    bias: biasWithout(kept[i], kept.flatMap((k, j) => (j === i ? [] : k)), trainSteps, chosen, weights, y),
+  }));
 }
 
 /** Each run's update-to-schedule times per unit of its cpu_index (host CPU time, as pre is fitted). */

@@ -326,18 +326,7 @@ class FittedCost:
         if str(doc.get("format_version", "")).split(".")[0] != "1":
             raise ValueError(f"fitted cost: {path}: unsupported format_version {doc.get('format_version')!r}")
         self.path = Path(path) if path is not None else None
-        self.terms: list[tuple[str, tuple[Callable[[Any], float], ...], float]] = []
-        for i, t in enumerate(doc.get("terms") or []):
-            factors = tuple(t.get("factors") or ())
-            bad = [f for f in factors if f not in FITTED_FEATURES]
-            if bad:
-                raise ValueError(f"fitted cost: {path}: terms[{i}]: unknown feature(s) {bad}; "
-                                 f"known: {sorted(FITTED_FEATURES)}")
-            coef = float(t["coef"])
-            if not math.isfinite(coef):
-                raise ValueError(f"fitted cost: {path}: terms[{i}].coef is not finite")
-            self.terms.append((str(t.get("name", "*".join(factors) or "intercept")),
-                               tuple(FITTED_FEATURES[f] for f in factors), coef))
+        self.terms = _terms(doc.get("terms"), path, "terms")
         if not self.terms:
             raise ValueError(f"fitted cost: {path}: no terms")
         self.overhead_s = float(doc.get("per_step_overhead_s", 0.0))
@@ -384,23 +373,12 @@ class FittedCost:
             return 0.0
         self._pad(shape)
         self._pad(getattr(shape, "next", None))
-        total = 0.0
-        for _, fs, coef in self.terms:
-            v = coef
-            for f in fs:
-                v *= f(shape)
-            total += v
+        total = _sum(self.terms, shape)
         return (max(total, self.min_step_s) + self.overhead_s) * self.time_scale * self.wait_scale
 
     def host_pre(self, shape: Any) -> float:
         """Seconds from a step's schedule() entry to the end of its launch (the shape padded by __call__)."""
-        total = 0.0
-        for _, fs, coef in self.host["terms"]:
-            v = coef
-            for f in fs:
-                v *= f(shape)
-            total += v
-        return max(total, 0.0) * self.cpu_index * self.time_scale * self.wait_scale
+        return max(_sum(self.host["terms"], shape), 0.0) * self.cpu_index * self.time_scale * self.wait_scale
 
     def host_post(self) -> float:
         """Seconds from an update_from_output() entry to the next schedule() entry."""
@@ -417,19 +395,39 @@ class FittedCost:
                     "terms": {n: c for n, _, c in self.host["terms"]}, "post_update_s": self.host["post_update_s"]}}
 
 
-def _host_part(doc: Any, path: str | Path | None) -> dict | None:
-    if doc is None:
-        return None
-    terms = []
-    for i, t in enumerate(doc.get("terms") or []):
+Terms = list[tuple[str, tuple[Callable[[Any], float], ...], float]]
+
+
+def _terms(raw: Any, path: str | Path | None, where: str) -> Terms:
+    """A model file's terms, each as (name, feature functions, coefficient), checked."""
+    terms: Terms = []
+    for i, t in enumerate(raw or []):
         factors = tuple(t.get("factors") or ())
         bad = [f for f in factors if f not in FITTED_FEATURES]
         if bad:
-            raise ValueError(f"fitted cost: {path}: host.terms[{i}]: unknown feature(s) {bad}")
+            raise ValueError(f"fitted cost: {path}: {where}[{i}]: unknown feature(s) {bad}; "
+                             f"known: {sorted(FITTED_FEATURES)}")
         coef = float(t["coef"])
         if not math.isfinite(coef):
-            raise ValueError(f"fitted cost: {path}: host.terms[{i}].coef is not finite")
-        terms.append((str(t.get("name", "")), tuple(FITTED_FEATURES[f] for f in factors), coef))
+            raise ValueError(f"fitted cost: {path}: {where}[{i}].coef is not finite")
+        terms.append((str(t.get("name", "*".join(factors) or "intercept")), tuple(FITTED_FEATURES[f] for f in factors), coef))
+    return terms
+
+
+def _sum(terms: Terms, shape: Any) -> float:
+    total = 0.0
+    for _, fs, coef in terms:
+        v = coef
+        for f in fs:
+            v *= f(shape)
+        total += v
+    return total
+
+
+def _host_part(doc: Any, path: str | Path | None) -> dict | None:
+    if doc is None:
+        return None
+    terms = _terms(doc.get("terms"), path, "host.terms")
     post = float(doc.get("post_update_s", 0.0))
     if not terms or not math.isfinite(post):
         raise ValueError(f"fitted cost: {path}: host needs terms and a finite post_update_s")
