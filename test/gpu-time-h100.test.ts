@@ -152,6 +152,32 @@ describe("simulate on the GPU clock (bench/h100 runs with update.gpu)", () => {
     expectTargets(lat);
   }, 600_000);
 
+  it("the host loop runs at the replayed run's host speed: a slower host index gives a host-bound engine a longer run", async () => {
+    // the 1B shape on two machines (sixth and seventh sessions): under the GPU clock β has no
+    // cpu_index term, but the host loop's launch and post-update times are per unit of the index
+    // (fit/host-part.ts), so simulate must apply the replayed run's index to them; before the
+    // fix it applied none and every host replayed at the training runs' typical speed
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vsched-gpu-host-"));
+    const model = path.join(dir, "coeffs.json");
+    const fit = JSON.parse(await runCliOk(["fit", stored("m1b_s64_t4096_r40_g0"), "--with", stored("m1b_s64_t4096_r40_g1"), "--out", model, "--json"]));
+    expect(fit.beta.clock).toBe("gpu");
+    expect(fit.beta.host_part).not.toBeNull();
+    const chosen = fit.beta.models.find((m: { id: string }) => m.id === fit.beta.chosen);
+    expect(chosen.exported_terms.some((t: { factors: string[] }) => t.factors.includes("cpu_index"))).toBe(false);
+    const own = path.join(dir, "own");
+    const said = await runCliOk(["simulate", stored("m1b_s64_t4096_r40_g1"), "--model", model, "-o", own]);
+    expect(said).toMatch(/^host CPU index \d\.\d\d \(the recorded run's own/m);
+    const used = JSON.parse(readFileSync(path.join(own, "step-model.json"), "utf8"));
+    expect(used.host_cpu.index).toBeCloseTo(fit.beta.host_cpu.indices[1], 2);
+    const span = async (idx: string) => {
+      const out = path.join(dir, `x${idx}`);
+      await runCliOk(["simulate", stored("m1b_s64_t4096_r40_g1"), "--model", model, "-o", out, "--cpu-index", idx]);
+      return Number(JSON.parse(await runCliOk(["summary", path.join(out, "logs"), "--json"])).span.duration_ns);
+    };
+    // a host twice as slow as the typical one against one twice as fast: the 1B's steps wait on the launch
+    expect(await span("2")).toBeGreaterThan(1.2 * (await span("0.5")));
+  }, 900_000);
+
   it("a configuration left out of a pool of the six others meets the held-out targets (E2E within 5%, TTFT within 10%)", async () => {
     // s128 t2048 at 24/s, near capacity: measured +1.5% / +5.5% (means) with the model chosen on
     // configurations left out (gpu_reqs/ridge); the CV's choice (tokens/huber) gave −6.6% / −22.9%

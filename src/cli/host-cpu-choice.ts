@@ -14,7 +14,8 @@ export interface HostCpuChoice {
   note: string;
 }
 
-const usesCpuIndex = (m: StepModelFile) => m.terms.some((t) => t.factors.includes("cpu_index"));
+/** β terms on cpu_index, or a host loop (its launch and post-update times are per unit of the index) */
+const usesCpuIndex = (m: StepModelFile) => m.terms.some((t) => t.factors.includes("cpu_index")) || m.host !== undefined;
 
 /**
  * Which host the replay runs on, for a model with cpu_index terms (docs/fit.md, "Host CPU"):
