@@ -292,7 +292,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="skip `vsched validate/convert` on the trace (done when node + dist/ exist)")
     ap.add_argument("--sequential", type=int, default=6)
     ap.add_argument("--burst", type=int, default=24)
-    ap.add_argument("--concurrency", type=int, default=8)
+    # twice max_num_seqs in flight: the engine always has a full batch and a queue behind it, so
+    # the small pool preempts whatever the machine's speed (8 in flight, one per batch slot, let
+    # a slow client on a loaded machine fall behind a fast engine: one CI run saw no preemption)
+    ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-model-len", type=int, default=256)
     ap.add_argument("--max-num-seqs", type=int, default=8)
