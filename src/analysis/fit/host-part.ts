@@ -23,7 +23,7 @@ import { blockedCv, estimate, targetOf, type CoefEstimate, type StepTarget, type
  * replayed run's.
  */
 export interface HostPart {
-  /** terms of pre (ns at cpu_index 1), Huber: a launch that waits on the device is not the host's own pace */
+  /** terms of pre (ns at cpu_index 1), OLS: the mean launch, as the harness chains it (docs/fit.md, "Step clock"); a launch that waits on the device stays in that mean */
   terms: CoefEstimate[];
   /** blocked CV of pre over the kept steps with a runner time */
   cv: ErrorMetrics | null;
