@@ -82,7 +82,7 @@ export function renderFitText(fit: FitResult, label: string): string {
     `  ${pad("", 22)}${lpad("MAPE", 9)}${lpad("bias", 9)}${lpad("prefill", 9)}${lpad("mixed", 9)}${lpad("decode", 9)}${lpad("pf.bias", 9)}${lpad("mx.bias", 9)}${lpad("dec.bias", 9)}${lpad("episode", 9)}`,
     ...fit.beta.models.map(cvRow),
     "  (episode: a prefill episode's total time, the steps with prefill and one on each side; an async step's own time moves to its neighbour when the host launches late)",
-    `chosen: ${fit.beta.chosen} (fewest terms within 5% + 0.5 pt of the best CV MAPE + 5 × ${m.config_out_bias === null ? "|CV bias|" : `mean |bias on a configuration left out| (${pct(m.config_out_bias)} for this one)`}; coefficients fitted on every kept step)`,
+    `chosen: ${fit.beta.chosen} (${fit.beta.clock === "gpu" ? "among the GPU sets by OLS or ridge, " : ""}fewest terms within 5% + 0.5 pt of the best CV MAPE + 5 × ${m.config_out_bias === null ? "|CV bias|" : `mean |bias on a configuration left out| (${pct(m.config_out_bias)} for this one)`}; coefficients fitted on every kept step)`,
     `CUDA-graph capture sizes for padded_tokens: ${captureLine(fit)}`,
     ...(fit.beta.host_cpu && fit.beta.host_cpu.indices.length > 1
       ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host): ${fit.beta.host_cpu.indices.map((v) => v.toFixed(2)).join(", ")}`]

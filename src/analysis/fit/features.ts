@@ -91,6 +91,8 @@ export const BETA_FEATURE_SET_NAMES = Object.keys(BETA_FEATURE_SETS) as BetaFeat
 export const INTERVAL_ONLY_SETS: readonly BetaFeatureSet[] = ["gpu_next", "gpu_host", "gpu_wait"];
 /** Sets fitted only to the GPU's own time (see gpu_reqs). */
 export const GPU_ONLY_SETS: readonly BetaFeatureSet[] = ["gpu_reqs"];
+/** the sets that describe a GPU step (padded batch, prefill attention): the GPU clock exports one of them (index.ts) */
+export const GPU_PHYSICS_SETS: readonly BetaFeatureSet[] = ["gpu", "gpu_reqs"];
 
 /** α (queue delay) features of seed 004 §5 (prompt_tokens, waiting_depth, running_depth, kv_ratio), and its suggested interactions (§7). */
 export const ALPHA_TERMS: readonly Term[] = [

@@ -2,7 +2,7 @@ import type { TableSource } from "../../tables/types.js";
 import type { AlphaTrainingRow, BetaTrainingRow } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { collectFitData, CV_BLOCKS, type FitData } from "./data.js";
-import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, GPU_ONLY_SETS, INTERVAL_ONLY_SETS, termValue, type Term } from "./features.js";
+import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, GPU_ONLY_SETS, GPU_PHYSICS_SETS, INTERVAL_ONLY_SETS, termValue, type BetaFeatureSet, type Term } from "./features.js";
 import { batchType, BATCH_TYPES, byDecile, errorMetrics, prefillEpisodes, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
 import { bestRidgeLambda, blockedCv, estimate, predictRows, targetOf, validationMape, type CoefEstimate, type Estimator, type StepTarget, type StepWeights } from "./regress.js";
 import { CLOCK_TARGET, excludeUntimed, resolveClock, targetOfClock, type ClockChoice, type StepClock } from "./clock.js";
@@ -209,8 +209,21 @@ function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights, clock: S
   }
   // a pool of configurations fitted to the GPU time is chosen on configurations left out (config-out.ts)
   if (clock === "gpu") for (const m of models) m.config_out_bias = configOutBias(kept, configOf, train.length, m, weights, y);
-  return { models, chosen: opts.use ?? chooseModel(models) };
+  const gpuChoice = clock === "gpu" ? chooseModel(models.filter(gpuClockCandidate)) : null;
+  return { models, chosen: opts.use ?? gpuChoice ?? chooseModel(models) ?? models[0]?.id ?? "" };
 }
+
+/**
+ * Under the GPU clock the exported model is one of the GPU feature sets (the padded batch of a
+ * CUDA graph, the prefill's attention) fitted for the mean (OLS or ridge); every model is still
+ * fitted and reported. A simulator adds step times up, so it needs each step's mean: Huber's
+ * location sits below the mean of right-skewed GPU spans (a launch-bound step reads long), and on
+ * the 1B runs its models were 4.6–5.1% short on their own run's steps. And one run's CV cannot tell
+ * a token-linear model that ignores the padding from one that knows it: on another request mix of
+ * the same configuration the CV's choice (tokens/ridge) was 8.0% short where the GPU sets were
+ * 2.8–2.9% (docs/fit.md, "An eighth session").
+ */
+const gpuClockCandidate = (m: ModelFit): boolean => GPU_PHYSICS_SETS.includes(m.feature_set as BetaFeatureSet) && m.estimator !== "huber";
 
 /**
  * The exported model, chosen on the blocked cross-validation over the whole run (every phase
@@ -221,13 +234,13 @@ function fitBeta(data: FitData, opts: FitOptions, weights: StepWeights, clock: S
  * score: a small model extrapolates to unseen batches sanely, many collinear terms do not.
  * A pool of configurations under the GPU clock weighs its bias on a configuration left out
  * instead of the CV's (config-out.ts).
- * Without CV (too few steps), the validation MAPE as before.
+ * Without CV (too few steps), the validation MAPE as before; null when no model has either.
  */
-export function chooseModel(models: readonly ModelFit[]): string {
+export function chooseModel(models: readonly ModelFit[]): string | null {
   const score = (m: ModelFit): number | null =>
     m.cv?.mape != null && m.cv.bias != null ? m.cv.mape + 5 * (m.config_out_bias ?? Math.abs(m.cv.bias)) : m.validation_mape;
   const scored = models.filter((m) => score(m) !== null);
-  if (!scored.length) return models[0]?.id ?? "";
+  if (!scored.length) return null;
   const best = Math.min(...scored.map((m) => score(m)!));
   const near = scored.filter((m) => score(m)! <= best * 1.05 + 0.005);
   near.sort((a, b) => a.terms.length - b.terms.length || score(a)! - score(b)!);
