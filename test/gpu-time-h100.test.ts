@@ -99,6 +99,9 @@ describe("fit's GPU clock on real H100 runs", () => {
     await runCliOk(["fit", stored("s16_t2048_r6_g"), "--out", out]);
     const doc = JSON.parse(readFileSync(out, "utf8"));
     expect(doc.clock).toBe("gpu");
+    // the host loop's post as a line in the update's batch, beside the median older readers use
+    expect(doc.host.post_terms.map((t: { name: string }) => t.name)).toEqual(["intercept", "batch_size"]);
+    expect(doc.host.post_update_s).toBeGreaterThan(0);
   }, 600_000);
 
   it("the GPU clock carries the host's loop: a graphless launch costs the host milliseconds, the update-to-schedule loop well under one", async () => {
@@ -111,6 +114,12 @@ describe("fit's GPU clock on real H100 runs", () => {
     expect(coef("no_cudagraph")).toBeGreaterThan(1_000_000); // kernel-by-kernel launch of 16 layers: ~5 ms measured
     expect(h.post_update_ns).toBeGreaterThan(50_000);
     expect(h.post_update_ns).toBeLessThan(2_000_000);
+    // the loop after an update walks the batch's requests: 5.4 µs a request on this run (measured;
+    // 4.1–6.1 µs on the other 1B runs), so its line rises with the batch, above the intercept
+    const post = (name: string) => h.post_terms.find((x: { term: string }) => x.term === name).coef;
+    expect(post("batch_size")).toBeGreaterThan(2_000);
+    expect(post("batch_size")).toBeLessThan(10_000);
+    expect(post("intercept") + 128 * post("batch_size")).toBeGreaterThan(2 * h.post_update_ns);
     expect(byType(h, "decode_only").mape).toBeLessThan(0.2);
     const interval = await runFit(stored("m1b_s64_t4096_r40_g0"), "--clock", "interval");
     expect(interval.beta.host_part).toBeNull();

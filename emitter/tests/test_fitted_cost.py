@@ -202,6 +202,35 @@ def test_a_model_without_a_host_part_runs_on_the_device_alone(tmp_path):
     assert all(dt == pytest.approx(2_000_000, abs=20_000) for dt in steady)
 
 
+def test_the_loop_after_an_update_walks_the_batch_where_the_model_has_a_line():
+    """post_terms (fit's line of the update-to-schedule time in the batch) replace the median: a
+    batch of 128 pays its 128 requests' output handling, a model file without them the median."""
+    line = [{"name": "intercept", "factors": [], "coef": 0.0001}, {"name": "batch_size", "factors": ["batch_size"], "coef": 0.000004}]
+    pre = [{"name": "intercept", "factors": [], "coef": 0.001}]
+    cost = cm.FittedCost(doc([("intercept", [], 0.002)], clock="gpu", host={"terms": pre, "post_update_s": 0.0002, "post_terms": line}, host_cpu={"index": 1.5}))
+    assert cost.host_post(Shape(128, 0, 128, 0, 128)) == pytest.approx(1.5 * (0.0001 + 128 * 0.000004))
+    assert cost.host_post(Shape(8, 0, 8, 0, 8)) == pytest.approx(1.5 * (0.0001 + 8 * 0.000004))
+    assert cost.host_post() == pytest.approx(1.5 * 0.0002)  # no batch known: the median
+    old = cm.FittedCost(doc([("intercept", [], 0.002)], clock="gpu", host={"terms": pre, "post_update_s": 0.0002}))
+    assert old.host_post(Shape(128, 0, 128, 0, 128)) == pytest.approx(0.0002)
+    with pytest.raises(ValueError, match="host.post_terms\\[1\\]: unknown feature"):
+        cm.FittedCost(doc([("intercept", [], 0.002)], host={"terms": pre, "post_update_s": 0, "post_terms": [line[0], {"name": "x", "factors": ["nope"], "coef": 1}]}))
+
+
+def test_the_harness_loop_charges_each_update_its_own_batch(tmp_path):
+    """Under async scheduling the steady cadence is max(device, pre + post(batch)): the same engine
+    with a post line steep in the batch runs slower than with its median."""
+    pre = [{"name": "intercept", "factors": [], "coef": 0.001}]
+    flat = cm.FittedCost(doc([("intercept", [], 0.001)], clock="gpu", host={"terms": pre, "post_update_s": 0.0005}))
+    steep = cm.FittedCost(doc([("intercept", [], 0.001)], clock="gpu", host={"terms": pre, "post_update_s": 0.0005,
+                          "post_terms": [{"name": "intercept", "factors": [], "coef": 0.0005}, {"name": "batch_size", "factors": ["batch_size"], "coef": 0.001}]}))
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "steep").mkdir()
+    a = _update_cadence(tmp_path / "flat", flat, True)[5:-3]
+    b = _update_cadence(tmp_path / "steep", steep, True)[5:-3]
+    assert sum(b) / len(b) > 1.5 * sum(a) / len(a)
+
+
 def test_host_part_scales_with_the_cpu_index_and_rejects_bad_terms():
     host = {"terms": [{"name": "intercept", "factors": [], "coef": 0.004},
                       {"name": "batch_size", "factors": ["batch_size"], "coef": 0.001}], "post_update_s": 0.0005}

@@ -144,7 +144,11 @@ export const StepModelFile = z.object({
   host: z
     .object({
       terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })).meta({ description: "pre: the host's time from a step's schedule() entry to the end of its launch (schedule + the model runner's calls), seconds at host_cpu.index 1" }),
-      post_update_s: z.number().meta({ description: "from an update_from_output() entry to the next schedule() entry (the update, output handling, the loop), seconds at host_cpu.index 1" }),
+      post_update_s: z.number().meta({ description: "from an update_from_output() entry to the next schedule() entry (the update, output handling, the loop), seconds at host_cpu.index 1: the median over the training steps" }),
+      post_terms: z
+        .array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() }))
+        .optional()
+        .meta({ description: "the same time as a line in the batch the update collected (intercept, batch_size), seconds at host_cpu.index 1; the harness uses it in place of post_update_s. Absent (model files before it): post_update_s for every update" }),
     })
     .optional()
     .meta({ description: "the host's loop of a GPU-clock model (docs/fit.md, \"Step clock\"): a step's update comes at the later of its end on the device and the end of the next step's launch, and the next schedule() post_update_s after it; both scaled by host_cpu.index. Absent: the device timeline alone" }),

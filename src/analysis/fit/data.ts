@@ -34,7 +34,8 @@ export interface FitData {
   /** the emitter level the run was recorded at (schedule_ns includes the emitter's hooks) */
   emitterLevel: string;
   /** per busy step, from its update_from_output() entry to the rank's next schedule() entry (the host part of the GPU clock, fit/host-part.ts) */
-  postUpdateNs: number[];
+  /** each update-to-schedule time of the loop, with the batch the update collected (host-part.ts) */
+  postUpdates: PostUpdate[];
 }
 
 /** Floats rounded as the CSV writes them (6 decimals), so the fit uses exactly the exported training data. */
@@ -139,17 +140,24 @@ export async function collectFitData(source: TableSource, opts: FitDataOptions):
   const { rows, overheadNs } = betaRows(source, steps, agg, opts);
   const requests = alphaRows(source, reqs, steps, opts);
   const cfg = configOf(source, 0);
-  return { steps: rows, requests, perStepOverheadNs: overheadNs, postUpdateNs: postUpdateNs(steps), sources: source.info.sources.map((s) => s.path), vllmVersion: cfg.vllm_version, captureSizes: captureSizesOf(headerOf(source, 0)), emitterLevel: headerOf(source, 0)?.level ?? "full" };
+  return { steps: rows, requests, perStepOverheadNs: overheadNs, postUpdates: postUpdates(steps), sources: source.info.sources.map((s) => s.path), vllmVersion: cfg.vllm_version, captureSizes: captureSizesOf(headerOf(source, 0)), emitterLevel: headerOf(source, 0)?.level ?? "full" };
+}
+
+/** One pass of the engine loop after an update: its time and the batch whose output it handled. */
+export interface PostUpdate {
+  ns: number;
+  batch: number;
 }
 
 /**
  * From each update_from_output() entry to the first schedule() entry after it on the rank (under
  * async scheduling the step after next: the next one was scheduled before the update), where the
  * engine had work left (an idle engine waits for arrivals instead). The loop's own time: the
- * update, output handling, the next schedule() call.
+ * update, output handling, the next schedule() call; the update walks the batch's requests, so
+ * the batch goes with it.
  */
-function postUpdateNs(steps: readonly StepRaw[]): number[] {
-  const out: number[] = [];
+function postUpdates(steps: readonly StepRaw[]): PostUpdate[] {
+  const out: PostUpdate[] = [];
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i];
     if (s.updStart === null || !((s.runningAfter ?? 0) > 0)) continue;
@@ -157,7 +165,7 @@ function postUpdateNs(steps: readonly StepRaw[]): number[] {
       const n = steps[j];
       if (n.rank !== s.rank || n.it !== s.it + (j - i)) break;
       if (n.start >= s.updStart) {
-        out.push(n.start - s.updStart);
+        out.push({ ns: n.start - s.updStart, batch: s.batch });
         break;
       }
     }

@@ -2,6 +2,7 @@ import type { BetaTrainingRow } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import type { Term } from "./features.js";
 import type { ErrorMetrics, GroupMetrics } from "./metrics.js";
+import type { PostUpdate } from "./data.js";
 import { blockedCv, estimate, targetOf, type CoefEstimate, type StepTarget, type StepWeights } from "./regress.js";
 
 /**
@@ -18,7 +19,9 @@ import { blockedCv, estimate, targetOf, type CoefEstimate, type StepTarget, type
  * Two figures make the host's loop: `pre`, from a step's schedule() entry to the end of its
  * launch (schedule_ns + runner_host_ns, per step, a regression on the batch: a step without a
  * CUDA graph is launched kernel by kernel), and `post`, from an update's entry to the next
- * schedule() (the update, output handling, the loop; a median). Both are host CPU time, so they
+ * schedule() (the update, output handling, the loop: a line in the batch the update collected,
+ * since the update walks its requests: 4–6 µs a request on the 1B runs' hosts, 0.1 ms at 8 and
+ * 0.5 ms at 128; a median of the training batches missed that at batches past them). Both are host CPU time, so they
  * are fitted per unit of the run's cpu_index (fit/host-cpu.ts), and simulate scales them by the
  * replayed run's.
  */
@@ -30,6 +33,8 @@ export interface HostPart {
   cv_by_batch_type: GroupMetrics[];
   /** median from update_from_output() entry to the next schedule() entry, at cpu_index 1 */
   post_update_ns: number;
+  /** the same time as a line in the batch the update collected (intercept, batch_size), OLS: the mean, as the harness chains it */
+  post_terms: CoefEstimate[];
   /** kept steps with a runner time (the rows pre is fitted on) */
   steps: number;
 }
@@ -38,15 +43,20 @@ const t = (...factors: string[]): Term => ({ name: factors.length ? factors.join
 /** what a launch costs the host: a fixed part, kernel-by-kernel launches without a CUDA graph, per-request input preparation, per-token copies */
 export const HOST_TERMS: readonly Term[] = [t(), t("no_cudagraph"), t("prefill_reqs"), t("batch_size"), t("scheduled_tokens")];
 
+/** what the loop after an update costs the host: a fixed part and a walk over the batch's requests */
+export const POST_TERMS: readonly Term[] = [t(), t("batch_size")];
+
 /** The host's time from schedule() entry to the end of the launch, per unit of the run's cpu_index. */
 export const hostPre: StepTarget = (r) => (r.schedule_ns + r.runner_host_ns!) / (r.cpu_index ?? 1);
 
 /** The host part, or null where too few kept steps have a runner time (traces before schema 1.6, or the interval clock). */
-export function fitHostPart(kept: readonly BetaTrainingRow[], postNs: readonly number[], weights: StepWeights): HostPart | null {
+export function fitHostPart(kept: readonly BetaTrainingRow[], posts: readonly PostUpdate[], weights: StepWeights): HostPart | null {
   const rows = kept.filter((r) => r.runner_host_ns !== null && r.runner_host_ns > 0 && (r.cpu_index ?? 1) > 0);
-  if (rows.length <= 2 * HOST_TERMS.length || !postNs.length) return null;
+  if (rows.length <= 2 * HOST_TERMS.length || posts.length <= 2 * POST_TERMS.length) return null;
   const terms = estimate(rows as unknown as Record<string, unknown>[], targetOf(rows, hostPre), HOST_TERMS, null, "ols", weights);
   const cv = blockedCv(rows, HOST_TERMS, null, "ols", [], weights, hostPre);
-  const post = Float64Array.from(postNs).sort();
-  return { terms, cv: cv.cv, cv_by_batch_type: cv.byType.filter((g) => g.group !== "prefill_episode"), post_update_ns: quantileSorted(post, 0.5) ?? 0, steps: rows.length };
+  const post = Float64Array.from(posts, (p) => p.ns).sort();
+  const postRows = posts.map((p) => ({ batch_size: p.batch, ns: p.ns }));
+  const postTerms = estimate(postRows, targetOf(postRows, (r) => r.ns), POST_TERMS, null, "ols");
+  return { terms, cv: cv.cv, cv_by_batch_type: cv.byType.filter((g) => g.group !== "prefill_episode"), post_update_ns: quantileSorted(post, 0.5) ?? 0, post_terms: postTerms, steps: rows.length };
 }

@@ -1,7 +1,7 @@
 import type { TableSource } from "../../tables/types.js";
 import type { AlphaTrainingRow, BetaTrainingRow } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
-import { collectFitData, CV_BLOCKS, type FitData } from "./data.js";
+import { collectFitData, CV_BLOCKS, type FitData, type PostUpdate } from "./data.js";
 import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, GPU_ONLY_SETS, GPU_PHYSICS_SETS, INTERVAL_ONLY_SETS, termValue, type BetaFeatureSet, type Term } from "./features.js";
 import { batchType, BATCH_TYPES, byDecile, errorMetrics, prefillEpisodes, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
 import { bestRidgeLambda, blockedCv, estimate, predictRows, targetOf, validationMape, type CoefEstimate, type Estimator, type StepTarget, type StepWeights } from "./regress.js";
@@ -396,10 +396,10 @@ function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined,
 }
 
 /** Each run's update-to-schedule times per unit of its cpu_index (host CPU time, as pre is fitted). */
-function postPerIndex(parts: readonly FitData[]): number[] {
+function postPerIndex(parts: readonly FitData[]): PostUpdate[] {
   return parts.flatMap((p) => {
     const index = p.steps[0]?.cpu_index ?? 1;
-    return p.postUpdateNs.map((v) => v / index);
+    return p.postUpdates.map((v) => ({ ns: v.ns / index, batch: v.batch }));
   });
 }
 
@@ -413,7 +413,7 @@ function mergeFitData(parts: FitData[]): FitData {
     vllmVersion: [...new Set(parts.map((p) => p.vllmVersion))].join(","),
     captureSizes: parts[0].captureSizes,
     emitterLevel: [...new Set(parts.map((p) => p.emitterLevel))].join(","),
-    postUpdateNs: parts.flatMap((p) => p.postUpdateNs),
+    postUpdates: parts.flatMap((p) => p.postUpdates),
   };
 }
 

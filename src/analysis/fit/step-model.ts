@@ -3,6 +3,7 @@ import type { FitResult, ModelFit } from "./index.js";
 import { defaultCaptureSizes } from "./gpu.js";
 import type { HostCpu } from "./host-cpu.js";
 import type { HostPart } from "./host-part.js";
+import type { CoefEstimate } from "./regress.js";
 import { cpuWaitBlock } from "./cpu-wait.js";
 
 const NS_PER_S = 1e9;
@@ -36,7 +37,8 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
 }
 
 function hostPartOf(h: HostPart): NonNullable<StepModelFile["host"]> {
-  return { terms: h.terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })), post_update_s: h.post_update_ns / NS_PER_S };
+  const seconds = (ts: readonly CoefEstimate[]) => ts.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S }));
+  return { terms: seconds(h.terms), post_update_s: h.post_update_ns / NS_PER_S, post_terms: seconds(h.post_terms) };
 }
 
 /** Index 1 is the training runs' typical host; simulate replaces it with the replayed run's own. */

@@ -380,9 +380,14 @@ class FittedCost:
         """Seconds from a step's schedule() entry to the end of its launch (the shape padded by __call__)."""
         return max(_sum(self.host["terms"], shape), 0.0) * self.cpu_index * self.time_scale * self.wait_scale
 
-    def host_post(self) -> float:
-        """Seconds from an update_from_output() entry to the next schedule() entry."""
-        return max(self.host["post_update_s"], 0.0) * self.cpu_index * self.time_scale * self.wait_scale
+    def host_post(self, shape: Any = None) -> float:
+        """Seconds from an update_from_output() entry to the next schedule() entry: a line in the
+        batch the update collected where the model has one (the update walks its requests), else
+        the training median."""
+        post = self.host["post_update_s"]
+        if self.host["post_terms"] and shape is not None:
+            post = _sum(self.host["post_terms"], shape)
+        return max(post, 0.0) * self.cpu_index * self.time_scale * self.wait_scale
 
     def describe(self) -> dict:
         return {"kind": "fitted", "units": "seconds", "file": self.path.name if self.path else None,
@@ -392,7 +397,8 @@ class FittedCost:
                 "idle_wakeup_s": self.idle_wakeup_s, "cpu_index": self.cpu_index,
                 "time_scale": self.time_scale, "cpu_wait_scale": self.wait_scale,
                 "host": None if self.host is None else {
-                    "terms": {n: c for n, _, c in self.host["terms"]}, "post_update_s": self.host["post_update_s"]}}
+                    "terms": {n: c for n, _, c in self.host["terms"]}, "post_update_s": self.host["post_update_s"],
+                    "post_terms": {n: c for n, _, c in self.host["post_terms"]}}}
 
 
 Terms = list[tuple[str, tuple[Callable[[Any], float], ...], float]]
@@ -431,7 +437,9 @@ def _host_part(doc: Any, path: str | Path | None) -> dict | None:
     post = float(doc.get("post_update_s", 0.0))
     if not terms or not math.isfinite(post):
         raise ValueError(f"fitted cost: {path}: host needs terms and a finite post_update_s")
-    return {"terms": terms, "post_update_s": post}
+    # a line in the update's batch (fit ≥ this field); older model files have the median alone
+    post_terms = _terms(doc.get("post_terms"), path, "host.post_terms")
+    return {"terms": terms, "post_update_s": post, "post_terms": post_terms}
 
 
 def fitted(path: str | Path) -> FittedCost:

@@ -810,7 +810,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
         clock.advance_to(done)
         engine_core_outputs = sched.update_from_output(out, mro)
         if host is not None:
-            clock.advance_to(clock.engine_s() + float(cost.host_post()))
+            clock.advance_to(clock.engine_s() + float(cost.host_post(shape)))
         for eco in engine_core_outputs.values():
             for o in eco.outputs:
                 if o.finish_reason is not None:
