@@ -86,6 +86,9 @@ export const AlphaTrainingRow = z.object({
 export type AlphaTrainingRow = z.infer<typeof AlphaTrainingRow>;
 
 /** The step-model file `vsched fit --out` writes and the harness loads (`--cost fitted:FILE`). */
+/** one term of a step-model file: the product of its factors (features of the batch) times coef, in seconds */
+const ModelTerm = z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() });
+
 export const StepModelFile = z.object({
   format: z.literal("vsched-step-model"),
   format_version: z.literal("1.0"),
@@ -95,13 +98,13 @@ export const StepModelFile = z.object({
     .enum(["interval", "gpu"])
     .optional()
     .meta({ description: "what the terms predict (fit --clock): gpu, each step's time on the GPU, which the harness's device timeline runs back to back; interval, the update-to-update step time. Absent (files before it): interval" }),
-  terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })),
+  terms: z.array(ModelTerm),
   per_step_overhead_s: z.number().meta({ description: "CPU time per step outside the model (synchronous engines only; 0 with a host block, whose loop charges it)" }),
   min_step_s: z.number().meta({ description: "floor on a predicted step time" }),
   frontend_delay_s: z.number().meta({ description: "fixed delay from vLLM's arrival to add_request(), added to simulated arrivals" }),
   idle_wakeup_s: z.number().optional().meta({ description: "from a request reaching an idle engine core to its schedule() (the loop's own latency; the queue delay at an idle engine, median): arrivals within it share the first batch" }),
   alpha: z
-    .object({ terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })), unit: z.literal("seconds") })
+    .object({ terms: z.array(ModelTerm), unit: z.literal("seconds") })
     .nullable()
     .meta({ description: "the queue-delay regression (seed 004 §5), for comparison only: simulate replays queueing" }),
   trained_on: z.object({ sources: z.array(z.string()), steps: z.number().int(), vllm_version: z.string() }),
@@ -143,10 +146,10 @@ export const StepModelFile = z.object({
     .meta({ description: "CPU contention, for a model with a cpu_wait_ns term (docs/fit.md, \"CPU contention\"): the harness's steps have no measured wait (the term is 0 there) and the run's contention enters as scale. Absent: 1" }),
   host: z
     .object({
-      terms: z.array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() })).meta({ description: "pre: the host's time from a step's schedule() entry to the end of its launch (schedule + the model runner's calls), seconds at host_cpu.index 1" }),
+      terms: z.array(ModelTerm).meta({ description: "pre: the host's time from a step's schedule() entry to the end of its launch (schedule + the model runner's calls), seconds at host_cpu.index 1" }),
       post_update_s: z.number().meta({ description: "from an update_from_output() entry to the next schedule() entry (the update, output handling, the loop), seconds at host_cpu.index 1: the median over the training steps" }),
       post_terms: z
-        .array(z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() }))
+        .array(ModelTerm)
         .optional()
         .meta({ description: "the same time as a line in the batch the update collected (intercept, batch_size), seconds at host_cpu.index 1; the harness uses it in place of post_update_s. Absent (model files before it): post_update_s for every update" }),
     })

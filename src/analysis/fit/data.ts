@@ -33,8 +33,7 @@ export interface FitData {
   captureSizes: CaptureSizes;
   /** the emitter level the run was recorded at (schedule_ns includes the emitter's hooks) */
   emitterLevel: string;
-  /** per busy step, from its update_from_output() entry to the rank's next schedule() entry (the host part of the GPU clock, fit/host-part.ts) */
-  /** each update-to-schedule time of the loop, with the batch the update collected (host-part.ts) */
+  /** per busy step, from its update_from_output() entry to the rank's next schedule() entry, with the batch the update collected (the host part of the GPU clock, fit/host-part.ts) */
   postUpdates: PostUpdate[];
 }
 

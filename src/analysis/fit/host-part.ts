@@ -21,9 +21,9 @@ import { blockedCv, estimate, targetOf, type CoefEstimate, type StepTarget, type
  * CUDA graph is launched kernel by kernel), and `post`, from an update's entry to the next
  * schedule() (the update, output handling, the loop: a line in the batch the update collected,
  * since the update walks its requests: 4–6 µs a request on the 1B runs' hosts, 0.1 ms at 8 and
- * 0.5 ms at 128; a median of the training batches missed that at batches past them). Both are host CPU time, so they
- * are fitted per unit of the run's cpu_index (fit/host-cpu.ts), and simulate scales them by the
- * replayed run's.
+ * 0.5 ms at 128; a median of the training batches missed that at batches past them). Both are
+ * host CPU time, so they are fitted per unit of the run's cpu_index (fit/host-cpu.ts), and
+ * simulate scales them by the replayed run's.
  */
 export interface HostPart {
   /** terms of pre (ns at cpu_index 1), OLS: the mean launch, as the harness chains it (docs/fit.md, "Step clock"); a launch that waits on the device stays in that mean */

@@ -8,6 +8,9 @@ import { cpuWaitBlock } from "./cpu-wait.js";
 
 const NS_PER_S = 1e9;
 
+/** fitted terms (ns per unit) as the model file carries them (seconds per unit) */
+const inSeconds = (terms: readonly CoefEstimate[]) => terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S }));
+
 /** The coefficients file of the chosen β model (seconds), which the harness loads with --cost fitted:FILE. */
 export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
   const m = chosenModel(fit);
@@ -18,14 +21,14 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
     unit: "seconds",
     model: m.id,
     clock: fit.beta.clock,
-    terms: m.exported_terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })),
+    terms: inSeconds(m.exported_terms),
     // the host loop (host) charges a synchronous engine's CPU time between model runs itself
     per_step_overhead_s: fit.beta.host_part ? 0 : fit.beta.per_step_overhead_ns / NS_PER_S,
     min_step_s: 0,
     frontend_delay_s: fit.alpha.overheads.frontend_delay_fixed_ns / NS_PER_S,
     idle_wakeup_s: (fit.alpha.overheads.queue_delay_idle_engine.p50_ns ?? 0) / NS_PER_S,
     alpha: fit.alpha.regression
-      ? { unit: "seconds", terms: fit.alpha.regression.terms.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S })) }
+      ? { unit: "seconds", terms: inSeconds(fit.alpha.regression.terms) }
       : null,
     trained_on: { sources: fit.sources, steps, vllm_version: fit.vllm_version },
     cudagraph: cudagraphOf(fit),
@@ -37,8 +40,7 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
 }
 
 function hostPartOf(h: HostPart): NonNullable<StepModelFile["host"]> {
-  const seconds = (ts: readonly CoefEstimate[]) => ts.map((t) => ({ name: t.term, factors: [...t.factors], coef: t.coef / NS_PER_S }));
-  return { terms: seconds(h.terms), post_update_s: h.post_update_ns / NS_PER_S, post_terms: seconds(h.post_terms) };
+  return { terms: inSeconds(h.terms), post_update_s: h.post_update_ns / NS_PER_S, post_terms: inSeconds(h.post_terms) };
 }
 
 /** Index 1 is the training runs' typical host; simulate replaces it with the replayed run's own. */

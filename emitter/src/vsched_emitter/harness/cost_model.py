@@ -378,7 +378,7 @@ class FittedCost:
 
     def host_pre(self, shape: Any) -> float:
         """Seconds from a step's schedule() entry to the end of its launch (the shape padded by __call__)."""
-        return max(_sum(self.host["terms"], shape), 0.0) * self.cpu_index * self.time_scale * self.wait_scale
+        return self._on_host(_sum(self.host["terms"], shape))
 
     def host_post(self, shape: Any = None) -> float:
         """Seconds from an update_from_output() entry to the next schedule() entry: a line in the
@@ -387,7 +387,11 @@ class FittedCost:
         post = self.host["post_update_s"]
         if self.host["post_terms"] and shape is not None:
             post = _sum(self.host["post_terms"], shape)
-        return max(post, 0.0) * self.cpu_index * self.time_scale * self.wait_scale
+        return self._on_host(post)
+
+    def _on_host(self, seconds: float) -> float:
+        """A host-loop time fitted at index 1, at this replay's host index and scales."""
+        return max(seconds, 0.0) * self.cpu_index * self.time_scale * self.wait_scale
 
     def describe(self) -> dict:
         return {"kind": "fitted", "units": "seconds", "file": self.path.name if self.path else None,
