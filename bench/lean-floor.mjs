@@ -148,6 +148,9 @@ class MinReplay {
     }
   }
 
+  // step() and update() repeat their id lookup (at ? at.get : live.get, missing++) on purpose: they
+  // are the minimal replay's hot loops, and a shared helper would put a call per row into the floor
+  // this file measures
   step(r) {
     const t = r.sched_t;
     const live = this.live;
