@@ -7,7 +7,7 @@
 #   bash gpu/park.sh restore    after it (git status is clean again)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PARKED=(bench/h100 fixtures/cf-kv-bound fixtures/cf-kv-no-reserve)
+PARKED=(bench/h100 bench/h200 fixtures/cf-kv-bound fixtures/cf-kv-no-reserve)
 lot="$(git rev-parse --git-dir)/vsched-parked"
 if [ "${1:-}" = "restore" ]; then
   for p in "${PARKED[@]}"; do

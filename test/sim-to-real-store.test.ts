@@ -10,7 +10,7 @@ import { ROOT, runCli } from "./helpers/golden.js";
  * (paths relative to the case file, as bench/sim-to-real.mjs reads them) and validate.
  */
 // every case file bench/sim-to-real.mjs is documented with (bench/README.md), found by name
-const CASE_FILES = readdirSync(path.join(ROOT, "bench")).filter((f) => /^sim-to-real-h100.*\.json$/.test(f)).map((f) => path.join("bench", f));
+const CASE_FILES = readdirSync(path.join(ROOT, "bench")).filter((f) => /^sim-to-real-h[12]00.*\.json$/.test(f)).map((f) => path.join("bench", f));
 interface Case { name: string; train?: string[]; test: string; repeat_of?: string }
 
 const runsOf = (file: string) => {

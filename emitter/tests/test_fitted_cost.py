@@ -240,3 +240,31 @@ def test_host_part_scales_with_the_cpu_index_and_rejects_bad_terms():
     assert cost.host_post() == pytest.approx(2.0 * 0.0005)
     with pytest.raises(ValueError, match="host.terms\\[0\\]: unknown feature"):
         cm.FittedCost(doc([("intercept", [], 0.002)], host={"terms": [{"name": "x", "factors": ["nope"], "coef": 1}], "post_update_s": 0}))
+
+
+def test_a_host_that_changed_speed_mid_run_replays_window_by_window(tmp_path):
+    """host_cpu.index_profile (simulate --cpu-index recorded): from each window's from_s on, the
+    host loop runs at that window's index. Known answer on vLLM's own async scheduler: a host-bound
+    engine (pre 5 ms + post 1 ms against 2 ms on the device) updates every 6 ms at index 1 and every
+    12 ms once the host is twice as slow, from 0.1 s on: about 0.1 / 0.006 = 16 updates at the first
+    pace, the rest at the second."""
+    host = {"terms": [{"name": "intercept", "factors": [], "coef": 0.005}], "post_update_s": 0.001}
+    cost = cm.FittedCost(doc([("intercept", [], 0.002)], clock="gpu", host=host,
+                             host_cpu={"index": 1.5, "index_profile": [{"from_s": 0.0, "index": 1.0}, {"from_s": 0.1, "index": 2.0}]}))
+    steady = _update_cadence(tmp_path, cost, True)[2:-3]
+    fast = [dt for dt in steady if dt == pytest.approx(6e6, abs=50_000)]
+    slow = [dt for dt in steady if dt == pytest.approx(12e6, abs=50_000)]
+    assert len(fast) + len(slow) >= len(steady) - 2  # a step that straddles the switch may sit between
+    assert steady[0] == pytest.approx(6e6, abs=50_000) and steady[-1] == pytest.approx(12e6, abs=50_000)
+    assert 12 <= len(fast) <= 17
+
+
+def test_the_index_profile_applies_by_time_and_is_checked():
+    cost = cm.FittedCost(doc([("intercept", [], 0.002)], host={"terms": [{"name": "intercept", "factors": [], "coef": 0.004}], "post_update_s": 0.001},
+                             host_cpu={"index": 1.0, "index_profile": [{"from_s": 2.0, "index": 0.5}, {"from_s": 7.0, "index": 3.0}]}))
+    for t, index in [(0.0, 0.5), (2.0, 0.5), (6.99, 0.5), (7.0, 3.0), (100.0, 3.0)]:  # before the first window: the first's
+        cost.at_time(t)
+        assert cost.host_pre(Shape(1, 0, 1, 0, 1)) == pytest.approx(index * 0.004)
+    for bad in ([{"from_s": 1.0}], [{"from_s": 1.0, "index": 0}], [{"from_s": 2.0, "index": 1}, {"from_s": 1.0, "index": 1}]):
+        with pytest.raises(ValueError, match="host_cpu.index_profile\\["):
+            cm.FittedCost(doc([("intercept", [], 0.002)], host_cpu={"index": 1.0, "index_profile": bad}))

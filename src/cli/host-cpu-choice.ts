@@ -2,7 +2,7 @@
 import type { StepModelFile } from "../schema/fit.js";
 import type { TableSource } from "../tables/types.js";
 import { recordedSteps, type RecordedStep } from "../analysis/fit/recorded-steps.js";
-import { recordedIndex } from "../analysis/fit/host-cpu.js";
+import { INDEX_WINDOW_NS, recordedIndex, recordedProfile, type IndexWindow } from "../analysis/fit/host-cpu.js";
 import { recordedWaitShare, waitScale } from "../analysis/fit/cpu-wait.js";
 import { UsageError } from "./errors.js";
 
@@ -34,16 +34,31 @@ export async function hostCpuFor(model: StepModelFile, which: string, recorded: 
   if (!h || !usesCpuIndex(model)) return null;
   const span = h.training_indices.length ? `training runs ${Math.min(...h.training_indices).toFixed(2)}–${Math.max(...h.training_indices).toFixed(2)}` : "";
   let index: number, how: string;
+  let profile: IndexWindow[] | null = null;
   if (which === "training") [index, how] = [1, "the training runs' typical host"];
   else if (which === "recorded") {
     if (level !== h.emitter_level) [index, how] = [1, `the training runs' typical host: the run was recorded at emitter level ${level}, the model's runs at ${h.emitter_level}`];
-    else [index, how] = [recordedIndex(await recorded(), { intercept_ns: h.reference_intercept_ns, per_request_ns: h.reference_per_request_ns }), "the recorded run's own, from its schedule() times"];
+    else {
+      const ref = { intercept_ns: h.reference_intercept_ns, per_request_ns: h.reference_per_request_ns };
+      [index, profile] = [recordedIndex(await recorded(), ref), recordedProfile(await recorded(), ref)];
+      how = `the recorded run's own, from its schedule() times${windowsSaid(profile)}`;
+    }
   } else {
     index = Number(which);
     if (!/^\d+(\.\d+)?$/.test(which) || !(index > 0)) throw new UsageError(`--cpu-index: expected recorded, training or a positive number, got '${which}'`);
     how = "given";
   }
-  return { model: { ...model, host_cpu: { ...h, index } }, note: `host CPU index ${index.toFixed(2)} (${how}${span ? `; ${span}` : ""})\n` };
+  const index_profile = profile && profile.length > 1 ? profile.map((w) => ({ from_s: w.from_ns / NS_PER_S, index: w.index })) : undefined;
+  return { model: { ...model, host_cpu: { ...h, index, ...(index_profile ? { index_profile } : {}) } }, note: `host CPU index ${index.toFixed(2)} (${how}${span ? `; ${span}` : ""})\n` };
+}
+
+const NS_PER_S = 1e9;
+
+/** How far the run's host moved over its windows, when it has more than one. */
+function windowsSaid(profile: readonly IndexWindow[]): string {
+  if (profile.length < 2) return "";
+  const v = profile.map((w) => w.index);
+  return `, by ${INDEX_WINDOW_NS / NS_PER_S} s window ${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}`;
 }
 
 /**

@@ -85,7 +85,7 @@ export function renderFitText(fit: FitResult, label: string): string {
     `chosen: ${fit.beta.chosen} (${fit.beta.clock === "gpu" ? "among the GPU sets by OLS or ridge, " : ""}fewest terms within 5% + 0.5 pt of the best CV MAPE + 5 × ${m.config_out_bias === null ? "|CV bias|" : `mean |bias on a configuration left out| (${pct(m.config_out_bias)} for this one)`}; coefficients fitted on every kept step)`,
     `CUDA-graph capture sizes for padded_tokens: ${captureLine(fit)}`,
     ...(fit.beta.host_cpu && fit.beta.host_cpu.indices.length > 1
-      ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host): ${fit.beta.host_cpu.indices.map((v) => v.toFixed(2)).join(", ")}`]
+      ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host; by 5 s window where it moved): ${hostIndexList(fit.beta.host_cpu)}`]
       : []),
     ...(fit.beta.wait_shares.some((w) => w !== null)
       ? [`CPU wait share per run (engine thread runnable but waiting for a CPU / step time; trace step.cpu): ${fit.beta.wait_shares.map((w) => (w === null ? "—" : `${(100 * w).toFixed(1)}%`)).join(", ")}`]
@@ -162,4 +162,15 @@ function weighLine(fit: FitResult): string {
   if (n < 2) return `pooled steps weighed alike (--weigh ${weigh}, ${n} group): a run counts in proportion to its steps`;
   if (weigh === "runs") return "pooled runs weighed alike (--weigh runs): each run's steps count as much in total, however many it has";
   return `pooled configurations weighed alike (--weigh configs): ${n} engine configurations among ${groups.length} runs (${groups.join(", ")}), each counts as much in total; within one, every step alike`;
+}
+
+/** Each run's index, and the range of its windows where they differ (a host that changed speed within the run). */
+function hostIndexList(h: NonNullable<FitResult["beta"]["host_cpu"]>): string {
+  return h.indices
+    .map((v, i) => {
+      const w = (h.profiles[i] ?? []).map((p) => p.index);
+      const lo = Math.min(...w), hi = Math.max(...w);
+      return w.length > 1 && hi > lo ? `${v.toFixed(2)} (${lo.toFixed(2)}–${hi.toFixed(2)})` : v.toFixed(2);
+    })
+    .join(", ");
 }

@@ -123,6 +123,10 @@ export const StepModelFile = z.object({
       emitter_level: z.string().meta({ description: "the emitter level of the training runs (schedule() includes the emitter's own time, so indices compare only at one level)" }),
       training_indices: z.array(z.number()).meta({ description: "cpu_index of each training run, in the order of trained_on.sources" }),
       index: z.number().meta({ description: "the cpu_index the harness applies (1: the training runs' typical host; simulate sets the replayed run's own)" }),
+      index_profile: z
+        .array(z.object({ from_s: z.number().meta({ description: "seconds on the replay's clock (the recorded run's time base: its arrivals')" }), index: z.number().positive() }))
+        .optional()
+        .meta({ description: "the replayed run's index by window of its time, ascending from_s (simulate --cpu-index recorded): from each from_s the harness applies that index in place of index (before the first, the first's). Absent: index for the whole replay" }),
     })
     .optional()
     .meta({ description: "host CPU speed, for the cpu_index feature (docs/fit.md, \"Host CPU\"); absent: index 1" }),

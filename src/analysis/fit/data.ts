@@ -146,6 +146,8 @@ export async function collectFitData(source: TableSource, opts: FitDataOptions):
 export interface PostUpdate {
   ns: number;
   batch: number;
+  /** the update's entry (ns, the run's time base): the host index of its window divides it */
+  at: number;
 }
 
 /**
@@ -164,7 +166,7 @@ function postUpdates(steps: readonly StepRaw[]): PostUpdate[] {
       const n = steps[j];
       if (n.rank !== s.rank || n.it !== s.it + (j - i)) break;
       if (n.start >= s.updStart) {
-        out.push({ ns: n.start - s.updStart, batch: s.batch });
+        out.push({ ns: n.start - s.updStart, batch: s.batch, at: s.updStart });
         break;
       }
     }

@@ -25,6 +25,8 @@ export interface HostCpu {
   emitter_level: string;
   /** each run's index, in the order given */
   indices: number[];
+  /** each run's index by window of its time (runProfile), in the order given: what its rows' cpu_index hold */
+  profiles: IndexWindow[][];
 }
 
 type StepLike = Pick<BetaTrainingRow, "excluded" | "schedule_ns" | "batch_size">;
@@ -95,18 +97,94 @@ export function runIndex(rows: readonly StepLike[], ref: HostCpuReference): numb
   return m === null ? 1 : Math.round(m * 1e4) / 1e4;
 }
 
-/** Reference over the runs, each run's index written into its rows' cpu_index. */
+/**
+ * The host's speed changes within a run, and schedule() follows it: on the lent H100s, 5 s
+ * windows of one run read 0.70–1.37 (s128 t4096 b) and 0.85–1.85 (s48 b, whose host slowed
+ * mid-run), and in every window the decode steps' launch time (the runner's host time at equal
+ * batch, no scheduler in it) moved with schedule() (s48 b in 6 s windows: 1.03/1.03, 1.43/1.60,
+ * 1.77/1.71). The windows also read the run's phase (a ramp of prefills reads high; docs/fit.md,
+ * "A ninth session").
+ * So the index is read per window of the run's time: a replay at the run's mean host misses a
+ * host that slowed halfway, and a fit divides each step by the host it ran on.
+ */
+export const INDEX_WINDOW_NS = 5e9;
+/** a window with fewer kept steps reads too few schedule() calls: it takes the run's index */
+export const INDEX_WINDOW_MIN_STEPS = 40;
+
+/** The run's index from `from_ns` (the run's time base, ns) on; the first window also covers the time before it. */
+export interface IndexWindow {
+  from_ns: number;
+  index: number;
+}
+
+type TimedStep = StepLike & { start_time: number };
+
+/** A run's index by window of INDEX_WINDOW_NS from its first kept step: each the median ratio of its kept steps, or the run's own where a window has too few. */
+export function runProfile(rows: readonly TimedStep[], ref: HostCpuReference): IndexWindow[] {
+  const kept = keptSteps(rows);
+  const whole = runIndex(rows, ref);
+  if (!kept.length) return [{ from_ns: 0, index: whole }];
+  const t0 = Math.min(...kept.map((s) => s.start_time));
+  const windows = new Map<number, TimedStep[]>();
+  for (const s of kept) {
+    const w = Math.floor((s.start_time - t0) / INDEX_WINDOW_NS);
+    (windows.get(w) ?? windows.set(w, []).get(w)!).push(s);
+  }
+  const last = Math.max(...windows.keys());
+  const out: IndexWindow[] = [];
+  for (let w = 0; w <= last; w++) {
+    const steps = windows.get(w) ?? [];
+    const m = steps.length >= INDEX_WINDOW_MIN_STEPS ? medianRatio(steps, ref) : null;
+    out.push({ from_ns: t0 + w * INDEX_WINDOW_NS, index: m === null ? whole : Math.round(m * 1e4) / 1e4 });
+  }
+  return out;
+}
+
+/** The index at time t (ns, the run's time base): the last window that began by then, else the first. */
+export function indexAt(profile: readonly IndexWindow[], t: number): number {
+  let index = profile[0]?.index ?? 1;
+  for (const w of profile) {
+    if (w.from_ns > t) break;
+    index = w.index;
+  }
+  return index;
+}
+
+/**
+ * Reference over the runs, each run's index written into its rows' cpu_index, and each run's
+ * windows (`profiles`). β's cpu_index feature stays the run's: per window it would vary within
+ * every run, offer the host terms to a single run (fit/index.ts) and learn the windows' phase
+ * noise (a 1B run at level summary, fitted on two level-full runs under the interval clock,
+ * went from +1.2 to +7.0% TTFT). The host's own time (fit/host-part.ts) is divided by its
+ * window's index (windowIndex), and simulate replays the windows.
+ */
 export function applyHostCpu(runs: readonly BetaTrainingRow[][], levels: readonly string[]): HostCpu | null {
   const ref = referenceLine(runs);
   if (!ref) return null;
   const indices = runs.map((rows) => runIndex(rows, ref));
+  const profiles = runs.map((rows) => runProfile(rows, ref));
   runs.forEach((rows, i) => rows.forEach((r) => (r.cpu_index = indices[i])));
   const level = [...new Set(levels)].join(",");
-  return { reference: ref, emitter_level: level, indices };
+  return { reference: ref, emitter_level: level, indices, profiles };
 }
+
+/** Each step's host index by the window of its run it began in (applyHostCpu's runs, in order); the run-level cpu_index without windows. */
+export function windowIndex(runs: readonly (readonly BetaTrainingRow[])[], host: HostCpu | null): (r: BetaTrainingRow) => number {
+  const of = new Map<BetaTrainingRow, number>();
+  if (host) runs.forEach((rows, i) => rows.forEach((r) => of.set(r, indexAt(host.profiles[i], r.start_time))));
+  return (r) => of.get(r) ?? r.cpu_index ?? 1;
+}
+
+/** The recorded run's steps as fit reads them (warm-up steps left out), for its index. */
+const asSteps = (ranks: readonly (readonly RecordedStep[])[], warmupSteps: number) =>
+  ranks.flatMap((list) => list.map((s, i): TimedStep => ({ excluded: i < warmupSteps ? "warmup" : null, schedule_ns: s.scheduleNs, batch_size: s.batch, start_time: s.schedEnd - s.scheduleNs })));
 
 /** The index of a recorded run (recordedSteps), for simulate to replay it on its own host; warm-up steps left out as fit does. */
 export function recordedIndex(ranks: readonly (readonly RecordedStep[])[], ref: HostCpuReference, warmupSteps = 10): number {
-  const steps = ranks.flatMap((list) => list.map((s, i): StepLike => ({ excluded: i < warmupSteps ? "warmup" : null, schedule_ns: s.scheduleNs, batch_size: s.batch })));
-  return runIndex(steps, ref);
+  return runIndex(asSteps(ranks, warmupSteps), ref);
+}
+
+/** The same run's index by window, for simulate to replay a host that changed speed as it did. */
+export function recordedProfile(ranks: readonly (readonly RecordedStep[])[], ref: HostCpuReference, warmupSteps = 10): IndexWindow[] {
+  return runProfile(asSteps(ranks, warmupSteps), ref);
 }

@@ -46,13 +46,18 @@ export const HOST_TERMS: readonly Term[] = [t(), t("no_cudagraph"), t("prefill_r
 /** what the loop after an update costs the host: a fixed part and a walk over the batch's requests */
 export const POST_TERMS: readonly Term[] = [t(), t("batch_size")];
 
-/** The host's time from schedule() entry to the end of the launch, per unit of the run's cpu_index. */
-export const hostPre: StepTarget = (r) => (r.schedule_ns + r.runner_host_ns!) / (r.cpu_index ?? 1);
+/** The host's time from schedule() entry to the end of the launch, per unit of the host index the step ran at. */
+const hostPreAt = (indexOf: (r: BetaTrainingRow) => number): StepTarget => (r) => (r.schedule_ns + r.runner_host_ns!) / indexOf(r);
 
-/** The host part, or null where too few kept steps have a runner time (traces before schema 1.6, or the interval clock). */
-export function fitHostPart(kept: readonly BetaTrainingRow[], posts: readonly PostUpdate[], weights: StepWeights): HostPart | null {
-  const rows = kept.filter((r) => r.runner_host_ns !== null && r.runner_host_ns > 0 && (r.cpu_index ?? 1) > 0);
+/**
+ * The host part, or null where too few kept steps have a runner time (traces before schema 1.6,
+ * or the interval clock). `indexOf`: the host index of a step's window (fit/host-cpu.ts
+ * windowIndex), by default its run's.
+ */
+export function fitHostPart(kept: readonly BetaTrainingRow[], posts: readonly PostUpdate[], weights: StepWeights, indexOf: (r: BetaTrainingRow) => number = (r) => r.cpu_index ?? 1): HostPart | null {
+  const rows = kept.filter((r) => r.runner_host_ns !== null && r.runner_host_ns > 0 && indexOf(r) > 0);
   if (rows.length <= 2 * HOST_TERMS.length || posts.length <= 2 * POST_TERMS.length) return null;
+  const hostPre = hostPreAt(indexOf);
   const terms = estimate(rows as unknown as Record<string, unknown>[], targetOf(rows, hostPre), HOST_TERMS, null, "ols", weights);
   const cv = blockedCv(rows, HOST_TERMS, null, "ols", [], weights, hostPre);
   const post = Float64Array.from(posts, (p) => p.ns).sort();

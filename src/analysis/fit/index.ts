@@ -7,7 +7,7 @@ import { batchType, BATCH_TYPES, byDecile, errorMetrics, prefillEpisodes, type E
 import { bestRidgeLambda, blockedCv, estimate, predictRows, targetOf, validationMape, type CoefEstimate, type Estimator, type StepTarget, type StepWeights } from "./regress.js";
 import { CLOCK_TARGET, excludeUntimed, resolveClock, targetOfClock, type ClockChoice, type StepClock } from "./clock.js";
 import type { CaptureSizes } from "./gpu.js";
-import { applyHostCpu, type HostCpu } from "./host-cpu.js";
+import { applyHostCpu, indexAt, windowIndex, type HostCpu } from "./host-cpu.js";
 import { MIN_WAIT_SHARE, waitShare } from "./cpu-wait.js";
 import { gpuTimeView, type GpuTimeView } from "./gpu-time.js";
 import { fitHostPart, type HostPart } from "./host-part.js";
@@ -329,7 +329,7 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
     },
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE, no_gpu_time: count("no_gpu_time") },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { clock, ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights, y), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho, clock === "interval"), host_part: clock === "gpu" ? fitHostPart(kept, postPerIndex(parts), weights) : null },
+    beta: { clock, ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights, y), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho, clock === "interval"), host_part: clock === "gpu" ? fitHostPart(kept, postPerIndex(parts, hostCpu), weights, windowIndex(parts.map((p) => p.steps), hostCpu)) : null },
     alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
   return { result, data, plot: plotOf(kept, result, y) };
@@ -395,11 +395,11 @@ function leaveOneRunOut(parts: readonly FitData[], chosen: ModelFit | undefined,
   }));
 }
 
-/** Each run's update-to-schedule times per unit of its cpu_index (host CPU time, as pre is fitted). */
-function postPerIndex(parts: readonly FitData[]): PostUpdate[] {
-  return parts.flatMap((p) => {
-    const index = p.steps[0]?.cpu_index ?? 1;
-    return p.postUpdates.map((v) => ({ ns: v.ns / index, batch: v.batch }));
+/** Each run's update-to-schedule times per unit of the host index of their window (host CPU time, as pre is fitted). */
+function postPerIndex(parts: readonly FitData[], host: HostCpu | null): PostUpdate[] {
+  return parts.flatMap((p, i) => {
+    const profile = host?.profiles[i] ?? [];
+    return p.postUpdates.map((v) => ({ ...v, ns: v.ns / indexAt(profile, v.at) }));
   });
 }
 

@@ -343,6 +343,10 @@ class FittedCost:
         self.cpu_index = float(host.get("index", 1.0))
         if not math.isfinite(self.cpu_index) or self.cpu_index <= 0:
             raise ValueError(f"fitted cost: {path}: host_cpu.index must be a positive number")
+        # the replayed run's host by window of its time (docs/fit.md, "Host CPU"): the driver
+        # says the time of each step (at_time), and the index of that window applies
+        self.index_profile = _index_profile(host.get("index_profile"), path)
+        self._profile_starts = [t for t, _ in self.index_profile]
         # simulate --step-scale: a uniformly slower/faster engine (what-if, sensitivity to a bias)
         self.time_scale = float(doc.get("time_scale", 1.0))
         if not math.isfinite(self.time_scale) or self.time_scale <= 0:
@@ -354,6 +358,12 @@ class FittedCost:
         self.uses_next = any(n.startswith("next_") for t in doc.get("terms") or [] for n in t.get("factors") or [])
         # the host's loop of a GPU-clock model (docs/fit.md, "Step clock"): None, the device alone
         self.host = _host_part(doc.get("host"), path)
+
+    def at_time(self, now_s: float) -> None:
+        """The engine's clock at the step about to be costed: its window's host index applies."""
+        if self.index_profile:
+            i = bisect.bisect_right(self._profile_starts, now_s) - 1
+            self.cpu_index = self.index_profile[max(i, 0)][1]
 
     def configure(self, max_num_seqs: int) -> None:
         """The simulated engine's CUDA graphs: a run that used vLLM's default sizes gets the
@@ -406,6 +416,20 @@ class FittedCost:
 
 
 Terms = list[tuple[str, tuple[Callable[[Any], float], ...], float]]
+
+
+def _index_profile(raw: Any, path: str | Path | None) -> list[tuple[float, float]]:
+    """host_cpu.index_profile as (from_s, index), ascending; [] when absent."""
+    out: list[tuple[float, float]] = []
+    for i, w in enumerate(raw or []):
+        try:
+            at, index = float(w["from_s"]), float(w["index"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"fitted cost: {path}: host_cpu.index_profile[{i}]: expected {{from_s, index}} numbers") from None
+        if not (math.isfinite(at) and math.isfinite(index) and index > 0) or (out and at < out[-1][0]):
+            raise ValueError(f"fitted cost: {path}: host_cpu.index_profile[{i}]: index must be positive and from_s ascending")
+        out.append((at, index))
+    return out
 
 
 def _terms(raw: Any, path: str | Path | None, where: str) -> Terms:

@@ -746,8 +746,11 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
     # the launch after it, and the next schedule() comes post_update later; None: the device alone
     host = getattr(cost, "host", None) if not getattr(cost, "uses_next", False) else None
     stalled = 0
+    at_time = getattr(cost, "at_time", None)  # a host whose speed changed over the recorded run
     while True:
         now = clock.engine_s()
+        if at_time is not None:
+            at_time(now)
         add_due(now)
         if chunks:
             send_chunks(now)
