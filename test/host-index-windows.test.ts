@@ -103,5 +103,11 @@ describe("host index by window on a run whose host slowed", () => {
     // read from the recorded run's per_iteration table, not fit's training rows: the two paths agree
     expect(used.index_profile.map((w: { index: number }) => w.index)).toEqual(fit.beta.host_cpu.profiles[0].map((w) => w.index));
     expect(used.index_profile.map((w: { from_s: number }) => w.from_s)).toEqual(fit.beta.host_cpu.profiles[0].map((w) => w.from_ns / 1e9));
-  }, 300_000);
+    // that model file replayed at a given host drops the windows it carries: one host throughout
+    const given = path.join(dir, "sim-given");
+    await runCliOk(["simulate", SLOWED, "--model", path.join(out, "step-model.json"), "-o", given, "--cpu-index", "2"]);
+    const again = JSON.parse(readFileSync(path.join(given, "step-model.json"), "utf8")).host_cpu;
+    expect(again.index).toBe(2);
+    expect(again.index_profile).toBeUndefined();
+  }, 600_000);
 });

@@ -49,7 +49,9 @@ export async function hostCpuFor(model: StepModelFile, which: string, recorded: 
     how = "given";
   }
   const index_profile = profile && profile.length > 1 ? profile.map((w) => ({ from_s: w.from_ns / NS_PER_S, index: w.index })) : undefined;
-  return { model: { ...model, host_cpu: { ...h, index, ...(index_profile ? { index_profile } : {}) } }, note: `host CPU index ${index.toFixed(2)} (${how}${span ? `; ${span}` : ""})\n` };
+  // a model file that simulate wrote (OUT/step-model.json) carries its run's windows: only a recorded index keeps any
+  const { index_profile: _replayed, ...rest } = h;
+  return { model: { ...model, host_cpu: { ...rest, index, ...(index_profile ? { index_profile } : {}) } }, note: `host CPU index ${index.toFixed(2)} (${how}${span ? `; ${span}` : ""})\n` };
 }
 
 const NS_PER_S = 1e9;

@@ -25,7 +25,7 @@ export interface HostCpu {
   emitter_level: string;
   /** each run's index, in the order given */
   indices: number[];
-  /** each run's index by window of its time (runProfile), in the order given: what its rows' cpu_index hold */
+  /** each run's index by window of its time (runProfile), in the order given: what the host part's times are divided by (windowIndex) */
   profiles: IndexWindow[][];
 }
 
@@ -105,7 +105,7 @@ export function runIndex(rows: readonly StepLike[], ref: HostCpuReference): numb
  * 1.77/1.71). The windows also read the run's phase (a ramp of prefills reads high; docs/fit.md,
  * "A ninth session").
  * So the index is read per window of the run's time: a replay at the run's mean host misses a
- * host that slowed halfway, and a fit divides each step by the host it ran on.
+ * host that slowed halfway, and a fit divides the host's own time by the host it ran on.
  */
 export const INDEX_WINDOW_NS = 5e9;
 /** a window with fewer kept steps reads too few schedule() calls: it takes the run's index */
@@ -124,7 +124,7 @@ export function runProfile(rows: readonly TimedStep[], ref: HostCpuReference): I
   const kept = keptSteps(rows);
   const whole = runIndex(rows, ref);
   if (!kept.length) return [{ from_ns: 0, index: whole }];
-  const t0 = Math.min(...kept.map((s) => s.start_time));
+  const t0 = kept.reduce((m, s) => Math.min(m, s.start_time), Infinity); // no spread: a long run has more steps than arguments
   const windows = new Map<number, TimedStep[]>();
   for (const s of kept) {
     const w = Math.floor((s.start_time - t0) / INDEX_WINDOW_NS);
