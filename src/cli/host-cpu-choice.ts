@@ -2,7 +2,7 @@
 import type { StepModelFile } from "../schema/fit.js";
 import type { TableSource } from "../tables/types.js";
 import { recordedSteps, type RecordedStep } from "../analysis/fit/recorded-steps.js";
-import { INDEX_WINDOW_NS, recordedIndex, recordedProfile, type IndexWindow } from "../analysis/fit/host-cpu.js";
+import { INDEX_WINDOW_NS, recordedIndex, recordedProfile, windowRange, type IndexWindow } from "../analysis/fit/host-cpu.js";
 import { recordedWaitShare, waitScale } from "../analysis/fit/cpu-wait.js";
 import { UsageError } from "./errors.js";
 
@@ -56,11 +56,10 @@ export async function hostCpuFor(model: StepModelFile, which: string, recorded: 
 
 const NS_PER_S = 1e9;
 
-/** How far the run's host moved over its windows, when it has more than one. */
+/** How far the run's host moved over its windows, when it moved. */
 function windowsSaid(profile: readonly IndexWindow[]): string {
-  if (profile.length < 2) return "";
-  const v = profile.map((w) => w.index);
-  return `, by ${INDEX_WINDOW_NS / NS_PER_S} s window ${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}`;
+  const r = windowRange(profile);
+  return r ? `, by ${INDEX_WINDOW_NS / NS_PER_S} s window ${r[0].toFixed(2)}–${r[1].toFixed(2)}` : "";
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FitResult, ModelFit, Spread } from "../analysis/fit/index.js";
 import type { ErrorMetrics } from "../analysis/fit/metrics.js";
 import { chosenModel } from "../analysis/fit/step-model.js";
 import type { GpuTimeModel } from "../analysis/fit/gpu-time.js";
+import { INDEX_WINDOW_NS, windowRange } from "../analysis/fit/host-cpu.js";
 
 /** vsched fit as text: plain, deterministic, fixed decimals. */
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)}%`);
@@ -85,7 +86,7 @@ export function renderFitText(fit: FitResult, label: string): string {
     `chosen: ${fit.beta.chosen} (${fit.beta.clock === "gpu" ? "among the GPU sets by OLS or ridge, " : ""}fewest terms within 5% + 0.5 pt of the best CV MAPE + 5 × ${m.config_out_bias === null ? "|CV bias|" : `mean |bias on a configuration left out| (${pct(m.config_out_bias)} for this one)`}; coefficients fitted on every kept step)`,
     `CUDA-graph capture sizes for padded_tokens: ${captureLine(fit)}`,
     ...(fit.beta.host_cpu && fit.beta.host_cpu.indices.length > 1
-      ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host; by 5 s window where it moved): ${hostIndexList(fit.beta.host_cpu)}`]
+      ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host; by ${INDEX_WINDOW_NS / 1e9} s window where it moved): ${hostIndexList(fit.beta.host_cpu)}`]
       : []),
     ...(fit.beta.wait_shares.some((w) => w !== null)
       ? [`CPU wait share per run (engine thread runnable but waiting for a CPU / step time; trace step.cpu): ${fit.beta.wait_shares.map((w) => (w === null ? "—" : `${(100 * w).toFixed(1)}%`)).join(", ")}`]
@@ -168,9 +169,8 @@ function weighLine(fit: FitResult): string {
 function hostIndexList(h: NonNullable<FitResult["beta"]["host_cpu"]>): string {
   return h.indices
     .map((v, i) => {
-      const w = (h.profiles[i] ?? []).map((p) => p.index);
-      const lo = Math.min(...w), hi = Math.max(...w);
-      return w.length > 1 && hi > lo ? `${v.toFixed(2)} (${lo.toFixed(2)}–${hi.toFixed(2)})` : v.toFixed(2);
+      const r = windowRange(h.profiles[i] ?? []);
+      return r ? `${v.toFixed(2)} (${r[0].toFixed(2)}–${r[1].toFixed(2)})` : v.toFixed(2);
     })
     .join(", ");
 }

@@ -140,6 +140,13 @@ export function runProfile(rows: readonly TimedStep[], ref: HostCpuReference): I
   return out;
 }
 
+/** The lowest and highest of a run's windows, where it has several that differ; null otherwise. */
+export function windowRange(profile: readonly IndexWindow[]): [number, number] | null {
+  const v = profile.map((w) => w.index);
+  const lo = Math.min(...v), hi = Math.max(...v);
+  return v.length > 1 && hi > lo ? [lo, hi] : null;
+}
+
 /** The index at time t (ns, the run's time base): the last window that began by then, else the first. */
 export function indexAt(profile: readonly IndexWindow[], t: number): number {
   let index = profile[0]?.index ?? 1;
