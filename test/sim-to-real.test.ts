@@ -153,6 +153,15 @@ describe("large batches (bench/h100: max_num_seqs 192 to 384, a third session's 
   }, 600_000);
 });
 
+describe("another GPU (bench/h200: six runs of one call that landed on an H200)", () => {
+  const h200 = (run: string) => path.join("..", "h200", run); // stored() is bench/h100's
+  it("s112 t3072 at 30/s: b simulated from a model of a meets the same-config targets", async () => {
+    // measured +0.5% / +0.7% (means), +0.9% / +2.8% (p90s); +1.7% / +3.5% before simulate
+    // replayed the host window by window (docs/fit.md, "A ninth session")
+    await expectStoredSameConfig(h200("s112_t3072_r30_b_g"), h200("s112_t3072_r30_g"));
+  }, 600_000);
+});
+
 /**
  * The frontend delay (add_request() − vLLM's Request.arrival_time) on a real H100 run
  * (fixtures/h100-s64-a: vLLM 0.24.0 AsyncLLM, async scheduling): a visibility delay that vsched
