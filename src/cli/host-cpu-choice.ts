@@ -2,7 +2,7 @@
 import type { StepModelFile } from "../schema/fit.js";
 import type { TableSource } from "../tables/types.js";
 import { recordedSteps, type RecordedStep } from "../analysis/fit/recorded-steps.js";
-import { INDEX_WINDOW_NS, recordedIndex, recordedProfile, windowRange, type IndexWindow } from "../analysis/fit/host-cpu.js";
+import { INDEX_WINDOW_NS, recordedHost, windowRange, type IndexWindow } from "../analysis/fit/host-cpu.js";
 import { recordedWaitShare, waitScale } from "../analysis/fit/cpu-wait.js";
 import { UsageError } from "./errors.js";
 
@@ -40,7 +40,7 @@ export async function hostCpuFor(model: StepModelFile, which: string, recorded: 
     if (level !== h.emitter_level) [index, how] = [1, `the training runs' typical host: the run was recorded at emitter level ${level}, the model's runs at ${h.emitter_level}`];
     else {
       const ref = { intercept_ns: h.reference_intercept_ns, per_request_ns: h.reference_per_request_ns };
-      [index, profile] = [recordedIndex(await recorded(), ref), recordedProfile(await recorded(), ref)];
+      ({ index, windows: profile } = recordedHost(await recorded(), ref));
       how = `the recorded run's own, from its schedule() times${windowsSaid(profile)}`;
     }
   } else {

@@ -85,10 +85,10 @@ export const AlphaTrainingRow = z.object({
 });
 export type AlphaTrainingRow = z.infer<typeof AlphaTrainingRow>;
 
-/** The step-model file `vsched fit --out` writes and the harness loads (`--cost fitted:FILE`). */
 /** one term of a step-model file: the product of its factors (features of the batch) times coef, in seconds */
 const ModelTerm = z.object({ name: z.string(), factors: z.array(z.string()), coef: z.number() });
 
+/** The step-model file `vsched fit --out` writes and the harness loads (`--cost fitted:FILE`). */
 export const StepModelFile = z.object({
   format: z.literal("vsched-step-model"),
   format_version: z.literal("1.0"),

@@ -119,11 +119,17 @@ export interface IndexWindow {
 
 type TimedStep = StepLike & { start_time: number };
 
-/** A run's index by window of INDEX_WINDOW_NS from its first kept step: each the median ratio of its kept steps, or the run's own where a window has too few. */
-export function runProfile(rows: readonly TimedStep[], ref: HostCpuReference): IndexWindow[] {
+/** A run's host: its index, and its windows (runProfile). */
+export interface RunHost {
+  index: number;
+  windows: IndexWindow[];
+}
+
+/** A run's index, and by window of INDEX_WINDOW_NS from its first kept step: each the median ratio of its kept steps, or the run's own where a window has too few. */
+export function runProfile(rows: readonly TimedStep[], ref: HostCpuReference): RunHost {
   const kept = keptSteps(rows);
   const whole = runIndex(rows, ref);
-  if (!kept.length) return [{ from_ns: 0, index: whole }];
+  if (!kept.length) return { index: whole, windows: [{ from_ns: 0, index: whole }] };
   const t0 = kept.reduce((m, s) => Math.min(m, s.start_time), Infinity); // no spread: a long run has more steps than arguments
   const windows = new Map<number, TimedStep[]>();
   for (const s of kept) {
@@ -137,7 +143,7 @@ export function runProfile(rows: readonly TimedStep[], ref: HostCpuReference): I
     const m = steps.length >= INDEX_WINDOW_MIN_STEPS ? medianRatio(steps, ref) : null;
     out.push({ from_ns: t0 + w * INDEX_WINDOW_NS, index: m === null ? whole : Math.round(m * 1e4) / 1e4 });
   }
-  return out;
+  return { index: whole, windows: out };
 }
 
 /** The lowest and highest of a run's windows, where it has several that differ; null otherwise. */
@@ -168,11 +174,10 @@ export function indexAt(profile: readonly IndexWindow[], t: number): number {
 export function applyHostCpu(runs: readonly BetaTrainingRow[][], levels: readonly string[]): HostCpu | null {
   const ref = referenceLine(runs);
   if (!ref) return null;
-  const indices = runs.map((rows) => runIndex(rows, ref));
-  const profiles = runs.map((rows) => runProfile(rows, ref));
-  runs.forEach((rows, i) => rows.forEach((r) => (r.cpu_index = indices[i])));
+  const hosts = runs.map((rows) => runProfile(rows, ref));
+  runs.forEach((rows, i) => rows.forEach((r) => (r.cpu_index = hosts[i].index)));
   const level = [...new Set(levels)].join(",");
-  return { reference: ref, emitter_level: level, indices, profiles };
+  return { reference: ref, emitter_level: level, indices: hosts.map((h) => h.index), profiles: hosts.map((h) => h.windows) };
 }
 
 /** Each step's host index by the window of its run it began in (applyHostCpu's runs, in order); the run-level cpu_index without windows. */
@@ -186,12 +191,7 @@ export function windowIndex(runs: readonly (readonly BetaTrainingRow[])[], host:
 const asSteps = (ranks: readonly (readonly RecordedStep[])[], warmupSteps: number) =>
   ranks.flatMap((list) => list.map((s, i): TimedStep => ({ excluded: i < warmupSteps ? "warmup" : null, schedule_ns: s.scheduleNs, batch_size: s.batch, start_time: s.schedEnd - s.scheduleNs })));
 
-/** The index of a recorded run (recordedSteps), for simulate to replay it on its own host; warm-up steps left out as fit does. */
-export function recordedIndex(ranks: readonly (readonly RecordedStep[])[], ref: HostCpuReference, warmupSteps = 10): number {
-  return runIndex(asSteps(ranks, warmupSteps), ref);
-}
-
-/** The same run's index by window, for simulate to replay a host that changed speed as it did. */
-export function recordedProfile(ranks: readonly (readonly RecordedStep[])[], ref: HostCpuReference, warmupSteps = 10): IndexWindow[] {
+/** A recorded run's host (recordedSteps), its index and its windows, for simulate to replay it on its own host as its speed changed; warm-up steps left out as fit does. */
+export function recordedHost(ranks: readonly (readonly RecordedStep[])[], ref: HostCpuReference, warmupSteps = 10): RunHost {
   return runProfile(asSteps(ranks, warmupSteps), ref);
 }

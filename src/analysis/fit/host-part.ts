@@ -52,9 +52,9 @@ const hostPreAt = (indexOf: (r: BetaTrainingRow) => number): StepTarget => (r) =
 /**
  * The host part, or null where too few kept steps have a runner time (traces before schema 1.6,
  * or the interval clock). `indexOf`: the host index of a step's window (fit/host-cpu.ts
- * windowIndex), by default its run's.
+ * windowIndex); `posts` come divided by theirs.
  */
-export function fitHostPart(kept: readonly BetaTrainingRow[], posts: readonly PostUpdate[], weights: StepWeights, indexOf: (r: BetaTrainingRow) => number = (r) => r.cpu_index ?? 1): HostPart | null {
+export function fitHostPart(kept: readonly BetaTrainingRow[], posts: readonly PostUpdate[], weights: StepWeights, indexOf: (r: BetaTrainingRow) => number): HostPart | null {
   const rows = kept.filter((r) => r.runner_host_ns !== null && r.runner_host_ns > 0 && indexOf(r) > 0);
   if (rows.length <= 2 * HOST_TERMS.length || posts.length <= 2 * POST_TERMS.length) return null;
   const hostPre = hostPreAt(indexOf);
