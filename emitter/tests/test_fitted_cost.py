@@ -195,6 +195,23 @@ def test_host_loop_of_a_gpu_clock_model(tmp_path, async_scheduling, gpu_s, pre_s
         assert dt == pytest.approx(want * 1e9, abs=20_000)  # the virtual clock's reads add a few µs
 
 
+@pytest.mark.parametrize("async_scheduling", [True, False])
+@pytest.mark.parametrize("gpu_s,pre_s,post_s", [(0.002, 0.005, 0.001), (0.010, 0.003, 0.001)])
+def test_a_cuda_graph_runs_once_the_host_has_launched_it(tmp_path, async_scheduling, gpu_s, pre_s, post_s):
+    """A step with a CUDA graph (a decode batch of 1 within the capture sizes) starts on the GPU at
+    the end of its launch, where a step without one streams its kernels as they are launched
+    (the test above, no capture sizes: every step graphless). Known answers on vLLM's own
+    schedulers: under async scheduling the next launch overlaps the GPU and the cadence is still
+    max(device, pre + post); without it nothing overlaps, post + pre + device."""
+    cost = cm.FittedCost(doc([("intercept", [], gpu_s)], clock="gpu", cudagraph={"capture_sizes": [1, 2, 4, 8]},
+                             host={"terms": [{"name": "intercept", "factors": [], "coef": pre_s}], "post_update_s": post_s}))
+    steady = _update_cadence(tmp_path, cost, async_scheduling)[5:-3]
+    want = max(gpu_s, pre_s + post_s) if async_scheduling else post_s + pre_s + gpu_s
+    assert len(steady) > 20
+    for dt in steady:
+        assert dt == pytest.approx(want * 1e9, abs=20_000)
+
+
 def test_a_model_without_a_host_part_runs_on_the_device_alone(tmp_path):
     cost = cm.FittedCost(doc([("intercept", [], 0.002)]))
     assert cost.host is None

@@ -129,6 +129,15 @@ class RunResult:
 _accepted: dict = {}  # (fn, signature_of) -> keyword names fn takes, None for **kwargs (once each: per step it is slow)
 
 
+def _gpu_end(shape: object, now: float, gpu_free_at: float, launched: float, step_s: float) -> float:
+    """When a step's work ends on the GPU under a host loop (docs/fit.md, "Step clock"): a CUDA
+    graph runs once the host has launched it; kernels without a graph run as the host launches
+    them, so such a step ends no earlier than its launch (fit --gpu-work censored reads its work so)."""
+    if getattr(shape, "no_cudagraph", 0):
+        return max(max(now, gpu_free_at) + step_s, launched)
+    return max(gpu_free_at, launched) + step_s
+
+
 def _kw(fn, signature_of=None, **kwargs):
     """Call fn with only the keyword arguments this vLLM version accepts."""
     key = (fn, signature_of)
@@ -775,10 +784,12 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             done = None
             launched = None  # when the host has launched the batch (host loop only)
             if not getattr(cost, "uses_next", False):
-                done = max(now, gpu_free_at) + (float(cost(shape)) if executed else 0.0)
-                gpu_free_at = done
+                step_s = float(cost(shape)) if executed else 0.0
+                done = max(now, gpu_free_at) + step_s
                 if host is not None and executed:
                     launched = now + float(cost.host_pre(shape))
+                    done = _gpu_end(shape, now, gpu_free_at, launched, step_s)
+                gpu_free_at = done
             if remote is not None:
                 remote.after_schedule(now)
                 if done is not None:
