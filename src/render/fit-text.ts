@@ -3,6 +3,7 @@ import type { ErrorMetrics } from "../analysis/fit/metrics.js";
 import { chosenModel } from "../analysis/fit/step-model.js";
 import type { GpuTimeModel } from "../analysis/fit/gpu-time.js";
 import { INDEX_WINDOW_NS, windowRange } from "../analysis/fit/host-cpu.js";
+import { HOST_BOUND_RATIO } from "../analysis/fit/gpu-work.js";
 
 /** vsched fit as text: plain, deterministic, fixed decimals. */
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)}%`);
@@ -60,6 +61,16 @@ function captureLine(fit: FitResult): string {
   return `${c.sizes.length} sizes up to ${c.sizes[c.sizes.length - 1] ?? 0}, ${where}`;
 }
 
+/** Under the GPU clock: how many steps' GPU time ended with their launch, and the work read for them. */
+function gpuWorkLines(fit: FitResult): string[] {
+  const w = fit.beta.gpu_work;
+  if (fit.beta.clock !== "gpu" || !w || !w.host_bound) return [];
+  const said = `GPU work: ${w.host_bound} of ${w.steps} steps ran without a CUDA graph and ended with their launch (GPU time <= ${HOST_BOUND_RATIO} x the runner's host time)`;
+  if (w.mode === "span") return [`${said}: fitted as recorded, their time measures the host (--gpu-work censored reads it as a bound on their work)`];
+  const share = w.host_bound_work_over_span === null ? "" : `: their work read as ${(100 * w.host_bound_work_over_span).toFixed(1)}% of their GPU time (--gpu-work censored)`;
+  return [`${said}${share}`];
+}
+
 function spreadLine(name: string, s: Spread): string {
   return `  ${pad(name, 34)} n=${s.n}  min ${fmtNs(s.min_ns)}  p10 ${fmtNs(s.p10_ns)}  p50 ${fmtNs(s.p50_ns)}  p90 ${fmtNs(s.p90_ns)}`;
 }
@@ -85,6 +96,7 @@ export function renderFitText(fit: FitResult, label: string): string {
     "  (episode: a prefill episode's total time, the steps with prefill and one on each side; an async step's own time moves to its neighbour when the host launches late)",
     `chosen: ${fit.beta.chosen} (${fit.beta.clock === "gpu" ? "among the GPU sets by OLS or ridge, " : ""}fewest terms within 5% + 0.5 pt of the best CV MAPE + 5 × ${m.config_out_bias === null ? "|CV bias|" : `mean |bias on a configuration left out| (${pct(m.config_out_bias)} for this one)`}; coefficients fitted on every kept step)`,
     `CUDA-graph capture sizes for padded_tokens: ${captureLine(fit)}`,
+    ...gpuWorkLines(fit),
     ...(fit.beta.host_cpu && fit.beta.host_cpu.indices.length > 1
       ? [`host CPU index per run (schedule() times against the pooled reference line; 1 = the typical host; by ${INDEX_WINDOW_NS / 1e9} s window where it moved): ${hostIndexList(fit.beta.host_cpu)}`]
       : []),

@@ -7,7 +7,7 @@ import { col } from "./columns.js";
  * Key order is the CSV column order, as for the output tables. docs/fit.md defines every
  * target and feature.
  */
-export const FIT_SCHEMA_VERSION = "1.4"; // 1.4: excluded no_gpu_time (fit --clock gpu); 1.1: GPU features, next-step features, CV blocks; 1.2: alpha dp_rank; 1.3: beta gpu_step_ns, gpu_gap_ns, runner_host_ns
+export const FIT_SCHEMA_VERSION = "1.5"; // 1.5: beta gpu_work_ns; 1.4: excluded no_gpu_time (fit --clock gpu); 1.1: GPU features, next-step features, CV blocks; 1.2: alpha dp_rank; 1.3: beta gpu_step_ns, gpu_gap_ns, runner_host_ns
 
 const configCols = {
   max_num_seqs: col.count("scheduler config: max_num_seqs"),
@@ -64,6 +64,8 @@ export const BetaTrainingRow = z.object({
   gpu_step_ns: col.countOpt("the step's own work on the GPU (per_iteration.gpu_step_ns: CUDA events at execute_model() entry and after sampling); empty where the trace has no update.gpu", "ns"),
   gpu_gap_ns: col.countOpt("GPU idle time before the step (per_iteration.gpu_gap_ns); empty for the first timed step or where not captured", "ns"),
   runner_host_ns: col.countOpt("host time in the model runner's calls for the step (per_iteration.runner_host_ns); with gpu_step_ns and schedule_ns, the parts of a two-part clock", "ns"),
+  // appended (fit 1.5): what the GPU clock's beta is fitted to (docs/fit.md, "Step clock")
+  gpu_work_ns: col.countOpt("what the GPU clock fits: gpu_step_ns; under fit --gpu-work censored, where the step ran without a CUDA graph and its GPU time ended with its launch (gpu_step_ns <= 1.05 runner_host_ns: an upper bound on the work), the lower of gpu_step_ns and the pooled gpu-set line, refitted until it settles; empty where the step has no GPU time", "ns"),
 });
 export type BetaTrainingRow = z.infer<typeof BetaTrainingRow>;
 

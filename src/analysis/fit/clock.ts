@@ -22,15 +22,20 @@ export const CLOCK_CHOICES: readonly ClockChoice[] = ["auto", "gpu", "interval"]
 export const MIN_GPU_TIME_COVERAGE = 0.9;
 
 export const hasGpuTime = (r: BetaTrainingRow): boolean => r.gpu_step_ns !== null && r.gpu_step_ns > 0;
+/** the step's GPU span: what the GPU-time view describes */
 export const gpuTime: StepTarget = (r) => r.gpu_step_ns!;
+/** what the GPU clock's β predicts: the span, or under fit --gpu-work censored the work read for a step that ended with its launch (fit/gpu-work.ts) */
+export const gpuWork: StepTarget = (r) => r.gpu_work_ns ?? r.gpu_step_ns!;
 
 /** The target of a clock. */
-export const targetOfClock = (clock: StepClock): StepTarget => (clock === "gpu" ? gpuTime : stepTime);
+export const targetOfClock = (clock: StepClock): StepTarget => (clock === "gpu" ? gpuWork : stepTime);
 
 export const CLOCK_TARGET: Record<StepClock, string> = {
   interval: "step_time_ns = update_from_output() entry − max(schedule() return, previous step's update_from_output() entry)",
   gpu: "gpu_step_ns = the step's time on the GPU: CUDA events at the model runner's execute_model() entry and its output (trace update.gpu)",
 };
+/** the GPU clock's target under fit --gpu-work censored */
+export const GPU_WORK_TARGET = "gpu_work_ns = the step's time on the GPU (gpu_step_ns), except where a step without a CUDA graph ended with its launch: that time is an upper bound, and the work is read from the other steps (fit --gpu-work censored, fit/gpu-work.ts)";
 
 /** The share of each run's kept steps with a GPU time (null: a run with no kept steps). */
 export function gpuCoverage(runs: readonly (readonly BetaTrainingRow[])[]): (number | null)[] {

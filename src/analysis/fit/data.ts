@@ -239,6 +239,8 @@ function betaRows(source: TableSource, steps: StepRaw[], agg: Map<string, StepAg
       cpu_index: 1,
       cpu_wait_ns: spanWait(steps, i),
       gpu_step_ns: s.gpuStep, gpu_gap_ns: s.gpuGap, runner_host_ns: s.runnerHost,
+      // the span; fit --gpu-work censored reads the host-bound steps' work (fit/gpu-work.ts)
+      gpu_work_ns: s.gpuStep,
     });
     prev = s;
   }

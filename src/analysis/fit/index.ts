@@ -5,11 +5,12 @@ import { collectFitData, CV_BLOCKS, type FitData, type PostUpdate } from "./data
 import { ALPHA_TERMS, BETA_FEATURE_SETS, BETA_FEATURE_SET_NAMES, GPU_ONLY_SETS, GPU_PHYSICS_SETS, INTERVAL_ONLY_SETS, termValue, type BetaFeatureSet, type Term } from "./features.js";
 import { batchType, BATCH_TYPES, byDecile, errorMetrics, prefillEpisodes, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
 import { bestRidgeLambda, blockedCv, estimate, predictRows, targetOf, validationMape, type CoefEstimate, type Estimator, type StepTarget, type StepWeights } from "./regress.js";
-import { CLOCK_TARGET, excludeUntimed, resolveClock, targetOfClock, type ClockChoice, type StepClock } from "./clock.js";
+import { CLOCK_TARGET, GPU_WORK_TARGET, excludeUntimed, resolveClock, targetOfClock, type ClockChoice, type StepClock } from "./clock.js";
 import type { CaptureSizes } from "./gpu.js";
 import { applyHostCpu, indexAt, windowIndex, type HostCpu } from "./host-cpu.js";
 import { MIN_WAIT_SHARE, waitShare } from "./cpu-wait.js";
 import { gpuTimeView, type GpuTimeView } from "./gpu-time.js";
+import { applyGpuWork, type GpuWork, type GpuWorkMode } from "./gpu-work.js";
 import { fitHostPart, type HostPart } from "./host-part.js";
 import { biasWithout, configOutBias } from "./config-out.js";
 import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
@@ -35,11 +36,13 @@ export interface FitOptions {
   weigh: Weigh;
   /** what β predicts: the update-to-update interval or each step's GPU time (clock.ts); auto: the GPU time where every run has it */
   clock: ClockChoice;
+  /** under the GPU clock, a step that ended with its launch: its span, or its work read as censored (gpu-work.ts) */
+  gpuWork: GpuWorkMode;
 }
 export type Weigh = "configs" | "runs" | "steps";
 export type { CoefEstimate, Estimator } from "./regress.js";
 export const WEIGH_CHOICES: readonly Weigh[] = ["configs", "runs", "steps"];
-export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1], weigh: "configs", clock: "auto" };
+export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1], weigh: "configs", clock: "auto", gpuWork: "span" };
 
 export interface ModelFit {
   id: string;
@@ -100,6 +103,8 @@ export interface FitResult {
     leave_one_run_out: RunBias[];
     /** the feature sets fitted to each step's GPU time (trace schema 1.6); null: too few steps have one */
     gpu_time: GpuTimeView | null;
+    /** the steps whose GPU time ended with their launch, and the work read for them (fit/gpu-work.ts): the GPU clock's target; null: no GPU times */
+    gpu_work: GpuWork | null;
     /** under the GPU clock, the host's loop around each step (fit/host-part.ts); null: interval clock or no runner times */
     host_part: HostPart | null;
   };
@@ -316,6 +321,7 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
   const test = kept.filter((r) => r.split === "test");
   const groups = weighGroups(parts, opts.weigh);
   const weights = groupWeights(parts, groups);
+  const gpuWork = applyGpuWork(kept, weights, opts.gpuWork);
   const beta = fitBeta(data, opts, weights, clock, rowGroups(parts, configGroups(parts)));
   const y = targetOfClock(clock);
   const result: FitResult = {
@@ -324,12 +330,12 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
     vllm_version: data.vllmVersion,
     config_max_num_seqs: data.steps[0]?.max_num_seqs ?? null,
     target: {
-      beta: CLOCK_TARGET[clock],
+      beta: clock === "gpu" && opts.gpuWork === "censored" ? GPU_WORK_TARGET : CLOCK_TARGET[clock],
       alpha: "queue_delay_ns = first_scheduled_time − arrival_time",
     },
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE, no_gpu_time: count("no_gpu_time") },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { clock, ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights, y), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho, clock === "interval"), host_part: clock === "gpu" ? fitHostPart(kept, postPerIndex(parts, hostCpu), weights, windowIndex(parts.map((p) => p.steps), hostCpu)) : null },
+    beta: { clock, ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights, y), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho, clock === "interval"), gpu_work: gpuWork, host_part: clock === "gpu" ? fitHostPart(kept, postPerIndex(parts, hostCpu), weights, windowIndex(parts.map((p) => p.steps), hostCpu)) : null },
     alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
   return { result, data, plot: plotOf(kept, result, y) };

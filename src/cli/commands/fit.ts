@@ -5,6 +5,7 @@ import { openTables, type TraceSource } from "../../tables/index.js";
 import { formatFinding } from "../../render/findings-text.js";
 import { ClockUnavailable, DEFAULT_FIT_OPTIONS, fitRun, WEIGH_CHOICES, type FitOptions, type Weigh } from "../../analysis/fit/index.js";
 import { CLOCK_CHOICES, type ClockChoice } from "../../analysis/fit/clock.js";
+import { GPU_WORK_MODES, type GpuWorkMode } from "../../analysis/fit/gpu-work.js";
 import { blisYaml, stepModelFile } from "../../analysis/fit/step-model.js";
 import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../schema/fit.js";
 import { formatCsv } from "../../sinks/fit-csv.js";
@@ -24,6 +25,7 @@ interface FitCliOptions {
   with?: string[];
   weigh: string;
   clock: string;
+  gpuWork: string;
 }
 
 function parseOptions(o: FitCliOptions): FitOptions {
@@ -32,7 +34,8 @@ function parseOptions(o: FitCliOptions): FitOptions {
   if (!(frac > 0 && frac < 1)) throw new UsageError(`--test-fraction: expected a number between 0 and 1, got '${o.testFraction}'`);
   if (!WEIGH_CHOICES.includes(o.weigh as Weigh)) throw new UsageError(`--weigh: expected one of ${WEIGH_CHOICES.join(", ")}, got '${o.weigh}'`);
   if (!CLOCK_CHOICES.includes(o.clock as ClockChoice)) throw new UsageError(`--clock: expected one of ${CLOCK_CHOICES.join(", ")}, got '${o.clock}'`);
-  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use, weigh: o.weigh as Weigh, clock: o.clock as ClockChoice };
+  if (!GPU_WORK_MODES.includes(o.gpuWork as GpuWorkMode)) throw new UsageError(`--gpu-work: expected one of ${GPU_WORK_MODES.join(", ")}, got '${o.gpuWork}'`);
+  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use, weigh: o.weigh as Weigh, clock: o.clock as ClockChoice, gpuWork: o.gpuWork as GpuWorkMode };
 }
 
 export function registerFit(program: Command): void {
@@ -51,6 +54,7 @@ export function registerFit(program: Command): void {
     .option("--with <run>", "another run to train on (a logs directory or its raw traces; its own configuration), repeatable: one model over several configurations", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--weigh <how>", "with --with: 'configs' weighs every engine configuration alike and the runs of one configuration as one run (ten runs of one configuration do not drown one of another), 'runs' every run alike, 'steps' every step alike", DEFAULT_FIT_OPTIONS.weigh)
     .option("--clock <which>", "what the step model predicts: 'gpu' each step's time on the GPU (traces with update.gpu, schema 1.6), 'interval' the update-to-update step time, 'auto' gpu where every run has it (docs/fit.md, \"Step clock\")", DEFAULT_FIT_OPTIONS.clock)
+    .option("--gpu-work <how>", "under the GPU clock, a step without a CUDA graph whose GPU time ended with its launch (the GPU waited on the host): 'span' fits its GPU time, 'censored' reads that time as an upper bound on its work, so a model of a slow host does not carry its launches to another (docs/fit.md, \"Step clock\")", DEFAULT_FIT_OPTIONS.gpuWork)
     .addHelpText("after", examples("vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --out coeffs.json --html fit.html", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --export training/ --json", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --use tokens/ols --yaml blis.yaml"))
     .action(async (inputs: string[], o: FitCliOptions) => {
       const opts = parseOptions(o);
