@@ -51,7 +51,7 @@ export interface GpuWork {
   host_bound: number;
   /** Σ work / Σ span over the host-bound steps (1 under "span") */
   host_bound_work_over_span: number | null;
-  /** rounds of the imputation until it settled (0 under "span") */
+  /** rounds of the imputation run, the last the one that settled unless it ran MAX_ROUNDS (0 under "span") */
   rounds: number;
 }
 
@@ -70,7 +70,8 @@ export function applyGpuWork(kept: readonly BetaTrainingRow[], weights: StepWeig
   if (mode === "censored" && bound.length && rows.length > 2 * terms.length) {
     const records = rows as unknown as Record<string, unknown>[];
     const boundRecords = bound as unknown as Record<string, unknown>[];
-    for (; rounds < MAX_ROUNDS; rounds++) {
+    for (let round = 1; round <= MAX_ROUNDS; round++) {
+      rounds = round;
       const coef = estimate(records, targetOf(rows, (r) => r.gpu_work_ns!), terms, null, "ols", weights);
       const line = predictRows(boundRecords, terms, coef);
       let before = 0, after = 0;
