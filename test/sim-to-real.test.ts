@@ -194,8 +194,8 @@ describe("a host that slowed mid-run (bench/h100: s48 t3072 at 15/s, two request
 
 describe("fresh runs of a configuration no earlier run had (bench/h100, tenth session)", () => {
   it("s72 t3072 at 20/s: b simulated from a model of a meets the same-config targets", async () => {
-    // measured −1.9% / −3.5% (means), −1.1% / −2.3% (p90s); −1.9% / −3.5%, −1.2% / −2.5% before
-    // the GPU-work change (docs/fit.md, "A tenth session")
+    // measured −0.9% / −2.1% (means) with the GPU waiting for the launch; −1.9% / −3.5% before it,
+    // and with --gpu-work censored (docs/fit.md, "A tenth session")
     await expectStoredSameConfig("s72_t3072_r20_b_g", "s72_t3072_r20_g");
   }, 600_000);
 });

@@ -1,6 +1,6 @@
 import type { BetaTrainingRow } from "../../schema/fit.js";
 import { BETA_FEATURE_SETS } from "./features.js";
-import { estimate, predictRows, targetOf, type StepWeights } from "./regress.js";
+import { olsRefitAt, targetOf, type StepWeights } from "./regress.js";
 
 /**
  * The GPU's work in a step, which the GPU clock's β predicts under fit --gpu-work censored
@@ -68,12 +68,10 @@ export function applyGpuWork(kept: readonly BetaTrainingRow[], weights: StepWeig
   const terms = BETA_FEATURE_SETS.gpu;
   let rounds = 0;
   if (mode === "censored" && bound.length && rows.length > 2 * terms.length) {
-    const records = rows as unknown as Record<string, unknown>[];
-    const boundRecords = bound as unknown as Record<string, unknown>[];
+    const lineAtBound = olsRefitAt(rows as unknown as Record<string, unknown>[], terms, weights, bound as unknown as Record<string, unknown>[]);
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       rounds = round;
-      const coef = estimate(records, targetOf(rows, (r) => r.gpu_work_ns!), terms, null, "ols", weights);
-      const line = predictRows(boundRecords, terms, coef);
+      const line = lineAtBound(targetOf(rows, (r) => r.gpu_work_ns!));
       let before = 0, after = 0;
       bound.forEach((r, i) => {
         const work = Math.round(Math.max(0, Math.min(r.gpu_step_ns!, line[i])));

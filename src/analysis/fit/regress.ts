@@ -1,7 +1,7 @@
 import type { BetaTrainingRow } from "../../schema/fit.js";
 import { termValue, type Term } from "./features.js";
 import { batchType, BATCH_TYPES, episodeMetrics, errorMetrics, type ErrorMetrics, type GroupMetrics } from "./metrics.js";
-import { huber, ols, predict, ridge, tQuantile, weightRows, type Design } from "../math/linalg.js";
+import { huber, ols, olsCoef, predict, ridge, tQuantile, weightRows, type Design } from "../math/linalg.js";
 
 /**
  * The regressions under vsched fit: a design matrix from feature terms, OLS (HC3 intervals),
@@ -64,6 +64,20 @@ export function estimate(rows: readonly Record<string, unknown>[], y: Float64Arr
 
 export function predictRows(rows: readonly Record<string, unknown>[], terms: readonly Term[], est: readonly CoefEstimate[]): Float64Array {
   return predict(design(rows, terms), est.map((e) => e.coef));
+}
+
+/**
+ * OLS refitted to successive targets on the same rows and terms (an imputation's rounds), read
+ * at the rows `at`: both designs are built once and no HC3 errors are computed. The coefficients
+ * are estimate(rows, y, terms, null, "ols", weights)'s, bit for bit.
+ */
+export function olsRefitAt(rows: readonly Record<string, unknown>[], terms: readonly Term[], weights: StepWeights, at: readonly Record<string, unknown>[]): (y: Float64Array) => Float64Array {
+  const d = design(rows, terms), atDesign = design(at, terms);
+  const w = weights ? Float64Array.from(rows, (r) => weights.get(r) ?? 1) : undefined;
+  return (y) => {
+    const ls = w ? weightRows(d, y, w) : { d, y };
+    return predict(atDesign, olsCoef(ls.d, ls.y));
+  };
 }
 
 /** Fit on the first 80% of train, MAPE on the rest: the basis of every choice (λ, exported model). */

@@ -105,10 +105,10 @@ function solveScaled(d: Design, y: Float64Array) {
 
 /**
  * ols()'s coefficients alone, by the same arithmetic (so bit-identical), without its fitted
- * values and HC3 errors: an IRLS round needs only the coefficients, and the HC3 pass was a third
- * of a pooled fit's time.
+ * values and HC3 errors: an IRLS round (huber(), fit/gpu-work.ts's imputation) needs only the
+ * coefficients, and the HC3 pass was a third of a pooled fit's time.
  */
-function olsCoef(d: Design, y: Float64Array): number[] {
+export function olsCoef(d: Design, y: Float64Array): number[] {
   const { kept, scale, cScaled } = solveScaled(d, y);
   const coef = new Array<number>(d.p).fill(0);
   let k = 0;

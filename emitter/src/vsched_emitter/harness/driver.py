@@ -785,10 +785,11 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
             launched = None  # when the host has launched the batch (host loop only)
             if not getattr(cost, "uses_next", False):
                 step_s = float(cost(shape)) if executed else 0.0
-                done = max(now, gpu_free_at) + step_s
                 if host is not None and executed:
                     launched = now + float(cost.host_pre(shape))
                     done = _gpu_end(shape, now, gpu_free_at, launched, step_s)
+                else:
+                    done = max(now, gpu_free_at) + step_s
                 gpu_free_at = done
             if remote is not None:
                 remote.after_schedule(now)
