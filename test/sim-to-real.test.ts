@@ -114,6 +114,18 @@ describe("fit → simulate → calibrate on a real H100 run", () => {
     expect(Math.abs(signedError(lat.e2e, "p90"))).toBeLessThan(0.05);
   }, 600_000);
 
+  it("calibrate's pace: the bins that hold most of the run's time agree", async () => {
+    const out = await simulateRunA();
+    const pace = JSON.parse(await cli(["calibrate", RUN_A, path.join(out, "logs"), "--json"])).pace as { kind: string; batch_lo: number; recorded: { steps: number; time_share: number }; error: number | null }[];
+    const at = (kind: string, lo: number) => pace.find((b) => b.kind === kind && b.batch_lo === lo)!;
+    // measured at this commit: decode 33-64 (47% of the recorded time) -3.7%, prefill 33-64 (33%)
+    // -0.9%; the small decode batches (1-8, 4%) +17.7%
+    expect(at("decode", 32).recorded.time_share).toBeGreaterThan(0.4);
+    expect(Math.abs(at("decode", 32).error!)).toBeLessThan(0.06);
+    expect(Math.abs(at("prefill", 32).error!)).toBeLessThan(0.06);
+    expect(pace.reduce((s, b) => s + b.recorded.time_share, 0)).toBeCloseTo(1, 9);
+  }, 600_000);
+
   it("simulate another run of the same config (requests the fit never saw): within the recorded bounds", async () => {
     await fitRunA();
     const lat = await simulateCalibrate(RUN_B, model);

@@ -3,6 +3,7 @@ import type { StepModelFile } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { collectFitData } from "./data.js";
 import { termValue } from "./features.js";
+import { comparePace, PaceSampler, type PaceBin } from "./pace.js";
 
 /**
  * Calibration of a simulated run against the recorded one (docs/fit.md): requests paired
@@ -53,6 +54,8 @@ export interface CalibrationResult {
   /** the α regression's queue-delay error on the recorded run, beside the replay's (null without a model carrying one) */
   alpha_regression_queue_delay: LatencyAgreement | null;
   note: string;
+  /** the time from one schedule() entry to the next, per step type and batch bin, recorded against simulated (fit/pace.ts) */
+  pace: PaceBin[];
 }
 
 interface Req {
@@ -79,9 +82,10 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number }> {
+async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number; pace: PaceSampler }> {
   const reqs = new Map<string, Req>();
   const steps = new Map<number, StepHash>();
+  const pace = new PaceSampler();
   let stepCount = 0;
   await source.scan({
     per_request: (r) => {
@@ -92,6 +96,9 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
     },
     per_iteration: (r) => {
       stepCount = Math.max(stepCount, r.iteration_id + 1);
+      // unknown counts (a summary-level trace) count as busy: the median keeps an odd idle gap out
+      const idle = r.running_count_after_update === 0 && (r.waiting_count_after_update ?? 0) === 0;
+      pace.add({ dp_rank: r.dp_rank, start_time: r.start_time, batch_size: r.batch_size, num_prefill_reqs: r.num_prefill_reqs, busy_after: !idle });
     },
     per_iteration_requests: (r) => {
       if (r.scheduled_tokens <= 0) return;
@@ -105,7 +112,7 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
       h.idb = (h.idb + fnv1a(r.request_id, 0x9747b28c)) >>> 0;
     },
   });
-  return { reqs, steps, stepCount };
+  return { reqs, steps, stepCount, pace };
 }
 
 function agreement(metric: LatencyAgreement["metric"], rec: number[], sim: number[]): LatencyAgreement {
@@ -188,5 +195,6 @@ export async function calibrate(recorded: TableSource, simulated: TableSource, m
     makespan: { recorded_ns: mr, simulated_ns: ms, error: mr && ms !== null ? Math.abs(ms - mr) / mr : null },
     alpha_regression_queue_delay: await alphaRegressionError(recorded, model, rec.reqs),
     note: "Latencies are scheduler-side (from add_request()). Queue delay under load comes from the replay; the alpha regression row shows what a regression alone would have predicted for the same requests.",
+    pace: comparePace(rec.pace, sim.pace),
   };
 }

@@ -1,0 +1,111 @@
+import { quantileSorted } from "../math/stats.js";
+
+/**
+ * The engine's pace by batch, recorded against simulated (vsched calibrate; docs/fit.md,
+ * "vsched calibrate").
+ *
+ * A replay that misses a run's latencies by 20% can still end within 1% of its makespan (the 1B
+ * s128 run from a model of two s64 runs: E2E −21%, makespan −0.6%): the service rate is right on
+ * average and wrong where the queue builds. Where is the first thing a researcher needs, and the
+ * error of the means does not say it. So calibrate compares the time from one schedule() entry
+ * to the next, per step type and batch size: the engine's own cadence, whatever clock produced
+ * it (a synchronous engine's step, an async engine's launch-bound or GPU-bound loop). A bin the
+ * replay never reached, or one with few steps, says the replay ran the queue differently.
+ */
+
+/** batch bins: (lo, hi], doubling from 8 (powers of two cover CUDA-graph capture sizes' spacing coarsely and stay readable) */
+export const PACE_BIN_EDGES: readonly number[] = [0, 8, 16, 32, 64, 128, 256, 512, 1024];
+/** a bin compares medians only where both runs have at least this many steps in it */
+export const PACE_MIN_STEPS = 20;
+
+export type PaceKind = "decode" | "prefill";
+
+export interface PaceSide {
+  steps: number;
+  median_ns: number | null;
+  /** the bin's share of the run's total paced time (Σ pace of its steps / Σ over all bins) */
+  time_share: number | null;
+}
+
+export interface PaceBin {
+  kind: PaceKind;
+  /** batch sizes lo < batch ≤ hi (hi null: no upper bound) */
+  batch_lo: number;
+  batch_hi: number | null;
+  recorded: PaceSide;
+  simulated: PaceSide;
+  /** simulated median / recorded median − 1, where both have PACE_MIN_STEPS steps; null otherwise */
+  error: number | null;
+}
+
+/** One step of a run as the pace reads it (per_iteration). */
+export interface PaceStep {
+  dp_rank: number;
+  start_time: number;
+  batch_size: number;
+  num_prefill_reqs: number;
+  /** whether anything was left to run after the step's update; a step after which the engine went idle does not pace the next */
+  busy_after: boolean;
+}
+
+/** Collects one run's pace samples from its steps in iteration order per rank. */
+export class PaceSampler {
+  private readonly last = new Map<number, PaceStep>();
+  private readonly bins = new Map<string, number[]>();
+
+  add(step: PaceStep): void {
+    const prev = this.last.get(step.dp_rank);
+    this.last.set(step.dp_rank, step);
+    if (!prev || !prev.busy_after || prev.batch_size <= 0) return;
+    const pace = step.start_time - prev.start_time;
+    if (!(pace > 0)) return;
+    const key = binKey(kindOf(prev), binOf(prev.batch_size));
+    (this.bins.get(key) ?? this.bins.set(key, []).get(key)!).push(pace);
+  }
+
+  samples(): ReadonlyMap<string, readonly number[]> {
+    return this.bins;
+  }
+}
+
+const kindOf = (s: PaceStep): PaceKind => (s.num_prefill_reqs > 0 ? "prefill" : "decode");
+const binKey = (kind: PaceKind, bin: number) => `${kind}:${bin}`;
+
+/** the index of the bin holding a batch size (the last bin is open-ended) */
+export function binOf(batch: number): number {
+  for (let i = 1; i < PACE_BIN_EDGES.length; i++) if (batch <= PACE_BIN_EDGES[i]) return i - 1;
+  return PACE_BIN_EDGES.length - 1;
+}
+
+function side(values: readonly number[] | undefined, total: number): PaceSide {
+  if (!values?.length) return { steps: 0, median_ns: null, time_share: total > 0 ? 0 : null };
+  const sorted = Float64Array.from(values).sort();
+  const sum = values.reduce((s, v) => s + v, 0);
+  return { steps: values.length, median_ns: quantileSorted(sorted, 0.5), time_share: total > 0 ? sum / total : null };
+}
+
+const totalOf = (m: ReadonlyMap<string, readonly number[]>) => [...m.values()].reduce((s, v) => s + v.reduce((a, b) => a + b, 0), 0);
+
+/** Recorded against simulated, per step type and batch bin, in bin order (decode first); bins neither run has are left out. */
+export function comparePace(recorded: PaceSampler, simulated: PaceSampler): PaceBin[] {
+  const rec = recorded.samples(), sim = simulated.samples();
+  const recTotal = totalOf(rec), simTotal = totalOf(sim);
+  const out: PaceBin[] = [];
+  for (const kind of ["decode", "prefill"] as const) {
+    for (let b = 0; b < PACE_BIN_EDGES.length; b++) {
+      const key = binKey(kind, b);
+      if (!rec.has(key) && !sim.has(key)) continue;
+      const r = side(rec.get(key), recTotal), s = side(sim.get(key), simTotal);
+      const compared = r.steps >= PACE_MIN_STEPS && s.steps >= PACE_MIN_STEPS && r.median_ns! > 0;
+      out.push({
+        kind,
+        batch_lo: PACE_BIN_EDGES[b],
+        batch_hi: b + 1 < PACE_BIN_EDGES.length ? PACE_BIN_EDGES[b + 1] : null,
+        recorded: r,
+        simulated: s,
+        error: compared ? s.median_ns! / r.median_ns! - 1 : null,
+      });
+    }
+  }
+  return out;
+}

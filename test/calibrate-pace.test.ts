@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { runCliOk } from "./helpers/golden.js";
+import { comparePace, PaceSampler, type PaceBin, type PaceStep } from "../src/analysis/fit/pace.js";
+
+/**
+ * calibrate's pace: the time from one schedule() entry to the next, by step type and batch,
+ * recorded against simulated (src/analysis/fit/pace.ts).
+ *
+ * The known answer: fixtures/known-linear and known-linear-seqs6 were recorded by vLLM's own
+ * scheduler on a virtual clock with the harness's linear cost (their recipe.json: alpha 20 ms,
+ * 0.3 ms a decode token, 0.5 ms a scheduled request), so a decode-only step of batch B takes
+ * 20 + 0.8·B ms and nothing else passes between steps. Counted in the traces' per_iteration rows:
+ * 47 of the 87 decode steps of batch 1–8 in known-linear have batch 1, 89 of its 107 decode steps
+ * of batch 9–16 have batch 16, and known-linear-seqs6 (max_num_seqs 6) has its median decode step
+ * at batch 6 and none above.
+ */
+const ms = (v: number) => v * 1e6;
+const bin = (pace: PaceBin[], kind: string, lo: number) => pace.find((b) => b.kind === kind && b.batch_lo === lo)!;
+
+describe("vsched calibrate: pace by batch on a known cost", () => {
+  it("reads each decode bin's median step from the cost, and names the bin the other run never reached", async () => {
+    const cal = JSON.parse(await runCliOk(["calibrate", "fixtures/known-linear/vsched-1-dp0.jsonl", "fixtures/known-linear-seqs6/vsched-1-dp0.jsonl", "--json"]));
+    const pace = cal.pace as PaceBin[];
+    const small = bin(pace, "decode", 0), large = bin(pace, "decode", 8);
+    expect(small.recorded.steps).toBe(87);
+    expect(small.recorded.median_ns).toBeCloseTo(ms(20 + 0.8 * 1), -3); // within 1 µs
+    expect(small.simulated.median_ns).toBeCloseTo(ms(20 + 0.8 * 6), -3);
+    expect(small.error).toBeCloseTo((20 + 0.8 * 6) / (20 + 0.8 * 1) - 1, 5);
+    expect(large.recorded.steps).toBe(107);
+    expect(large.recorded.median_ns).toBeCloseTo(ms(20 + 0.8 * 16), -3);
+    expect(large.simulated.steps).toBe(0);
+    expect(large.error).toBeNull();
+    const shares = pace.reduce((s, b) => s + b.recorded.time_share!, 0);
+    expect(shares).toBeCloseTo(1, 9);
+    const text = await runCliOk(["calibrate", "fixtures/known-linear/vsched-1-dp0.jsonl", "fixtures/known-linear-seqs6/vsched-1-dp0.jsonl"]);
+    expect(text).toMatch(/decode {3}batch 9-16 .*32\.800 ms -> -.*never reached in the replay/);
+  });
+});
+
+describe("PaceSampler", () => {
+  const step = (s: Partial<PaceStep> & Pick<PaceStep, "start_time" | "batch_size">): PaceStep => ({ dp_rank: 0, num_prefill_reqs: 0, busy_after: true, ...s });
+
+  it("paces a step by the next one of its rank, leaves out the gap after an idle step, and keys by the paced step's type and batch", () => {
+    const rec = new PaceSampler();
+    // rank 0: a decode step of 4 (paced 10), a prefill step after which the engine went idle, a decode step (paced 5), an empty step
+    rec.add(step({ start_time: 0, batch_size: 4 }));
+    rec.add(step({ dp_rank: 1, start_time: 5, batch_size: 100 })); // another rank's steps interleave
+    rec.add(step({ start_time: 10, batch_size: 4, num_prefill_reqs: 1, busy_after: false }));
+    rec.add(step({ dp_rank: 1, start_time: 12, batch_size: 100 }));
+    rec.add(step({ start_time: 40, batch_size: 4 })); // not paced: the step before it left the engine idle
+    rec.add(step({ start_time: 45, batch_size: 0 }));
+    rec.add(step({ start_time: 47, batch_size: 3 })); // not paced: an empty step paces nothing
+    expect(Object.fromEntries(rec.samples())).toEqual({ "decode:0": [10, 5], "decode:4": [7] });
+    const sim = new PaceSampler();
+    const pace = comparePace(rec, sim);
+    expect(pace.map((b) => [b.kind, b.batch_lo, b.batch_hi, b.recorded.steps, b.simulated.steps])).toEqual([
+      ["decode", 0, 8, 2, 0],
+      ["decode", 64, 128, 1, 0],
+    ]);
+    expect(pace[0].recorded.time_share).toBeCloseTo(15 / 22, 12);
+  });
+
+  it("compares medians only where both runs have enough steps, and gives the last bin no upper bound", () => {
+    const a = new PaceSampler(), b = new PaceSampler();
+    // 20 steps each: 19 paced, one short of PACE_MIN_STEPS
+    for (let i = 0; i < 20; i++) (a.add(step({ start_time: i * 10, batch_size: 2000 })), b.add(step({ start_time: i * 12, batch_size: 2000 })));
+    const [big] = comparePace(a, b);
+    expect([big.batch_lo, big.batch_hi, big.recorded.steps, big.recorded.median_ns, big.simulated.median_ns, big.error]).toEqual([1024, null, 19, 10, 12, null]);
+    a.add(step({ start_time: 200, batch_size: 2000 }));
+    b.add(step({ start_time: 240, batch_size: 2000 }));
+    const [again] = comparePace(a, b);
+    expect(again.error).toBeCloseTo(0.2, 12);
+  });
+});
