@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runCliOk } from "./helpers/golden.js";
-import { comparePace, PaceSampler, type PaceBin, type PaceStep } from "../src/analysis/fit/pace.js";
+import { comparePace, compareProgress, PaceSampler, ProgressSampler, type PaceBin, type PaceStep, type ProgressWindow } from "../src/analysis/fit/pace.js";
 
 /**
  * calibrate's pace: the time from one schedule() entry to the next, by step type and batch,
@@ -34,6 +34,36 @@ describe("vsched calibrate: pace by batch on a known cost", () => {
     expect(shares).toBeCloseTo(1, 9);
     const text = await runCliOk(["calibrate", "fixtures/known-linear/vsched-1-dp0.jsonl", "fixtures/known-linear-seqs6/vsched-1-dp0.jsonl"]);
     expect(text).toMatch(/decode {3}batch 9-16 .*32\.800 ms -> -.*never reached in the replay/);
+  });
+});
+
+describe("vsched calibrate: progress by window of the run's time", () => {
+  it("accounts for every step and every scheduled token of both runs, window by window", async () => {
+    // Both fixtures replay the same 80 requests (56,714 prompt and 3,543 output tokens in their
+    // per_request tables) with no preemption and no prefix cache: every prompt token and every
+    // output token but each request's first (which its last prefill step samples) is scheduled
+    // once, 56,714 + 3,543 - 80 = 60,177 tokens; known-linear ran 328 steps, seqs6 676.
+    const cal = JSON.parse(await runCliOk(["calibrate", "fixtures/known-linear/vsched-1-dp0.jsonl", "fixtures/known-linear-seqs6/vsched-1-dp0.jsonl", "--json"]));
+    const progress = cal.progress as ProgressWindow[];
+    const sum = (side: "recorded" | "simulated", k: "steps" | "scheduled_tokens") => progress.reduce((n, w) => n + w[side][k], 0);
+    expect([sum("recorded", "steps"), sum("simulated", "steps")]).toEqual([328, 676]);
+    expect([sum("recorded", "scheduled_tokens"), sum("simulated", "scheduled_tokens")]).toEqual([60177, 60177]);
+    expect(progress.map((w) => w.from_s)).toEqual(progress.map((_, i) => 5 * i));
+    // max_num_seqs 6 against 16: the same work takes longer, so the smaller engine's run is the longer one
+    expect(progress.at(-1)!.recorded.steps).toBe(0);
+    expect(progress.at(-1)!.simulated.steps).toBeGreaterThan(0);
+  });
+
+  it("puts a step in the window of its start from the run's first step, and averages the waiting queue over the window's steps", () => {
+    const a = new ProgressSampler(), b = new ProgressSampler();
+    a.add({ start_time: 1e9, total_tokens: 10, waiting_count: 2 });
+    a.add({ start_time: 5.9e9, total_tokens: 20, waiting_count: 4 }); // 4.9 s after the first: window 0
+    a.add({ start_time: 6.1e9, total_tokens: 30, waiting_count: 1 }); // 5.1 s: window 1
+    b.add({ start_time: 7e9, total_tokens: 5, waiting_count: 0 });
+    expect(compareProgress(a, b)).toEqual([
+      { from_s: 0, recorded: { steps: 2, scheduled_tokens: 30, mean_waiting: 3 }, simulated: { steps: 1, scheduled_tokens: 5, mean_waiting: 0 } },
+      { from_s: 5, recorded: { steps: 1, scheduled_tokens: 30, mean_waiting: 1 }, simulated: { steps: 0, scheduled_tokens: 0, mean_waiting: null } },
+    ]);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { CalibrationResult, LatencyAgreement } from "../analysis/fit/calibrate.js";
-import { PACE_MIN_STEPS, type PaceBin } from "../analysis/fit/pace.js";
+import { PACE_MIN_STEPS, PROGRESS_WINDOW_NS, type PaceBin, type ProgressSide, type ProgressWindow } from "../analysis/fit/pace.js";
 import { fmtNs } from "./fit-text.js";
 
 /** vsched calibrate as text. */
@@ -17,6 +17,30 @@ function paceRow(b: PaceBin): string {
   const share = r.time_share === null ? "" : `, ${(r.time_share * 100).toFixed(0)}% of time`;
   const verdict = b.error !== null ? signedPct(b.error) : s.steps === 0 ? "never reached in the replay" : r.steps === 0 ? "not in the recording" : `too few steps to compare (< ${PACE_MIN_STEPS})`;
   return `  ${b.kind.padEnd(8)} batch ${range.padEnd(9)}${String(r.steps).padStart(6)} steps${share.padEnd(15)}${fmtNs(r.median_ns).padStart(11)} -> ${fmtNs(s.median_ns).padEnd(11)}${String(s.steps).padStart(6)} steps   ${verdict}`;
+}
+
+/** at most this many rows of progress in the text: longer runs get wider windows (the JSON keeps every window) */
+const PROGRESS_ROWS = 12;
+
+function merge(sides: ProgressSide[]): ProgressSide {
+  const steps = sides.reduce((n, x) => n + x.steps, 0);
+  const waiting = sides.reduce((n, x) => n + (x.mean_waiting ?? 0) * x.steps, 0);
+  return { steps, scheduled_tokens: sides.reduce((n, x) => n + x.scheduled_tokens, 0), mean_waiting: steps ? waiting / steps : null };
+}
+
+function progressRows(windows: ProgressWindow[]): string[] {
+  const k = Math.ceil(windows.length / PROGRESS_ROWS);
+  const width = (k * PROGRESS_WINDOW_NS) / 1e9;
+  const rows: string[] = [];
+  for (let i = 0; i < windows.length; i += k) {
+    const group = windows.slice(i, i + k);
+    const r = merge(group.map((w) => w.recorded)), s = merge(group.map((w) => w.simulated));
+    const from = windows[i].from_s;
+    const tokens = (v: number) => (v >= 1e4 ? `${(v / 1e3).toFixed(1)}k` : String(v));
+    const waiting = (v: number | null) => (v === null ? "-" : v.toFixed(1));
+    rows.push(`  ${`${from}-${from + width} s`.padEnd(12)}${String(r.steps).padStart(6)} -> ${String(s.steps).padEnd(6)} steps ${tokens(r.scheduled_tokens).padStart(9)} -> ${tokens(s.scheduled_tokens).padEnd(9)} tokens ${waiting(r.mean_waiting).padStart(7)} -> ${waiting(s.mean_waiting)} waiting`);
+  }
+  return rows;
 }
 
 export function renderCalibrationText(c: CalibrationResult): string {
@@ -39,6 +63,9 @@ export function renderCalibrationText(c: CalibrationResult): string {
   );
   if (c.pace.length) {
     lines.push("", "pace: one schedule() entry to the next, median by step type and batch (recorded -> simulated)", ...c.pace.map(paceRow));
+  }
+  if (c.progress.length) {
+    lines.push("", "progress: by window of each run's time from its first step (recorded -> simulated): steps, tokens scheduled, mean waiting", ...progressRows(c.progress));
   }
   lines.push(`note: ${c.note}`);
   return lines.join("\n") + "\n";

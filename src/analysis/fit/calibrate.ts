@@ -3,7 +3,7 @@ import type { StepModelFile } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { collectFitData } from "./data.js";
 import { termValue } from "./features.js";
-import { comparePace, PaceSampler, type PaceBin } from "./pace.js";
+import { comparePace, compareProgress, PaceSampler, ProgressSampler, type PaceBin, type ProgressWindow } from "./pace.js";
 
 /**
  * Calibration of a simulated run against the recorded one (docs/fit.md): requests paired
@@ -56,6 +56,8 @@ export interface CalibrationResult {
   note: string;
   /** the time from one schedule() entry to the next, per step type and batch bin, recorded against simulated (fit/pace.ts) */
   pace: PaceBin[];
+  /** steps, tokens scheduled and the waiting queue by window of each run's time from its first step (fit/pace.ts) */
+  progress: ProgressWindow[];
 }
 
 interface Req {
@@ -82,10 +84,11 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number; pace: PaceSampler }> {
+async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler }> {
   const reqs = new Map<string, Req>();
   const steps = new Map<number, StepHash>();
   const pace = new PaceSampler();
+  const progress = new ProgressSampler();
   let stepCount = 0;
   await source.scan({
     per_request: (r) => {
@@ -99,6 +102,7 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
       // unknown counts (a summary-level trace) count as busy: the median keeps an odd idle gap out
       const idle = r.running_count_after_update === 0 && (r.waiting_count_after_update ?? 0) === 0;
       pace.add({ dp_rank: r.dp_rank, start_time: r.start_time, batch_size: r.batch_size, num_prefill_reqs: r.num_prefill_reqs, busy_after: !idle });
+      progress.add(r);
     },
     per_iteration_requests: (r) => {
       if (r.scheduled_tokens <= 0) return;
@@ -112,7 +116,7 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
       h.idb = (h.idb + fnv1a(r.request_id, 0x9747b28c)) >>> 0;
     },
   });
-  return { reqs, steps, stepCount, pace };
+  return { reqs, steps, stepCount, pace, progress };
 }
 
 function agreement(metric: LatencyAgreement["metric"], rec: number[], sim: number[]): LatencyAgreement {
@@ -196,5 +200,6 @@ export async function calibrate(recorded: TableSource, simulated: TableSource, m
     alpha_regression_queue_delay: await alphaRegressionError(recorded, model, rec.reqs),
     note: "Latencies are scheduler-side (from add_request()). Queue delay under load comes from the replay; the alpha regression row shows what a regression alone would have predicted for the same requests.",
     pace: comparePace(rec.pace, sim.pace),
+    progress: compareProgress(rec.progress, sim.progress),
   };
 }
