@@ -125,6 +125,46 @@ describe("fit's GPU clock on real H100 runs", () => {
     expect(interval.beta.host_part).toBeNull();
   }, 600_000);
 
+  it("fit --launch-waits apart: a launch that waited for its step on the GPU is left out of the host's launch time, and the share that waited goes to the model", async () => {
+    // the 14B shape at s64 t4096 (eighth session): 25 of its launches of steps with a prefill (9%)
+    // returned only when their step's GPU work ended (runner time ≈ GPU time, 50-100 ms); its
+    // graphless prefill launches took 22 ms at the median
+    const run = stored("m14b_s64_t4096_r10_b_g");
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), "vsched-sync-")), "m.json");
+    const fit = JSON.parse(await runCliOk(["fit", run, "--json", "--out", out, "--launch-waits", "apart"]));
+    const h = fit.beta.host_part;
+    expect(h.launch_waits).toBe("apart");
+    expect(h.synced).toBeGreaterThan(20);
+    expect(h.sync_share).toBeGreaterThan(0.05);
+    expect(h.sync_share).toBeLessThan(0.4);
+    expect(JSON.parse(readFileSync(out, "utf8")).host.sync_share).toBeCloseTo(h.sync_share, 12);
+    // against the run's own graphless prefill launches (fit --export's rows): the model's launch
+    // at their median batch is the typical one (within 20% of their median), where their mean,
+    // the waits in it, is 1.3x that median or more (measured: model 25.2 ms, median 22.0, mean 34.8)
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vsched-sync-export-"));
+    await runCliOk(["fit", run, "--export", dir]);
+    const [head, ...lines] = readFileSync(path.join(dir, "beta_training.csv"), "utf8").trim().split("\n");
+    const col = new Map(head.split(",").map((c, i) => [c, i]));
+    const rows = lines.map((l) => l.split(",")).filter((f) => f[col.get("excluded")!] === "" && f[col.get("has_prefill")!] === "1" && f[col.get("no_cudagraph")!] === "1" && f[col.get("runner_host_ns")!] !== "");
+    const num = (f: string[], c: string) => Number(f[col.get(c)!]);
+    const pre = rows.map((f) => (num(f, "schedule_ns") + num(f, "runner_host_ns")) / num(f, "cpu_index")).sort((a, b) => a - b);
+    const median = pre[Math.floor(pre.length / 2)], mean = pre.reduce((s, v) => s + v, 0) / pre.length;
+    const mid = (c: string) => rows.map((f) => num(f, c)).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
+    const x: Record<string, number> = { no_cudagraph: 1, prefill_reqs: mid("prefill_reqs"), batch_size: mid("batch_size"), scheduled_tokens: mid("scheduled_tokens") };
+    const model = h.terms.reduce((s: number, t: { factors: string[]; coef: number }) => s + t.factors.reduce((v, f) => v * x[f], t.coef), 0);
+    expect(mean / median).toBeGreaterThan(1.3);
+    expect(Math.abs(model / median - 1)).toBeLessThan(0.2);
+    // the default keeps the waits in the line's mean: the same count, no share in the model file
+    const outMean = path.join(mkdtempSync(path.join(os.tmpdir(), "vsched-sync-")), "m.json");
+    const byMean = JSON.parse(await runCliOk(["fit", run, "--json", "--out", outMean])).beta.host_part;
+    expect([byMean.launch_waits, byMean.synced]).toEqual(["mean", h.synced]);
+    expect(JSON.parse(readFileSync(outMean, "utf8")).host.sync_share).toBeUndefined();
+    const lineAt = (terms: { factors: string[]; coef: number }[]) => terms.reduce((s2, t) => s2 + t.factors.reduce((v, f) => v * x[f], t.coef), 0);
+    expect(lineAt(byMean.terms) / median).toBeGreaterThan(1.3);
+    const bad = await runCli(["fit", run, "--launch-waits", "nope"]);
+    expect([bad.exitCode, bad.stderr.trim().split("\n")]).toEqual([2, ["vsched: --launch-waits: expected one of mean, apart, got 'nope'"]]);
+  }, 600_000);
+
   /** Σ predicted / Σ recorded − 1 over a run's kept timed steps, the model's terms applied to fit --export's rows */
   async function totalBias(terms: { factors: string[]; coef: number }[], run: string): Promise<number> {
     const dir = mkdtempSync(path.join(os.tmpdir(), "vsched-gpu-bias-"));

@@ -285,3 +285,48 @@ def test_the_index_profile_applies_by_time_and_is_checked():
     for bad in ([{"from_s": 1.0}], [{"from_s": 1.0, "index": 0}], [{"from_s": 2.0, "index": 1}, {"from_s": 1.0, "index": 1}]):
         with pytest.raises(ValueError, match="host_cpu.index_profile\\["):
             cm.FittedCost(doc([("intercept", [], 0.002)], host_cpu={"index": 1.0, "index_profile": bad}))
+
+
+def _prefill_cadence(tmp_path, cost):
+    """Update-to-update times (ns) of one 1,200-token prompt prefilled 16 tokens a step (every
+    step a prefill, graphless: 16 tokens are past the capture sizes 1-8), async scheduling."""
+    import vsched_testlib as lib
+    from vsched_emitter.harness.driver import RequestSpec as Spec
+    from vsched_emitter.harness.driver import SchedulerKnobs as Knobs
+
+    case = lib.run_case(tmp_path, [Spec("a", 0.0, lib.prompt(1200, 1), 2)],
+                        Knobs(max_num_seqs=4, max_num_batched_tokens=16, num_blocks=128, max_model_len=2048,
+                              async_scheduling=True), step_cost=cost)
+    ups = sorted((r for r in case.trace if r["type"] == "update"), key=lambda r: r["step"])
+    return [b["t_start"] - a["t_start"] for a, b in zip(ups, ups[1:])]
+
+
+@pytest.mark.parametrize("sync_share,want_s", [(0.0, 0.010), (1.0, 0.011)])
+def test_a_launch_that_waits_for_its_step_ends_with_it(tmp_path, sync_share, want_s):
+    """host.sync_share (docs/fit.md, "Step clock"): a share of a real engine's prefill launches
+    return only when their own step's work ends. Known answers on vLLM's own async scheduler with
+    GPU-bound prefill steps (device 10 ms, launch 3 ms, loop 1 ms): no launch waits, the cadence
+    is the device's, max(10, 3 + 1) ms; every launch waits, nothing overlaps the device but the
+    loop after the update, 1 + max(10, 3) ms."""
+    cost = cm.FittedCost(doc([("intercept", [], 0.010)], clock="gpu", cudagraph={"capture_sizes": [1, 2, 4, 8]},
+                             host={"terms": [{"name": "intercept", "factors": [], "coef": 0.003}], "post_update_s": 0.001,
+                                   "sync_share": sync_share}))
+    steady = _prefill_cadence(tmp_path, cost)[5:-5]
+    assert len(steady) > 40
+    for dt in steady:
+        assert dt == pytest.approx(want_s * 1e9, abs=20_000)
+
+
+def test_sync_share_moves_a_prefill_launch_toward_its_step_end_and_is_checked():
+    from vsched_emitter.harness.driver import _synced
+
+    cost = cm.FittedCost(doc([("intercept", [], 0.010)], host={"terms": [{"name": "intercept", "factors": [], "coef": 0.003}],
+                                                              "post_update_s": 0.001, "sync_share": 0.25}))
+    prefill, decode = Shape(2, 1, 1, 20, 1), Shape(2, 0, 2, 0, 2)
+    assert _synced(cost, prefill, launched=1.0, done=1.4) == pytest.approx(1.1)
+    assert _synced(cost, prefill, launched=1.0, done=0.9) == pytest.approx(1.0)  # the step ended first: nothing to wait for
+    assert _synced(cost, decode, launched=1.0, done=1.4) == pytest.approx(1.0)  # decode launches never waited
+    old = cm.FittedCost(doc([("intercept", [], 0.010)], host={"terms": [{"name": "intercept", "factors": [], "coef": 0.003}], "post_update_s": 0.001}))
+    assert _synced(old, prefill, launched=1.0, done=1.4) == pytest.approx(1.0)  # model files before the field
+    with pytest.raises(ValueError, match="host.sync_share must be within"):
+        cm.FittedCost(doc([("intercept", [], 0.010)], host={"terms": [{"name": "intercept", "factors": [], "coef": 0.003}], "post_update_s": 0.001, "sync_share": 1.5}))

@@ -158,6 +158,12 @@ export const StepModelFile = z.object({
         .array(ModelTerm)
         .optional()
         .meta({ description: "the same time as a line in the batch the update collected (intercept, batch_size), seconds at host_cpu.index 1; the harness uses it in place of post_update_s. Absent (model files before it): post_update_s for every update" }),
+      sync_share: z
+        .number()
+        .min(0)
+        .max(1)
+        .optional()
+        .meta({ description: "the share of the training runs' launches of steps with a prefill that waited for their own step on the GPU (a synchronizing launch: the runner's host time reaches its GPU time); the harness ends each such launch that share of the way to the step's end on the GPU, and terms describe the launches that did not wait (fit --launch-waits apart). Absent (--launch-waits mean, the default, and model files before it): 0, and terms carry the waits in their mean" }),
     })
     .optional()
     .meta({ description: "the host's loop of a GPU-clock model (docs/fit.md, \"Step clock\"): a step's update comes at the later of its end on the device and the end of the next step's launch, and the next schedule() post_update_s after it; both scaled by host_cpu.index. Absent: the device timeline alone" }),

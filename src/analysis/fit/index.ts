@@ -11,7 +11,7 @@ import { applyHostCpu, indexAt, windowIndex, type HostCpu } from "./host-cpu.js"
 import { MIN_WAIT_SHARE, waitShare } from "./cpu-wait.js";
 import { gpuTimeView, type GpuTimeView } from "./gpu-time.js";
 import { applyGpuWork, type GpuWork, type GpuWorkMode } from "./gpu-work.js";
-import { fitHostPart, type HostPart } from "./host-part.js";
+import { fitHostPart, type HostPart, type LaunchWaits } from "./host-part.js";
 import { biasWithout, configOutBias } from "./config-out.js";
 import { fitFrontendDelay, frontendObservations, replayFrontendDelays, type FrontendDelayModel } from "./frontend.js";
 
@@ -38,11 +38,13 @@ export interface FitOptions {
   clock: ClockChoice;
   /** under the GPU clock, a step that ended with its launch: its span, or its work read as censored (gpu-work.ts) */
   gpuWork: GpuWorkMode;
+  /** under the GPU clock, the launches that waited for their step on the GPU: in the host's launch line, or apart with their share (host-part.ts) */
+  launchWaits: LaunchWaits;
 }
 export type Weigh = "configs" | "runs" | "steps";
 export type { CoefEstimate, Estimator } from "./regress.js";
 export const WEIGH_CHOICES: readonly Weigh[] = ["configs", "runs", "steps"];
-export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1], weigh: "configs", clock: "auto", gpuWork: "span" };
+export const DEFAULT_FIT_OPTIONS: FitOptions = { warmupSteps: 10, testFraction: 0.2, ridgeRho: [1e-4, 1e-3, 1e-2, 1e-1], weigh: "configs", clock: "auto", gpuWork: "span", launchWaits: "mean" };
 
 export interface ModelFit {
   id: string;
@@ -335,7 +337,7 @@ export async function fitRun(sources: TableSource | readonly TableSource[], opts
     },
     filters: { steps: data.steps.length, kept: kept.length, warmup: count("warmup"), idle: count("idle"), incomplete: count("incomplete"), dummy: 0, warmup_steps: opts.warmupSteps, note: DUMMY_NOTE, no_gpu_time: count("no_gpu_time") },
     split: { method: "chronological", test_fraction: opts.testFraction, train_steps: kept.length - test.length, test_steps: test.length, test_from_ns: test.length ? test[0].start_time : null },
-    beta: { clock, ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights, y), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho, clock === "interval"), gpu_work: gpuWork, host_part: clock === "gpu" ? fitHostPart(kept, postPerIndex(parts, hostCpu), weights, windowIndex(parts.map((p) => p.steps), hostCpu)) : null },
+    beta: { clock, ...beta, per_step_overhead_ns: data.perStepOverheadNs, cv_blocks: CV_BLOCKS, capture_sizes: data.captureSizes, host_cpu: hostCpu, wait_shares: parts.map((p) => waitShare(p.steps)), weigh: opts.weigh, weigh_groups: groups, leave_one_run_out: leaveOneRunOut(parts, beta.models.find((m) => m.id === beta.chosen), weights, y), gpu_time: gpuTimeView(kept, weights, opts.ridgeRho, clock === "interval"), gpu_work: gpuWork, host_part: clock === "gpu" ? fitHostPart(kept, parts.map((p) => p.steps), postPerIndex(parts, hostCpu), weights, windowIndex(parts.map((p) => p.steps), hostCpu), opts.launchWaits) : null },
     alpha: { ...fitAlpha(data), frontend: fitFrontend(parts) },
   };
   return { result, data, plot: plotOf(kept, result, y) };

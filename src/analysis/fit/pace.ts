@@ -114,8 +114,8 @@ export function comparePace(recorded: PaceSampler, simulated: PaceSampler): Pace
  * The same two runs along their time: per window of PROGRESS_WINDOW_NS from each run's first
  * step, the steps run, the tokens scheduled and the mean waiting queue. A replay that gets ahead
  * early shows here when the pace by batch does not: on the s256 t8192 run the engine's first
- * launches of 8,192-token batches took 285 and 374 ms of host time against ~190 ms later (a cost
- * paid once, at the start), so it ran 59 steps in its first 5 s where the replay ran 85, and
+ * launches of 8,192-token batches took ~180 ms of host time more than its later ones (a cost paid
+ * once, at the start), so it ran 59 steps in its first 5 s where the replay ran 85, and
  * entered the saturated phase with 10 requests waiting against 4.
  */
 export const PROGRESS_WINDOW_NS = 5e9;

@@ -40,7 +40,7 @@ export function stepModelFile(fit: FitResult, steps: number): StepModelFile {
 }
 
 function hostPartOf(h: HostPart): NonNullable<StepModelFile["host"]> {
-  return { terms: inSeconds(h.terms), post_update_s: h.post_update_ns / NS_PER_S, post_terms: inSeconds(h.post_terms) };
+  return { terms: inSeconds(h.terms), post_update_s: h.post_update_ns / NS_PER_S, post_terms: inSeconds(h.post_terms), ...(h.launch_waits === "apart" ? { sync_share: h.sync_share } : {}) };
 }
 
 /** Index 1 is the training runs' typical host; simulate replaces it with the replayed run's own. */

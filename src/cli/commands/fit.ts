@@ -6,6 +6,7 @@ import { formatFinding } from "../../render/findings-text.js";
 import { ClockUnavailable, DEFAULT_FIT_OPTIONS, fitRun, WEIGH_CHOICES, type FitOptions, type Weigh } from "../../analysis/fit/index.js";
 import { CLOCK_CHOICES, type ClockChoice } from "../../analysis/fit/clock.js";
 import { GPU_WORK_MODES, type GpuWorkMode } from "../../analysis/fit/gpu-work.js";
+import { LAUNCH_WAITS, type LaunchWaits } from "../../analysis/fit/host-part.js";
 import { blisYaml, stepModelFile } from "../../analysis/fit/step-model.js";
 import { AlphaTrainingRow, BetaTrainingRow, FIT_SCHEMA_VERSION } from "../../schema/fit.js";
 import { formatCsv } from "../../sinks/fit-csv.js";
@@ -26,6 +27,7 @@ interface FitCliOptions {
   weigh: string;
   clock: string;
   gpuWork: string;
+  launchWaits: string;
 }
 
 function parseOptions(o: FitCliOptions): FitOptions {
@@ -35,7 +37,8 @@ function parseOptions(o: FitCliOptions): FitOptions {
   if (!WEIGH_CHOICES.includes(o.weigh as Weigh)) throw new UsageError(`--weigh: expected one of ${WEIGH_CHOICES.join(", ")}, got '${o.weigh}'`);
   if (!CLOCK_CHOICES.includes(o.clock as ClockChoice)) throw new UsageError(`--clock: expected one of ${CLOCK_CHOICES.join(", ")}, got '${o.clock}'`);
   if (!GPU_WORK_MODES.includes(o.gpuWork as GpuWorkMode)) throw new UsageError(`--gpu-work: expected one of ${GPU_WORK_MODES.join(", ")}, got '${o.gpuWork}'`);
-  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use, weigh: o.weigh as Weigh, clock: o.clock as ClockChoice, gpuWork: o.gpuWork as GpuWorkMode };
+  if (!LAUNCH_WAITS.includes(o.launchWaits as LaunchWaits)) throw new UsageError(`--launch-waits: expected one of ${LAUNCH_WAITS.join(", ")}, got '${o.launchWaits}'`);
+  return { ...DEFAULT_FIT_OPTIONS, warmupSteps: warmup, testFraction: frac, use: o.use, weigh: o.weigh as Weigh, clock: o.clock as ClockChoice, gpuWork: o.gpuWork as GpuWorkMode, launchWaits: o.launchWaits as LaunchWaits };
 }
 
 export function registerFit(program: Command): void {
@@ -55,6 +58,7 @@ export function registerFit(program: Command): void {
     .option("--weigh <how>", "with --with: 'configs' weighs every engine configuration alike and the runs of one configuration as one run (ten runs of one configuration do not drown one of another), 'runs' every run alike, 'steps' every step alike", DEFAULT_FIT_OPTIONS.weigh)
     .option("--clock <which>", "what the step model predicts: 'gpu' each step's time on the GPU (traces with update.gpu, schema 1.6), 'interval' the update-to-update step time, 'auto' gpu where every run has it (docs/fit.md, \"Step clock\")", DEFAULT_FIT_OPTIONS.clock)
     .option("--gpu-work <how>", "under the GPU clock, a step without a CUDA graph whose GPU time ended with its launch (the GPU waited on the host): 'span' fits its GPU time, 'censored' reads that time as an upper bound on its work, so a model of a slow host does not carry its launches to another (docs/fit.md, \"Step clock\")", DEFAULT_FIT_OPTIONS.gpuWork)
+    .option("--launch-waits <how>", "under the GPU clock, a launch that returned only when its step's GPU work ended: 'mean' keeps it in the host's launch line, 'apart' fits that line on the launches that did not wait and gives the model the share that did, for the replay to wait on its own GPU timeline (docs/fit.md, \"Step clock\")", DEFAULT_FIT_OPTIONS.launchWaits)
     .addHelpText("after", examples("vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --out coeffs.json --html fit.html", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --export training/ --json", "vsched fit fixtures/known-linear/vsched-1-dp0.jsonl --use tokens/ols --yaml blis.yaml"))
     .action(async (inputs: string[], o: FitCliOptions) => {
       const opts = parseOptions(o);

@@ -390,6 +390,10 @@ class FittedCost:
         """Seconds from a step's schedule() entry to the end of its launch (the shape padded by __call__)."""
         return self._on_host(_sum(self.host["terms"], shape))
 
+    def sync_share(self, shape: Any) -> float:
+        """The share of launches like this one that wait for their own step on the GPU (host.sync_share): steps with a prefill; 0 otherwise."""
+        return self.host["sync_share"] if self.host and getattr(shape, "prefill_tokens", 0) > 0 else 0.0
+
     def host_post(self, shape: Any = None) -> float:
         """Seconds from an update_from_output() entry to the next schedule() entry: a line in the
         batch the update collected where the model has one (the update walks its requests), else
@@ -467,7 +471,11 @@ def _host_part(doc: Any, path: str | Path | None) -> dict | None:
         raise ValueError(f"fitted cost: {path}: host needs terms and a finite post_update_s")
     # a line in the update's batch (fit ≥ this field); older model files have the median alone
     post_terms = _terms(doc.get("post_terms"), path, "host.post_terms")
-    return {"terms": terms, "post_update_s": post, "post_terms": post_terms}
+    # the share of prefill launches that wait for their own step on the GPU (fit ≥ this field); 0 before
+    sync = float(doc.get("sync_share", 0.0))
+    if not (math.isfinite(sync) and 0.0 <= sync <= 1.0):
+        raise ValueError(f"fitted cost: {path}: host.sync_share must be within [0, 1]")
+    return {"terms": terms, "post_update_s": post, "post_terms": post_terms, "sync_share": sync}
 
 
 def fitted(path: str | Path) -> FittedCost:

@@ -138,6 +138,15 @@ def _gpu_end(shape: object, now: float, gpu_free_at: float, launched: float, ste
     return max(gpu_free_at, launched) + step_s
 
 
+def _synced(cost: object, shape: object, launched: float, done: float) -> float:
+    """The end of a launch that may wait for its own step on the GPU (docs/fit.md, "Step clock"):
+    a share of a real engine's prefill launches synchronize with the device and return when the
+    step's work ends (the model's host.sync_share); the replay ends each such launch that share of
+    the way from its own end to the step's, the expected end over launches."""
+    share = cost.sync_share(shape) if hasattr(cost, "sync_share") else 0.0
+    return launched + share * max(0.0, done - launched) if share else launched
+
+
 def _kw(fn, signature_of=None, **kwargs):
     """Call fn with only the keyword arguments this vLLM version accepts."""
     key = (fn, signature_of)
@@ -788,6 +797,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
                 if host is not None and executed:
                     launched = now + float(cost.host_pre(shape))
                     done = _gpu_end(shape, now, gpu_free_at, launched, step_s)
+                    launched = _synced(cost, shape, launched, done)
                 else:
                     done = max(now, gpu_free_at) + step_s
                 gpu_free_at = done
