@@ -27,10 +27,10 @@ import { blockedCv, estimate, targetOf, type CoefEstimate, type StepTarget, type
  *
  * Some launches wait for the device: the runner returns only when its own step's work ends (a
  * synchronizing launch; the trace shows the runner's host time reaching the step's GPU time).
- * On the H100 runs 2–13% of the launches of steps with a prefill did, and at most 0.3% of the others. Their host
- * time is the GPU's, not the host's: fitted with the rest, a mean over them put ~28 ms per
- * prefill request into the 14B runs' launch (against ~21 ms for a graphless launch that did not
- * wait), and the replay of another configuration, whose GPU steps were shorter, ran its prefill
+ * On the H100 runs 2–13% of the launches of steps with a prefill did, and at most 0.3% of the
+ * others. Their host time is the GPU's, not the host's: fitted with the rest, a mean over them
+ * put ~28 ms per prefill request into the 14B runs' launch (against ~22 ms for a graphless launch
+ * at the median), and the replay of another configuration, whose GPU steps were shorter, ran its prefill
  * steps at +50% of the recorded pace. Under fit --launch-waits apart, `pre` is fitted on the
  * launches that did not wait, and the share that did (`sync_share`, over the launches of steps
  * with a prefill, weighted as β is) goes to the harness, which ends each such launch that share
