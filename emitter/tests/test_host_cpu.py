@@ -130,8 +130,11 @@ def test_a_busy_process_on_the_same_core_shows_as_wait():
         s.close()
     finally:
         os.sched_setaffinity(0, saved)
+    # within 10%: on a loaded 2-core machine (a clean-clone CI beside two busy test runs) 45 ms of
+    # the shared 800 ms went unaccounted (5.6%); a wait the emitter failed to record would leave
+    # about half of the shared wall time out
     for (cpu_ns, wait_ns, _), wall in ((alone, wall_alone), (shared, wall_shared)):
-        assert abs(cpu_ns + wait_ns - wall) < 0.05 * wall, (cpu_ns, wait_ns, wall)
+        assert abs(cpu_ns + wait_ns - wall) < 0.10 * wall, (cpu_ns, wait_ns, wall)
     # with k other runnable tasks on the core, alone waits k/(k+1) of the time and the hog adds
     # 1/(k+1) − 1/(k+2): read k from the alone share, so a loaded machine (k of 1–2) asks for the
     # smaller rise it gives (a fixed +0.1 failed at a measured alone share of 0.59: +0.07 of an
