@@ -1,6 +1,6 @@
 import type { CalibrationResult, LatencyAgreement } from "../analysis/fit/calibrate.js";
 import { PACE_MIN_STEPS, PROGRESS_WINDOW_NS, type PaceBin, type ProgressSide, type ProgressWindow } from "../analysis/fit/pace.js";
-import { fmtNs } from "./fit-text.js";
+import { fmtNs, signedPct } from "./fit-text.js";
 
 /** vsched calibrate as text. */
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)}%`);
@@ -8,8 +8,6 @@ const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)}%`
 function row(name: string, a: LatencyAgreement): string {
   return `  ${name.padEnd(26)}${String(a.pairs).padStart(6)}${pct(a.median_ape).padStart(10)}${pct(a.p90_ape).padStart(10)}${pct(a.error_of_means).padStart(11)}${pct(a.error_of_p90s).padStart(11)}   ${fmtNs(a.recorded_mean_ns)} -> ${fmtNs(a.simulated_mean_ns)}`;
 }
-
-const signedPct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
 
 function paceRow(b: PaceBin): string {
   const range = b.batch_hi === null ? `${b.batch_lo + 1}+` : `${b.batch_lo + 1}-${b.batch_hi}`;

@@ -52,7 +52,7 @@ function runLabel(source: string): string {
   return up && up !== "." ? up : (parts[parts.length - 1] ?? source);
 }
 
-const signedPct = (v: number | null) => (v === null ? "-" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`);
+export const signedPct = (v: number | null) => (v === null ? "-" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`);
 
 function captureLine(fit: FitResult): string {
   const c = fit.beta.capture_sizes;

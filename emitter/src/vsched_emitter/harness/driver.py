@@ -143,7 +143,7 @@ def _synced(cost: object, shape: object, launched: float, done: float) -> float:
     a share of a real engine's prefill launches synchronize with the device and return when the
     step's work ends (the model's host.sync_share); the replay ends each such launch that share of
     the way from its own end to the step's, the expected end over launches."""
-    share = cost.sync_share(shape) if hasattr(cost, "sync_share") else 0.0
+    share = cost.sync_share(shape)  # a host loop is a fitted model's, which always has it
     return launched + share * max(0.0, done - launched) if share else launched
 
 
