@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { runCliOk } from "./helpers/golden.js";
-import { comparePace, compareProgress, PaceSampler, ProgressSampler, type PaceBin, type PaceStep, type ProgressWindow } from "../src/analysis/fit/pace.js";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Papa from "papaparse";
+import { comparePace, compareProgress, compareWork, PaceSampler, ProgressSampler, WorkSampler, type PaceBin, type PaceStep, type ProgressWindow, type WorkMilestone } from "../src/analysis/fit/pace.js";
 
 /**
  * calibrate's pace: the time from one schedule() entry to the next, by step type and batch,
@@ -64,6 +68,57 @@ describe("vsched calibrate: progress by window of the run's time", () => {
       { from_s: 0, recorded: { steps: 2, scheduled_tokens: 30, mean_waiting: 3 }, simulated: { steps: 1, scheduled_tokens: 5, mean_waiting: 0 } },
       { from_s: 5, recorded: { steps: 1, scheduled_tokens: 30, mean_waiting: 1 }, simulated: { steps: 0, scheduled_tokens: 0, mean_waiting: null } },
     ]);
+  });
+});
+
+describe("vsched calibrate: work done by share of each run's tokens", () => {
+  it("dates each share at the step whose tokens reach it, read against the converted per_iteration table", async () => {
+    // the oracle: each run's per_iteration.csv (vsched convert), its token-scheduling steps in
+    // order, cumulative tokens, and the first step whose running total reaches share × total
+    const fromTable = async (trace: string) => {
+      const out = mkdtempSync(path.join(os.tmpdir(), "vsched-work-"));
+      await runCliOk(["convert", trace, "-o", out, "--quiet"]);
+      const rows = Papa.parse<Record<string, string>>(readFileSync(path.join(out, "per_iteration.csv"), "utf8"), { header: true, skipEmptyLines: true }).data;
+      const t0 = Math.min(...rows.map((r) => Number(r.start_time)));
+      const steps = rows.filter((r) => Number(r.total_tokens) > 0).sort((a, b) => Number(a.iteration_id) - Number(b.iteration_id));
+      const total = steps.reduce((n, r) => n + Number(r.total_tokens), 0);
+      return (share: number) => {
+        let done = 0;
+        for (const r of steps) if ((done += Number(r.total_tokens)) >= share * total) return (Number(r.start_time) - t0) / 1e9;
+        return null;
+      };
+    };
+    const [rec, sim] = await Promise.all(["fixtures/known-linear/vsched-1-dp0.jsonl", "fixtures/known-linear-seqs6/vsched-1-dp0.jsonl"].map(fromTable));
+    const cal = JSON.parse(await runCliOk(["calibrate", "fixtures/known-linear/vsched-1-dp0.jsonl", "fixtures/known-linear-seqs6/vsched-1-dp0.jsonl", "--json"]));
+    const work = cal.work as WorkMilestone[];
+    expect(work.map((m) => m.share)).toEqual([0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1]);
+    for (const m of work) {
+      expect(m.recorded_s).toBeCloseTo(rec(m.share)!, 9);
+      expect(m.simulated_s).toBeCloseTo(sim(m.share)!, 9);
+      expect(m.lead_s).toBeCloseTo(m.simulated_s! - m.recorded_s!, 9);
+    }
+    // max_num_seqs 6 against 16 on the same cost: the smaller engine falls behind and stays behind
+    expect(work.slice(1).every((m) => m.lead_s! > 0)).toBe(true);
+  });
+
+  it("keeps every step of a short run and a bounded number of a long one, dating a share within the kept stride", () => {
+    const a = new WorkSampler();
+    for (let i = 0; i < 10; i++) {
+      a.add({ start_time: 2e9 + i * 1e9, total_tokens: 100 });
+      if (i === 3) a.add({ start_time: 5.5e9, total_tokens: 0 }); // a step with no tokens dates nothing
+    }
+    expect([0.01, 0.5, 0.55, 1].map((q) => a.at(q))).toEqual([0, 4e9, 5e9, 9e9]);
+    expect(new WorkSampler().at(0.5)).toBeNull();
+    // 10,000 one-token steps a millisecond apart: halved twice past 4,096 kept points (a stride of 4 steps)
+    const long = new WorkSampler();
+    for (let i = 0; i < 10_000; i++) long.add({ start_time: i * 1e6, total_tokens: 1 });
+    const half = long.at(0.5)!; // exact: the 5,000th step, 4.999 s
+    expect(half).toBeGreaterThanOrEqual(4.999e9);
+    expect(half).toBeLessThan(4.999e9 + 4e6);
+    expect(long.at(1)).toBe(9.999e9); // the last step is always known
+    // 1% is the 100th step (0.099 s); the kept steps are every 4th from the first, so step 101 (0.1 s) dates it
+    const [first] = compareWork(a, long);
+    expect(first).toEqual({ share: 0.01, recorded_s: 0, simulated_s: 0.1, lead_s: 0.1 });
   });
 });
 

@@ -1,5 +1,5 @@
 import type { CalibrationResult, LatencyAgreement } from "../analysis/fit/calibrate.js";
-import { PACE_MIN_STEPS, PROGRESS_WINDOW_NS, type PaceBin, type ProgressSide, type ProgressWindow } from "../analysis/fit/pace.js";
+import { PACE_MIN_STEPS, PROGRESS_WINDOW_NS, type PaceBin, type ProgressSide, type ProgressWindow, type WorkMilestone } from "../analysis/fit/pace.js";
 import { fmtNs, signedPct } from "./fit-text.js";
 
 /** vsched calibrate as text. */
@@ -41,6 +41,13 @@ function progressRows(windows: ProgressWindow[]): string[] {
   return rows;
 }
 
+function workRow(m: WorkMilestone): string {
+  const s = (v: number | null) => (v === null ? "-" : `${v.toFixed(3)} s`);
+  const ms = m.lead_s === null ? null : Math.round(m.lead_s * 1000) / 1000 || 0; // a lead under half a millisecond, either way, prints as 0
+  const lead = ms === null ? "-" : `${ms > 0 ? "+" : ""}${ms.toFixed(3)} s`;
+  return `  ${`${Math.round(m.share * 100)}%`.padEnd(8)}${s(m.recorded_s).padStart(10)} -> ${s(m.simulated_s).padEnd(10)}${lead.padStart(10)}`;
+}
+
 export function renderCalibrationText(c: CalibrationResult): string {
   const s = c.steps;
   const lines = [
@@ -64,6 +71,9 @@ export function renderCalibrationText(c: CalibrationResult): string {
   }
   if (c.progress.length) {
     lines.push("", "progress: by window of each run's time from its first step (recorded -> simulated): steps, tokens scheduled, mean waiting", ...progressRows(c.progress));
+  }
+  if (c.work.some((m) => m.lead_s !== null)) {
+    lines.push("", "work done: time from each run's first step until it had scheduled this share of its tokens (recorded -> simulated, the replay's lead; below zero it was ahead)", ...c.work.map(workRow));
   }
   lines.push(`note: ${c.note}`);
   return lines.join("\n") + "\n";

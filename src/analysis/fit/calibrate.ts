@@ -3,7 +3,7 @@ import type { StepModelFile } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { collectFitData } from "./data.js";
 import { termValue } from "./features.js";
-import { comparePace, compareProgress, PaceSampler, ProgressSampler, type PaceBin, type ProgressWindow } from "./pace.js";
+import { comparePace, compareProgress, compareWork, PaceSampler, ProgressSampler, WorkSampler, type PaceBin, type ProgressWindow, type WorkMilestone } from "./pace.js";
 
 /**
  * Calibration of a simulated run against the recorded one (docs/fit.md): requests paired
@@ -58,6 +58,8 @@ export interface CalibrationResult {
   pace: PaceBin[];
   /** steps, tokens scheduled and the waiting queue by window of each run's time from its first step (fit/pace.ts) */
   progress: ProgressWindow[];
+  /** the time each run took to schedule 1%, 10%, … of its tokens, and the replay's lead (fit/pace.ts) */
+  work: WorkMilestone[];
 }
 
 interface Req {
@@ -84,11 +86,12 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler }> {
+async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler; work: WorkSampler }> {
   const reqs = new Map<string, Req>();
   const steps = new Map<number, StepHash>();
   const pace = new PaceSampler();
   const progress = new ProgressSampler();
+  const work = new WorkSampler();
   let stepCount = 0;
   await source.scan({
     per_request: (r) => {
@@ -103,6 +106,7 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
       const idle = r.running_count_after_update === 0 && (r.waiting_count_after_update ?? 0) === 0;
       pace.add({ dp_rank: r.dp_rank, start_time: r.start_time, batch_size: r.batch_size, num_prefill_reqs: r.num_prefill_reqs, busy_after: !idle });
       progress.add(r);
+      work.add(r);
     },
     per_iteration_requests: (r) => {
       if (r.scheduled_tokens <= 0) return;
@@ -116,7 +120,7 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
       h.idb = (h.idb + fnv1a(r.request_id, 0x9747b28c)) >>> 0;
     },
   });
-  return { reqs, steps, stepCount, pace, progress };
+  return { reqs, steps, stepCount, pace, progress, work };
 }
 
 function agreement(metric: LatencyAgreement["metric"], rec: number[], sim: number[]): LatencyAgreement {
@@ -201,5 +205,6 @@ export async function calibrate(recorded: TableSource, simulated: TableSource, m
     note: "Latencies are scheduler-side (from add_request()). Queue delay under load comes from the replay; the alpha regression row shows what a regression alone would have predicted for the same requests.",
     pace: comparePace(rec.pace, sim.pace),
     progress: compareProgress(rec.progress, sim.progress),
+    work: compareWork(rec.work, sim.work),
   };
 }

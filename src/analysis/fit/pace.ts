@@ -163,3 +163,82 @@ export function compareProgress(recorded: ProgressSampler, simulated: ProgressSa
   const n = Math.max(recorded.length, simulated.length);
   return Array.from({ length: n }, (_, w) => ({ from_s: (w * PROGRESS_WINDOW_NS) / 1e9, recorded: recorded.side(w), simulated: simulated.side(w) }));
 }
+
+/**
+ * The same two runs by share of their work: the time from each run's first step until it had
+ * scheduled 10%, 25%, … of its own tokens, and the replay's lead (simulated minus recorded; below
+ * zero, the replay was ahead). Where progress shows that a replay got ahead, this says when: a
+ * lead that appears by the first 10% and then holds is a start-up the model lacks; one that grows
+ * share by share is a pace that is off, or what a start left behind (docs/fit.md: s256 t8192's
+ * first 5 s took 59 steps where the replay took 85, and its lead shows only past 50%). The fresh s176 t8192 run, from the 27-run pool, is 0.32 s
+ * ahead at 10% of its tokens and 0.54 s at 90%: its first three real steps took ~0.3 s more than
+ * the replay's (launches of 92 ms for 383 tokens, and an 8,192-token step whose next launch took
+ * 316 ms), and its mean TTFT is 2.80 s against the replay's 2.45 s.
+ */
+export const WORK_SHARES: readonly number[] = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1];
+
+/** at most this many (time, tokens so far) points per run: past it every other one is dropped, so a long trace costs bounded memory */
+export const WORK_POINTS = 4096;
+
+/** One run's tokens scheduled so far, step by step (every stride-th step once the run is long). */
+export class WorkSampler {
+  private t0: number | null = null;
+  private total = 0;
+  private seen = 0;
+  private stride = 1;
+  private last = 0;
+  private readonly t: number[] = [];
+  private readonly done: number[] = [];
+
+  add(step: { start_time: number; total_tokens: number }): void {
+    this.t0 ??= step.start_time;
+    this.total += step.total_tokens;
+    if (step.total_tokens > 0) this.last = step.start_time - this.t0;
+    if (step.total_tokens > 0 && this.seen++ % this.stride === 0) {
+      this.t.push(step.start_time - this.t0);
+      this.done.push(this.total);
+      if (this.t.length >= WORK_POINTS) this.halve();
+    }
+  }
+
+  private halve(): void {
+    let k = 0;
+    for (let i = 0; i < this.t.length; i += 2, k++) (this.t[k] = this.t[i]), (this.done[k] = this.done[i]);
+    this.t.length = this.done.length = k;
+    this.stride *= 2;
+  }
+
+  /**
+   * The start of the first kept step by whose end the run had scheduled `share` of its tokens
+   * (exact while every step is kept; later by less than `stride` steps after that); null for a
+   * run that scheduled nothing.
+   */
+  at(share: number): number | null {
+    if (this.total <= 0) return null;
+    const goal = share * this.total;
+    let lo = 0, hi = this.done.length - 1;
+    if (hi < 0 || this.done[hi] < goal) return this.last; // after the last kept step: the run's last step with tokens
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.done[mid] >= goal) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.t[lo];
+  }
+}
+
+export interface WorkMilestone {
+  share: number;
+  recorded_s: number | null;
+  simulated_s: number | null;
+  /** simulated minus recorded: below zero the replay got there first */
+  lead_s: number | null;
+}
+
+/** Recorded against simulated at each of WORK_SHARES of each run's own scheduled tokens. */
+export function compareWork(recorded: WorkSampler, simulated: WorkSampler): WorkMilestone[] {
+  return WORK_SHARES.map((share) => {
+    const r = recorded.at(share), s = simulated.at(share);
+    return { share, recorded_s: r === null ? null : r / 1e9, simulated_s: s === null ? null : s / 1e9, lead_s: r === null || s === null ? null : (s - r) / 1e9 };
+  });
+}
