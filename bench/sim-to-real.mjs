@@ -142,7 +142,7 @@ function runCase(c) {
     // calibrate's pace where both runs have enough steps to compare: [type, batch from, batch to, recorded steps, recorded time share, simulated / recorded median − 1]
     pace: (cal.pace ?? []).filter((b) => b.error !== null).map((b) => [b.kind, b.batch_lo + 1, b.batch_hi, b.recorded.steps, b.recorded.time_share, b.error]),
     // the replay's lead (s, below zero ahead) by share of each run's scheduled tokens: [share, lead]
-    lead: (cal.work ?? []).map((m) => [m.share, m.lead_s]),
+    lead: (cal.work ?? []).map((m) => [m.share, m.lead_ns === null ? null : m.lead_ns / 1e9]),
     ...sens,
   };
 }

@@ -84,7 +84,7 @@ describe("vsched calibrate: work done by share of each run's tokens", () => {
       const total = steps.reduce((n, r) => n + Number(r.total_tokens), 0);
       return (share: number) => {
         let done = 0;
-        for (const r of steps) if ((done += Number(r.total_tokens)) >= share * total) return (Number(r.start_time) - t0) / 1e9;
+        for (const r of steps) if ((done += Number(r.total_tokens)) >= share * total) return Number(r.start_time) - t0;
         return null;
       };
     };
@@ -93,12 +93,12 @@ describe("vsched calibrate: work done by share of each run's tokens", () => {
     const work = cal.work as WorkMilestone[];
     expect(work.map((m) => m.share)).toEqual([0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1]);
     for (const m of work) {
-      expect(m.recorded_s).toBeCloseTo(rec(m.share)!, 9);
-      expect(m.simulated_s).toBeCloseTo(sim(m.share)!, 9);
-      expect(m.lead_s).toBeCloseTo(m.simulated_s! - m.recorded_s!, 9);
+      expect(m.recorded_ns).toBe(rec(m.share));
+      expect(m.simulated_ns).toBe(sim(m.share));
+      expect(m.lead_ns).toBe(m.simulated_ns! - m.recorded_ns!);
     }
     // max_num_seqs 6 against 16 on the same cost: the smaller engine falls behind and stays behind
-    expect(work.slice(1).every((m) => m.lead_s! > 0)).toBe(true);
+    expect(work.slice(1).every((m) => m.lead_ns! > 0)).toBe(true);
   });
 
   it("keeps every step of a short run and a bounded number of a long one, dating a share within the kept stride", () => {
@@ -118,7 +118,7 @@ describe("vsched calibrate: work done by share of each run's tokens", () => {
     expect(long.at(1)).toBe(9.999e9); // the last step is always known
     // 1% is the 100th step (0.099 s); the kept steps are every 4th from the first, so step 101 (0.1 s) dates it
     const [first] = compareWork(a, long);
-    expect(first).toEqual({ share: 0.01, recorded_s: 0, simulated_s: 0.1, lead_s: 0.1 });
+    expect(first).toEqual({ share: 0.01, recorded_ns: 0, simulated_ns: 0.1e9, lead_ns: 0.1e9 });
   });
 });
 

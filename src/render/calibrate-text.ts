@@ -42,10 +42,10 @@ function progressRows(windows: ProgressWindow[]): string[] {
 }
 
 function workRow(m: WorkMilestone): string {
-  const s = (v: number | null) => (v === null ? "-" : `${v.toFixed(3)} s`);
-  const ms = m.lead_s === null ? null : Math.round(m.lead_s * 1000) / 1000 || 0; // a lead under half a millisecond, either way, prints as 0
+  const s = (v: number | null) => (v === null ? "-" : `${(v / 1e9).toFixed(3)} s`);
+  const ms = m.lead_ns === null ? null : Math.round(m.lead_ns / 1e6) / 1e3 || 0; // a lead under half a millisecond, either way, prints as 0
   const lead = ms === null ? "-" : `${ms > 0 ? "+" : ""}${ms.toFixed(3)} s`;
-  return `  ${`${Math.round(m.share * 100)}%`.padEnd(8)}${s(m.recorded_s).padStart(10)} -> ${s(m.simulated_s).padEnd(10)}${lead.padStart(10)}`;
+  return `  ${`${Math.round(m.share * 100)}%`.padEnd(8)}${s(m.recorded_ns).padStart(10)} -> ${s(m.simulated_ns).padEnd(10)}${lead.padStart(10)}`;
 }
 
 export function renderCalibrationText(c: CalibrationResult): string {
@@ -72,7 +72,7 @@ export function renderCalibrationText(c: CalibrationResult): string {
   if (c.progress.length) {
     lines.push("", "progress: by window of each run's time from its first step (recorded -> simulated): steps, tokens scheduled, mean waiting", ...progressRows(c.progress));
   }
-  if (c.work.some((m) => m.lead_s !== null)) {
+  if (c.work.some((m) => m.lead_ns !== null)) {
     lines.push("", "work done: time from each run's first step until it had scheduled this share of its tokens (recorded -> simulated, the replay's lead; below zero it was ahead)", ...c.work.map(workRow));
   }
   lines.push(`note: ${c.note}`);

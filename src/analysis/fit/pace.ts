@@ -229,16 +229,16 @@ export class WorkSampler {
 
 export interface WorkMilestone {
   share: number;
-  recorded_s: number | null;
-  simulated_s: number | null;
+  recorded_ns: number | null;
+  simulated_ns: number | null;
   /** simulated minus recorded: below zero the replay got there first */
-  lead_s: number | null;
+  lead_ns: number | null;
 }
 
 /** Recorded against simulated at each of WORK_SHARES of each run's own scheduled tokens. */
 export function compareWork(recorded: WorkSampler, simulated: WorkSampler): WorkMilestone[] {
   return WORK_SHARES.map((share) => {
     const r = recorded.at(share), s = simulated.at(share);
-    return { share, recorded_s: r === null ? null : r / 1e9, simulated_s: s === null ? null : s / 1e9, lead_s: r === null || s === null ? null : (s - r) / 1e9 };
+    return { share, recorded_ns: r, simulated_ns: s, lead_ns: r === null || s === null ? null : s - r };
   });
 }
