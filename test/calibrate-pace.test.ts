@@ -1,9 +1,9 @@
-import { describe, expect, it } from "vitest";
-import { runCliOk } from "./helpers/golden.js";
 import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Papa from "papaparse";
+import { describe, expect, it } from "vitest";
+import { runCliOk } from "./helpers/golden.js";
 import { comparePace, compareProgress, compareWork, PaceSampler, ProgressSampler, WorkSampler, type PaceBin, type PaceStep, type ProgressWindow, type WorkMilestone } from "../src/analysis/fit/pace.js";
 
 /**

@@ -170,10 +170,12 @@ export function compareProgress(recorded: ProgressSampler, simulated: ProgressSa
  * zero, the replay was ahead). Where progress shows that a replay got ahead, this says when: a
  * lead that appears by the first 10% and then holds is a start-up the model lacks; one that grows
  * share by share is a pace that is off, or what a start left behind (docs/fit.md: s256 t8192's
- * first 5 s took 59 steps where the replay took 85, and its lead shows only past 50%). The fresh s176 t8192 run, from the 27-run pool, is 0.32 s
- * ahead at 10% of its tokens and 0.54 s at 90%: its first three real steps took ~0.3 s more than
- * the replay's (launches of 92 ms for 383 tokens, and an 8,192-token step whose next launch took
- * 316 ms), and its mean TTFT is 2.80 s against the replay's 2.45 s.
+ * first 5 s took 59 steps where the replay took 85, and its lead shows only past 50%). Below
+ * capacity the work follows the arrivals and the lead stays near zero: read the pace there.
+ * The fresh s176 t8192 run, from the 27-run pool, is 0.32 s ahead at 10% of its tokens and
+ * 0.54 s at 90%: its first three real steps took ~0.3 s more than the replay's (launches of 92 ms
+ * for 383 tokens, and an 8,192-token step whose next launch took 316 ms), and its mean TTFT is
+ * 2.80 s against the replay's 2.45 s.
  */
 export const WORK_SHARES: readonly number[] = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1];
 
