@@ -1,5 +1,6 @@
 import type { AlphaTrainingRow, BetaTrainingRow } from "../../schema/fit.js";
 import { solveSpd } from "../math/linalg.js";
+import { lowerBound } from "../math/stats.js";
 
 /**
  * The frontend delay of a request (add_request() − vLLM's Request.arrival_time) is two things:
@@ -115,17 +116,6 @@ function boundariesByRank(steps: readonly BetaTrainingRow[]): Map<number, number
 
 const firstAfter = (sorted: readonly number[], t: number) => lowerBound(sorted, (v) => v <= t);
 const firstAtOrAfter = (sorted: readonly number[], t: number) => lowerBound(sorted, (v) => v < t);
-
-/** index of the first element for which `before` is false (`before` holds on a prefix) */
-function lowerBound(sorted: readonly number[], before: (v: number) => boolean): number {
-  let lo = 0, hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (before(sorted[mid])) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** Newton–Raphson (IRLS) for logistic regression; null if it does not converge (separation). */
 function logisticNewton(x: number[][], y: number[], maxIter = 100): number[] | null {

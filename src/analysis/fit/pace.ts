@@ -1,4 +1,4 @@
-import { quantileSorted } from "../math/stats.js";
+import { lowerBound, quantileSorted } from "../math/stats.js";
 
 /**
  * The engine's pace by batch, recorded against simulated (vsched calibrate; docs/fit.md,
@@ -217,15 +217,8 @@ export class WorkSampler {
    */
   at(share: number): number | null {
     if (this.total <= 0) return null;
-    const goal = share * this.total;
-    let lo = 0, hi = this.done.length - 1;
-    if (hi < 0 || this.done[hi] < goal) return this.last; // after the last kept step: the run's last step with tokens
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.done[mid] >= goal) hi = mid;
-      else lo = mid + 1;
-    }
-    return this.t[lo];
+    const i = lowerBound(this.done, (done) => done < share * this.total);
+    return i < this.done.length ? this.t[i] : this.last; // past the last kept step: the run's last step with tokens
   }
 }
 

@@ -37,6 +37,17 @@ export class Values {
   }
 }
 
+/** Index of the first element for which `before` is false, where `before` holds on a prefix (binary search over a sorted array). */
+export function lowerBound(sorted: ArrayLike<number>, before: (v: number) => boolean): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (before(sorted[mid])) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Type-7 quantile of ascending values; null when empty. q in [0, 1]. */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number | null {
   const n = sorted.length;
