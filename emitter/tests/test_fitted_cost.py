@@ -330,3 +330,48 @@ def test_sync_share_moves_a_prefill_launch_toward_its_step_end_and_is_checked():
     assert _synced(old, prefill, launched=1.0, done=1.4) == pytest.approx(1.0)  # model files before the field
     with pytest.raises(ValueError, match="host.sync_share must be within"):
         cm.FittedCost(doc([("intercept", [], 0.010)], host={"terms": [{"name": "intercept", "factors": [], "coef": 0.003}], "post_update_s": 0.001, "sync_share": 1.5}))
+
+
+def _gpu_records(tmp_path, cost, async_scheduling=True):
+    """The replayed trace's header and update.gpu of one request decoding 40 tokens alone."""
+    import vsched_testlib as lib
+    from vsched_emitter.harness.driver import RequestSpec as Spec
+    from vsched_emitter.harness.driver import SchedulerKnobs as Knobs
+
+    case = lib.run_case(tmp_path, [Spec("a", 0.0, lib.prompt(16, 1), 40)],
+                        Knobs(max_num_seqs=4, max_num_batched_tokens=256, num_blocks=64, max_model_len=512,
+                              async_scheduling=async_scheduling), step_cost=cost)
+    header = next(r for r in case.trace if r["type"] == "header")
+    ups = sorted((r for r in case.trace if r["type"] == "update"), key=lambda r: r["step"])
+    return header, [u.get("gpu") for u in ups]
+
+
+@pytest.mark.parametrize("gpu_s,pre_s,post_s,gap_s", [
+    (0.010, 0.003, 0.001, 0.0),     # GPU-bound: the next step is launched before this one ends; no idle
+    (0.002, 0.005, 0.001, 0.004),   # host-bound graphs: the GPU idles from one step's end to the next launch's, pre + post - device
+])
+def test_the_replay_writes_its_own_gpu_timeline(tmp_path, gpu_s, pre_s, post_s, gap_s):
+    """A replay on a GPU-clock model with a host loop records its device timeline as update.gpu,
+    as a real run's CUDA events are recorded (harness/replay_gpu.py). Known answers on vLLM's own
+    async scheduler, decode steps of 1 with a CUDA graph: each span is the model's device time,
+    each launch its host time, and the idle gap between two steps the steady cadence
+    max(device, pre + post) less the device time."""
+    cost = cm.FittedCost(doc([("intercept", [], gpu_s)], clock="gpu", cudagraph={"capture_sizes": [1, 2, 4, 8]},
+                             host={"terms": [{"name": "intercept", "factors": [], "coef": pre_s}], "post_update_s": post_s}))
+    header, gpu = _gpu_records(tmp_path, cost)
+    assert header["capabilities"].get("gpu_time") is True
+    assert not any("update.gpu" in n["what"] for n in header["not_captured"])
+    assert gpu[0][1] is None  # the first timed step has no previous end
+    steady = gpu[5:-3]
+    assert len(steady) > 20
+    for span, gap, host in steady:
+        assert span == pytest.approx(gpu_s * 1e9, abs=1)
+        assert host == pytest.approx(pre_s * 1e9, abs=1)
+        assert gap == pytest.approx(gap_s * 1e9, abs=20_000)  # the virtual clock's reads add a few µs
+
+
+def test_a_replay_without_a_host_loop_says_gpu_time_was_not_captured(tmp_path):
+    header, gpu = _gpu_records(tmp_path, cm.FittedCost(doc([("intercept", [], 0.002)])))
+    assert "gpu_time" not in header["capabilities"]
+    assert any("update.gpu" in n["what"] for n in header["not_captured"])
+    assert all(g is None for g in gpu)

@@ -222,7 +222,7 @@ export const UpdateRecord = z.object({
     .tuple([Count.nullable(), Count.nullable(), Count])
     .nullable()
     .optional()
-    .meta({ description: "schema 1.6 (capabilities.gpu_time): the step's work on the GPU, from two CUDA events on the model runner's stream (execute_model() entry, sampling enqueued): [ns from the first to the last of it, idle time inside included; ns the stream sat idle since the previous step's end (null for the first timed step or after one without a figure); ns of host time inside the runner's execute_model() and sample_tokens() calls for the step]; the first two null when the step's end event had not completed (never waited on), the whole null when the step ran no model, absent when not captured" }),
+    .meta({ description: "schema 1.6 (capabilities.gpu_time): the step's work on the GPU, from two CUDA events on the model runner's stream (execute_model() entry, sampling enqueued): [ns from the first to the last of it, idle time inside included; ns the stream sat idle since the previous step's end (null for the first timed step or after one without a figure); ns of host time inside the runner's execute_model() and sample_tokens() calls for the step]; the first two null when the step's end event had not completed (never waited on), the whole null when the step ran no model, absent when not captured. A trace written by vsched simulate's harness on a GPU-clock model with a host loop carries the replay's own device timeline here instead, its launch (schedule() entry to launch end) as the host time" }),
 });
 
 /**

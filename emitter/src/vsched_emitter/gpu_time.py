@@ -193,6 +193,17 @@ def current() -> StepTimer | None:
     return _timer
 
 
+#: a timer that is not CUDA's: the harness's replay timeline (harness/replay_gpu.py), which the
+#: next Session takes instead of patching a model runner
+_provided = None
+
+
+def provide(timer) -> None:
+    """The step timer the sessions built from now on use (None: CUDA events again)."""
+    global _provided
+    _provided = timer
+
+
 def _why_not(sched) -> str | None:
     """Why the runner cannot be timed from this process, or None when it can."""
     pc = getattr(getattr(sched, "vllm_config", None), "parallel_config", None)
@@ -219,13 +230,15 @@ def prepare(enabled: bool, sched, header: dict, runner_classes=None, event_facto
     try:
         if not enabled:
             why = "VLLM_SCHEDULER_LOG_GPU_TIME=0 turned it off"
+        elif _provided is not None and runner_classes is None:
+            timer = _provided
         elif runner_classes is None:
             why = _why_not(sched)
             if why is None:
                 torch = sys.modules["torch"]
                 runner_classes = [sys.modules[m].GPUModelRunner for m in RUNNER_MODULES if m in sys.modules]
                 event_factory = lambda: torch.cuda.Event(enable_timing=True)  # noqa: E731
-        if why is None:
+        if why is None and timer is None:
             runner_classes = [c for c in runner_classes if "execute_model" in c.__dict__]
             if not runner_classes:
                 why = "no GPU model runner class has an execute_model of its own to time"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .clock import make_clock
+from .replay_gpu import ReplayGpuTimer
 
 TINY_MODEL_DIR = Path(__file__).with_name("tiny_llama")
 EOS_TOKEN_ID = 2
@@ -129,13 +130,22 @@ class RunResult:
 _accepted: dict = {}  # (fn, signature_of) -> keyword names fn takes, None for **kwargs (once each: per step it is slow)
 
 
-def _gpu_end(shape: object, now: float, gpu_free_at: float, launched: float, step_s: float) -> float:
-    """When a step's work ends on the GPU under a host loop (docs/fit.md, "Step clock"): a CUDA
-    graph runs once the host has launched it; kernels without a graph run as the host launches
-    them, so such a step ends no earlier than its launch (fit --gpu-work censored reads its work so)."""
+def _gpu_span(shape: object, now: float, gpu_free_at: float, launched: float, step_s: float) -> tuple[float, float]:
+    """Where a step's work starts and ends on the GPU under a host loop (docs/fit.md, "Step
+    clock"): a CUDA graph runs once the host has launched it; kernels without a graph run as the
+    host launches them, so such a step ends no earlier than its launch (fit --gpu-work censored
+    reads its work so)."""
     if getattr(shape, "no_cudagraph", 0):
-        return max(max(now, gpu_free_at) + step_s, launched)
-    return max(gpu_free_at, launched) + step_s
+        start = max(now, gpu_free_at)
+        return start, max(start + step_s, launched)
+    start = max(gpu_free_at, launched)
+    return start, start + step_s
+
+
+def _host_loop(cost: object) -> dict | None:
+    """A GPU-clock model's host loop (docs/fit.md, "Step clock"), or None: the device alone (a
+    model that charges the next batch is costed at the update, without one)."""
+    return getattr(cost, "host", None) if not getattr(cost, "uses_next", False) else None
 
 
 def _synced(cost: object, shape: object, launched: float, done: float) -> float:
@@ -513,7 +523,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
     """``isrtf``: an ``isrtf.ISRTF`` (required with knobs.policy == "isrtf").
     counterfactual=(every, max_requests) writes counterfactual.jsonl beside the trace
     (harness/counterfactual.py); the trace itself is the same with and without it."""
-    from vsched_emitter import env, hooks
+    from vsched_emitter import env, gpu_time, hooks
 
     specs = sorted(specs, key=lambda s: s.arrival_s)  # stable: ties keep the given order
     _validate(specs, knobs)
@@ -561,6 +571,10 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             if hooks.is_installed():
                 hooks.install(None)  # explicit settings from an earlier install() must not record this run
         the_clock.install()
+        # a replay on a GPU clock with a host loop has a device timeline: the trace records it as
+        # a real run's CUDA events are recorded (replay_gpu.py)
+        gpu_timer = ReplayGpuTimer() if _host_loop(cost) is not None and trace_dir is not None else None
+        gpu_time.provide(gpu_timer)
         if isrtf is not None:
             with isrtf.building():
                 sched = build_scheduler(knobs, vc)
@@ -580,7 +594,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             cf_dir = Path(trace_dir) if trace_dir is not None else Path(oracle_path).parent
             cf = Counterfactual(cf_dir / "counterfactual.jsonl", *counterfactual, clock=the_clock)
         try:
-            steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps, isrtf, cf)
+            steps, finished = _loop(sched, vc, specs, knobs, cost, the_clock, oracle, max_steps, isrtf, cf, gpu_timer)
         finally:
             if cf is not None:
                 cf.close()
@@ -593,6 +607,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
             except Exception:
                 pass
         the_clock.uninstall()
+        gpu_time.provide(None)
         for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -616,7 +631,7 @@ def run(specs: Iterable[RequestSpec], knobs: SchedulerKnobs, cost: StepCost, *, 
                      finished=finished)
 
 
-def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, cf=None):
+def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, cf=None, gpu_timer=None):
     from vllm.v1.request import RequestStatus
 
     hasher = _block_hasher(vc, knobs.block_size)
@@ -762,7 +777,7 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
     gpu_free_at = 0.0
     # a GPU-clock model's host loop (docs/fit.md, "Step clock"): each update waits for the end of
     # the launch after it, and the next schedule() comes post_update later; None: the device alone
-    host = getattr(cost, "host", None) if not getattr(cost, "uses_next", False) else None
+    host = _host_loop(cost)
     stalled = 0
     at_time = getattr(cost, "at_time", None)  # a host whose speed changed over the recorded run
     while True:
@@ -796,8 +811,10 @@ def _loop(sched, vc, specs, knobs, cost, clock, oracle, max_steps, isrtf=None, c
                 step_s = float(cost(shape)) if executed else 0.0
                 if host is not None and executed:
                     launched = now + float(cost.host_pre(shape))
-                    done = _gpu_end(shape, now, gpu_free_at, launched, step_s)
+                    start, done = _gpu_span(shape, now, gpu_free_at, launched, step_s)
                     launched = _synced(cost, shape, launched, done)
+                    if gpu_timer is not None:  # a launch that waited for its step includes the wait, as a runner's does
+                        gpu_timer.record(out, start, done, launched - now)
                 else:
                     done = max(now, gpu_free_at) + step_s
                 gpu_free_at = done
