@@ -143,6 +143,8 @@ function runCase(c) {
     pace: (cal.pace ?? []).filter((b) => b.error !== null).map((b) => [b.kind, b.batch_lo + 1, b.batch_hi, b.recorded.steps, b.recorded.time_share, b.error]),
     // the replay's lead (s, below zero ahead) by share of each run's scheduled tokens: [share, lead]
     lead: (cal.work ?? []).map((m) => [m.share, m.lead_ns === null ? null : m.lead_ns / 1e9]),
+    // calibrate's GPU timeline where both runs have one: [kind, recorded busy s, simulated busy s, simulated / recorded − 1, recorded idle s, simulated idle s]
+    gpu: (cal.gpu ?? []).map((g) => [g.kind, g.recorded.busy_ns / 1e9, g.simulated.busy_ns / 1e9, g.busy_error, g.recorded.idle_ns / 1e9, g.simulated.idle_ns / 1e9]),
     ...sens,
   };
 }

@@ -1,4 +1,5 @@
 import type { CalibrationResult, LatencyAgreement } from "../analysis/fit/calibrate.js";
+import type { GpuKindRow } from "../analysis/fit/gpu-timeline.js";
 import { PACE_MIN_STEPS, PROGRESS_WINDOW_NS, type PaceBin, type ProgressSide, type ProgressWindow, type WorkMilestone } from "../analysis/fit/pace.js";
 import { fmtNs, signedPct } from "./fit-text.js";
 
@@ -48,6 +49,19 @@ function workRow(m: WorkMilestone): string {
   return `  ${`${Math.round(m.share * 100)}%`.padEnd(8)}${s(m.recorded_ns).padStart(10)} -> ${s(m.simulated_ns).padEnd(10)}${lead.padStart(10)}`;
 }
 
+function gpuRow(g: GpuKindRow): string {
+  const s = (ns: number) => `${(ns / 1e9).toFixed(3)} s`;
+  const kind = g.kind === "all" ? "all steps" : g.kind === "prefill" ? "with a prefill" : "decode only";
+  return `  ${kind.padEnd(16)}${String(g.recorded.steps).padStart(6)} -> ${String(g.simulated.steps).padEnd(6)} steps  busy ${s(g.recorded.busy_ns).padStart(9)} -> ${s(g.simulated.busy_ns).padEnd(9)} (${g.busy_error === null ? "-" : signedPct(g.busy_error)})  idle before ${s(g.recorded.idle_ns).padStart(9)} -> ${s(g.simulated.idle_ns)}`;
+}
+
+function gpuLines(c: CalibrationResult): string[] {
+  const { recorded, simulated } = c.gpu_timed;
+  if (c.gpu.length) return ["", "GPU: each run's time on the GPU per step (update.gpu; a replay's is its clock's): busy, and idle before the step (recorded -> simulated)", ...c.gpu.map(gpuRow)];
+  if (recorded !== simulated) return ["", `GPU: only the ${recorded ? "recorded" : "simulated"} run has GPU times per step (update.gpu); nothing to compare`];
+  return [];
+}
+
 export function renderCalibrationText(c: CalibrationResult): string {
   const s = c.steps;
   const lines = [
@@ -75,6 +89,6 @@ export function renderCalibrationText(c: CalibrationResult): string {
   if (c.work.some((m) => m.lead_ns !== null)) {
     lines.push("", "work done: time from each run's first step until it had scheduled this share of its tokens (recorded -> simulated, the replay's lead; below zero it was ahead)", ...c.work.map(workRow));
   }
-  lines.push(`note: ${c.note}`);
+  lines.push(...gpuLines(c), `note: ${c.note}`);
   return lines.join("\n") + "\n";
 }

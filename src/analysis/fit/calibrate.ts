@@ -3,6 +3,7 @@ import type { StepModelFile } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { collectFitData } from "./data.js";
 import { termValue } from "./features.js";
+import { compareGpu, GpuSampler, type GpuKindRow } from "./gpu-timeline.js";
 import { comparePace, compareProgress, compareWork, PaceSampler, ProgressSampler, WorkSampler, type PaceBin, type ProgressWindow, type WorkMilestone } from "./pace.js";
 
 /**
@@ -60,6 +61,10 @@ export interface CalibrationResult {
   progress: ProgressWindow[];
   /** the time each run took to schedule 1%, 10%, … of its tokens, and the replay's lead (fit/pace.ts) */
   work: WorkMilestone[];
+  /** each run's GPU busy and idle time, all steps and by kind, where both runs have GPU times (fit/gpu-timeline.ts); empty otherwise */
+  gpu: GpuKindRow[];
+  /** which runs had GPU times per step (update.gpu): where one lacks them, gpu is empty */
+  gpu_timed: { recorded: boolean; simulated: boolean };
 }
 
 interface Req {
@@ -86,12 +91,13 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler; work: WorkSampler }> {
+async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler; work: WorkSampler; gpu: GpuSampler }> {
   const reqs = new Map<string, Req>();
   const steps = new Map<number, StepHash>();
   const pace = new PaceSampler();
   const progress = new ProgressSampler();
   const work = new WorkSampler();
+  const gpu = new GpuSampler();
   let stepCount = 0;
   await source.scan({
     per_request: (r) => {
@@ -107,6 +113,7 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
       pace.add({ dp_rank: r.dp_rank, start_time: r.start_time, batch_size: r.batch_size, num_prefill_reqs: r.num_prefill_reqs, busy_after: !idle });
       progress.add(r);
       work.add(r);
+      gpu.add(r);
     },
     per_iteration_requests: (r) => {
       if (r.scheduled_tokens <= 0) return;
@@ -120,7 +127,7 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
       h.idb = (h.idb + fnv1a(r.request_id, 0x9747b28c)) >>> 0;
     },
   });
-  return { reqs, steps, stepCount, pace, progress, work };
+  return { reqs, steps, stepCount, pace, progress, work, gpu };
 }
 
 function agreement(metric: LatencyAgreement["metric"], rec: number[], sim: number[]): LatencyAgreement {
@@ -206,5 +213,7 @@ export async function calibrate(recorded: TableSource, simulated: TableSource, m
     pace: comparePace(rec.pace, sim.pace),
     progress: compareProgress(rec.progress, sim.progress),
     work: compareWork(rec.work, sim.work),
+    gpu: compareGpu(rec.gpu, sim.gpu),
+    gpu_timed: { recorded: rec.gpu.timed, simulated: sim.gpu.timed },
   };
 }

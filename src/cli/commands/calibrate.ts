@@ -9,7 +9,7 @@ import { readStepModel } from "../step-model-file.js";
 export function registerCalibrate(program: Command): void {
   program
     .command("calibrate")
-    .description("Compare a simulated run with the recorded one, paired by request and by step: TTFT/E2E errors, step-membership agreement, the pace by step type and batch (where the replay ran fast or slow), progress by 5 s window, and the work done by share of the tokens (when it got ahead or behind; docs/fit.md).")
+    .description("Compare a simulated run with the recorded one, paired by request and by step: TTFT/E2E errors, step-membership agreement, the pace by step type and batch (where the replay ran fast or slow), progress by 5 s window, the work done by share of the tokens (when it got ahead or behind), and each run's GPU busy and idle time where both have GPU times (docs/fit.md).")
     .argument("<recorded>", "the recorded run: a logs directory or a trace")
     .argument("<simulated>", "the simulated run: vsched simulate's OUT/logs, or any logs directory or trace")
     .option("--model <file>", "the step model used (adds the alpha regression's queue-delay error beside the replay's)")

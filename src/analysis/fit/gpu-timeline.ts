@@ -1,0 +1,66 @@
+/**
+ * The GPU's timeline, recorded against simulated (vsched calibrate; docs/fit.md, "vsched
+ * calibrate").
+ *
+ * A real run's steps carry their time on the GPU (trace schema 1.6, update.gpu: the span and the
+ * idle gap before it), and so does a replay on a GPU-clock model with a host loop: the harness
+ * writes its own device timeline the same way. Side by side they say whether a replay that got
+ * ahead worked faster (less busy time: the step model reads the steps short) or idled less (the
+ * loop between steps: launches that waited for the GPU, schedule() before a graphless step's
+ * first kernel). On the fresh s176 t8192 H100 run the real GPU sat idle 0.07–0.12 s over the
+ * first half of the tokens after launches that waited for the device, where the replay had none.
+ */
+
+export type GpuStepKind = "prefill" | "decode";
+
+export interface GpuSide {
+  /** steps with a GPU span */
+  steps: number;
+  /** Σ span: the GPU's time on the steps, idle time inside a step included */
+  busy_ns: number;
+  /** Σ gap before the steps that have one: the GPU idle between steps */
+  idle_ns: number;
+}
+
+export interface GpuKindRow {
+  /** "all", or steps with a prefill / decode-only steps (the idle is the gap before such a step) */
+  kind: "all" | GpuStepKind;
+  recorded: GpuSide;
+  simulated: GpuSide;
+  /** simulated Σ busy / recorded − 1 (null without recorded busy time) */
+  busy_error: number | null;
+}
+
+const empty = (): GpuSide => ({ steps: 0, busy_ns: 0, idle_ns: 0 });
+
+/** One run's GPU timeline by step kind, from per_iteration rows in any order. */
+export class GpuSampler {
+  readonly sides: Record<GpuStepKind, GpuSide> = { prefill: empty(), decode: empty() };
+
+  add(step: { num_prefill_reqs: number; gpu_step_ns: number | null; gpu_gap_ns: number | null }): void {
+    if (step.gpu_step_ns === null) return;
+    const side = this.sides[step.num_prefill_reqs > 0 ? "prefill" : "decode"];
+    side.steps++;
+    side.busy_ns += step.gpu_step_ns;
+    side.idle_ns += step.gpu_gap_ns ?? 0;
+  }
+
+  get timed(): boolean {
+    return this.sides.prefill.steps + this.sides.decode.steps > 0;
+  }
+
+  side(kind: "all" | GpuStepKind): GpuSide {
+    if (kind !== "all") return this.sides[kind];
+    const p = this.sides.prefill, d = this.sides.decode;
+    return { steps: p.steps + d.steps, busy_ns: p.busy_ns + d.busy_ns, idle_ns: p.idle_ns + d.idle_ns };
+  }
+}
+
+/** Recorded against simulated, all steps and by kind; empty unless both runs have GPU times. */
+export function compareGpu(recorded: GpuSampler, simulated: GpuSampler): GpuKindRow[] {
+  if (!recorded.timed || !simulated.timed) return [];
+  return (["all", "prefill", "decode"] as const).map((kind) => {
+    const r = recorded.side(kind), s = simulated.side(kind);
+    return { kind, recorded: r, simulated: s, busy_error: r.busy_ns > 0 ? s.busy_ns / r.busy_ns - 1 : null };
+  });
+}
