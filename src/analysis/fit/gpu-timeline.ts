@@ -7,8 +7,10 @@
  * writes its own device timeline the same way. Side by side they say whether a replay that got
  * ahead worked faster (less busy time: the step model reads the steps short) or idled less (the
  * loop between steps: launches that waited for the GPU, schedule() before a graphless step's
- * first kernel). On the fresh s176 t8192 H100 run the real GPU sat idle 0.07–0.12 s over the
- * first half of the tokens after launches that waited for the device, where the replay had none.
+ * first kernel). On the s176 t8192 repeat replayed from the 27-run H100 pool (TTFT −8.0%), the
+ * steps with a prefill were 2.4% short on the GPU and the GPU idled 0.025 s against 0.091 s; over
+ * 82 real-run cases that first figure went with the TTFT error (r 0.78), the second never
+ * exceeded 1% of a run (docs/fit.md, "A thirteenth session").
  */
 
 export type GpuStepKind = "prefill" | "decode";
