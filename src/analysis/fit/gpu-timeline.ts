@@ -13,6 +13,9 @@
  * exceeded 1% of a run (docs/fit.md, "A thirteenth session").
  */
 
+import type { TableRow } from "../../tables/types.js";
+import { GpuTimeAccumulator } from "../summary/gpu-time.js";
+
 export type GpuStepKind = "prefill" | "decode";
 
 export interface GpuSide {
@@ -33,28 +36,22 @@ export interface GpuKindRow {
   busy_error: number | null;
 }
 
-const empty = (): GpuSide => ({ steps: 0, busy_ns: 0, idle_ns: 0 });
-
-/** One run's GPU timeline by step kind, from per_iteration rows in any order. */
+/** One run's GPU timeline, all steps and by step kind: summary's sums (summary/gpu-time.ts), one per kind. */
 export class GpuSampler {
-  readonly sides: Record<GpuStepKind, GpuSide> = { prefill: empty(), decode: empty() };
+  private readonly kinds = { all: new GpuTimeAccumulator(), prefill: new GpuTimeAccumulator(), decode: new GpuTimeAccumulator() };
 
-  add(step: { num_prefill_reqs: number; gpu_step_ns: number | null; gpu_gap_ns: number | null }): void {
-    if (step.gpu_step_ns === null) return;
-    const side = this.sides[step.num_prefill_reqs > 0 ? "prefill" : "decode"];
-    side.steps++;
-    side.busy_ns += step.gpu_step_ns;
-    side.idle_ns += step.gpu_gap_ns ?? 0;
+  add(step: Pick<TableRow<"per_iteration">, "num_prefill_reqs" | "gpu_step_ns" | "gpu_gap_ns">): void {
+    this.kinds.all.add(step);
+    this.kinds[step.num_prefill_reqs > 0 ? "prefill" : "decode"].add(step);
   }
 
   get timed(): boolean {
-    return this.sides.prefill.steps + this.sides.decode.steps > 0;
+    return this.kinds.all.stats() !== null;
   }
 
   side(kind: "all" | GpuStepKind): GpuSide {
-    if (kind !== "all") return this.sides[kind];
-    const p = this.sides.prefill, d = this.sides.decode;
-    return { steps: p.steps + d.steps, busy_ns: p.busy_ns + d.busy_ns, idle_ns: p.idle_ns + d.idle_ns };
+    const s = this.kinds[kind].stats();
+    return s ? { steps: s.steps, busy_ns: s.busy_ns, idle_ns: s.idle_ns } : { steps: 0, busy_ns: 0, idle_ns: 0 };
   }
 }
 

@@ -19,7 +19,7 @@ export class GpuTimeAccumulator {
   private idle = 0;
   private busyWithGap = 0;
 
-  add(row: TableRow<"per_iteration">): void {
+  add(row: Pick<TableRow<"per_iteration">, "gpu_step_ns" | "gpu_gap_ns">): void {
     const g = row.gpu_step_ns;
     if (g === null || g === undefined) return;
     this.steps++;
