@@ -78,18 +78,24 @@ function fitFor(c) {
 }
 
 /**
- * A second recording of the same requests in place of a simulation: the real system's own
- * run-to-run spread. The client ids differ between recordings (a random suffix), so the runs
- * are compared by their means and P90s (vsched summary), not request by request.
+ * A recording of the same requests taken as the prediction of another: calibrate pairs them by
+ * the client's ids (vLLM's random suffix dropped). The errors of the means and P90s, signed; null
+ * where the two runs did not serve the same requests (other workloads under the same ids).
  */
+function twinErrors(test, other) {
+  const cal = JSON.parse(vsched("calibrate", runPath(test), runPath(other), "--json"));
+  if (!cal.requests.paired || cal.requests.mismatched) return null;
+  const lat = Object.fromEntries(cal.latency.map((m) => [m.metric, m]));
+  return { e2e_mean: signed(lat.e2e, "mean"), ttft_mean: signed(lat.ttft, "mean"), e2e_p90: signed(lat.e2e, "p90"), ttft_p90: signed(lat.ttft, "p90") };
+}
+
+/** A second recording of the same requests in place of a simulation: the real system's own run-to-run spread. */
 function repeatCase(c) {
-  const lat = (run) => JSON.parse(vsched("summary", runPath(run), "--json")).latency;
-  const [rec, rep] = [lat(c.test), lat(c.repeat_of)];
-  const err = (m, q) => (rep[m][`${q}_ns`] - rec[m][`${q}_ns`]) / rec[m][`${q}_ns`];
+  const twin = twinErrors(c.test, c.repeat_of);
+  if (!twin) throw new Error(`${c.repeat_of} did not serve the requests of ${c.test}`);
   return {
     name: c.name, kind: c.kind, test: c.test, train: [c.repeat_of], model: "(real repeat)", cv_mape: null, cv_bias: null,
-    e2e_mean: err("e2e", "mean"), ttft_mean: err("ttft", "mean"), e2e_p90: err("e2e", "p90"), ttft_p90: err("ttft", "p90"),
-    makespan: null, same_steps: null, sim_wall_s: null, speed_x: null, note: null,
+    ...twin, makespan: null, same_steps: null, sim_wall_s: null, speed_x: null, note: null,
   };
 }
 
@@ -145,21 +151,26 @@ function runCase(c) {
     lead: (cal.work ?? []).map((m) => [m.share, m.lead_ns === null ? null : m.lead_ns / 1e9]),
     // calibrate's GPU timeline where both runs have one: [kind, recorded busy s, simulated busy s, simulated / recorded − 1, recorded idle s, simulated idle s]
     gpu: (cal.gpu ?? []).map((g) => [g.kind, g.recorded.busy_ns / 1e9, g.simulated.busy_ns / 1e9, g.busy_error, g.recorded.idle_ns / 1e9, g.simulated.idle_ns / 1e9]),
+    // where the model was fitted on one run of the test run's own requests (a repeat): that run's
+    // recording as the prediction, the floor of the same-config target on these machines
+    twin: c.train.length === 1 ? twinErrors(c.test, c.train[0]) : null,
     ...sens,
   };
 }
 if (asJson) {
   process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
 } else {
-  console.log("| case | kind | trained on | model (CV MAPE, bias) | E2E mean | TTFT mean | E2E p90 | TTFT p90 | makespan | sim speed |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  console.log("| case | kind | trained on | model (CV MAPE, bias) | E2E mean | TTFT mean | E2E p90 | TTFT p90 | makespan | sim speed | twin E2E / TTFT mean |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     if (r.error) {
-      console.log(`| ${r.name} | ${r.kind} | ${r.train.map(runName).join(", ")} | failed: ${r.error} | | | | | | |`);
+      console.log(`| ${r.name} | ${r.kind} | ${r.train.map(runName).join(", ")} | failed: ${r.error} | | | | | | | |`);
       continue;
     }
-    console.log(`| ${r.name} | ${r.kind} | ${r.train.map(runName).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} |`);
+    const twin = r.twin ? `${pct(r.twin.e2e_mean)} / ${pct(r.twin.ttft_mean)}` : "-";
+    console.log(`| ${r.name} | ${r.kind} | ${r.train.map(runName).join(", ")} | ${r.model} (${pct(r.cv_mape)}, ${pct(r.cv_bias)}) | ${pct(r.e2e_mean)} | ${pct(r.ttft_mean)} | ${pct(r.e2e_p90)} | ${pct(r.ttft_p90)} | ${pct(r.makespan)} | ${r.speed_x === null ? "-" : r.speed_x.toFixed(1) + "×"} | ${twin} |`);
   }
+  if (rows.some((r) => r.twin)) console.log("\ntwin: the training run's own recording taken as the prediction, where it served the test run's requests (a repeat): the real system's run-to-run difference, the floor of a same-config target");
   if (sensitivity) {
     console.log(`\nsensitivity (every step time × 1 ± ${sensitivity}): points of error per 1% of step time; the uniform step-time bias at which the error would vanish`);
     console.log("| case | E2E pts per 1% | TTFT pts per 1% | E2E zero at | TTFT zero at |");

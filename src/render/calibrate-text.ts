@@ -66,7 +66,7 @@ export function renderCalibrationText(c: CalibrationResult): string {
   const s = c.steps;
   const lines = [
     `vsched calibrate: recorded ${c.recorded} vs simulated ${c.simulated}`,
-    `requests: ${c.requests.paired} paired (recorded ${c.requests.recorded}, simulated ${c.requests.simulated})`,
+    `requests: ${c.requests.paired} paired (recorded ${c.requests.recorded}, simulated ${c.requests.simulated})${c.requests.mismatched ? `; ${c.requests.mismatched} ids in both runs had another prompt length or max_tokens (other requests): left out` : ""}`,
     "",
     `  ${"per request".padEnd(26)}${"pairs".padStart(6)}${"medAPE".padStart(10)}${"P90APE".padStart(10)}${"err.mean".padStart(11)}${"err.P90".padStart(11)}   mean recorded -> simulated`,
     ...c.latency.map((a) => row(a.metric, a)),

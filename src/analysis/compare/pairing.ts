@@ -1,10 +1,12 @@
+import { pairingKeys } from "../client-ids.js";
 import type { RequestFacts, RunData } from "./collect.js";
 
 /**
- * Two runs are paired when they served the same requests: the same set of request ids,
- * and for each id the same prompt length and max_tokens (an id reused for another
- * request would otherwise pair unrelated requests). Otherwise they are compared as two
- * independent samples, and `note` says why.
+ * Two runs are paired when they served the same requests: the same set of client request ids
+ * (vLLM's random suffix dropped, a reused id paired by order of arrival: client-ids.ts), and
+ * for each id the same prompt length and max_tokens (an id reused for another request would
+ * otherwise pair unrelated requests). Otherwise they are compared as two independent samples,
+ * and `note` says why.
  */
 export interface Pairing {
   run: string;
@@ -20,13 +22,15 @@ export interface Pairing {
 }
 
 export function pairRuns(base: RunData, run: RunData): { pairing: Pairing; pairs: [RequestFacts, RequestFacts][] } {
-  const other = new Map(run.requests.map((r) => [r.id, r]));
+  const keysOf = (d: RunData) => pairingKeys(d.requests.map((r) => r.id), d.requests.map((r) => r.arrival_ns));
+  const baseKeys = keysOf(base), runKeys = keysOf(run);
+  const other = new Map(runKeys.map((k, i) => [k, run.requests[i]]));
   let onlyBase = 0;
   let mismatched = 0;
   let example: string | null = null;
   const pairs: [RequestFacts, RequestFacts][] = [];
-  for (const a of base.requests) {
-    const b = other.get(a.id);
+  for (const [i, a] of base.requests.entries()) {
+    const b = other.get(baseKeys[i]);
     if (!b) {
       onlyBase++;
       example ??= a.id;
@@ -35,8 +39,8 @@ export function pairRuns(base: RunData, run: RunData): { pairing: Pairing; pairs
       example ??= a.id;
     } else if (a.completed && b.completed) pairs.push([a, b]);
   }
-  const baseIds = new Set(base.requests.map((r) => r.id));
-  const onlyRun = run.requests.filter((r) => !baseIds.has(r.id));
+  const inBase = new Set(baseKeys);
+  const onlyRun = run.requests.filter((_, i) => !inBase.has(runKeys[i]));
   if (onlyRun.length) example ??= onlyRun[0].id;
   const paired = onlyBase === 0 && onlyRun.length === 0 && mismatched === 0 && pairs.length > 0;
   let note: string | null = null;

@@ -1,6 +1,7 @@
 import type { TableSource } from "../../tables/types.js";
 import type { StepModelFile } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
+import { idsSuffixed, pairingKeys, withoutSuffix } from "../client-ids.js";
 import { collectFitData } from "./data.js";
 import { termValue } from "./features.js";
 import { compareGpu, GpuSampler, type GpuKindRow } from "./gpu-timeline.js";
@@ -8,7 +9,8 @@ import { comparePace, compareProgress, compareWork, PaceSampler, ProgressSampler
 
 /**
  * Calibration of a simulated run against the recorded one (docs/fit.md): requests paired
- * by request id, steps paired by step number.
+ * by the client's request id (client-ids.ts: vLLM's random suffix dropped, so two real runs of
+ * the same requests pair too), steps paired by step number.
  *
  * - per metric (TTFT, E2E, queue delay; scheduler side, from add_request()): APE of each
  *   paired request |sim − rec| / rec, its median, p90 and mean; the error of the means
@@ -48,7 +50,11 @@ export interface CalibrationResult {
   kind: "vsched.calibrate";
   recorded: string;
   simulated: string;
-  requests: { recorded: number; simulated: number; paired: number; only_recorded: number; only_simulated: number };
+  /**
+   * Requests pair by the client's id (client-ids.ts) where both runs have the same prompt length and
+   * max_tokens; `mismatched` had the id in both runs but not those (other requests under reused ids).
+   */
+  requests: { recorded: number; simulated: number; paired: number; only_recorded: number; only_simulated: number; mismatched: number };
   latency: LatencyAgreement[];
   steps: StepAgreement;
   makespan: { recorded_ns: number | null; simulated_ns: number | null; error: number | null };
@@ -68,18 +74,39 @@ export interface CalibrationResult {
 }
 
 interface Req {
+  /** what identifies the request beyond its id: two runs' requests of one id pair only if these agree */
+  input_tokens: number;
+  max_tokens: number | null;
   ttft: number | null;
   e2e: number | null;
   queue: number | null;
   completion: number | null;
 }
 
-interface StepHash {
+/** a step's scheduled set as order-free sums: of (request, tokens) keys (a, b) and of requests alone (ids, idb) */
+interface SetHash {
   n: number;
   a: number;
   b: number;
   ids: number;
   idb: number;
+}
+
+/** a step's set by the ids as given, and by the client's ids (vLLM's suffix dropped): which one counts is known only once the run's ids are all read */
+interface StepHash {
+  given: SetHash;
+  client: SetHash;
+}
+
+const emptySet = (): SetHash => ({ n: 0, a: 0, b: 0, ids: 0, idb: 0 });
+
+function addToSet(h: SetHash, id: string, tokens: number): void {
+  const key = `${id}\u0000${tokens}`;
+  h.n++;
+  h.a = (h.a + fnv1a(key, 2166136261)) >>> 0;
+  h.b = (h.b + fnv1a(key, 0x9747b28c)) >>> 0;
+  h.ids = (h.ids + fnv1a(id, 2166136261)) >>> 0;
+  h.idb = (h.idb + fnv1a(id, 0x9747b28c)) >>> 0;
 }
 
 function fnv1a(s: string, seed: number): number {
@@ -91,8 +118,8 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; steps: Map<number, StepHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler; work: WorkSampler; gpu: GpuSampler }> {
-  const reqs = new Map<string, Req>();
+async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; requestIds: Set<string>; steps: Map<number, SetHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler; work: WorkSampler; gpu: GpuSampler }> {
+  const ids: string[] = [], arrivals: (number | null)[] = [], facts: Req[] = [];
   const steps = new Map<number, StepHash>();
   const pace = new PaceSampler();
   const progress = new ProgressSampler();
@@ -101,7 +128,10 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
   let stepCount = 0;
   await source.scan({
     per_request: (r) => {
-      reqs.set(r.request_id, {
+      ids.push(r.request_id);
+      arrivals.push(r.arrival_time);
+      facts.push({
+        input_tokens: r.input_tokens, max_tokens: r.max_tokens,
         ttft: r.ttft, e2e: r.e2e_latency, completion: r.completion_time,
         queue: r.first_scheduled_time === null ? null : r.first_scheduled_time - r.arrival_time,
       });
@@ -118,16 +148,15 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; st
     per_iteration_requests: (r) => {
       if (r.scheduled_tokens <= 0) return;
       let h = steps.get(r.iteration_id);
-      if (!h) steps.set(r.iteration_id, (h = { n: 0, a: 0, b: 0, ids: 0, idb: 0 }));
-      const key = `${r.request_id}\u0000${r.scheduled_tokens}`;
-      h.n++;
-      h.a = (h.a + fnv1a(key, 2166136261)) >>> 0;
-      h.b = (h.b + fnv1a(key, 0x9747b28c)) >>> 0;
-      h.ids = (h.ids + fnv1a(r.request_id, 2166136261)) >>> 0;
-      h.idb = (h.idb + fnv1a(r.request_id, 0x9747b28c)) >>> 0;
+      if (!h) steps.set(r.iteration_id, (h = { given: emptySet(), client: emptySet() }));
+      addToSet(h.given, r.request_id, r.scheduled_tokens);
+      addToSet(h.client, withoutSuffix(r.request_id), r.scheduled_tokens);
     },
   });
-  return { reqs, steps, stepCount, pace, progress, work, gpu };
+  const keys = pairingKeys(ids, arrivals);
+  const reqs = new Map(keys.map((k, i) => [k, facts[i]]));
+  const side = idsSuffixed(ids) ? "client" : "given";
+  return { reqs, requestIds: new Set(ids), steps: new Map([...steps].map(([i, h]) => [i, h[side]])), stepCount, pace, progress, work, gpu };
 }
 
 function agreement(metric: LatencyAgreement["metric"], rec: number[], sim: number[]): LatencyAgreement {
@@ -146,7 +175,7 @@ function agreement(metric: LatencyAgreement["metric"], rec: number[], sim: numbe
 
 function stepAgreement(rec: Awaited<ReturnType<typeof gather>>, sim: Awaited<ReturnType<typeof gather>>): StepAgreement {
   const n = Math.max(rec.stepCount, sim.stepCount);
-  const empty: StepHash = { n: 0, a: 0, b: 0, ids: 0, idb: 0 };
+  const empty = emptySet();
   let exact = 0, member = 0, first: number | null = null;
   for (let i = 0; i < n; i++) {
     const inBoth = i < rec.stepCount && i < sim.stepCount;
@@ -170,7 +199,7 @@ function makespan(reqs: Map<string, Req>): number | null {
   return m;
 }
 
-async function alphaRegressionError(recorded: TableSource, model: StepModelFile | null, recReqs: Map<string, Req>): Promise<LatencyAgreement | null> {
+async function alphaRegressionError(recorded: TableSource, model: StepModelFile | null, recReqs: Set<string>): Promise<LatencyAgreement | null> {
   if (!model?.alpha) return null;
   const data = await collectFitData(recorded, { warmupSteps: 0, testFraction: 0 });
   const alpha = model.alpha;
@@ -187,10 +216,14 @@ async function alphaRegressionError(recorded: TableSource, model: StepModelFile 
 export async function calibrate(recorded: TableSource, simulated: TableSource, model: StepModelFile | null = null): Promise<CalibrationResult> {
   const rec = await gather(recorded), sim = await gather(simulated);
   const cols = { ttft: [[], []], e2e: [[], []], queue_delay: [[], []] } as Record<LatencyAgreement["metric"], [number[], number[]]>;
-  let paired = 0;
+  let paired = 0, mismatched = 0;
   for (const [id, r] of rec.reqs) {
     const s = sim.reqs.get(id);
     if (!s) continue;
+    if (s.input_tokens !== r.input_tokens || s.max_tokens !== r.max_tokens) {
+      mismatched++;
+      continue;
+    }
     paired++;
     const add = (k: LatencyAgreement["metric"], a: number | null, b: number | null) => {
       if (a !== null && b !== null) (cols[k][0].push(a), cols[k][1].push(b));
@@ -204,11 +237,11 @@ export async function calibrate(recorded: TableSource, simulated: TableSource, m
     kind: "vsched.calibrate",
     recorded: recorded.info.label,
     simulated: simulated.info.label,
-    requests: { recorded: rec.reqs.size, simulated: sim.reqs.size, paired, only_recorded: rec.reqs.size - paired, only_simulated: sim.reqs.size - paired },
+    requests: { recorded: rec.reqs.size, simulated: sim.reqs.size, paired, only_recorded: rec.reqs.size - paired - mismatched, only_simulated: sim.reqs.size - paired - mismatched, mismatched },
     latency: (["ttft", "e2e", "queue_delay"] as const).map((k) => agreement(k, cols[k][0], cols[k][1])),
     steps: stepAgreement(rec, sim),
     makespan: { recorded_ns: mr, simulated_ns: ms, error: mr && ms !== null ? Math.abs(ms - mr) / mr : null },
-    alpha_regression_queue_delay: await alphaRegressionError(recorded, model, rec.reqs),
+    alpha_regression_queue_delay: await alphaRegressionError(recorded, model, rec.requestIds),
     note: "Latencies are scheduler-side (from add_request()). Queue delay under load comes from the replay; the alpha regression row shows what a regression alone would have predicted for the same requests.",
     pace: comparePace(rec.pace, sim.pace),
     progress: compareProgress(rec.progress, sim.progress),
