@@ -104,7 +104,7 @@ describe("vsched calibrate over several pairs", () => {
     expect(row.ttft_p90_error).toBeCloseTo(o.ttft_p90, 9);
     // and vsched compare pairs them too, where it fell back to independent samples before
     const cmp = await runCliOk(["compare", H100_A, A2]);
-    expect(cmp).toMatch(/paired by request id \(404 requests completed in both/);
+    expect(cmp).toMatch(/paired by the client's request id \(vLLM's random suffix dropped\) \(404 requests completed in both/);
   });
 
   it("leaves runs of other requests under the same client ids out of the medians and the count, and says why", async () => {

@@ -104,7 +104,7 @@ export function renderCompareText(r: CompareResult, style: TextStyle = PLAIN_STY
   r.runs.forEach((s, i) => out.push(runLine(s, i)));
   r.pairing.forEach((p, i) => {
     const tag = String.fromCharCode(66 + i);
-    out.push(`  ${tag} vs A: ${p.paired ? `paired by request id (${p.n_paired} requests completed in both; prompt and max_tokens checked)` : `${p.note}${p.example_id !== null ? `; e.g. id ${safeId(p.example_id)}` : ""}`}`);
+    out.push(`  ${tag} vs A: ${p.paired ? `paired by ${p.by_client_id ? "the client's request id (vLLM's random suffix dropped)" : "request id"} (${p.n_paired} requests completed in both; prompt and max_tokens checked)` : `${p.note}${p.example_id !== null ? `; e.g. id ${safeId(p.example_id)}` : ""}`}`);
   });
   out.push("");
   out.push(style.heading(`differences vs A: relative change [95% CI]  Δ difference [95% CI] (moving-block bootstrap, ${r.settings.resamples} resamples; no % where A is near zero) * = CI excludes 0; p = Wilcoxon signed-rank (paired)`));

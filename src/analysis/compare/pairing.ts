@@ -1,4 +1,4 @@
-import { pairingKeys } from "../client-ids.js";
+import { idsSuffixed, pairingKeys } from "../client-ids.js";
 import type { RequestFacts, RunData } from "./collect.js";
 
 /**
@@ -16,6 +16,8 @@ export interface Pairing {
   only_in_baseline: number;
   only_in_run: number;
   mismatched: number;
+  /** a run's ids carried vLLM's random suffix, so requests were paired by the ids without it (client-ids.ts) */
+  by_client_id: boolean;
   /** first offending id (client-controlled: renderers escape it) */
   example_id: string | null;
   note: string | null;
@@ -54,7 +56,10 @@ export function pairRuns(base: RunData, run: RunData): { pairing: Pairing; pairs
     note = `not the same requests (${why.join(", ")}): compared unpaired, as independent samples`;
   }
   return {
-    pairing: { run: run.label, paired, n_paired: paired ? pairs.length : null, only_in_baseline: onlyBase, only_in_run: onlyRun.length, mismatched, example_id: example, note },
+    pairing: {
+      run: run.label, paired, n_paired: paired ? pairs.length : null, only_in_baseline: onlyBase, only_in_run: onlyRun.length, mismatched,
+      by_client_id: [base, run].some((d) => idsSuffixed(d.requests.map((r) => r.id))), example_id: example, note,
+    },
     pairs: paired ? pairs : [],
   };
 }
