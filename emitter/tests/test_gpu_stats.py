@@ -18,9 +18,10 @@ class NVMLError(Exception):
     pass
 
 
-def fake_nvml(n_devices=2, *, init_error=None, no_power=()):
+def fake_nvml(n_devices=2, *, init_error=None, no_power=(), no_uuid=()):
     """A module with the pynvml functions the sampler calls. Device i reports utilisation
-    10*(i+1) %, 1000*(i+1) MiB used of 80 GiB, SM clock 1500+i MHz and 300000+i mW."""
+    10*(i+1) %, 1000*(i+1) MiB used of 80 GiB, SM clock 1500+i MHz, 300000+i mW and the UUID
+    GPU-fake-i."""
     m = types.ModuleType("pynvml")
     m.NVML_CLOCK_SM = 1
     m.calls = []
@@ -37,6 +38,13 @@ def fake_nvml(n_devices=2, *, init_error=None, no_power=()):
     m.nvmlDeviceGetHandleByUUID = lambda u: ("h", int(u.rsplit("-", 1)[1]))
     m.nvmlDeviceGetIndex = lambda h: h[1]
     m.nvmlDeviceGetName = lambda h: f"Fake GPU {h[1]}".encode()
+
+    def uuid(h):
+        if h[1] in no_uuid:
+            raise NVMLError("Not Supported")
+        return f"GPU-fake-{h[1]}".encode()
+
+    m.nvmlDeviceGetUUID = uuid
     m.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=10 * (h[1] + 1), memory=5)
     m.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=1000 * (h[1] + 1) * MiB, total=80 << 30)
 
@@ -59,15 +67,16 @@ def header():
 
 
 def test_a_sample_holds_each_devices_util_memory_clock_and_power():
-    nvml = fake_nvml(2, no_power=(1,))
+    nvml = fake_nvml(2, no_power=(1,), no_uuid=(1,))
     h = header()
     s = gpu_stats.prepare(100, h, environ={}, nvml=nvml)
     assert s is not None
     assert s.read() == [(0, 10, 1000 * MiB, 1500, 300000), (1, 20, 2000 * MiB, 1501, None)]
-    assert h["schema_version"] == "1.4" and h["capabilities"] == {"gpu_stats": True} and h["not_captured"] == []
+    # 1.7: the devices carry their UUID (machine.py); one NVML cannot name is null
+    assert h["schema_version"] == "1.7" and h["capabilities"] == {"gpu_stats": True} and h["not_captured"] == []
     assert h["gpu_stats"] == {"interval_ns": 100_000_000, "devices": [
-        {"index": 0, "name": "Fake GPU 0", "memory_total_bytes": 80 << 30},
-        {"index": 1, "name": "Fake GPU 1", "memory_total_bytes": 80 << 30}]}
+        {"index": 0, "name": "Fake GPU 0", "memory_total_bytes": 80 << 30, "uuid": "GPU-fake-0"},
+        {"index": 1, "name": "Fake GPU 1", "memory_total_bytes": 80 << 30, "uuid": None}]}
 
 
 @pytest.mark.parametrize("environ, want", [
@@ -142,8 +151,9 @@ def test_a_real_clock_run_records_gpu_samples_that_validate(tmp_path, monkeypatc
                         step_cost=lambda shape: 0.004)
     assert lib.schema_errors(case.trace) == []
     h = case.header
-    # 1.4 declares the gpu records; a real-clock run also records step.cpu (1.5, host_cpu.py)
-    assert h["schema_version"] == "1.5" and h["capabilities"]["gpu_stats"] is True
+    # 1.4 declares the gpu records, 1.7 the devices' UUIDs (and a real-clock run's host CPU model)
+    assert h["schema_version"] == "1.7" and h["capabilities"]["gpu_stats"] is True
+    assert h["gpu_stats"]["devices"][0]["uuid"] == "GPU-fake-0"
     assert h["gpu_stats"]["interval_ns"] == 5_000_000
     gpu = case.of("gpu")
     assert len(gpu) >= 3

@@ -8,7 +8,7 @@ import time
 from multiprocessing import get_context
 
 import vsched_testlib as lib
-from vsched_emitter import env, host_cpu
+from vsched_emitter import env, host_cpu, machine
 from vsched_testlib import Knobs, Spec
 
 
@@ -109,7 +109,7 @@ def test_a_busy_process_on_the_same_core_shows_as_wait():
     try:
         h = header()
         s = host_cpu.prepare(True, h)
-        assert h["schema_version"] == "1.5" and h["capabilities"]["cpu_stats"] is True
+        assert h["schema_version"] == "1.7" and h["capabilities"]["cpu_stats"] is True
         assert h["host_cpu"]["schedstat"] is True and h["host_cpu"]["cpus"] == 1
 
         def spin(seconds):
@@ -152,7 +152,7 @@ def test_a_real_clock_run_records_cpu_on_every_step(tmp_path, monkeypatch):
                         step_cost=lambda shape: 0.003)
     assert lib.schema_errors(case.trace) == []
     h = case.header
-    assert h["schema_version"] == "1.5" and h["capabilities"]["cpu_stats"] is True
+    assert h["schema_version"] == "1.7" and h["capabilities"]["cpu_stats"] is True
     steps = case.of("step")
     assert len(steps) > 10 and all(len(st["cpu"]) == 3 for st in steps)
     # the thread cannot have run or waited for longer than it existed: over the run, CPU + wait
@@ -169,3 +169,20 @@ def test_a_virtual_clock_run_has_no_cpu(tmp_path):
     case = lib.run_case(tmp_path, specs, Knobs(max_num_seqs=2, num_blocks=64, max_model_len=512))
     assert all("cpu" not in st for st in case.of("step"))
     assert any(n["what"] == host_cpu.NOT_CAPTURED_WHAT for n in case.header["not_captured"])
+
+
+def test_the_header_names_the_host_cpu_model(tmp_path):
+    """machine.py reads /proc/cpuinfo's first ``model name`` (x86), else null (most ARM kernels
+    print no such line; a platform without the file)."""
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n\n"
+                   "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n")
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 2000.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd4f\n")
+    assert machine.cpu_model(str(x86)) == "Intel(R) Xeon(R) Platinum 8480+"
+    assert machine.cpu_model(str(arm)) is None
+    assert machine.cpu_model(str(tmp_path / "none")) is None
+    h = header()
+    s = host_cpu.prepare(True, h)
+    s.close()
+    assert h["host_cpu"]["model"] == machine.cpu_model()

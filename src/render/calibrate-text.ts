@@ -62,6 +62,15 @@ function gpuLines(c: CalibrationResult): string[] {
   return [];
 }
 
+/** where both runs name their GPUs (two recordings): one GPU or two, which decides how far a repeat may differ */
+function machineLines(c: CalibrationResult): string[] {
+  const { recorded, simulated, same_gpus } = c.machines;
+  if (same_gpus === null) return [];
+  const gpus = (m: typeof recorded) => (m?.gpus ?? []).map((g) => g.uuid ?? "?").join(", ");
+  const cpus = recorded?.cpu_model === simulated?.cpu_model ? `, host CPU ${recorded?.cpu_model ?? "unnamed"} in both` : `; host CPUs ${recorded?.cpu_model ?? "unnamed"} -> ${simulated?.cpu_model ?? "unnamed"}`;
+  return [same_gpus ? `machines: the same GPU (${gpus(recorded)})${cpus}` : `machines: other GPUs (${gpus(recorded)} -> ${gpus(simulated)})${cpus}`];
+}
+
 export function renderCalibrationText(c: CalibrationResult): string {
   const s = c.steps;
   const lines = [
@@ -79,6 +88,7 @@ export function renderCalibrationText(c: CalibrationResult): string {
     `  same requests:                            ${s.membership_matches} (${pct(s.membership_share)})`,
     `  first divergent step: ${s.first_divergent_step === null ? "none" : `${s.first_divergent_step} (batch ${s.first_divergence!.recorded_batch} recorded, ${s.first_divergence!.simulated_batch} simulated)`}`,
     `makespan (last completion): ${fmtNs(c.makespan.recorded_ns)} -> ${fmtNs(c.makespan.simulated_ns)} (${pct(c.makespan.error)})`,
+    ...machineLines(c),
   );
   if (c.pace.length) {
     lines.push("", "pace: one schedule() entry to the next, median by step type and batch (recorded -> simulated)", ...c.pace.map(paceRow));

@@ -46,12 +46,19 @@ const sloText = (slo: NonNullable<Summary["goodput"]>["slo"]): string =>
     .filter(Boolean)
     .join(", ");
 
+/** which GPUs (name and NVML UUID) and host CPU recorded the run */
+function machineLine(m: NonNullable<Summary["machine"]>): string {
+  const gpus = m.gpus.map((g) => `${g.name ?? "GPU"} ${g.uuid ?? "(no UUID)"}`).join(", ");
+  return `Machine: ${[gpus ? `GPU ${gpus}` : null, m.cpu_model ? `host CPU ${m.cpu_model}` : null].filter(Boolean).join("; ")}`;
+}
+
 /** One screen of text: every figure with its unit, section by section. */
 export function renderSummaryText(s: Summary, title: string, style: Style = PLAIN): string {
   const out: string[] = [];
   const h = (t: string) => out.push("", style.heading(t));
   const r = s.requests;
   out.push(style.heading(`vsched summary: ${title}`) + (s.schema_version ? style.dim(` (schema ${s.schema_version})`) : ""));
+  if (s.machine) out.push(machineLine(s.machine));
   out.push(
     `Requests: ${r.total} total, ${r.completed} completed, ${r.aborted} aborted, ${r.failed} error/ignored, ${r.unfinished} unfinished; span ${fmtS(s.span.duration_ns)} s`,
   );

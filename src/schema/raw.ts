@@ -9,7 +9,7 @@ import { AbsNs, RelNs } from "./time.js";
  * Versioning: MAJOR changes break readers (vsched refuses them); MINOR changes only
  * add optional fields or record types (older vsched skips unknown types and counts them).
  */
-export const TRACE_SCHEMA_VERSION = "1.6"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats, kv records (KV-connector loads and stores); 1.5: step.cpu and header.host_cpu (the scheduler thread's CPU time and run-queue wait, CPU pressure); 1.6: update.gpu and capabilities.gpu_time (each step's GPU time from CUDA events)
+export const TRACE_SCHEMA_VERSION = "1.7"; // 1.1: prediction records; 1.2: streaming-input sessions (chunk records, update.turn_ends); 1.3: interned request ids, delta lists; 1.4: gpu records (NVML samples), header.gpu_stats, kv records (KV-connector loads and stores); 1.5: step.cpu and header.host_cpu (the scheduler thread's CPU time and run-queue wait, CPU pressure); 1.6: update.gpu and capabilities.gpu_time (each step's GPU time from CUDA events); 1.7: header.gpu_stats.devices[].uuid and header.host_cpu.model (which GPU and host CPU the run had)
 export const TRACE_SCHEMA_MAJOR = 1;
 /** the first minor whose records may refer to requests by handle and write deltas (see "Interned form" below) */
 export const INTERNED_SINCE_MINOR = 3;
@@ -129,6 +129,7 @@ export const HeaderRecord = z.object({
           index: Count.meta({ description: "NVML device index" }),
           name: z.string().nullable(),
           memory_total_bytes: Count.nullable(),
+          uuid: z.string().nullable().optional().meta({ description: "schema 1.7: the device's NVML UUID (GPU-…), which tells two runs on one GPU from runs on two; null where NVML cannot give it, absent before 1.7" }),
         }),
       ),
     })
@@ -139,6 +140,7 @@ export const HeaderRecord = z.object({
       schedstat: z.boolean().meta({ description: "the scheduler thread's /proc/thread-self/schedstat is read at every schedule() entry (step.cpu)" }),
       pressure: z.boolean().meta({ description: "/proc/pressure/cpu (PSI) is read too: step.cpu's third value; false where the kernel has no PSI" }),
       cpus: Count.nullable().meta({ description: "cores the engine-core process may run on (its CPU affinity)" }),
+      model: z.string().nullable().optional().meta({ description: "schema 1.7: the host CPU's model (/proc/cpuinfo's first model name); null where the platform has none, absent before 1.7" }),
     })
     .optional()
     .meta({ description: "schema 1.5: present when steps carry cpu (VLLM_SCHEDULER_LOG_CPU_STATS, Linux); absent otherwise, and not_captured says why" }),

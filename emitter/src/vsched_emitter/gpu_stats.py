@@ -22,6 +22,8 @@ import logging
 import os
 import threading
 
+from .machine import MACHINE_SCHEMA_VERSION
+
 logger = logging.getLogger("vsched_emitter")
 
 #: trace schema minor that declares ``gpu`` records and ``header.gpu_stats``
@@ -85,11 +87,12 @@ class Sampler:
         self.failed = None  # the exception that stopped sampling, if any
 
     def info(self) -> dict:
-        """header.gpu_stats: the interval and, per device, its NVML index, name and memory."""
+        """header.gpu_stats: the interval and, per device, its NVML index, name, memory and UUID
+        (machine.py: which GPU it was)."""
         nvml = self.nvml
         devs = []
         for i, h in self.devices:
-            name = total = None
+            name = total = uuid = None
             try:
                 name = _text(nvml.nvmlDeviceGetName(h))
             except Exception:
@@ -98,7 +101,11 @@ class Sampler:
                 total = int(nvml.nvmlDeviceGetMemoryInfo(h).total)
             except Exception:
                 pass
-            devs.append({"index": i, "name": name, "memory_total_bytes": total})
+            try:
+                uuid = _text(nvml.nvmlDeviceGetUUID(h))
+            except Exception:
+                pass
+            devs.append({"index": i, "name": name, "memory_total_bytes": total, "uuid": uuid})
         return {"interval_ns": round(self.interval_s * 1e9), "devices": devs}
 
     def read(self):
@@ -155,7 +162,7 @@ class Sampler:
 
 def prepare(interval_ms: int, header: dict, environ=None, nvml=None):
     """A Sampler ready to start, with ``header`` updated to say so (``gpu_stats``, schema
-    1.4 and capability ``gpu_stats``), or None with a ``not_captured`` entry saying why.
+    1.7 and capability ``gpu_stats``), or None with a ``not_captured`` entry saying why.
     Never raises."""
     environ = os.environ if environ is None else environ
     why = None
@@ -187,7 +194,7 @@ def prepare(interval_ms: int, header: dict, environ=None, nvml=None):
         else:
             header["gpu_stats"] = sampler.info()
             header["capabilities"]["gpu_stats"] = True
-            declare_minor(header, GPU_SCHEMA_VERSION)
+            declare_minor(header, MACHINE_SCHEMA_VERSION)  # gpu records (1.4) and the devices' uuid (1.7)
     except Exception as e:  # a header we cannot annotate: do not sample either
         logger.warning("vsched: GPU stats off: %r", e)
         return None

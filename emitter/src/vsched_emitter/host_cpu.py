@@ -30,6 +30,7 @@ import threading
 import time
 
 from .gpu_stats import declare_minor
+from .machine import MACHINE_SCHEMA_VERSION, cpu_model
 
 #: trace schema minor that declares ``step.cpu`` and ``header.host_cpu``
 CPU_SCHEMA_VERSION = "1.5"
@@ -78,12 +79,13 @@ class CpuStats:
         self.last_p = None
 
     def info(self) -> dict:
-        """header.host_cpu: what is read, and the cores this process may run on."""
+        """header.host_cpu: what is read, the cores this process may run on, and the CPU's model
+        (machine.py: which host it was)."""
         try:
             cpus = len(os.sched_getaffinity(0))
         except (AttributeError, OSError):
             cpus = os.cpu_count()
-        return {"schedstat": True, "pressure": self.pfd is not None, "cpus": cpus}
+        return {"schedstat": True, "pressure": self.pfd is not None, "cpus": cpus, "model": cpu_model()}
 
     def sample(self):
         """[cpu_ns, wait_ns, pressure_ns | None] since the previous call, on the calling thread."""
@@ -130,7 +132,7 @@ def prepare(enabled: bool, header: dict, schedstat_path: str = SCHEDSTAT,
         else:
             header["host_cpu"] = stats.info()
             header["capabilities"]["cpu_stats"] = True
-            declare_minor(header, CPU_SCHEMA_VERSION)
+            declare_minor(header, MACHINE_SCHEMA_VERSION)  # step.cpu (1.5) and the CPU's model (1.7)
     except Exception:  # a header we cannot annotate: do not sample either
         if stats is not None:
             stats.close()

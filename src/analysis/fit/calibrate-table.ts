@@ -32,6 +32,8 @@ export interface CalibrationTableRow {
   makespan_error: number | null;
   /** share of steps whose scheduled set (requests and tokens) is the same in both runs */
   same_steps_share: number | null;
+  /** both runs on the same GPUs, or on others (two recordings of trace schema 1.7); null unless both say */
+  same_gpus: boolean | null;
   /** both errors of the means within the targets; null without targets, or when the runs served other requests */
   met: boolean | null;
 }
@@ -69,6 +71,7 @@ function tableRow(c: CalibrationResult, targets: CalibrationTargets | null): Cal
     ttft_p90_error: ofP90s(ttft),
     makespan_error: signed(c.makespan.simulated_ns, c.makespan.recorded_ns),
     same_steps_share: c.steps.exact_share,
+    same_gpus: c.machines.same_gpus,
     met: judged ? Math.abs(e2eMean!) <= targets!.e2e && Math.abs(ttftMean!) <= targets!.ttft : null,
   };
 }

@@ -2,6 +2,7 @@ import type { TableSource } from "../../tables/types.js";
 import type { StepModelFile } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
 import { idsSuffixed, pairingKeys, withoutSuffix } from "../client-ids.js";
+import { machineOf, sameGpus, type MachineIdentity } from "../machine.js";
 import { collectFitData } from "./data.js";
 import { termValue } from "./features.js";
 import { compareGpu, GpuSampler, type GpuKindRow } from "./gpu-timeline.js";
@@ -71,6 +72,8 @@ export interface CalibrationResult {
   gpu: GpuKindRow[];
   /** which runs had GPU times per step (update.gpu): where one lacks them, gpu is empty */
   gpu_timed: { recorded: boolean; simulated: boolean };
+  /** which machine each run had (trace schema 1.7; null for a replay or an older trace), and whether their GPUs were the same (null unless both say) */
+  machines: { recorded: MachineIdentity | null; simulated: MachineIdentity | null; same_gpus: boolean | null };
 }
 
 interface Req {
@@ -213,6 +216,11 @@ async function alphaRegressionError(recorded: TableSource, model: StepModelFile 
   return agreement("queue_delay", rec, pred);
 }
 
+function machinesOf(recorded: TableSource, simulated: TableSource): CalibrationResult["machines"] {
+  const r = machineOf(recorded), m = machineOf(simulated);
+  return { recorded: r, simulated: m, same_gpus: sameGpus(r, m) };
+}
+
 export async function calibrate(recorded: TableSource, simulated: TableSource, model: StepModelFile | null = null): Promise<CalibrationResult> {
   const rec = await gather(recorded), sim = await gather(simulated);
   const cols = { ttft: [[], []], e2e: [[], []], queue_delay: [[], []] } as Record<LatencyAgreement["metric"], [number[], number[]]>;
@@ -248,5 +256,6 @@ export async function calibrate(recorded: TableSource, simulated: TableSource, m
     work: compareWork(rec.work, sim.work),
     gpu: compareGpu(rec.gpu, sim.gpu),
     gpu_timed: { recorded: rec.gpu.timed, simulated: sim.gpu.timed },
+    machines: machinesOf(recorded, simulated),
   };
 }

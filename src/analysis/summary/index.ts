@@ -5,6 +5,7 @@ import { IterationAccumulator } from "./iterations.js";
 import { ProgressAccumulator } from "./progress.js";
 import { RequestAccumulator } from "./requests.js";
 import { SUMMARY_FORMAT_VERSION, type LatencyStats, type Slo, type Summary } from "./types.js";
+import { machineOf } from "../machine.js";
 
 export type { Summary, Slo, LatencyStats } from "./types.js";
 export { meetsSlo, cmpStr, isCompleted } from "./requests.js";
@@ -110,6 +111,7 @@ function assemble(source: TableSource, reqs: RequestAccumulator, iters: Iteratio
     fairness: reqs.fairness(queueProgress),
     policy: reqs.policy(),
     notes,
+    machine: machineOf(source),
   };
 }
 

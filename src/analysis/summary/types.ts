@@ -1,5 +1,6 @@
 import type { EngineCpu } from "./engine-cpu.js";
 import type { GpuTime } from "./gpu-time.js";
+import type { MachineIdentity } from "../machine.js";
 
 /**
  * The object `vsched summary` computes and `--json` prints. Times are integer or
@@ -129,4 +130,6 @@ export interface Summary {
   };
   /** why a figure is null or approximate, as stable codes (wording in the renderer) */
   notes: string[];
+  /** which GPUs and host CPU the run had (trace schema 1.7: the emitter's machine.py); null for a replay, an older trace or a CPU run without them */
+  machine: MachineIdentity | null;
 }
