@@ -1,4 +1,5 @@
 import type { CalibrationTable, CalibrationTableRow } from "../analysis/fit/calibrate-table.js";
+
 /** vsched calibrate over several pairs, as text: one row per pair. */
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(1)}%`);
 // an error that rounds to 0.0% has no sign to show
