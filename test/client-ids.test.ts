@@ -18,14 +18,15 @@ describe("client request ids", () => {
 
   it("keys a client id used more than once by its place in arrival order", () => {
     const ids = ["a-00000001", "b-00000002", "a-00000003", "a-00000004"];
-    const keys = pairingKeys(ids, [30, 10, 10, null]);
+    const { keys, suffixed } = pairingKeys(ids, [30, 10, 10, null]);
+    expect(suffixed).toBe(true);
     expect(keys).toEqual(["a\u00001", "b\u00000", "a\u00000", "a\u00002"]);
     // the other run's "a"s arrived in another order: the first to arrive pairs with the first
-    const other = pairingKeys(["a-0000000f", "a-0000000e", "b-0000000d"], [11, 31, 9]);
+    const other = pairingKeys(["a-0000000f", "a-0000000e", "b-0000000d"], [11, 31, 9]).keys;
     expect(other).toEqual(["a\u00000", "a\u00001", "b\u00000"]);
   });
 
   it("leaves a run's unique plain ids as they are", () => {
-    expect(pairingKeys(["0", "1", "2"], [3, 2, 1])).toEqual(["0\u00000", "1\u00000", "2\u00000"]);
+    expect(pairingKeys(["0", "1", "2"], [3, 2, 1])).toEqual({ keys: ["0\u00000", "1\u00000", "2\u00000"], suffixed: false });
   });
 });

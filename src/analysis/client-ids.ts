@@ -28,15 +28,17 @@ export function withoutSuffix(id: string): string {
 
 /** the client's id of each request, in the order given */
 export function clientIds(ids: readonly string[]): string[] {
-  return idsSuffixed(ids) ? ids.map((id) => id.slice(0, -SUFFIX_LENGTH)) : [...ids];
+  return idsSuffixed(ids) ? ids.map(withoutSuffix) : [...ids];
 }
 
 /**
  * One pairing key per request, in the order given: its client id and its place among the
- * requests with that id by arrival (null arrivals last, ties in the order given).
+ * requests with that id by arrival (null arrivals last, ties in the order given); and whether the
+ * run's ids were read as suffixed, which callers report (one pass over the ids for both).
  */
-export function pairingKeys(ids: readonly string[], arrivals: readonly (number | null)[]): string[] {
-  const client = clientIds(ids);
+export function pairingKeys(ids: readonly string[], arrivals: readonly (number | null)[]): { keys: string[]; suffixed: boolean } {
+  const suffixed = idsSuffixed(ids);
+  const client = suffixed ? ids.map(withoutSuffix) : ids;
   const byId = new Map<string, number[]>();
   client.forEach((c, i) => {
     const list = byId.get(c);
@@ -49,5 +51,5 @@ export function pairingKeys(ids: readonly string[], arrivals: readonly (number |
     if (list.length > 1) list.sort((a, b) => at(a) - at(b) || a - b);
     list.forEach((i, k) => (keys[i] = `${c}\u0000${k}`));
   }
-  return keys;
+  return { keys, suffixed };
 }

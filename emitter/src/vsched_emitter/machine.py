@@ -5,8 +5,8 @@ Why: two recordings of the same requests on the lent H100s differ by up to tens 
 their latencies when they ran on other machines, and by a few when they ran on one
 (docs/fit.md, "A fourteenth session"). Which machine a run had was known only from the plan's
 notes; the header now says it: ``vsched summary`` prints it, and ``vsched calibrate`` tells a
-repeat on the same GPU from one on another. Both are read once, at start-up; a field the platform cannot give
-is ``null``.
+repeat on the same GPU from one on another. Both are read once, at start-up; a field the
+platform cannot give is ``null``.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-import { idsSuffixed, pairingKeys } from "../client-ids.js";
+import { pairingKeys } from "../client-ids.js";
 import type { RequestFacts, RunData } from "./collect.js";
 
 /**
@@ -25,7 +25,7 @@ export interface Pairing {
 
 export function pairRuns(base: RunData, run: RunData): { pairing: Pairing; pairs: [RequestFacts, RequestFacts][] } {
   const keysOf = (d: RunData) => pairingKeys(d.requests.map((r) => r.id), d.requests.map((r) => r.arrival_ns));
-  const baseKeys = keysOf(base), runKeys = keysOf(run);
+  const { keys: baseKeys, suffixed: baseSuffixed } = keysOf(base), { keys: runKeys, suffixed: runSuffixed } = keysOf(run);
   const other = new Map(runKeys.map((k, i) => [k, run.requests[i]]));
   let onlyBase = 0;
   let mismatched = 0;
@@ -58,7 +58,7 @@ export function pairRuns(base: RunData, run: RunData): { pairing: Pairing; pairs
   return {
     pairing: {
       run: run.label, paired, n_paired: paired ? pairs.length : null, only_in_baseline: onlyBase, only_in_run: onlyRun.length, mismatched,
-      by_client_id: [base, run].some((d) => idsSuffixed(d.requests.map((r) => r.id))), example_id: example, note,
+      by_client_id: baseSuffixed || runSuffixed, example_id: example, note,
     },
     pairs: paired ? pairs : [],
   };

@@ -1,7 +1,7 @@
 import type { TableSource } from "../../tables/types.js";
 import type { StepModelFile } from "../../schema/fit.js";
 import { quantileSorted } from "../math/stats.js";
-import { idsSuffixed, pairingKeys, withoutSuffix } from "../client-ids.js";
+import { pairingKeys, withoutSuffix } from "../client-ids.js";
 import { machineOf, sameGpus, type MachineIdentity } from "../machine.js";
 import { collectFitData } from "./data.js";
 import { termValue } from "./features.js";
@@ -103,13 +103,18 @@ interface StepHash {
 
 const emptySet = (): SetHash => ({ n: 0, a: 0, b: 0, ids: 0, idb: 0 });
 
-function addToSet(h: SetHash, id: string, tokens: number): void {
+/** one scheduled (request, tokens) as the four hashes a set sums */
+function rowHashes(id: string, tokens: number): [number, number, number, number] {
   const key = `${id}\u0000${tokens}`;
+  return [fnv1a(key, 2166136261), fnv1a(key, 0x9747b28c), fnv1a(id, 2166136261), fnv1a(id, 0x9747b28c)];
+}
+
+function addToSet(h: SetHash, [a, b, ids, idb]: [number, number, number, number]): void {
   h.n++;
-  h.a = (h.a + fnv1a(key, 2166136261)) >>> 0;
-  h.b = (h.b + fnv1a(key, 0x9747b28c)) >>> 0;
-  h.ids = (h.ids + fnv1a(id, 2166136261)) >>> 0;
-  h.idb = (h.idb + fnv1a(id, 0x9747b28c)) >>> 0;
+  h.a = (h.a + a) >>> 0;
+  h.b = (h.b + b) >>> 0;
+  h.ids = (h.ids + ids) >>> 0;
+  h.idb = (h.idb + idb) >>> 0;
 }
 
 function fnv1a(s: string, seed: number): number {
@@ -121,7 +126,7 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; requestIds: Set<string>; steps: Map<number, SetHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler; work: WorkSampler; gpu: GpuSampler }> {
+async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; requestIds: string[]; steps: Map<number, SetHash>; stepCount: number; pace: PaceSampler; progress: ProgressSampler; work: WorkSampler; gpu: GpuSampler }> {
   const ids: string[] = [], arrivals: (number | null)[] = [], facts: Req[] = [];
   const steps = new Map<number, StepHash>();
   const pace = new PaceSampler();
@@ -152,14 +157,16 @@ async function gather(source: TableSource): Promise<{ reqs: Map<string, Req>; re
       if (r.scheduled_tokens <= 0) return;
       let h = steps.get(r.iteration_id);
       if (!h) steps.set(r.iteration_id, (h = { given: emptySet(), client: emptySet() }));
-      addToSet(h.given, r.request_id, r.scheduled_tokens);
-      addToSet(h.client, withoutSuffix(r.request_id), r.scheduled_tokens);
+      // hashed once where the id has no suffix to drop (every id of a run vLLM did not suffix)
+      const given = rowHashes(r.request_id, r.scheduled_tokens), client = withoutSuffix(r.request_id);
+      addToSet(h.given, given);
+      addToSet(h.client, client === r.request_id ? given : rowHashes(client, r.scheduled_tokens));
     },
   });
-  const keys = pairingKeys(ids, arrivals);
+  const { keys, suffixed } = pairingKeys(ids, arrivals);
   const reqs = new Map(keys.map((k, i) => [k, facts[i]]));
-  const side = idsSuffixed(ids) ? "client" : "given";
-  return { reqs, requestIds: new Set(ids), steps: new Map([...steps].map(([i, h]) => [i, h[side]])), stepCount, pace, progress, work, gpu };
+  const side = suffixed ? "client" : "given";
+  return { reqs, requestIds: ids, steps: new Map([...steps].map(([i, h]) => [i, h[side]])), stepCount, pace, progress, work, gpu };
 }
 
 function agreement(metric: LatencyAgreement["metric"], rec: number[], sim: number[]): LatencyAgreement {
@@ -202,8 +209,9 @@ function makespan(reqs: Map<string, Req>): number | null {
   return m;
 }
 
-async function alphaRegressionError(recorded: TableSource, model: StepModelFile | null, recReqs: Set<string>): Promise<LatencyAgreement | null> {
+async function alphaRegressionError(recorded: TableSource, model: StepModelFile | null, requestIds: readonly string[]): Promise<LatencyAgreement | null> {
   if (!model?.alpha) return null;
+  const recReqs = new Set(requestIds);
   const data = await collectFitData(recorded, { warmupSteps: 0, testFraction: 0 });
   const alpha = model.alpha;
   const rec: number[] = [], pred: number[] = [];
